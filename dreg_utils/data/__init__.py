@@ -1,0 +1,1 @@
+"""Datasets: synthetic function families (and, later, MNIST and regression benchmarks)."""

@@ -1,0 +1,98 @@
+"""The compact multilayer perceptron studied in the DREG paper (Section 4.2, Appendix A.3).
+
+Layer l computes z^(l) = W^(l) h^(l-1) + b^(l) (eq. 2) and h^(l) = phi(z^(l)) for the
+hidden layers; the output layer is linear. A forward pass can also return the
+pre-activations z^(l) and the weights it used, which is all the CR-penalty needs
+(forward-mode sensitivity, no double backprop).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+from .activations import make_activation
+from .validation import check_hidden, check_int
+
+
+class ForwardTrace(NamedTuple):
+    """Output of a traced forward pass."""
+
+    output: torch.Tensor
+    preactivations: list[torch.Tensor]  # z^(1..L-1), one per hidden layer, each (batch, width)
+    weights: list[torch.Tensor]  # W^(1..L) as used in this pass (spectral-normalised if SN)
+
+
+class CompactMLP(nn.Module):
+    """MLP ``in_features -> hidden[0] -> ... -> hidden[-1] -> out_features``.
+
+    Args:
+        in_features: input dimension d.
+        hidden: widths of the hidden layers, e.g. ``(32, 16)``.
+        out_features: output dimension (1 for regression, 10 for MNIST).
+        activation: ``"relu"`` or ``"poly"`` (see :mod:`dreg_utils.activations`).
+        spectral_norm: wrap every linear layer in
+            ``torch.nn.utils.parametrizations.spectral_norm`` (Miyato et al., 2018).
+        trainable_poly: make the polynomial coefficients trainable parameters.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden: tuple[int, ...] | list[int],
+        out_features: int,
+        activation: str = "relu",
+        spectral_norm: bool = False,
+        trainable_poly: bool = False,
+    ):
+        super().__init__()
+        widths = (check_int("in_features", in_features, 1), *check_hidden("hidden", hidden),
+                  check_int("out_features", out_features, 1))
+        self.activation_name = activation
+        self.uses_spectral_norm = bool(spectral_norm)
+        layers = []
+        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+            layer = nn.Linear(fan_in, fan_out)
+            layers.append(_spectral_norm(layer) if spectral_norm else layer)
+        self.layers = nn.ModuleList(layers)
+        self.activations = nn.ModuleList(
+            make_activation(activation, trainable=trainable_poly) for _ in widths[1:-1]
+        )
+
+    @classmethod
+    def seeded(cls, seed: int, *args, **kwargs) -> "CompactMLP":
+        """Build the model with its initialisation drawn from ``seed`` (global RNG untouched)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(check_int("seed", seed, minimum=0))
+            return cls(*args, **kwargs)
+
+    @property
+    def depth(self) -> int:
+        """L, the number of linear layers (hidden layers + output layer)."""
+        return len(self.layers)
+
+    def trace(self, x: torch.Tensor) -> ForwardTrace:
+        """Forward pass that also returns pre-activations and the weights used."""
+        h = x
+        zs, ws = [], []
+        for layer, act in zip(self.layers[:-1], self.activations):
+            w = layer.weight
+            z = nn.functional.linear(h, w, layer.bias)
+            h = act(z)
+            zs.append(z)
+            ws.append(w)
+        last = self.layers[-1]
+        w = last.weight
+        ws.append(w)
+        return ForwardTrace(nn.functional.linear(h, w, last.bias), zs, ws)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for layer, act in zip(self.layers[:-1], self.activations):
+            h = act(layer(h))
+        return self.layers[-1](h)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
