@@ -1,0 +1,57 @@
+"""Execute the book's MyST notebooks with papermill: ``python -m dreg_utils.notebooks``.
+
+Each ``notebooks/NAME.md`` is converted with jupytext, executed with papermill
+(``profile`` injected into its ``parameters`` cell, the repository root as working
+directory) and written to ``OUT/NAME.ipynb``; the wall time of each notebook goes
+to ``OUT/timings.csv``. A failing notebook stops with a non-zero exit status.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import pandas as pd
+import papermill
+
+from .profiles import PROFILES
+from .sweep import write_table
+from .validation import check_choice
+
+
+def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path) -> pd.DataFrame:
+    """Execute each notebook in ``sources`` into ``out_dir``; return their wall times."""
+    check_choice("profile", profile, PROFILES)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for source in sources:
+        unexecuted = out_dir / f".{source.stem}.input.ipynb"
+        jupytext.write(jupytext.read(source), unexecuted)
+        print(f"executing {source} (profile={profile})", flush=True)
+        start = time.perf_counter()
+        papermill.execute_notebook(str(unexecuted), str(out_dir / f"{source.stem}.ipynb"),
+                                   parameters={"profile": profile}, cwd=str(cwd),
+                                   kernel_name="python3", progress_bar=True)
+        unexecuted.unlink()
+        rows.append({"notebook": source.stem, "profile": profile,
+                     "seconds": round(time.perf_counter() - start, 1)})
+    timings = pd.DataFrame(rows)
+    write_table(timings, out_dir / "timings.csv")
+    return timings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path, help="MyST notebooks to execute")
+    parser.add_argument("--out", type=Path, required=True, help="folder for executed .ipynb files")
+    parser.add_argument("--profile", default="default", choices=PROFILES)
+    parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="working directory of the kernels")
+    args = parser.parse_args(argv)
+    print(execute(args.notebooks, args.out, args.profile, args.cwd).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
