@@ -1,7 +1,8 @@
 """Sensitivity diagnostics: per-sample input-gradient norms and their tails (DREG paper, Sec. 5)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -12,23 +13,36 @@ from .validation import check_choice, check_float, check_int
 TAIL_STATS = ("mean", "p90", "p95", "p99", "max", "p99_over_mean")
 
 
+@contextmanager
+def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """Measure in eval mode (spectral norm's power iteration must not move between passes)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
 def input_gradient_norms(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None = None,
                          loss: str = "ce", batch_size: int = 2048) -> torch.Tensor:
     """Per-sample input-gradient norms, shape (n,).
 
     Without ``y``: ||J_x f(x_i)||_F (= ||grad_x f(x_i)||_2 for a scalar output).
     With ``y``: ||grad_x loss(f(x_i), y_i)||_2 with ``loss`` "ce" or "mse".
+    Measured in eval mode (the model's mode is restored afterwards).
     """
     check_choice("loss", loss, LOSSES)
     check_int("batch_size", batch_size, minimum=1)
     norms = []
-    for start in range(0, x.shape[0], batch_size):
-        xb = x[start:start + batch_size]
-        if y is None:
-            sq, _ = jacobian_sq_frobenius(model, xb)
-        else:
-            sq, _ = loss_gradient_sq(model, xb, y[start:start + batch_size], loss)
-        norms.append(sq.detach().sqrt())
+    with _eval_mode(model):
+        for start in range(0, x.shape[0], batch_size):
+            xb = x[start:start + batch_size]
+            if y is None:
+                sq, _ = jacobian_sq_frobenius(model, xb)
+            else:
+                sq, _ = loss_gradient_sq(model, xb, y[start:start + batch_size], loss)
+            norms.append(sq.detach().sqrt())
     return torch.cat(norms)
 
 
@@ -52,18 +66,20 @@ def local_linearity_error(model: torch.nn.Module, x: torch.Tensor, eps: float = 
 
     The first-order Taylor residual of a scalar-output model at scale ``eps``
     (DREG paper, Appendix A.2). Directions are uniform on the sphere, seeded.
+    Measured in eval mode, so spectral norm's power iteration does not move between passes.
     """
     check_float("eps", eps, strictly_positive=True)
     generator = torch.Generator().manual_seed(check_int("seed", seed))
     v = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     v = v / v.norm(dim=1, keepdim=True)
     xg = x.detach().requires_grad_(True)
-    fx = model(xg)
-    if fx.shape[1] != 1:
-        raise ValueError(f"local_linearity_error needs a scalar-output model, got {fx.shape[1]} outputs")
-    (grad,) = torch.autograd.grad(fx.sum(), xg)
-    with torch.no_grad():
-        residual = model(x + eps * v) - fx - eps * (grad * v).sum(dim=1, keepdim=True)
+    with _eval_mode(model):
+        fx = model(xg)
+        if fx.shape[1] != 1:
+            raise ValueError(f"local_linearity_error needs a scalar-output model, got {fx.shape[1]} outputs")
+        (grad,) = torch.autograd.grad(fx.sum(), xg)
+        with torch.no_grad():
+            residual = model(x + eps * v) - fx - eps * (grad * v).sum(dim=1, keepdim=True)
     return float(residual.abs().mean())
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import __version__
 
@@ -97,7 +97,7 @@ def run_grid(
             for i, output in zip(indices, outputs):
                 record = {"config": configs[i], "result": output, "dreg_utils": __version__}
                 atomic_write_text(cache_dir / f"{keys[i]}.json",
-                                  json.dumps(record, sort_keys=True, default=str))
+                                  json.dumps(record, default=str))
                 results[keys[i]] = output
             bar.update(len(group))
     rows = [{**c, **results[k], "run_key": k, "cached": k in cached} for c, k in zip(configs, keys)]

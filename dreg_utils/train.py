@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 from torch.nn import functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .activations import ReLU
 from .jacobians import jacobian_sq_frobenius, loss_gradient_sq, projected_jacobian_sq
@@ -89,6 +90,78 @@ def _check_method(model: CompactMLP, method: str) -> None:
                          "model with CompactMLP(..., spectral_norm=True) exactly when method='sn'")
 
 
+def make_step(model: CompactMLP, optimizer: torch.optim.Optimizer, method: str = "base",
+              lam: float = 0.0, task: str = "regression", *, n_projections: int = 1,
+              generator: torch.Generator | None = None
+              ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """One optimisation step of ``method`` on a minibatch, as :func:`fit` runs it.
+
+    Returns ``step(xb, yb)``, which zeroes the gradients, computes the task loss plus
+    ``lam`` times the method's penalty, back-propagates, calls ``optimizer.step()`` and
+    returns the minibatch's mean task loss (detached). :func:`fit` calls exactly this
+    function, so ``benchmarks/bench_penalties.py`` times what training runs.
+    ``generator`` draws the projections of ``jacobian_rp``.
+
+    DREG never builds an autograd graph for the CR-penalty: for ReLU its gradient is
+    added in closed form after the backward pass, and for poly its derivative with
+    respect to each pre-activation is injected into the task loss's backward pass
+    (see :func:`dreg_utils.penalties.dreg_backward_hooks`). Both equal the gradient of
+    ``task_loss + lam * dreg_penalty`` up to rounding.
+    """
+    check_choice("task", task, TASKS)
+    _check_method(model, method)
+    lam = check_float("lam", lam, minimum=0.0)
+    check_int("n_projections", n_projections, minimum=1)
+    loss_name = "ce" if task == "classification" else "mse"
+    zero_grad, opt_step = optimizer.zero_grad, optimizer.step
+
+    if method == "dreg" and all(isinstance(a, ReLU) for a in model.activations):
+        def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+            zero_grad(set_to_none=True)
+            trace = model.trace(xb)
+            task_value = task_loss(trace.output, yb, task)
+            task_value.backward()
+            add_relu_dreg_gradient_(model, trace, lam)
+            opt_step()
+            return task_value.detach()
+    elif method == "dreg":
+        def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+            zero_grad(set_to_none=True)
+            trace = model.trace(xb)
+            task_value = task_loss(trace.output, yb, task)
+            (task_value + lam * dreg_penalty(model, trace=trace)).backward()
+            opt_step()
+            return task_value.detach()
+    elif method == "igp":
+        def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+            zero_grad(set_to_none=True)
+            sq, losses = loss_gradient_sq(model, xb, yb, loss_name, create_graph=True)
+            task_value = losses.mean()
+            (task_value + lam * sq.mean()).backward()
+            opt_step()
+            return task_value.detach()
+    elif method in ("jacobian", "jacobian_rp"):
+        def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+            zero_grad(set_to_none=True)
+            if method == "jacobian":
+                sq, out = jacobian_sq_frobenius(model, xb, create_graph=True)
+            else:
+                sq, out = projected_jacobian_sq(model, xb, n_projections, generator,
+                                                create_graph=True)
+            task_value = task_loss(out, yb, task)
+            (task_value + lam * sq.mean()).backward()
+            opt_step()
+            return task_value.detach()
+    else:  # base, sn
+        def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+            zero_grad(set_to_none=True)
+            task_value = task_loss(model(xb), yb, task)
+            task_value.backward()
+            opt_step()
+            return task_value.detach()
+    return step
+
+
 def fit(model: CompactMLP, x_train: torch.Tensor, y_train: torch.Tensor,
         x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None, *,
         task: str = "regression", method: str = "base", lam: float = 0.0, epochs: int = 10,
@@ -118,8 +191,8 @@ def fit(model: CompactMLP, x_train: torch.Tensor, y_train: torch.Tensor,
         x_val, y_val = x_val.to(dev), y_val.to(dev)
     generator = torch.Generator().manual_seed(check_int("seed", seed))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    relu_fast_dreg = method == "dreg" and all(isinstance(a, ReLU) for a in model.activations)
-    loss_name = "ce" if task == "classification" else "mse"
+    step = make_step(model, optimizer, method, lam, task, n_projections=n_projections,
+                     generator=generator)
     result = FitResult(model)
     start = time.perf_counter()
     n = x_train.shape[0]
@@ -129,31 +202,7 @@ def fit(model: CompactMLP, x_train: torch.Tensor, y_train: torch.Tensor,
         running = torch.zeros((), device=dev)
         for i in range(0, n, batch_size):
             xb, yb = xs[i:i + batch_size], ys[i:i + batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            penalty = None
-            if method == "dreg":
-                trace = model.trace(xb)
-                task_value = task_loss(trace.output, yb, task)
-                if not relu_fast_dreg:
-                    penalty = dreg_penalty(model, trace=trace)
-            elif method == "igp":
-                sq, losses = loss_gradient_sq(model, xb, yb, loss_name, create_graph=True)
-                task_value, penalty = losses.mean(), sq.mean()
-            elif method in ("jacobian", "jacobian_rp"):
-                if method == "jacobian":
-                    sq, out = jacobian_sq_frobenius(model, xb, create_graph=True)
-                else:
-                    sq, out = projected_jacobian_sq(model, xb, n_projections, generator,
-                                                    create_graph=True)
-                task_value, penalty = task_loss(out, yb, task), sq.mean()
-            else:
-                task_value = task_loss(model(xb), yb, task)
-            loss = task_value if penalty is None else task_value + lam * penalty
-            loss.backward()
-            if relu_fast_dreg:
-                add_relu_dreg_gradient_(model, trace, lam)
-            optimizer.step()
-            running += task_value.detach() * xb.shape[0]
+            running += step(xb, yb) * xb.shape[0]
         train_loss = float(running) / n
         if not math.isfinite(train_loss) or not all(torch.isfinite(p).all() for p in model.parameters()):
             result.diverged, result.diverged_epoch = True, epoch

@@ -57,8 +57,10 @@ def check_float(
     strictly_positive: bool = False,
     maximum: float | None = None,
 ) -> float:
-    """A finite real number within the given bounds."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A finite real number within the given bounds (bools rejected)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not isinstance(value, (int, float)):
         try:
             value = float(value)  # numpy scalars
         except (TypeError, ValueError):

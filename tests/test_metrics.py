@@ -165,3 +165,23 @@ def test_seed_stability_constant_is_zero():
 def test_seed_stability_needs_two_seeds(values):
     with pytest.raises(ValueError, match=f"at least 2 seeds, got {len(values)}"):
         metrics.seed_stability(values)
+
+
+@pytest.mark.usefixtures("float64")
+def test_metrics_on_spectral_norm_model_use_eval_mode():
+    """In train mode each forward moves SN's power iteration; the metrics must not see that."""
+    model = CompactMLP.seeded(0, 4, (8, 8), 1, spectral_norm=True)
+    x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+    model.train()
+    model(x)  # one power-iteration step: u, v are not converged yet
+    buffers = {k: v.clone() for k, v in model.state_dict().items()}
+    lle = [metrics.local_linearity_error(model, x, eps=0.01) for _ in range(2)]
+    norms = [metrics.input_gradient_norms(model, x, batch_size=8) for _ in range(2)]
+    assert model.training  # mode restored
+    assert lle[0] == lle[1] and torch.equal(norms[0], norms[1])
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, buffers[k]), k
+    model.eval()
+    assert metrics.local_linearity_error(model, x, eps=0.01) == lle[0]
+    exact = ref.input_jacobian(model, x).detach().pow(2).sum(dim=(1, 2)).sqrt()
+    torch.testing.assert_close(norms[0], exact, rtol=1e-10, atol=0)

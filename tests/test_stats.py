@@ -349,7 +349,7 @@ def test_holm_cap_monotone_and_single():
     assert np.all(adj >= p) and np.all(adj <= 1)
 
 
-def test_holm_equals_statsmodels_formula_with_ties():
+def test_holm_tied_p_values():
     p = np.array([0.01, 0.01, 0.02])
     # sorted: 3*0.01=0.03, 2*0.01=0.02 -> running max 0.03, 1*0.02 -> 0.03
     assert holm(p) == pytest.approx([0.03, 0.03, 0.03])

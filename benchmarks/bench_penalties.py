@@ -1,0 +1,184 @@
+#!/usr/bin/env python
+"""Cost of one training step per derivative-control method, as ratios to BASE.
+
+Each step is the real training step of :func:`dreg_utils.train.fit`, built by
+:func:`dreg_utils.train.make_step`: zero the gradients, forward, task loss (cross-entropy)
+plus lam times the penalty, backward, AdamW (lr 1e-3, weight decay 1e-2). The input is
+MNIST-shaped (batch 64, 784 pixels in [0, 1], 10 classes, drawn at random: the cost of
+a dense step does not depend on the pixel values).
+
+Every method is measured in the same process, interleaved: each repetition runs a block
+of steps of every method in a fresh random order, so drift (frequency scaling, other
+load) hits all of them alike. After a warm-up, the ratio of a method to BASE is the
+median over repetitions of (median step time of the method in that repetition) /
+(median step time of BASE in that repetition). The ``DREG-poly`` column is relative to
+BASE with the same polynomial activation (its absolute time is printed as well).
+
+    python benchmarks/bench_penalties.py            # the full table (about a minute)
+    python benchmarks/bench_penalties.py --quick    # a few steps: checks that it runs
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+
+import torch
+
+from dreg_utils.models import CompactMLP
+from dreg_utils.train import make_step
+
+CAPACITIES = ((32, 16), (128, 64), (256, 128), (512, 256))
+BATCH, IN_FEATURES, CLASSES = 64, 784, 10
+LR, WEIGHT_DECAY, LAM = 1e-3, 1e-2, 1e-3
+# label, method of dreg_utils.train, activation, label of the BASE it is compared with
+VARIANTS = (
+    ("BASE", "base", "relu", "BASE"),
+    ("DREG", "dreg", "relu", "BASE"),
+    ("IGP", "igp", "relu", "BASE"),
+    ("SN", "sn", "relu", "BASE"),
+    ("JAC", "jacobian", "relu", "BASE"),
+    ("JAC-RP", "jacobian_rp", "relu", "BASE"),
+    ("BASE-poly", "base", "poly", "BASE-poly"),
+    ("DREG-poly", "dreg", "poly", "BASE-poly"),
+)
+COLUMNS = ("DREG", "IGP", "SN", "JAC", "JAC-RP", "DREG-poly")
+TARGET = 1.2  # issue 2: DREG <= 1.2x BASE at every capacity, and cheaper than IGP
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def build_steps(hidden: tuple[int, ...], seed: int):
+    """One model, optimizer and training step per variant (same initialisation for all)."""
+    steps = {}
+    for label, method, activation, _ in VARIANTS:
+        model = CompactMLP.seeded(seed, IN_FEATURES, hidden, CLASSES, activation=activation,
+                                  spectral_norm=method == "sn").train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+        generator = torch.Generator().manual_seed(seed)
+        lam = 0.0 if method in ("base", "sn") else LAM
+        steps[label] = (model, make_step(model, optimizer, method, lam, "classification",
+                                         n_projections=1, generator=generator))
+    return steps
+
+
+def run_block(step, batches, n_steps: int, offset: int) -> list[float]:
+    times = []
+    for i in range(n_steps):
+        xb, yb = batches[(offset + i) % len(batches)]
+        t0 = time.perf_counter()
+        step(xb, yb)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def measure(hidden, batches, warmup: int, reps: int, block: int, seed: int):
+    """Per-variant list of per-repetition median step times (seconds), interleaved."""
+    steps = build_steps(hidden, seed)
+    rng = random.Random(seed)
+    for _, step in steps.values():
+        run_block(step, batches, warmup, 0)
+    per_rep = {label: [] for label in steps}
+    gc.collect()
+    gc.disable()
+    try:
+        for rep in range(reps):
+            order = list(steps)
+            rng.shuffle(order)
+            for label in order:
+                times = run_block(steps[label][1], batches, block, rep * block)
+                per_rep[label].append(statistics.median(times))
+    finally:
+        gc.enable()
+    finite = all(torch.isfinite(p).all() for model, _ in steps.values() for p in model.parameters())
+    return per_rep, finite
+
+
+def ratios(per_rep):
+    """Median over repetitions of the paired ratio to the matching BASE, and its IQR."""
+    out = {}
+    for label, _, _, base in VARIANTS:
+        r = sorted(m / b for m, b in zip(per_rep[label], per_rep[base]))
+        q = statistics.quantiles(r, n=4) if len(r) >= 2 else [r[0]] * 3
+        out[label] = (statistics.median(r), q[0], q[2])
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few steps per method (smoke test)")
+    parser.add_argument("--threads", type=int, default=available_cores(),
+                        help="torch intra-op threads (default: the cores this process may use)")
+    parser.add_argument("--reps", type=int, default=None, help="interleaved repetitions")
+    parser.add_argument("--block", type=int, default=None, help="steps per method per repetition")
+    parser.add_argument("--warmup", type=int, default=None, help="warm-up steps per method")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    reps = args.reps or (3 if args.quick else 21)
+    block = args.block or (2 if args.quick else 10)
+    warmup = args.warmup or (2 if args.quick else 20)
+    capacities = CAPACITIES[:2] if args.quick else CAPACITIES
+
+    torch.set_num_threads(args.threads)
+    gen = torch.Generator().manual_seed(args.seed)
+    batches = [(torch.rand(BATCH, IN_FEATURES, generator=gen),
+                torch.randint(0, CLASSES, (BATCH,), generator=gen)) for _ in range(8)]
+
+    print(f"bench_penalties: time per training step relative to BASE, one run"
+          f"{' (--quick: too few steps to trust the numbers)' if args.quick else ''}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cpu_name()}, "
+          f"python {platform.python_version()}")
+    print(f"batch {BATCH}, {IN_FEATURES} -> hidden -> {CLASSES}, cross-entropy, AdamW lr {LR} "
+          f"wd {WEIGHT_DECAY}, lam {LAM}, JAC-RP 1 projection; {warmup} warm-up steps, "
+          f"{reps} interleaved repetitions x {block} steps per method")
+    print()
+    header = (f"{'hidden':<11}{'params':>8}{'BASE ms':>9}" + "".join(f"{c:>8}" for c in COLUMNS)
+              + f"{'BASE-poly ms':>14}")
+    print(header)
+    print("-" * len(header))
+    worst_iqr, all_ok, finite_all = 0.0, True, True
+    for hidden in capacities:
+        per_rep, finite = measure(hidden, batches, warmup, reps, block, args.seed)
+        finite_all &= finite
+        r = ratios(per_rep)
+        worst_iqr = max(worst_iqr, max(hi - lo for _, lo, hi in r.values()))
+        n_params = CompactMLP(IN_FEATURES, hidden, CLASSES).num_parameters()
+        base_ms = 1e3 * statistics.median(per_rep["BASE"])
+        base_poly_ms = 1e3 * statistics.median(per_rep["BASE-poly"])
+        print(f"{str(hidden):<11}{n_params:>8}{base_ms:>9.3f}"
+              + "".join(f"{r[c][0]:>8.2f}" for c in COLUMNS) + f"{base_poly_ms:>14.3f}")
+        all_ok &= r["DREG"][0] <= TARGET and r["DREG"][0] < r["IGP"][0]
+    print()
+    print("ratios: median over repetitions of paired per-repetition ratios; DREG-poly is "
+          "relative to BASE-poly.")
+    print(f"widest interquartile range of a per-repetition ratio: {worst_iqr:.3f}")
+    if not finite_all:
+        print("warning: some model's parameters became non-finite during the benchmark")
+    print(f"target (DREG <= {TARGET}x BASE at every capacity and cheaper than IGP): "
+          f"{'met' if all_ok else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

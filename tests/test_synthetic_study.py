@@ -1,0 +1,68 @@
+"""Tables, verdicts and the stability plateau of the synthetic study, on hand-made summaries."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from dreg_utils import profiles
+from dreg_utils import synthetic_study as study
+
+
+def summary(family="piecewise", mses=(0.10, 0.10, 0.104, 0.2), p90s=(4.0, 3.0, 2.0, 1.0)):
+    lams = [0.0, 1e-3, 3e-3, 1e-2]
+    rows = [{"family": family, "lam": lam, "test_mse": m, "grad_p90": p,
+             **{k: 1.0 for k in study.METRICS if k not in ("test_mse", "grad_p90")}}
+            for lam, m, p in zip(lams, mses, p90s)]
+    return pd.DataFrame(rows)
+
+
+def test_percent_improvement_sign():
+    assert study.percent_improvement(4.0, 1.0) == 75.0
+    assert study.percent_improvement(1.0, 1.5) == -50.0
+
+
+def test_table2_percentages_and_paper_columns():
+    t2 = study.table2(summary(), 1e-2)
+    row = t2.iloc[0]
+    assert row["p90 change % (ours)"] == pytest.approx(75.0)
+    assert row["test MSE change % (ours)"] == pytest.approx(-100.0)
+    assert row["p90 change % (paper)"] == 78.9
+
+
+@pytest.mark.parametrize("ours_p90, mse_change, expected", [
+    (60.0, -1.0, "reproduced"), (10.0, 0.0, "same direction, smaller effect"),
+    (-5.0, 0.0, "not reproduced"), (70.0, -20.0, "not reproduced")])
+def test_verdict_rule(ours_p90, mse_change, expected):
+    row = pd.Series({"p90 change % (ours)": ours_p90, "p90 change % (paper)": 78.9,
+                     "test MSE change % (ours)": mse_change})
+    assert study.verdict(row) == expected
+
+
+def test_plateau_stops_at_first_lambda_outside_tolerance():
+    # MSE within 5% up to lambda = 3e-3, then +100%.
+    plateau = study.stability_plateau(summary()).iloc[0]
+    assert plateau["plateau up to lambda"] == 3e-3
+    assert plateau["p90 reduction at plateau end %"] == pytest.approx(50.0)
+
+
+def test_plateau_is_contiguous_from_zero():
+    s = summary(mses=(0.10, 0.2, 0.10, 0.10))
+    assert study.stability_plateau(s).iloc[0]["plateau up to lambda"] == 0.0
+
+
+def test_table1_ratios():
+    t1 = study.table1(summary(), "piecewise", 1e-2).set_index("metric")
+    assert t1.loc["p90 ||grad f||", "ratio (ours)"] == pytest.approx(4.0)
+    assert t1.loc["p90 ||grad f||", "ratio (paper)"] == pytest.approx(4.94e-5 / 1.04e-5)
+
+
+def test_smoke_sweep_end_to_end(tmp_path):
+    settings = profiles.resolve("synthetic", "smoke", families=["sparse"], seeds=[0, 1], epochs=2)
+    runs = study.run_sweep(settings, tmp_path, progress=False)
+    assert len(runs) == 4 and not runs["diverged"].any()
+    assert (tmp_path / "runs.csv").exists()
+    s = study.summarize(runs)
+    assert np.isfinite(s[list(study.METRICS)].to_numpy()).all()
+    assert (s["n_seeds"] == 2).all()
+    again = study.run_sweep(settings, tmp_path, progress=False)
+    assert again["cached"].all()
+    pd.testing.assert_frame_equal(runs.drop(columns="cached"), again.drop(columns="cached"))
