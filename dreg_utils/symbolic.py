@@ -34,7 +34,7 @@ from .data.regression import RegressionData, ground_truth
 from .jacobians import jacobian_sq_frobenius
 from .models import CompactMLP
 from .train import fit
-from .validation import check_choice, check_float, check_hidden, check_int, check_nonempty_list
+from .validation import check_choice, check_float, check_hidden, check_int
 
 # Headline numbers of the paper (abstract and Section 5), shown beside ours.
 PAPER = {"mean_improvement_pct": 120.0, "max_improvement_pct": 515.0, "max_dataset": "Concrete",
@@ -198,6 +198,20 @@ def simplify_formula(expr: sympy.Expr, digits: int = 3) -> sympy.Expr:
     return round_floats(sympy.simplify(round_floats(expr, digits + 2)), digits)
 
 
+def _latex_name(name: str) -> str:
+    """Short names and Greek letters as sympy writes them; long names upright, underscores kept."""
+    if len(name) <= 3 or name in ("epsilon",):
+        return sympy.latex(sympy.Symbol(name))
+    return r"\mathrm{" + name.replace("_", r"\_") + "}"
+
+
+def formula_latex(expr: sympy.Expr) -> str:
+    """LaTeX of a formula; a standardised input z_<name> is written with a tilde over its name."""
+    names = {s: (r"\tilde{" + _latex_name(s.name[2:]) + "}" if s.name.startswith("z_")
+                 else _latex_name(s.name)) for s in expr.free_symbols}
+    return sympy.latex(expr, symbol_names=names)
+
+
 def _scaled_terms(poly: sympy.Poly, points: np.ndarray) -> dict[tuple, float]:
     """Coefficient x RMS of the monomial over ``points``: each term's size on the data."""
     out = {}
@@ -357,13 +371,3 @@ def direct(data: RegressionData, seed: int, gp: dict, tree_max_depth: int, rtol:
     row["snr_proxy"] = snr_proxy(data.x_train, data.y_train)
     return row
 
-
-def check_lambdas(name: str, values, need_zero: bool = True) -> list[float]:
-    """A non-empty list of distinct penalty strengths >= 0 (including 0 when ``need_zero``)."""
-    lams = [check_float(f"{name}[{i}]", v, minimum=0.0)
-            for i, v in enumerate(check_nonempty_list(name, values))]
-    if len(set(lams)) != len(lams):
-        raise ValueError(f"{name}={lams} has repeated values")
-    if need_zero and 0.0 not in lams:
-        raise ValueError(f"{name}={lams} must include 0.0, the unregularised teacher")
-    return lams

@@ -36,7 +36,10 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if isinstance(device, torch.device):
         return device
     name = str(device)
-    check_choice("device", name.split(":")[0], DEVICES)
+    kind = name.split(":")[0]
+    check_choice("device", kind, DEVICES)
+    if ":" in name and kind != "cuda":
+        raise ValueError(f"device={device!r} is not valid; an index goes only with 'cuda', e.g. 'cuda:0'")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():

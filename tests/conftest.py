@@ -3,6 +3,12 @@ import pytest
 import torch
 
 
+def pytest_configure(config):
+    """Single-threaded torch: the test models are tiny, and intra-op threads only
+    contend for the CPU (several times slower when anything else is running)."""
+    torch.set_num_threads(1)
+
+
 @pytest.fixture
 def float64():
     """Run a test with float64 as torch's default dtype, restoring it afterwards."""

@@ -1,0 +1,369 @@
+"""The MNIST capacity sweep (DREG paper, Sections 6.2-6.3, Table 3, Appendix A.1).
+
+One run = (capacity, activation, method, seed): a CompactMLP 784 -> h1 -> h2 -> 10
+trained with AdamW on cross-entropy (plus the method's penalty), then measured on
+the test split: accuracy and the per-sample input-gradient norms
+g_i = ||grad_x CE(f(x_i), y_i)||_2 in normalised input space, summarised by their
+mean, p95, p99, max and p99/mean.
+
+Methods: ``base`` (no penalty), ``dreg`` (CR-penalty, eq. 5, strength ``lam``),
+``igp`` (input-gradient penalty E||grad_x CE||^2 by double backprop, the same
+``lam``: the paper matches the IGP strength to the DREG coefficient) and ``sn``
+(spectral normalisation of every linear layer).
+
+The paper does not state its MNIST coefficient. We use lam = 1e-2 by default: the
+value its Tables 1-2 call "DREG" and the top of its lambda grid (Appendix A.2). The
+matched-effect sweep (:func:`make_frontier_configs`) varies lam per method instead.
+
+All runs of one configuration that differ only in seed, method or lam are trained
+together in one vectorised pass (:func:`dreg_utils.ensemble.fit_ensemble`); IGP runs
+form their own group because double backprop would otherwise be paid by every member.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import paper
+from .activations import ACTIVATIONS
+from .data.mnist import DATASETS, SOURCES, MNISTData, load_mnist
+from .ensemble import ENSEMBLE_METHODS, Member, fit_ensemble
+from .metrics import input_gradient_norms, tail_stats
+from .stats import pair_runs, sign_test
+from .sweep import run_grid, write_table
+from .train import evaluate, resolve_device
+from .validation import (check_choice, check_choices, check_float, check_hidden, check_int,
+                         check_nonempty_list)
+
+METHODS = ENSEMBLE_METHODS  # ("base", "dreg", "igp", "sn")
+PAPER_NAMES = {"base": "BASE", "dreg": "DREG", "igp": "IGPEN", "sn": "SN"}
+PAPER_CAPACITIES = [[32, 16], [128, 64], [256, 128], [512, 256]]
+METRICS = ("test_acc", "ig_mean", "ig_p95", "ig_p99", "ig_max", "ig_p99_over_mean")
+METRIC_LABELS = {"test_acc": "Test Acc (%)", "ig_mean": "IG Mean", "ig_p95": "IG p95",
+                 "ig_p99": "IG p99", "ig_max": "IG Max", "ig_p99_over_mean": "p99/Mean"}
+QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)  # stored per run to draw the ECDF of g_i
+MEMBER_KEYS = ("method", "lam", "seed")  # what may differ inside one vectorised group
+TRAINING_KEYS = ("epochs", "batch_size", "lr", "weight_decay")
+
+
+def _unique(name: str, values: list) -> list:
+    seen = [json.dumps(v) for v in values]
+    repeated = sorted({v for v in seen if seen.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{name} lists {', '.join(repeated)} more than once; give each value once")
+    return values
+
+
+def _optional_size(name: str, value) -> int | None:
+    return None if value is None else check_int(name, value, minimum=1)
+
+
+def _lambdas(name: str, values) -> list[float]:
+    values = check_nonempty_list(name, values)
+    return _unique(name, [check_float(f"{name}[{i}]", v, strictly_positive=True) for i, v in enumerate(values)])
+
+
+def validate(settings: dict) -> dict:
+    """Check the notebook's parameters; return them normalised (lists, floats, ints)."""
+    s = dict(settings)
+    check_choice("dataset", s["dataset"], DATASETS)
+    check_choice("source", s["source"], SOURCES)
+    if s["data_dir"] is not None and not isinstance(s["data_dir"], (str, Path)):
+        raise TypeError(f"data_dir must be a folder path or None, got {s['data_dir']!r}")
+    s["n_train"] = _optional_size("n_train", s["n_train"])
+    s["n_test"] = _optional_size("n_test", s["n_test"])
+    capacities = check_nonempty_list("capacities", s["capacities"])
+    s["capacities"] = _unique("capacities", [list(check_hidden(f"capacities[{i}]", c))
+                                             for i, c in enumerate(capacities)])
+    s["activations"] = _unique("activations", check_choices("activations", s["activations"], ACTIVATIONS))
+    s["methods"] = _unique("methods", check_choices("methods", s["methods"], METHODS))
+    s["seeds"] = _unique("seeds", [check_int(f"seeds[{i}]", v, minimum=0)
+                                   for i, v in enumerate(check_nonempty_list("seeds", s["seeds"]))])
+    s["lam"] = check_float("lam", s["lam"], minimum=0.0)
+    for name in ("epochs", "batch_size"):
+        s[name] = check_int(name, s[name], minimum=1)
+    s["lr"] = check_float("lr", s["lr"], strictly_positive=True)
+    s["weight_decay"] = check_float("weight_decay", s["weight_decay"], minimum=0.0)
+    resolve_device(s["device"])
+    s["frontier_capacity"] = list(check_hidden("frontier_capacity", s["frontier_capacity"]))
+    check_choice("frontier_activation", s["frontier_activation"], ACTIVATIONS)
+    s["dreg_lambdas"] = _lambdas("dreg_lambdas", s["dreg_lambdas"])
+    s["igp_lambdas"] = _lambdas("igp_lambdas", s["igp_lambdas"])
+    s["frontier_seeds"] = _unique("frontier_seeds", [
+        check_int(f"frontier_seeds[{i}]", v, minimum=0)
+        for i, v in enumerate(check_nonempty_list("frontier_seeds", s["frontier_seeds"]))])
+    return s
+
+
+def load_data(settings: dict) -> MNISTData:
+    """The dataset the settings name, from the first source that has it (see :mod:`data.mnist`)."""
+    return load_mnist(settings["dataset"], settings["data_dir"], source=settings["source"],
+                      n_train=settings["n_train"], n_test=settings["n_test"])
+
+
+def _config(settings: dict, data: MNISTData, hidden: list[int], activation: str, method: str,
+            lam: float, seed: int) -> dict:
+    """A run's identity: data (name, source, sizes), model, method, lam, seed and training settings."""
+    return {"dataset": data.name, "data_source": data.source, "n_train": data.n_train,
+            "n_test": data.n_test, "hidden": list(hidden), "activation": activation, "method": method,
+            "lam": float(lam) if method in ("dreg", "igp") else 0.0, "seed": seed,
+            **{k: settings[k] for k in TRAINING_KEYS}}
+
+
+def make_configs(settings: dict, data: MNISTData) -> list[dict]:
+    """Table 3's grid: capacities x activations x methods x seeds, DREG and IGP at ``lam``."""
+    return [_config(settings, data, hidden, activation, method, settings["lam"], seed)
+            for hidden in settings["capacities"] for activation in settings["activations"]
+            for method in settings["methods"] for seed in settings["seeds"]]
+
+
+def make_frontier_configs(settings: dict, data: MNISTData) -> list[dict]:
+    """The matched-effect sweep at one capacity: BASE, SN, and DREG and IGP at each of their lambdas."""
+    hidden, activation = settings["frontier_capacity"], settings["frontier_activation"]
+    pairs = ([("base", 0.0), ("sn", 0.0)] + [("dreg", lam) for lam in settings["dreg_lambdas"]]
+             + [("igp", lam) for lam in settings["igp_lambdas"]])
+    return [_config(settings, data, hidden, activation, method, lam, seed)
+            for method, lam in pairs for seed in settings["frontier_seeds"]]
+
+
+def group_key(config: dict) -> Hashable:
+    """Runs with equal keys train together: same data, model shape, activation and training
+    settings; IGP runs apart from the others (see the module docstring)."""
+    shared = tuple((k, json.dumps(v)) for k, v in sorted(config.items()) if k not in MEMBER_KEYS)
+    return shared + (config["method"] == "igp",)
+
+
+def _measure(result, x_test, y_test, group_size: int) -> dict:
+    row = {"diverged": result.diverged, "diverged_reason": result.diverged_reason,
+           "train_seconds": result.seconds, "group_size": group_size}
+    if result.diverged:
+        return row
+    model = result.model.eval()
+    norms = input_gradient_norms(model, x_test, y_test, loss="ce")
+    stats = tail_stats(norms)
+    row.update(test_acc=100.0 * evaluate(model, x_test, y_test, "classification")["accuracy"],
+               train_loss=result.history[-1]["train_task_loss"],
+               **{f"ig_{k}": v for k, v in stats.items()},
+               ig_quantiles=np.quantile(norms.cpu().numpy(), QUANTILE_LEVELS).tolist())
+    return row
+
+
+def run_group(configs: list[dict], data: MNISTData, device: str = "auto") -> list[dict]:
+    """Train the group's runs together (one vectorised pass) and measure each on the test split."""
+    first = configs[0]
+    dev = resolve_device(device)
+    results = fit_ensemble([Member(c["seed"], c["method"], c["lam"]) for c in configs],
+                           data.x_train, data.y_train, first["hidden"], activation=first["activation"],
+                           task="classification", out_features=10, epochs=first["epochs"],
+                           batch_size=first["batch_size"], lr=first["lr"],
+                           weight_decay=first["weight_decay"], device=dev)
+    x_test, y_test = data.x_test.to(dev), data.y_test.to(dev)
+    return [_measure(result, x_test, y_test, len(configs)) for result in results]
+
+
+def _run(configs: list[dict], settings: dict, data: MNISTData, results_dir: Path, name: str,
+         progress: bool) -> pd.DataFrame:
+    runs = run_grid(configs, lambda group: run_group(group, data, settings["device"]),
+                    results_dir / "cache", group_key=group_key, progress=progress, desc=f"mnist {name}")
+    runs["hidden"] = runs["hidden"].map(lambda h: "-".join(map(str, h)))
+    if "ig_quantiles" not in runs:  # every run diverged
+        runs["ig_quantiles"] = None
+    quantiles = [{"run_key": r.run_key, "level": level, "ig_norm": value}
+                 for r in runs.itertuples() if isinstance(r.ig_quantiles, list)
+                 for level, value in zip(QUANTILE_LEVELS, r.ig_quantiles)]
+    runs = runs.drop(columns="ig_quantiles")
+    write_table(runs, results_dir / f"{name}.csv")
+    write_table(pd.DataFrame(quantiles, columns=["run_key", "level", "ig_norm"]),
+                results_dir / f"{name}_ig_quantiles.csv")
+    return runs
+
+
+def run_sweep(settings: dict, data: MNISTData, results_dir: str | Path = "results/mnist",
+              progress: bool = True) -> pd.DataFrame:
+    """Run (or reuse from the cache) Table 3's grid; save ``runs.csv`` and the quantiles of g_i."""
+    return _run(make_configs(settings, data), settings, data, Path(results_dir), "runs", progress)
+
+
+def run_frontier(settings: dict, data: MNISTData, results_dir: str | Path = "results/mnist",
+                 progress: bool = True) -> pd.DataFrame:
+    """Run (or reuse) the matched-effect sweep; save ``frontier.csv``. Runs shared with the
+    main grid (same configuration) come from the same cache."""
+    return _run(make_frontier_configs(settings, data), settings, data, Path(results_dir), "frontier",
+                progress)
+
+
+def n_parameters(hidden: str | list[int], in_features: int = 784, out_features: int = 10) -> int:
+    """Weights and biases of the MLP in -> hidden -> out: sum_l (fan_in + 1) fan_out."""
+    widths = [in_features, *(map(int, hidden.split("-")) if isinstance(hidden, str) else hidden), out_features]
+    return sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (hidden, activation, method, lam): seed mean and std (ddof=1) of every metric.
+
+    ``ig_p99_over_mean`` is the ratio of the seed means of p99 and mean, as in the paper's
+    Table 3; ``ig_p99_over_mean_std`` is the seed std of the per-run ratios.
+    """
+    keys = ["hidden", "activation", "method", "lam"]
+    ok = runs[~runs["diverged"].astype(bool)]
+    if ok.empty:
+        raise ValueError("every run diverged: there is nothing to summarise")
+    grouped = ok.groupby(keys, sort=False)
+    summary = grouped[list(METRICS)].mean()
+    stds = grouped[list(METRICS)].std(ddof=1).add_suffix("_std")
+    summary = summary.join(stds)
+    summary["ig_p99_over_mean"] = summary["ig_p99"] / summary["ig_mean"]
+    summary["n_seeds"] = grouped.size()
+    summary["n_diverged"] = runs.groupby(keys, sort=False)["diverged"].sum()
+    summary = summary.reset_index()
+    summary["n_params"] = summary["hidden"].map(n_parameters)
+    summary["label"] = summary["activation"].str.upper() + "_" + summary["method"].map(PAPER_NAMES)
+    return summary
+
+
+def paper_value(hidden: str, label: str, metric: str) -> tuple[float, float]:
+    """(mean, std) of one Table-3 cell; NaN where the paper has no such cell (std NaN for p99/Mean)."""
+    block = paper.TABLE3.get(tuple(int(w) for w in hidden.split("-")), {})
+    if label not in block:
+        return float("nan"), float("nan")
+    row = block[label]
+    if metric == "ig_p99_over_mean":
+        return row[5], float("nan")
+    return row[paper.TABLE3_COLUMNS.index(metric)]
+
+
+def table3(summary: pd.DataFrame) -> pd.DataFrame:
+    """Tidy Table 3: one row per (capacity, method label, metric) with ours and the paper's
+    mean and std and the difference ours - paper."""
+    rows = []
+    for r in summary.itertuples(index=False):
+        for metric in METRICS:
+            p_mean, p_std = paper_value(r.hidden, r.label, metric)
+            ours = getattr(r, metric)
+            rows.append({"capacity": r.hidden.replace("-", ", "), "method": r.label,
+                         "metric": METRIC_LABELS[metric], "ours": ours,
+                         "ours_std": getattr(r, f"{metric}_std"), "paper": p_mean, "paper_std": p_std,
+                         "difference": ours - p_mean})
+    return pd.DataFrame(rows)
+
+
+def _pm(mean: float, std: float, digits: int) -> str:
+    if np.isnan(mean):
+        return "-"
+    return f"{mean:.{digits}f}" if np.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def table3_layout(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Table 3's layout: rows (capacity, method) in the paper's order, and per metric the
+    columns ours and paper ("mean ± std" over seeds) and Δ = ours - paper."""
+    records: dict[tuple[str, str], dict] = {}
+    for r in tidy.itertuples(index=False):
+        digits = 2 if r.metric in ("Test Acc (%)", "p99/Mean") else 3
+        row = records.setdefault((r.capacity, r.method), {})
+        row[(r.metric, "ours")] = _pm(r.ours, r.ours_std, digits)
+        row[(r.metric, "paper")] = _pm(r.paper, r.paper_std, digits)
+        row[(r.metric, "Δ")] = "-" if np.isnan(r.difference) else f"{r.difference:+.{digits}f}"
+    capacities = list(dict.fromkeys(tidy["capacity"]))
+    order = sorted(records, key=lambda key: (capacities.index(key[0]), key[1]))
+    wide = pd.DataFrame([records[key] for key in order],
+                        index=pd.MultiIndex.from_tuples(order, names=["capacity", "method"]))
+    wide.columns = pd.MultiIndex.from_tuples(wide.columns)
+    return wide
+
+
+def _pairs(runs: pd.DataFrame, a: str, b: str, value: str, by=("hidden", "activation", "seed"),
+           where: pd.Series | None = None, method_col: str = "method") -> tuple[np.ndarray, np.ndarray]:
+    df = runs[~runs["diverged"].astype(bool)]
+    if where is not None:
+        df = df[where.loc[df.index]]
+    if not {a, b} <= set(df[method_col]):
+        return np.array([]), np.array([])
+    return pair_runs(df, list(by), method_col, a, b, value)
+
+
+def _verdict(k: int, n: int) -> tuple[str, float]:
+    """'yes' when k of n pairs go the paper's way with a one-sided sign test p < 0.05,
+    'partly' when most do but not significantly, 'no' otherwise."""
+    if n == 0:
+        return "n/a", float("nan")
+    p = sign_test(k, n, "greater")
+    return ("yes" if p < 0.05 else "partly" if 2 * k > n else "no"), p
+
+
+def findings(runs: pd.DataFrame) -> pd.DataFrame:
+    """Check the paper's five numbered findings (Section 6.3) on our runs by paired counts.
+
+    Pairs match seed, capacity and activation. A finding "holds" (yes) when every count it
+    rests on goes the paper's way with a one-sided exact sign test p < 0.05; "partly" when
+    the main count goes the paper's way in most pairs; "no" otherwise. The full paired
+    statistics (t, Wilcoxon, Welch) belong to the statistics chapter.
+    """
+    rows = []
+    d99, b99 = _pairs(runs, "dreg", "base", "ig_p99")
+    dmean, bmean = _pairs(runs, "dreg", "base", "ig_mean")
+    dacc, bacc = _pairs(runs, "dreg", "base", "test_acc")
+    n = len(d99)
+    k_p99 = int((d99 < b99).sum())
+    k_ratio = int((d99 / dmean < b99 / bmean).sum()) if n else 0
+    cost = float(np.mean(bacc - dacc)) if n else float("nan")
+    v1, p1 = _verdict(k_p99, n)
+    v1b, _ = _verdict(k_ratio, n)
+    holds = "yes" if v1 == v1b == "yes" and cost <= 1.0 else ("partly" if v1 in ("yes", "partly") else v1)
+    rows.append((1, f"p99 lower in {k_p99}/{n} pairs (sign p = {p1:.2g}), p99/mean lower in "
+                    f"{k_ratio}/{n}; accuracy cost {cost:+.2f} points", holds))
+
+    k_sel = int(((1 - d99 / b99) > (1 - dmean / bmean)).sum()) if n else 0
+    v2, p2 = _verdict(k_sel, n)
+    rows.append((2, f"relative p99 reduction > relative mean reduction in {k_sel}/{n} pairs "
+                    f"(sign p = {p2:.2g})", v2))
+
+    base = runs["method"] == "base"
+    p99_poly, p99_relu = _pairs(runs, "poly", "relu", "ig_p99", by=("hidden", "seed"), where=base,
+                                method_col="activation")
+    max_poly, max_relu = _pairs(runs, "poly", "relu", "ig_max", by=("hidden", "seed"), where=base,
+                                method_col="activation")
+    m = len(p99_poly)
+    k99, kmax = int((p99_poly > p99_relu).sum()), int((max_poly > max_relu).sum())
+    (v99, q99), (vmax, qmax) = _verdict(k99, m), _verdict(kmax, m)
+    v3 = "yes" if "yes" in (v99, vmax) else ("partly" if "partly" in (v99, vmax) else v99)
+    rows.append((3, f"POLY_BASE p99 above RELU_BASE in {k99}/{m} pairs (sign p = {q99:.2g}), "
+                    f"max above in {kmax}/{m} (p = {qmax:.2g})", v3))
+
+    dacc_sn, sacc = _pairs(runs, "dreg", "sn", "test_acc")
+    d99_sn, s99 = _pairs(runs, "dreg", "sn", "ig_p99")
+    n4 = len(dacc_sn)
+    k_acc, k_tail = int((dacc_sn > sacc).sum()), int((s99 < d99_sn).sum())
+    (va, pa), (vt, pt) = _verdict(k_acc, n4), _verdict(k_tail, n4)
+    v4 = "yes" if va == vt == "yes" else ("partly" if va in ("yes", "partly") else va)
+    gap = float(np.mean(dacc_sn - sacc)) if n4 else float("nan")
+    rows.append((4, f"DREG more accurate than SN in {k_acc}/{n4} pairs (mean {gap:+.2f} points, "
+                    f"sign p = {pa:.2g}); SN p99 below DREG in {k_tail}/{n4} (p = {pt:.2g})", v4))
+
+    rows.append((5, *_capacity_finding(runs)))
+    return pd.DataFrame([{"finding": i, "paper": paper.TABLE3_FINDINGS[i], "ours": text, "holds": verdict}
+                         for i, text, verdict in rows])
+
+
+def _capacity_finding(runs: pd.DataFrame) -> tuple[str, str]:
+    """Finding 5: BASE p99/mean grows from the smallest to the largest capacity, and DREG's
+    p99/mean (ratio of seed means) is below BASE's at every capacity and activation."""
+    summary = summarize(runs)
+    summary = summary[summary["method"].isin(["base", "dreg"])]
+    if summary["hidden"].nunique() < 2 or set(summary["method"]) != {"base", "dreg"}:
+        return "needs BASE and DREG at two or more capacities", "n/a"
+    ratio = summary.pivot_table(index=["activation", "n_params"], columns="method",
+                                values="ig_p99_over_mean")
+    rises, texts = [], []
+    for activation, block in ratio.groupby(level="activation"):
+        base = block["base"].to_numpy()
+        rises.append(base[-1] > base[0])
+        texts.append(f"{activation.upper()}_BASE {base[0]:.1f} -> {base[-1]:.1f}")
+    below = int((ratio["dreg"] < ratio["base"]).sum())
+    verdict = "yes" if all(rises) and below == len(ratio) else (
+        "partly" if any(rises) or below > len(ratio) / 2 else "no")
+    return (f"p99/mean smallest -> largest capacity: {', '.join(texts)}; DREG below BASE at "
+            f"{below}/{len(ratio)} (capacity, activation) cells", verdict)

@@ -1,0 +1,415 @@
+"""The symbolic-distillation study ("Teaching the Teacher"): grid, cache, tables.
+
+A run is one of two kinds, each one row of the tidy ``runs`` table:
+
+* ``distill``: (dataset, noise, teacher method, lambda, seed) -> teacher, symbolic and tree
+  students on D' (:func:`dreg_utils.symbolic.distill`). lambda = 0 uses ``method="base"``,
+  which is what both penalties reduce to at lambda = 0.
+* ``direct``: (dataset, noise, seed) -> the controls fitted on y (symbolic regressor, tree,
+  gradient boosting) and the SNR proxy (:func:`dreg_utils.symbolic.direct`).
+
+Every dataset uses data seed 0 (one fixed split); ``seed`` drives the teacher's
+initialisation and minibatch order and the student's random state. Runs of one
+(dataset, noise) are executed together, in ``n_jobs`` worker processes.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sympy
+import torch
+from joblib import Parallel, delayed
+
+from . import symbolic
+from .data.regression import DATASETS, FEYNMAN, REAL, load_dataset
+from .models import CompactMLP
+from .sweep import run_grid, write_table
+from .train import fit
+from .validation import check_choice, check_choices, check_float, check_hidden, check_int, check_nonempty_list
+
+GP_KEYS = ("population_size", "generations", "tournament_size", "parsimony_coefficient",
+           "function_set")
+TEACHER_KEYS = ("hidden", "epochs", "batch_size", "lr", "weight_decay")
+COST_METHODS = ("base", "dreg", "jacobian", "jacobian_rp")
+METRICS = ("teacher_test_r2", "teacher_val_r2", "teacher_train_r2", "teacher_clean_r2", "teacher_jacobian_sq", "teacher_seconds",
+           "gp_test_r2", "gp_val_r2", "gp_fidelity_r2", "gp_clean_r2", "gp_length", "gp_seconds",
+           "gp_equals_truth", "tree_test_r2", "tree_val_r2", "tree_fidelity_r2",
+           "boost_test_r2", "snr_proxy")
+STABLE_BASE = 0.1  # |R^2| of the lambda = 0 student below which a relative change is not reported on
+
+
+def check_lambdas(name: str, values, need_zero: bool) -> list[float]:
+    """Distinct penalty strengths >= 0; ``need_zero`` requires 0.0 (the unregularised teacher),
+    otherwise the list may be empty and 0.0 is not allowed."""
+    if not need_zero and isinstance(values, (list, tuple)) and len(values) == 0:
+        return []
+    lams = [check_float(f"{name}[{i}]", v, minimum=0.0)
+            for i, v in enumerate(check_nonempty_list(name, values))]
+    if len(set(lams)) != len(lams):
+        raise ValueError(f"{name}={lams} has repeated values")
+    if need_zero and 0.0 not in lams:
+        raise ValueError(f"{name}={lams} must include 0.0, the unregularised teacher")
+    if not need_zero and 0.0 in lams:
+        raise ValueError(f"{name}={lams} must not include 0.0: the lambda = 0 teacher is shared")
+    return lams
+
+
+def _check_noise(name: str, values) -> list[float]:
+    return [check_float(f"{name}[{i}]", v, minimum=0.0)
+            for i, v in enumerate(check_nonempty_list(name, values))]
+
+
+def validate(settings: dict) -> dict:
+    """Check the notebook's parameters; return them normalised."""
+    s = dict(settings)
+    s["datasets"] = check_choices("datasets", s["datasets"], DATASETS)
+    s["lambdas"] = check_lambdas("lambdas", s["lambdas"], need_zero=True)
+    s["dreg_lambdas"] = check_lambdas("dreg_lambdas", s["dreg_lambdas"], need_zero=False)
+    s["seeds"] = [check_int(f"seeds[{i}]", v, minimum=0)
+                  for i, v in enumerate(check_nonempty_list("seeds", s["seeds"]))]
+    s["noise"] = check_float("noise", s["noise"], minimum=0.0)
+    s["noise_datasets"] = ([] if s["noise_datasets"] == [] else
+                           check_choices("noise_datasets", s["noise_datasets"], FEYNMAN))
+    s["noise_levels"] = _check_noise("noise_levels", s["noise_levels"])
+    s["hidden"] = list(check_hidden("hidden", s["hidden"]))
+    for name in ("epochs", "batch_size", "tree_max_depth", "cost_epochs", "cost_repeats"):
+        s[name] = check_int(name, s[name], minimum=1)
+    check_float("lr", s["lr"], strictly_positive=True)
+    check_float("weight_decay", s["weight_decay"], minimum=0.0)
+    gp = symbolic.check_gp_settings({k: s[k] for k in GP_KEYS})
+    s.update({k: gp[k] for k in GP_KEYS})
+    check_choice("cost_dataset", s["cost_dataset"], DATASETS)
+    s["cost_outputs"] = [check_int(f"cost_outputs[{i}]", v, minimum=1)
+                         for i, v in enumerate(check_nonempty_list("cost_outputs", s["cost_outputs"]))]
+    s["n_jobs"] = check_int("n_jobs", s["n_jobs"], minimum=1)
+    return s
+
+
+def _base(settings: dict, kind: str, dataset: str, noise: float, seed: int) -> dict:
+    return {"kind": kind, "dataset": dataset, "noise": None if dataset in REAL else noise, "seed": seed, "gp": {k: settings[k] for k in GP_KEYS},
+            "tree_max_depth": settings["tree_max_depth"]}
+
+
+def make_configs(settings: dict, datasets: list[str], noise_levels: list[float],
+                 with_dreg: bool = True) -> list[dict]:
+    """Distill runs over (teacher, lambda) and one direct run per (dataset, noise, seed);
+    DREG teachers only when ``with_dreg``."""
+    teacher = {k: settings[k] for k in TEACHER_KEYS}
+    teachers = ([("base", 0.0)] + [("jacobian", lam) for lam in settings["lambdas"] if lam > 0]
+                + [("dreg", lam) for lam in settings["dreg_lambdas"] if with_dreg])
+    configs, seen = [], set()
+    for dataset in datasets:
+        for noise in noise_levels:
+            for seed in settings["seeds"]:
+                base = _base(settings, "direct", dataset, noise, seed)
+                key = (dataset, base["noise"], seed)
+                if key in seen:  # a real dataset has no noise level: one run covers them all
+                    continue
+                seen.add(key)
+                configs.append({**base, "method": None, "lam": None, "teacher": None})
+                configs += [{**base, "kind": "distill", "method": m, "lam": lam, "teacher": teacher}
+                            for m, lam in teachers]
+    return configs
+
+
+@contextmanager
+def one_torch_thread():
+    """Run torch on one thread inside the block. The teachers are tiny: a second intra-op
+    thread does not speed them up, and with other processes on the cores it slows them."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_config(config: dict) -> dict:
+    """Execute one configuration (on one torch thread; workers run side by side)."""
+    data = load_dataset(config["dataset"], noise=config["noise"] or 0.0)
+    with one_torch_thread():
+        if config["kind"] == "direct":
+            return symbolic.direct(data, config["seed"], config["gp"], config["tree_max_depth"])
+        return symbolic.distill(data, config["method"], config["lam"], config["seed"],
+                                config["teacher"], config["gp"], config["tree_max_depth"])
+
+
+def run_runs(settings: dict, datasets: list[str], noise_levels: list[float],
+             results_dir: str | Path, name: str, with_dreg: bool = True,
+             progress: bool = True) -> pd.DataFrame:
+    """Run (or reuse from the cache) the grid; save ``<name>.csv``; return the runs."""
+    results_dir = Path(results_dir)
+    configs = make_configs(settings, datasets, noise_levels, with_dreg)
+    parallel = Parallel(n_jobs=settings["n_jobs"])
+    runs = run_grid(configs, lambda group: parallel(delayed(run_config)(c) for c in group),
+                    results_dir / "cache", group_key=lambda c: (c["dataset"], c["noise"]),
+                    progress=progress, desc=f"{name} runs")
+    write_table(runs.drop(columns=["gp", "teacher"]), results_dir / f"{name}.csv")
+    return runs
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """Seed means of every metric per (dataset, noise, kind, method, lambda), with n_seeds."""
+    keys = ["dataset", "noise", "kind", "method", "lam"]
+    frame = runs.assign(**{k: runs[k].fillna("-") for k in ("noise", "method", "lam")})
+    metrics = [m for m in METRICS if m in frame]
+    frame[metrics] = frame[metrics].astype(float)
+    summary = frame.groupby(keys, sort=False)[metrics].mean()
+    summary["n_seeds"] = frame.groupby(keys, sort=False).size()
+    return summary.reset_index()
+
+
+def _distill(summary: pd.DataFrame, dataset: str, methods: tuple[str, ...]) -> pd.DataFrame:
+    block = summary[(summary["dataset"] == dataset) & summary["method"].isin(methods)]
+    return block.assign(lam=block["lam"].astype(float)).sort_values("lam")
+
+
+def dataset_table(summary: pd.DataFrame, method: str = "jacobian") -> pd.DataFrame:
+    """Per dataset: teacher R^2, best-lambda and lambda = 0 symbolic students (test R^2 vs y),
+    their relative improvement, the tree student the same way, and the controls on y.
+
+    "Best lambda" is chosen on the test R^2 of the student as in the paper (an optimistic,
+    oracle choice); :func:`lambda_selection` chooses on validation instead.
+    """
+    rows = []
+    for dataset in dict.fromkeys(summary["dataset"]):
+        block = _distill(summary, dataset, ("base", method))
+        if block.empty:
+            continue
+        zero = block.iloc[0]
+        best = block.loc[block["gp_test_r2"].idxmax()]
+        best_tree = block.loc[block["tree_test_r2"].idxmax()]
+        ctrl = summary[(summary["dataset"] == dataset) & (summary["kind"] == "direct")].iloc[0]
+        rows.append({
+            "dataset": dataset, "SNR proxy": ctrl["snr_proxy"],
+            "teacher R2 (lambda=0)": zero["teacher_test_r2"],
+            "best lambda": best["lam"], "teacher R2 (best lambda)": best["teacher_test_r2"],
+            "student R2 (lambda=0)": zero["gp_test_r2"], "student R2 (best lambda)": best["gp_test_r2"],
+            "improvement %": symbolic.relative_improvement(zero["gp_test_r2"], best["gp_test_r2"]),
+            "gain (R2 points)": best["gp_test_r2"] - zero["gp_test_r2"],
+            "fidelity R2 (lambda=0)": zero["gp_fidelity_r2"],
+            "fidelity R2 (best lambda)": best["gp_fidelity_r2"],
+            "length (best lambda)": best["gp_length"],
+            "tree R2 (lambda=0)": zero["tree_test_r2"], "tree R2 (best lambda)": best_tree["tree_test_r2"],
+            "tree improvement %": symbolic.relative_improvement(zero["tree_test_r2"],
+                                                                 best_tree["tree_test_r2"]),
+            "GP on y R2": ctrl["gp_test_r2"], "boosting R2": ctrl["boost_test_r2"]})
+    return pd.DataFrame(rows)
+
+
+def lambda_selection(summary: pd.DataFrame, method: str = "jacobian") -> pd.DataFrame:
+    """lambda chosen by the students' validation R^2 against the oracle (test) choice."""
+    rows = []
+    for dataset in dict.fromkeys(summary["dataset"]):
+        block = _distill(summary, dataset, ("base", method))
+        if block.empty:
+            continue
+        zero = block.iloc[0]
+        chosen = block.loc[block["gp_val_r2"].idxmax()]
+        oracle = block.loc[block["gp_test_r2"].idxmax()]
+        rows.append({"dataset": dataset, "lambda (validation)": chosen["lam"],
+                     "lambda (oracle)": oracle["lam"], "student R2 (lambda=0)": zero["gp_test_r2"],
+                     "student R2 (validation lambda)": chosen["gp_test_r2"],
+                     "student R2 (oracle lambda)": oracle["gp_test_r2"],
+                     "improvement % (validation)": symbolic.relative_improvement(
+                         zero["gp_test_r2"], chosen["gp_test_r2"]),
+                     "improvement % (oracle)": symbolic.relative_improvement(
+                         zero["gp_test_r2"], oracle["gp_test_r2"]),
+                     "gap to oracle": oracle["gp_test_r2"] - chosen["gp_test_r2"]})
+    return pd.DataFrame(rows)
+
+
+def noise_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per ground-truth dataset and noise level: the lambda = 0 student and the validation-chosen
+    one, each scored against the noisy test y and against the clean signal."""
+    rows = []
+    distilled = summary[summary["kind"] == "distill"]
+    for (dataset, noise), block in distilled.groupby(["dataset", "noise"], sort=False):
+        if noise == "-":
+            continue
+        block = block.assign(lam=block["lam"].astype(float)).sort_values("lam")
+        block = block[block["method"].isin(("base", "jacobian"))]
+        zero = block.iloc[0]
+        chosen = block.loc[block["gp_val_r2"].idxmax()]
+        rows.append({"dataset": dataset, "noise": float(noise), "lambda (validation)": chosen["lam"],
+                     "teacher clean R2 (lambda=0)": zero.get("teacher_clean_r2", np.nan),
+                     "student R2 (lambda=0)": zero["gp_test_r2"],
+                     "student R2 (validation lambda)": chosen["gp_test_r2"],
+                     "student clean R2 (lambda=0)": zero["gp_clean_r2"],
+                     "student clean R2 (validation lambda)": chosen["gp_clean_r2"],
+                     "clean R2 gain": chosen["gp_clean_r2"] - zero["gp_clean_r2"],
+                     "recovered (lambda=0)": zero["gp_equals_truth"],
+                     "recovered (validation lambda)": chosen["gp_equals_truth"]})
+    return pd.DataFrame(rows).sort_values(["dataset", "noise"]).reset_index(drop=True)
+
+
+def bridge_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Jacobian against DREG teachers: the best student each penalty reaches per dataset."""
+    rows = []
+    for dataset in dict.fromkeys(summary["dataset"]):
+        row = {"dataset": dataset}
+        for method in ("jacobian", "dreg"):
+            block = _distill(summary, dataset, ("base", method))
+            best = block.loc[block["gp_test_r2"].idxmax()]
+            row[f"{method}: best lambda"] = best["lam"]
+            row[f"{method}: teacher R2"] = best["teacher_test_r2"]
+            row[f"{method}: student R2"] = best["gp_test_r2"]
+            row[f"{method}: E||J||^2"] = best["teacher_jacobian_sq"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def recovery_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Fraction of seeds whose symbolic student equals the ground truth, per Feynman dataset
+    (rows) and teacher (columns; "on y" is the student without a teacher)."""
+    block = runs[runs["dataset"].isin(FEYNMAN)]
+    labels = [("on y" if r.kind == "direct" else "lambda=0" if r.method == "base"
+               else f"{r.method} {float(r.lam):g}") for r in block.itertuples()]
+    table = block.assign(teacher=labels, recovered=block["gp_equals_truth"].astype(float))
+    return table.pivot_table(index="dataset", columns="teacher", values="recovered", sort=False)
+
+
+def stage_times(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean wall seconds of each stage per teacher method (direct runs: the controls on y)."""
+    stages = ["teacher_seconds", "gp_seconds", "tree_seconds", "boost_seconds"]
+    frame = runs.assign(method=runs["method"].fillna("none (controls on y)"))
+    return frame.groupby(["kind", "method"], sort=False)[stages].mean().reset_index()
+
+
+def _judge(ours: float, theirs: float) -> str:
+    """reproduced: at least half the paper's effect; else same direction or not reproduced."""
+    if ours >= 0.5 * theirs:
+        return "reproduced"
+    return "same direction, much smaller" if ours > 0 else "not reproduced"
+
+
+def headline(table: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
+    """The paper's headline numbers beside ours, each with a verdict.
+
+    A relative change of an R^2 near zero is meaningless (Diabetes: -0.02 -> 0.14 is
+    "+750%"), so the verdicts use the datasets whose lambda = 0 student has
+    |R^2| >= ``STABLE_BASE``; the all-dataset means are shown too.
+    """
+    paper = symbolic.PAPER
+    stable = table["student R2 (lambda=0)"].abs() >= STABLE_BASE
+    kept = table[stable]
+    chosen = selection[selection["dataset"].isin(kept["dataset"])]
+    top = kept.loc[kept["improvement %"].idxmax()] if len(kept) else None
+    mean_stable = kept["improvement %"].mean()
+    rows = [
+        {"claim": "mean student R2 improvement, best lambda per dataset (%), all datasets",
+         "paper": f"+{paper['mean_improvement_pct']:.0f}", "ours": f"{table['improvement %'].mean():+.1f}",
+         "verdict": "see next row"},
+        {"claim": f"same, datasets with |R2(lambda=0)| >= {STABLE_BASE} ({len(kept)} of {len(table)})",
+         "paper": f"+{paper['mean_improvement_pct']:.0f}", "ours": f"{mean_stable:+.1f}",
+         "verdict": _judge(mean_stable, paper["mean_improvement_pct"])},
+        {"claim": "same, lambda chosen on validation instead of test (%)", "paper": "-",
+         "ours": f"{chosen['improvement % (validation)'].mean():+.1f}", "verdict": "beyond the paper"},
+    ]
+    if top is not None:
+        rows.append({"claim": "largest improvement (%)",
+                     "paper": f"+{paper['max_improvement_pct']:.0f} ({paper['max_dataset']})",
+                     "ours": f"{top['improvement %']:+.1f} ({top['dataset']})",
+                     "verdict": _judge(top["improvement %"], paper["max_improvement_pct"])})
+    concrete = table[table["dataset"] == "concrete"]
+    if not concrete.empty:
+        ours = concrete["improvement %"].iloc[0]
+        rows.append({"claim": "improvement on Concrete (%)", "paper": f"+{paper['max_improvement_pct']:.0f}",
+                     "ours": f"{ours:+.1f}", "verdict": _judge(ours, paper["max_improvement_pct"])})
+    tree = kept["tree improvement %"].mean()
+    rows.append({"claim": "tree students gain much less than symbolic ones (mean %, same datasets)",
+                 "paper": "no gain", "ours": f"tree {tree:+.1f} vs symbolic {mean_stable:+.1f}",
+                 "verdict": "reproduced" if tree < 0.5 * mean_stable else "not reproduced"})
+    lo, hi = paper["teacher_r2"]
+    for column in ("teacher R2 (lambda=0)", "teacher R2 (best lambda)"):
+        ours_lo, ours_hi = table[column].min(), table[column].max()
+        inside = ours_lo >= lo - 0.05 and ours_hi <= hi + 0.05
+        rows.append({"claim": f"{column.replace('R2', 'test R2')}, range over datasets",
+                     "paper": f"{lo:.2f}-{hi:.2f}", "ours": f"{ours_lo:.2f}-{ours_hi:.2f}",
+                     "verdict": "reproduced" if inside else "differs (see the per-dataset table)"})
+    return pd.DataFrame(rows)
+
+
+def formulas(runs: pd.DataFrame, table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Per dataset, the lambda = 0 and best-lambda student formulas of the first seed, simplified,
+    in standardised units, with the raw-unit form for datasets with a ground truth."""
+    seed = runs["seed"].min()
+    rows = []
+    for _, entry in table.iterrows():
+        dataset = entry["dataset"]
+        pick = runs[(runs["dataset"] == dataset) & (runs["kind"] == "distill") & (runs["seed"] == seed)
+                    & runs["method"].isin(("base", "jacobian"))]
+        data = load_dataset(dataset)
+        for label, lam in (("lambda=0", 0.0), ("best lambda", entry["best lambda"])):
+            run = pick[np.isclose(pick["lam"].astype(float), lam)].iloc[0]
+            expr = sympy.sympify(run["gp_formula"])  # stored with sympy.srepr
+            rows.append({"dataset": dataset, "teacher": f"{label} ({lam:g})",
+                         "formula": symbolic.simplify_formula(expr, digits),
+                         "raw units": (symbolic.simplify_formula(symbolic.to_raw_units(expr, data), digits)
+                                       if data.truth is not None else None),
+                         "truth": data.truth, "length": int(run["gp_length"]),
+                         "test R2": run["gp_test_r2"]})
+    return pd.DataFrame(rows)
+
+
+def formulas_markdown(table: pd.DataFrame) -> str:
+    """The formulas of :func:`formulas` as a Markdown list of display equations."""
+    lines = []
+    for _, row in table.iterrows():
+        lines.append(f"**{row['dataset']}**, teacher at {row['teacher']}: length {row['length']}, "
+                     f"test $R^2$ = {row['test R2']:.3f}\n\n$$\\hat y = {symbolic.formula_latex(row['formula'])}$$")
+        if row["truth"] is not None:
+            lines.append(f"in raw units $$\\hat y = {symbolic.formula_latex(row['raw units'])}$$ "
+                         f"against the truth $$y = {symbolic.formula_latex(row['truth'])}$$")
+    return "\n\n".join(lines)
+
+
+def teacher_cost(dataset: str, hidden: list[int], epochs: int, batch_size: int,
+                 outputs: list[int], repeats: int, lam: float = 0.01) -> list[dict]:
+    """Training seconds of each teacher penalty against the unregularised teacher, measured in
+    one run: the median of ``repeats`` interleaved fits, same data and epochs for all.
+
+    With k outputs the exact Jacobian penalty needs k backward passes per step; the random-
+    projection estimate (one projection) needs one, whatever k is. The target is y repeated
+    k times (only the timing matters).
+    """
+    data = load_dataset(dataset)
+    x = torch.as_tensor(data.x_train, dtype=torch.float32)
+    y = torch.as_tensor(data.y_train, dtype=torch.float32).reshape(-1, 1)
+    rows = []
+    for k in outputs:
+        seconds: dict[str, list[float]] = {m: [] for m in COST_METHODS}
+        for repeat in range(repeats):
+            for method in COST_METHODS:
+                model = CompactMLP.seeded(repeat, x.shape[1], hidden, k, activation="relu")
+                with one_torch_thread():
+                    result = fit(model, x, y.repeat(1, k), method=method,
+                                 lam=0.0 if method == "base" else lam, epochs=epochs,
+                                 batch_size=batch_size, seed=repeat, device="cpu", n_projections=1)
+                seconds[method].append(result.seconds)
+        base = statistics.median(seconds["base"])
+        for method in COST_METHODS:
+            median = statistics.median(seconds[method])
+            rows.append({"outputs": k, "method": method, "seconds": median,
+                         "ratio to unregularised": median / base})
+    return rows
+
+
+def run_cost(settings: dict, results_dir: str | Path, progress: bool = False) -> pd.DataFrame:
+    """:func:`teacher_cost` as one cached run (all ratios come from the same run)."""
+    config = {"study": "teacher_cost", "dataset": settings["cost_dataset"], "hidden": settings["hidden"],
+              "epochs": settings["cost_epochs"], "batch_size": settings["batch_size"],
+              "outputs": settings["cost_outputs"], "repeats": settings["cost_repeats"]}
+    start = time.perf_counter()
+    frame = run_grid([config], lambda group: [{"rows": teacher_cost(
+        group[0]["dataset"], group[0]["hidden"], group[0]["epochs"], group[0]["batch_size"],
+        group[0]["outputs"], group[0]["repeats"]), "wall_seconds": time.perf_counter() - start}],
+        Path(results_dir) / "cache", progress=progress, desc="teacher cost")
+    table = pd.DataFrame(frame["rows"].iloc[0])
+    write_table(table, Path(results_dir) / "teacher_cost.csv")
+    return table

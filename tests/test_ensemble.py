@@ -1,0 +1,137 @@
+"""Vectorised training of several members equals training them one by one with fit (float64)."""
+import pytest
+import torch
+
+from dreg_utils.ensemble import ENSEMBLE_METHODS, Member, StackedMLP, _make_step, fit_ensemble
+from dreg_utils.models import CompactMLP
+from dreg_utils.train import fit
+
+MEMBERS = [Member(0, "base"), Member(1, "dreg", 0.05), Member(2, "igp", 0.1), Member(3, "sn"),
+           Member(1, "base"), Member(4, "dreg", 0.5)]
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """170 points in 6-D, 3 classes: 6 minibatches of 32 (the last one partial) per epoch."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(170, 6, generator=gen, dtype=torch.float64)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
+    return x, y
+
+
+def one_by_one(member, x, y, activation, **options):
+    model = CompactMLP.seeded(member.seed, x.shape[1], (12, 8), 3, activation=activation,
+                              spectral_norm=member.method == "sn")
+    return fit(model, x, y, task="classification", method=member.method, lam=member.lam,
+               seed=member.seed, device="cpu", **options)
+
+
+def test_members_cover_every_method():
+    assert {m.method for m in MEMBERS} == set(ENSEMBLE_METHODS)
+
+
+@pytest.mark.parametrize("activation", ["relu", "poly"])
+def test_equals_fit_one_by_one(float64, blobs, activation):
+    """~200 AdamW steps: parameters, SN vectors and loss histories agree to 1e-10."""
+    x, y = blobs
+    options = dict(epochs=34, batch_size=32, lr=1e-2, weight_decay=1e-2)
+    together = fit_ensemble(MEMBERS, x, y, (12, 8), activation=activation, out_features=3,
+                            device="cpu", **options)
+    for member, result in zip(MEMBERS, together):
+        reference = one_by_one(member, x, y, activation, **options)
+        ours, theirs = result.model.state_dict(), reference.model.state_dict()
+        assert list(ours) == list(theirs)  # same architecture, SN buffers included
+        for key in theirs:
+            torch.testing.assert_close(ours[key], theirs[key], rtol=1e-10, atol=1e-10, msg=key)
+        assert [h["epoch"] for h in result.history] == list(range(1, 35))
+        for a, b in zip(result.history, reference.history):
+            assert a["train_task_loss"] == pytest.approx(b["train_task_loss"], rel=1e-10)
+        assert not result.diverged and result.seconds > 0
+
+
+def test_regression_task_equals_fit(float64):
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(96, 4, generator=gen, dtype=torch.float64)
+    y = x[:, :1] ** 2 - x[:, 1:2]
+    members = [Member(5, "dreg", 0.1), Member(6, "igp", 0.1)]
+    together = fit_ensemble(members, x, y, (8,), activation="poly", task="regression", epochs=5,
+                            batch_size=16, lr=1e-2, device="cpu")
+    for member, result in zip(members, together):
+        model = CompactMLP.seeded(member.seed, 4, (8,), 1, activation="poly")
+        fit(model, x, y, method=member.method, lam=member.lam, epochs=5, batch_size=16, lr=1e-2,
+            seed=member.seed, device="cpu")
+        for a, b in zip(result.model.parameters(), model.parameters()):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_exported_models_match_the_stack_in_eval_mode(float64, blobs):
+    x, _ = blobs
+    models = [CompactMLP.seeded(s, 6, (12, 8), 3, spectral_norm=s % 2 == 1) for s in range(4)]
+    net = StackedMLP(models).eval()
+    stacked = net(x.expand(4, *x.shape))
+    for i, model in enumerate(models):
+        copy = CompactMLP.seeded(99, 6, (12, 8), 3, spectral_norm=model.uses_spectral_norm).eval()
+        net.copy_member_to_(i, copy)
+        torch.testing.assert_close(copy(x), stacked[i])
+        torch.testing.assert_close(model.eval()(x), stacked[i])
+
+
+def test_a_nan_member_does_not_touch_the_others(blobs):
+    """Members share no arithmetic: NaN weights in one leave the others' steps unchanged."""
+    x, y = blobs
+    x = x.float()
+    members = [Member(0, "igp", 0.1), Member(1, "dreg", 0.1)]
+
+    def two_steps(poisoned: bool) -> list[torch.Tensor]:
+        models = [CompactMLP.seeded(m.seed, 6, (12, 8), 3) for m in members]
+        if poisoned:
+            with torch.no_grad():
+                models[1].layers[0].weight[0, 0] = float("nan")
+        net = StackedMLP(models).train()
+        step = _make_step(net, torch.optim.AdamW(net.parameters(), lr=1e-2), members, "classification")
+        for _ in range(2):
+            losses = step(x[:32].expand(2, 32, 6), y[:32].expand(2, 32))
+        assert torch.isnan(losses[1]) == poisoned
+        return [w[0].clone() for w in net.weights]
+
+    for clean, poisoned in zip(two_steps(False), two_steps(True)):
+        assert torch.equal(clean, poisoned)
+
+
+def test_divergence_is_reported_per_member_like_fit(blobs):
+    x, y = blobs
+    x = x.float()
+    options = dict(epochs=4, batch_size=32, lr=1e6, weight_decay=1e-2)
+    members = [Member(0, "base"), Member(1, "dreg", 0.1)]
+    together = fit_ensemble(members, x, y, (12, 8), activation="poly", device="cpu", **options)
+    for member, result in zip(members, together):
+        reference = one_by_one(member, x, y, "poly", **options)
+        assert result.diverged and reference.diverged
+        assert result.diverged_epoch == reference.diverged_epoch
+        assert f"epoch {result.diverged_epoch}" in result.diverged_reason
+        assert len(result.history) == result.diverged_epoch - 1
+
+
+@pytest.mark.parametrize("make, error, pattern", [
+    (lambda: Member(0, "dropout"), ValueError,
+     r"method='dropout' is not valid; choose one of \['base', 'dreg', 'igp', 'sn'\]"),
+    (lambda: Member(0, "dreg", -1e-3), ValueError, r"lam=-0.001 is not valid; it must be >= 0"),
+    (lambda: Member(-1), ValueError, r"seed=-1 is not valid"),
+    (lambda: fit_ensemble([], torch.zeros(4, 2), torch.zeros(4).long(), (3,)), ValueError,
+     r"members must be a non-empty list"),
+    (lambda: fit_ensemble([Member(0)], torch.zeros(4, 2), torch.zeros(4).long(), (3,), activation="tanh"),
+     ValueError, r"activation='tanh' is not valid; choose one of \['relu', 'poly'\]"),
+    (lambda: fit_ensemble([Member(0)], torch.zeros(4, 2), torch.zeros(5).long(), (3,)), ValueError,
+     r"one row per target"),
+    (lambda: fit_ensemble([Member(0)], torch.zeros(4, 2), torch.zeros(4).long(), (3,), epochs=0),
+     ValueError, r"epochs=0 is not valid"),
+    (lambda: StackedMLP([CompactMLP(3, (4,), 2), CompactMLP(3, (5,), 2)]), ValueError,
+     r"models\[1\] differs from models\[0\]"),
+    (lambda: StackedMLP([CompactMLP(3, (4,), 2, activation="relu"), CompactMLP(3, (4,), 2, activation="poly")]),
+     ValueError, r"models\[1\] differs from models\[0\] in layer shapes or activation"),
+    (lambda: StackedMLP([CompactMLP(3, (4,), 2, activation="poly", trainable_poly=True)]), ValueError,
+     r"trainable polynomial coefficients"),
+])
+def test_bad_arguments(make, error, pattern):
+    with pytest.raises(error, match=pattern):
+        make()
