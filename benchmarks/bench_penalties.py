@@ -69,6 +69,13 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def load_average() -> str:
+    try:
+        return "%.2f" % os.getloadavg()[0]
+    except (AttributeError, OSError):  # not Unix
+        return "n/a"
+
+
 def build_steps(hidden: tuple[int, ...], seed: int):
     """One model, optimizer and training step per variant (same initialisation for all)."""
     steps = {}
@@ -135,9 +142,9 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=None, help="warm-up steps per method")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    reps = args.reps or (3 if args.quick else 21)
+    reps = args.reps or (2 if args.quick else 21)
     block = args.block or (2 if args.quick else 10)
-    warmup = args.warmup or (2 if args.quick else 20)
+    warmup = args.warmup or (1 if args.quick else 20)
     capacities = CAPACITIES[:2] if args.quick else CAPACITIES
 
     torch.set_num_threads(args.threads)
@@ -148,12 +155,12 @@ def main(argv=None) -> int:
     print(f"bench_penalties: time per training step relative to BASE, one run"
           f"{' (--quick: too few steps to trust the numbers)' if args.quick else ''}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cpu_name()}, "
-          f"python {platform.python_version()}")
+          f"python {platform.python_version()}, load average {load_average()}")
     print(f"batch {BATCH}, {IN_FEATURES} -> hidden -> {CLASSES}, cross-entropy, AdamW lr {LR} "
           f"wd {WEIGHT_DECAY}, lam {LAM}, JAC-RP 1 projection; {warmup} warm-up steps, "
           f"{reps} interleaved repetitions x {block} steps per method")
     print()
-    header = (f"{'hidden':<11}{'params':>8}{'BASE ms':>9}" + "".join(f"{c:>8}" for c in COLUMNS)
+    header = (f"{'hidden':<11}{'params':>8}{'BASE ms':>9}" + "".join(f"{c:>10}" for c in COLUMNS)
               + f"{'BASE-poly ms':>14}")
     print(header)
     print("-" * len(header))
@@ -167,7 +174,7 @@ def main(argv=None) -> int:
         base_ms = 1e3 * statistics.median(per_rep["BASE"])
         base_poly_ms = 1e3 * statistics.median(per_rep["BASE-poly"])
         print(f"{str(hidden):<11}{n_params:>8}{base_ms:>9.3f}"
-              + "".join(f"{r[c][0]:>8.2f}" for c in COLUMNS) + f"{base_poly_ms:>14.3f}")
+              + "".join(f"{r[c][0]:>10.2f}" for c in COLUMNS) + f"{base_poly_ms:>14.3f}")
         all_ok &= r["DREG"][0] <= TARGET and r["DREG"][0] < r["IGP"][0]
     print()
     print("ratios: median over repetitions of paired per-repetition ratios; DREG-poly is "

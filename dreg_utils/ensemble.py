@@ -1,19 +1,20 @@
 """Train several CompactMLPs of one shape in one vectorised pass (seeds and methods together).
 
-Member s has its own weights W_s^(l) (stacked into one tensor of shape [S, out, in]),
-its own initialisation (that of ``CompactMLP.seeded(seed_s, ...)``), its own minibatch
-order (``torch.randperm`` from a generator seeded with ``seed_s``, as in
-:func:`dreg_utils.train.fit`), its own method and its own lambda. One step computes
-every member's minibatch with batched products ``z_s = x_s W_s^T + b_s``
-(``torch.baddbmm``) and back-propagates the sum of the members' losses
+Member s has its own weights W_s^(l) (stacked along a leading member axis), its own
+initialisation (that of ``CompactMLP.seeded(seed_s, ...)``), its own minibatch order
+(``torch.randperm`` from a generator seeded with ``seed_s``, as in
+:func:`dreg_utils.train.fit`), its own method and its own lambda. One step computes every
+member's minibatch with batched products z_s = x_s W_s^T + b_s (``torch.baddbmm``) and
+back-propagates the sum of the members' losses
 
     sum_s [ E_B l(f_s(x), y) + lam_s P_s ],
 
 whose gradient with respect to member s's parameters is that of member s's own loss,
 since the members share nothing. AdamW acts elementwise, so one optimizer over the
-stacked tensors equals one optimizer per member. Training a group this way is
-therefore :func:`dreg_utils.train.fit` run once per member, up to floating-point rounding
-(tests/test_ensemble.py checks this in float64).
+stacked tensors (torch's fused AdamW kernel: the same update in one pass over memory)
+equals one optimizer per member. Training a group this way is therefore
+:func:`dreg_utils.train.fit` run once per member, up to floating-point rounding
+(tests/test_ensemble.py checks this to 1e-10 in float64 over ~200 steps).
 
 Penalties P_s per method, as in :mod:`dreg_utils.penalties`:
 
@@ -22,18 +23,17 @@ Penalties P_s per method, as in :mod:`dreg_utils.penalties`:
   gradient (2 lam / L) a_j W_j (a_j = active fraction of unit j) is added in closed
   form after the backward pass; for poly it is differentiated by autograd.
 * ``igp``: E_B ||grad_x l(f_s(x), y)||^2 by double backprop.
-* ``sn``: no penalty; each weight is used as W / sigma with sigma = u^T W v, where
-  (u, v) take one power-iteration step u <- W v / ||W v||, v <- W^T u / ||W^T u||
-  per training forward pass and are constants for autograd: the semantics of
-  ``torch.nn.utils.parametrizations.spectral_norm`` with ``n_power_iterations=1``,
-  batched over the SN members. Evaluation (the exported models in eval mode) uses
-  the stored (u, v) without stepping them, as torch does.
+* ``sn``: no penalty; each weight acts as W / sigma with sigma = u^T W v, where (u, v)
+  take one power-iteration step u <- W v / ||W v||, v <- W^T u / ||W^T u|| per
+  training forward pass and are constants for autograd: the semantics of
+  ``torch.nn.utils.parametrizations.spectral_norm`` (``n_power_iterations=1``), batched
+  over the SN members, exact up to rounding. Evaluation (the exported models in eval
+  mode) uses the stored (u, v) without stepping them, as torch does.
 """
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -80,9 +80,16 @@ def _raw_weight(layer: nn.Module) -> torch.Tensor:
 class StackedMLP(nn.Module):
     """S CompactMLPs of equal widths and activation, with parameters stacked along dim 0.
 
-    ``weights[l]`` has shape [S, out_l, in_l] and ``biases[l]`` [S, out_l]; members
-    flagged in ``spectral_norm`` also keep power-iteration vectors ``u[l]`` [S, out_l]
-    and ``v[l]`` [S, in_l] (unused rows of the other members stay zero).
+    ``weights[l]`` holds the members' W^(l) *transposed*, shape [S, in_l, out_l], so that
+    the forward product h W^T and the weight gradient h^T dz are plain batched products
+    of contiguous tensors (the [S, out, in] layout costs a strided copy of every weight
+    gradient). ``biases[l]`` is [S, out_l]. Spectral-norm members keep their power-
+    iteration vectors in the buffers ``u<l>`` [S, out_l] and ``v<l>`` [S, in_l] (rows of
+    the other members stay zero).
+
+    Training with SN members: z = (h W^T) / sigma + b takes 1/sigma as a leaf tensor, and
+    :meth:`add_sn_gradient_` must run after ``backward()`` to add the part of dL/dW that
+    flows through sigma (:func:`make_group_step` does this).
     """
 
     def __init__(self, models: Sequence[CompactMLP]):
@@ -103,29 +110,20 @@ class StackedMLP(nn.Module):
             self.activation.coefficients.copy_(first.activations[0].coefficients)
         sn = torch.tensor([m.uses_spectral_norm for m in models])
         self.register_buffer("sn_index", torch.nonzero(sn).flatten())
-        weights, biases, us, vs = [], [], [], []
-        for l in range(first.depth):
-            w, u, v = [], [], []
-            for model in models:
-                layer = model.layers[l]
-                if model.uses_spectral_norm:
-                    original, u_l, v_l = _sn_parts(layer)
-                    w.append(original.detach())
-                    u.append(u_l)
-                    v.append(v_l)
-                else:
-                    w.append(layer.weight.detach())
-                    u.append(torch.zeros(layer.weight.shape[0], dtype=layer.weight.dtype))
-                    v.append(torch.zeros(layer.weight.shape[1], dtype=layer.weight.dtype))
-            weights.append(nn.Parameter(torch.stack(w).clone()))
+        self._inverse_sigmas: list[torch.Tensor] = []
+        weights, biases = [], []
+        for l, (fan_out, fan_in) in enumerate(shapes):
+            w = torch.stack([_raw_weight(m.layers[l]).detach() for m in models])
+            weights.append(nn.Parameter(w.transpose(1, 2).contiguous()))
             biases.append(nn.Parameter(torch.stack([m.layers[l].bias.detach() for m in models]).clone()))
-            us.append(torch.stack(u).clone())
-            vs.append(torch.stack(v).clone())
-        self.weights = nn.ParameterList(weights)
-        self.biases = nn.ParameterList(biases)
-        for l, (u, v) in enumerate(zip(us, vs)):
+            u, v = w.new_zeros(len(models), fan_out), w.new_zeros(len(models), fan_in)
+            for i, model in enumerate(models):
+                if model.uses_spectral_norm:
+                    _, u[i], v[i] = _sn_parts(model.layers[l])
             self.register_buffer(f"u{l}", u)
             self.register_buffer(f"v{l}", v)
+        self.weights = nn.ParameterList(weights)
+        self.biases = nn.ParameterList(biases)
 
     @property
     def size(self) -> int:
@@ -137,71 +135,91 @@ class StackedMLP(nn.Module):
         """L, the number of linear layers."""
         return len(self.weights)
 
-    def effective_weights(self) -> list[torch.Tensor]:
-        """W^(l) as the forward pass uses them: W / sigma for SN members, W otherwise.
-
-        In training mode each call steps the SN members' power iteration once.
-        """
-        if self.sn_index.numel() == 0:
-            return list(self.weights)
-        idx = self.sn_index
-        out = []
-        for l, w in enumerate(self.weights):
-            u, v = getattr(self, f"u{l}"), getattr(self, f"v{l}")
-            w_sn = w[idx]
-            if self.training:
-                with torch.no_grad():
-                    u_new = F.normalize(torch.bmm(w_sn, v[idx].unsqueeze(2)).squeeze(2), dim=1, eps=_SN_EPS)
-                    v_new = F.normalize(torch.bmm(u_new.unsqueeze(1), w_sn).squeeze(1), dim=1, eps=_SN_EPS)
-                    u.index_copy_(0, idx, u_new)
-                    v.index_copy_(0, idx, v_new)
-            sigma = (u[idx] * torch.bmm(w_sn, v[idx].unsqueeze(2)).squeeze(2)).sum(dim=1)
-            scale = torch.ones(self.size, dtype=w.dtype, device=w.device).index_copy(0, idx, sigma)
-            out.append(w / scale[:, None, None])
-        return out
+    @torch.no_grad()
+    def _inverse_sigma(self, l: int) -> torch.Tensor:
+        """1/sigma of layer l per member (1 for non-SN members), [S]. In training mode the SN
+        members' power iteration first steps once: u <- W v / ||W v||, v <- W^T u / ||W^T u||;
+        then sigma = u^T W v."""
+        idx, wt = self.sn_index, self.weights[l]
+        u, v = getattr(self, f"u{l}"), getattr(self, f"v{l}")
+        wt_sn = wt[idx]  # [n_sn, in, out]: W v is v^T Wt, W^T u is Wt u
+        if self.training:
+            u.index_copy_(0, idx, F.normalize(torch.bmm(v[idx].unsqueeze(1), wt_sn).squeeze(1), dim=1,
+                                              eps=_SN_EPS))
+            v.index_copy_(0, idx, F.normalize(torch.bmm(wt_sn, u[idx].unsqueeze(2)).squeeze(2), dim=1,
+                                              eps=_SN_EPS))
+        sigma = (torch.bmm(v[idx].unsqueeze(1), wt_sn).squeeze(1) * u[idx]).sum(dim=1)
+        return torch.ones(self.size, dtype=wt.dtype, device=wt.device).index_copy_(0, idx, 1.0 / sigma)
 
     def trace(self, x: torch.Tensor) -> ForwardTrace:
-        """Forward pass on x of shape [S, B, in]; output [S, B, out], pre-activations [S, B, width]."""
-        ws = self.effective_weights()
+        """Forward pass on x of shape [S, B, in]: output [S, B, out], pre-activations
+        [S, B, width] and the weights W^(l) as [S, out, in] views.
+
+        SN members compute z = (h W^T) / sigma + b, which equals h (W / sigma)^T + b
+        without forming W / sigma; ``weights`` are the raw W (DREG is never combined with SN).
+        """
+        has_sn = self.sn_index.numel() > 0
+        track = has_sn and self.training and torch.is_grad_enabled()
+        self._inverse_sigmas = []
         h, zs = x, []
-        for w, b in zip(ws[:-1], self.biases[:-1]):
-            z = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+        for l, (wt, b) in enumerate(zip(self.weights, self.biases)):
+            if has_sn:
+                inv_sigma = self._inverse_sigma(l).requires_grad_(track)
+                self._inverse_sigmas.append(inv_sigma)
+                z = torch.addcmul(b.unsqueeze(1), torch.bmm(h, wt), inv_sigma[:, None, None])
+            else:
+                z = torch.baddbmm(b.unsqueeze(1), h, wt)
+            if l == self.depth - 1:
+                return ForwardTrace(z, zs, [w.transpose(1, 2) for w in self.weights])
             zs.append(z)
             h = self.activation(z)
-        out = torch.baddbmm(self.biases[-1].unsqueeze(1), h, ws[-1].transpose(1, 2))
-        return ForwardTrace(out, zs, ws)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.trace(x).output
 
     def dreg_terms(self, trace: ForwardTrace) -> torch.Tensor:
-        """Per member, the CR-penalty (1/L) sum_l E_B[d_l(x)] (DREG eq. 5), shape [S]."""
-        terms = [(self.activation.derivative(z).pow(2).mean(dim=1) * w.pow(2).sum(dim=2)).sum(dim=1)
-                 for z, w in zip(trace.preactivations, trace.weights)]
-        terms.append(trace.weights[-1].pow(2).sum(dim=(1, 2)))
+        """Per member, the CR-penalty (1/L) sum_l E_B[d_l(x)] (DREG eq. 5), shape [S]:
+        sum_j E_B[phi'(z_j)^2] ||W_j||^2 per hidden layer (||W_j||^2 = column sums of Wt^2)."""
+        terms = [(self.activation.derivative(z).pow(2).mean(dim=1) * wt.pow(2).sum(dim=1)).sum(dim=1)
+                 for z, wt in zip(trace.preactivations, self.weights)]
+        terms.append(self.weights[-1].pow(2).sum(dim=(1, 2)))
         return torch.stack(terms, dim=1).mean(dim=1)
 
     @torch.no_grad()
     def add_relu_dreg_gradient_(self, trace: ForwardTrace, lam: torch.Tensor) -> None:
         """Add lam_s (2/L) a_j W_j to each weight's gradient: the CR-penalty's gradient for ReLU."""
         scale = (2.0 / self.depth) * lam  # [S]
-        for w, z in zip(self.weights, trace.preactivations):
+        for wt, z in zip(self.weights, trace.preactivations):
             active = (z > 0).sum(dim=1, dtype=z.dtype) / z.shape[1]  # [S, width]
-            w.grad.addcmul_(w, (active * scale[:, None]).unsqueeze(2))
+            wt.grad.addcmul_(wt, (active * scale[:, None]).unsqueeze(1))
         last = self.weights[-1]
         last.grad.addcmul_(last, scale[:, None, None])
+
+    @torch.no_grad()
+    def add_sn_gradient_(self) -> None:
+        """Add the gradient that flows through sigma: with g = dL/d(1/sigma) from the last
+        backward pass, dL/dW += g d(1/sigma)/dW = -g / sigma^2 u v^T (u and v constants,
+        as in torch's spectral_norm)."""
+        idx = self.sn_index
+        for l, inv_sigma in enumerate(self._inverse_sigmas):
+            if inv_sigma.grad is None:
+                continue
+            coef = -(inv_sigma.grad * inv_sigma.pow(2))[idx]
+            u, v = getattr(self, f"u{l}")[idx], getattr(self, f"v{l}")[idx]
+            self.weights[l].grad.index_add_(0, idx, coef[:, None, None] * v.unsqueeze(2) * u.unsqueeze(1))
 
     @torch.no_grad()
     def copy_member_to_(self, i: int, model: CompactMLP) -> CompactMLP:
         """Write member i's parameters (and SN vectors) into ``model``, which has its shape."""
         for l, layer in enumerate(model.layers):
+            weight = self.weights[l][i].transpose(0, 1)
             if model.uses_spectral_norm:
                 original, u, v = _sn_parts(layer)
-                original.copy_(self.weights[l][i])
+                original.copy_(weight)
                 u.copy_(getattr(self, f"u{l}")[i])
                 v.copy_(getattr(self, f"v{l}")[i])
             else:
-                layer.weight.copy_(self.weights[l][i])
+                layer.weight.copy_(weight)
             layer.bias.copy_(self.biases[l][i])
         return model
 
@@ -245,8 +263,8 @@ def fit_ensemble(members: Sequence[Member], x_train: torch.Tensor, y_train: torc
                                 spectral_norm=m.method == "sn") for m in members]
     net = StackedMLP(models).to(dev).train()
     x_train, y_train = x_train.to(dev), y_train.to(dev)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
-    step = _make_step(net, optimizer, members, task)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+    step = make_group_step(net, optimizer, members, task)
     generators = [torch.Generator().manual_seed(m.seed) for m in members]
     results = [FitResult(model) for model in models]
     alive = torch.ones(len(members), dtype=torch.bool)
@@ -274,8 +292,15 @@ def fit_ensemble(members: Sequence[Member], x_train: torch.Tensor, y_train: torc
     return results
 
 
-def _make_step(net: StackedMLP, optimizer: torch.optim.Optimizer, members: Sequence[Member], task: str):
-    """step(xb [S, B, d], yb [S, B, ...]) -> per-member mean task loss [S] (detached)."""
+def make_group_step(net: StackedMLP, optimizer: torch.optim.Optimizer, members: Sequence[Member],
+                    task: str = "classification") -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """One optimisation step of every member, as :func:`fit_ensemble` runs it.
+
+    Returns ``step(xb, yb)`` for minibatches xb [S, B, d] and yb [S, B, ...] (member s
+    gets row s): zero the gradients, back-propagate sum_s (task loss_s + lam_s P_s),
+    add ReLU-DREG's closed-form gradient, ``optimizer.step()``; it returns the members'
+    mean task losses [S] (detached). ``benchmarks/bench_sweep.py`` times exactly this.
+    """
     dev, dtype = net.weights[0].device, net.weights[0].dtype
 
     def lams(method: str) -> torch.Tensor | None:
@@ -305,6 +330,7 @@ def _make_step(net: StackedMLP, optimizer: torch.optim.Optimizer, members: Seque
         total.backward()
         if lam_dreg is not None and relu:
             net.add_relu_dreg_gradient_(trace, lam_dreg)
+        net.add_sn_gradient_()
         optimizer.step()
         return task_value.detach()
 

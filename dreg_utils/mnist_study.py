@@ -105,28 +105,35 @@ def load_data(settings: dict) -> MNISTData:
                       n_train=settings["n_train"], n_test=settings["n_test"])
 
 
-def _config(settings: dict, data: MNISTData, hidden: list[int], activation: str, method: str,
+def data_identity(data: MNISTData) -> dict:
+    """What identifies the data in a run's configuration: name, source, fingerprint, sizes."""
+    return {"dataset": data.name, "data_source": data.source, "data_fingerprint": data.fingerprint(),
+            "n_train": data.n_train, "n_test": data.n_test}
+
+
+def _config(settings: dict, data: dict, hidden: list[int], activation: str, method: str,
             lam: float, seed: int) -> dict:
-    """A run's identity: data (name, source, sizes), model, method, lam, seed and training settings."""
-    return {"dataset": data.name, "data_source": data.source, "n_train": data.n_train,
-            "n_test": data.n_test, "hidden": list(hidden), "activation": activation, "method": method,
+    """A run's identity: data, model, method, lam (0 for BASE and SN), seed, training settings."""
+    return {**data, "hidden": list(hidden), "activation": activation, "method": method,
             "lam": float(lam) if method in ("dreg", "igp") else 0.0, "seed": seed,
             **{k: settings[k] for k in TRAINING_KEYS}}
 
 
 def make_configs(settings: dict, data: MNISTData) -> list[dict]:
     """Table 3's grid: capacities x activations x methods x seeds, DREG and IGP at ``lam``."""
-    return [_config(settings, data, hidden, activation, method, settings["lam"], seed)
+    identity = data_identity(data)
+    return [_config(settings, identity, hidden, activation, method, settings["lam"], seed)
             for hidden in settings["capacities"] for activation in settings["activations"]
             for method in settings["methods"] for seed in settings["seeds"]]
 
 
 def make_frontier_configs(settings: dict, data: MNISTData) -> list[dict]:
     """The matched-effect sweep at one capacity: BASE, SN, and DREG and IGP at each of their lambdas."""
+    identity = data_identity(data)
     hidden, activation = settings["frontier_capacity"], settings["frontier_activation"]
     pairs = ([("base", 0.0), ("sn", 0.0)] + [("dreg", lam) for lam in settings["dreg_lambdas"]]
              + [("igp", lam) for lam in settings["igp_lambdas"]])
-    return [_config(settings, data, hidden, activation, method, lam, seed)
+    return [_config(settings, identity, hidden, activation, method, lam, seed)
             for method, lam in pairs for seed in settings["frontier_seeds"]]
 
 
@@ -367,3 +374,26 @@ def _capacity_finding(runs: pd.DataFrame) -> tuple[str, str]:
         "partly" if any(rises) or below > len(ratio) / 2 else "no")
     return (f"p99/mean smallest -> largest capacity: {', '.join(texts)}; DREG below BASE at "
             f"{below}/{len(ratio)} (capacity, activation) cells", verdict)
+
+
+def frontier_table(summary: pd.DataFrame, max_cost: float = 1.0) -> pd.DataFrame:
+    """Per method, the setting with the lowest mean p99 among those whose mean accuracy is at
+    most ``max_cost`` points below BASE's, with its p99 reduction relative to BASE in percent."""
+    base = summary[summary["method"] == "base"]
+    if base.empty:
+        raise ValueError("frontier_table needs BASE runs in the summary")
+    base_acc, base_p99 = float(base["test_acc"].iloc[0]), float(base["ig_p99"].iloc[0])
+    rows = []
+    for method, block in summary[summary["method"] != "base"].groupby("method", sort=False):
+        within = block[block["test_acc"] >= base_acc - max_cost]
+        if within.empty:
+            rows.append({"method": PAPER_NAMES[method], "lam": np.nan, "test_acc": np.nan, "ig_p99": np.nan,
+                         "accuracy change (points)": np.nan, "p99 reduction %": np.nan,
+                         "settings tried": len(block)})
+            continue
+        best = within.loc[within["ig_p99"].idxmin()]
+        rows.append({"method": PAPER_NAMES[method], "lam": best["lam"], "test_acc": best["test_acc"],
+                     "ig_p99": best["ig_p99"], "accuracy change (points)": best["test_acc"] - base_acc,
+                     "p99 reduction %": 100.0 * (1 - best["ig_p99"] / base_p99),
+                     "settings tried": len(block)})
+    return pd.DataFrame(rows)

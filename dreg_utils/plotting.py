@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -66,7 +67,10 @@ def distillation_figure(summary: pd.DataFrame) -> plt.Figure:
                 label="symbolic student, DREG teacher")
         ax.axhline(ctrl["gp_test_r2"], ls=":", color=colours[1], label="symbolic on y")
         ax.axhline(ctrl["boost_test_r2"], ls=":", color=colours[4], label="boosting on y")
-        lambda_axis(ax, jac["lam"].to_numpy())
+        lams = jac["lam"].to_numpy()
+        lambda_axis(ax, lams)
+        if (lams > 0).any():  # lambda = 0 at the left edge, the largest lambda inside the frame
+            ax.set_xlim(-0.3 * lams[lams > 0].min(), 2 * lams.max())
         ax.set_xlabel("lambda (symlog)")
         ax.set_ylabel("test R2")
         ax.set_ylim(max(-0.2, ax.get_ylim()[0]), 1.02)
@@ -81,12 +85,17 @@ def distillation_figure(summary: pd.DataFrame) -> plt.Figure:
 
 def snr_benefit_figure(table: pd.DataFrame) -> plt.Figure:
     """SNR proxy (log scale) against the symbolic student's gain from the penalty, per dataset."""
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
     ax.scatter(table["SNR proxy"], table["gain (R2 points)"], color=PALETTE["gradient"])
-    for _, row in table.iterrows():
+    ordered = table.sort_values("SNR proxy").reset_index(drop=True)
+    for i, row in ordered.iterrows():  # alternate label offsets so neighbours do not overlap
         ax.annotate(row["dataset"], (row["SNR proxy"], row["gain (R2 points)"]), fontsize=8,
-                    xytext=(4, 3), textcoords="offset points")
+                    xytext=(4, 8 if i % 2 else -11), textcoords="offset points")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(mticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+    lo, hi = table["SNR proxy"].min(), table["SNR proxy"].max()
+    ax.set_xticks([t for t in (1, 2, 3, 5, 10, 20, 50, 100, 200) if lo / 1.5 <= t <= hi * 1.5])
     ax.axvline(2.0, ls=":", color="grey")
     ax.axhline(0.0, color="grey", lw=0.8)
     ax.set_xlabel("SNR proxy Var(y) / Var(linear residuals)")
@@ -109,5 +118,96 @@ def noise_figure(noise: pd.DataFrame) -> plt.Figure:
         ax.set_ylabel("student R2 vs clean signal")
         ax.set_title(dataset)
     axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+METHOD_COLORS = {"base": "#7f7f7f", "dreg": "#c0392b", "igp": "#2471a3", "sn": "#239b56"}
+METHOD_LABELS = {"base": "BASE", "dreg": "DREG", "igp": "IGPEN", "sn": "SN"}
+
+
+def ig_ecdf_figure(quantiles: pd.DataFrame, runs: pd.DataFrame, hidden: str) -> plt.Figure:
+    """Empirical CDF of the per-sample norms ||grad_x CE|| (log x axis) at one capacity, one
+    panel per activation, one line per run coloured by method (``quantiles``: run_key,
+    level, ig_norm; ``runs``: run_key, hidden, activation, method)."""
+    table = quantiles.merge(runs[["run_key", "hidden", "activation", "method"]], on="run_key")
+    table = table[table["hidden"] == hidden]
+    activations = list(dict.fromkeys(table["activation"]))
+    fig, axes = plt.subplots(1, len(activations), figsize=(4.6 * len(activations), 3.4),
+                             squeeze=False, sharey=True)
+    for ax, activation in zip(axes[0], activations):
+        block = table[table["activation"] == activation]
+        for (method, _), run in block.groupby(["method", "run_key"], sort=False):
+            ax.plot(run["ig_norm"].clip(lower=1e-8), run["level"], color=METHOD_COLORS[method], lw=1.2,
+                    alpha=0.8, label=METHOD_LABELS[method])
+        ax.set_xscale("log")
+        ax.set_xlabel("||grad_x CE(f(x), y)|| per test sample (log)")
+        ax.set_title(f"{activation.upper()}, hidden {hidden}")
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles))
+        ax.legend(unique.values(), unique.keys(), loc="lower right", fontsize=8)
+    axes[0][0].set_ylabel("fraction of test samples")
+    fig.tight_layout()
+    return fig
+
+
+def tail_vs_capacity_figure(summary: pd.DataFrame) -> plt.Figure:
+    """p99/mean (ratio of seed means, bars: seed std of per-run ratios) against the number of
+    parameters, one line per method, one panel per activation."""
+    activations = list(dict.fromkeys(summary["activation"]))
+    fig, axes = plt.subplots(1, len(activations), figsize=(4.6 * len(activations), 3.4),
+                             squeeze=False, sharey=True)
+    for ax, activation in zip(axes[0], activations):
+        block = summary[summary["activation"] == activation]
+        for method, rows in block.groupby("method", sort=False):
+            rows = rows.sort_values("n_params")
+            ax.errorbar(rows["n_params"], rows["ig_p99_over_mean"], yerr=rows["ig_p99_over_mean_std"],
+                        marker="o", capsize=3, color=METHOD_COLORS[method], label=METHOD_LABELS[method])
+        ax.set_xscale("log")
+        ax.set_xlabel("parameters (log)")
+        ax.set_title(activation.upper())
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("p99 / mean of ||grad_x CE||")
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_vs_p99_figure(summary: pd.DataFrame) -> plt.Figure:
+    """Test accuracy against p99 of the input-gradient norms, one point per (capacity,
+    activation, method) with seed-std bars; circles ReLU, squares poly."""
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    markers = {"relu": "o", "poly": "s"}
+    for r in summary.itertuples(index=False):
+        ax.errorbar(r.ig_p99, r.test_acc, xerr=r.ig_p99_std, yerr=r.test_acc_std, marker=markers[r.activation],
+                    color=METHOD_COLORS[r.method], capsize=2, alpha=0.85, ms=5)
+        ax.annotate(r.hidden, (r.ig_p99, r.test_acc), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    for method, color in METHOD_COLORS.items():
+        if method in set(summary["method"]):
+            ax.plot([], [], "o", color=color, label=METHOD_LABELS[method])
+    ax.set_xscale("log")
+    ax.set_xlabel("p99 of ||grad_x CE|| (log)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize=8, title="circles ReLU, squares poly", title_fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def frontier_figure(summary: pd.DataFrame) -> plt.Figure:
+    """The accuracy-vs-p99 frontier of the lambda sweep: DREG and IGPEN as lines over lambda
+    (labelled), BASE and SN as single points; bars are seed stds."""
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    for method, rows in summary.groupby("method", sort=False):
+        rows = rows.sort_values("lam")
+        ax.errorbar(rows["ig_p99"], rows["test_acc"], xerr=rows["ig_p99_std"], yerr=rows["test_acc_std"],
+                    marker="o", capsize=2, color=METHOD_COLORS[method], label=METHOD_LABELS[method],
+                    ls="-" if len(rows) > 1 else "none")
+        if method in ("dreg", "igp"):
+            for r in rows.itertuples(index=False):
+                ax.annotate(f"{r.lam:g}", (r.ig_p99, r.test_acc), fontsize=7, xytext=(3, 3),
+                            textcoords="offset points", color=METHOD_COLORS[method])
+    ax.set_xscale("log")
+    ax.set_xlabel("p99 of ||grad_x CE|| (log; left is smoother)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

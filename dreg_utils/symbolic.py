@@ -36,7 +36,7 @@ from .models import CompactMLP
 from .train import fit
 from .validation import check_choice, check_float, check_hidden, check_int
 
-# Headline numbers of the paper (abstract and Section 5), shown beside ours.
+# The paper's headline numbers (from its abstract and results), shown beside ours.
 PAPER = {"mean_improvement_pct": 120.0, "max_improvement_pct": 515.0, "max_dataset": "Concrete",
          "teacher_r2": (0.84, 0.98), "teacher_overhead": 10.0}
 
@@ -186,11 +186,16 @@ def to_raw_units(expr: sympy.Expr, data: RegressionData) -> sympy.Expr:
     return data.y_mean + data.y_std * expr.xreplace(mapping)
 
 
+def _rounded(value: float, digits: int) -> sympy.Number:
+    rounded = float(f"{value:.{digits}g}")
+    return sympy.Integer(int(rounded)) if rounded.is_integer() else sympy.Float(rounded, digits)
+
+
 def round_floats(expr: sympy.Expr, digits: int = 3) -> sympy.Expr:
-    """Every floating-point constant of ``expr`` rounded to ``digits`` significant digits."""
+    """Every floating-point constant of ``expr`` rounded to ``digits`` significant digits
+    (whole numbers become integers, so 1.0*x prints as x)."""
     check_int("digits", digits, minimum=1)
-    return expr.xreplace({f: sympy.Float(float(f"{float(f):.{digits}g}"), digits)
-                          for f in expr.atoms(sympy.Float)})
+    return expr.xreplace({f: _rounded(float(f), digits) for f in expr.atoms(sympy.Float)})
 
 
 def simplify_formula(expr: sympy.Expr, digits: int = 3) -> sympy.Expr:
@@ -256,6 +261,11 @@ def formulas_equal(candidate: sympy.Expr, truth: sympy.Expr, symbols: Sequence[s
 
 # ---------------------------------------------------------------- teacher and students
 
+def _column_tensor(a: np.ndarray) -> torch.Tensor:
+    """float32 tensor with one row per sample (a vector becomes one column)."""
+    return torch.as_tensor(a, dtype=torch.float32).reshape(len(a), -1)
+
+
 def train_teacher(data: RegressionData, method: str, lam: float, seed: int, hidden: Sequence[int],
                   epochs: int, batch_size: int, lr: float, weight_decay: float,
                   n_projections: int = 1) -> tuple[CompactMLP, float]:
@@ -268,8 +278,7 @@ def train_teacher(data: RegressionData, method: str, lam: float, seed: int, hidd
     check_choice("method", method, (*TEACHER_METHODS, "jacobian_rp"))
     model = CompactMLP.seeded(seed, data.n_features, check_hidden("hidden", hidden), 1,
                               activation="relu")
-    as_tensor = lambda a: torch.as_tensor(a, dtype=torch.float32).reshape(len(a), -1)  # noqa: E731
-    result = fit(model, as_tensor(data.x_train), as_tensor(data.y_train),
+    result = fit(model, _column_tensor(data.x_train), _column_tensor(data.y_train),
                  method=method, lam=lam, epochs=epochs, batch_size=batch_size, lr=lr,
                  weight_decay=weight_decay, seed=seed, device="cpu", n_projections=n_projections)
     if result.diverged:
@@ -290,7 +299,8 @@ def mean_jacobian_sq(model: CompactMLP, x: np.ndarray) -> float:
     return float(sq.mean())
 
 
-def _timed_fit(estimator, x: np.ndarray, y: np.ndarray):
+def _timed_fit(estimator, x: np.ndarray, y: np.ndarray) -> tuple:
+    """Fit a scikit-learn style estimator; return it and the wall seconds the fit took."""
     start = time.perf_counter()
     estimator.fit(x, y)
     return estimator, time.perf_counter() - start

@@ -20,10 +20,9 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from .activations import ReLU
 from .jacobians import jacobian_sq_frobenius, loss_gradient_sq, projected_jacobian_sq
 from .models import CompactMLP
-from .penalties import add_relu_dreg_gradient_, dreg_penalty
+from .penalties import dreg_forward
 from .validation import check_choice, check_float, check_int
 
 METHODS = ("base", "dreg", "igp", "sn", "jacobian", "jacobian_rp")
@@ -105,11 +104,12 @@ def make_step(model: CompactMLP, optimizer: torch.optim.Optimizer, method: str =
     function, so ``benchmarks/bench_penalties.py`` times what training runs.
     ``generator`` draws the projections of ``jacobian_rp``.
 
-    DREG never builds an autograd graph for the CR-penalty: for ReLU its gradient is
-    added in closed form after the backward pass, and for poly its derivative with
-    respect to each pre-activation is injected into the task loss's backward pass
-    (see :func:`dreg_utils.penalties.dreg_backward_hooks`). Both equal the gradient of
-    ``task_loss + lam * dreg_penalty`` up to rounding.
+    DREG never builds an autograd graph for the CR-penalty
+    (:func:`dreg_utils.penalties.dreg_forward`): its derivative with respect to the
+    weights is added in closed form after the backward pass, and for poly its derivative
+    with respect to each pre-activation is added inside the activation's analytic
+    backward. The gradient equals that of ``task_loss + lam * dreg_penalty`` up to
+    rounding.
     """
     check_choice("task", task, TASKS)
     _check_method(model, method)
@@ -118,21 +118,13 @@ def make_step(model: CompactMLP, optimizer: torch.optim.Optimizer, method: str =
     loss_name = "ce" if task == "classification" else "mse"
     zero_grad, opt_step = optimizer.zero_grad, optimizer.step
 
-    if method == "dreg" and all(isinstance(a, ReLU) for a in model.activations):
+    if method == "dreg":
         def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
             zero_grad(set_to_none=True)
-            trace = model.trace(xb)
-            task_value = task_loss(trace.output, yb, task)
+            output, finish = dreg_forward(model, xb, lam)
+            task_value = task_loss(output, yb, task)
             task_value.backward()
-            add_relu_dreg_gradient_(model, trace, lam)
-            opt_step()
-            return task_value.detach()
-    elif method == "dreg":
-        def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-            zero_grad(set_to_none=True)
-            trace = model.trace(xb)
-            task_value = task_loss(trace.output, yb, task)
-            (task_value + lam * dreg_penalty(model, trace=trace)).backward()
+            finish()
             opt_step()
             return task_value.detach()
     elif method == "igp":

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from dreg_utils.ensemble import ENSEMBLE_METHODS, Member, StackedMLP, _make_step, fit_ensemble
+from dreg_utils.ensemble import ENSEMBLE_METHODS, Member, StackedMLP, fit_ensemble, make_group_step
 from dreg_utils.models import CompactMLP
 from dreg_utils.train import fit
 
@@ -88,7 +88,7 @@ def test_a_nan_member_does_not_touch_the_others(blobs):
             with torch.no_grad():
                 models[1].layers[0].weight[0, 0] = float("nan")
         net = StackedMLP(models).train()
-        step = _make_step(net, torch.optim.AdamW(net.parameters(), lr=1e-2), members, "classification")
+        step = make_group_step(net, torch.optim.AdamW(net.parameters(), lr=1e-2), members, "classification")
         for _ in range(2):
             losses = step(x[:32].expand(2, 32, 6), y[:32].expand(2, 32))
         assert torch.isnan(losses[1]) == poisoned

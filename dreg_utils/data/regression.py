@@ -77,7 +77,7 @@ class RegressionData:
                 "train/val/test": f"{len(self.y_train)}/{len(self.y_val)}/{len(self.y_test)}",
                 "target": self.target_name,
                 "label noise": "-" if self.noise is None else f"{self.noise:g}",
-                "ground truth": "-" if self.truth is None else f"${sympy.latex(self.truth)}$"}
+                "ground truth": "-" if self.truth is None else sympy.sstr(self.truth)}
 
 
 def _rdataset(package: str, item: str) -> pd.DataFrame:

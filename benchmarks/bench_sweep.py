@@ -1,0 +1,234 @@
+#!/usr/bin/env python
+"""Wall time of the paper-protocol MNIST sweep (Table 3): vectorised groups vs one run at a time.
+
+The protocol: 4 capacities x {relu, poly} x {BASE, DREG, IGPEN, SN} x 3 seeds = 96 runs,
+each 8 epochs over 60,000 training images at batch 64 (938 steps an epoch, 7,504 a run),
+then accuracy and per-sample input-gradient norms on 10,000 test images. The images are
+Fashion-MNIST from the Debian package ``dataset-fashion-mnist`` (MNIST's shape); where it
+is missing, random tensors of that shape (the cost of a dense step does not depend on the
+pixel values). The script says which it used.
+
+* vectorised: per (capacity, activation), BASE/DREG/SN x 3 seeds train as one group of 9
+  and IGPEN x 3 seeds as one group of 3 (:func:`dreg_utils.ensemble.make_group_step`), as
+  in :mod:`dreg_utils.mnist_study`;
+* sequential: each run alone with :func:`dreg_utils.train.make_step`, the step of ``fit``.
+
+Default (a few minutes): per group and per run kind, the step is timed on minibatches
+gathered from the full 60,000 images, interleaved (each repetition times every variant of
+a cell in a fresh random order, so drift and other load hit all alike; medians over
+repetitions). Per-epoch work (permutations; ``fit`` also copies the permuted training
+set) and the evaluation of one model are timed too. The sweep's wall time is then
+EXTRAPOLATED as  sum over runs/groups of (7,504 x step + 8 x epoch work) + 96 x evaluation,
+and the ratio sequential / vectorised comes from the same process.
+
+    python benchmarks/bench_sweep.py           # measured steps, extrapolated sweep, ratio
+    python benchmarks/bench_sweep.py --full    # also run the vectorised sweep for real (long)
+    python benchmarks/bench_sweep.py --quick   # a few steps: checks that it runs
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+
+import torch
+
+from dreg_utils import mnist_study
+from dreg_utils.data.mnist import DEBIAN_FASHION_DIR, MNISTData, load_mnist
+from dreg_utils.ensemble import Member, StackedMLP, make_group_step
+from dreg_utils.metrics import input_gradient_norms
+from dreg_utils.models import CompactMLP
+from dreg_utils.train import evaluate, make_step
+
+CAPACITIES = ((32, 16), (128, 64), (256, 128), (512, 256))
+ACTIVATIONS = ("relu", "poly")
+METHODS = ("base", "dreg", "igp", "sn")
+SEEDS = (0, 1, 2)
+EPOCHS, BATCH, LR, WEIGHT_DECAY, LAM = 8, 64, 1e-3, 1e-2, 1e-2
+TARGET_MINUTES = 15.0
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_data() -> MNISTData:
+    if DEBIAN_FASHION_DIR.is_dir():
+        return load_mnist("fashion-mnist", source="debian")
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(70_000, 784, generator=gen)
+    y = torch.randint(0, 10, (70_000,), generator=gen)
+    return MNISTData("random", x[:60_000], y[:60_000], x[60_000:], y[60_000:],
+                     source="random MNIST-shaped tensors (dataset-fashion-mnist is not installed)")
+
+
+def groups() -> list[tuple[tuple[int, int], str, list[Member]]]:
+    """The 16 vectorised groups of the sweep, as mnist_study.group_key forms them."""
+    out = []
+    for hidden in CAPACITIES:
+        for activation in ACTIVATIONS:
+            out.append((hidden, activation, [Member(s, m, LAM if m == "dreg" else 0.0)
+                                             for m in ("base", "dreg", "sn") for s in SEEDS]))
+            out.append((hidden, activation, [Member(s, "igp", LAM) for s in SEEDS]))
+    return out
+
+
+def vectorised_stepper(hidden, activation, members, x, y):
+    """A closure running one real group step on a fresh minibatch per member."""
+    models = [CompactMLP.seeded(m.seed, 784, hidden, 10, activation=activation,
+                                spectral_norm=m.method == "sn") for m in members]
+    net = StackedMLP(models).train()
+    step = make_group_step(net, torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY),
+                           members)
+    n, gen = x.shape[0], torch.Generator().manual_seed(1)
+
+    def run() -> None:
+        index = torch.randint(0, n, (len(members), BATCH), generator=gen)
+        step(x[index], y[index])
+    return run
+
+
+def sequential_stepper(hidden, activation, method, x, y):
+    """A closure running one real fit step of a single run on a fresh minibatch."""
+    model = CompactMLP.seeded(0, 784, hidden, 10, activation=activation, spectral_norm=method == "sn").train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    step = make_step(model, optimizer, method, LAM if method in ("dreg", "igp") else 0.0, "classification")
+    n, gen = x.shape[0], torch.Generator().manual_seed(1)
+
+    def run() -> None:
+        index = torch.randint(0, n, (BATCH,), generator=gen)
+        step(x[index], y[index])
+    return run
+
+
+def time_block(run, steps: int) -> float:
+    """Median seconds per call over ``steps`` calls."""
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def epoch_overheads(x: torch.Tensor, repeats: int) -> tuple[float, float]:
+    """Seconds of per-epoch work: 9 permutations (a vectorised group) and fit's permutation
+    plus the copy ``x_train[order]``."""
+    n = x.shape[0]
+    group, single = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.stack([torch.randperm(n) for _ in range(9)])
+        group.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        order = torch.randperm(n)
+        x[order]
+        single.append(time.perf_counter() - start)
+    return statistics.median(group), statistics.median(single)
+
+
+def evaluation_seconds(data: MNISTData, hidden, activation) -> float:
+    model = CompactMLP.seeded(0, 784, hidden, 10, activation=activation).eval()
+    start = time.perf_counter()
+    evaluate(model, data.x_test, data.y_test, "classification")
+    input_gradient_norms(model, data.x_test, data.y_test, loss="ce")
+    return time.perf_counter() - start
+
+
+def full_vectorised_sweep(data: MNISTData) -> float:
+    """Run the vectorised sweep for real (training and measurement of all 96 runs)."""
+    start = time.perf_counter()
+    settings = {"epochs": EPOCHS, "batch_size": BATCH, "lr": LR, "weight_decay": WEIGHT_DECAY}
+    for hidden, activation, members in groups():
+        configs = [{"hidden": list(hidden), "activation": activation, "method": m.method, "lam": m.lam,
+                    "seed": m.seed, **settings} for m in members]
+        group_start = time.perf_counter()
+        mnist_study.run_group(configs, data, device="cpu")
+        print(f"  {hidden} {activation} {len(members)} members: {time.perf_counter() - group_start:.0f} s",
+              flush=True)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few steps only (checks that it runs)")
+    parser.add_argument("--full", action="store_true", help="also run the whole vectorised sweep")
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per variant and repetition")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repetitions")
+    args = parser.parse_args(argv)
+    steps, repeats = (3, 1) if args.quick else (args.steps, args.repeats)
+    if steps < 1 or repeats < 1:
+        parser.error(f"--steps and --repeats must be >= 1, got {steps} and {repeats}")
+    torch.manual_seed(0)
+    random.seed(0)
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} with "
+          f"{torch.get_num_threads()} threads; load average at start {os.getloadavg()[0]:.1f}")
+    data = load_data()
+    print(f"data: {data.describe()}")
+    x, y = data.x_train, data.y_train
+    steps_per_run = EPOCHS * -(-x.shape[0] // BATCH)
+
+    vec_total = seq_total = 0.0
+    rows = []
+    for hidden in CAPACITIES:
+        for activation in ACTIVATIONS:
+            cell = [g for g in groups() if g[0] == hidden and g[1] == activation]
+            variants = {f"group{i}": vectorised_stepper(hidden, activation, members, x, y)
+                        for i, (_, _, members) in enumerate(cell)}
+            variants.update({m: sequential_stepper(hidden, activation, m, x, y) for m in METHODS})
+            for run in variants.values():  # warm-up
+                run()
+            samples: dict[str, list[float]] = {k: [] for k in variants}
+            for _ in range(repeats):
+                order = list(variants)
+                random.shuffle(order)
+                for key in order:
+                    samples[key].append(time_block(variants[key], steps))
+            step = {k: statistics.median(v) for k, v in samples.items()}
+            vec = sum(step[f"group{i}"] for i in range(len(cell))) * steps_per_run
+            seq = sum(step[m] for m in METHODS) * len(SEEDS) * steps_per_run
+            vec_total += vec
+            seq_total += seq
+            rows.append((hidden, activation, step["group0"] * 1e3, step["group1"] * 1e3,
+                         sum(step[m] for m in METHODS) / 4 * 1e3, vec, seq))
+            print(f"{str(hidden):>10} {activation}: vectorised step {rows[-1][2]:.2f} ms (9 members) + "
+                  f"{rows[-1][3]:.2f} ms (3 IGPEN); sequential step {rows[-1][4]:.2f} ms per run (mean of "
+                  f"4 methods); training {vec:.0f} s vs {seq:.0f} s (extrapolated)", flush=True)
+
+    group_epoch, single_epoch = epoch_overheads(x, 3 if args.quick else 5)
+    vec_total += len(groups()) * EPOCHS * group_epoch
+    seq_total += 96 * EPOCHS * single_epoch
+    evaluation = sum(evaluation_seconds(data, h, a) for h in CAPACITIES for a in ACTIVATIONS) * 12
+    vec_total += evaluation
+    seq_total += evaluation
+    print(f"per-epoch work: {group_epoch * 1e3:.0f} ms per group, {single_epoch * 1e3:.0f} ms per run; "
+          f"evaluation of all 96 runs: {evaluation:.0f} s")
+    print(f"\nEXTRAPOLATED from measured steps ({steps} steps x {repeats} repetitions per variant), "
+          f"96 runs x {steps_per_run:,} steps:")
+    print(f"  vectorised: {vec_total / 60:.1f} min   sequential: {seq_total / 60:.1f} min   "
+          f"ratio vectorised/sequential = {vec_total / seq_total:.3f} "
+          f"(speed-up {seq_total / vec_total:.2f}x); target <= {TARGET_MINUTES:.0f} min: "
+          f"{'met' if vec_total <= TARGET_MINUTES * 60 else 'NOT met'}")
+    if args.full:
+        print("\nrunning the full vectorised sweep (16 groups) ...", flush=True)
+        measured = full_vectorised_sweep(data)
+        print(f"MEASURED full vectorised sweep: {measured / 60:.1f} min "
+              f"(extrapolation said {vec_total / 60:.1f} min); target <= {TARGET_MINUTES:.0f} min: "
+              f"{'met' if measured <= TARGET_MINUTES * 60 else 'NOT met'}")
+    print(f"load average at end {os.getloadavg()[0]:.1f} (other processes on this machine slow both modes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

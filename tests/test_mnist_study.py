@@ -1,0 +1,206 @@
+"""The MNIST study: parameters, grouping, the cached sweep, Table 3 against the paper, findings."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from dreg_utils import mnist_study as study  # noqa: E402
+from dreg_utils import paper, plotting, profiles  # noqa: E402
+from dreg_utils.data.mnist import MNISTData  # noqa: E402
+
+
+def settings(**overrides):
+    return study.validate(profiles.resolve("mnist", "smoke", **overrides))
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    """96 training and 40 test 'images' with a learnable label (the sign pattern of 2 pixels)."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(136, 784, generator=gen)
+    y = ((x[:, 0] > 0).long() * 5 + (x[:, 1] > 0).long() * 3) % 10
+    return MNISTData("mnist", x[:96], y[:96], x[96:], y[96:], source="random test tensors")
+
+
+@pytest.mark.parametrize("profile", profiles.PROFILES)
+def test_every_profile_validates(profile):
+    s = study.validate(profiles.resolve("mnist", profile))
+    assert set(s["methods"]) <= set(study.METHODS)
+    if profile != "smoke":
+        assert s["capacities"] == study.PAPER_CAPACITIES and s["seeds"] == [0, 1, 2]
+        assert (s["epochs"], s["batch_size"], s["lr"], s["weight_decay"]) == (8, 64, 1e-3, 1e-2)
+
+
+@pytest.mark.parametrize("overrides, error, pattern", [
+    (dict(dataset="cifar10"), ValueError, r"dataset='cifar10' is not valid; choose one of \['mnist', 'fashion-mnist'\]"),
+    (dict(source="web"), ValueError, r"source='web' is not valid; choose one of \['auto', 'idx'"),
+    (dict(data_dir=3), TypeError, r"data_dir must be a folder path or None, got 3"),
+    (dict(n_train=0), ValueError, r"n_train=0 is not valid; it must be an integer >= 1"),
+    (dict(capacities=[]), ValueError, r"capacities must be a non-empty list"),
+    (dict(capacities="32,16"), TypeError, r"capacities must be a non-empty list, got '32,16'"),
+    (dict(capacities=[[32, 16], [64, 0]]), ValueError, r"capacities\[1\]\[1\]=0 is not valid"),
+    (dict(capacities=[[32, 16], [32, 16]]), ValueError, r"capacities lists \[32, 16\] more than once"),
+    (dict(activations=["relu", "gelu"]), ValueError,
+     r"activations contains \['gelu'\], which is not valid; choose from \['relu', 'poly'\]"),
+    (dict(methods=["base", "jacobian"]), ValueError,
+     r"methods contains \['jacobian'\], which is not valid; choose from \['base', 'dreg', 'igp', 'sn'\]"),
+    (dict(seeds=[0, 0]), ValueError, r"seeds lists 0 more than once"),
+    (dict(lam=-0.01), ValueError, r"lam=-0.01 is not valid; it must be >= 0"),
+    (dict(dreg_lambdas=[0.01, 0.0]), ValueError, r"dreg_lambdas\[1\]=0.0 is not valid; it must be > 0"),
+    (dict(igp_lambdas=[-1.0]), ValueError, r"igp_lambdas\[0\]=-1.0 is not valid"),
+    (dict(frontier_activation="tanh"), ValueError, r"frontier_activation='tanh' is not valid"),
+    (dict(frontier_capacity=[]), ValueError, r"frontier_capacity must be a non-empty list"),
+    (dict(epochs=0), ValueError, r"epochs=0 is not valid"),
+    (dict(lr=0.0), ValueError, r"lr=0.0 is not valid; it must be > 0"),
+    (dict(device="tpu"), ValueError, r"device='tpu' is not valid"),
+])
+def test_bad_parameters(overrides, error, pattern):
+    with pytest.raises(error, match=pattern):
+        settings(**overrides)
+
+
+def test_unknown_parameter_names_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown parameters \['capacity'\].*'capacities'"):
+        profiles.resolve("mnist", "smoke", capacity=[32, 16])
+
+
+def test_configs_and_groups(tiny_data):
+    s = settings(capacities=[[8, 4], [16, 8]], seeds=[0, 1])
+    configs = study.make_configs(s, tiny_data)
+    assert len(configs) == 2 * 2 * 4 * 2
+    assert {c["lam"] for c in configs if c["method"] in ("base", "sn")} == {0.0}
+    assert {c["lam"] for c in configs if c["method"] in ("dreg", "igp")} == {s["lam"]}
+    assert {c["data_source"] for c in configs} == {"random test tensors"}
+    groups = {}
+    for c in configs:
+        groups.setdefault(study.group_key(c), []).append(c)
+    # per (capacity, activation): one group of base/dreg/sn x seeds and one of igp x seeds
+    assert sorted(len(g) for g in groups.values()) == [2] * 4 + [6] * 4
+    for group in groups.values():
+        assert len({(str(c["hidden"]), c["activation"]) for c in group}) == 1
+        assert len({c["method"] == "igp" for c in group}) == 1
+    frontier = study.make_frontier_configs(s, tiny_data)
+    assert len(frontier) == (2 + len(s["dreg_lambdas"]) + len(s["igp_lambdas"])) * len(s["frontier_seeds"])
+
+
+def test_sweep_caches_and_saves_tidy_tables(tiny_data, tmp_path):
+    s = settings(capacities=[[32, 16]], activations=["relu"], seeds=[0, 1], epochs=1,
+                 frontier_capacity=[32, 16], dreg_lambdas=[1e-2], igp_lambdas=[1e-2], device="cpu")
+    runs = study.run_sweep(s, tiny_data, tmp_path, progress=False)
+    assert len(runs) == 8 and not runs["cached"].any() and not runs["diverged"].any()
+    assert set(runs["group_size"]) == {2, 6}
+    assert ((runs["test_acc"] >= 0) & (runs["test_acc"] <= 100)).all()
+    assert (runs["ig_p99"] <= runs["ig_max"]).all() and (runs["ig_mean"] > 0).all()
+    saved = pd.read_csv(tmp_path / "runs.csv")
+    assert len(saved) == 8 and "ig_quantiles" not in saved and saved["hidden"].eq("32-16").all()
+    quantiles = pd.read_csv(tmp_path / "runs_ig_quantiles.csv")
+    assert len(quantiles) == 8 * len(study.QUANTILE_LEVELS)
+    assert (quantiles.groupby("run_key")["ig_norm"].diff().dropna() >= 0).all()  # monotone
+    # the frontier shares BASE, SN and DREG/IGP at lam = 1e-2 with the main grid: all cached
+    frontier = study.run_frontier(s, tiny_data, tmp_path, progress=False)
+    assert frontier["cached"].all()
+    again = study.run_sweep(s, tiny_data, tmp_path, progress=False)
+    assert again["cached"].all()
+    pd.testing.assert_series_equal(again["ig_p99"], runs["ig_p99"])
+
+    summary = study.summarize(runs)
+    assert list(summary["label"]) == ["RELU_BASE", "RELU_DREG", "RELU_IGPEN", "RELU_SN"]
+    assert (summary["n_seeds"] == 2).all() and (summary["n_params"] == 784 * 32 + 32 + 32 * 16 + 16 + 170).all()
+    tidy = study.table3(summary)
+    assert len(tidy) == 4 * len(study.METRICS)
+    row = tidy[(tidy["method"] == "RELU_DREG") & (tidy["metric"] == "Test Acc (%)")].iloc[0]
+    assert (row["paper"], row["paper_std"]) == (96.05, 0.17)
+    assert row["difference"] == pytest.approx(row["ours"] - 96.05)
+    layout = study.table3_layout(tidy)
+    assert layout.shape == (4, 3 * len(study.METRICS))
+    assert layout.loc[("32, 16", "RELU_DREG"), ("Test Acc (%)", "paper")] == "96.05 ± 0.17"
+    assert layout.loc[("32, 16", "RELU_DREG"), ("p99/Mean", "paper")] == "13.81"
+    for fig in (plotting.tail_vs_capacity_figure(summary), plotting.accuracy_vs_p99_figure(summary),
+                plotting.frontier_figure(study.summarize(frontier)),
+                plotting.ig_ecdf_figure(quantiles, saved, "32-16")):
+        assert fig.axes
+        matplotlib.pyplot.close(fig)
+
+
+def test_paper_table3_ratio_column_is_p99_over_mean():
+    for block in paper.TABLE3.values():
+        assert len(block) == 8
+        for row in block.values():
+            assert row[3][0] / row[1][0] == pytest.approx(row[5], abs=0.1)
+
+
+def fake_runs(dreg_p99_factor: float, dreg_acc_shift: float) -> pd.DataFrame:
+    """Hand-made runs: 2 capacities x 2 activations x 3 seeds, BASE, DREG and SN."""
+    rows = []
+    for h, hidden in enumerate(["32-16", "512-256"]):
+        for activation in ("relu", "poly"):
+            for seed in range(3):
+                wobble = 0.01 * seed
+                base_p99 = (3.0 if activation == "relu" else 4.0) * (1 + h) + wobble
+                base_max = base_p99 * 1.5
+                rows += [
+                    dict(method="base", ig_mean=0.15, ig_p99=base_p99, ig_max=base_max, test_acc=97.0),
+                    dict(method="dreg", ig_mean=0.12, ig_p99=base_p99 * dreg_p99_factor,
+                         ig_max=base_max * dreg_p99_factor, test_acc=97.0 + dreg_acc_shift),
+                    dict(method="sn", ig_mean=0.08, ig_p99=0.7, ig_max=1.0, test_acc=95.0)]
+                for row in rows[-3:]:
+                    row.update(hidden=hidden, activation=activation, seed=seed, lam=0.0, diverged=False)
+    runs = pd.DataFrame(rows)
+    runs["ig_p99_over_mean"] = runs["ig_p99"] / runs["ig_mean"]
+    runs["ig_p95"] = runs["ig_p99"] / 2
+    return runs
+
+
+def test_findings_hold_on_paper_like_runs():
+    result = study.findings(fake_runs(dreg_p99_factor=0.5, dreg_acc_shift=-0.4))
+    assert list(result["finding"]) == [1, 2, 3, 4, 5]
+    assert list(result["holds"]) == ["yes"] * 5
+    assert "p99 lower in 12/12 pairs" in result.loc[0, "ours"]
+    assert "accuracy cost +0.40 points" in result.loc[0, "ours"]
+
+
+def test_findings_fail_when_dreg_does_nothing():
+    result = study.findings(fake_runs(dreg_p99_factor=1.2, dreg_acc_shift=-3.0))
+    # BASE tails still grow with capacity (half of finding 5), but DREG no longer lowers them
+    assert result.set_index("finding").loc[[1, 2, 5], "holds"].tolist() == ["no", "no", "partly"]
+    assert result.loc[3, "holds"] == "no"  # DREG (94%) is now less accurate than SN (95%)
+
+
+def test_summarize_rejects_all_diverged():
+    runs = fake_runs(0.5, 0.0).assign(diverged=True)
+    with pytest.raises(ValueError, match="every run diverged"):
+        study.summarize(runs)
+
+
+def test_n_parameters():
+    assert study.n_parameters("32-16") == 785 * 32 + 33 * 16 + 17 * 10
+    assert study.n_parameters([512, 256]) == 785 * 512 + 513 * 256 + 257 * 10
+    assert np.isnan(study.paper_value("64-32", "RELU_BASE", "ig_p99")[0])
+
+
+def test_frontier_table_picks_the_smoothest_setting_within_the_accuracy_budget():
+    summary = pd.DataFrame([
+        dict(method="base", lam=0.0, test_acc=97.0, ig_p99=3.0),
+        dict(method="dreg", lam=1e-2, test_acc=96.5, ig_p99=2.0),
+        dict(method="dreg", lam=1e-1, test_acc=95.0, ig_p99=0.5),  # costs 2 points: excluded
+        dict(method="igp", lam=1.0, test_acc=97.2, ig_p99=1.5),
+        dict(method="sn", lam=0.0, test_acc=94.0, ig_p99=0.7)])
+    table = study.frontier_table(summary, max_cost=1.0).set_index("method")
+    assert table.loc["DREG", "lam"] == 1e-2
+    assert table.loc["DREG", "p99 reduction %"] == pytest.approx(100 / 3)
+    assert table.loc["IGPEN", "accuracy change (points)"] == pytest.approx(0.2)
+    assert np.isnan(table.loc["SN", "ig_p99"]) and table.loc["SN", "settings tried"] == 1
+    with pytest.raises(ValueError, match="needs BASE runs"):
+        study.frontier_table(summary[summary["method"] != "base"])
+
+
+def test_load_data_passes_the_data_settings(monkeypatch, tiny_data):
+    calls = []
+    monkeypatch.setattr(study, "load_mnist", lambda *args, **kwargs: calls.append((args, kwargs)) or tiny_data)
+    s = settings(dataset="fashion-mnist", source="debian", n_train=50, n_test=None)
+    assert study.load_data(s) is tiny_data
+    assert calls == [(("fashion-mnist", None), dict(source="debian", n_train=50, n_test=None))]

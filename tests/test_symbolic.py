@@ -1,0 +1,283 @@
+"""Symbolic distillation: metrics, gplearn settings, formulas, teachers, the study's tables."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import sympy
+import torch
+from gplearn.functions import _function_map as F
+from sklearn.linear_model import LinearRegression
+from sklearn.metrics import r2_score as sk_r2
+
+from dreg_utils import profiles, sr_study, symbolic
+from dreg_utils.data.regression import load_dataset
+from dreg_utils.models import CompactMLP
+
+TINY_GP = {"population_size": 40, "generations": 2, "tournament_size": 5}
+TINY_TEACHER = {"hidden": [16], "epochs": 2, "batch_size": 64, "lr": 1e-3, "weight_decay": 0.0}
+
+
+@pytest.fixture(scope="module")
+def spring():
+    """Feynman I.14.4, U = k x^2 / 2, without noise."""
+    return load_dataset("feynman_I_14_4", noise=0.0, n_samples=200)
+
+
+# ------------------------------------------------------------------ metrics
+
+def test_r2_matches_sklearn():
+    rng = np.random.default_rng(0)
+    y, yhat = rng.normal(size=50), rng.normal(size=50)
+    assert symbolic.r2_score(y, yhat) == pytest.approx(sk_r2(y, yhat), rel=1e-12)
+    assert symbolic.r2_score(y, y) == 1.0
+    assert symbolic.r2_score(y, np.full(50, y.mean())) == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("y, yhat, pattern", [
+    (np.ones(5), np.zeros(5), "undefined for a constant"),
+    (np.arange(5.0), np.arange(4.0), "equal length"),
+])
+def test_r2_rejects_bad_input(y, yhat, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        symbolic.r2_score(y, yhat)
+
+
+def test_snr_proxy_matches_sklearn_linear_regression():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 3))
+    y = x @ np.array([1.0, -2.0, 0.5]) + 3.0 + rng.normal(size=200)
+    residual = y - LinearRegression().fit(x, y).predict(x)
+    expected = np.var(y) / np.var(residual)
+    assert symbolic.snr_proxy(x, y) == pytest.approx(expected, rel=1e-10)
+    r2_lin = LinearRegression().fit(x, y).score(x, y)
+    assert symbolic.snr_proxy(x, y) == pytest.approx(1 / (1 - r2_lin), rel=1e-10)
+
+
+def test_relative_improvement():
+    assert symbolic.relative_improvement(0.1, 0.615) == pytest.approx(515.0)
+    assert symbolic.relative_improvement(0.5, 0.25) == pytest.approx(-50.0)
+    assert symbolic.relative_improvement(-0.2, 0.2) == pytest.approx(200.0)
+    assert math.isnan(symbolic.relative_improvement(0.0, 0.3))
+
+
+# ------------------------------------------------------------------ gplearn settings
+
+def test_gp_defaults_are_gplearns_with_the_papers_function_set():
+    s = symbolic.check_gp_settings({})
+    assert s["function_set"] == ["add", "sub", "mul", "div"]
+    reg = symbolic.make_symbolic_regressor({}, seed=3)
+    assert reg.population_size == 1000 and reg.generations == 20 and reg.random_state == 3
+    assert reg.init_depth == (2, 6) and reg.const_range == (-1.0, 1.0)
+
+
+@pytest.mark.parametrize("gp, error, pattern", [
+    ({"function_set": []}, ValueError, r"function_set=\[\] is not valid; give a non-empty list"),
+    ({"function_set": ["add", "pow"]}, ValueError, r"function_set contains \['pow'\], which gplearn does not know"),
+    ({"function_set": "add"}, ValueError, r"function_set='add' is not valid"),
+    ({"population_size": 0}, ValueError, r"population_size=0 is not valid; it must be an integer >= 2"),
+    ({"population_size": 10.5}, TypeError, r"population_size must be an integer"),
+    ({"generations": 0}, ValueError, r"generations=0 is not valid"),
+    ({"population_size": 10, "tournament_size": 20}, ValueError,
+     r"tournament_size=20 is not valid; it must be <= population_size=10"),
+    ({"parsimony_coefficient": -1}, ValueError, r"parsimony_coefficient=-1.0 is not valid"),
+    ({"init_depth": [6, 2]}, ValueError, r"init_depth=\[6, 2\] is not valid; low must be <= high"),
+    ({"const_range": [1.0]}, ValueError, r"const_range=\[1.0\] is not valid; it must be a pair"),
+    ({"metric": "huber"}, ValueError, r"metric='huber' is not valid; choose one of"),
+    ({"n_jobs": 0}, ValueError, r"n_jobs=0 is not valid"),
+    ({"populaton_size": 5}, ValueError, r"unknown gplearn settings \['populaton_size'\]"),
+])
+def test_bad_gp_settings(gp, error, pattern):
+    with pytest.raises(error, match=pattern):
+        symbolic.check_gp_settings(gp)
+
+
+# ------------------------------------------------------------------ formulas
+
+def test_program_to_sympy_of_a_known_program():
+    x0, x1 = sympy.symbols("x0 x1")
+    program = [F["add"], 0, F["mul"], 1, F["div"], 0.5, 0]  # add(X0, mul(X1, div(0.5, X0)))
+    assert sympy.simplify(symbolic.program_to_sympy(program, (x0, x1)) - (x0 + x1 * 0.5 / x0)) == 0
+    with pytest.raises(ValueError, match="malformed"):
+        symbolic.program_to_sympy([F["add"], 0, 1, 1], (x0, x1))
+
+
+def test_gplearn_runs_with_this_scikit_learn_and_its_formula_predicts_like_it():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(200, 3))
+    y = x[:, 0] * x[:, 1] + x[:, 2]
+    reg = symbolic.make_symbolic_regressor({"population_size": 200, "generations": 4}, seed=0).fit(x, y)
+    symbols = sympy.symbols("a b c")
+    expr = symbolic.program_to_sympy(reg._program.program, symbols)
+    formula = sympy.lambdify(symbols, expr, "numpy")
+    np.testing.assert_allclose(np.broadcast_to(formula(*x.T), (200,)), reg.predict(x), rtol=1e-9, atol=1e-12)
+    assert symbolic.r2_score(y, reg.predict(x)) > 0.5
+
+
+def test_formulas_equal_on_the_spring_energy(spring):
+    k, x = symbolic.raw_symbols(spring)
+    truth = spring.truth
+    points = spring.x_test * spring.x_std + spring.x_mean
+    program = [F["mul"], 0.5, F["mul"], 0, F["mul"], 1, 1]  # mul(0.5, mul(k, mul(x, x)))
+    found = symbolic.program_to_sympy(program, (k, x))
+    assert symbolic.formulas_equal(found, truth, (k, x), points)
+    assert symbolic.formulas_equal(0.501 * k * x**2 + 1e-5 * k, truth, (k, x), points)
+    assert not symbolic.formulas_equal(0.52 * k * x**2, truth, (k, x), points)
+    assert not symbolic.formulas_equal(k * x / 2, truth, (k, x), points)
+    assert not symbolic.formulas_equal(k * x**2 / 2 + 0.3 * x, truth, (k, x), points)
+    with pytest.raises(ValueError, match="rational functions"):
+        symbolic.formulas_equal(sympy.sin(k), truth, (k, x), points)
+
+
+def test_formulas_equal_rounds_pi_and_rational_forms():
+    q1, q2, eps, r = symbols = sympy.symbols("q1 q2 epsilon r", positive=True)
+    truth = q1 * q2 / (4 * sympy.pi * eps * r**2)
+    points = np.random.default_rng(0).uniform(1, 5, size=(100, 4))
+    assert symbolic.formulas_equal(0.0796 * q1 * q2 / (eps * r * r), truth, symbols, points)
+    assert symbolic.formulas_equal(q2 / ((12.566 * eps * r) * (r / q1)), truth, symbols, points)
+    assert not symbolic.formulas_equal(q1 * q2 / (eps * r**2), truth, symbols, points)
+
+
+def test_standardised_truth_maps_back_to_raw_units():
+    """The ground truth written in standardised coordinates, mapped back, is the truth again."""
+    data = load_dataset("feynman_I_18_4", noise=0.0, n_samples=200)
+    raw = symbolic.raw_symbols(data)
+    z = symbolic.standardized_symbols(data.feature_names)
+    substitution = {xj: float(m) + float(s) * zj for xj, zj, m, s in zip(raw, z, data.x_mean, data.x_std)}
+    in_z = (data.truth.xreplace(substitution) - data.y_mean) / data.y_std
+    points = data.x_test * data.x_std + data.x_mean
+    assert symbolic.formulas_equal(symbolic.to_raw_units(in_z, data), data.truth, raw, points)
+    values = sympy.lambdify(z, in_z, "numpy")(*data.x_test.T)
+    np.testing.assert_allclose(values, data.y_test, atol=1e-9)
+
+
+def test_round_simplify_and_latex():
+    a, b = sympy.symbols("z_cement z_k")
+    assert symbolic.round_floats(0.123456 * a, 3) == sympy.Float(0.123, 3) * a
+    assert symbolic.simplify_formula((a + a) * 0.25 + 0.5 * a) == a
+    latex = symbolic.formula_latex(a + b)
+    assert r"\tilde{\mathrm{cement}}" in latex and r"\tilde{k}" in latex
+
+
+# ------------------------------------------------------------------ teachers and students
+
+def test_mean_jacobian_sq_of_a_linear_model():
+    model = CompactMLP(3, [4], 1)
+    with torch.no_grad():  # zero the hidden layer's effect: f(x) = b, then make f linear via the bias path
+        model.layers[0].weight.zero_()
+        model.layers[0].bias.fill_(1.0)
+    assert symbolic.mean_jacobian_sq(model, np.zeros((5, 3))) == pytest.approx(0.0)
+    model = CompactMLP(2, [2], 1)
+    with torch.no_grad():  # f(x) = relu(x1) - relu(-x1) + 2 relu(x2) ... here: identity rows
+        model.layers[0].weight.copy_(torch.eye(2))
+        model.layers[0].bias.zero_()
+        model.layers[1].weight.copy_(torch.tensor([[3.0, 4.0]]))
+    x = np.array([[1.0, 1.0], [1.0, -1.0]])  # gradients (3, 4) and (3, 0)
+    assert symbolic.mean_jacobian_sq(model, x) == pytest.approx((25.0 + 9.0) / 2)
+
+
+@pytest.mark.parametrize("method, lam", [("base", 0.0), ("jacobian", 0.1), ("dreg", 0.1)])
+def test_distill_returns_every_metric(spring, method, lam):
+    row = symbolic.distill(spring, method, lam, 0, TINY_TEACHER, TINY_GP, tree_max_depth=3)
+    for key in ("teacher_test_r2", "teacher_val_r2", "teacher_clean_r2", "teacher_jacobian_sq",
+                "gp_test_r2", "gp_val_r2", "gp_fidelity_r2", "gp_clean_r2", "tree_test_r2",
+                "tree_fidelity_r2", "teacher_seconds", "gp_seconds", "tree_seconds"):
+        assert np.isfinite(row[key]), key
+    assert row["gp_length"] >= 1 and isinstance(row["gp_equals_truth"], bool)
+    assert isinstance(sympy.sympify(row["gp_formula"]), sympy.Expr)
+
+
+def test_direct_controls(spring):
+    row = symbolic.direct(spring, 0, TINY_GP, tree_max_depth=3)
+    assert row["snr_proxy"] == pytest.approx(symbolic.snr_proxy(spring.x_train, spring.y_train))
+    assert row["boost_test_r2"] > 0.9 and "gp_fidelity_r2" not in row
+
+
+def test_train_teacher_rejects_unknown_method(spring):
+    with pytest.raises(ValueError, match=r"method='igp' is not valid"):
+        symbolic.train_teacher(spring, "igp", 0.1, 0, **TINY_TEACHER)
+
+
+# ------------------------------------------------------------------ the study
+
+def study_settings(**overrides):
+    return sr_study.validate(profiles.resolve("symbolic", "smoke", **overrides))
+
+
+def test_profiles_validate_and_paper_uses_the_papers_lambdas():
+    for profile in profiles.PROFILES:
+        sr_study.validate(profiles.resolve("symbolic", profile))
+    assert profiles.resolve("symbolic", "paper")["lambdas"] == [0.0, 0.001, 0.01, 0.05, 0.1, 0.5]
+
+
+@pytest.mark.parametrize("overrides, error, pattern", [
+    ({"datasets": ["concrete", "mnist"]}, ValueError, r"datasets contains \['mnist'\], which is not valid"),
+    ({"function_set": []}, ValueError, r"function_set=\[\] is not valid; give a non-empty list"),
+    ({"population_size": 1}, ValueError, r"population_size=1 is not valid"),
+    ({"lambdas": [0.1, 0.5]}, ValueError, r"must include 0.0, the unregularised teacher"),
+    ({"lambdas": [0.0, 0.1, 0.1]}, ValueError, r"has repeated values"),
+    ({"dreg_lambdas": [0.0, 0.1]}, ValueError, r"dreg_lambdas=\[0.0, 0.1\] must not include 0.0"),
+    ({"noise_datasets": ["concrete"]}, ValueError, r"noise_datasets contains \['concrete'\]"),
+    ({"n_jobs": 0}, ValueError, r"n_jobs=0 is not valid"),
+    ({"tree_max_depth": 0}, ValueError, r"tree_max_depth=0 is not valid"),
+])
+def test_bad_study_parameters(overrides, error, pattern):
+    with pytest.raises(error, match=pattern):
+        study_settings(**overrides)
+
+
+def test_make_configs_counts_and_shares_real_datasets_across_noise():
+    s = study_settings(dreg_lambdas=[])
+    configs = sr_study.make_configs(s, ["concrete", "feynman_I_14_4"], [0.0, 0.1])
+    # concrete: 1 noise-free run set (noise ignored); feynman: 2 noise levels; each 1 direct + 2 teachers
+    assert len(configs) == 3 * 3
+    assert {c["noise"] for c in configs if c["dataset"] == "concrete"} == {None}
+    assert [c["method"] for c in configs[:3]] == [None, "base", "jacobian"]
+    with_dreg = sr_study.make_configs(study_settings(), ["concrete"], [0.1])
+    assert [c["method"] for c in with_dreg] == [None, "base", "jacobian", "dreg"]
+
+
+def fake_summary():
+    """Two datasets: 'a' gains from lambda = 0.1, 'b' starts near zero."""
+    rows = []
+    for dataset, student, val, tree in (("a", [0.4, 0.6, 0.5], [0.5, 0.55, 0.6], [0.7, 0.7, 0.6]),
+                                        ("b", [0.02, 0.1, 0.05], [0.1, 0.2, 0.1], [0.5, 0.4, 0.45])):
+        rows.append({"dataset": dataset, "noise": "-", "kind": "direct", "method": "-", "lam": "-",
+                     "gp_test_r2": 0.3, "boost_test_r2": 0.9, "snr_proxy": 3.0})
+        for lam, s, v, t in zip((0.0, 0.1, 0.5), student, val, tree):
+            rows.append({"dataset": dataset, "noise": "-", "kind": "distill",
+                         "method": "base" if lam == 0 else "jacobian", "lam": lam,
+                         "teacher_test_r2": 0.9 - lam, "gp_test_r2": s, "gp_val_r2": v, "tree_test_r2": t,
+                         "gp_fidelity_r2": s + 0.1, "gp_length": 7})
+    return pd.DataFrame(rows)
+
+
+def test_dataset_table_and_lambda_selection():
+    summary = fake_summary()
+    table = sr_study.dataset_table(summary).set_index("dataset")
+    assert table.loc["a", "best lambda"] == 0.1
+    assert table.loc["a", "improvement %"] == pytest.approx(50.0)
+    assert table.loc["a", "gain (R2 points)"] == pytest.approx(0.2)
+    assert table.loc["a", "tree improvement %"] == pytest.approx(0.0)
+    assert table.loc["a", "teacher R2 (best lambda)"] == pytest.approx(0.8)
+    selection = sr_study.lambda_selection(summary).set_index("dataset")
+    assert selection.loc["a", "lambda (validation)"] == 0.5 and selection.loc["a", "lambda (oracle)"] == 0.1
+    assert selection.loc["a", "gap to oracle"] == pytest.approx(0.1)
+    head = sr_study.headline(table.reset_index(), selection.reset_index()).set_index("claim")
+    stable = head.filter(like="datasets with", axis=0)
+    assert stable["ours"].iloc[0] == "+50.0" and stable["verdict"].iloc[0] == "same direction, much smaller"
+    assert "1 of 2" in stable.index[0]  # 'b' (R2 0.02 at lambda = 0) is left out of the verdicts
+
+
+def test_judge():
+    assert sr_study._judge(70.0, 120.0) == "reproduced"
+    assert sr_study._judge(10.0, 120.0) == "same direction, much smaller"
+    assert sr_study._judge(0.0, 120.0) == "not reproduced"
+
+
+def test_teacher_cost_ratios_are_relative_to_the_unregularised_teacher():
+    rows = pd.DataFrame(sr_study.teacher_cost("feynman_I_14_4", [8], epochs=1, batch_size=256,
+                                              outputs=[1, 3], repeats=1))
+    assert set(rows["method"]) == set(sr_study.COST_METHODS) and set(rows["outputs"]) == {1, 3}
+    assert (rows.loc[rows["method"] == "base", "ratio to unregularised"] == 1.0).all()
+    assert (rows["seconds"] > 0).all()
