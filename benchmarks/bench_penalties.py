@@ -159,6 +159,11 @@ def main(argv=None) -> int:
     print(f"batch {BATCH}, {IN_FEATURES} -> hidden -> {CLASSES}, cross-entropy, AdamW lr {LR} "
           f"wd {WEIGHT_DECAY}, lam {LAM}, JAC-RP 1 projection; {warmup} warm-up steps, "
           f"{reps} interleaved repetitions x {block} steps per method")
+    busy = load_average() != "n/a" and float(load_average()) > 0.5
+    if busy and args.threads > 1:
+        print(f"warning: the machine is busy (load average {load_average()}): with {args.threads} threads "
+              "a step can stall while a thread waits for a core, so the ratios are noisy; rerun on "
+              "a quiet machine, or with --threads 1")
     print()
     header = (f"{'hidden':<11}{'params':>8}{'BASE ms':>9}" + "".join(f"{c:>10}" for c in COLUMNS)
               + f"{'BASE-poly ms':>14}")

@@ -27,9 +27,13 @@ def lambda_sweep_figure(runs: pd.DataFrame, gradient: str = "grad_p90") -> plt.F
     """Figure 1: per family, lambda against a gradient-norm statistic (red, left axis) and
     test MSE (blue, right axis); points are seeds, lines are seed means."""
     families = list(dict.fromkeys(runs["family"]))
-    fig, axes = plt.subplots(1, len(families), figsize=(3.3 * len(families), 3.2), squeeze=False)
+    ncols = min(3, len(families))
+    nrows = -(-len(families) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.3 * nrows), squeeze=False)
+    for ax in axes.flat[len(families):]:
+        ax.set_visible(False)
     lambdas = np.sort(runs["lam"].unique())
-    for ax, family in zip(axes[0], families):
+    for ax, family in zip(axes.flat, families):
         block = runs[(runs["family"] == family) & ~runs["diverged"]]
         means = block.groupby("lam")[[gradient, "test_mse"]].mean()
         ax.scatter(block["lam"], block[gradient], s=10, color=PALETTE["gradient"], alpha=0.4)

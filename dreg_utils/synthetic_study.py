@@ -23,6 +23,7 @@ from .activations import ACTIVATIONS
 from .validation import (check_choice, check_choices, check_float, check_hidden, check_int,
                          check_nonempty_list)
 
+COLLAPSE_FRACTION = 0.01
 METRICS = ("test_mse", "grad_mean", "grad_p90", "grad_p95", "grad_p99", "grad_max",
            "grad_p99_over_mean", "derivative_proxy", "local_linearity_error")
 
@@ -168,7 +169,10 @@ def stability_plateau(summary: pd.DataFrame, mse_tolerance: float = 0.05) -> pd.
     (relative) of lambda = 0.
 
     Over that range (the "stability plateau") sensitivity falls at no real accuracy cost;
-    the table gives the p90 reduction reached at its upper end.
+    the table gives the p90 reduction reached at its upper end. A model whose mean
+    gradient norm fell below ``COLLAPSE_FRACTION`` of the baseline's predicts a
+    near-constant; the note column flags it, since its "plateau" only means the
+    baseline was no better than a constant.
     """
     rows = []
     for family, block in summary.groupby("family"):
@@ -176,7 +180,9 @@ def stability_plateau(summary: pd.DataFrame, mse_tolerance: float = 0.05) -> pd.
         base = block.iloc[0]
         ok = (block["test_mse"] <= (1 + mse_tolerance) * base["test_mse"]).to_numpy()
         top = block.iloc[int(np.cumprod(ok).sum()) - 1]  # end of the run of lambdas from 0
+        collapsed = top["grad_mean"] < COLLAPSE_FRACTION * base["grad_mean"]
         rows.append({"family": family, "plateau up to lambda": top["lam"],
                      "p90 reduction at plateau end %": percent_improvement(base["grad_p90"], top["grad_p90"]),
-                     "test MSE change %": -percent_improvement(base["test_mse"], top["test_mse"])})
+                     "test MSE improvement %": percent_improvement(base["test_mse"], top["test_mse"]),
+                     "note": "model collapsed to a near-constant" if collapsed else ""})
     return pd.DataFrame(rows)
