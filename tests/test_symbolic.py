@@ -281,3 +281,35 @@ def test_teacher_cost_ratios_are_relative_to_the_unregularised_teacher():
     assert set(rows["method"]) == set(sr_study.COST_METHODS) and set(rows["outputs"]) == {1, 3}
     assert (rows.loc[rows["method"] == "base", "ratio to unregularised"] == 1.0).all()
     assert (rows["seconds"] > 0).all()
+
+
+def test_study_end_to_end_with_cache_tables_and_figures(tmp_path):
+    """A tiny grid on one formula: runs, cache reuse, every table and figure of the notebook."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dreg_utils import plotting
+
+    s = study_settings(datasets=["feynman_I_14_4"], lambdas=[0.0, 0.1], dreg_lambdas=[0.1], hidden=[8],
+                       epochs=1, population_size=20, generations=1, tournament_size=5)
+    runs = sr_study.run_runs(s, s["datasets"], [0.1], tmp_path, "runs", progress=False)
+    assert len(runs) == 4 and not runs["cached"].any() and (tmp_path / "runs.csv").exists()
+    again = sr_study.run_runs(s, s["datasets"], [0.1], tmp_path, "runs", progress=False)
+    assert again["cached"].all() and again["gp_test_r2"].equals(runs["gp_test_r2"])
+    summary = sr_study.summarize(runs)
+    table = sr_study.dataset_table(summary)
+    assert list(table["dataset"]) == ["feynman_I_14_4"] and set(table["best lambda"]) <= {0.0, 0.1}
+    assert set(sr_study.bridge_table(summary).columns) >= {"jacobian: student R2", "dreg: student R2"}
+    assert list(sr_study.recovery_table(runs).columns) == ["on y", "lambda=0", "jacobian 0.1", "dreg 0.1"]
+    assert set(sr_study.stage_times(runs)["method"]) == {"none (controls on y)", "base", "jacobian", "dreg"}
+    found = sr_study.formulas(runs, table)
+    blocks = sr_study.formula_blocks(found)
+    assert len(found) == 2 and len(blocks) == 4 and all(eq.startswith(r"\hat y") for _, eq in blocks)
+    noise = sr_study.noise_table(summary)
+    assert noise["noise"].tolist() == [0.1]
+    cost = sr_study.run_cost(s, tmp_path)
+    assert len(cost) == 2 * len(sr_study.COST_METHODS) and (tmp_path / "teacher_cost.csv").exists()
+    for fig in (plotting.distillation_figure(summary), plotting.snr_benefit_figure(table),
+                plotting.noise_figure(noise)):
+        assert fig.axes
+        matplotlib.pyplot.close(fig)
