@@ -39,7 +39,7 @@ import torch
 
 from dreg_utils import mnist_study
 from dreg_utils.data.mnist import DEBIAN_FASHION_DIR, MNISTData, load_mnist
-from dreg_utils.ensemble import Member, StackedMLP, make_group_step
+from dreg_utils.ensemble import Member, build_group, make_group_step
 from dreg_utils.metrics import input_gradient_norms
 from dreg_utils.models import CompactMLP
 from dreg_utils.train import evaluate, make_step
@@ -86,11 +86,9 @@ def groups() -> list[tuple[tuple[int, int], str, list[Member]]]:
 
 def vectorised_stepper(hidden, activation, members, x, y):
     """A closure running one real group step on a fresh minibatch per member."""
-    models = [CompactMLP.seeded(m.seed, 784, hidden, 10, activation=activation,
-                                spectral_norm=m.method == "sn") for m in members]
-    net = StackedMLP(models).train()
-    step = make_group_step(net, torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY),
-                           members)
+    _, net, optimizer = build_group(members, 784, hidden, 10, activation=activation, lr=LR,
+                                    weight_decay=WEIGHT_DECAY)
+    step = make_group_step(net, optimizer, members)
     n, gen = x.shape[0], torch.Generator().manual_seed(1)
 
     def run() -> None:

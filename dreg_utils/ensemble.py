@@ -177,6 +177,20 @@ class StackedMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.trace(x).output
 
+    def input_gradient_sq(self, losses: torch.Tensor, trace: ForwardTrace) -> torch.Tensor:
+        """Per member and sample, ||grad_x losses[s, i]||^2, shape [S, B], differentiable
+        (double backprop).
+
+        Autograd gives dz = d losses / dz^(1) at the first layer's pre-activations; then
+        grad_x = (dz / sigma) W^(1), computed as Wt (dz / sigma)^T so that the weight
+        gradient of the penalty comes out in the stored [S, in, out] layout.
+        """
+        z1 = trace.preactivations[0]
+        (dz,) = torch.autograd.grad(losses.sum(), z1, create_graph=True)
+        if self._inverse_sigmas:
+            dz = dz * self._inverse_sigmas[0][:, None, None]
+        return torch.bmm(self.weights[0], dz.transpose(1, 2)).pow(2).sum(dim=1)
+
     def dreg_terms(self, trace: ForwardTrace) -> torch.Tensor:
         """Per member, the CR-penalty (1/L) sum_l E_B[d_l(x)] (DREG eq. 5), shape [S]:
         sum_j E_B[phi'(z_j)^2] ||W_j||^2 per hidden layer (||W_j||^2 = column sums of Wt^2)."""
@@ -232,6 +246,18 @@ class StackedMLP(nn.Module):
         return ok
 
 
+def build_group(members: Sequence[Member], in_features: int, hidden: Sequence[int], out_features: int, *,
+                activation: str = "relu", lr: float = 1e-3, weight_decay: float = 1e-2,
+                device: str | torch.device = "cpu"
+                ) -> tuple[list[CompactMLP], StackedMLP, torch.optim.Optimizer]:
+    """The members' seeded CompactMLPs (``spectral_norm=True`` for SN members), their
+    StackedMLP in training mode on ``device``, and one fused AdamW over its parameters."""
+    models = [CompactMLP.seeded(m.seed, in_features, hidden, out_features, activation=activation,
+                                spectral_norm=m.method == "sn") for m in members]
+    net = StackedMLP(models).to(resolve_device(device)).train()
+    return models, net, torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
+
+
 def fit_ensemble(members: Sequence[Member], x_train: torch.Tensor, y_train: torch.Tensor,
                  hidden: Sequence[int], *, activation: str = "relu", task: str = "classification",
                  out_features: int | None = None, epochs: int = 10, batch_size: int = 64,
@@ -259,11 +285,9 @@ def fit_ensemble(members: Sequence[Member], x_train: torch.Tensor, y_train: torc
         out_features = int(y_train.max()) + 1 if task == "classification" else \
             (1 if y_train.ndim == 1 else y_train.shape[1])
     dev = resolve_device(device)
-    models = [CompactMLP.seeded(m.seed, x_train.shape[1], hidden, out_features, activation=activation,
-                                spectral_norm=m.method == "sn") for m in members]
-    net = StackedMLP(models).to(dev).train()
+    models, net, optimizer = build_group(members, x_train.shape[1], hidden, out_features,
+                                         activation=activation, lr=lr, weight_decay=weight_decay, device=dev)
     x_train, y_train = x_train.to(dev), y_train.to(dev)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     step = make_group_step(net, optimizer, members, task)
     generators = [torch.Generator().manual_seed(m.seed) for m in members]
     results = [FitResult(model) for model in models]
@@ -314,8 +338,6 @@ def make_group_step(net: StackedMLP, optimizer: torch.optim.Optimizer, members: 
 
     def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
-        if lam_igp is not None:
-            xb = xb.requires_grad_(True)
         trace = net.trace(xb)
         batch = xb.shape[1]
         losses = per_sample_loss(trace.output.reshape(size * batch, -1),
@@ -323,8 +345,7 @@ def make_group_step(net: StackedMLP, optimizer: torch.optim.Optimizer, members: 
         task_value = losses.mean(dim=1)
         total = task_value.sum()
         if lam_igp is not None:
-            (grad,) = torch.autograd.grad(losses.sum(), xb, create_graph=True)
-            total = total + (lam_igp * grad.pow(2).sum(dim=2).mean(dim=1)).sum()
+            total = total + (lam_igp * net.input_gradient_sq(losses, trace).mean(dim=1)).sum()
         if lam_dreg is not None and not relu:
             total = total + (lam_dreg * net.dreg_terms(trace)).sum()
         total.backward()

@@ -45,7 +45,9 @@ PAPER_CAPACITIES = [[32, 16], [128, 64], [256, 128], [512, 256]]
 METRICS = ("test_acc", "ig_mean", "ig_p95", "ig_p99", "ig_max", "ig_p99_over_mean")
 METRIC_LABELS = {"test_acc": "Test Acc (%)", "ig_mean": "IG Mean", "ig_p95": "IG p95",
                  "ig_p99": "IG p99", "ig_max": "IG Max", "ig_p99_over_mean": "p99/Mean"}
-QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)  # stored per run to draw the ECDF of g_i
+# Quantile levels stored per run to draw the distribution of g_i: every percent, and the
+# tail above 0.9 on a log grid of 1 - level down to 1e-4.
+QUANTILE_LEVELS = np.unique(np.concatenate([np.linspace(0.0, 1.0, 101), 1.0 - np.logspace(-4, -1, 31)]))
 MEMBER_KEYS = ("method", "lam", "seed")  # what may differ inside one vectorised group
 TRAINING_KEYS = ("epochs", "batch_size", "lr", "weight_decay")
 
@@ -155,7 +157,8 @@ def _measure(result, x_test, y_test, group_size: int) -> dict:
     row.update(test_acc=100.0 * evaluate(model, x_test, y_test, "classification")["accuracy"],
                train_loss=result.history[-1]["train_task_loss"],
                **{f"ig_{k}": v for k, v in stats.items()},
-               ig_quantiles=np.quantile(norms.cpu().numpy(), QUANTILE_LEVELS).tolist())
+               ig_quantiles=np.column_stack([QUANTILE_LEVELS, np.quantile(norms.cpu().numpy(),
+                                                                          QUANTILE_LEVELS)]).tolist())
     return row
 
 
@@ -181,7 +184,7 @@ def _run(configs: list[dict], settings: dict, data: MNISTData, results_dir: Path
         runs["ig_quantiles"] = None
     quantiles = [{"run_key": r.run_key, "level": level, "ig_norm": value}
                  for r in runs.itertuples() if isinstance(r.ig_quantiles, list)
-                 for level, value in zip(QUANTILE_LEVELS, r.ig_quantiles)]
+                 for level, value in r.ig_quantiles]
     runs = runs.drop(columns="ig_quantiles")
     write_table(runs, results_dir / f"{name}.csv")
     write_table(pd.DataFrame(quantiles, columns=["run_key", "level", "ig_norm"]),

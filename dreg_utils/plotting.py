@@ -1,6 +1,8 @@
 """One seaborn theme for the whole book and the figures the notebooks show."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
@@ -130,37 +132,60 @@ METHOD_COLORS = {"base": "#7f7f7f", "dreg": "#c0392b", "igp": "#2471a3", "sn": "
 METHOD_LABELS = {"base": "BASE", "dreg": "DREG", "igp": "IGPEN", "sn": "SN"}
 
 
+def _plain_log_axis(axis) -> None:
+    """Log scale with plain numbers (0.5, 1, 2) instead of 5x10^-1 on ``ax.xaxis``/``ax.yaxis``."""
+    axis.set_major_locator(mticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(mticker.NullFormatter())
+
+
+def _method_legend(ax: plt.Axes, **kwargs) -> None:
+    """One legend entry per method, however many lines each method drew."""
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), fontsize=8, **kwargs)
+
+
 def ig_ecdf_figure(quantiles: pd.DataFrame, runs: pd.DataFrame, hidden: str) -> plt.Figure:
-    """Empirical CDF of the per-sample norms ||grad_x CE|| (log x axis) at one capacity, one
-    panel per activation, one line per run coloured by method (``quantiles``: run_key,
-    level, ig_norm; ``runs``: run_key, hidden, activation, method)."""
-    table = quantiles.merge(runs[["run_key", "hidden", "activation", "method"]], on="run_key")
+    """Distribution of the per-sample norms g_i = ||grad_x CE(f(x_i), y_i)|| at one capacity:
+    per activation (rows), the ECDF on a log x axis (left) and its tail, P(g > t) on log-log
+    axes (right), down to 1/n_test. One line per run, coloured by method. ``quantiles`` has
+    run_key, level, ig_norm; ``runs`` has run_key, hidden, activation, method, n_test."""
+    table = quantiles.merge(runs[["run_key", "hidden", "activation", "method", "n_test"]], on="run_key")
     table = table[table["hidden"] == hidden]
     activations = list(dict.fromkeys(table["activation"]))
-    fig, axes = plt.subplots(1, len(activations), figsize=(4.6 * len(activations), 3.4),
-                             squeeze=False, sharey=True)
-    for ax, activation in zip(axes[0], activations):
+    fig, axes = plt.subplots(len(activations), 2, figsize=(9.5, 3.2 * len(activations)), squeeze=False)
+    for (left, right), activation in zip(axes, activations):
         block = table[table["activation"] == activation]
         for (method, _), run in block.groupby(["method", "run_key"], sort=False):
-            ax.plot(run["ig_norm"].clip(lower=1e-8), run["level"], color=METHOD_COLORS[method], lw=1.2,
-                    alpha=0.8, label=METHOD_LABELS[method])
-        ax.set_xscale("log")
-        ax.set_xlabel("||grad_x CE(f(x), y)|| per test sample (log)")
-        ax.set_title(f"{activation.upper()}, hidden {hidden}")
-        handles, labels = ax.get_legend_handles_labels()
-        unique = dict(zip(labels, handles))
-        ax.legend(unique.values(), unique.keys(), loc="lower right", fontsize=8)
-    axes[0][0].set_ylabel("fraction of test samples")
+            style = dict(color=METHOD_COLORS[method], lw=1.1, alpha=0.8, label=METHOD_LABELS[method])
+            norms = run["ig_norm"].clip(lower=1e-8)
+            left.plot(norms, run["level"], **style)
+            tail = run[1 - run["level"] >= 1 / run["n_test"]]
+            right.plot(tail["ig_norm"], 1 - tail["level"], **style)
+        left.set_xscale("log")
+        left.set_ylabel("fraction of test samples")
+        left.set_title(f"{activation.upper()}, hidden {hidden}: ECDF")
+        right.set_xscale("log")
+        right.set_yscale("log")
+        right.set_xlim(left=max(1e-3, float(block["ig_norm"].quantile(0.5))))
+        right.set_ylabel("P(g > t)")
+        right.set_title("the tail")
+        _plain_log_axis(right.xaxis)
+        _method_legend(left, loc="upper left")
+    for ax in axes[-1]:
+        ax.set_xlabel("g = ||grad_x CE(f(x), y)|| per test sample (log)")
     fig.tight_layout()
     return fig
 
 
 def tail_vs_capacity_figure(summary: pd.DataFrame) -> plt.Figure:
-    """p99/mean (ratio of seed means, bars: seed std of per-run ratios) against the number of
-    parameters, one line per method, one panel per activation."""
+    """p99/mean (ratio of seed means; bars: seed std of the per-run ratios) against the number
+    of parameters, one line per method, one panel per activation."""
     activations = list(dict.fromkeys(summary["activation"]))
     fig, axes = plt.subplots(1, len(activations), figsize=(4.6 * len(activations), 3.4),
                              squeeze=False, sharey=True)
+    capacities = summary.drop_duplicates("hidden").sort_values("n_params")
     for ax, activation in zip(axes[0], activations):
         block = summary[summary["activation"] == activation]
         for method, rows in block.groupby("method", sort=False):
@@ -168,7 +193,10 @@ def tail_vs_capacity_figure(summary: pd.DataFrame) -> plt.Figure:
             ax.errorbar(rows["n_params"], rows["ig_p99_over_mean"], yerr=rows["ig_p99_over_mean_std"],
                         marker="o", capsize=3, color=METHOD_COLORS[method], label=METHOD_LABELS[method])
         ax.set_xscale("log")
-        ax.set_xlabel("parameters (log)")
+        ax.set_xticks(capacities["n_params"], [f"{h}\n{n / 1e3:.0f}k" for h, n in
+                                               zip(capacities["hidden"], capacities["n_params"])])
+        ax.xaxis.set_minor_locator(mticker.NullLocator())
+        ax.set_xlabel("hidden widths and parameters (log)")
         ax.set_title(activation.upper())
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("p99 / mean of ||grad_x CE||")
@@ -179,7 +207,7 @@ def tail_vs_capacity_figure(summary: pd.DataFrame) -> plt.Figure:
 def accuracy_vs_p99_figure(summary: pd.DataFrame) -> plt.Figure:
     """Test accuracy against p99 of the input-gradient norms, one point per (capacity,
     activation, method) with seed-std bars; circles ReLU, squares poly."""
-    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
     markers = {"relu": "o", "poly": "s"}
     for r in summary.itertuples(index=False):
         ax.errorbar(r.ig_p99, r.test_acc, xerr=r.ig_p99_std, yerr=r.test_acc_std, marker=markers[r.activation],
@@ -189,7 +217,8 @@ def accuracy_vs_p99_figure(summary: pd.DataFrame) -> plt.Figure:
         if method in set(summary["method"]):
             ax.plot([], [], "o", color=color, label=METHOD_LABELS[method])
     ax.set_xscale("log")
-    ax.set_xlabel("p99 of ||grad_x CE|| (log)")
+    _plain_log_axis(ax.xaxis)
+    ax.set_xlabel("p99 of ||grad_x CE|| (log; left is smoother)")
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize=8, title="circles ReLU, squares poly", title_fontsize=8)
     fig.tight_layout()
@@ -199,7 +228,7 @@ def accuracy_vs_p99_figure(summary: pd.DataFrame) -> plt.Figure:
 def frontier_figure(summary: pd.DataFrame) -> plt.Figure:
     """The accuracy-vs-p99 frontier of the lambda sweep: DREG and IGPEN as lines over lambda
     (labelled), BASE and SN as single points; bars are seed stds."""
-    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for method, rows in summary.groupby("method", sort=False):
         rows = rows.sort_values("lam")
         ax.errorbar(rows["ig_p99"], rows["test_acc"], xerr=rows["ig_p99_std"], yerr=rows["test_acc_std"],
@@ -210,8 +239,75 @@ def frontier_figure(summary: pd.DataFrame) -> plt.Figure:
                 ax.annotate(f"{r.lam:g}", (r.ig_p99, r.test_acc), fontsize=7, xytext=(3, 3),
                             textcoords="offset points", color=METHOD_COLORS[method])
     ax.set_xscale("log")
+    _plain_log_axis(ax.xaxis)
     ax.set_xlabel("p99 of ||grad_x CE|| (log; left is smoother)")
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def trajectories_figure(paths: pd.DataFrame, value: Callable[[np.ndarray], np.ndarray], lower: float,
+                        upper: float, title: str) -> plt.Figure:
+    """Optimiser paths on a 2-d objective over contours of the true f (``value``: (n, 2) -> (n,)) at
+    quantile-spaced levels:
+    one panel per (activation, method); solid GD, dashed L-BFGS, dots at the starts."""
+    grid = np.linspace(lower, upper, 200)
+    g0, g1 = np.meshgrid(grid, grid)
+    f = value(np.c_[g0.ravel(), g1.ravel()]).reshape(g0.shape)
+    levels = np.quantile(f, np.linspace(0.01, 0.99, 14))
+    activations, methods = list(dict.fromkeys(paths["activation"])), list(dict.fromkeys(paths["method"]))
+    fig, axes = plt.subplots(len(activations), len(methods), figsize=(2.9 * len(methods), 2.8 * len(activations)),
+                             squeeze=False, sharex=True, sharey=True)
+    for ax, (activation, method) in zip(axes.flat, [(a, m) for a in activations for m in methods]):
+        ax.contour(g0, g1, f, levels=np.unique(levels), colors="#bbbbbb", linewidths=0.7)
+        block = paths[(paths["activation"] == activation) & (paths["method"] == method)]
+        for (opt, _), path in block.groupby(["optimizer", "start"]):
+            path = path.sort_values("step")
+            ax.plot(path["x0"].clip(lower - 0.3, upper + 0.3), path["x1"].clip(lower - 0.3, upper + 0.3),
+                    "-" if opt == "gd" else "--", color=METHOD_COLORS.get(method, "k"), lw=1.1, alpha=0.8)
+            ax.plot(path["x0"].iloc[0], path["x1"].iloc[0], "o", color="k", ms=3)
+        ax.set_xlim(lower - 0.3, upper + 0.3)
+        ax.set_ylim(lower - 0.3, upper + 0.3)
+        ax.axvspan(upper, upper + 0.3, color="#f5b7b1", alpha=0.3)
+        ax.axvspan(lower - 0.3, lower, color="#f5b7b1", alpha=0.3)
+        ax.set_title(f"{METHOD_LABELS.get(method, method)}, {activation}", fontsize=9)
+    fig.suptitle(f"{title}: solid GD, dashed L-BFGS (paths clipped 0.3 outside the box)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def regret_figure(starts: pd.DataFrame, floor: float = 1e-4) -> plt.Figure:
+    """Per-start normalised regret (log, clipped at ``floor``) per method, one panel per
+    (optimiser, objective); ``true`` is the optimiser driven by the true gradient."""
+    data = starts.assign(regret=starts["regret"].clip(lower=floor))
+    order = [m for m in ["true", "base", "dreg", "igp", "sn"] if m in set(data["method"])]
+    g = sns.catplot(data=data, x="method", y="regret", hue="activation", col="objective", row="optimizer",
+                    kind="box", order=order, height=2.6, aspect=1.0, log_scale=True, fliersize=1.5,
+                    sharey=False)
+    g.set_axis_labels("", "normalised regret (log)")
+    g.figure.tight_layout()
+    return g.figure
+
+
+def cosine_vs_tail_figure(runs: pd.DataFrame) -> plt.Figure:
+    """p10 of the surrogate/true gradient cosine against the surrogate's p99/mean, one point
+    per surrogate; circles ReLU, squares poly; one panel per objective."""
+    objectives = list(dict.fromkeys(runs["objective"]))
+    fig, axes = plt.subplots(1, len(objectives), figsize=(3.4 * len(objectives), 3.1), squeeze=False)
+    markers = {"relu": "o", "poly": "s"}
+    for ax, objective in zip(axes.flat, objectives):
+        block = runs[runs["objective"] == objective]
+        for r in block.itertuples(index=False):
+            ax.plot(r.grad_p99_over_mean, r.cos_p10, markers[r.activation], color=METHOD_COLORS[r.method],
+                    alpha=0.8, ms=5)
+        ax.set_xscale("log")
+        ax.set_xlabel("p99/mean of ||grad_x s|| (log)")
+        ax.set_title(objective)
+    axes[0, 0].set_ylabel("p10 of cos(grad s, grad f)")
+    for method, color in METHOD_COLORS.items():
+        if method in set(runs["method"]):
+            axes[0, -1].plot([], [], "o", color=color, label=METHOD_LABELS[method])
+    axes[0, -1].legend(fontsize=8, title="circles ReLU, squares poly", title_fontsize=7)
     fig.tight_layout()
     return fig

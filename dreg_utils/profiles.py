@@ -93,6 +93,35 @@ SETTINGS: dict[str, dict[str, dict]] = {
                       cost_dataset="concrete", cost_epochs=50, cost_repeats=5, cost_outputs=[1, 10],
                       n_jobs=2),
     },
+    # Statistical tests (notebook 03) on the MNIST and synthetic sweeps of the same profile.
+    # mnist_runs / synthetic_runs: a runs.csv to analyse; None = the default location under
+    # $DREG_RESULTS_DIR (or results/), running the cached sweep when that table is missing.
+    "stats": {
+        "smoke": dict(mnist_runs=None, synthetic_runs=None, synthetic_lam=1e-2, alpha=0.05,
+                      confidence=0.95, n_boot=2000, bootstrap_seed=0),
+        "default": dict(mnist_runs=None, synthetic_runs=None, synthetic_lam=1e-2, alpha=0.05,
+                        confidence=0.95, n_boot=10_000, bootstrap_seed=0),
+        "paper": dict(mnist_runs=None, synthetic_runs=None, synthetic_lam=1e-2, alpha=0.05,
+                      confidence=0.95, n_boot=10_000, bootstrap_seed=0),
+    },
+    # Surrogates in an optimisation loop (notebook 05, issue 6; the paper reports no such
+    # experiment, so every value is ours). gd_step is in units of width^2 of the box.
+    "surrogate": {
+        "smoke": dict(objectives=["rosenbrock", "piecewise"], methods=["base", "dreg", "igp", "sn"],
+                      activations=["relu", "poly"], seeds=[0], hidden=[16, 16], dreg_lam=0.03,
+                      igp_lam=0.03, epochs=15, batch_size=64, lr=3e-3, weight_decay=0.0, n_train=256,
+                      n_test=256, n_starts=8, gd_step=0.01, gd_steps=60, lbfgs_steps=10, device="cpu"),
+        "default": dict(objectives=["rosenbrock", "rastrigin", "piecewise", "smooth"],
+                        methods=["base", "dreg", "igp", "sn"], activations=["relu", "poly"],
+                        seeds=[0, 1, 2], hidden=[32, 32], dreg_lam=0.03, igp_lam=0.03, epochs=60,
+                        batch_size=64, lr=3e-3, weight_decay=0.0, n_train=1024, n_test=1024,
+                        n_starts=32, gd_step=0.01, gd_steps=200, lbfgs_steps=25, device="cpu"),
+        "paper": dict(objectives=["rosenbrock", "rastrigin", "piecewise", "smooth"],
+                      methods=["base", "dreg", "igp", "sn"], activations=["relu", "poly"],
+                      seeds=[0, 1, 2, 3, 4], hidden=[64, 64], dreg_lam=0.03, igp_lam=0.03, epochs=200,
+                      batch_size=64, lr=1e-3, weight_decay=0.0, n_train=2000, n_test=1000,
+                      n_starts=64, gd_step=0.01, gd_steps=300, lbfgs_steps=40, device="auto"),
+    },
 }
 
 

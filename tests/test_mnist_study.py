@@ -201,6 +201,6 @@ def test_frontier_table_picks_the_smoothest_setting_within_the_accuracy_budget()
 def test_load_data_passes_the_data_settings(monkeypatch, tiny_data):
     calls = []
     monkeypatch.setattr(study, "load_mnist", lambda *args, **kwargs: calls.append((args, kwargs)) or tiny_data)
-    s = settings(dataset="fashion-mnist", source="debian", n_train=50, n_test=None)
+    s = settings(dataset="fashion-mnist", source="debian", n_train=50, n_test=30)
     assert study.load_data(s) is tiny_data
-    assert calls == [(("fashion-mnist", None), dict(source="debian", n_train=50, n_test=None))]
+    assert calls == [(("fashion-mnist", None), dict(source="debian", n_train=50, n_test=30))]

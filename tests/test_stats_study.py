@@ -1,0 +1,344 @@
+"""The Section-6.3 analysis on small hand-made results tables whose verdicts are known."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from dreg_utils import profiles
+from dreg_utils import stats_study as study
+
+CAPACITIES = ("32-16", "128-64", "256-128", "512-256")
+N_BOOT = 200
+
+
+def mnist_runs(capacities=CAPACITIES, activations=("relu", "poly"), seeds=(0, 1, 2),
+               methods=("base", "dreg", "igp", "sn"), dreg_p99=0.45, dreg_mean=0.7, dreg_cost=0.4,
+               sn_p99=0.25, sn_cost=1.5):
+    """A tidy MNIST runs table shaped like the paper's Table 3: BASE p99/mean rises with capacity,
+    POLY_BASE has heavier tails than RELU_BASE, and DREG and SN scale BASE's numbers by the
+    given factors (p99, mean) or lower its accuracy by the given points. Each run gets a small
+    seeded multiplicative jitter so that no paired difference is constant."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, hidden in enumerate(capacities):
+        for activation in activations:
+            for seed in seeds:
+                heavy = 1.3 if activation == "poly" else 1.0
+                base = {"ig_mean": 0.15, "ig_p99": 3.0 * (1 + 0.3 * i) * heavy, "ig_max": 8.0 * heavy ** 2,
+                        "test_acc": 97.0}
+                factors = {"base": (1.0, 1.0, 0.0), "igp": (1.0, 1.0, 0.0),
+                           "dreg": (dreg_mean, dreg_p99, dreg_cost), "sn": (0.6, sn_p99, sn_cost)}
+                for method in methods:
+                    f_mean, f_p99, cost = factors[method]
+                    jitter = np.exp(0.02 * rng.standard_normal(3))
+                    mean = base["ig_mean"] * f_mean * jitter[0]
+                    p99 = base["ig_p99"] * f_p99 * jitter[1]
+                    rows.append({"hidden": hidden, "activation": activation, "method": method, "seed": seed,
+                                 "lam": 0.01 if method in ("dreg", "igp") else 0.0, "epochs": 8,
+                                 "diverged": False,
+                                 "test_acc": base["test_acc"] - cost + 0.1 * rng.standard_normal(),
+                                 "ig_mean": mean, "ig_p99": p99, "ig_max": base["ig_max"] * f_p99 * jitter[2],
+                                 "ig_p99_over_mean": p99 / mean})
+    return pd.DataFrame(rows)
+
+
+def analyse(runs):
+    return study.mnist_tests(runs, n_boot=N_BOOT)
+
+
+def row(tests, comparison, test):
+    return tests[(tests["comparison"] == comparison) & (tests["test"] == test)].iloc[0]
+
+
+@pytest.fixture(scope="module")
+def paper_like():
+    return analyse(mnist_runs())
+
+
+# ----------------------------------------------------------------------------- MNIST verdicts
+
+def test_every_claim_holds_on_a_paper_like_table(paper_like):
+    verdicts = study.verdict_table(paper_like)
+    assert list(verdicts["claim"]) == [1, 2, 3, 4, 5]
+    assert (verdicts["verdict"] == "holds").all()
+    assert (verdicts["verdict after Holm"] == "holds").all()
+
+
+def test_paper_design_sizes_and_the_24_of_24_sign_test(paper_like):
+    designs = study.designs(paper_like).set_index("design")
+    assert designs["pairs (ours)"].to_dict() == {"DREG vs BASE": 24, "DREG vs SN": 24,
+                                                 "POLY_BASE vs RELU_BASE": 12}
+    sign = row(paper_like, study.P99, "sign_test")
+    assert (sign["n"], sign["statistic"]) == (24, 0)  # DREG p99 above BASE in none of 24 pairs
+    assert sign["p_value"] == pytest.approx(2 * 0.5 ** 24, rel=1e-12)
+    assert sign["p_floor"] == pytest.approx(2 * 0.5 ** 24, rel=1e-12)
+    assert row(paper_like, study.POLY_P99, "sign_test")["p_value"] == pytest.approx(2 * 0.5 ** 12, rel=1e-12)
+
+
+def test_holm_column_is_never_below_the_raw_p(paper_like):
+    has_p = paper_like["p_value"].notna()
+    assert has_p.sum() > 20
+    assert (paper_like.loc[has_p, "p_holm"] >= paper_like.loc[has_p, "p_value"]).all()
+    assert paper_like.loc[~has_p, "p_holm"].isna().all()
+
+
+def test_sample_size_notes_name_the_floors(paper_like):
+    notes = study.verdict_table(paper_like).set_index("claim")["sample size"]
+    # 24 pairs reach the paper's p < 1e-6 (claim 1) but not its p < 1e-7 (claim 2), except one-sided.
+    assert notes[1] == ""
+    assert "2·0.5^24 = 1.19e-07" in notes[2] and "needs ≥ 25 pairs" in notes[2]
+    assert "one-sided the floor is 5.96e-08" in notes[2]
+
+
+def test_accuracy_cost_is_base_minus_dreg_by_hand():
+    runs = mnist_runs(dreg_cost=3.0)
+    tests = analyse(runs)
+    base = runs[runs["method"] == "base"].sort_values(["hidden", "activation", "seed"])["test_acc"].to_numpy()
+    dreg = runs[runs["method"] == "dreg"].sort_values(["hidden", "activation", "seed"])["test_acc"].to_numpy()
+    cost, low, high = study.accuracy_cost(tests)
+    assert cost == pytest.approx(np.mean(base - dreg), abs=1e-12)
+    assert low < cost < high
+    # the tails still go the paper's way, but 3 points is not a modest cost
+    assert study.claim_parts(tests)[1] == ["yes", "yes", "no"]
+    assert study.verdict_table(tests).set_index("claim").loc[1, "verdict"] == "does not hold"
+
+
+def test_dreg_with_heavier_tails_contradicts_claims_1_and_5():
+    tests = analyse(mnist_runs(dreg_p99=1.5))
+    assert study.support(tests, study.P99, -1) == "opposite"
+    verdicts = study.verdict_table(tests).set_index("claim")["verdict"]
+    assert verdicts[1] == "does not hold" and verdicts[5] == "does not hold"
+    assert verdicts[3] == "holds"  # POLY_BASE vs RELU_BASE does not involve DREG
+
+
+def test_uniform_shrinkage_is_not_selective():
+    # p99 and mean both shrink by 30%: relative reductions are equal up to jitter, no direction.
+    tests = analyse(mnist_runs(dreg_p99=0.7, dreg_mean=0.7))
+    assert study.support(tests, study.RELATIVE, +1) in ("no", "opposite")
+    assert study.verdict_table(tests).set_index("claim").loc[2, "verdict"] == "does not hold"
+
+
+def test_a_smoke_sized_design_is_inconclusive_and_says_why():
+    tests = analyse(mnist_runs(capacities=("32-16",), seeds=(0, 1)))
+    verdicts = study.verdict_table(tests).set_index("claim")
+    assert (verdicts["verdict"] == "inconclusive").all()
+    assert "2·0.5^4 = 0.125 ≥ α = 0.05" in verdicts.loc[1, "sample size"]
+    assert "4 non-tied pairs (paper: 24)" in verdicts.loc[1, "sample size"]
+    assert study.designs(tests).set_index("design").loc["POLY_BASE vs RELU_BASE", "pairs (ours)"] == 2
+
+
+def test_a_diverged_run_drops_its_pair():
+    runs = mnist_runs()
+    first_dreg = runs.index[runs["method"] == "dreg"][0]
+    runs.loc[first_dreg, ["diverged", "ig_p99"]] = [True, np.nan]
+    tests = analyse(runs)
+    assert row(tests, study.P99, "paired_t")["n"] == 23
+    assert row(tests, study.P99, "paired_t")["unmatched"] == 1
+    assert study.verdict_table(tests).set_index("claim").loc[1, "verdict"] == "holds"
+
+
+def test_without_sn_runs_claim_4_is_inconclusive():
+    tests = analyse(mnist_runs(methods=("base", "dreg")))
+    assert row(tests, study.SN_ACC, "none")["n"] == 0
+    verdicts = study.verdict_table(tests).set_index("claim")["verdict"]
+    assert verdicts[4] == "inconclusive" and verdicts[1] == "holds"
+
+
+def test_claim_5_tests_match_scipy(paper_like):
+    runs = mnist_runs()
+    at = runs[runs["hidden"] == "128-64"]
+    expected = sps.ttest_ind(at.loc[at["method"] == "dreg", "ig_p99_over_mean"],
+                             at.loc[at["method"] == "base", "ig_p99_over_mean"], equal_var=False)
+    welch = row(paper_like, "DREG vs BASE: p99/mean at 128-64", "welch_t")
+    assert welch["p_value"] == pytest.approx(expected.pvalue, rel=1e-10)
+    assert (welch["n_a"], welch["n_b"]) == (6, 6)
+    base = runs[runs["method"] == "base"]
+    rho = sps.spearmanr(base["hidden"].map(CAPACITIES.index), base["ig_p99_over_mean"])
+    trend = row(paper_like, study.TREND, "spearman")
+    assert trend["n"] == 24
+    assert (trend["statistic"], trend["p_value"]) == pytest.approx((rho.statistic, rho.pvalue), rel=1e-10)
+    assert trend["note"].startswith("POLY_BASE ") and "; RELU_BASE " in trend["note"]
+    welch_rows = paper_like[paper_like["test"] == "welch_t"]
+    assert list(welch_rows["capacity"]) == list(CAPACITIES)  # ordered by parameter count, not as text
+
+
+def test_relative_reduction_counts_by_hand():
+    # 8 pairs; DREG cuts p99 by half and the mean by 20% except in pairs 0 and 1, where the mean
+    # falls by 60%: the relative p99 reduction is larger in 6 of 8 pairs.
+    runs = mnist_runs(capacities=("32-16", "128-64"), activations=("relu", "poly"), seeds=(0, 1),
+                      methods=("base", "dreg"))
+    base = runs[runs["method"] == "base"].sort_values(["hidden", "activation", "seed"])
+    dreg_index = runs[runs["method"] == "dreg"].sort_values(["hidden", "activation", "seed"]).index
+    runs.loc[dreg_index, "ig_p99"] = 0.5 * base["ig_p99"].to_numpy()
+    runs.loc[dreg_index, "ig_mean"] = base["ig_mean"].to_numpy() * np.array([0.4, 0.4] + [0.8] * 6)
+    sign = row(analyse(runs), study.RELATIVE, "relative_reduction_sign")
+    assert (sign["statistic"], sign["n"]) == (6, 8)
+    assert sign["p_value"] == pytest.approx(2 * (1 + 8 + 28) / 256, rel=1e-12)
+
+
+def test_paper_table3_checks_count_its_own_cells():
+    checks = study.paper_table3_checks()
+    assert checks[1].startswith("p99 lower in 8/8 cells") and "0.43 points" in checks[1]
+    # in the paper's Table 3, POLY_SN is more accurate than POLY_DREG at 3 of 4 capacities
+    assert "DREG more accurate than SN in 5/8 cells (ReLU 4/4, poly 1/4)" in checks[4]
+    assert "RELU 17.79 → 35.60" in checks[5]
+
+
+@pytest.mark.parametrize("parts, verdict", [
+    (["yes", "yes"], "holds"), (["yes", "no"], "does not hold"), (["yes", "opposite"], "does not hold"),
+    (["yes", "unreachable"], "inconclusive"), (["no", "unreachable"], "does not hold"),
+    (["missing"], "inconclusive"), ([], "inconclusive")])
+def test_combine(parts, verdict):
+    assert study.combine(parts) == verdict
+
+
+@pytest.mark.parametrize("parts, status", [
+    (["no", "yes"], "yes"), (["no", "unreachable"], "unreachable"), (["opposite", "no"], "no")])
+def test_either(parts, status):
+    assert study.either(parts) == status
+
+
+def test_summary_view_has_one_row_per_comparison(paper_like):
+    view = study.summary_view(paper_like)
+    assert len(view) == paper_like["comparison"].nunique() == 14
+    p99 = view.set_index("comparison").loc[study.P99]
+    assert p99["n"] == 24 and p99["effect"] < 0
+    assert p99["bootstrap low"] < p99["effect"] < p99["bootstrap high"]
+    assert p99["median ratio"] == pytest.approx(0.45, rel=0.05)
+
+
+def test_closing_note_lists_every_claim(paper_like):
+    verdicts = study.verdict_table(paper_like)
+    note = study.closing_note(verdicts, pd.DataFrame(), study.designs(paper_like))
+    assert all(f"**Claim {c}**" in note for c in range(1, 6))
+    assert "Tally: holds 5, does not hold 0, inconclusive 0." in note
+    assert "smaller than the paper's" not in note
+
+
+def test_missing_columns_are_named():
+    with pytest.raises(ValueError, match=r"lacks the columns \['ig_max'\]"):
+        study.mnist_tests(mnist_runs().drop(columns="ig_max"))
+
+
+# ----------------------------------------------------------------------------- synthetic families
+
+def synthetic_runs(families=("smooth", "sparse"), seeds=(0, 1, 2)):
+    """lambda = 1e-2 halves grad_p90 and raises the test MSE by 10% (times a small jitter)."""
+    rows = []
+    for family in families:
+        for seed in seeds:
+            for lam, p90, mse in ((0.0, 2.0, 1.0), (1e-2, 1.0, 1.1)):
+                jitter = 1 + 0.01 * (seed + 1) * (1 if lam else -1)
+                rows.append({"family": family, "lam": lam, "seed": seed, "diverged": False,
+                             "test_mse": mse * jitter, "grad_p90": p90 * jitter,
+                             "grad_p99": 2 * p90 * jitter})
+    return pd.DataFrame(rows)
+
+
+def test_synthetic_tests_pool_families_and_read_directions():
+    tests, variances = study.synthetic_analysis(synthetic_runs(), 1e-2, n_boot=N_BOOT)
+    pooled = tests[tests["family"] == study.ALL_FAMILIES]
+    pairs = pooled[pooled["test"] == "paired_t"].set_index("metric")["n"]
+    assert pairs["test_mse"] == pairs["grad_p90"] == 6
+    readings = study.synthetic_readings(tests).set_index("comparison")
+    p90 = readings.loc["lambda=0.01 / lambda=0: grad_p90"]
+    assert p90["reading"] == "lower with DREG" and p90["lower with DREG"] == "6/6"
+    assert p90["p sign"] == pytest.approx(2 * 0.5 ** 6, rel=1e-12)
+    assert readings.loc["lambda=0.01 / lambda=0: test_mse", "reading"] == "higher with DREG"
+    per_family = tests[(tests["family"] == "smooth") & (tests["test"] == "sign_test")]
+    assert (per_family["p_floor"] == 0.25).all()  # 3 seeds: 2 * 0.5**3
+
+
+def test_synthetic_ratio_effects_by_hand():
+    tests, _ = study.synthetic_analysis(synthetic_runs(), 1e-2, n_boot=N_BOOT)
+    smooth = tests[(tests["family"] == "smooth") & (tests["metric"] == "grad_p90")].set_index("test")
+    ratios = [0.5 * (1 + 0.01 * k) / (1 - 0.01 * k) for k in (1, 2, 3)]
+    assert smooth.loc["median_ratio", "effect"] == pytest.approx(np.median(ratios), rel=1e-12)
+    assert smooth.loc["paired_t", "effect"] == pytest.approx(np.mean(ratios) - 1, rel=1e-12)
+
+
+def test_seed_variance_by_hand():
+    variances = study.seed_variance(synthetic_runs(), 1e-2).set_index("family")
+    base = [1.0 * (1 - 0.01 * k) for k in (1, 2, 3)]
+    dreg = [1.1 * (1 + 0.01 * k) for k in (1, 2, 3)]
+    assert variances.loc["smooth", "var_base"] == pytest.approx(np.var(base, ddof=1), rel=1e-12)
+    ratio = np.var(dreg, ddof=1) / np.var(base, ddof=1)
+    assert variances.loc["smooth", "variance_ratio"] == pytest.approx(ratio, rel=1e-12)
+    assert variances.loc["smooth", "seeds"] == 3
+
+
+def test_seed_variance_needs_two_seeds():
+    variances = study.seed_variance(synthetic_runs(seeds=(0,)), 1e-2)
+    assert variances["variance_ratio"].isna().all()
+    tests, _ = study.synthetic_analysis(synthetic_runs(seeds=(0,)), 1e-2, n_boot=N_BOOT)
+    assert (tests.loc[tests["metric"] == "test_mse seed variance", "test"] == "none").all()
+
+
+def test_synthetic_lambda_must_be_in_the_table():
+    with pytest.raises(ValueError, match=r"lambda=0.1 is not in the synthetic results table; "
+                                         r"it has \[0.0, 0.01\]"):
+        study.synthetic_tests(synthetic_runs(), 0.1)
+
+
+# ----------------------------------------------------------------------------- inputs and parameters
+
+def test_matched_values_keep_only_keys_both_finished():
+    runs = mnist_runs(capacities=("32-16",), activations=("relu",), seeds=(0, 1, 2), methods=("base", "dreg"))
+    runs = runs.drop(runs.index[(runs["method"] == "dreg") & (runs["seed"] == 2)])
+    a, b, unmatched = study.matched_values(runs, "dreg", "base", "ig_p99")
+    assert len(a) == len(b) == 2 and unmatched == 1
+
+
+def test_grid_mismatch_and_load_or_run(tmp_path):
+    settings = study.validate(profiles.resolve("stats", "smoke"))
+    synthetic_settings = profiles.resolve("synthetic", "smoke")
+    grid, n_runs = study.synthetic_grid(synthetic_settings)
+    runs = pd.DataFrame([{"family": f, "lam": lam, "seed": s, "hidden": "32-32", "activation": "relu",
+                          "epochs": 4}
+                         for f in synthetic_settings["families"] for lam in synthetic_settings["lambdas"]
+                         for s in synthetic_settings["seeds"]])
+    assert study.grid_mismatch(runs, grid, n_runs) == []
+    assert study.grid_mismatch(runs[runs["seed"] == 0], grid, n_runs) == [
+        "seed is [0], expected [0, 1]", f"{n_runs // 2} runs, expected {n_runs}"]
+    calls = []
+
+    def run():
+        calls.append(1)
+        return runs
+
+    path = tmp_path / "runs.csv"
+    _, origin = study.load_or_run(settings["synthetic_runs"], path, grid, n_runs, run)
+    assert calls == [1] and "does not exist" in origin
+    runs.to_csv(path, index=False)
+    loaded, origin = study.load_or_run(None, path, grid, n_runs, run)
+    assert calls == [1] and origin == f"read {path}" and loaded["hidden"].iloc[0] == "32-32"
+    runs.assign(epochs=9).to_csv(path, index=False)
+    _, origin = study.load_or_run(None, path, grid, n_runs, run)
+    assert calls == [1, 1] and "epochs is [9], expected [4]" in origin
+    _, origin = study.load_or_run(path, tmp_path / "elsewhere.csv", grid, n_runs, run)
+    assert calls == [1, 1] and "not the profile's grid" in origin
+
+
+@pytest.mark.parametrize("profile", profiles.PROFILES)
+def test_every_profile_validates_and_matches_the_sweeps(profile):
+    settings = study.validate(profiles.resolve("stats", profile))
+    assert settings["n_boot"] >= 1000
+    grid, n_runs = study.mnist_grid(profiles.resolve("mnist", profile))
+    assert n_runs == math.prod(len(grid[k]) for k in ("hidden", "activation", "method", "seed"))
+    assert settings["synthetic_lam"] in profiles.resolve("synthetic", profile)["lambdas"]
+
+
+@pytest.mark.parametrize("overrides, error, pattern", [
+    (dict(mnist_runs=3), TypeError, r"mnist_runs must be the path of a runs.csv table, or None"),
+    (dict(synthetic_runs="no/such.csv"), FileNotFoundError, r"synthetic_runs='no/such.csv' is not a file"),
+    (dict(synthetic_lam=0.0), ValueError, r"synthetic_lam=0.0 is not valid; it must be > 0"),
+    (dict(alpha=1.0), ValueError, r"alpha=1.0 is not valid; it must be in \(0, 1\)"),
+    (dict(confidence=1.5), ValueError, r"confidence=1.5 is not valid; it must be <= 1.0"),
+    (dict(n_boot=10), ValueError, r"n_boot=10 is not valid; it must be an integer >= 100"),
+    (dict(bootstrap_seed=-1), ValueError, r"bootstrap_seed=-1 is not valid"),
+])
+def test_bad_parameters(overrides, error, pattern):
+    with pytest.raises(error, match=pattern):
+        study.validate(profiles.resolve("stats", "smoke", **overrides))

@@ -1,0 +1,179 @@
+"""Surrogate-optimisation study: objectives and their gradients, cosine, domain exits, parameters."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dreg_utils import plotting, profiles
+from dreg_utils import surrogate_study as study
+from dreg_utils.data.synthetic import target_function
+
+
+@pytest.mark.parametrize("name", ["rosenbrock", "rastrigin"])
+def test_analytic_gradient_matches_autograd(name):
+    objective = study.make_objective(name)
+    x = study.uniform(objective, 64, seed=5)
+    assert torch.allclose(objective.gradient(x), study.autograd_gradient(objective.value)(x), atol=1e-9)
+
+
+def test_rosenbrock_gradient_matches_finite_differences_in_higher_dimension():
+    x = torch.randn(8, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    h, eye = 1e-6, torch.eye(4, dtype=torch.float64)
+    fd = torch.stack([(study.rosenbrock(x + h * e) - study.rosenbrock(x - h * e)) / (2 * h) for e in eye], dim=1)
+    assert torch.allclose(study.rosenbrock_gradient(x), fd, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name, x_star", [("rosenbrock", [1.0, 1.0]), ("rastrigin", [0.0, 0.0])])
+def test_known_minimum_has_zero_value_and_gradient(name, x_star):
+    objective = study.make_objective(name)
+    x = torch.tensor([x_star], dtype=torch.float64)
+    assert float(objective.value(x)) == pytest.approx(objective.f_star, abs=1e-12)
+    assert torch.allclose(objective.gradient(x), torch.zeros(1, 2, dtype=torch.float64), atol=1e-12)
+
+
+@pytest.mark.parametrize("family", ["smooth", "piecewise"])
+def test_family_reimplementation_matches_the_numpy_generator(family):
+    x = np.random.default_rng(1).uniform(-1, 1, size=(32, 5))
+    expected = target_function(family, 5, np.random.default_rng(0))(x)
+    got = study.family_function(family, 5, seed=0)(torch.as_tensor(x))
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
+
+
+def test_family_gradient_matches_finite_differences():
+    objective = study.make_objective("smooth")
+    x = study.uniform(objective, 16, seed=3)
+    h, eye = 1e-6, torch.eye(5, dtype=torch.float64)
+    fd = torch.stack([(objective.value(x + h * e) - objective.value(x - h * e)) / (2 * h) for e in eye], dim=1)
+    assert torch.allclose(objective.gradient(x), fd, atol=1e-6)
+
+
+def test_piecewise_gradient_is_the_sign_vector():
+    objective = study.make_objective("piecewise")
+    x = study.uniform(objective, 16, seed=3)
+    assert set(objective.gradient(x).unique().tolist()) <= {-1.0, 1.0}
+
+
+def test_cosine_helper():
+    a = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0], [2.0, 0.0]])
+    b = torch.tensor([[3.0, 0.0], [-1.0, -1.0], [1.0, 0.0], [0.0, 5.0]])
+    assert torch.allclose(study.cosine(a, b), torch.tensor([1.0, -1.0, 0.0, 0.0]))
+
+
+def test_domain_exit_and_divergence_detection():
+    x = torch.tensor([[0.0, 0.5], [1.0, -1.0], [1.01, 0.0], [0.0, float("nan")], [25.0, 0.0]])
+    assert study.outside(x, -1.0, 1.0).tolist() == [False, False, True, True, True]
+    assert study.diverged(x, -1.0, 1.0).tolist() == [False, False, False, True, True]
+
+
+def test_gradient_descent_flags_exits_and_freezes_divergent_starts():
+    starts = torch.tensor([[0.5], [0.9]], dtype=torch.float64)
+    uphill = study.gradient_descent(lambda x: -x, starts, step=1.0, steps=20, lower=-1.0, upper=1.0)
+    assert uphill.left_domain.all() and uphill.diverged.all()
+    assert torch.isfinite(uphill.final).all()
+    downhill = study.gradient_descent(lambda x: x, starts, step=0.5, steps=20, lower=-1.0, upper=1.0, keep=1)
+    assert not downhill.left_domain.any() and torch.allclose(downhill.final, torch.zeros(2, 1, dtype=torch.float64), atol=1e-5)
+    assert len(downhill.paths) == 1 and len(downhill.paths[0]) == 21
+
+
+def test_lbfgs_minimises_a_quadratic_and_detects_an_unbounded_surrogate():
+    starts = torch.tensor([[0.5, -0.3]], dtype=torch.float64)
+    bowl = study.lbfgs(lambda x: ((x - 0.2) ** 2).sum(dim=1), starts, steps=10, lower=-1.0, upper=1.0)
+    assert torch.allclose(bowl.final, torch.full((1, 2), 0.2, dtype=torch.float64), atol=1e-6)
+    assert not bowl.left_domain.any()
+    ramp = study.lbfgs(lambda x: x.sum(dim=1), starts, steps=10, lower=-1.0, upper=1.0)
+    assert ramp.left_domain.all() and (ramp.final < -1.0).all()
+
+
+def test_normalised_regret_is_zero_at_the_optimum_and_clips_to_the_box():
+    objective = study.make_objective("rastrigin")
+    x = torch.tensor([[0.0, 0.0], [10.0, 0.0]], dtype=torch.float64)
+    regret = study.normalised_regret(objective, x, 0.0, 2.0)
+    assert regret[0] == 0.0 and regret[1] == pytest.approx(float(objective.value(torch.tensor([[2.0, 0.0]]))) / 2)
+
+
+def surrogate(**overrides):
+    return study.validate(profiles.resolve("surrogate", "smoke", **overrides))
+
+
+@pytest.mark.parametrize("overrides, error, pattern", [
+    (dict(objectives=["sphere"]), ValueError, r"objectives contains \['sphere'\], which is not valid; choose from"),
+    (dict(methods=["dreg", "sn"]), ValueError, r"must include 'base'"),
+    (dict(methods=["base", "jacobian"]), ValueError, r"methods contains \['jacobian'\]"),
+    (dict(activations=["tanh"]), ValueError, r"activations contains \['tanh'\]"),
+    (dict(dreg_lam=-1.0), ValueError, r"dreg_lam=-1.0 is not valid; it must be >= 0"),
+    (dict(gd_step=0.0), ValueError, r"gd_step=0.0 is not valid; it must be > 0"),
+    (dict(n_starts=0), ValueError, r"n_starts=0 is not valid"),
+    (dict(seeds="0"), TypeError, r"seeds must be a non-empty list"),
+    (dict(device="tpu"), ValueError, r"device='tpu' is not valid"),
+])
+def test_bad_parameters(overrides, error, pattern):
+    with pytest.raises(error, match=pattern):
+        surrogate(**overrides)
+
+
+def test_unknown_objective_name():
+    with pytest.raises(ValueError, match=r"objective='ackley' is not valid; choose one of"):
+        study.make_objective("ackley")
+
+
+def test_configs_cover_the_grid_with_each_methods_lambda():
+    settings = surrogate()
+    configs = study.make_configs(settings)
+    assert len(configs) == 2 * 4 * 2 * 1
+    lams = {c["method"]: c["lam"] for c in configs}
+    assert lams == {"base": 0.0, "sn": 0.0, "dreg": settings["dreg_lam"], "igp": settings["igp_lam"]}
+
+
+def test_tiny_sweep_end_to_end(tmp_path):
+    settings = surrogate(objectives=["rastrigin"], methods=["base", "dreg"], activations=["relu"],
+                         epochs=2, n_starts=3, gd_steps=5, lbfgs_steps=3)
+    runs, starts, paths = study.run_sweep(settings, tmp_path, progress=False)
+    assert len(runs) == 2 and (tmp_path / "starts.csv").exists()
+    assert len(starts) == (2 + 1) * 2 * 3  # two surrogates and the oracle, two optimisers, three starts
+    assert set(paths["step"]) == set(range(6)) | set(range(4))
+    assert runs[["cos_mean", "cos_p10", "gd_regret_median", "lbfgs_left_domain"]].notna().all().all()
+    again, _, _ = study.run_sweep(settings, tmp_path, progress=False)
+    assert again["cached"].all()
+    objective = study.make_objective("rastrigin")
+    figures = [plotting.trajectories_figure(paths, lambda x: objective.value(torch.as_tensor(x)).numpy(),
+                                            objective.lower, objective.upper, "rastrigin"),
+               plotting.regret_figure(starts), plotting.cosine_vs_tail_figure(runs)]
+    assert all(len(f.axes) >= 1 for f in figures)
+    plt.close("all")
+
+
+def test_correlations_versus_base_and_verdict():
+    runs = pd.DataFrame({"objective": "o", "method": ["base", "dreg"] * 3, "activation": "relu",
+                         "seed": [0, 0, 1, 1, 2, 2], "train_diverged": False,
+                         "grad_p99_over_mean": [3.0, 1.5, 3.2, 1.4, 2.9, 1.6],
+                         "test_mse": [0.1, 0.2, 0.1, 0.2, 0.1, 0.2],
+                         "cos_mean": 0.9, "cos_p5": 0.5, "cos_p10": [0.5, 0.8] * 3,
+                         "gd_regret_median": [0.3, 0.1, 0.35, 0.12, 0.28, 0.11],
+                         "lbfgs_regret_median": [0.3, 0.1, 0.35, 0.12, 0.28, 0.11],
+                         "gd_left_domain": 0.0, "lbfgs_left_domain": 0.0, "lbfgs_diverged": 0.0})
+    corr = study.correlations(runs).set_index(["predictor", "outcome"])
+    assert corr.loc[("grad_p99_over_mean", "gd_regret_median"), "rho"] > 0.8
+    assert np.isnan(corr.loc[("grad_p99_over_mean", "gd_left_domain"), "rho"])
+    versus = study.versus_base(study.summarize(runs))
+    assert versus.iloc[0]["test MSE change %"] == pytest.approx(100.0)
+    lines = study.verdict(corr.reset_index(), versus)
+    assert any("p99/mean vs GD regret: predicts in 1/1" in line for line in lines)
+    assert any(line.startswith("DREG vs BASE: lower regret under both optimisers in 1/1") for line in lines)
+
+
+def test_estimate_minimum_uses_known_value_or_bounds_the_samples():
+    assert study.estimate_minimum(study.make_objective("rosenbrock")) == 0.0
+    smooth = study.make_objective("smooth")
+    f_min = study.estimate_minimum(smooth, n=512)
+    assert f_min <= float(smooth.value(study.uniform(smooth, 512, 12345)).min())
+
+
+def test_single_thread_restores_the_thread_count():
+    before = torch.get_num_threads()
+    with study.single_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
