@@ -164,7 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="also run the whole vectorised sweep")
     parser.add_argument("--steps", type=int, default=30, help="timed steps per variant and repetition")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repetitions")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice); 1 avoids OpenMP stragglers "
+                             "when other processes share the cores")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     steps, repeats = (3, 1) if args.quick else (args.steps, args.repeats)
     if steps < 1 or repeats < 1:
         parser.error(f"--steps and --repeats must be >= 1, got {steps} and {repeats}")

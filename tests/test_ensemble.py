@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from dreg_utils.ensemble import ENSEMBLE_METHODS, Member, StackedMLP, fit_ensemble, make_group_step
+from dreg_utils.ensemble import (ENSEMBLE_METHODS, Member, StackedMLP, build_group, fit_ensemble,
+                                 make_group_step)
 from dreg_utils.models import CompactMLP
 from dreg_utils.train import fit
 
@@ -74,6 +75,16 @@ def test_exported_models_match_the_stack_in_eval_mode(float64, blobs):
         net.copy_member_to_(i, copy)
         torch.testing.assert_close(copy(x), stacked[i])
         torch.testing.assert_close(model.eval()(x), stacked[i])
+
+
+def test_build_group_stacks_the_seeded_models():
+    members = [Member(3, "sn"), Member(4, "base")]
+    models, net, optimizer = build_group(members, 5, (6,), 2, activation="poly", lr=0.5, weight_decay=0.1)
+    assert [m.uses_spectral_norm for m in models] == [True, False] and net.training
+    assert net.weights[0].shape == (2, 5, 6) and net.sn_index.tolist() == [0]
+    assert optimizer.defaults["fused"] and optimizer.defaults["lr"] == 0.5
+    reference = CompactMLP.seeded(4, 5, (6,), 2, activation="poly")
+    torch.testing.assert_close(net.weights[0][1], reference.layers[0].weight.T)
 
 
 def test_a_nan_member_does_not_touch_the_others(blobs):
