@@ -243,6 +243,16 @@ def compare(runs: pd.DataFrame, a: Hashable, b: Hashable, metric: str, label: st
     return _tag(out, metric=metric, unmatched=unmatched)
 
 
+
+def pair_ratios(runs: pd.DataFrame, a: str = "dreg", b: str = "base",
+                metrics: Sequence[str] = ("ig_mean", "ig_p99")) -> pd.DataFrame:
+    """One row per matched pair (capacity, activation, seed) at which both methods finished:
+    value(a) / value(b) of each metric."""
+    ok = finished(runs)
+    wide = ok[ok["method"].isin([a, b])].pivot(index=list(PAIR_KEYS), columns="method", values=list(metrics))
+    wide = wide.dropna()
+    return pd.DataFrame({m: wide[(m, a)] / wide[(m, b)] for m in metrics}).reset_index()
+
 # ----------------------------------------------------------------------------- MNIST: the five claims
 
 def relative_reduction(runs: pd.DataFrame, *, confidence: float = 0.95, n_boot: int = 10_000,
