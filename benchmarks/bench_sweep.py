@@ -39,10 +39,10 @@ import torch
 
 from dreg_utils import mnist_study
 from dreg_utils.data.mnist import DEBIAN_FASHION_DIR, MNISTData, load_mnist
-from dreg_utils.ensemble import Member, build_group, make_group_step
+from dreg_utils.ensemble import Member, build_group, fit_ensemble, make_group_step
 from dreg_utils.metrics import input_gradient_norms
 from dreg_utils.models import CompactMLP
-from dreg_utils.train import evaluate, make_step
+from dreg_utils.train import evaluate, fit, make_step
 
 CAPACITIES = ((32, 16), (128, 64), (256, 128), (512, 256))
 ACTIVATIONS = ("relu", "poly")
@@ -144,6 +144,23 @@ def evaluation_seconds(data: MNISTData, hidden, activation) -> float:
     return time.perf_counter() - start
 
 
+def one_real_epoch(data: MNISTData, hidden, activation) -> tuple[float, float]:
+    """Seconds of one real epoch of a cell's BASE/DREG/SN x 3 seeds: as one group
+    (fit_ensemble) and one run at a time (fit); checks the per-step extrapolation."""
+    members = groups()[[g[:2] for g in groups()].index((hidden, activation))][2]
+    start = time.perf_counter()
+    fit_ensemble(members, data.x_train, data.y_train, hidden, activation=activation, out_features=10,
+                 epochs=1, batch_size=BATCH, lr=LR, weight_decay=WEIGHT_DECAY, device="cpu")
+    vectorised = time.perf_counter() - start
+    start = time.perf_counter()
+    for m in members:
+        model = CompactMLP.seeded(m.seed, 784, hidden, 10, activation=activation,
+                                  spectral_norm=m.method == "sn")
+        fit(model, data.x_train, data.y_train, task="classification", method=m.method, lam=m.lam,
+            epochs=1, batch_size=BATCH, lr=LR, weight_decay=WEIGHT_DECAY, seed=m.seed, device="cpu")
+    return vectorised, time.perf_counter() - start
+
+
 def full_vectorised_sweep(data: MNISTData) -> float:
     """Run the vectorised sweep for real (training and measurement of all 96 runs)."""
     start = time.perf_counter()
@@ -185,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     steps_per_run = EPOCHS * -(-x.shape[0] // BATCH)
 
     vec_total = seq_total = 0.0
+    predicted: dict[tuple, tuple[float, float]] = {}
     rows = []
     for hidden in CAPACITIES:
         for activation in ACTIVATIONS:
@@ -205,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
             seq = sum(step[m] for m in METHODS) * len(SEEDS) * steps_per_run
             vec_total += vec
             seq_total += seq
+            predicted[(hidden, activation)] = (step["group0"] * steps_per_run / EPOCHS, len(SEEDS) * sum(
+                step[m] for m in ("base", "dreg", "sn")) * steps_per_run / EPOCHS)
             rows.append((hidden, activation, step["group0"] * 1e3, step["group1"] * 1e3,
                          sum(step[m] for m in METHODS) / 4 * 1e3, vec, seq))
             print(f"{str(hidden):>10} {activation}: vectorised step {rows[-1][2]:.2f} ms (9 members) + "
@@ -225,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
           f"ratio vectorised/sequential = {vec_total / seq_total:.3f} "
           f"(speed-up {seq_total / vec_total:.2f}x); target <= {TARGET_MINUTES:.0f} min: "
           f"{'met' if vec_total <= TARGET_MINUTES * 60 else 'NOT met'}")
+    check = ((32, 16), "relu") if args.quick else ((128, 64), "relu")
+    real_vec, real_seq = one_real_epoch(data, *check)
+    print(f"check, one real epoch of the BASE/DREG/SN x 3 seeds of {check[0]} {check[1]}: as a group "
+          f"{real_vec:.1f} s (steps predicted {predicted[check][0]:.1f} s), one by one {real_seq:.1f} s "
+          f"(predicted {predicted[check][1]:.1f} s); measured ratio {real_vec / real_seq:.3f}")
     if args.full:
         print("\nrunning the full vectorised sweep (16 groups) ...", flush=True)
         measured = full_vectorised_sweep(data)

@@ -218,9 +218,10 @@ class StackedMLP(nn.Module):
         for l, inv_sigma in enumerate(self._inverse_sigmas):
             if inv_sigma.grad is None:
                 continue
-            coef = -(inv_sigma.grad * inv_sigma.pow(2))[idx]
-            u, v = getattr(self, f"u{l}")[idx], getattr(self, f"v{l}")[idx]
-            self.weights[l].grad.index_add_(0, idx, coef[:, None, None] * v.unsqueeze(2) * u.unsqueeze(1))
+            coef = -inv_sigma.grad * inv_sigma.pow(2)
+            u, v, grad = getattr(self, f"u{l}"), getattr(self, f"v{l}"), self.weights[l].grad
+            for i in idx.tolist():  # a loop over the few SN members; index_add_ is slow on CPU
+                grad[i].add_(torch.outer(v[i], u[i]).mul_(coef[i]))
 
     @torch.no_grad()
     def copy_member_to_(self, i: int, model: CompactMLP) -> CompactMLP:
@@ -271,7 +272,10 @@ def fit_ensemble(members: Sequence[Member], x_train: torch.Tensor, y_train: torc
     finite is reported as diverged from that epoch on (its history stops there) while
     the others keep training.
     """
-    members = [m if isinstance(m, Member) else Member(*m) for m in check_nonempty_list("members", members)]
+    members = check_nonempty_list("members", members)
+    bad = [m for m in members if not isinstance(m, Member)]
+    if bad:
+        raise TypeError(f"members must be Member(seed, method, lam) objects, got {bad[0]!r}")
     check_choice("activation", activation, ACTIVATIONS)
     check_choice("task", task, TASKS)
     epochs = check_int("epochs", epochs, minimum=1)

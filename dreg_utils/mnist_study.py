@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 
 from . import paper
 from .activations import ACTIVATIONS
@@ -35,7 +36,7 @@ from .ensemble import ENSEMBLE_METHODS, Member, fit_ensemble
 from .metrics import input_gradient_norms, tail_stats
 from .stats import pair_runs, sign_test
 from .sweep import run_grid, write_table
-from .train import evaluate, resolve_device
+from .train import FitResult, evaluate, resolve_device
 from .validation import (check_choice, check_choices, check_float, check_hidden, check_int,
                          check_nonempty_list)
 
@@ -113,10 +114,10 @@ def data_identity(data: MNISTData) -> dict:
             "n_train": data.n_train, "n_test": data.n_test}
 
 
-def _config(settings: dict, data: dict, hidden: list[int], activation: str, method: str,
+def _config(settings: dict, identity: dict, hidden: list[int], activation: str, method: str,
             lam: float, seed: int) -> dict:
     """A run's identity: data, model, method, lam (0 for BASE and SN), seed, training settings."""
-    return {**data, "hidden": list(hidden), "activation": activation, "method": method,
+    return {**identity, "hidden": list(hidden), "activation": activation, "method": method,
             "lam": float(lam) if method in ("dreg", "igp") else 0.0, "seed": seed,
             **{k: settings[k] for k in TRAINING_KEYS}}
 
@@ -146,7 +147,8 @@ def group_key(config: dict) -> Hashable:
     return shared + (config["method"] == "igp",)
 
 
-def _measure(result, x_test, y_test, group_size: int) -> dict:
+def _measure(result: FitResult, x_test: torch.Tensor, y_test: torch.Tensor, group_size: int) -> dict:
+    """Accuracy (%) and the tail statistics and quantiles of g_i = ||grad_x CE(f(x_i), y_i)||."""
     row = {"diverged": result.diverged, "diverged_reason": result.diverged_reason,
            "train_seconds": result.seconds, "group_size": group_size}
     if result.diverged:

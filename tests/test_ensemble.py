@@ -130,6 +130,8 @@ def test_divergence_is_reported_per_member_like_fit(blobs):
     (lambda: Member(-1), ValueError, r"seed=-1 is not valid"),
     (lambda: fit_ensemble([], torch.zeros(4, 2), torch.zeros(4).long(), (3,)), ValueError,
      r"members must be a non-empty list"),
+    (lambda: fit_ensemble([(0, "base", 0.0)], torch.zeros(4, 2), torch.zeros(4).long(), (3,)), TypeError,
+     r"members must be Member\(seed, method, lam\) objects, got \(0, 'base', 0.0\)"),
     (lambda: fit_ensemble([Member(0)], torch.zeros(4, 2), torch.zeros(4).long(), (3,), activation="tanh"),
      ValueError, r"activation='tanh' is not valid; choose one of \['relu', 'poly'\]"),
     (lambda: fit_ensemble([Member(0)], torch.zeros(4, 2), torch.zeros(5).long(), (3,)), ValueError,
