@@ -13,17 +13,20 @@ pixel values). The script says which it used.
   in :mod:`dreg_utils.mnist_study`;
 * sequential: each run alone with :func:`dreg_utils.train.make_step`, the step of ``fit``.
 
-Default (a few minutes): per group and per run kind, the step is timed on minibatches
-gathered from the full 60,000 images, interleaved (each repetition times every variant of
-a cell in a fresh random order, so drift and other load hit all alike; medians over
-repetitions). Per-epoch work (permutations; ``fit`` also copies the permuted training
-set) and the evaluation of one model are timed too. The sweep's wall time is then
-EXTRAPOLATED as  sum over runs/groups of (7,504 x step + 8 x epoch work) + 96 x evaluation,
-and the ratio sequential / vectorised comes from the same process.
+Default (about a minute): per group and per run kind, the step is timed on minibatches
+gathered from the full 60,000 images, interleaved (each repetition times a block of steps
+of every variant of a cell in a fresh random order, so drift and other load hit all
+alike; the median over repetitions of the mean step time). Per-epoch work (permutations;
+``fit`` also copies the permuted training set) and the evaluation of one model are timed
+too. The sweep's wall time is then EXTRAPOLATED as
+sum over runs/groups of (7,504 x step + 8 x epoch work) + 96 x evaluation, and the ratio
+vectorised / sequential comes from the same process. A check then trains one real epoch
+of one cell both ways (``fit_ensemble`` against ``fit`` run by run).
 
-    python benchmarks/bench_sweep.py           # measured steps, extrapolated sweep, ratio
-    python benchmarks/bench_sweep.py --full    # also run the vectorised sweep for real (long)
-    python benchmarks/bench_sweep.py --quick   # a few steps: checks that it runs
+    python benchmarks/bench_sweep.py             # measured steps, extrapolated sweep, ratio
+    python benchmarks/bench_sweep.py --full      # also run the vectorised sweep for real (~20 min)
+    python benchmarks/bench_sweep.py --quick     # a few steps: checks that it runs
+    python benchmarks/bench_sweep.py --threads 1 # one torch thread (a machine shared with other jobs)
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -84,7 +88,8 @@ def groups() -> list[tuple[tuple[int, int], str, list[Member]]]:
     return out
 
 
-def vectorised_stepper(hidden, activation, members, x, y):
+def vectorised_stepper(hidden: tuple[int, int], activation: str, members: list[Member], x: torch.Tensor,
+                       y: torch.Tensor) -> Callable[[], None]:
     """A closure running one real group step on a fresh minibatch per member."""
     _, net, optimizer = build_group(members, 784, hidden, 10, activation=activation, lr=LR,
                                     weight_decay=WEIGHT_DECAY)
@@ -97,7 +102,8 @@ def vectorised_stepper(hidden, activation, members, x, y):
     return run
 
 
-def sequential_stepper(hidden, activation, method, x, y):
+def sequential_stepper(hidden: tuple[int, int], activation: str, method: str, x: torch.Tensor,
+                       y: torch.Tensor) -> Callable[[], None]:
     """A closure running one real fit step of a single run on a fresh minibatch."""
     model = CompactMLP.seeded(0, 784, hidden, 10, activation=activation, spectral_norm=method == "sn").train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
@@ -110,14 +116,13 @@ def sequential_stepper(hidden, activation, method, x, y):
     return run
 
 
-def time_block(run, steps: int) -> float:
-    """Median seconds per call over ``steps`` calls."""
-    times = []
+def time_block(run: Callable[[], None], steps: int) -> float:
+    """Mean seconds per call over ``steps`` calls (the mean, not the median: occasional slow
+    steps are part of a sweep's wall time)."""
+    start = time.perf_counter()
     for _ in range(steps):
-        start = time.perf_counter()
         run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return (time.perf_counter() - start) / steps
 
 
 def epoch_overheads(x: torch.Tensor, repeats: int) -> tuple[float, float]:
@@ -136,7 +141,8 @@ def epoch_overheads(x: torch.Tensor, repeats: int) -> tuple[float, float]:
     return statistics.median(group), statistics.median(single)
 
 
-def evaluation_seconds(data: MNISTData, hidden, activation) -> float:
+def evaluation_seconds(data: MNISTData, hidden: tuple[int, int], activation: str) -> float:
+    """Seconds to measure one model: accuracy and per-sample input-gradient norms on the test set."""
     model = CompactMLP.seeded(0, 784, hidden, 10, activation=activation).eval()
     start = time.perf_counter()
     evaluate(model, data.x_test, data.y_test, "classification")
@@ -144,7 +150,7 @@ def evaluation_seconds(data: MNISTData, hidden, activation) -> float:
     return time.perf_counter() - start
 
 
-def one_real_epoch(data: MNISTData, hidden, activation) -> tuple[float, float]:
+def one_real_epoch(data: MNISTData, hidden: tuple[int, int], activation: str) -> tuple[float, float]:
     """Seconds of one real epoch of a cell's BASE/DREG/SN x 3 seeds: as one group
     (fit_ensemble) and one run at a time (fit); checks the per-step extrapolation."""
     members = groups()[[g[:2] for g in groups()].index((hidden, activation))][2]

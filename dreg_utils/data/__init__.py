@@ -1,1 +1,2 @@
-"""Datasets: synthetic function families (and, later, MNIST and regression benchmarks)."""
+"""Datasets: synthetic function families (``synthetic``), MNIST and Fashion-MNIST (``mnist``),
+regression benchmarks (``regression``)."""
