@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import platform
 import random
 import statistics
@@ -31,6 +30,7 @@ import time
 import torch
 
 from dreg_utils.models import CompactMLP
+from machine import available_cores, cpu_name, load_average
 from dreg_utils.train import make_step
 
 CAPACITIES = ((32, 16), (128, 64), (256, 128), (512, 256))
@@ -49,31 +49,6 @@ VARIANTS = (
 )
 COLUMNS = ("DREG", "IGP", "SN", "JAC", "JAC-RP", "DREG-poly")
 TARGET = 1.2  # issue 2: DREG <= 1.2x BASE at every capacity, and cheaper than IGP
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load_average() -> str:
-    try:
-        return "%.2f" % os.getloadavg()[0]
-    except (AttributeError, OSError):  # not Unix
-        return "n/a"
 
 
 def build_steps(hidden: tuple[int, ...], seed: int):

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import statistics
 import sys
@@ -47,6 +46,7 @@ from dreg_utils.ensemble import Member, build_group, fit_ensemble, make_group_st
 from dreg_utils.metrics import input_gradient_norms
 from dreg_utils.models import CompactMLP
 from dreg_utils.train import evaluate, fit, make_step
+from machine import cpu_name, load_average
 
 CAPACITIES = ((32, 16), (128, 64), (256, 128), (512, 256))
 ACTIVATIONS = ("relu", "poly")
@@ -54,17 +54,6 @@ METHODS = ("base", "dreg", "igp", "sn")
 SEEDS = (0, 1, 2)
 EPOCHS, BATCH, LR, WEIGHT_DECAY, LAM = 8, 64, 1e-3, 1e-2, 1e-2
 TARGET_MINUTES = 15.0
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def load_data() -> MNISTData:
@@ -201,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     random.seed(0)
     print(f"CPU: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} with "
-          f"{torch.get_num_threads()} threads; load average at start {os.getloadavg()[0]:.1f}")
+          f"{torch.get_num_threads()} threads; load average at start {load_average()}")
     data = load_data()
     print(f"data: {data.describe()}")
     x, y = data.x_train, data.y_train
@@ -262,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"MEASURED full vectorised sweep: {measured / 60:.1f} min "
               f"(extrapolation said {vec_total / 60:.1f} min); target <= {TARGET_MINUTES:.0f} min: "
               f"{'met' if measured <= TARGET_MINUTES * 60 else 'NOT met'}")
-    print(f"load average at end {os.getloadavg()[0]:.1f} (other processes on this machine slow both modes)")
+    print(f"load average at end {load_average()} (other processes on this machine slow both modes)")
     return 0
 
 
