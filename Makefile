@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian packages used when apt is available (as root); without them the chapters fall back
-# to other data sources. dataset-fashion-mnist: the full Fashion-MNIST IDX files.
-APT_PACKAGES := dataset-fashion-mnist
+# to other data sources. dataset-fashion-mnist: the full Fashion-MNIST IDX files;
+# chromium: the headless browser of the browser test (tests/browser, skipped without it).
+APT_PACKAGES := dataset-fashion-mnist chromium
 system-deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -41,7 +42,7 @@ book: $(STAMP) system-deps
 	@echo "book: $(BOOK_OUT)/_build/html/index.html"
 
 test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q tests --ignore=tests/browser
 	rm -rf _build/nbval && mkdir -p _build/nbval
 	for nb in $(NOTEBOOKS); do $(BIN)/jupytext -q --to ipynb -o _build/nbval/$$(basename $$nb .md).ipynb $$nb; done
 	DREG_PROFILE=smoke DREG_RESULTS_DIR=$(CURDIR)/_build/nbval/results \
@@ -50,6 +51,9 @@ test: $(STAMP) system-deps
 	# The smoke book goes to _build/smoke-book/_build/html, beside (not over) the main book.
 	DREG_RESULTS_DIR=$(CURDIR)/_build/nbval/results \
 	  $(MAKE) --no-print-directory book PROFILE=smoke BOOK_OUT=_build/smoke-book
+	# Headless Chromium opens every page of the smoke book; screenshots go to _build/screenshots.
+	DREG_BOOK_HTML=$(CURDIR)/_build/smoke-book/_build/html \
+	  $(BIN)/python -m pytest -q -p no:cacheprovider tests/browser
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script; done
