@@ -174,6 +174,14 @@ def _distill(summary: pd.DataFrame, dataset: str, methods: tuple[str, ...]) -> p
     return block.assign(lam=block["lam"].astype(float)).sort_values("lam")
 
 
+def _lambda_sweeps(summary: pd.DataFrame, method: str):
+    """(dataset, its lambda = 0 and ``method`` distillation runs sorted by lambda), per dataset."""
+    for dataset in dict.fromkeys(summary["dataset"]):
+        block = _distill(summary, dataset, ("base", method))
+        if not block.empty:
+            yield dataset, block
+
+
 def dataset_table(summary: pd.DataFrame, method: str = "jacobian") -> pd.DataFrame:
     """Per dataset: teacher R^2, best-lambda and lambda = 0 symbolic students (test R^2 vs y),
     their relative improvement, the tree student the same way, and the controls on y.
@@ -182,10 +190,7 @@ def dataset_table(summary: pd.DataFrame, method: str = "jacobian") -> pd.DataFra
     oracle choice); :func:`lambda_selection` chooses on validation instead.
     """
     rows = []
-    for dataset in dict.fromkeys(summary["dataset"]):
-        block = _distill(summary, dataset, ("base", method))
-        if block.empty:
-            continue
+    for dataset, block in _lambda_sweeps(summary, method):
         zero = block.iloc[0]
         best = block.loc[block["gp_test_r2"].idxmax()]
         best_tree = block.loc[block["tree_test_r2"].idxmax()]
@@ -210,10 +215,7 @@ def dataset_table(summary: pd.DataFrame, method: str = "jacobian") -> pd.DataFra
 def lambda_selection(summary: pd.DataFrame, method: str = "jacobian") -> pd.DataFrame:
     """lambda chosen by the students' validation R^2 against the oracle (test) choice."""
     rows = []
-    for dataset in dict.fromkeys(summary["dataset"]):
-        block = _distill(summary, dataset, ("base", method))
-        if block.empty:
-            continue
+    for dataset, block in _lambda_sweeps(summary, method):
         zero = block.iloc[0]
         chosen = block.loc[block["gp_val_r2"].idxmax()]
         oracle = block.loc[block["gp_test_r2"].idxmax()]
