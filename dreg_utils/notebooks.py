@@ -3,11 +3,14 @@
 Each ``notebooks/NAME.md`` is converted with jupytext, executed with papermill
 (``profile`` injected into its ``parameters`` cell, the repository root as working
 directory) and written to ``OUT/NAME.ipynb``; the wall time of each notebook goes
-to ``OUT/timings.csv``. A failing notebook stops with a non-zero exit status.
+to ``OUT/timings.csv`` and, as a MyST table the reproducibility chapter includes, to
+``OUT/timings.md``. A failing notebook stops with a non-zero exit status.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -39,7 +42,19 @@ def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path) -> pd.D
                      "seconds": round(time.perf_counter() - start, 1)})
     timings = pd.DataFrame(rows)
     write_table(timings, out_dir / "timings.csv")
+    (out_dir / "timings.md").write_text(timings_markdown(timings, profile))
     return timings
+
+
+def timings_markdown(timings: pd.DataFrame, profile: str) -> str:
+    """The wall times as a MyST table, with the profile, the machine and the total."""
+    lines = [f"Measured by the build that produced this book: profile `{profile}`, "
+             f"{os.cpu_count()} CPU core(s) ({platform.machine()}, {platform.system()}), "
+             "papermill wall time of each notebook (kernel start included).", "",
+             "| notebook | seconds |", "| --- | ---: |"]
+    lines += [f"| `{row.notebook}` | {row.seconds:.1f} |" for row in timings.itertuples()]
+    lines += [f"| **total** | **{timings['seconds'].sum():.1f}** |", ""]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
