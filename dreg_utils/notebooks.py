@@ -20,7 +20,7 @@ import pandas as pd
 import papermill
 
 from .profiles import PROFILES
-from .sweep import write_table
+from .sweep import atomic_write_text, write_table
 from .validation import check_choice
 
 
@@ -42,7 +42,7 @@ def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path) -> pd.D
                      "seconds": round(time.perf_counter() - start, 1)})
     timings = pd.DataFrame(rows)
     write_table(timings, out_dir / "timings.csv")
-    (out_dir / "timings.md").write_text(timings_markdown(timings, profile))
+    atomic_write_text(out_dir / "timings.md", timings_markdown(timings, profile))
     return timings
 
 
@@ -50,7 +50,8 @@ def timings_markdown(timings: pd.DataFrame, profile: str) -> str:
     """The wall times as a MyST table, with the profile, the machine and the total."""
     lines = [f"Measured by the build that produced this book: profile `{profile}`, "
              f"{os.cpu_count()} CPU core(s) ({platform.machine()}, {platform.system()}), "
-             "papermill wall time of each notebook (kernel start included).", "",
+             "papermill wall time of each notebook (kernel start included). Runs already in the "
+             "results cache are reused, so a build from an empty cache takes longer.", "",
              "| notebook | seconds |", "| --- | ---: |"]
     lines += [f"| `{row.notebook}` | {row.seconds:.1f} |" for row in timings.itertuples()]
     lines += [f"| **total** | **{timings['seconds'].sum():.1f}** |", ""]
