@@ -72,18 +72,27 @@ class DomSummary(HTMLParser):
         self.imgs: list[str] = []
         self.hrefs: list[str] = []
         self.error_classes: list[str] = []
+        self.math = 0  # elements Sphinx marks as math (raw TeX until MathJax typesets them)
+        self.typeset = 0  # <mjx-container> elements MathJax produced
+        self.scripts: list[str] = []
         self._skip = 0  # inside <script>/<style>
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag in ("script", "style"):
             self._skip += 1
+        if tag == "script" and attrs.get("src"):
+            self.scripts.append(attrs["src"])
+        if tag == "mjx-container":
+            self.typeset += 1
         if attrs.get("id"):
             self.ids.add(attrs["id"])
         classes = set((attrs.get("class") or "").split())
         if "traceback" in classes or {"output", "error"} <= classes or "system-message" in classes \
                 or "highlight-ipythontb" in classes or "stderr" in classes:
             self.error_classes.append(f"<{tag} class={attrs.get('class')!r}>")
+        if "math" in classes:
+            self.math += 1
         if tag == "table":
             self.tables += 1
         elif tag == "img" and attrs.get("src"):
@@ -114,7 +123,8 @@ def render(chromium: str, page: str) -> dict:
     shot = SCREENSHOTS / (page.replace("/", "__").removesuffix(".html") + ".png")
     shot.unlink(missing_ok=True)
     shot_run = run_chromium(chromium, [f"--screenshot={shot}", "--window-size=1280,2000", url])
-    dom_run = run_chromium(chromium, ["--dump-dom", url])
+    # The virtual-time budget lets MathJax typeset before the DOM is dumped.
+    dom_run = run_chromium(chromium, ["--virtual-time-budget=10000", "--dump-dom", url])
     summary = DomSummary()
     summary.feed(dom_run.stdout.decode("utf-8", "replace"))
     return {"page": page, "shot": shot, "shot_run": shot_run, "dom_run": dom_run, "dom": summary}
@@ -170,6 +180,24 @@ def test_page_shows_no_error_output(rendered, page):
     for marker in ("Traceback (most recent call last)", "Error in callback"):
         assert marker not in text, f"{page} shows {marker!r}"
     assert not dom.error_classes, f"{page} has error output: {dom.error_classes[:5]}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_equations_are_typeset_offline(rendered, page):
+    """MathJax comes from the book's own _static folder and typesets every equation."""
+    dom = rendered[page]["dom"]
+    remote = [src for src in dom.scripts if "mathjax" in src.lower() and urlsplit(src).scheme]
+    assert not remote, f"{page} loads MathJax from the network: {remote}"
+    assert dom.typeset >= dom.math, (f"{page}: {dom.math} equations but only {dom.typeset} "
+                                     "typeset by MathJax (raw TeX is showing)")
+    text = " ".join(dom.text)
+    for raw in ("\\(", "\\[", "$$"):
+        assert raw not in text, f"{page} shows raw TeX {raw!r}"
+
+
+def test_method_page_has_equations(rendered):
+    dom = rendered["book/method.html"]["dom"]
+    assert dom.math >= 10 and dom.typeset >= dom.math
 
 
 @pytest.mark.parametrize("page", NOTEBOOK_PAGES)
