@@ -16,6 +16,11 @@ BASE with the same polynomial activation (its absolute time is printed as well).
 
     python benchmarks/bench_penalties.py            # the full table (about a minute)
     python benchmarks/bench_penalties.py --quick    # a few steps: checks that it runs
+    python benchmarks/bench_penalties.py --out benchmarks/results   # also save the table
+
+With ``--out DIR`` the table goes to ``DIR/penalties.csv`` (one row per capacity and
+method: median ratio, its interquartile range, median step time) and the machine to
+``DIR/penalties.meta.json``; the performance chapter of the book reads them.
 """
 from __future__ import annotations
 
@@ -27,10 +32,11 @@ import statistics
 import sys
 import time
 
+import pandas as pd
 import torch
 
 from dreg_utils.models import CompactMLP
-from machine import available_cores, cpu_name, load_average
+from machine import available_cores, cpu_name, describe, load_average, save_results
 from dreg_utils.train import make_step
 
 CAPACITIES = ((32, 16), (128, 64), (256, 128), (512, 256))
@@ -116,6 +122,7 @@ def main(argv=None) -> int:
     parser.add_argument("--block", type=int, default=None, help="steps per method per repetition")
     parser.add_argument("--warmup", type=int, default=None, help="warm-up steps per method")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="folder for penalties.csv and penalties.meta.json")
     args = parser.parse_args(argv)
     reps = args.reps or (2 if args.quick else 21)
     block = args.block or (2 if args.quick else 10)
@@ -145,7 +152,7 @@ def main(argv=None) -> int:
               + f"{'BASE-poly ms':>14}")
     print(header)
     print("-" * len(header))
-    spreads, all_ok, finite_all = [], True, True
+    spreads, all_ok, finite_all, records = [], True, True, []
     for hidden in capacities:
         per_rep, finite = measure(hidden, batches, warmup, reps, block, args.seed)
         finite_all &= finite
@@ -158,6 +165,10 @@ def main(argv=None) -> int:
         print(f"{str(hidden):<11}{n_params:>8}{base_ms:>9.3f}"
               + "".join(f"{r[c][0]:>10.2f}" for c in COLUMNS) + f"{base_poly_ms:>14.3f}")
         all_ok &= r["DREG"][0] <= TARGET and r["DREG"][0] < r["IGP"][0]
+        records += [{"hidden": "-".join(map(str, hidden)), "params": n_params, "method": label,
+                     "baseline": base, "ratio": r[label][0], "ratio_q1": r[label][1],
+                     "ratio_q3": r[label][2], "step_ms": 1e3 * statistics.median(per_rep[label])}
+                    for label, _, _, base in VARIANTS]
     print()
     print("ratios: median over repetitions of paired per-repetition ratios; DREG-poly is "
           "relative to BASE-poly.")
@@ -168,6 +179,12 @@ def main(argv=None) -> int:
         print("warning: some model's parameters became non-finite during the benchmark")
     verdict = "not judged with --quick" if args.quick else ("met" if all_ok else "MISSED")
     print(f"target (DREG <= {TARGET}x BASE at every capacity and cheaper than IGP): {verdict}")
+    if args.out:
+        meta = {**describe(), "quick": args.quick, "batch": BATCH, "lam": LAM, "lr": LR,
+                "weight_decay": WEIGHT_DECAY, "warmup_steps": warmup, "repetitions": reps,
+                "steps_per_block": block, "target": TARGET, "target_verdict": verdict,
+                "all_parameters_finite": finite_all}
+        save_results(args.out, "penalties", pd.DataFrame(records), meta)
     return 0
 
 

@@ -27,6 +27,11 @@ of one cell both ways (``fit_ensemble`` against ``fit`` run by run).
     python benchmarks/bench_sweep.py --full      # also run the vectorised sweep for real (~20 min)
     python benchmarks/bench_sweep.py --quick     # a few steps: checks that it runs
     python benchmarks/bench_sweep.py --threads 1 # one torch thread (a machine shared with other jobs)
+    python benchmarks/bench_sweep.py --full --out benchmarks/results   # also save the results
+
+With ``--out DIR`` the per-cell step times and extrapolated training times go to
+``DIR/sweep.csv`` and the totals (extrapolated, the real-epoch check, the measured full
+sweep with ``--full``) and the machine to ``DIR/sweep.meta.json``.
 """
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ import sys
 import time
 from collections.abc import Callable
 
+import pandas as pd
 import torch
 
 from dreg_utils import mnist_study
@@ -46,7 +52,7 @@ from dreg_utils.ensemble import Member, build_group, fit_ensemble, make_group_st
 from dreg_utils.metrics import input_gradient_norms
 from dreg_utils.models import CompactMLP
 from dreg_utils.train import evaluate, fit, make_step
-from machine import cpu_name, load_average
+from machine import cpu_name, describe, load_average, save_results
 
 CAPACITIES = ((32, 16), (128, 64), (256, 128), (512, 256))
 ACTIVATIONS = ("relu", "poly")
@@ -179,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's choice); 1 avoids OpenMP stragglers "
                              "when other processes share the cores")
+    parser.add_argument("--out", default=None, help="folder for sweep.csv and sweep.meta.json")
     args = parser.parse_args(argv)
     if args.threads is not None:
         if args.threads < 1:
@@ -245,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"check, one real epoch of the BASE/DREG/SN x 3 seeds of {check[0]} {check[1]}: as a group "
           f"{real_vec:.1f} s (steps predicted {predicted[check][0]:.1f} s), one by one {real_seq:.1f} s "
           f"(predicted {predicted[check][1]:.1f} s); measured ratio {real_vec / real_seq:.3f}")
+    measured = None
     if args.full:
         print("\nrunning the full vectorised sweep (16 groups) ...", flush=True)
         measured = full_vectorised_sweep(data)
@@ -252,6 +260,20 @@ def main(argv: list[str] | None = None) -> int:
               f"(extrapolation said {vec_total / 60:.1f} min); target <= {TARGET_MINUTES:.0f} min: "
               f"{'met' if measured <= TARGET_MINUTES * 60 else 'NOT met'}")
     print(f"load average at end {load_average()} (other processes on this machine slow both modes)")
+    if args.out:
+        table = pd.DataFrame(rows, columns=["hidden", "activation", "group9_step_ms", "group3_step_ms",
+                                            "single_step_ms", "vectorised_train_s", "sequential_train_s"])
+        table["hidden"] = table["hidden"].map(lambda h: "-".join(map(str, h)))
+        meta = {**describe(), "quick": args.quick, "data": data.describe(), "runs": 96,
+                "steps_per_run": steps_per_run, "timed_steps": steps, "repetitions": repeats,
+                "epoch_work_group_s": group_epoch, "epoch_work_single_s": single_epoch,
+                "evaluation_s": evaluation, "vectorised_min_extrapolated": vec_total / 60,
+                "sequential_min_extrapolated": seq_total / 60, "ratio_extrapolated": vec_total / seq_total,
+                "check_cell": f"{check[0]} {check[1]}", "check_epoch_vectorised_s": real_vec,
+                "check_epoch_sequential_s": real_seq,
+                "vectorised_min_measured": None if measured is None else measured / 60,
+                "target_minutes": TARGET_MINUTES}
+        save_results(args.out, "sweep", table, meta)
     return 0
 
 

@@ -70,6 +70,8 @@ class DomSummary(HTMLParser):
         self.ids: set[str] = set()
         self.tables = 0
         self.imgs: list[str] = []
+        self.alts: dict[str, str] = {}  # img src -> alt text
+        self.captions = 0
         self.hrefs: list[str] = []
         self.error_classes: list[str] = []
         self.math = 0  # elements Sphinx marks as math (raw TeX until MathJax typesets them)
@@ -97,6 +99,9 @@ class DomSummary(HTMLParser):
             self.tables += 1
         elif tag == "img" and attrs.get("src"):
             self.imgs.append(attrs["src"])
+            self.alts[attrs["src"]] = (attrs.get("alt") or "").strip()
+        elif tag == "figcaption":
+            self.captions += 1
         elif tag == "a" and attrs.get("href") is not None:
             self.hrefs.append(attrs["href"])
 
@@ -215,6 +220,16 @@ def test_notebook_page_has_table_and_figure(rendered, page):
             if data.startswith(PNG_MAGIC) and len(data) > 100:
                 loaded.append(path)
     assert loaded, f"{page} has no figure whose PNG exists on disk (img src: {dom.imgs[:5]})"
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES)
+def test_figures_have_alt_text_and_captions(rendered, page):
+    """Every figure of a chapter carries alt text for screen readers and a visible caption."""
+    dom = rendered[page]["dom"]
+    figures = [src for src in dom.imgs if src.lower().endswith(".png")]
+    missing = [src for src in figures if len(dom.alts.get(src, "")) < 20]
+    assert not missing, f"{page}: figures without alt text: {missing[:5]}"
+    assert dom.captions >= 1, f"{page} has no figure caption"
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -1,0 +1,86 @@
+"""Reading the timing results that ``benchmarks/`` writes (``make bench``) for the book.
+
+``bench_penalties.py --out DIR`` writes ``penalties.csv``: per capacity and method the
+median over interleaved repetitions of the paired ratio (step time / step time of the
+matching BASE) and its interquartile range. ``bench_sweep.py --out DIR`` writes
+``sweep.csv``: per MNIST cell the step times of a vectorised group and of one run, and
+the extrapolated training time of the 96-run Table 3 sweep both ways. Each CSV has a
+``.meta.json`` beside it naming the machine, the software and the date.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .validation import check_choice
+
+BENCHMARKS = ("penalties", "sweep")
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+# The claims about cost in the two papers, as (method, what the paper says).
+PAPER_COST_CLAIMS = {
+    "DREG": "DREG paper, Sec. 2: a footprint comparable to first-order training",
+    "IGP": "DREG paper, Sec. 2: double backpropagation, O(2x) memory",
+    "JAC": "Teaching-the-Teacher paper: about 10x the cost of unregularised training",
+    "JAC-RP": "Teaching-the-Teacher paper: random projections proposed as the cheaper estimate",
+}
+
+
+def load_benchmark(bench_dir: str | Path | None, name: str) -> tuple[pd.DataFrame, dict]:
+    """The table and the machine description one benchmark saved in ``bench_dir``
+    (None: the repository's ``benchmarks/results``)."""
+    check_choice("name", name, BENCHMARKS)
+    if bench_dir is not None and not isinstance(bench_dir, (str, Path)):
+        raise TypeError(f"bench_dir must be a folder path or None, got {bench_dir!r}")
+    bench_dir = DEFAULT_DIR if bench_dir is None else Path(bench_dir)
+    csv, meta = bench_dir / f"{name}.csv", bench_dir / f"{name}.meta.json"
+    if not csv.is_file() or not meta.is_file():
+        raise FileNotFoundError(
+            f"no {name} benchmark in {bench_dir} ({csv.name} and {meta.name} are needed); "
+            f"run `python benchmarks/bench_{name}.py --out {bench_dir}` (or `make bench`)")
+    return pd.read_csv(csv, dtype={"hidden": str}), json.loads(meta.read_text())
+
+
+def machine_line(meta: dict) -> str:
+    """One sentence naming where and when a benchmark ran."""
+    device = meta["device"] if meta.get("gpu") is None else f"{meta['device']} ({meta['gpu']})"
+    return (f"{meta['cpu']}, {meta['cores']} usable core(s), {meta['torch_threads']} torch thread(s), "
+            f"device {device}, torch {meta['torch']}, Python {meta['python']}; measured "
+            f"{meta['date']}, load average {meta['load_average_at_end']} at the end"
+            + (" (a quick run: too few steps to trust)" if meta.get("quick") else ""))
+
+
+def penalty_ratio_table(penalties: pd.DataFrame) -> pd.DataFrame:
+    """Capacities as rows, methods as columns, the median step-time ratio to BASE as values
+    (BASE itself shown by its step time in milliseconds)."""
+    table = penalties.pivot(index=["hidden", "params"], columns="method", values="ratio")
+    base_ms = penalties[penalties["method"] == "BASE"].set_index(["hidden", "params"])["step_ms"]
+    order = [m for m in ("DREG", "IGP", "SN", "JAC", "JAC-RP", "DREG-poly") if m in table]
+    table = table[order].rename(columns=lambda m: f"{m} / BASE" if m != "DREG-poly" else
+                                "DREG-poly / BASE-poly")
+    table.insert(0, "BASE ms/step", base_ms)
+    capacity = penalties.drop_duplicates("hidden")["hidden"].tolist()
+    return table.reset_index().set_index("hidden").loc[capacity].reset_index()
+
+
+def cost_claims(penalties: pd.DataFrame) -> pd.DataFrame:
+    """The papers' cost statements beside the range of our measured ratios over capacities."""
+    rows = []
+    for method, claim in PAPER_COST_CLAIMS.items():
+        r = penalties.loc[penalties["method"] == method, "ratio"]
+        if r.empty:
+            continue
+        rows.append({"method": method, "paper": claim,
+                     "ours (ratio to BASE, over capacities)": f"{r.min():.2f}x to {r.max():.2f}x"})
+    return pd.DataFrame(rows)
+
+
+def sweep_totals(meta: dict) -> pd.DataFrame:
+    """The Table 3 sweep's wall time: extrapolated both ways, and measured where it was run."""
+    rows = [{"mode": "vectorised groups (extrapolated)", "minutes": meta["vectorised_min_extrapolated"]},
+            {"mode": "one run at a time (extrapolated)", "minutes": meta["sequential_min_extrapolated"]}]
+    if meta.get("vectorised_min_measured") is not None:
+        rows.append({"mode": "vectorised groups (measured, whole sweep)",
+                     "minutes": meta["vectorised_min_measured"]})
+    return pd.DataFrame(rows)
