@@ -118,6 +118,11 @@ SETTINGS: dict[str, dict[str, dict]] = {
 }
 
 
+# The performance chapter (notebook 06) reads what `make bench` saved; it trains nothing.
+# bench_dir None: the repository's benchmarks/results.
+SETTINGS["performance"] = {profile: dict(bench_dir=None) for profile in PROFILES}
+
+
 def profile_from_env(default: str = "default") -> str:
     """The profile named by ``DREG_PROFILE``, or ``default``."""
     return os.environ.get("DREG_PROFILE", default)
