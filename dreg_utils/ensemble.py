@@ -32,6 +32,7 @@ Penalties P_s per method, as in :mod:`dreg_utils.penalties`:
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from tqdm import tqdm
 from .activations import ACTIVATIONS, make_activation
 from .jacobians import per_sample_loss
 from .models import CompactMLP, ForwardTrace
-from .train import TASKS, FitResult, resolve_device
+from .train import TASKS, FitResult, load_state, locate_divergence, resolve_device, save_state
 from .validation import check_choice, check_float, check_int, check_nonempty_list
 
 ENSEMBLE_METHODS = ("base", "dreg", "igp", "sn")
@@ -269,8 +270,10 @@ def fit_ensemble(members: Sequence[Member], x_train: torch.Tensor, y_train: torc
     Each result's model is a ``CompactMLP`` (``spectral_norm=True`` for ``sn`` members)
     holding that member's trained parameters; ``seconds`` is the group's wall time
     divided by the number of members. A member whose loss or parameters stop being
-    finite is reported as diverged from that epoch on (its history stops there) while
-    the others keep training.
+    finite is reported as diverged from that epoch on (its history stops there), with
+    the first failing step and quantity as :func:`dreg_utils.train.fit` reports them
+    (the epoch is replayed from a snapshot, then the group resumes from the epoch's
+    end), while the others keep training.
     """
     members = check_nonempty_list("members", members)
     bad = [m for m in members if not isinstance(m, Member)]
@@ -295,20 +298,30 @@ def fit_ensemble(members: Sequence[Member], x_train: torch.Tensor, y_train: torc
     step = make_group_step(net, optimizer, members, task)
     generators = [torch.Generator().manual_seed(m.seed) for m in members]
     results = [FitResult(model) for model in models]
+    params = [(f"layers.{l}.{kind}", tensor) for l, pair in enumerate(zip(net.weights, net.biases))
+              for kind, tensor in zip(("weight", "bias"), pair)]
     alive = torch.ones(len(members), dtype=torch.bool)
     n = x_train.shape[0]
+    n_batches = math.ceil(n / batch_size)
     start = time.perf_counter()
     for epoch in tqdm(range(1, epochs + 1), desc=f"{len(members)} members", disable=not progress):
         orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(dev)
+        indices = [orders[:, i:i + batch_size] for i in range(0, n, batch_size)]
+        state = save_state(net, optimizer)
         running = torch.zeros(len(members), dtype=x_train.dtype, device=dev)
-        for i in range(0, n, batch_size):
-            index = orders[:, i:i + batch_size]
+        for index in indices:
             running += step(x_train[index], y_train[index]) * index.shape[1]
         train_loss = (running / n).cpu()
         finite = torch.isfinite(train_loss) & net.finite_members().cpu()
-        for s in torch.nonzero(alive & ~finite).flatten().tolist():
-            results[s].diverged, results[s].diverged_epoch = True, epoch
-            results[s].diverged_reason = f"non-finite training loss or parameters in epoch {epoch}"
+        failed = alive & ~finite
+        if failed.any():
+            end = save_state(net, optimizer)
+            load_state(net, optimizer, state)
+            found = locate_divergence(step, ((x_train[index], y_train[index]) for index in indices), params,
+                                      failed, (epoch - 1) * n_batches + 1, epoch)
+            load_state(net, optimizer, end)
+            for s in torch.nonzero(failed).flatten().tolist():
+                results[s].mark_diverged(epoch, found.get(s), epoch * n_batches)
         alive &= finite
         for s in torch.nonzero(alive).flatten().tolist():
             results[s].history.append({"epoch": epoch, "train_task_loss": float(train_loss[s])})

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
-from .validation import check_choice
+from .validation import check_choice, check_int
 
 LOSSES = ("mse", "ce")
 
@@ -76,6 +76,7 @@ def projected_jacobian_sq(
 
     E[v v^T] = I gives E||v^T J||^2 = tr(J^T E[v v^T] J) = ||J||_F^2.
     """
+    check_int("n_projections", n_projections, minimum=1)
     x = _requires_grad_input(x)
     output = model(x)
     total = torch.zeros(x.shape[0], dtype=output.dtype, device=output.device)

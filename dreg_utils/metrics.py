@@ -1,13 +1,14 @@
 """Sensitivity diagnostics: per-sample input-gradient norms and their tails (DREG paper, Sec. 5)."""
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 
 from .jacobians import LOSSES, jacobian_sq_frobenius, loss_gradient_sq
+from .models import check_input
 from .validation import check_choice, check_float, check_int
 
 TAIL_STATS = ("mean", "p90", "p95", "p99", "max", "p99_over_mean")
@@ -34,6 +35,10 @@ def input_gradient_norms(model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
     """
     check_choice("loss", loss, LOSSES)
     check_int("batch_size", batch_size, minimum=1)
+    check_input(model, x)
+    if y is not None and (not isinstance(y, torch.Tensor) or y.shape[0] != x.shape[0]):
+        raise ValueError(f"y must be a tensor with one row per row of x ({x.shape[0]}), got "
+                         f"{tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__}")
     norms = []
     with _eval_mode(model):
         for start in range(0, x.shape[0], batch_size):
@@ -44,6 +49,16 @@ def input_gradient_norms(model: torch.nn.Module, x: torch.Tensor, y: torch.Tenso
                 sq, _ = loss_gradient_sq(model, xb, y[start:start + batch_size], loss)
             norms.append(sq.detach().sqrt())
     return torch.cat(norms)
+
+
+def nonfinite_metric(values: Mapping[str, float | torch.Tensor | np.ndarray]) -> str | None:
+    """The divergence reason ``"metric <name> is not finite"`` for the first of ``values``
+    (scalars or arrays) holding a NaN or an infinity; None when every value is finite."""
+    for name, value in values.items():
+        array = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
+        if not np.isfinite(np.asarray(array, dtype=np.float64)).all():
+            return f"metric {name} is not finite"
+    return None
 
 
 def tail_stats(norms: torch.Tensor | np.ndarray | Sequence[float]) -> dict[str, float]:
@@ -69,6 +84,7 @@ def local_linearity_error(model: torch.nn.Module, x: torch.Tensor, eps: float = 
     Measured in eval mode, so spectral norm's power iteration does not move between passes.
     """
     check_float("eps", eps, strictly_positive=True)
+    check_input(model, x)
     generator = torch.Generator().manual_seed(check_int("seed", seed))
     v = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     v = v / v.norm(dim=1, keepdim=True)
@@ -88,4 +104,6 @@ def seed_stability(values: Sequence[float]) -> float:
     values = np.asarray(values, dtype=np.float64)
     if values.size < 2:
         raise ValueError(f"seed_stability needs values from at least 2 seeds, got {values.size}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"seed_stability got non-finite values (NaN or inf): {values.tolist()}")
     return float(values.std(ddof=1))

@@ -31,14 +31,14 @@ import torch
 
 from . import paper
 from .activations import ACTIVATIONS
-from .data.mnist import DATASETS, SOURCES, MNISTData, load_mnist
+from .data.mnist import DATASETS, SOURCES, MNISTData, check_source, load_mnist
 from .ensemble import ENSEMBLE_METHODS, Member, fit_ensemble
-from .metrics import input_gradient_norms, tail_stats
+from .metrics import input_gradient_norms, nonfinite_metric, tail_stats
 from .stats import pair_runs, sign_test
 from .sweep import run_grid, write_table
-from .train import FitResult, evaluate, resolve_device
+from .train import FitResult, divergence_status, evaluate, resolve_device
 from .validation import (check_choice, check_choices, check_float, check_hidden, check_int,
-                         check_nonempty_list)
+                         check_nonempty_list, check_unique)
 
 METHODS = ENSEMBLE_METHODS  # ("base", "dreg", "igp", "sn")
 PAPER_NAMES = {"base": "BASE", "dreg": "DREG", "igp": "IGPEN", "sn": "SN"}
@@ -53,21 +53,14 @@ MEMBER_KEYS = ("method", "lam", "seed")  # what may differ inside one vectorised
 TRAINING_KEYS = ("epochs", "batch_size", "lr", "weight_decay")
 
 
-def _unique(name: str, values: list) -> list:
-    seen = [json.dumps(v) for v in values]
-    repeated = sorted({v for v in seen if seen.count(v) > 1})
-    if repeated:
-        raise ValueError(f"{name} lists {', '.join(repeated)} more than once; give each value once")
-    return values
-
-
 def _optional_size(name: str, value) -> int | None:
     return None if value is None else check_int(name, value, minimum=1)
 
 
 def _lambdas(name: str, values) -> list[float]:
     values = check_nonempty_list(name, values)
-    return _unique(name, [check_float(f"{name}[{i}]", v, strictly_positive=True) for i, v in enumerate(values)])
+    return check_unique(name, [check_float(f"{name}[{i}]", v, strictly_positive=True)
+                               for i, v in enumerate(values)])
 
 
 def validate(settings: dict) -> dict:
@@ -75,17 +68,19 @@ def validate(settings: dict) -> dict:
     s = dict(settings)
     check_choice("dataset", s["dataset"], DATASETS)
     check_choice("source", s["source"], SOURCES)
+    check_source(s["dataset"], s["source"])
     if s["data_dir"] is not None and not isinstance(s["data_dir"], (str, Path)):
         raise TypeError(f"data_dir must be a folder path or None, got {s['data_dir']!r}")
     s["n_train"] = _optional_size("n_train", s["n_train"])
     s["n_test"] = _optional_size("n_test", s["n_test"])
     capacities = check_nonempty_list("capacities", s["capacities"])
-    s["capacities"] = _unique("capacities", [list(check_hidden(f"capacities[{i}]", c))
-                                             for i, c in enumerate(capacities)])
-    s["activations"] = _unique("activations", check_choices("activations", s["activations"], ACTIVATIONS))
-    s["methods"] = _unique("methods", check_choices("methods", s["methods"], METHODS))
-    s["seeds"] = _unique("seeds", [check_int(f"seeds[{i}]", v, minimum=0)
-                                   for i, v in enumerate(check_nonempty_list("seeds", s["seeds"]))])
+    s["capacities"] = check_unique("capacities", [list(check_hidden(f"capacities[{i}]", c))
+                                                  for i, c in enumerate(capacities)])
+    s["activations"] = check_unique("activations",
+                                    check_choices("activations", s["activations"], ACTIVATIONS))
+    s["methods"] = check_unique("methods", check_choices("methods", s["methods"], METHODS))
+    s["seeds"] = check_unique("seeds", [check_int(f"seeds[{i}]", v, minimum=0)
+                                        for i, v in enumerate(check_nonempty_list("seeds", s["seeds"]))])
     s["lam"] = check_float("lam", s["lam"], minimum=0.0)
     for name in ("epochs", "batch_size"):
         s[name] = check_int(name, s[name], minimum=1)
@@ -96,7 +91,7 @@ def validate(settings: dict) -> dict:
     check_choice("frontier_activation", s["frontier_activation"], ACTIVATIONS)
     s["dreg_lambdas"] = _lambdas("dreg_lambdas", s["dreg_lambdas"])
     s["igp_lambdas"] = _lambdas("igp_lambdas", s["igp_lambdas"])
-    s["frontier_seeds"] = _unique("frontier_seeds", [
+    s["frontier_seeds"] = check_unique("frontier_seeds", [
         check_int(f"frontier_seeds[{i}]", v, minimum=0)
         for i, v in enumerate(check_nonempty_list("frontier_seeds", s["frontier_seeds"]))])
     return s
@@ -148,15 +143,21 @@ def group_key(config: dict) -> Hashable:
 
 
 def _measure(result: FitResult, x_test: torch.Tensor, y_test: torch.Tensor, group_size: int) -> dict:
-    """Accuracy (%) and the tail statistics and quantiles of g_i = ||grad_x CE(f(x_i), y_i)||."""
-    row = {"diverged": result.diverged, "diverged_reason": result.diverged_reason,
-           "train_seconds": result.seconds, "group_size": group_size}
+    """Accuracy (%) and the tail statistics and quantiles of g_i = ||grad_x CE(f(x_i), y_i)||.
+
+    A diverged training run, or one whose test loss or some g_i is not finite, gives a
+    diverged row without metrics (``diverged_reason`` says which)."""
+    row = {**result.divergence(), "train_seconds": result.seconds, "group_size": group_size}
     if result.diverged:
         return row
     model = result.model.eval()
     norms = input_gradient_norms(model, x_test, y_test, loss="ce")
+    test = evaluate(model, x_test, y_test, "classification")
+    reason = nonfinite_metric({"test_loss": test["loss"], "input-gradient norm": norms})
+    if reason:
+        return {**row, "diverged": True, "diverged_reason": reason}
     stats = tail_stats(norms)
-    row.update(test_acc=100.0 * evaluate(model, x_test, y_test, "classification")["accuracy"],
+    row.update(test_acc=100.0 * test["accuracy"],
                train_loss=result.history[-1]["train_task_loss"],
                **{f"ig_{k}": v for k, v in stats.items()},
                ig_quantiles=np.column_stack([QUANTILE_LEVELS, np.quantile(norms.cpu().numpy(),
@@ -178,9 +179,10 @@ def run_group(configs: list[dict], data: MNISTData, device: str = "auto") -> lis
 
 
 def _run(configs: list[dict], settings: dict, data: MNISTData, results_dir: Path, name: str,
-         progress: bool) -> pd.DataFrame:
+         progress: bool, **grid_options) -> pd.DataFrame:
     runs = run_grid(configs, lambda group: run_group(group, data, settings["device"]),
-                    results_dir / "cache", group_key=group_key, progress=progress, desc=f"mnist {name}")
+                    results_dir / "cache", group_key=group_key, progress=progress, desc=f"mnist {name}",
+                    **grid_options)
     runs["hidden"] = runs["hidden"].map(lambda h: "-".join(map(str, h)))
     if "ig_quantiles" not in runs:  # every run diverged
         runs["ig_quantiles"] = None
@@ -195,17 +197,25 @@ def _run(configs: list[dict], settings: dict, data: MNISTData, results_dir: Path
 
 
 def run_sweep(settings: dict, data: MNISTData, results_dir: str | Path = "results/mnist",
-              progress: bool = True) -> pd.DataFrame:
-    """Run (or reuse from the cache) Table 3's grid; save ``runs.csv`` and the quantiles of g_i."""
-    return _run(make_configs(settings, data), settings, data, Path(results_dir), "runs", progress)
+              progress: bool = True, *, backend: str = "serial", n_jobs: int | None = None,
+              scheduler: str | None = None) -> pd.DataFrame:
+    """Run (or reuse from the cache) Table 3's grid; save ``runs.csv`` and the quantiles of g_i.
+    ``backend``, ``n_jobs`` and ``scheduler`` choose where the groups execute (see
+    :func:`dreg_utils.sweep.run_grid`)."""
+    settings = validate(settings)
+    return _run(make_configs(settings, data), settings, data, Path(results_dir), "runs", progress,
+                backend=backend, n_jobs=n_jobs, scheduler=scheduler)
 
 
 def run_frontier(settings: dict, data: MNISTData, results_dir: str | Path = "results/mnist",
-                 progress: bool = True) -> pd.DataFrame:
+                 progress: bool = True, *, backend: str = "serial", n_jobs: int | None = None,
+                 scheduler: str | None = None) -> pd.DataFrame:
     """Run (or reuse) the matched-effect sweep; save ``frontier.csv``. Runs shared with the
-    main grid (same configuration) come from the same cache."""
+    main grid (same configuration) come from the same cache. ``backend``, ``n_jobs`` and
+    ``scheduler`` as in :func:`run_sweep`."""
+    settings = validate(settings)
     return _run(make_frontier_configs(settings, data), settings, data, Path(results_dir), "frontier",
-                progress)
+                progress, backend=backend, n_jobs=n_jobs, scheduler=scheduler)
 
 
 def n_parameters(hidden: str | list[int], in_features: int = 784, out_features: int = 10) -> int:
@@ -215,7 +225,10 @@ def n_parameters(hidden: str | list[int], in_features: int = 784, out_features: 
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (hidden, activation, method, lam): seed mean and std (ddof=1) of every metric.
+    """Per (hidden, activation, method, lam): mean and std (ddof=1) of every metric over the
+    finished seeds, ``n_seeds`` (finished), ``n_diverged`` and ``status`` ("ok" or
+    "diverged (k/n)"). Diverged runs never enter a mean; a group whose runs all diverged
+    keeps its row, with no metrics (NaN) and status "diverged (n/n)".
 
     ``ig_p99_over_mean`` is the ratio of the seed means of p99 and mean, as in the paper's
     Table 3; ``ig_p99_over_mean_std`` is the seed std of the per-run ratios.
@@ -230,8 +243,10 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     summary = summary.join(stds)
     summary["ig_p99_over_mean"] = summary["ig_p99"] / summary["ig_mean"]
     summary["n_seeds"] = grouped.size()
-    summary["n_diverged"] = runs.groupby(keys, sort=False)["diverged"].sum()
-    summary = summary.reset_index()
+    summary = divergence_status(runs, keys).join(summary)
+    summary["n_seeds"] = summary["n_seeds"].fillna(0).astype(int)
+    summary = summary[[c for c in summary.columns if c not in ("n_diverged", "status")]
+                      + ["n_diverged", "status"]].reset_index()
     summary["n_params"] = summary["hidden"].map(n_parameters)
     summary["label"] = summary["activation"].str.upper() + "_" + summary["method"].map(PAPER_NAMES)
     return summary
@@ -250,7 +265,7 @@ def paper_value(hidden: str, label: str, metric: str) -> tuple[float, float]:
 
 def table3(summary: pd.DataFrame) -> pd.DataFrame:
     """Tidy Table 3: one row per (capacity, method label, metric) with ours and the paper's
-    mean and std and the difference ours - paper."""
+    mean and std, the difference ours - paper and the group's ``status`` (see :func:`summarize`)."""
     rows = []
     for r in summary.itertuples(index=False):
         for metric in METRICS:
@@ -259,7 +274,7 @@ def table3(summary: pd.DataFrame) -> pd.DataFrame:
             rows.append({"capacity": r.hidden.replace("-", ", "), "method": r.label,
                          "metric": METRIC_LABELS[metric], "ours": ours,
                          "ours_std": getattr(r, f"{metric}_std"), "paper": p_mean, "paper_std": p_std,
-                         "difference": ours - p_mean})
+                         "difference": ours - p_mean, "status": getattr(r, "status", "ok")})
     return pd.DataFrame(rows)
 
 
@@ -271,12 +286,14 @@ def _pm(mean: float, std: float, digits: int) -> str:
 
 def table3_layout(tidy: pd.DataFrame) -> pd.DataFrame:
     """Table 3's layout: rows (capacity, method) in the paper's order, and per metric the
-    columns ours and paper ("mean ± std" over seeds) and Δ = ours - paper."""
+    columns ours and paper ("mean ± std" over seeds) and Δ = ours - paper. A cell whose
+    runs all diverged shows the status ("diverged (n/n)") in place of our value."""
     records: dict[tuple[str, str], dict] = {}
     for r in tidy.itertuples(index=False):
         digits = 2 if r.metric in ("Test Acc (%)", "p99/Mean") else 3
         row = records.setdefault((r.capacity, r.method), {})
-        row[(r.metric, "ours")] = _pm(r.ours, r.ours_std, digits)
+        all_diverged = np.isnan(r.ours) and getattr(r, "status", "ok") != "ok"
+        row[(r.metric, "ours")] = r.status if all_diverged else _pm(r.ours, r.ours_std, digits)
         row[(r.metric, "paper")] = _pm(r.paper, r.paper_std, digits)
         row[(r.metric, "Δ")] = "-" if np.isnan(r.difference) else f"{r.difference:+.{digits}f}"
     capacities = list(dict.fromkeys(tidy["capacity"]))
@@ -364,7 +381,7 @@ def _capacity_finding(runs: pd.DataFrame) -> tuple[str, str]:
     """Finding 5: BASE p99/mean grows from the smallest to the largest capacity, and DREG's
     p99/mean (ratio of seed means) is below BASE's at every capacity and activation."""
     summary = summarize(runs)
-    summary = summary[summary["method"].isin(["base", "dreg"])]
+    summary = summary[summary["method"].isin(["base", "dreg"]) & (summary["n_seeds"] > 0)]
     if summary["hidden"].nunique() < 2 or set(summary["method"]) != {"base", "dreg"}:
         return "needs BASE and DREG at two or more capacities", "n/a"
     ratio = summary.pivot_table(index=["activation", "n_params"], columns="method",
@@ -383,10 +400,11 @@ def _capacity_finding(runs: pd.DataFrame) -> tuple[str, str]:
 
 def frontier_table(summary: pd.DataFrame, max_cost: float = 1.0) -> pd.DataFrame:
     """Per method, the setting with the lowest mean p99 among those whose mean accuracy is at
-    most ``max_cost`` points below BASE's, with its p99 reduction relative to BASE in percent."""
-    base = summary[summary["method"] == "base"]
+    most ``max_cost`` points below BASE's, with its p99 reduction relative to BASE in percent.
+    Settings whose runs all diverged have no metrics and are never picked."""
+    base = summary[(summary["method"] == "base") & summary["test_acc"].notna()]
     if base.empty:
-        raise ValueError("frontier_table needs BASE runs in the summary")
+        raise ValueError("frontier_table needs BASE runs that finished in the summary")
     base_acc, base_p99 = float(base["test_acc"].iloc[0]), float(base["ig_p99"].iloc[0])
     rows = []
     for method, block in summary[summary["method"] != "base"].groupby("method", sort=False):

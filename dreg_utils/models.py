@@ -7,14 +7,14 @@ pre-activations z^(l) and the weights it used, which is all the CR-penalty needs
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from .activations import make_activation
-from .validation import check_hidden, check_int
+from .validation import check_bool, check_hidden, check_int
 
 
 class ForwardTrace(NamedTuple):
@@ -50,8 +50,10 @@ class CompactMLP(nn.Module):
         super().__init__()
         widths = (check_int("in_features", in_features, 1), *check_hidden("hidden", hidden),
                   check_int("out_features", out_features, 1))
+        self.in_features = widths[0]
         self.activation_name = activation
-        self.uses_spectral_norm = bool(spectral_norm)
+        self.uses_spectral_norm = check_bool("spectral_norm", spectral_norm)
+        check_bool("trainable_poly", trainable_poly)
         layers = []
         for fan_in, fan_out in zip(widths[:-1], widths[1:]):
             layer = nn.Linear(fan_in, fan_out)
@@ -96,3 +98,20 @@ class CompactMLP(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def check_input(model: nn.Module, x: Any, name: str = "x") -> torch.Tensor:
+    """``x`` as a model input: a 2-D floating-point tensor of finite values with one column per
+    input feature of ``model`` (checked when the model has ``in_features``, as CompactMLP does)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 2 or not x.is_floating_point():
+        raise ValueError(f"{name} must be a 2-D floating-point tensor (samples, features), "
+                         f"got shape {tuple(x.shape)} and dtype {x.dtype}")
+    expected = getattr(model, "in_features", None)
+    if expected is not None and x.shape[1] != expected:
+        raise ValueError(f"{name} has {x.shape[1]} features (shape {tuple(x.shape)}) but the model "
+                         f"takes in_features={expected}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains non-finite values (NaN or inf)")
+    return x

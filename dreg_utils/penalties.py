@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from .activations import Poly, ReLU
 from .jacobians import jacobian_sq_frobenius, loss_gradient_sq, projected_jacobian_sq
-from .models import CompactMLP, ForwardTrace
+from .models import CompactMLP, ForwardTrace, check_input
 from .validation import check_int
 
 
@@ -42,7 +42,7 @@ def dreg_layer_terms(model: CompactMLP, x: torch.Tensor | None = None,
     if trace is None:
         if x is None:
             raise ValueError("dreg_layer_terms needs the input batch x or a forward trace")
-        trace = model.trace(x)
+        trace = model.trace(check_input(model, x))
     terms = []
     for act, z, w in zip(model.activations, trace.preactivations, trace.weights):
         mean_sq_slope = act.derivative(z).pow(2).mean(dim=0)  # E_b[phi'(z_j)^2], shape (width,)
@@ -59,7 +59,7 @@ def dreg_penalty(model: CompactMLP, x: torch.Tensor | None = None,
 
 def dreg_per_sample(model: CompactMLP, x: torch.Tensor) -> torch.Tensor:
     """Per-sample (1/L) sum_l d_l(x): the derivative proxy of each input, shape (batch,)."""
-    trace = model.trace(x)
+    trace = model.trace(check_input(model, x))
     total = trace.weights[-1].pow(2).sum().expand(x.shape[0])
     for act, z, w in zip(model.activations, trace.preactivations, trace.weights):
         total = total + act.derivative(z).pow(2) @ w.pow(2).sum(dim=1)
@@ -205,6 +205,9 @@ def input_gradient_penalty(model: CompactMLP, x: torch.Tensor, y: torch.Tensor |
     With targets ``y``: E_batch ||grad_x loss(f(x_i), y_i)||^2 (``loss`` "mse" or "ce").
     Without: E_batch ||J_x f(x_i)||_F^2, which is ||grad_x f||^2 for a scalar output.
     """
+    check_input(model, x)
+    if y is not None and y.shape[0] != x.shape[0]:
+        raise ValueError(f"x has {x.shape[0]} rows but y has {y.shape[0]}")
     if y is None:
         sq, _ = jacobian_sq_frobenius(model, x, create_graph=True)
     else:
@@ -220,6 +223,7 @@ def jacobian_penalty(model: CompactMLP, x: torch.Tensor, n_projections: int | No
     uses that many Gaussian projections, an unbiased estimate (see
     :func:`dreg_utils.jacobians.projected_jacobian_sq`).
     """
+    check_input(model, x)
     if n_projections is None:
         sq, _ = jacobian_sq_frobenius(model, x, create_graph=True)
     else:

@@ -30,7 +30,7 @@ from . import symbolic
 from .data.regression import DATASETS, FEYNMAN, REAL, load_dataset
 from .models import CompactMLP
 from .sweep import run_grid, write_table
-from .train import fit
+from .train import divergence_status, fit
 from .validation import (check_choice, check_choices, check_float, check_hidden, check_int,
                          check_nonempty_list)
 
@@ -82,8 +82,8 @@ def validate(settings: dict) -> dict:
     s["hidden"] = list(check_hidden("hidden", s["hidden"]))
     for name in ("epochs", "batch_size", "tree_max_depth", "cost_epochs", "cost_repeats"):
         s[name] = check_int(name, s[name], minimum=1)
-    check_float("lr", s["lr"], strictly_positive=True)
-    check_float("weight_decay", s["weight_decay"], minimum=0.0)
+    s["lr"] = check_float("lr", s["lr"], strictly_positive=True)
+    s["weight_decay"] = check_float("weight_decay", s["weight_decay"], minimum=0.0)
     gp = symbolic.check_gp_settings({k: s[k] for k in GP_KEYS})
     s.update({k: gp[k] for k in GP_KEYS})
     check_choice("cost_dataset", s["cost_dataset"], DATASETS)
@@ -146,27 +146,56 @@ def run_config(config: dict) -> dict:
 
 def run_runs(settings: dict, datasets: list[str], noise_levels: list[float],
              results_dir: str | Path, name: str, with_dreg: bool = True,
-             progress: bool = True) -> pd.DataFrame:
-    """Run (or reuse from the cache) the grid; save ``<name>.csv``; return the runs."""
+             progress: bool = True, *, backend: str = "serial", n_jobs: int | None = None,
+             scheduler: str | None = None) -> pd.DataFrame:
+    """Run (or reuse from the cache) the grid; save ``<name>.csv``; return the runs.
+
+    Serially, each (dataset, noise) block runs on ``settings["n_jobs"]`` local processes;
+    with ``backend`` "joblib" or "dask" every configuration is its own task (``n_jobs``
+    and ``scheduler`` as in :func:`dreg_utils.sweep.run_grid`)."""
+    settings = validate(settings)
+    datasets = check_choices("datasets", datasets, DATASETS)
+    noise_levels = _check_noise("noise_levels", noise_levels)
     results_dir = Path(results_dir)
     configs = make_configs(settings, datasets, noise_levels, with_dreg)
-    parallel = Parallel(n_jobs=settings["n_jobs"])
-    runs = run_grid(configs, lambda group: parallel(delayed(run_config)(c) for c in group),
-                    results_dir / "cache", group_key=lambda c: (c["dataset"], c["noise"]),
-                    progress=progress, desc=f"{name} runs")
+    if backend == "serial":
+        parallel = Parallel(n_jobs=settings["n_jobs"])
+        runs = run_grid(configs, lambda group: parallel(delayed(run_config)(c) for c in group),
+                        results_dir / "cache", group_key=lambda c: (c["dataset"], c["noise"]),
+                        progress=progress, desc=f"{name} runs", n_jobs=n_jobs, scheduler=scheduler)
+    else:
+        runs = run_grid(configs, lambda group: [run_config(group[0])], results_dir / "cache",
+                        progress=progress, desc=f"{name} runs", backend=backend, n_jobs=n_jobs,
+                        scheduler=scheduler)
     write_table(runs.drop(columns=["gp", "teacher"]), results_dir / f"{name}.csv")
     return runs
 
 
+def finished_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs whose teacher did not diverge (direct runs have no teacher and always count)."""
+    return runs[~diverged_flags(runs)]
+
+
+def diverged_flags(runs: pd.DataFrame) -> pd.Series:
+    """True for the distillation runs whose teacher diverged (see :func:`symbolic.distill`)."""
+    return runs["diverged"].eq(True) if "diverged" in runs else pd.Series(False, index=runs.index)
+
+
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """Seed means of every metric per (dataset, noise, kind, method, lambda), with n_seeds."""
+    """Means over the finished seeds of every metric per (dataset, noise, kind, method, lambda),
+    with ``n_seeds`` (finished), ``n_diverged`` and ``status`` ("ok" or "diverged (k/n)"); a
+    setting whose teachers all diverged keeps its row without means."""
     keys = ["dataset", "noise", "kind", "method", "lam"]
-    frame = runs.assign(**{k: runs[k].fillna("-") for k in ("noise", "method", "lam")})
+    frame = runs.assign(**{k: runs[k].fillna("-") for k in ("noise", "method", "lam")},
+                        diverged=diverged_flags(runs))
     metrics = [m for m in METRICS if m in frame]
     frame[metrics] = frame[metrics].astype(float)
-    summary = frame.groupby(keys, sort=False)[metrics].mean()
-    summary["n_seeds"] = frame.groupby(keys, sort=False).size()
-    return summary.reset_index()
+    ok = frame[~frame["diverged"]]
+    summary = ok.groupby(keys, sort=False)[metrics].mean()
+    summary["n_seeds"] = ok.groupby(keys, sort=False).size()
+    summary = divergence_status(frame, keys).join(summary)
+    summary["n_seeds"] = summary["n_seeds"].fillna(0).astype(int)
+    return summary[[*metrics, "n_seeds", "n_diverged", "status"]].reset_index()
 
 
 def _distill(summary: pd.DataFrame, dataset: str, methods: tuple[str, ...]) -> pd.DataFrame:
@@ -274,6 +303,7 @@ def bridge_table(summary: pd.DataFrame) -> pd.DataFrame:
 def recovery_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Fraction of seeds whose symbolic student equals the ground truth, per Feynman dataset
     (rows) and teacher (columns; "on y" is the student without a teacher)."""
+    runs = finished_runs(runs)
     block = runs[runs["dataset"].isin(FEYNMAN)]
     labels = [("on y" if r.kind == "direct" else "lambda=0" if r.method == "base"
                else f"{r.method} {float(r.lam):g}") for r in block.itertuples()]
@@ -284,6 +314,7 @@ def recovery_table(runs: pd.DataFrame) -> pd.DataFrame:
 def stage_times(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean wall seconds of each stage per teacher method (direct runs: the controls on y)."""
     stages = ["teacher_seconds", "gp_seconds", "tree_seconds", "boost_seconds"]
+    runs = finished_runs(runs)
     frame = runs.assign(method=runs["method"].fillna("none (controls on y)"))
     return frame.groupby(["kind", "method"], sort=False)[stages].mean().reset_index()
 
@@ -346,6 +377,7 @@ def headline(table: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
 def formulas(runs: pd.DataFrame, table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """Per dataset, the lambda = 0 and best-lambda student formulas of the first seed, simplified,
     in standardised units, with the raw-unit form for datasets with a ground truth."""
+    runs = finished_runs(runs)
     seed = runs["seed"].min()
     rows = []
     for _, entry in table.iterrows():
@@ -414,6 +446,7 @@ def teacher_cost(dataset: str, hidden: list[int], epochs: int, batch_size: int,
 
 def run_cost(settings: dict, results_dir: str | Path, progress: bool = False) -> pd.DataFrame:
     """:func:`teacher_cost` as one cached run (all ratios come from the same run)."""
+    settings = validate(settings)
     config = {"study": "teacher_cost", "dataset": settings["cost_dataset"], "hidden": settings["hidden"],
               "epochs": settings["cost_epochs"], "batch_size": settings["batch_size"],
               "outputs": settings["cost_outputs"], "repeats": settings["cost_repeats"]}

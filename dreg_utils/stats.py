@@ -26,7 +26,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
-from .validation import check_choice, check_float, check_int, check_nonempty_list
+from .validation import check_choice, check_float, check_int, check_nonempty_list, check_unit_interval
 
 ALTERNATIVES = ("two-sided", "less", "greater")
 COLUMNS = ["comparison", "test", "n", "statistic", "p_value", "effect", "effect_name",
@@ -66,13 +66,6 @@ def _as_pairs(**named: Any) -> tuple[np.ndarray, ...]:
     if n < 2:
         raise ValueError(f"paired tests need at least 2 pairs, got {n}")
     return tuple(arrays.values())
-
-
-def _check_confidence(confidence: float) -> float:
-    confidence = check_float("confidence", confidence, strictly_positive=True, maximum=1.0)
-    if confidence >= 1.0:
-        raise ValueError(f"confidence={confidence!r} is not valid; it must be in (0, 1)")
-    return confidence
 
 
 def _row(test: str, n: int, statistic: float = _NAN, p_value: float = _NAN, effect: float = _NAN,
@@ -170,7 +163,7 @@ def bootstrap_mean_ci(d: ArrayLike, confidence: float = 0.95, n_boot: int = 10_0
     """Percentile bootstrap CI of ``mean(d)``: resample ``d`` with replacement ``n_boot`` times
     (numpy ``default_rng(seed)``) and take the ``(1 -/+ confidence) / 2`` quantiles of the means."""
     d = _as_finite_1d("d", d)
-    confidence = _check_confidence(confidence)
+    confidence = check_unit_interval("confidence", confidence)
     n_boot = check_int("n_boot", n_boot, minimum=1)
     rng = np.random.default_rng(check_int("seed", seed, minimum=0))
     means = np.empty(n_boot)
@@ -203,7 +196,7 @@ def paired_tests(a: ArrayLike, b: ArrayLike, alternative: str = "two-sided", *,
     """
     a, b = _as_pairs(a=a, b=b)
     check_choice("alternative", alternative, ALTERNATIVES)
-    confidence = _check_confidence(confidence)
+    confidence = check_unit_interval("confidence", confidence)
     n_boot = check_int("n_boot", n_boot, minimum=1)
     seed = check_int("seed", seed, minimum=0)
     d = a - b
@@ -274,7 +267,7 @@ def welch_test(a: ArrayLike, b: ArrayLike, alternative: str = "two-sided", *,
         if arr.size < 2:
             raise ValueError(f"welch_test needs at least 2 values in each group; {name} has {arr.size}")
     check_choice("alternative", alternative, ALTERNATIVES)
-    confidence = _check_confidence(confidence)
+    confidence = check_unit_interval("confidence", confidence)
     mean_a, mean_b = float(a.mean()), float(b.mean())
     diff = mean_a - mean_b
     va, vb = float(a.var(ddof=1)) / a.size, float(b.var(ddof=1)) / b.size
@@ -322,7 +315,7 @@ def relative_reduction_sign_test(base_mean: ArrayLike, base_p99: ArrayLike, trea
             raise ValueError(f"{name} must be > 0 (relative reductions divide by it); "
                              f"positions {bad[:10].tolist()} are not")
     check_choice("alternative", alternative, ALTERNATIVES)
-    confidence = _check_confidence(confidence)
+    confidence = check_unit_interval("confidence", confidence)
     r_p99 = 1.0 - treat_p99 / base_p99
     r_mean = 1.0 - treat_mean / base_mean
     # r_p99 > r_mean  <=>  treat_p99 * base_mean < treat_mean * base_p99 (bases > 0); no division rounding

@@ -35,7 +35,7 @@ from . import paper
 from .mnist_study import n_parameters
 from .stats import (COLUMNS, add_holm, min_pairs_for_sign_test, min_sign_test_p, pair_runs,
                     paired_tests, relative_reduction_sign_test, welch_test)
-from .validation import check_float, check_int
+from .validation import check_float, check_int, check_unit_interval
 
 ALPHA = 0.05
 MODEST_ACCURACY_COST = 1.0  # points of accuracy: the largest mean cost we call "modest" (paper: 0.4)
@@ -101,9 +101,7 @@ def validate(settings: dict) -> dict:
                                     f"sweep wrote, or None to use (or create) the default one")
     s["synthetic_lam"] = check_float("synthetic_lam", s["synthetic_lam"], strictly_positive=True)
     for name in ("alpha", "confidence"):
-        s[name] = check_float(name, s[name], strictly_positive=True, maximum=1.0)
-        if s[name] >= 1.0:
-            raise ValueError(f"{name}={s[name]!r} is not valid; it must be in (0, 1)")
+        s[name] = check_unit_interval(name, s[name])
     s["n_boot"] = check_int("n_boot", s["n_boot"], minimum=100)
     s["bootstrap_seed"] = check_int("bootstrap_seed", s["bootstrap_seed"], minimum=0)
     return s
@@ -383,6 +381,7 @@ def support(tests: pd.DataFrame, comparison: str, direction: int, alpha: float =
     significant, and a deciding test cannot go below alpha with this sample; 'no': not
     significant though it could have been; 'missing': no test could be run.
     """
+    check_unit_interval("alpha", alpha)
     block = tests[(tests["comparison"] == comparison) & tests["test"].isin(DECIDING_TESTS)]
     if block.empty or block[p_col].isna().any() or block["effect"].isna().any():
         return "missing"
@@ -567,6 +566,8 @@ def verdict_table(tests: pd.DataFrame, alpha: float = ALPHA, confidence: float =
     """One row per claim 1-5: the claim in our words, the paper's statistic, what the paper's own
     Table 3 shows, our statistic, the verdict on raw p-values (the paper's rule) and on Holm
     p-values, and what our sample size can and cannot show."""
+    check_unit_interval("alpha", alpha)
+    check_unit_interval("confidence", confidence)
     raw, holm = claim_parts(tests, alpha, "p_value"), claim_parts(tests, alpha, "p_holm")
     table3 = paper_table3_checks()
     return pd.DataFrame([{"claim": c, "claim (our words)": CLAIMS[c], "paper": PAPER_STATISTICS[c],
@@ -703,6 +704,7 @@ def synthetic_analysis(runs: pd.DataFrame, lam: float, *, confidence: float = 0.
 def synthetic_readings(tests: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     """The pooled synthetic comparisons in words: pairs, how many went down with DREG, the median
     ratio, the mean relative change with its CI, raw p of each test, and a reading."""
+    check_unit_interval("alpha", alpha)
     readings = {"yes": "lower with DREG", "opposite": "higher with DREG", "no": "no significant change",
                 "unreachable": f"too few pairs to reach p < {alpha:g}", "missing": "no test"}
     rows = []

@@ -33,11 +33,12 @@ import torch
 from scipy import stats as sps
 
 from .activations import ACTIVATIONS
-from .metrics import input_gradient_norms, tail_stats
+from .metrics import input_gradient_norms, nonfinite_metric, tail_stats
 from .models import CompactMLP
 from .sweep import run_grid, write_table
-from .train import evaluate, fit, resolve_device
-from .validation import check_choice, check_choices, check_float, check_hidden, check_int, check_nonempty_list
+from .train import divergence_status, evaluate, fit, resolve_device
+from .validation import (check_choice, check_choices, check_float, check_hidden, check_int, check_nonempty_list,
+                         check_unique)
 
 OBJECTIVES = ("rosenbrock", "rastrigin", "piecewise", "smooth")
 METHODS = ("base", "dreg", "igp", "sn")
@@ -129,7 +130,8 @@ def make_objective(name: str) -> Objective:
 
 def uniform(objective: Objective, n: int, seed: int) -> torch.Tensor:
     """n points uniform in the objective's box (float64), drawn from ``seed``."""
-    g = torch.Generator().manual_seed(seed)
+    n = check_int("n", n, minimum=1)
+    g = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
     return objective.lower + objective.width * torch.rand(n, objective.d, generator=g, dtype=torch.float64)
 
 
@@ -165,6 +167,9 @@ def gradient_descent(gradient: Callable[[torch.Tensor], torch.Tensor], starts: t
                      steps: int, lower: float, upper: float, keep: int = 0) -> Descent:
     """x_{t+1} = x_t - step * gradient(x_t) for all starts at once; a start that diverges
     is frozen at its last finite iterate."""
+    check_float("step", step, strictly_positive=True)
+    check_int("steps", steps, minimum=0)
+    check_int("keep", keep, minimum=0)
     x = starts.clone()
     left = torch.zeros(len(x), dtype=torch.bool)
     gone = torch.zeros(len(x), dtype=torch.bool)
@@ -184,6 +189,8 @@ def lbfgs(value: Callable[[torch.Tensor], torch.Tensor], starts: torch.Tensor, s
           lower: float, upper: float, keep: int = 0) -> Descent:
     """``torch.optim.LBFGS`` (strong-Wolfe line search) on each start separately, ``steps``
     iterations recorded one by one; a start stops when it diverges."""
+    check_int("steps", steps, minimum=0)
+    check_int("keep", keep, minimum=0)
     finals, left, gone, paths = [], [], [], []
     for i, start in enumerate(starts):
         x = start.clone()[None].requires_grad_(True)
@@ -246,13 +253,13 @@ def single_thread() -> Iterator[None]:
 def validate(settings: dict) -> dict:
     """Check the notebook's parameters; return them normalised."""
     s = dict(settings)
-    s["objectives"] = check_choices("objectives", s["objectives"], OBJECTIVES)
-    s["methods"] = check_choices("methods", s["methods"], METHODS)
+    s["objectives"] = check_unique("objectives", check_choices("objectives", s["objectives"], OBJECTIVES))
+    s["methods"] = check_unique("methods", check_choices("methods", s["methods"], METHODS))
     if "base" not in s["methods"]:
         raise ValueError(f"methods={s['methods']} must include 'base', the unregularised reference")
-    s["activations"] = check_choices("activations", s["activations"], ACTIVATIONS)
-    s["seeds"] = [check_int(f"seeds[{i}]", v, minimum=0)
-                  for i, v in enumerate(check_nonempty_list("seeds", s["seeds"]))]
+    s["activations"] = check_unique("activations", check_choices("activations", s["activations"], ACTIVATIONS))
+    s["seeds"] = check_unique("seeds", [check_int(f"seeds[{i}]", v, minimum=0)
+                                        for i, v in enumerate(check_nonempty_list("seeds", s["seeds"]))])
     s["hidden"] = list(check_hidden("hidden", s["hidden"]))
     for name in ("dreg_lam", "igp_lam", "weight_decay"):
         s[name] = check_float(name, s[name], minimum=0.0)
@@ -314,7 +321,11 @@ def optimise(objective: Objective, value: Callable[[torch.Tensor], torch.Tensor]
 
 
 def run_one(config: dict, device: str = "auto") -> dict:
-    """Train one surrogate, measure its gradients against the truth, optimise with it."""
+    """Train one surrogate, measure its gradients against the truth, optimise with it.
+
+    ``train_diverged`` marks a surrogate whose training, test MSE, input-gradient norms or
+    gradient cosines stopped being finite; such a row has ``diverged_step``,
+    ``diverged_epoch`` (None for a metric) and ``diverged_reason`` and no measurements."""
     objective = make_objective(config["objective"])
     data = training_data(objective, config["n_train"], config["n_test"])
     with single_thread():
@@ -323,18 +334,24 @@ def run_one(config: dict, device: str = "auto") -> dict:
         result = fit(model, data["x_train"], data["y_train"], method=config["method"], lam=config["lam"],
                      epochs=config["epochs"], batch_size=config["batch_size"], lr=config["lr"],
                      weight_decay=config["weight_decay"], seed=config["seed"], device=device)
-        row = {"train_diverged": result.diverged, "train_seconds": result.seconds}
+        divergence = result.divergence()
+        row = {"train_diverged": divergence.pop("diverged"), **divergence, "train_seconds": result.seconds}
         if result.diverged:
             return row
         model = model.cpu().eval()
         for p in model.parameters():
             p.requires_grad_(False)
         x_test = data["x_test"]
-        grads = tail_stats(input_gradient_norms(model, x_test.float()))
+        norms = input_gradient_norms(model, x_test.float())
         cos = cosine(surrogate_gradient(model)(x_test), objective.gradient(x_test)).numpy()
+        test_mse = evaluate(model, x_test.float(), data["y_test"], "regression")["loss"]
+        reason = nonfinite_metric({"test_mse": test_mse, "input-gradient norm": norms, "gradient cosine": cos})
+        if reason:
+            return {**row, "train_diverged": True, "diverged_reason": reason}
+        grads = tail_stats(norms)
         f_star = estimate_minimum(objective)
         f_median = float(data["f_test"].median())
-        row.update(test_mse=evaluate(model, x_test.float(), data["y_test"], "regression")["loss"],
+        row.update(test_mse=test_mse,
                    grad_p99_over_mean=grads["p99_over_mean"], grad_p99=grads["p99"], grad_mean=grads["mean"],
                    cos_mean=float(cos.mean()), cos_p5=float(np.percentile(cos, 5)),
                    cos_p10=float(np.percentile(cos, 10)), cos_negative=float((cos < 0).mean()),
@@ -368,15 +385,18 @@ PER_START = tuple(f"{o}_{k}" for o in OPTIMIZERS for k in ("regret", "left", "di
 
 
 def run_sweep(settings: dict, results_dir: str | Path = "results/surrogate",
-              progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+              progress: bool = True, *, backend: str = "serial", n_jobs: int | None = None,
+              scheduler: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Run (or reuse) every configuration. Returns and saves three tidy tables: ``runs.csv``
     (one row per surrogate, with per-optimiser rates and median regret), ``starts.csv``
     (one row per surrogate, optimiser and start, plus the ``true``-gradient oracle) and
-    ``paths.csv`` (the stored 2-d trajectories, one row per iterate)."""
+    ``paths.csv`` (the stored 2-d trajectories, one row per iterate). ``backend``, ``n_jobs``
+    and ``scheduler`` choose where the runs execute (see :func:`dreg_utils.sweep.run_grid`)."""
     settings = validate(settings)
     results_dir = Path(results_dir)
     raw = run_grid(make_configs(settings), lambda group: [run_one(group[0], settings["device"])],
-                   results_dir / "cache", progress=progress, desc="surrogate runs")
+                   results_dir / "cache", progress=progress, desc="surrogate runs",
+                   backend=backend, n_jobs=n_jobs, scheduler=scheduler)
     ident = ["objective", "method", "activation", "seed"]
     starts, paths = [oracle(settings)], []
     ok = raw[~raw["train_diverged"]]
@@ -408,12 +428,17 @@ OUTCOMES = ("cos_mean", "cos_p10", "gd_regret_median", "lbfgs_regret_median", "g
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """Seed means per (objective, activation, method) of accuracy, tail and downstream measures."""
+    """Means over the finished seeds per (objective, activation, method) of accuracy, tail and
+    downstream measures, with ``n_seeds`` (finished), ``n_diverged`` and ``status`` ("ok" or
+    "diverged (k/n)"); a setting whose surrogates all diverged keeps its row without means."""
+    keys = ["objective", "activation", "method"]
     cols = ["test_mse", "grad_p99_over_mean", "cos_mean", "cos_p5", "cos_p10", *OUTCOMES[2:]]
-    ok = runs[~runs["train_diverged"]]
-    summary = ok.groupby(["objective", "activation", "method"])[cols].mean()
-    summary["n_seeds"] = ok.groupby(["objective", "activation", "method"]).size()
-    return summary.reset_index()
+    ok = runs[~runs["train_diverged"].astype(bool)]
+    summary = ok.groupby(keys)[cols].mean()
+    summary["n_seeds"] = ok.groupby(keys).size()
+    summary = divergence_status(runs, keys, "train_diverged").sort_index().join(summary)
+    summary["n_seeds"] = summary["n_seeds"].fillna(0).astype(int)
+    return summary[[*cols, "n_seeds", "n_diverged", "status"]].reset_index()
 
 
 def correlations(runs: pd.DataFrame, predictors: tuple[str, ...] = ("grad_p99_over_mean", "test_mse"),
@@ -434,10 +459,14 @@ def correlations(runs: pd.DataFrame, predictors: tuple[str, ...] = ("grad_p99_ov
 
 def versus_base(summary: pd.DataFrame) -> pd.DataFrame:
     """Each regulariser against BASE in the same (objective, activation): relative change of
-    test MSE and of p99/mean (percent, + = higher), and differences of the downstream measures."""
+    test MSE and of p99/mean (percent, + = higher), and differences of the downstream measures.
+    Settings whose surrogates (or BASE's) all diverged have no row."""
+    summary = summary[summary["test_mse"].notna()]
     base = summary[summary["method"] == "base"].set_index(["objective", "activation"])
     rows = []
     for r in summary[summary["method"] != "base"].itertuples(index=False):
+        if (r.objective, r.activation) not in base.index:
+            continue
         b = base.loc[(r.objective, r.activation)]
         rows.append({"objective": r.objective, "activation": r.activation, "method": r.method,
                      "test MSE change %": 100 * (r.test_mse / b["test_mse"] - 1),

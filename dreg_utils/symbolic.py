@@ -32,8 +32,9 @@ from sklearn.tree import DecisionTreeRegressor
 
 from .data.regression import RegressionData, ground_truth
 from .jacobians import jacobian_sq_frobenius
-from .models import CompactMLP
-from .train import fit
+from .models import CompactMLP, check_input
+from .metrics import nonfinite_metric
+from .train import FitResult, fit
 from .validation import check_choice, check_float, check_hidden, check_int
 
 # The paper's headline numbers (from its abstract and results), shown beside ours.
@@ -77,6 +78,9 @@ def snr_proxy(x: np.ndarray, y: np.ndarray) -> float:
     """The paper's SNR proxy Var(y) / Var(y - yhat), yhat the least-squares linear fit with
     intercept. It equals 1 / (1 - R^2_linear) on the same data."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64).ravel()
+    if x.ndim not in (1, 2) or len(x) != len(y):
+        raise ValueError(f"snr_proxy needs x of shape (n,) or (n, d) and y of length n, got x {x.shape} "
+                         f"and y {y.shape}")
     design = np.column_stack([np.ones(len(y)), x])
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
     return float(np.var(y) / np.var(y - design @ coef))
@@ -266,6 +270,15 @@ def _column_tensor(a: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(a, dtype=torch.float32).reshape(len(a), -1)
 
 
+class TeacherDiverged(RuntimeError):
+    """:func:`train_teacher`'s error for a teacher whose training diverged; ``result`` is its
+    :class:`~dreg_utils.train.FitResult` (step, epoch and reason)."""
+
+    def __init__(self, message: str, result: FitResult):
+        super().__init__(message)
+        self.result = result
+
+
 def train_teacher(data: RegressionData, method: str, lam: float, seed: int, hidden: Sequence[int],
                   epochs: int, batch_size: int, lr: float, weight_decay: float,
                   n_projections: int = 1) -> tuple[CompactMLP, float]:
@@ -273,7 +286,8 @@ def train_teacher(data: RegressionData, method: str, lam: float, seed: int, hidd
 
     ``method``: "base" (MSE only), "jacobian" (MSE + lam E||J_x f||_F^2, exact),
     "jacobian_rp" (the random-projection estimate) or "dreg" (MSE + lam CR).
-    Returns the model in eval mode and the training seconds.
+    Returns the model in eval mode and the training seconds; raises :class:`TeacherDiverged`
+    when the training diverged.
     """
     check_choice("method", method, (*TEACHER_METHODS, "jacobian_rp"))
     model = CompactMLP.seeded(seed, data.n_features, check_hidden("hidden", hidden), 1,
@@ -282,20 +296,21 @@ def train_teacher(data: RegressionData, method: str, lam: float, seed: int, hidd
                  method=method, lam=lam, epochs=epochs, batch_size=batch_size, lr=lr,
                  weight_decay=weight_decay, seed=seed, device="cpu", n_projections=n_projections)
     if result.diverged:
-        raise RuntimeError(f"teacher diverged on {data.name} ({method}, lambda={lam}): "
-                           f"{result.diverged_reason}")
+        raise TeacherDiverged(f"teacher diverged on {data.name} ({method}, lambda={lam}): "
+                              f"{result.diverged_reason}", result)
     return model.eval(), result.seconds
 
 
 def predict(model: CompactMLP, x: np.ndarray) -> np.ndarray:
     """Teacher predictions as a float64 vector."""
+    x = check_input(model, torch.as_tensor(x, dtype=torch.float32))
     with torch.no_grad():
-        return model(torch.as_tensor(x, dtype=torch.float32)).double().numpy().ravel()
+        return model(x).double().numpy().ravel()
 
 
 def mean_jacobian_sq(model: CompactMLP, x: np.ndarray) -> float:
     """E_x ||J_x f(x)||_F^2 over the rows of ``x``: how smooth the teacher is."""
-    sq, _ = jacobian_sq_frobenius(model, torch.as_tensor(x, dtype=torch.float32))
+    sq, _ = jacobian_sq_frobenius(model, check_input(model, torch.as_tensor(x, dtype=torch.float32)))
     return float(sq.mean())
 
 
@@ -361,10 +376,19 @@ def distill(data: RegressionData, method: str, lam: float, seed: int, teacher: d
             tree_max_depth: int, rtol: float = 0.01) -> dict:
     """One distillation run: teacher, D', symbolic and tree students; one flat result row.
 
-    ``teacher`` holds ``hidden, epochs, batch_size, lr, weight_decay``.
+    ``teacher`` holds ``hidden, epochs, batch_size, lr, weight_decay``. A teacher whose
+    training or predictions are not finite gives a diverged row (``diverged``,
+    ``diverged_step``, ``diverged_epoch``, ``diverged_reason``) without students.
     """
-    model, seconds = train_teacher(data, method, lam, seed, **teacher)
+    try:
+        model, seconds = train_teacher(data, method, lam, seed, **teacher)
+    except TeacherDiverged as error:
+        return {**error.result.divergence(), "teacher_seconds": error.result.seconds}
     soft = {split: predict(model, getattr(data, f"x_{split}")) for split in ("train", "val", "test")}
+    reason = nonfinite_metric({f"teacher prediction ({split})": v for split, v in soft.items()})
+    if reason:
+        return {"diverged": True, "diverged_step": None, "diverged_epoch": None,
+                "diverged_reason": reason, "teacher_seconds": seconds}
     row = {**_scores("teacher", data, soft["val"], soft["test"]), "teacher_seconds": seconds,
            "teacher_jacobian_sq": mean_jacobian_sq(model, data.x_test),
            "teacher_train_r2": r2_score(data.y_train, soft["train"])}

@@ -14,14 +14,14 @@ import torch
 
 from . import paper
 from .data.synthetic import FAMILIES, make_family
-from .metrics import input_gradient_norms, local_linearity_error, tail_stats
+from .metrics import input_gradient_norms, local_linearity_error, nonfinite_metric, tail_stats
 from .models import CompactMLP
 from .penalties import dreg_penalty
 from .sweep import run_grid, write_table
-from .train import evaluate, fit, resolve_device
+from .train import divergence_status, evaluate, fit, resolve_device
 from .activations import ACTIVATIONS
 from .validation import (check_choice, check_choices, check_float, check_hidden, check_int,
-                         check_nonempty_list)
+                         check_nonempty_list, check_unique)
 
 COLLAPSE_FRACTION = 0.01
 METRICS = ("test_mse", "grad_mean", "grad_p90", "grad_p95", "grad_p99", "grad_max",
@@ -31,19 +31,20 @@ METRICS = ("test_mse", "grad_mean", "grad_p90", "grad_p95", "grad_p99", "grad_ma
 def validate(settings: dict) -> dict:
     """Check the notebook's parameters; return them normalised."""
     s = dict(settings)
-    s["families"] = check_choices("families", s["families"], FAMILIES)
-    s["lambdas"] = [check_float(f"lambdas[{i}]", v, minimum=0.0)
-                    for i, v in enumerate(check_nonempty_list("lambdas", s["lambdas"]))]
+    s["families"] = check_unique("families", check_choices("families", s["families"], FAMILIES))
+    lambdas = check_nonempty_list("lambdas", s["lambdas"])
+    s["lambdas"] = check_unique("lambdas", [check_float(f"lambdas[{i}]", v, minimum=0.0)
+                                            for i, v in enumerate(lambdas)])
     if 0.0 not in s["lambdas"]:
         raise ValueError(f"lambdas={s['lambdas']} must include 0.0, the unregularised baseline")
-    s["seeds"] = [check_int(f"seeds[{i}]", v, minimum=0)
-                  for i, v in enumerate(check_nonempty_list("seeds", s["seeds"]))]
+    s["seeds"] = check_unique("seeds", [check_int(f"seeds[{i}]", v, minimum=0)
+                                        for i, v in enumerate(check_nonempty_list("seeds", s["seeds"]))])
     s["hidden"] = list(check_hidden("hidden", s["hidden"]))
     check_choice("activation", s["activation"], ACTIVATIONS)
     for name in ("epochs", "batch_size"):
         s[name] = check_int(name, s[name], minimum=1)
-    check_float("lr", s["lr"], strictly_positive=True)
-    check_float("weight_decay", s["weight_decay"], minimum=0.0)
+    s["lr"] = check_float("lr", s["lr"], strictly_positive=True)
+    s["weight_decay"] = check_float("weight_decay", s["weight_decay"], minimum=0.0)
     resolve_device(s["device"])
     return s
 
@@ -56,7 +57,12 @@ def make_configs(settings: dict) -> list[dict]:
 
 
 def run_one(config: dict, device: str = "auto") -> dict:
-    """Train one model and measure it on the test split."""
+    """Train one model and measure it on the test split.
+
+    A run whose training or a measured value (test or validation MSE, an input-gradient
+    norm, the proxy, the linearity error) is not finite is a diverged row: no metrics, with
+    ``diverged_step``, ``diverged_epoch`` (None for a metric) and ``diverged_reason``.
+    """
     data = make_family(config["family"])
     model = CompactMLP.seeded(config["seed"], data.x_train.shape[1], config["hidden"], 1,
                               activation=config["activation"])
@@ -64,48 +70,68 @@ def run_one(config: dict, device: str = "auto") -> dict:
                  lam=config["lam"], epochs=config["epochs"], batch_size=config["batch_size"],
                  lr=config["lr"], weight_decay=config["weight_decay"], seed=config["seed"],
                  device=device)
-    row = {"diverged": result.diverged, "diverged_reason": result.diverged_reason,
-           "train_seconds": result.seconds}
+    row = {**result.divergence(), "train_seconds": result.seconds}
     if result.diverged:
         return row
     model = model.cpu().eval()
-    grads = tail_stats(input_gradient_norms(model, data.x_test))
+    norms = input_gradient_norms(model, data.x_test)
     with torch.no_grad():
         proxy = float(dreg_penalty(model, data.x_test))
-    row.update(test_mse=evaluate(model, data.x_test, data.y_test, "regression")["loss"],
-               val_mse=result.history[-1]["val_loss"],
-               **{f"grad_{k}": v for k, v in grads.items()},
-               derivative_proxy=proxy,
-               local_linearity_error=local_linearity_error(model, data.x_test))
+    measured = {"test_mse": evaluate(model, data.x_test, data.y_test, "regression")["loss"],
+                "val_mse": result.history[-1]["val_loss"], "input-gradient norm": norms,
+                "derivative_proxy": proxy,
+                "local_linearity_error": local_linearity_error(model, data.x_test)}
+    reason = nonfinite_metric(measured)
+    if reason:
+        return {**row, "diverged": True, "diverged_reason": reason}
+    del measured["input-gradient norm"]
+    row.update(measured, **{f"grad_{k}": v for k, v in tail_stats(norms).items()})
     return row
 
 
 def run_sweep(settings: dict, results_dir: str | Path = "results/synthetic",
-              progress: bool = True) -> pd.DataFrame:
-    """Run (or reuse from the cache) every configuration; save ``runs.csv``; return the runs."""
+              progress: bool = True, *, backend: str = "serial", n_jobs: int | None = None,
+              scheduler: str | None = None) -> pd.DataFrame:
+    """Run (or reuse from the cache) every configuration; save ``runs.csv``; return the runs.
+
+    ``backend``, ``n_jobs`` and ``scheduler`` choose where the runs execute (see
+    :func:`dreg_utils.sweep.run_grid`); the table does not depend on them."""
     settings = validate(settings)
     results_dir = Path(results_dir)
     runs = run_grid(make_configs(settings), lambda group: [run_one(group[0], settings["device"])],
-                    results_dir / "cache", progress=progress, desc="synthetic runs")
+                    results_dir / "cache", progress=progress, desc="synthetic runs",
+                    backend=backend, n_jobs=n_jobs, scheduler=scheduler)
     runs["hidden"] = runs["hidden"].map(lambda h: "-".join(map(str, h)))
     write_table(runs, results_dir / "runs.csv")
     return runs
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean over seeds of every metric per (family, lambda), plus seed std of the test MSE."""
-    ok = runs[~runs["diverged"]]
-    summary = ok.groupby(["family", "lam"])[list(METRICS)].mean()
-    summary["test_mse_seed_std"] = ok.groupby(["family", "lam"])["test_mse"].std(ddof=1)
-    summary["n_seeds"] = ok.groupby(["family", "lam"]).size()
-    summary["n_diverged"] = runs.groupby(["family", "lam"])["diverged"].sum()
-    return summary.reset_index()
+    """Mean over the finished seeds of every metric per (family, lambda), plus the seed std
+    of the test MSE, ``n_seeds`` (finished), ``n_diverged`` and ``status`` ("ok" or
+    "diverged (k/n)"). Diverged runs never enter a mean; a (family, lambda) whose runs all
+    diverged keeps its row, with no metrics (NaN) and status "diverged (n/n)"."""
+    keys = ["family", "lam"]
+    ok = runs[~runs["diverged"].astype(bool)]
+    grouped = ok.groupby(keys)
+    summary = grouped[list(METRICS)].mean()
+    summary["test_mse_seed_std"] = grouped["test_mse"].std(ddof=1)
+    summary["n_seeds"] = grouped.size()
+    summary = divergence_status(runs, keys).sort_index().join(summary)
+    summary["n_seeds"] = summary["n_seeds"].fillna(0).astype(int)
+    return summary[[*METRICS, "test_mse_seed_std", "n_seeds", "n_diverged", "status"]].reset_index()
+
+
+def finished_groups(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary rows with at least one finished seed (those that have metrics)."""
+    return summary[summary["test_mse"].notna()]
 
 
 def _at(summary: pd.DataFrame, family: str, lam: float) -> pd.Series:
     rows = summary[(summary["family"] == family) & np.isclose(summary["lam"], lam)]
-    if rows.empty:
-        raise ValueError(f"no finished runs for family={family!r} at lambda={lam}")
+    if rows.empty or pd.isna(rows.iloc[0]["test_mse"]):
+        raise ValueError(f"no finished runs for family={family!r} at lambda={lam}"
+                         + (f" ({rows.iloc[0]['status']})" if not rows.empty else ""))
     return rows.iloc[0]
 
 
@@ -132,9 +158,16 @@ def percent_improvement(before: float, after: float) -> float:
 
 
 def table2(summary: pd.DataFrame, lam: float = 1e-2) -> pd.DataFrame:
-    """Table 2: percent improvement of test MSE and p90 gradient norm per family, ours and paper's."""
+    """Table 2: percent improvement of test MSE and p90 gradient norm per family, ours and paper's.
+
+    Families whose runs at lambda = 0 or at ``lam`` all diverged have no row (the summary's
+    ``status`` shows them)."""
     rows = []
+    finished = finished_groups(summary)
     for family in summary["family"].unique():
+        block = finished[finished["family"] == family]
+        if not (np.isclose(block["lam"], 0.0).any() and np.isclose(block["lam"], lam).any()):
+            continue
         base, reg = _at(summary, family, 0.0), _at(summary, family, lam)
         ref = paper.TABLE2_PERCENT[family]
         rows.append({"family": family,
@@ -175,7 +208,7 @@ def stability_plateau(summary: pd.DataFrame, mse_tolerance: float = 0.05) -> pd.
     baseline was no better than a constant.
     """
     rows = []
-    for family, block in summary.groupby("family"):
+    for family, block in finished_groups(summary).groupby("family"):
         block = block.sort_values("lam")
         base = block.iloc[0]
         ok = (block["test_mse"] <= (1 + mse_tolerance) * base["test_mse"]).to_numpy()

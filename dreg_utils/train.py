@@ -1,5 +1,12 @@
 """One training loop for every method: AdamW, minibatches, validation, seeding, NaN guard.
 
+The NaN guard costs no synchronisation per step: each epoch ends with one check of the
+epoch's summed loss and of the parameters; only when it fails is the epoch replayed from
+a snapshot taken at its start, one synchronised step at a time, to name the first step
+(global optimizer step, counted from 1) and the quantity that stopped being finite: the
+training loss, the gradient of a parameter, or the parameters after the update
+(:func:`locate_divergence`).
+
 Methods (the loss minimised on each minibatch B, task loss l = MSE or cross-entropy):
 
 * ``base``: E_B[l].
@@ -13,19 +20,21 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+import pandas as pd
 import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
 from .jacobians import jacobian_sq_frobenius, loss_gradient_sq, projected_jacobian_sq
-from .models import CompactMLP
+from .models import CompactMLP, check_input
 from .penalties import dreg_forward
 from .validation import check_choice, check_float, check_int
 
 METHODS = ("base", "dreg", "igp", "sn", "jacobian", "jacobian_rp")
+DIVERGENCE_COLUMNS = ("diverged_step", "diverged_epoch", "diverged_reason")
 TASKS = ("regression", "classification")
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -48,14 +57,116 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 @dataclass
 class FitResult:
-    """What :func:`fit` returns. ``diverged`` runs carry the reason instead of NaN metrics."""
+    """What :func:`fit` returns. ``diverged`` runs carry the step, epoch and reason
+    instead of NaN metrics."""
 
     model: CompactMLP
     history: list[dict] = field(default_factory=list)
     diverged: bool = False
     diverged_reason: str | None = None
     diverged_epoch: int | None = None
+    diverged_step: int | None = None
     seconds: float = 0.0
+
+    def divergence(self) -> dict:
+        """The result row's divergence columns: diverged, diverged_step, diverged_epoch,
+        diverged_reason (None where the run finished)."""
+        return {"diverged": self.diverged, "diverged_step": self.diverged_step,
+                "diverged_epoch": self.diverged_epoch, "diverged_reason": self.diverged_reason}
+
+    def mark_diverged(self, epoch: int, found: tuple[int, str] | None, last_step: int) -> None:
+        """Record divergence in ``epoch``: ``found`` = (step, reason) from
+        :func:`locate_divergence`, or None when its replay did not reproduce the failure."""
+        self.diverged, self.diverged_epoch = True, epoch
+        self.diverged_step, self.diverged_reason = found or (
+            last_step, f"non-finite training loss or parameters by step {last_step} (epoch {epoch}); "
+                       "a replay of the epoch did not reproduce the failing step")
+
+
+def divergence_status(runs: pd.DataFrame, keys: list[str], flag: str = "diverged") -> pd.DataFrame:
+    """Per group of ``keys`` (in order of appearance): ``n_diverged`` and ``status``, "ok"
+    when no run diverged, else "diverged (k/n)" with k of the group's n runs diverged."""
+    counts = runs[flag].astype(bool).groupby([runs[k] for k in keys], sort=False).agg(["sum", "size"])
+    status = ["ok" if k == 0 else f"diverged ({k}/{n})" for k, n in zip(counts["sum"], counts["size"])]
+    return pd.DataFrame({"n_diverged": counts["sum"].astype(int), "status": status}, index=counts.index)
+
+
+def diverged_runs(runs: pd.DataFrame, keys: list[str], flag: str = "diverged") -> pd.DataFrame:
+    """The diverged runs, one row each: ``keys`` and the step, epoch and reason (empty if none;
+    a run whose ``flag`` is missing or NaN, e.g. one without training, did not diverge)."""
+    columns = [*keys, *(c for c in DIVERGENCE_COLUMNS if c in runs)]
+    flags = runs[flag].eq(True) if flag in runs else pd.Series(False, index=runs.index)
+    table = runs.loc[flags, columns].reset_index(drop=True)
+    return table.astype({c: "Int64" for c in ("diverged_step", "diverged_epoch") if c in table})
+
+
+def parameter_name(name: str) -> str:
+    """A parameter's name as a CompactMLP layer names it (``layers.0.weight``), also for
+    spectral-norm layers, whose trained tensor torch calls ``parametrizations.weight.original``."""
+    return name.replace(".parametrizations.weight.original", ".weight")
+
+
+def _copy(value: object) -> object:
+    """A copy of nested dicts and lists whose tensors are cloned (faster than deepcopy)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def save_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """Copies of the model's and the optimizer's state (for a replay of one epoch)."""
+    return _copy(model.state_dict()), _copy(optimizer.state_dict())
+
+
+def load_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: tuple[dict, dict]) -> None:
+    """Restore a :func:`save_state` copy in place (each copy may be loaded once)."""
+    model.load_state_dict(state[0])
+    optimizer.load_state_dict(state[1])
+
+
+def locate_divergence(step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                      batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                      params: list[tuple[str, torch.Tensor]], pending: torch.Tensor, first_step: int,
+                      epoch: int) -> dict[int, tuple[int, str]]:
+    """Replay an epoch step by step and name, per member, the first non-finite quantity.
+
+    Call it with the model and optimizer restored to the epoch's start. ``step`` is the
+    training step (:func:`make_step`, or a group step returning one loss per member);
+    ``params`` are (name, tensor) pairs whose leading dimension indexes the members when
+    there are several (one model: ``pending`` has one entry); ``pending`` (bool, one per
+    member) marks the members to locate. After each step, in this order: the member's
+    training loss, the gradient of each parameter (as the step left it, penalty included),
+    and the parameters after the optimizer update. Synchronises every step, so callers run
+    it only after an epoch's check failed. Returns {member: (global step, reason)} for the
+    members found; the replay stops once all are.
+    """
+    pending = pending.clone()
+    size = pending.numel()
+    found: dict[int, tuple[int, str]] = {}
+
+    def finite(t: torch.Tensor) -> torch.Tensor:
+        return torch.isfinite(t.detach().reshape(size, -1)).all(dim=1).cpu()
+
+    for k, (xb, yb) in enumerate(batches, start=first_step):
+        loss = step(xb, yb)
+        where = f"at step {k} (epoch {epoch})"
+        checks = [(finite(loss), f"non-finite training loss {where}")]
+        checks += [(finite(p.grad), f"non-finite gradient of {name} {where}")
+                   for name, p in params if p.grad is not None]
+        checks.append((torch.stack([finite(p) for _, p in params]).all(dim=0),
+                       f"non-finite parameters after the update {where}, with a finite loss and "
+                       "finite gradients"))
+        for ok, reason in checks:
+            for s in torch.nonzero(pending & ~ok).flatten().tolist():
+                found[s] = (k, reason)
+                pending[s] = False
+        if not pending.any():
+            break
+    return found
 
 
 def task_loss(output: torch.Tensor, y: torch.Tensor, task: str) -> torch.Tensor:
@@ -167,7 +278,8 @@ def fit(model: CompactMLP, x_train: torch.Tensor, y_train: torch.Tensor,
 
     The minibatch order is drawn from ``seed``; seed the model's initialisation
     yourself (``CompactMLP.seeded``). Training stops at the first epoch whose loss
-    or parameters are not finite and reports the run as diverged.
+    or parameters are not finite and reports the run as diverged, with the first
+    failing step and quantity (:func:`locate_divergence`).
     """
     check_choice("task", task, TASKS)
     _check_method(model, method)
@@ -177,8 +289,17 @@ def fit(model: CompactMLP, x_train: torch.Tensor, y_train: torch.Tensor,
     check_float("lr", lr, strictly_positive=True)
     check_float("weight_decay", weight_decay, minimum=0.0)
     check_int("n_projections", n_projections, minimum=1)
-    if x_train.shape[0] != y_train.shape[0]:
-        raise ValueError(f"x_train has {x_train.shape[0]} rows but y_train has {y_train.shape[0]}")
+    check_input(model, x_train, "x_train")
+    if not isinstance(y_train, torch.Tensor) or y_train.shape[0] != x_train.shape[0]:
+        raise ValueError(f"y_train must be a tensor with one row per row of x_train "
+                         f"({x_train.shape[0]}), got {getattr(y_train, 'shape', type(y_train).__name__)}")
+    if (x_val is None) != (y_val is None):
+        raise ValueError("give x_val and y_val together, or neither")
+    if x_val is not None:
+        check_input(model, x_val, "x_val")
+        if not isinstance(y_val, torch.Tensor) or y_val.shape[0] != x_val.shape[0]:
+            raise ValueError(f"y_val must be a tensor with one row per row of x_val ({x_val.shape[0]}), "
+                             f"got {getattr(y_val, 'shape', type(y_val).__name__)}")
     dev = resolve_device(device)
     model.to(dev).train()
     x_train, y_train = x_train.to(dev), y_train.to(dev)
@@ -189,19 +310,25 @@ def fit(model: CompactMLP, x_train: torch.Tensor, y_train: torch.Tensor,
     step = make_step(model, optimizer, method, lam, task, n_projections=n_projections,
                      generator=generator)
     result = FitResult(model)
+    params = [(parameter_name(name), p) for name, p in model.named_parameters()]
     start = time.perf_counter()
     n = x_train.shape[0]
+    n_batches = math.ceil(n / batch_size)
     for epoch in tqdm(range(1, epochs + 1), desc=f"{method} training", disable=not progress):
         order = torch.randperm(n, generator=generator).to(dev)
         xs, ys = x_train[order], y_train[order]
+        batches = [(xs[i:i + batch_size], ys[i:i + batch_size]) for i in range(0, n, batch_size)]
+        state, generator_state = save_state(model, optimizer), generator.get_state()
         running = torch.zeros((), device=dev)
-        for i in range(0, n, batch_size):
-            xb, yb = xs[i:i + batch_size], ys[i:i + batch_size]
+        for xb, yb in batches:
             running += step(xb, yb) * xb.shape[0]
         train_loss = float(running) / n
         if not math.isfinite(train_loss) or not all(torch.isfinite(p).all() for p in model.parameters()):
-            result.diverged, result.diverged_epoch = True, epoch
-            result.diverged_reason = f"non-finite training loss or parameters in epoch {epoch}"
+            load_state(model, optimizer, state)
+            generator.set_state(generator_state)
+            found = locate_divergence(step, batches, params, torch.ones(1, dtype=torch.bool),
+                                      (epoch - 1) * n_batches + 1, epoch)
+            result.mark_diverged(epoch, found.get(0), epoch * n_batches)
             break
         row = {"epoch": epoch, "train_task_loss": train_loss}
         if x_val is not None:

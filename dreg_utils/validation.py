@@ -1,6 +1,7 @@
 """Argument checks that fail with a message naming the bad value and what is valid."""
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -58,14 +59,17 @@ def check_float(
     maximum: float | None = None,
 ) -> float:
     """A finite real number within the given bounds (bools rejected)."""
-    if isinstance(value, bool):
+    if isinstance(value, (bool, str, bytes)):  # float("1e-3") would parse: refuse text outright
         raise TypeError(f"{name} must be a real number, got {value!r}")
     if not isinstance(value, (int, float)):
         try:
             value = float(value)  # numpy scalars
         except (TypeError, ValueError):
             raise TypeError(f"{name} must be a real number, got {value!r}") from None
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int too large for a float
+        raise ValueError(f"{name}={value!r} is not valid; it must be finite") from None
     if not math.isfinite(value):
         raise ValueError(f"{name}={value!r} is not valid; it must be finite")
     if strictly_positive and value <= 0:
@@ -75,6 +79,30 @@ def check_float(
     if maximum is not None and value > maximum:
         raise ValueError(f"{name}={value!r} is not valid; it must be <= {maximum}")
     return value
+
+
+def check_unit_interval(name: str, value: Any) -> float:
+    """A real number strictly between 0 and 1 (a significance or confidence level)."""
+    value = check_float(name, value)
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name}={value!r} is not valid; it must be in (0, 1)")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``True`` or ``False``; 0/1 and strings such as "no" are refused, not coerced."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_unique(name: str, values: list) -> list:
+    """Reject a list that repeats a value (compared by JSON form, so [32, 16] lists work)."""
+    seen = [json.dumps(v, default=str) for v in values]
+    repeated = sorted({v for v in seen if seen.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{name} lists {', '.join(repeated)} more than once; give each value once")
+    return values
 
 
 def check_hidden(name: str, hidden: Any) -> tuple[int, ...]:

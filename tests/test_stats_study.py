@@ -351,7 +351,7 @@ def test_every_profile_validates_and_matches_the_sweeps(profile):
     (dict(synthetic_runs="no/such.csv"), FileNotFoundError, r"synthetic_runs='no/such.csv' is not a file"),
     (dict(synthetic_lam=0.0), ValueError, r"synthetic_lam=0.0 is not valid; it must be > 0"),
     (dict(alpha=1.0), ValueError, r"alpha=1.0 is not valid; it must be in \(0, 1\)"),
-    (dict(confidence=1.5), ValueError, r"confidence=1.5 is not valid; it must be <= 1.0"),
+    (dict(confidence=1.5), ValueError, r"confidence=1.5 is not valid; it must be in \(0, 1\)"),
     (dict(n_boot=10), ValueError, r"n_boot=10 is not valid; it must be an integer >= 100"),
     (dict(bootstrap_seed=-1), ValueError, r"bootstrap_seed=-1 is not valid"),
 ])

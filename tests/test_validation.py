@@ -69,7 +69,7 @@ CASES = [
      r"n_projections=0 is not valid; it must be an integer >= 1"),
     ("sn on plain model", lambda: fit_with(method="sn"), ValueError, r"method='sn' with spectral_norm=False"),
     ("row mismatch", lambda: fit(model(), X, Y[:5], device="cpu"), ValueError,
-     r"x_train has 8 rows but y_train has 5"),
+     r"y_train must be a tensor with one row per row of x_train \(8\), got torch.Size\(\[5, 1\]\)"),
     ("unknown loss (norms)", lambda: metrics.input_gradient_norms(model(), X, Y, loss="hinge"), ValueError,
      r"loss='hinge' is not valid; choose one of \['mse', 'ce'\]"),
     ("batch_size=0 (norms)", lambda: metrics.input_gradient_norms(model(), X, batch_size=0), ValueError,

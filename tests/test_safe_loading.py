@@ -1,0 +1,224 @@
+"""Safe loading: nothing in the product unpickles, and a damaged result cache is recomputed.
+
+The result caches are JSON. This scans the code of ``dreg_utils/``, ``benchmarks/``,
+``notebooks/`` and ``book/`` (Python files, and the code cells and ``python`` blocks of
+Markdown files) for calls that can execute code from a file: ``pickle``/``dill``/
+``cloudpickle`` loads, ``joblib.load``, ``pandas.read_pickle``, ``shelve``, ``marshal``,
+``numpy.load(..., allow_pickle=True)``, ``yaml.load`` without a safe loader, and
+``torch.load`` without ``weights_only=True``. Serialising (``pickle.dumps``) is not loading
+and is not flagged.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dreg_utils import __version__, sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+SCANNED = ("dreg_utils", "benchmarks", "notebooks", "book")
+NEVER = {f"{module}.{name}" for module in ("pickle", "_pickle", "cPickle", "dill", "cloudpickle")
+         for name in ("load", "loads", "Unpickler")} | {
+    "joblib.load", "pandas.read_pickle", "shelve.open", "marshal.load", "marshal.loads",
+    "yaml.unsafe_load", "yaml.full_load", "yaml.unsafe_load_all"}
+MARKDOWN_CODE = re.compile(r"^```(?:\{code-cell\}|python)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def _aliases(tree: ast.AST) -> dict[str, str]:
+    """Local name -> dotted module path, from every import in the tree."""
+    names: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    names[alias.asname] = alias.name
+                else:
+                    root = alias.name.split(".")[0]
+                    names[root] = root
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    return names
+
+
+def _dotted(func: ast.expr, aliases: dict[str, str]) -> str | None:
+    parts = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if not isinstance(func, ast.Name):
+        return None
+    return ".".join([aliases.get(func.id, func.id), *reversed(parts)])
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def _is_constant(node: ast.expr | None, value: object) -> bool:
+    return isinstance(node, ast.Constant) and node.value is value
+
+
+def unsafe_calls(source: str, where: str) -> list[str]:
+    """``where:line: reason`` for every unsafe loading call in Python ``source``."""
+    tree = ast.parse(source)
+    aliases = _aliases(tree)
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _dotted(node.func, aliases) or ""
+        reason = None
+        if name in NEVER or name.endswith(".read_pickle"):
+            reason = f"{name} can run code from the file"
+        elif name in ("torch.load", "torch.serialization.load") and not _is_constant(
+                _keyword(node, "weights_only"), True):
+            reason = f"{name} without weights_only=True"
+        elif name == "numpy.load" and _keyword(node, "allow_pickle") is not None and not _is_constant(
+                _keyword(node, "allow_pickle"), False):
+            reason = "numpy.load with allow_pickle"
+        elif name == "yaml.load" and not (_dotted(_keyword(node, "Loader"), aliases) or "").endswith("SafeLoader"):
+            reason = "yaml.load without a SafeLoader"
+        if reason:
+            found.append(f"{where}:{node.lineno}: {reason}")
+    return found
+
+
+def markdown_code(text: str) -> str:
+    """The code cells and python blocks of a Markdown file as one module (so that imports in
+    one cell resolve names in the next) on their own line numbers; prose, MyST options and
+    IPython magics are blanked out."""
+    lines = [""] * (text.count("\n") + 1)
+    for match in MARKDOWN_CODE.finditer(text):
+        first = text.count("\n", 0, match.start(1))
+        cell = match.group(1).splitlines()
+        start = 0
+        if cell and cell[0].strip() == "---":  # a YAML block of cell options
+            start = next(i for i in range(1, len(cell)) if cell[i].strip() == "---") + 1
+        while start < len(cell) and cell[start].startswith(":"):  # ":key: value" options
+            start += 1
+        for i in range(start, len(cell)):
+            if not cell[i].startswith(("%", "!")):
+                lines[first + i] = cell[i]
+    return "\n".join(lines)
+
+
+def product_sources() -> Iterator[tuple[str, str]]:
+    """(relative path, Python source) of every scanned file."""
+    for folder in SCANNED:
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix == ".py":
+                yield str(path.relative_to(ROOT)), path.read_text()
+            elif path.suffix == ".md":
+                yield str(path.relative_to(ROOT)), markdown_code(path.read_text())
+
+
+def test_no_unsafe_loading_in_the_product():
+    sources = list(product_sources())
+    assert any(where.startswith("dreg_utils/") for where, _ in sources)
+    assert any(where.startswith("notebooks/") for where, _ in sources)
+    problems = [p for where, source in sources for p in unsafe_calls(source, where)]
+    assert problems == [], "unsafe loading:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("source", [
+    "import torch\ntorch.load('m.pt')",
+    "import torch\ntorch.load('m.pt', weights_only=False)",
+    "from torch import load\nload('m.pt', map_location='cpu')",
+    "import pickle\npickle.load(open('f', 'rb'))",
+    "from pickle import loads as undo\nundo(b'')",
+    "import pickle as p\np.Unpickler(f).load()",
+    "import joblib\njoblib.load('model.joblib')",
+    "import pandas as pd\npd.read_pickle('runs.pkl')",
+    "frame = table.read_pickle('runs.pkl')",
+    "import numpy as np\nnp.load('a.npy', allow_pickle=True)",
+    "import numpy\nnumpy.load('a.npy', allow_pickle=flag)",
+    "import dill\ndill.loads(blob)",
+    "import yaml\nyaml.load(text, Loader=yaml.Loader)",
+    "import shelve\nshelve.open('db')",
+])
+def test_scanner_flags_unsafe_loading(source):
+    assert len(unsafe_calls(source, "snippet")) == 1
+
+
+@pytest.mark.parametrize("source", [
+    "import torch\ntorch.load('m.pt', weights_only=True)",
+    "import numpy as np\nnp.load('a.npy')\nnp.load('b.npz', allow_pickle=False)",
+    "import json\njson.loads(text)",
+    "import yaml\nyaml.safe_load(text)\nyaml.load(text, Loader=yaml.SafeLoader)",
+    "import pickle\nblob = pickle.dumps({'a': 1})",
+    "import pandas as pd\npd.read_csv('runs.csv')",
+])
+def test_scanner_passes_safe_loading(source):
+    assert unsafe_calls(source, "snippet") == []
+
+
+def test_scanner_reads_markdown_code_cells():
+    text = ("# Title\n\n```{code-cell} ipython3\n:tags: [parameters]\n\nimport torch\n%matplotlib inline\n```\n\n"
+            "Prose with torch.load in it is not code.\n\n```{code-cell} ipython3\n---\nmystnb:\n  figure:\n"
+            "    name: fig\n---\nmodel = torch.load('m.pt')\n```\n")
+    assert unsafe_calls(markdown_code(text), "page.md") == ["page.md:18: torch.load without weights_only=True"]
+
+
+# ------------------------------------------------------------------ damaged cache files
+
+CONFIG = {"study": "fake", "a": 1}
+OTHER = {"study": "fake", "a": 2}
+
+
+def _record(config: dict, result: dict) -> str:
+    return json.dumps({"config": config, "result": result, "dreg_utils": __version__})
+
+
+def _run(cache_dir: Path) -> tuple[list, list[list[dict]]]:
+    """run_grid on CONFIG and OTHER with a fake pure-Python run_group; returns rows and calls."""
+    calls: list[list[dict]] = []
+
+    def run_group(group: list[dict]) -> list[dict]:
+        calls.append(group)
+        return [{"value": 10 * c["a"]} for c in group]
+
+    runs = sweep.run_grid([CONFIG, OTHER], run_group, cache_dir, progress=False)
+    return runs[["a", "value", "cached"]].values.tolist(), calls
+
+
+@pytest.mark.parametrize("content", [
+    _record(CONFIG, {"value": 10})[:25],  # cut mid-record, as by a full disk
+    _record(CONFIG, {"value": 10})[:-1],  # only the closing brace missing
+    "",
+    "\n",
+], ids=["half", "last byte missing", "empty", "newline"])
+def test_truncated_cache_file_is_treated_as_missing(tmp_path, content):
+    path = tmp_path / f"{sweep.config_key(CONFIG)}.json"
+    path.write_text(content)
+    (tmp_path / f"{sweep.config_key(OTHER)}.json").write_text(_record(OTHER, {"value": 20}))
+    rows, calls = _run(tmp_path)
+    assert calls == [[CONFIG]]  # only the damaged run is redone
+    assert rows == [[1, 10, False], [2, 20, True]]
+    assert json.loads(path.read_text())["result"] == {"value": 10}  # and its file repaired
+    rows, calls = _run(tmp_path)
+    assert calls == [] and rows == [[1, 10, True], [2, 20, True]]
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00\x00garbage", b"[]", b"{}", b'{"result": 5}'],
+                         ids=["binary", "list", "empty object", "result not a dict"])
+def test_corrupt_cache_file_is_treated_as_missing(tmp_path, content):
+    """Undecodable bytes, or JSON that is not a run record, mean the run is redone."""
+    (tmp_path / f"{sweep.config_key(CONFIG)}.json").write_bytes(content)
+    rows, calls = _run(tmp_path)
+    assert calls == [[CONFIG], [OTHER]]
+    assert rows == [[1, 10, False], [2, 20, False]]
+
+
+def test_cache_record_of_another_configuration_is_not_trusted(tmp_path):
+    """A file whose stored configuration differs from the requested one (a hash collision,
+    or a file copied under the wrong name) is recomputed, not returned."""
+    (tmp_path / f"{sweep.config_key(CONFIG)}.json").write_text(_record(OTHER, {"value": 99}))
+    rows, calls = _run(tmp_path)
+    assert calls == [[CONFIG], [OTHER]]
+    assert rows == [[1, 10, False], [2, 20, False]]
