@@ -1,0 +1,81 @@
+"""The notebook runner: parameters parsed from the command line, the re-run note, bad input."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dreg_utils import notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = """---
+jupytext:
+  text_representation: {extension: .md, format_name: myst}
+kernelspec: {display_name: Python 3, language: python, name: python3}
+---
+
+# A tiny chapter
+
+```{code-cell} ipython3
+:tags: [parameters]
+
+profile = None
+epochs = None
+```
+
+```{code-cell} ipython3
+import json
+print(json.dumps({"profile": profile, "epochs": epochs}))
+```
+"""
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("epochs=120", ("epochs", 120)), ("lam=1e-3", ("lam", 1e-3)),
+    ("lambdas=[0.0, 0.1]", ("lambdas", [0.0, 0.1])), ("activation=relu", ("activation", "relu")),
+])
+def test_parse_param_reads_yaml_values(text, expected):
+    assert notebooks.parse_param(text) == expected
+
+
+@pytest.mark.parametrize("text", ["epochs", "=3", "two words=3"])
+def test_parse_param_rejects_malformed(text):
+    with pytest.raises(ValueError, match="write NAME=VALUE"):
+        notebooks.parse_param(text)
+
+
+def test_execute_injects_parameters_and_adds_the_rerun_note(tmp_path):
+    source = tmp_path / "07_tiny.md"
+    source.write_text(TINY)
+    out = tmp_path / "out"
+    timings = notebooks.execute([source], out, "smoke", tmp_path, {"epochs": 3})
+    assert list(timings["notebook"]) == ["07_tiny"] and timings["seconds"].iloc[0] > 0
+    executed = nbformat.read(out / "07_tiny.ipynb", as_version=4)
+    printed = [o["text"] for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+               if o.get("name") == "stdout"]
+    assert json.loads(printed[-1]) == {"profile": "smoke", "epochs": 3}
+    assert executed.cells[0].source.startswith("# A tiny chapter")
+    note = executed.cells[1].source
+    assert "Re-run this page" in note and "notebooks/07_tiny.md" in note and "--profile smoke" in note
+    assert "| `07_tiny` |" in (out / "timings.md").read_text()
+    assert not list(out.glob(".*.input.ipynb"))
+
+
+def test_bad_profile_and_missing_notebook_stop_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match=r"profile='huge' is not valid"):
+        notebooks.execute([ROOT / "notebooks" / "06_performance.md"], tmp_path / "a", "huge", ROOT)
+    with pytest.raises(FileNotFoundError, match="no such notebook"):
+        notebooks.execute([tmp_path / "nope.md"], tmp_path / "b", "smoke", ROOT)
+    with pytest.raises(ValueError, match="give the profile with --profile"):
+        notebooks.execute([ROOT / "notebooks" / "06_performance.md"], tmp_path / "c", "smoke", ROOT,
+                          {"profile": "paper"})
+    assert not any((tmp_path / d).exists() for d in "abc")
+
+
+def test_command_line_rejects_a_malformed_param(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "dreg_utils.notebooks", "notebooks/06_performance.md",
+                           "--out", str(tmp_path), "--param", "epochs"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and "write NAME=VALUE" in done.stderr
