@@ -1,0 +1,86 @@
+"""Reading the benchmark tables: missing files, pivots, the papers' cost claims, figures."""
+import json
+
+import matplotlib
+import pandas as pd
+import pytest
+
+from dreg_utils import performance, plotting
+
+matplotlib.use("Agg")
+
+METHODS = ("BASE", "DREG", "IGP", "SN", "JAC", "JAC-RP", "BASE-poly", "DREG-poly")
+BASELINE = {"DREG-poly": "BASE-poly", "BASE-poly": "BASE-poly"}
+
+
+def penalties_table() -> pd.DataFrame:
+    rows = []
+    for hidden, params, base_ms in (("32-16", 25_818, 0.5), ("128-64", 109_386, 0.7)):
+        for k, method in enumerate(METHODS):
+            ratio = 1.0 if method.startswith("BASE") else 1.0 + 0.5 * k
+            rows.append({"hidden": hidden, "params": params, "method": method,
+                         "baseline": BASELINE.get(method, "BASE"), "ratio": ratio, "ratio_q1": ratio * 0.9,
+                         "ratio_q3": ratio * 1.1, "step_ms": base_ms * ratio})
+    return pd.DataFrame(rows)
+
+
+META = {"date": "2026-11-23 16:50 UTC", "cpu": "Test CPU", "cores": 2, "torch_threads": 2, "device": "cpu",
+        "gpu": None, "torch": "2.13.0", "python": "3.11.7", "load_average_at_end": "0.10", "quick": False}
+
+
+def test_load_benchmark_round_trip_and_missing_files(tmp_path):
+    penalties_table().to_csv(tmp_path / "penalties.csv", index=False)
+    (tmp_path / "penalties.meta.json").write_text(json.dumps(META))
+    table, meta = performance.load_benchmark(tmp_path, "penalties")
+    assert table["hidden"].tolist()[:1] == ["32-16"] and meta["cpu"] == "Test CPU"
+    with pytest.raises(FileNotFoundError, match=r"no sweep benchmark in .*bench_sweep.py --out"):
+        performance.load_benchmark(tmp_path, "sweep")
+    with pytest.raises(ValueError, match=r"name='memory' is not valid; choose one of \['penalties', 'sweep'\]"):
+        performance.load_benchmark(tmp_path, "memory")
+    with pytest.raises(TypeError, match="bench_dir must be a folder path or None, got 3"):
+        performance.load_benchmark(3, "penalties")
+
+
+def test_the_repository_holds_measured_tables():
+    for name in performance.BENCHMARKS:
+        table, meta = performance.load_benchmark(None, name)
+        assert len(table) > 0 and meta["cores"] >= 1 and meta["cpu"]
+
+
+def test_penalty_ratio_table_keeps_capacity_order_and_reads_ratios():
+    table = performance.penalty_ratio_table(penalties_table())
+    assert table["hidden"].tolist() == ["32-16", "128-64"]
+    assert table.columns[:3].tolist() == ["hidden", "params", "BASE ms/step"]
+    assert table["BASE ms/step"].tolist() == [0.5, 0.7]
+    assert table["DREG / BASE"].tolist() == [1.5, 1.5] and table["JAC / BASE"].tolist() == [3.0, 3.0]
+    assert "DREG-poly / BASE-poly" in table
+
+
+def test_cost_claims_give_the_measured_range_per_method():
+    claims = performance.cost_claims(penalties_table()).set_index("method")
+    assert set(claims.index) == {"DREG", "IGP", "JAC", "JAC-RP"}
+    assert claims.loc["JAC", "ours (ratio to BASE, over capacities)"] == "3.00x to 3.00x"
+    assert "10x" in claims.loc["JAC", "paper"]
+
+
+def test_sweep_totals_and_machine_line():
+    meta = {**META, "vectorised_min_extrapolated": 19.4, "sequential_min_extrapolated": 28.9,
+            "vectorised_min_measured": None}
+    assert performance.sweep_totals(meta)["minutes"].tolist() == [19.4, 28.9]
+    assert len(performance.sweep_totals({**meta, "vectorised_min_measured": 19.9})) == 3
+    line = performance.machine_line(meta)
+    assert "Test CPU, 2 usable core(s)" in line and "quick run" not in line
+    assert "quick run" in performance.machine_line({**meta, "quick": True})
+    assert "cuda (H100)" in performance.machine_line({**meta, "device": "cuda", "gpu": "H100"})
+
+
+def test_figures_draw_every_method_and_cell():
+    fig = plotting.penalty_cost_figure(penalties_table())
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert set(labels) == {"DREG", "DREG-poly", "SN", "IGP", "JAC-RP", "JAC", "BASE (1x)"}
+    assert fig.axes[0].get_yscale() == "log"
+    sweep = pd.DataFrame({"hidden": ["32-16", "32-16"], "activation": ["relu", "poly"],
+                          "vectorised_train_s": [60.0, 90.0], "sequential_train_s": [120.0, 150.0]})
+    fig = plotting.sweep_time_figure(sweep)
+    heights = sorted(round(p.get_height(), 6) for p in fig.axes[0].patches if p.get_height() > 0)
+    assert heights == [1.0, 1.5, 2.0, 2.5]
