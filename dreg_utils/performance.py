@@ -27,6 +27,18 @@ PAPER_COST_CLAIMS = {
 }
 
 
+def validate(settings: dict) -> dict:
+    """Check the performance chapter's settings: ``bench_dir`` is None or an existing folder."""
+    bench_dir = settings["bench_dir"]
+    if bench_dir is not None:
+        if not isinstance(bench_dir, (str, Path)) or not str(bench_dir):
+            raise TypeError(f"bench_dir must be a folder path or None, got {bench_dir!r}")
+        if not Path(bench_dir).is_dir():
+            raise FileNotFoundError(f"bench_dir={str(bench_dir)!r} is not a folder; give the folder "
+                                    "that `make bench` writes (benchmarks/results) or None")
+    return settings
+
+
 def load_benchmark(bench_dir: str | Path | None, name: str) -> tuple[pd.DataFrame, dict]:
     """The table and the machine description one benchmark saved in ``bench_dir``
     (None: the repository's ``benchmarks/results``)."""

@@ -19,8 +19,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dreg_utils import (jacobians, metrics, mnist_study, paths, penalties, profiles, sr_study, stats,
-                        stats_study, surrogate_study, symbolic, synthetic_study, validation)
+from dreg_utils import (jacobians, metrics, mnist_study, paths, penalties, performance, profiles, sr_study,
+                        stats, stats_study, surrogate_study, symbolic, synthetic_study, validation)
 from dreg_utils.data.mnist import MNISTData, check_source
 from dreg_utils.data.regression import load_dataset
 from dreg_utils.data.synthetic import make_family
@@ -31,9 +31,9 @@ from dreg_utils.train import fit
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOK_FILES = {"synthetic": "01_synthetic_families.md", "mnist": "02_mnist_sweep.md",
                   "stats": "03_statistical_tests.md", "symbolic": "04_sr_distillation.md",
-                  "surrogate": "05_surrogate_optimization.md"}
+                  "surrogate": "05_surrogate_optimization.md", "performance": "06_performance.md"}
 STUDIES = {"synthetic": synthetic_study, "mnist": mnist_study, "stats": stats_study,
-           "symbolic": sr_study, "surrogate": surrogate_study}
+           "symbolic": sr_study, "surrogate": surrogate_study, "performance": performance}
 CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 A_FILE = "<an existing file>"  # replaced by the path of a real file outside the run's folders
 
@@ -176,6 +176,15 @@ NOTEBOOK_CASES = [
      r"epochs=-1 is not valid; it must be an integer >= 1"),
     ("05 misspelt profile", "surrogate", dict(profile="Smoke"), {}, ValueError,
      r"profile='Smoke' is not valid; choose one of \['smoke', 'default', 'paper'\]"),
+    # 06 performance
+    ("06 bench_dir a number", "performance", dict(bench_dir=3), {}, TypeError,
+     r"bench_dir must be a folder path or None, got 3"),
+    ("06 bench_dir missing", "performance", dict(bench_dir="no/such/folder"), {}, FileNotFoundError,
+     r"bench_dir='no/such/folder' is not a folder; give the folder that `make bench` writes"),
+    ("06 bench_dir is a file", "performance", dict(bench_dir=A_FILE), {}, FileNotFoundError,
+     r"bench_dir='.*a_file.txt' is not a folder"),
+    ("06 profile from the environment", "performance", {}, {"DREG_PROFILE": "fast"}, ValueError,
+     r"profile='fast' is not valid; choose one of \['smoke', 'default', 'paper'\]"),
 ]
 
 
