@@ -44,11 +44,11 @@ Finished runs are reused from the results cache. This page was executed with pro
 """
 
 
-class _ParamLoader(yaml.SafeLoader):
+class _ParamSafeLoader(yaml.SafeLoader):
     """YAML with 1.2 floats: ``1e-3`` is a number (YAML 1.1, PyYAML's default, reads a string)."""
 
 
-_ParamLoader.add_implicit_resolver(
+_ParamSafeLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
     list("-+0123456789."))
@@ -60,7 +60,7 @@ def parse_param(text: str) -> tuple[str, object]:
     if not sep or not name.strip().isidentifier():
         raise ValueError(f"--param {text!r} is not valid; write NAME=VALUE, e.g. epochs=120 or "
                          "'lambdas=[0.0, 0.1]'")
-    return name.strip(), yaml.load(value, Loader=_ParamLoader)
+    return name.strip(), yaml.load(value, Loader=_ParamSafeLoader)
 
 
 def add_rerun_note(path: Path, profile: str) -> None:
