@@ -2,6 +2,8 @@
 import pytest
 import torch
 
+from dreg_utils.data.mnist import MNISTData
+
 
 def pytest_configure(config):
     """Single-threaded torch: the test models are tiny, and intra-op threads only
@@ -18,3 +20,12 @@ def float64():
         yield
     finally:
         torch.set_default_dtype(previous)
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist() -> MNISTData:
+    """96 training and 40 test 'images' with a learnable label (the sign pattern of 2 pixels)."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(136, 784, generator=gen)
+    y = ((x[:, 0] > 0).long() * 5 + (x[:, 1] > 0).long() * 3) % 10
+    return MNISTData("mnist", x[:96], y[:96], x[96:], y[96:], source="random test tensors")

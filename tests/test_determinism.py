@@ -16,7 +16,6 @@ import pytest
 import torch
 
 from dreg_utils import mnist_study, synthetic_study
-from dreg_utils.data.mnist import MNISTData
 from dreg_utils.models import CompactMLP
 from dreg_utils.train import fit
 
@@ -47,15 +46,6 @@ def test_synthetic_run_is_reproducible():
     first, second = synthetic_study.run_one(config, "cpu"), synthetic_study.run_one(config, "cpu")
     assert not first["diverged"] and set(synthetic_study.METRICS) <= set(first)
     assert_rows_equal(first, second)
-
-
-@pytest.fixture(scope="module")
-def tiny_mnist():
-    """96 training and 40 test 'images' with a learnable label."""
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(136, 784, generator=gen)
-    y = ((x[:, 0] > 0).long() * 5 + (x[:, 1] > 0).long() * 3) % 10
-    return MNISTData("mnist", x[:96], y[:96], x[96:], y[96:], source="random test tensors")
 
 
 @pytest.fixture(scope="module")

@@ -156,14 +156,6 @@ def test_a_non_finite_metric_marks_the_synthetic_row_diverged(monkeypatch):
     assert row["diverged_step"] is None and "test_mse" not in row
 
 
-@pytest.fixture(scope="module")
-def tiny_mnist():
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(136, 784, generator=gen)
-    y = ((x[:, 0] > 0).long() * 5 + (x[:, 1] > 0).long() * 3) % 10
-    return MNISTData("mnist", x[:96], y[:96], x[96:], y[96:], source="random test tensors")
-
-
 def mnist_config(data: MNISTData, method: str, seed: int, lr: float) -> dict:
     return {**mnist_study.data_identity(data), "hidden": [16, 8], "activation": "relu", "method": method,
             "lam": 0.01 if method == "dreg" else 0.0, "seed": seed, "epochs": 2, "batch_size": 32,

@@ -6,24 +6,13 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-import torch  # noqa: E402
 
 from dreg_utils import mnist_study as study  # noqa: E402
 from dreg_utils import paper, plotting, profiles  # noqa: E402
-from dreg_utils.data.mnist import MNISTData  # noqa: E402
 
 
 def settings(**overrides):
     return study.validate(profiles.resolve("mnist", "smoke", **overrides))
-
-
-@pytest.fixture(scope="module")
-def tiny_data():
-    """96 training and 40 test 'images' with a learnable label (the sign pattern of 2 pixels)."""
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(136, 784, generator=gen)
-    y = ((x[:, 0] > 0).long() * 5 + (x[:, 1] > 0).long() * 3) % 10
-    return MNISTData("mnist", x[:96], y[:96], x[96:], y[96:], source="random test tensors")
 
 
 @pytest.mark.parametrize("profile", profiles.PROFILES)
@@ -68,9 +57,9 @@ def test_unknown_parameter_names_the_valid_ones():
         profiles.resolve("mnist", "smoke", capacity=[32, 16])
 
 
-def test_configs_and_groups(tiny_data):
+def test_configs_and_groups(tiny_mnist):
     s = settings(capacities=[[8, 4], [16, 8]], seeds=[0, 1])
-    configs = study.make_configs(s, tiny_data)
+    configs = study.make_configs(s, tiny_mnist)
     assert len(configs) == 2 * 2 * 4 * 2
     assert {c["lam"] for c in configs if c["method"] in ("base", "sn")} == {0.0}
     assert {c["lam"] for c in configs if c["method"] in ("dreg", "igp")} == {s["lam"]}
@@ -83,14 +72,14 @@ def test_configs_and_groups(tiny_data):
     for group in groups.values():
         assert len({(str(c["hidden"]), c["activation"]) for c in group}) == 1
         assert len({c["method"] == "igp" for c in group}) == 1
-    frontier = study.make_frontier_configs(s, tiny_data)
+    frontier = study.make_frontier_configs(s, tiny_mnist)
     assert len(frontier) == (2 + len(s["dreg_lambdas"]) + len(s["igp_lambdas"])) * len(s["frontier_seeds"])
 
 
-def test_sweep_caches_and_saves_tidy_tables(tiny_data, tmp_path):
+def test_sweep_caches_and_saves_tidy_tables(tiny_mnist, tmp_path):
     s = settings(capacities=[[32, 16]], activations=["relu"], seeds=[0, 1], epochs=1,
                  frontier_capacity=[32, 16], dreg_lambdas=[1e-2], igp_lambdas=[1e-2], device="cpu")
-    runs = study.run_sweep(s, tiny_data, tmp_path, progress=False)
+    runs = study.run_sweep(s, tiny_mnist, tmp_path, progress=False)
     assert len(runs) == 8 and not runs["cached"].any() and not runs["diverged"].any()
     assert set(runs["group_size"]) == {2, 6}
     assert ((runs["test_acc"] >= 0) & (runs["test_acc"] <= 100)).all()
@@ -101,9 +90,9 @@ def test_sweep_caches_and_saves_tidy_tables(tiny_data, tmp_path):
     assert len(quantiles) == 8 * len(study.QUANTILE_LEVELS)
     assert (quantiles.groupby("run_key")["ig_norm"].diff().dropna() >= 0).all()  # monotone
     # the frontier shares BASE, SN and DREG/IGP at lam = 1e-2 with the main grid: all cached
-    frontier = study.run_frontier(s, tiny_data, tmp_path, progress=False)
+    frontier = study.run_frontier(s, tiny_mnist, tmp_path, progress=False)
     assert frontier["cached"].all()
-    again = study.run_sweep(s, tiny_data, tmp_path, progress=False)
+    again = study.run_sweep(s, tiny_mnist, tmp_path, progress=False)
     assert again["cached"].all()
     pd.testing.assert_series_equal(again["ig_p99"], runs["ig_p99"])
 
@@ -198,9 +187,9 @@ def test_frontier_table_picks_the_smoothest_setting_within_the_accuracy_budget()
         study.frontier_table(summary[summary["method"] != "base"])
 
 
-def test_load_data_passes_the_data_settings(monkeypatch, tiny_data):
+def test_load_data_passes_the_data_settings(monkeypatch, tiny_mnist):
     calls = []
-    monkeypatch.setattr(study, "load_mnist", lambda *args, **kwargs: calls.append((args, kwargs)) or tiny_data)
+    monkeypatch.setattr(study, "load_mnist", lambda *args, **kwargs: calls.append((args, kwargs)) or tiny_mnist)
     s = settings(dataset="fashion-mnist", source="debian", n_train=50, n_test=30)
-    assert study.load_data(s) is tiny_data
+    assert study.load_data(s) is tiny_mnist
     assert calls == [(("fashion-mnist", None), dict(source="debian", n_train=50, n_test=30))]
