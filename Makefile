@@ -37,7 +37,7 @@ system-deps:
 
 book: $(STAMP) system-deps
 	rm -rf $(EXECUTED)
-	$(BIN)/python -m dreg_utils.notebooks $(NOTEBOOKS) --out $(EXECUTED) --profile $(PROFILE)
+	$(BIN)/python -m dreg_utils.book.runner $(NOTEBOOKS) --out $(EXECUTED) --profile $(PROFILE)
 	$(BIN)/jupyter-book build . -W -n --keep-going --path-output $(BOOK_OUT)
 	@echo "book: $(BOOK_OUT)/_build/html/index.html"
 

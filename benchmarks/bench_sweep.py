@@ -10,7 +10,7 @@ pixel values). The script says which it used.
 
 * vectorised: per (capacity, activation), BASE/DREG/SN x 3 seeds train as one group of 9
   and IGPEN x 3 seeds as one group of 3 (:func:`dreg_utils.ensemble.make_group_step`), as
-  in :mod:`dreg_utils.mnist_study`;
+  in :mod:`dreg_utils.studies.mnist`;
 * sequential: each run alone with :func:`dreg_utils.train.make_step`, the step of ``fit``.
 
 Default (about a minute): per group and per run kind, the step is timed on minibatches
@@ -46,7 +46,7 @@ from collections.abc import Callable
 import pandas as pd
 import torch
 
-from dreg_utils import mnist_study
+from dreg_utils.studies import mnist as mnist_study
 from dreg_utils.data.mnist import DEBIAN_FASHION_DIR, MNISTData, load_mnist
 from dreg_utils.ensemble import Member, build_group, fit_ensemble, make_group_step
 from dreg_utils.metrics import input_gradient_norms

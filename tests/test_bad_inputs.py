@@ -19,8 +19,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dreg_utils import (jacobians, metrics, mnist_study, paths, penalties, performance, profiles, sr_study,
-                        stats, stats_study, surrogate_study, symbolic, synthetic_study, validation)
+from dreg_utils import jacobians, metrics, paths, penalties, profiles, stats, validation
+from dreg_utils import symbolic_regression as symbolic
+from dreg_utils.book import performance
+from dreg_utils.studies import distillation as sr_study
+from dreg_utils.studies import mnist as mnist_study
+from dreg_utils.studies import statistics as stats_study
+from dreg_utils.studies import surrogate as surrogate_study
+from dreg_utils.studies import synthetic as synthetic_study
 from dreg_utils.data.mnist import MNISTData, check_source
 from dreg_utils.data.regression import load_dataset
 from dreg_utils.data.synthetic import make_family

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from dreg_utils import mnist_study, synthetic_study
+from dreg_utils.studies import mnist as mnist_study
+from dreg_utils.studies import synthetic as synthetic_study
 from dreg_utils.models import CompactMLP
 from dreg_utils.train import fit
 

@@ -7,7 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from dreg_utils import mnist_study, sr_study, symbolic, synthetic_study
+from dreg_utils.studies import mnist as mnist_study
+from dreg_utils.studies import distillation as sr_study
+from dreg_utils import symbolic_regression as symbolic
+from dreg_utils.studies import synthetic as synthetic_study
 from dreg_utils.data.mnist import MNISTData
 from dreg_utils.data.regression import load_dataset
 from dreg_utils.data.synthetic import make_family

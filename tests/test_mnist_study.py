@@ -7,8 +7,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from dreg_utils import mnist_study as study  # noqa: E402
-from dreg_utils import paper, plotting, profiles  # noqa: E402
+from dreg_utils.studies import mnist as study  # noqa: E402
+from dreg_utils import paper, profiles  # noqa: E402
+from dreg_utils.book import plotting
 
 
 def settings(**overrides):

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dreg_utils import notebooks
+from dreg_utils.book import runner as notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = """---
@@ -75,7 +75,7 @@ def test_bad_profile_and_missing_notebook_stop_before_any_work(tmp_path):
 
 
 def test_command_line_rejects_a_malformed_param(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "dreg_utils.notebooks", "notebooks/06_performance.md",
+    done = subprocess.run([sys.executable, "-m", "dreg_utils.book.runner", "notebooks/06_performance.md",
                            "--out", str(tmp_path), "--param", "epochs"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 2 and "write NAME=VALUE" in done.stderr

@@ -5,7 +5,8 @@ import matplotlib
 import pandas as pd
 import pytest
 
-from dreg_utils import performance, plotting
+from dreg_utils.book import performance
+from dreg_utils.book import plotting
 
 matplotlib.use("Agg")
 

@@ -2,7 +2,7 @@
 import pytest
 
 from dreg_utils import profiles
-from dreg_utils import synthetic_study as study
+from dreg_utils.studies import synthetic as study
 
 
 def synthetic(**overrides):

@@ -11,8 +11,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from scipy import stats as sps  # noqa: E402
 
-from dreg_utils import plotting, profiles  # noqa: E402
-from dreg_utils import stats_study as study  # noqa: E402
+from dreg_utils import profiles  # noqa: E402
+from dreg_utils.book import plotting
+from dreg_utils.studies import statistics as study  # noqa: E402
 
 CAPACITIES = ("32-16", "128-64", "256-128", "512-256")
 N_BOOT = 200

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 import torch
 
-from dreg_utils import plotting, profiles
-from dreg_utils import surrogate_study as study
+from dreg_utils import profiles
+from dreg_utils.book import plotting
+from dreg_utils.studies import surrogate as study
 from dreg_utils.data.synthetic import target_function
 
 

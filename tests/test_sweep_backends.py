@@ -4,7 +4,8 @@ import json
 import pandas as pd
 import pytest
 
-from dreg_utils import synthetic_study, sweep
+from dreg_utils import sweep
+from dreg_utils.studies import synthetic as synthetic_study
 from dreg_utils.profiles import SETTINGS
 
 TIMING = ["train_seconds", "cached"]  # wall time differs between runs; cached is checked apart

@@ -17,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from dreg_utils import synthetic_study, sweep
+from dreg_utils import sweep
+from dreg_utils.studies import synthetic as synthetic_study
 from dreg_utils.profiles import SETTINGS
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -29,7 +30,7 @@ SETTINGS_TINY = dict(SETTINGS["synthetic"]["smoke"], families=["smooth"], lambda
 TIMING = ["train_seconds", "cached"]
 CHILD = textwrap.dedent("""
     import json, sys
-    from dreg_utils import synthetic_study
+    from dreg_utils.studies import synthetic as synthetic_study
     synthetic_study.run_sweep(json.loads(sys.argv[1]), sys.argv[2], progress=False, **json.loads(sys.argv[3]))
 """)
 

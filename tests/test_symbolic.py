@@ -10,7 +10,9 @@ from gplearn.functions import _function_map as F
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score as sk_r2
 
-from dreg_utils import profiles, sr_study, symbolic
+from dreg_utils import profiles
+from dreg_utils.studies import distillation as sr_study
+from dreg_utils import symbolic_regression as symbolic
 from dreg_utils.data.regression import load_dataset
 from dreg_utils.models import CompactMLP
 
@@ -288,7 +290,7 @@ def test_study_end_to_end_with_cache_tables_and_figures(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    from dreg_utils import plotting
+    from dreg_utils.book import plotting
 
     s = study_settings(datasets=["feynman_I_14_4"], lambdas=[0.0, 0.1], dreg_lambdas=[0.1], hidden=[8],
                        epochs=1, population_size=20, generations=1, tournament_size=5)

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from dreg_utils import profiles
-from dreg_utils import synthetic_study as study
+from dreg_utils.studies import synthetic as study
 
 
 def summary(family="piecewise", mses=(0.10, 0.10, 0.104, 0.2), p90s=(4.0, 3.0, 2.0, 1.0)):

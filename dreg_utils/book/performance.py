@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .validation import check_choice
+from ..validation import check_choice
 
 BENCHMARKS = ("penalties", "sweep")
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 # The claims about cost in the two papers, as (method, what the paper says).
 PAPER_COST_CLAIMS = {
     "DREG": "DREG paper, Sec. 2: a footprint comparable to first-order training",

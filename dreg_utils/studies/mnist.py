@@ -29,15 +29,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import paper
-from .activations import ACTIVATIONS
-from .data.mnist import DATASETS, SOURCES, MNISTData, check_source, load_mnist
-from .ensemble import ENSEMBLE_METHODS, Member, fit_ensemble
-from .metrics import input_gradient_norms, nonfinite_metric, tail_stats
-from .stats import pair_runs, sign_test
-from .sweep import run_grid, write_table
-from .train import FitResult, divergence_status, evaluate, resolve_device
-from .validation import (check_choice, check_choices, check_float, check_hidden, check_int,
+from .. import paper
+from ..activations import ACTIVATIONS
+from ..data.mnist import DATASETS, SOURCES, MNISTData, check_source, load_mnist
+from ..ensemble import ENSEMBLE_METHODS, Member, fit_ensemble
+from ..metrics import input_gradient_norms, nonfinite_metric, tail_stats
+from ..stats import pair_runs, sign_test
+from ..sweep import run_grid, write_table
+from ..train import FitResult, divergence_status, evaluate, resolve_device
+from ..validation import (check_choice, check_choices, check_float, check_hidden, check_int,
                          check_nonempty_list, check_unique)
 
 METHODS = ENSEMBLE_METHODS  # ("base", "dreg", "igp", "sn")

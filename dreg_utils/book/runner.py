@@ -1,4 +1,4 @@
-"""Execute the book's MyST notebooks with papermill: ``python -m dreg_utils.notebooks``.
+"""Execute the book's MyST notebooks with papermill: ``python -m dreg_utils.book.runner``.
 
 Each ``notebooks/NAME.md`` is converted with jupytext, executed with papermill
 (``profile`` and any ``--param NAME=VALUE`` injected into its ``parameters`` cell, the
@@ -7,7 +7,7 @@ under its title saying how to re-run it. The wall time of each notebook goes to
 ``OUT/timings.csv`` and, as a MyST table the reproducibility chapter includes, to
 ``OUT/timings.md``. A failing notebook stops with a non-zero exit status.
 
-    python -m dreg_utils.notebooks notebooks/01_synthetic_families.md --out /tmp/nb \\
+    python -m dreg_utils.book.runner notebooks/01_synthetic_families.md --out /tmp/nb \\
         --profile default --param epochs=120 --param "lambdas=[0.0, 0.1]"
 """
 from __future__ import annotations
@@ -26,16 +26,16 @@ import pandas as pd
 import papermill
 import yaml
 
-from .profiles import PROFILES
-from .sweep import atomic_write_text, write_table
-from .validation import check_choice
+from ..profiles import PROFILES
+from ..sweep import atomic_write_text, write_table
+from ..validation import check_choice
 
 RERUN_NOTE = """:::{{tip}}
 **Re-run this page** with other parameters (they are listed in its `parameters` cell; a
 parameter left at `None` takes the profile's value):
 
 ```bash
-.venv/bin/python -m dreg_utils.notebooks notebooks/{name}.md --out /tmp/{name} \\
+.venv/bin/python -m dreg_utils.book.runner notebooks/{name}.md --out /tmp/{name} \\
     --profile {profile} --param NAME=VALUE
 ```
 

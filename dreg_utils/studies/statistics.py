@@ -31,11 +31,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from . import paper
-from .mnist_study import n_parameters
-from .stats import (COLUMNS, add_holm, min_pairs_for_sign_test, min_sign_test_p, pair_runs,
+from .. import paper
+from .mnist import n_parameters
+from ..stats import (COLUMNS, add_holm, min_pairs_for_sign_test, min_sign_test_p, pair_runs,
                     paired_tests, relative_reduction_sign_test, welch_test)
-from .validation import check_float, check_int, check_unit_interval
+from ..validation import check_float, check_int, check_unit_interval
 
 ALPHA = 0.05
 MODEST_ACCURACY_COST = 1.0  # points of accuracy: the largest mean cost we call "modest" (paper: 0.4)

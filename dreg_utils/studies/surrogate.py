@@ -32,12 +32,12 @@ import pandas as pd
 import torch
 from scipy import stats as sps
 
-from .activations import ACTIVATIONS
-from .metrics import input_gradient_norms, nonfinite_metric, tail_stats
-from .models import CompactMLP
-from .sweep import run_grid, write_table
-from .train import divergence_status, evaluate, fit, resolve_device
-from .validation import (check_choice, check_choices, check_float, check_hidden, check_int, check_nonempty_list,
+from ..activations import ACTIVATIONS
+from ..metrics import input_gradient_norms, nonfinite_metric, tail_stats
+from ..models import CompactMLP
+from ..sweep import run_grid, write_table
+from ..train import divergence_status, evaluate, fit, resolve_device
+from ..validation import (check_choice, check_choices, check_float, check_hidden, check_int, check_nonempty_list,
                          check_unique)
 
 OBJECTIVES = ("rosenbrock", "rastrigin", "piecewise", "smooth")

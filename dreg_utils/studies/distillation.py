@@ -3,10 +3,10 @@
 A run is one of two kinds, each one row of the tidy ``runs`` table:
 
 * ``distill``: (dataset, noise, teacher method, lambda, seed) -> teacher, symbolic and tree
-  students on D' (:func:`dreg_utils.symbolic.distill`). lambda = 0 uses ``method="base"``,
+  students on D' (:func:`dreg_utils.symbolic_regression.distill`). lambda = 0 uses ``method="base"``,
   which is what both penalties reduce to at lambda = 0.
 * ``direct``: (dataset, noise, seed) -> the controls fitted on y (symbolic regressor, tree,
-  gradient boosting) and the SNR proxy (:func:`dreg_utils.symbolic.direct`).
+  gradient boosting) and the SNR proxy (:func:`dreg_utils.symbolic_regression.direct`).
 
 Every dataset uses data seed 0 (one fixed split); ``seed`` drives the teacher's
 initialisation and minibatch order and the student's random state. Runs of one
@@ -26,12 +26,12 @@ import torch
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
-from . import symbolic
-from .data.regression import DATASETS, FEYNMAN, REAL, load_dataset
-from .models import CompactMLP
-from .sweep import run_grid, write_table
-from .train import divergence_status, fit
-from .validation import (check_choice, check_choices, check_float, check_hidden, check_int,
+from .. import symbolic_regression as symbolic
+from ..data.regression import DATASETS, FEYNMAN, REAL, load_dataset
+from ..models import CompactMLP
+from ..sweep import run_grid, write_table
+from ..train import divergence_status, fit
+from ..validation import (check_choice, check_choices, check_float, check_hidden, check_int,
                          check_nonempty_list)
 
 GP_KEYS = ("population_size", "generations", "tournament_size", "parsimony_coefficient",

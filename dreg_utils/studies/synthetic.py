@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import paper
-from .data.synthetic import FAMILIES, make_family
-from .metrics import input_gradient_norms, local_linearity_error, nonfinite_metric, tail_stats
-from .models import CompactMLP
-from .penalties import dreg_penalty
-from .sweep import run_grid, write_table
-from .train import divergence_status, evaluate, fit, resolve_device
-from .activations import ACTIVATIONS
-from .validation import (check_choice, check_choices, check_float, check_hidden, check_int,
+from .. import paper
+from ..data.synthetic import FAMILIES, make_family
+from ..metrics import input_gradient_norms, local_linearity_error, nonfinite_metric, tail_stats
+from ..models import CompactMLP
+from ..penalties import dreg_penalty
+from ..sweep import run_grid, write_table
+from ..train import divergence_status, evaluate, fit, resolve_device
+from ..activations import ACTIVATIONS
+from ..validation import (check_choice, check_choices, check_float, check_hidden, check_int,
                          check_nonempty_list, check_unique)
 
 COLLAPSE_FRACTION = 0.01
