@@ -100,6 +100,13 @@ class CompactMLP(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
+def n_parameters(hidden: str | list[int], in_features: int = 784, out_features: int = 10) -> int:
+    """Weights and biases of the MLP in -> hidden -> out (hidden as [32, 16] or "32-16"):
+    sum_l (fan_in + 1) fan_out; the defaults are MNIST's 784 pixels and 10 classes."""
+    widths = [in_features, *(map(int, hidden.split("-")) if isinstance(hidden, str) else hidden), out_features]
+    return sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
+
+
 def check_input(model: nn.Module, x: Any, name: str = "x") -> torch.Tensor:
     """``x`` as a model input: a 2-D floating-point tensor of finite values with one column per
     input feature of ``model`` (checked when the model has ``in_features``, as CompactMLP does)."""

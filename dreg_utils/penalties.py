@@ -20,7 +20,6 @@ Spectral normalisation is not a penalty: see ``CompactMLP(spectral_norm=True)``.
 """
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import torch

@@ -108,8 +108,8 @@ def min_sign_test_p(n: int, alternative: str = "two-sided") -> float:
 def min_pairs_for_sign_test(p_target: float, alternative: str = "two-sided") -> int:
     """Smallest number of pairs ``n`` for which an exact sign test can give ``p < p_target``.
 
-    The smallest ``n`` with ``min_sign_test_p(n, alternative) < p_target``; e.g. the paper's
-    two-sided ``p < 1e-6`` needs n >= 21, ``p < 1e-7`` needs n >= 25.
+    The smallest ``n`` with ``min_sign_test_p(n, alternative) < p_target``; e.g. a two-sided
+    ``p < 0.05`` needs n >= 6 and ``p < 1e-3`` needs n >= 11.
     """
     p_target = check_float("p_target", p_target, strictly_positive=True, maximum=1.0)
     check_choice("alternative", alternative, ALTERNATIVES)

@@ -1,7 +1,9 @@
 """Grid runner: one row per run, a content-addressed cache, resume after interruption.
 
-Each run's configuration (a JSON-able dict) plus the ``dreg_utils`` version is
-hashed into its cache key. A finished run is written to ``<cache_dir>/<key>.json``
+Each run's configuration (a JSON-able dict) plus its study's version (``STUDY_VERSION``
+in the study's module, bumped whenever the run function changes what a run computes) is
+hashed into its cache key; a cache written before a bump is ignored, so its runs are
+recomputed rather than silently reused. A finished run is written to ``<cache_dir>/<key>.json``
 atomically (temporary file + ``os.replace``), so a killed sweep leaves only whole
 files behind and a re-run recomputes just the configurations that have no file.
 Configurations that can be trained together (e.g. the seeds of one setting,
@@ -34,9 +36,9 @@ BACKENDS = ("serial", "joblib", "dask")
 STALE_TMP_SECONDS = 600.0  # a temporary cache file this old is left over from a killed writer
 
 
-def config_key(config: dict) -> str:
-    """Stable 16-hex-digit hash of a configuration and the dreg_utils version."""
-    payload = json.dumps({"config": config, "dreg_utils": __version__}, sort_keys=True, default=str)
+def config_key(config: dict, version: str = "1") -> str:
+    """Stable 16-hex-digit hash of a configuration and its study's version."""
+    payload = json.dumps({"config": config, "study_version": version}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -173,6 +175,7 @@ def run_grid(
     backend: str = "serial",
     n_jobs: int | None = None,
     scheduler: str | None = None,
+    version: str = "1",
 ) -> pd.DataFrame:
     """Run every configuration not yet cached and return all rows as a DataFrame.
 
@@ -185,10 +188,11 @@ def run_grid(
     processes, default all cores) or "dask" (the cluster at ``scheduler``, e.g.
     "tcp://host:8786", or the active ``dask.distributed.Client`` when None).
     Workers run torch on one thread; ``run_group`` must be picklable by cloudpickle
-    (lambdas and closures are). This process writes the cache files.
+    (lambdas and closures are). This process writes the cache files. ``version`` is the
+    study's version, part of every cache key.
     """
     check_backend(backend, n_jobs, scheduler)
-    keys = [config_key(c) for c in configs]
+    keys = [config_key(c, version) for c in configs]
     if len(set(keys)) != len(keys):
         raise ValueError("run_grid got duplicate configurations; each run must be distinct")
     cache_dir = Path(cache_dir)
@@ -215,7 +219,8 @@ def run_grid(
             if len(outputs) != len(indices):
                 raise RuntimeError(f"run_group returned {len(outputs)} results for {len(indices)} configs")
             for i, output in zip(indices, outputs):
-                record = {"config": configs[i], "result": output, "dreg_utils": __version__}
+                record = {"config": configs[i], "result": output, "study_version": version,
+                          "dreg_utils": __version__}
                 atomic_write_text(cache_dir / f"{keys[i]}.json",
                                   json.dumps(record, default=str))
                 results[keys[i]] = output

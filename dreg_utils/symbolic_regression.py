@@ -37,10 +37,6 @@ from .metrics import nonfinite_metric
 from .train import FitResult, fit
 from .validation import check_choice, check_float, check_hidden, check_int
 
-# The paper's headline numbers (from its abstract and results), shown beside ours.
-PAPER = {"mean_improvement_pct": 120.0, "max_improvement_pct": 515.0, "max_dataset": "Concrete",
-         "teacher_r2": (0.84, 0.98), "teacher_overhead": 10.0}
-
 TEACHER_METHODS = ("base", "jacobian", "dreg")
 GP_FUNCTIONS = ("add", "sub", "mul", "div", "neg", "inv", "abs", "sqrt", "log", "max", "min",
                 "sin", "cos", "tan")

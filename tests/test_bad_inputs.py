@@ -19,9 +19,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dreg_utils import jacobians, metrics, paths, penalties, profiles, stats, validation
+from dreg_utils import jacobians, metrics, paths, penalties, stats, validation
 from dreg_utils import symbolic_regression as symbolic
-from dreg_utils.book import performance
+from dreg_utils.book.chapters import CHAPTER_SETTINGS
 from dreg_utils.studies import distillation as sr_study
 from dreg_utils.studies import mnist as mnist_study
 from dreg_utils.studies import statistics as stats_study
@@ -33,13 +33,15 @@ from dreg_utils.data.synthetic import make_family
 from dreg_utils.ensemble import Member
 from dreg_utils.models import CompactMLP
 from dreg_utils.train import fit
+from dreg_utils.studies.distillation import DistillationSettings
+from dreg_utils.studies.mnist import MNISTSettings
+from dreg_utils.studies.surrogate import SurrogateSettings
+from dreg_utils.studies.synthetic import SyntheticSettings
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOK_FILES = {"synthetic": "01_synthetic_families.md", "mnist": "02_mnist_sweep.md",
                   "stats": "03_statistical_tests.md", "symbolic": "04_sr_distillation.md",
                   "surrogate": "05_surrogate_optimization.md", "performance": "06_performance.md"}
-STUDIES = {"synthetic": synthetic_study, "mnist": mnist_study, "stats": stats_study,
-           "symbolic": sr_study, "surrogate": surrogate_study, "performance": performance}
 CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 A_FILE = "<an existing file>"  # replaced by the path of a real file outside the run's folders
 
@@ -226,10 +228,13 @@ def test_notebook_setup_accepts_its_smoke_profile(notebook, monkeypatch, tmp_pat
     class Validated(Exception):
         pass
 
-    def stop(settings: dict) -> dict:
-        raise Validated(settings["profile"])
+    settings_type = CHAPTER_SETTINGS[Path(NOTEBOOK_FILES[notebook]).stem]
+    real = settings_type.from_notebook
 
-    monkeypatch.setattr(STUDIES[notebook], "validate", stop)
+    def stop(namespace: dict):
+        raise Validated(real(namespace).profile)
+
+    monkeypatch.setattr(settings_type, "from_notebook", stop)
     with pytest.raises(Validated, match="smoke"):
         run_notebook_setup(notebook, {})
 
@@ -246,31 +251,31 @@ def tiny_mnist() -> MNISTData:
 ENTRY_POINTS = [
     # (id, call(results_dir, data), exception, message pattern)
     ("synthetic run_sweep, repeated seed",
-     lambda out, data: synthetic_study.run_sweep(profiles.resolve("synthetic", "smoke", seeds=[0, 0]), out,
+     lambda out, data: synthetic_study.run_sweep(SyntheticSettings.from_profile("smoke", seeds=[0, 0]), out,
                                                  progress=False),
      ValueError, r"seeds lists 0 more than once"),
     ("mnist run_sweep, NaN lam",
-     lambda out, data: mnist_study.run_sweep(profiles.resolve("mnist", "smoke", lam=math.nan), data, out,
+     lambda out, data: mnist_study.run_sweep(MNISTSettings.from_profile("smoke", lam=math.nan), data, out,
                                              progress=False),
      ValueError, r"lam=nan is not valid; it must be finite"),
     ("mnist run_frontier, negative lambda",
-     lambda out, data: mnist_study.run_frontier(profiles.resolve("mnist", "smoke", dreg_lambdas=[-1.0]), data,
+     lambda out, data: mnist_study.run_frontier(MNISTSettings.from_profile("smoke", dreg_lambdas=[-1.0]), data,
                                                 out, progress=False),
      ValueError, r"dreg_lambdas\[0\]=-1.0 is not valid; it must be > 0"),
     ("symbolic run_runs, negative noise",
-     lambda out, data: sr_study.run_runs(profiles.resolve("symbolic", "smoke", noise=-1.0), ["concrete"], [0.1],
+     lambda out, data: sr_study.run_runs(DistillationSettings.from_profile("smoke", noise=-1.0), ["concrete"], [0.1],
                                          out, "runs", progress=False),
      ValueError, r"noise=-1.0 is not valid; it must be >= 0"),
     ("symbolic run_runs, unknown dataset",
-     lambda out, data: sr_study.run_runs(profiles.resolve("symbolic", "smoke"), ["mnist"], [0.1], out, "runs",
+     lambda out, data: sr_study.run_runs(DistillationSettings.from_profile("smoke"), ["mnist"], [0.1], out, "runs",
                                          progress=False),
      ValueError, r"datasets contains \['mnist'\], which is not valid; choose from \['concrete'"),
     ("symbolic run_cost, zero width",
-     lambda out, data: sr_study.run_cost(profiles.resolve("symbolic", "smoke", hidden=[0]), out),
+     lambda out, data: sr_study.run_cost(DistillationSettings.from_profile("smoke", hidden=[0]), out),
      ValueError, r"hidden\[0\]=0 is not valid; it must be an integer >= 1"),
     ("surrogate run_sweep, repeated objective",
      lambda out, data: surrogate_study.run_sweep(
-         profiles.resolve("surrogate", "smoke", objectives=["smooth", "smooth"]), out, progress=False),
+         SurrogateSettings.from_profile("smoke", objectives=["smooth", "smooth"]), out, progress=False),
      ValueError, r'objectives lists "smooth" more than once'),
     ("stats verdict_table, alpha 1.2",
      lambda out, data: stats_study.verdict_table(pd.DataFrame(), alpha=1.2),
@@ -375,7 +380,7 @@ QUICK = settings(deadline=None, max_examples=50)
 
 def _notebook_validate(notebook: str, **overrides) -> dict:
     """What every notebook runs first: its profile with the overrides, then its study's validate."""
-    return STUDIES[notebook].validate(profiles.resolve(notebook, "smoke", **overrides))
+    return CHAPTER_SETTINGS[Path(NOTEBOOK_FILES[notebook]).stem].from_profile("smoke", **overrides)
 
 
 def _value_message(name: str, value: float, valid: str) -> str:

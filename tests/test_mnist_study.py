@@ -8,17 +8,19 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from dreg_utils.studies import mnist as study  # noqa: E402
-from dreg_utils import paper, profiles  # noqa: E402
+from dreg_utils import claims, models  # noqa: E402
 from dreg_utils.book import plotting
+from dreg_utils.studies.mnist import MNISTSettings
+from dreg_utils.settings import PROFILES
 
 
 def settings(**overrides):
-    return study.validate(profiles.resolve("mnist", "smoke", **overrides))
+    return study.validate(MNISTSettings.from_profile("smoke", **overrides))
 
 
-@pytest.mark.parametrize("profile", profiles.PROFILES)
+@pytest.mark.parametrize("profile", PROFILES)
 def test_every_profile_validates(profile):
-    s = study.validate(profiles.resolve("mnist", profile))
+    s = study.validate(MNISTSettings.from_profile(profile))
     assert set(s["methods"]) <= set(study.METHODS)
     if profile != "smoke":
         assert s["capacities"] == study.PAPER_CAPACITIES and s["seeds"] == [0, 1, 2]
@@ -55,7 +57,7 @@ def test_bad_parameters(overrides, error, pattern):
 
 def test_unknown_parameter_names_the_valid_ones():
     with pytest.raises(ValueError, match=r"unknown parameters \['capacity'\].*'capacities'"):
-        profiles.resolve("mnist", "smoke", capacity=[32, 16])
+        MNISTSettings.from_profile("smoke", capacity=[32, 16])
 
 
 def test_configs_and_groups(tiny_mnist):
@@ -117,7 +119,7 @@ def test_sweep_caches_and_saves_tidy_tables(tiny_mnist, tmp_path):
 
 
 def test_paper_table3_ratio_column_is_p99_over_mean():
-    for block in paper.TABLE3.values():
+    for block in claims.TABLE3.values():
         assert len(block) == 8
         for row in block.values():
             assert row[3][0] / row[1][0] == pytest.approx(row[5], abs=0.1)
@@ -148,16 +150,19 @@ def fake_runs(dreg_p99_factor: float, dreg_acc_shift: float) -> pd.DataFrame:
 def test_findings_hold_on_paper_like_runs():
     result = study.findings(fake_runs(dreg_p99_factor=0.5, dreg_acc_shift=-0.4))
     assert list(result["finding"]) == [1, 2, 3, 4, 5]
-    assert list(result["holds"]) == ["yes"] * 5
+    assert list(result["verdict"]) == ["holds"] * 5
     assert "p99 lower in 12/12 pairs" in result.loc[0, "ours"]
-    assert "accuracy cost +0.40 points" in result.loc[0, "ours"]
+    assert "accuracy cost 0.40 points" in result.loc[0, "ours"]
+    assert result.loc[0, "paper"] == claims.MNIST_CLAIMS[1].paper_statistic
 
 
 def test_findings_fail_when_dreg_does_nothing():
     result = study.findings(fake_runs(dreg_p99_factor=1.2, dreg_acc_shift=-3.0))
     # BASE tails still grow with capacity (half of finding 5), but DREG no longer lowers them
-    assert result.set_index("finding").loc[[1, 2, 5], "holds"].tolist() == ["no", "no", "partly"]
-    assert result.loc[3, "holds"] == "no"  # DREG (94%) is now less accurate than SN (95%)
+    assert result.set_index("finding").loc[[1, 2, 5], "verdict"].tolist() == ["does not hold", "does not hold",
+                                                                              "partly"]
+    # DREG (94%) is now less accurate than SN (95%), while SN still has the lighter tail
+    assert result.loc[3, "verdict"] == "partly"
 
 
 def test_summarize_rejects_all_diverged():
@@ -167,7 +172,7 @@ def test_summarize_rejects_all_diverged():
 
 
 def test_n_parameters():
-    assert study.n_parameters("32-16") == 785 * 32 + 33 * 16 + 17 * 10
+    assert models.n_parameters("32-16") == 785 * 32 + 33 * 16 + 17 * 10
     assert study.n_parameters([512, 256]) == 785 * 512 + 513 * 256 + 257 * 10
     assert np.isnan(study.paper_value("64-32", "RELU_BASE", "ig_p99")[0])
 

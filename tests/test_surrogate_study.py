@@ -8,29 +8,31 @@ import pandas as pd
 import pytest
 import torch
 
-from dreg_utils import profiles
 from dreg_utils.book import plotting
+from dreg_utils import optimisation
 from dreg_utils.studies import surrogate as study
+from dreg_utils.threads import single_threaded
 from dreg_utils.data.synthetic import target_function
+from dreg_utils.studies.surrogate import SurrogateSettings
 
 
 @pytest.mark.parametrize("name", ["rosenbrock", "rastrigin"])
 def test_analytic_gradient_matches_autograd(name):
-    objective = study.make_objective(name)
-    x = study.uniform(objective, 64, seed=5)
-    assert torch.allclose(objective.gradient(x), study.autograd_gradient(objective.value)(x), atol=1e-9)
+    objective = optimisation.make_objective(name)
+    x = optimisation.uniform(objective, 64, seed=5)
+    assert torch.allclose(objective.gradient(x), optimisation.autograd_gradient(objective.value)(x), atol=1e-9)
 
 
 def test_rosenbrock_gradient_matches_finite_differences_in_higher_dimension():
     x = torch.randn(8, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     h, eye = 1e-6, torch.eye(4, dtype=torch.float64)
-    fd = torch.stack([(study.rosenbrock(x + h * e) - study.rosenbrock(x - h * e)) / (2 * h) for e in eye], dim=1)
-    assert torch.allclose(study.rosenbrock_gradient(x), fd, rtol=1e-5, atol=1e-5)
+    fd = torch.stack([(optimisation.rosenbrock(x + h * e) - optimisation.rosenbrock(x - h * e)) / (2 * h) for e in eye], dim=1)
+    assert torch.allclose(optimisation.rosenbrock_gradient(x), fd, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name, x_star", [("rosenbrock", [1.0, 1.0]), ("rastrigin", [0.0, 0.0])])
 def test_known_minimum_has_zero_value_and_gradient(name, x_star):
-    objective = study.make_objective(name)
+    objective = optimisation.make_objective(name)
     x = torch.tensor([x_star], dtype=torch.float64)
     assert float(objective.value(x)) == pytest.approx(objective.f_star, abs=1e-12)
     assert torch.allclose(objective.gradient(x), torch.zeros(1, 2, dtype=torch.float64), atol=1e-12)
@@ -40,64 +42,64 @@ def test_known_minimum_has_zero_value_and_gradient(name, x_star):
 def test_family_reimplementation_matches_the_numpy_generator(family):
     x = np.random.default_rng(1).uniform(-1, 1, size=(32, 5))
     expected = target_function(family, 5, np.random.default_rng(0))(x)
-    got = study.family_function(family, 5, seed=0)(torch.as_tensor(x))
+    got = optimisation.family_function(family, 5, seed=0)(torch.as_tensor(x))
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
 
 
 def test_family_gradient_matches_finite_differences():
-    objective = study.make_objective("smooth")
-    x = study.uniform(objective, 16, seed=3)
+    objective = optimisation.make_objective("smooth")
+    x = optimisation.uniform(objective, 16, seed=3)
     h, eye = 1e-6, torch.eye(5, dtype=torch.float64)
     fd = torch.stack([(objective.value(x + h * e) - objective.value(x - h * e)) / (2 * h) for e in eye], dim=1)
     assert torch.allclose(objective.gradient(x), fd, atol=1e-6)
 
 
 def test_piecewise_gradient_is_the_sign_vector():
-    objective = study.make_objective("piecewise")
-    x = study.uniform(objective, 16, seed=3)
+    objective = optimisation.make_objective("piecewise")
+    x = optimisation.uniform(objective, 16, seed=3)
     assert set(objective.gradient(x).unique().tolist()) <= {-1.0, 1.0}
 
 
 def test_cosine_helper():
     a = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0], [2.0, 0.0]])
     b = torch.tensor([[3.0, 0.0], [-1.0, -1.0], [1.0, 0.0], [0.0, 5.0]])
-    assert torch.allclose(study.cosine(a, b), torch.tensor([1.0, -1.0, 0.0, 0.0]))
+    assert torch.allclose(optimisation.cosine(a, b), torch.tensor([1.0, -1.0, 0.0, 0.0]))
 
 
 def test_domain_exit_and_divergence_detection():
     x = torch.tensor([[0.0, 0.5], [1.0, -1.0], [1.01, 0.0], [0.0, float("nan")], [25.0, 0.0]])
-    assert study.outside(x, -1.0, 1.0).tolist() == [False, False, True, True, True]
-    assert study.diverged(x, -1.0, 1.0).tolist() == [False, False, False, True, True]
+    assert optimisation.outside(x, -1.0, 1.0).tolist() == [False, False, True, True, True]
+    assert optimisation.diverged(x, -1.0, 1.0).tolist() == [False, False, False, True, True]
 
 
 def test_gradient_descent_flags_exits_and_freezes_divergent_starts():
     starts = torch.tensor([[0.5], [0.9]], dtype=torch.float64)
-    uphill = study.gradient_descent(lambda x: -x, starts, step=1.0, steps=20, lower=-1.0, upper=1.0)
+    uphill = optimisation.gradient_descent(lambda x: -x, starts, step=1.0, steps=20, lower=-1.0, upper=1.0)
     assert uphill.left_domain.all() and uphill.diverged.all()
     assert torch.isfinite(uphill.final).all()
-    downhill = study.gradient_descent(lambda x: x, starts, step=0.5, steps=20, lower=-1.0, upper=1.0, keep=1)
+    downhill = optimisation.gradient_descent(lambda x: x, starts, step=0.5, steps=20, lower=-1.0, upper=1.0, keep=1)
     assert not downhill.left_domain.any() and torch.allclose(downhill.final, torch.zeros(2, 1, dtype=torch.float64), atol=1e-5)
     assert len(downhill.paths) == 1 and len(downhill.paths[0]) == 21
 
 
 def test_lbfgs_minimises_a_quadratic_and_detects_an_unbounded_surrogate():
     starts = torch.tensor([[0.5, -0.3]], dtype=torch.float64)
-    bowl = study.lbfgs(lambda x: ((x - 0.2) ** 2).sum(dim=1), starts, steps=10, lower=-1.0, upper=1.0)
+    bowl = optimisation.lbfgs(lambda x: ((x - 0.2) ** 2).sum(dim=1), starts, steps=10, lower=-1.0, upper=1.0)
     assert torch.allclose(bowl.final, torch.full((1, 2), 0.2, dtype=torch.float64), atol=1e-6)
     assert not bowl.left_domain.any()
-    ramp = study.lbfgs(lambda x: x.sum(dim=1), starts, steps=10, lower=-1.0, upper=1.0)
+    ramp = optimisation.lbfgs(lambda x: x.sum(dim=1), starts, steps=10, lower=-1.0, upper=1.0)
     assert ramp.left_domain.all() and (ramp.final < -1.0).all()
 
 
 def test_normalised_regret_is_zero_at_the_optimum_and_clips_to_the_box():
-    objective = study.make_objective("rastrigin")
+    objective = optimisation.make_objective("rastrigin")
     x = torch.tensor([[0.0, 0.0], [10.0, 0.0]], dtype=torch.float64)
     regret = study.normalised_regret(objective, x, 0.0, 2.0)
     assert regret[0] == 0.0 and regret[1] == pytest.approx(float(objective.value(torch.tensor([[2.0, 0.0]]))) / 2)
 
 
 def surrogate(**overrides):
-    return study.validate(profiles.resolve("surrogate", "smoke", **overrides))
+    return study.validate(SurrogateSettings.from_profile("smoke", **overrides))
 
 
 @pytest.mark.parametrize("overrides, error, pattern", [
@@ -118,7 +120,7 @@ def test_bad_parameters(overrides, error, pattern):
 
 def test_unknown_objective_name():
     with pytest.raises(ValueError, match=r"objective='ackley' is not valid; choose one of"):
-        study.make_objective("ackley")
+        optimisation.make_objective("ackley")
 
 
 def test_configs_cover_the_grid_with_each_methods_lambda():
@@ -139,7 +141,7 @@ def test_tiny_sweep_end_to_end(tmp_path):
     assert runs[["cos_mean", "cos_p10", "gd_regret_median", "lbfgs_left_domain"]].notna().all().all()
     again, _, _ = study.run_sweep(settings, tmp_path, progress=False)
     assert again["cached"].all()
-    objective = study.make_objective("rastrigin")
+    objective = optimisation.make_objective("rastrigin")
     figures = [plotting.trajectories_figure(paths, lambda x: objective.value(torch.as_tensor(x)).numpy(),
                                             objective.lower, objective.upper, "rastrigin"),
                plotting.regret_figure(starts), plotting.cosine_vs_tail_figure(runs)]
@@ -149,7 +151,7 @@ def test_tiny_sweep_end_to_end(tmp_path):
 
 def test_correlations_versus_base_and_verdict():
     runs = pd.DataFrame({"objective": "o", "method": ["base", "dreg"] * 3, "activation": "relu",
-                         "seed": [0, 0, 1, 1, 2, 2], "train_diverged": False,
+                         "seed": [0, 0, 1, 1, 2, 2], "diverged": False,
                          "grad_p99_over_mean": [3.0, 1.5, 3.2, 1.4, 2.9, 1.6],
                          "test_mse": [0.1, 0.2, 0.1, 0.2, 0.1, 0.2],
                          "cos_mean": 0.9, "cos_p5": 0.5, "cos_p10": [0.5, 0.8] * 3,
@@ -167,14 +169,14 @@ def test_correlations_versus_base_and_verdict():
 
 
 def test_estimate_minimum_uses_known_value_or_bounds_the_samples():
-    assert study.estimate_minimum(study.make_objective("rosenbrock")) == 0.0
-    smooth = study.make_objective("smooth")
-    f_min = study.estimate_minimum(smooth, n=512)
-    assert f_min <= float(smooth.value(study.uniform(smooth, 512, 12345)).min())
+    assert optimisation.estimate_minimum(optimisation.make_objective("rosenbrock")) == 0.0
+    smooth = optimisation.make_objective("smooth")
+    f_min = optimisation.estimate_minimum(smooth, n=512)
+    assert f_min <= float(smooth.value(optimisation.uniform(smooth, 512, 12345)).min())
 
 
 def test_single_thread_restores_the_thread_count():
     before = torch.get_num_threads()
-    with study.single_thread():
+    with single_threaded():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before

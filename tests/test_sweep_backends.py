@@ -6,7 +6,7 @@ import pytest
 
 from dreg_utils import sweep
 from dreg_utils.studies import synthetic as synthetic_study
-from dreg_utils.profiles import SETTINGS
+from dreg_utils.studies.synthetic import SyntheticSettings
 
 TIMING = ["train_seconds", "cached"]  # wall time differs between runs; cached is checked apart
 
@@ -14,7 +14,7 @@ TIMING = ["train_seconds", "cached"]  # wall time differs between runs; cached i
 @pytest.fixture(scope="module")
 def settings():
     """Four synthetic runs: one family, lambda 0 and 1e-2, two seeds, two epochs, on the CPU."""
-    return dict(SETTINGS["synthetic"]["smoke"], families=["piecewise"], epochs=2, device="cpu")
+    return dict(SyntheticSettings.from_profile("smoke"), families=["piecewise"], epochs=2, device="cpu")
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,13 @@ import pytest
 
 from dreg_utils import sweep
 from dreg_utils.studies import synthetic as synthetic_study
-from dreg_utils.profiles import SETTINGS
+from dreg_utils.studies.synthetic import SyntheticSettings
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 ROOT = Path(__file__).resolve().parents[1]
 K_DONE = 2  # finished runs to wait for before the kill
-SETTINGS_TINY = dict(SETTINGS["synthetic"]["smoke"], families=["smooth"], lambdas=[0.0, 1e-2, 1e-1],
+SETTINGS_TINY = dict(SyntheticSettings.from_profile("smoke"), families=["smooth"], lambdas=[0.0, 1e-2, 1e-1],
                      seeds=[0, 1], epochs=3, device="cpu")  # six runs of about a second each
 TIMING = ["train_seconds", "cached"]
 CHILD = textwrap.dedent("""

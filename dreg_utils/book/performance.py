@@ -10,33 +10,41 @@ the extrapolated training time of the 96-run Table 3 sweep both ways. Each CSV h
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from ..settings import StudySettings
+from ..claims import COST_CLAIMS
 from ..validation import check_choice
 
 BENCHMARKS = ("penalties", "sweep")
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
-# The claims about cost in the two papers, as (method, what the paper says).
-PAPER_COST_CLAIMS = {
-    "DREG": "DREG paper, Sec. 2: a footprint comparable to first-order training",
-    "IGP": "DREG paper, Sec. 2: double backpropagation, O(2x) memory",
-    "JAC": "Teaching-the-Teacher paper: about 10x the cost of unregularised training",
-    "JAC-RP": "Teaching-the-Teacher paper: random projections proposed as the cheaper estimate",
-}
 
 
-def validate(settings: dict) -> dict:
-    """Check the performance chapter's settings: ``bench_dir`` is None or an existing folder."""
-    bench_dir = settings["bench_dir"]
-    if bench_dir is not None:
-        if not isinstance(bench_dir, (str, Path)) or not str(bench_dir):
-            raise TypeError(f"bench_dir must be a folder path or None, got {bench_dir!r}")
-        if not Path(bench_dir).is_dir():
-            raise FileNotFoundError(f"bench_dir={str(bench_dir)!r} is not a folder; give the folder "
-                                    "that `make bench` writes (benchmarks/results) or None")
-    return settings
+@dataclass(frozen=True)
+class PerformanceSettings(StudySettings):
+    """The performance chapter (notebook 06) reads what `make bench` saved; it trains nothing,
+    so every profile is the same. ``bench_dir`` None: the repository's benchmarks/results."""
+
+    bench_dir: str | None = None
+
+    def normalise(self, s: dict) -> dict:
+        bench_dir = s["bench_dir"]
+        if bench_dir is not None:
+            if not isinstance(bench_dir, (str, Path)) or not str(bench_dir):
+                raise TypeError(f"bench_dir must be a folder path or None, got {bench_dir!r}")
+            if not Path(bench_dir).is_dir():
+                raise FileNotFoundError(f"bench_dir={str(bench_dir)!r} is not a folder; give the folder "
+                                        "that `make bench` writes (benchmarks/results) or None")
+        return s
+
+
+def validate(settings: Mapping) -> PerformanceSettings:
+    """The settings checked and completed (see :class:`PerformanceSettings`)."""
+    return PerformanceSettings.coerce(settings)
 
 
 def load_benchmark(bench_dir: str | Path | None, name: str) -> tuple[pd.DataFrame, dict]:
@@ -77,9 +85,10 @@ def penalty_ratio_table(penalties: pd.DataFrame) -> pd.DataFrame:
 
 
 def cost_claims(penalties: pd.DataFrame) -> pd.DataFrame:
-    """The papers' cost statements beside the range of our measured ratios over capacities."""
+    """The papers' cost statements (:data:`claims.COST_CLAIMS`) beside the range of our measured
+    ratios over capacities."""
     rows = []
-    for method, claim in PAPER_COST_CLAIMS.items():
+    for method, claim in COST_CLAIMS.items():
         r = penalties.loc[penalties["method"] == method, "ratio"]
         if r.empty:
             continue

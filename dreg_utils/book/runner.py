@@ -13,6 +13,7 @@ under its title saying how to re-run it. The wall time of each notebook goes to
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import platform
 import re
@@ -26,7 +27,7 @@ import pandas as pd
 import papermill
 import yaml
 
-from ..profiles import PROFILES
+from ..settings import PROFILES
 from ..sweep import atomic_write_text, write_table
 from ..validation import check_choice
 
@@ -72,13 +73,35 @@ def add_rerun_note(path: Path, profile: str) -> None:
     atomic_write_text(path, nbformat.writes(notebook))
 
 
+def parameter_names(source: Path) -> list[str]:
+    """The names a notebook's ``parameters`` cell assigns (what papermill can inject)."""
+    cells = [c for c in jupytext.read(source).cells
+             if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
+    if not cells:
+        raise ValueError(f"{source} has no cell tagged 'parameters'")
+    tree = ast.parse(cells[0].source)
+    return [target.id for node in tree.body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)]
+
+
+def check_parameters(sources: list[Path], parameters: dict) -> None:
+    """Refuse, before any work, a parameter that some notebook in ``sources`` does not have
+    (papermill would only warn and run the page with the profile's value)."""
+    for source in sources:
+        valid = [name for name in parameter_names(source) if name != "profile"]
+        unknown = sorted(set(parameters) - set(valid))
+        if unknown:
+            raise ValueError(f"{source.name} has no parameter {', '.join(map(repr, unknown))}; "
+                             f"its parameters are {valid}")
+
+
 def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path,
             parameters: dict | None = None) -> pd.DataFrame:
     """Execute each notebook in ``sources`` into ``out_dir``; return their wall times.
 
-    ``parameters`` (name -> value) go to every notebook besides ``profile``; papermill
-    warns about a name a notebook does not have, and the notebook's own checks reject a
-    bad value before any work is done.
+    ``parameters`` (name -> value) go to every notebook besides ``profile``; a name that a
+    notebook's ``parameters`` cell lacks is refused before any notebook runs, and the
+    notebook's own checks reject a bad value before any work is done.
     """
     check_choice("profile", profile, PROFILES)
     parameters = dict(parameters or {})
@@ -87,6 +110,7 @@ def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path,
     missing = [str(s) for s in sources if not Path(s).is_file()]
     if missing:
         raise FileNotFoundError(f"no such notebook: {', '.join(missing)}")
+    check_parameters(sources, parameters)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for number, source in enumerate(sources, 1):
@@ -133,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         parameters = dict(parse_param(p) for p in args.param)
+        check_parameters([s for s in args.notebooks if s.is_file()], parameters)
     except ValueError as error:
         parser.error(str(error))
     print(execute(args.notebooks, args.out, args.profile, args.cwd, parameters).to_string(index=False))

@@ -16,23 +16,32 @@ from __future__ import annotations
 
 import statistics
 import time
-from contextlib import contextmanager
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 import sympy
 import torch
 from joblib import Parallel, delayed
-from threadpoolctl import threadpool_limits
 
+from .. import claims
 from .. import symbolic_regression as symbolic
 from ..data.regression import DATASETS, FEYNMAN, REAL, load_dataset
 from ..models import CompactMLP
+from ..runs import seed_summary
+from ..settings import StudySettings, check_training, knob
 from ..sweep import run_grid, write_table
-from ..train import divergence_status, fit
+from ..threads import single_threaded
+from ..train import fit
 from ..validation import (check_choice, check_choices, check_float, check_hidden, check_int,
-                         check_nonempty_list)
+                          check_lambdas, check_nonempty_list, check_seeds)
+
+# Part of every run's cache key: bump it when a change of the run function changes what a run
+# computes, so cached rows are recomputed instead of reused.
+STUDY_VERSION = "2"
 
 GP_KEYS = ("population_size", "generations", "tournament_size", "parsimony_coefficient",
            "function_set")
@@ -46,51 +55,78 @@ METRICS = ("teacher_test_r2", "teacher_val_r2", "teacher_train_r2", "teacher_cle
 STABLE_BASE = 0.1  # |R^2| of the lambda = 0 student below which a relative change is not reported on
 
 
-def check_lambdas(name: str, values, need_zero: bool) -> list[float]:
-    """Distinct penalty strengths >= 0; ``need_zero`` requires 0.0 (the unregularised teacher),
-    otherwise the list may be empty and 0.0 is not allowed."""
-    if not need_zero and isinstance(values, (list, tuple)) and len(values) == 0:
-        return []
-    lams = [check_float(f"{name}[{i}]", v, minimum=0.0)
-            for i, v in enumerate(check_nonempty_list(name, values))]
-    if len(set(lams)) != len(lams):
-        raise ValueError(f"{name}={lams} has repeated values")
-    if need_zero and 0.0 not in lams:
-        raise ValueError(f"{name}={lams} must include 0.0, the unregularised teacher")
-    if not need_zero and 0.0 in lams:
-        raise ValueError(f"{name}={lams} must not include 0.0: the lambda = 0 teacher is shared")
-    return lams
-
-
 def _check_noise(name: str, values) -> list[float]:
     return [check_float(f"{name}[{i}]", v, minimum=0.0)
             for i, v in enumerate(check_nonempty_list(name, values))]
 
 
-def validate(settings: dict) -> dict:
-    """Check the notebook's parameters; return them normalised."""
-    s = dict(settings)
-    s["datasets"] = check_choices("datasets", s["datasets"], DATASETS)
-    s["lambdas"] = check_lambdas("lambdas", s["lambdas"], need_zero=True)
-    s["dreg_lambdas"] = check_lambdas("dreg_lambdas", s["dreg_lambdas"], need_zero=False)
-    s["seeds"] = [check_int(f"seeds[{i}]", v, minimum=0)
-                  for i, v in enumerate(check_nonempty_list("seeds", s["seeds"]))]
-    s["noise"] = check_float("noise", s["noise"], minimum=0.0)
-    s["noise_datasets"] = ([] if s["noise_datasets"] == [] else
-                           check_choices("noise_datasets", s["noise_datasets"], FEYNMAN))
-    s["noise_levels"] = _check_noise("noise_levels", s["noise_levels"])
-    s["hidden"] = list(check_hidden("hidden", s["hidden"]))
-    for name in ("epochs", "batch_size", "tree_max_depth", "cost_epochs", "cost_repeats"):
-        s[name] = check_int(name, s[name], minimum=1)
-    s["lr"] = check_float("lr", s["lr"], strictly_positive=True)
-    s["weight_decay"] = check_float("weight_decay", s["weight_decay"], minimum=0.0)
-    gp = symbolic.check_gp_settings({k: s[k] for k in GP_KEYS})
-    s.update({k: gp[k] for k in GP_KEYS})
-    check_choice("cost_dataset", s["cost_dataset"], DATASETS)
-    s["cost_outputs"] = [check_int(f"cost_outputs[{i}]", v, minimum=1)
-                         for i, v in enumerate(check_nonempty_list("cost_outputs", s["cost_outputs"]))]
-    s["n_jobs"] = check_int("n_jobs", s["n_jobs"], minimum=1)
-    return s
+@dataclass(frozen=True)
+class DistillationSettings(StudySettings):
+    """Teachers (a ReLU MLP) distilled into gplearn formulas (notebook 04).
+
+    gplearn's budget: ``smoke`` is tiny; ``default`` is half of gplearn's population for half
+    its generations (CPU budget); ``paper`` uses gplearn's defaults (1000 x 20)."""
+
+    datasets: list[str] = knob(list(DATASETS))
+    lambdas: list[float] = knob([0.0, 0.01, 0.1, 0.5])  # Jacobian-penalty strengths; with 0.0
+    dreg_lambdas: list[float] = knob([0.01, 0.1])  # CR-penalty teachers, > 0; [] skips them
+    seeds: list[int] = knob([0])
+    noise: float = 0.1  # label noise of the generated datasets, a fraction of std(signal)
+    noise_datasets: list[str] = knob(["feynman_I_14_4", "feynman_I_18_4", "feynman_I_12_2"])
+    noise_levels: list[float] = knob([0.0, 0.1, 0.5])
+    hidden: list[int] = knob([100])
+    epochs: int = 150
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    population_size: int = 500
+    generations: int = 10
+    tournament_size: int = 20
+    parsimony_coefficient: float = 0.001
+    function_set: list[str] = knob(["add", "sub", "mul", "div"])
+    tree_max_depth: int = 6
+    cost_dataset: str = "concrete"
+    cost_epochs: int = 20
+    cost_repeats: int = 3
+    cost_outputs: list[int] = knob([1, 10])
+    n_jobs: int = 2
+
+    PRESETS: ClassVar[dict[str, dict]] = {
+        "smoke": dict(datasets=["concrete", "feynman_I_14_4"], lambdas=[0.0, 0.1], dreg_lambdas=[0.1],
+                      noise_datasets=["feynman_I_14_4"], noise_levels=[0.0, 0.1], epochs=20,
+                      population_size=60, generations=3, tournament_size=10, cost_epochs=2,
+                      cost_repeats=1, cost_outputs=[1, 4], n_jobs=1),
+        "paper": dict(lambdas=[0.0, 0.001, 0.01, 0.05, 0.1, 0.5],
+                      dreg_lambdas=[0.001, 0.01, 0.05, 0.1, 0.5], seeds=[0, 1, 2, 3, 4],
+                      noise_levels=[0.0, 0.05, 0.1, 0.2, 0.5, 1.0], epochs=300, population_size=1000,
+                      generations=20, cost_epochs=50, cost_repeats=5),
+    }
+
+    def normalise(self, s: dict) -> dict:
+        s["datasets"] = check_choices("datasets", s["datasets"], DATASETS)
+        s["lambdas"] = check_lambdas("lambdas", s["lambdas"], need_zero=True)
+        s["dreg_lambdas"] = check_lambdas("dreg_lambdas", s["dreg_lambdas"], need_zero=False)
+        s["seeds"] = check_seeds("seeds", s["seeds"])
+        s["noise"] = check_float("noise", s["noise"], minimum=0.0)
+        s["noise_datasets"] = ([] if s["noise_datasets"] == [] else
+                               check_choices("noise_datasets", s["noise_datasets"], FEYNMAN))
+        s["noise_levels"] = _check_noise("noise_levels", s["noise_levels"])
+        s["hidden"] = list(check_hidden("hidden", s["hidden"]))
+        for name in ("tree_max_depth", "cost_epochs", "cost_repeats"):
+            s[name] = check_int(name, s[name], minimum=1)
+        s.update(check_training(s))
+        gp = symbolic.check_gp_settings({k: s[k] for k in GP_KEYS})
+        s.update({k: gp[k] for k in GP_KEYS})
+        check_choice("cost_dataset", s["cost_dataset"], DATASETS)
+        s["cost_outputs"] = [check_int(f"cost_outputs[{i}]", v, minimum=1) for i, v in
+                             enumerate(check_nonempty_list("cost_outputs", s["cost_outputs"]))]
+        s["n_jobs"] = check_int("n_jobs", s["n_jobs"], minimum=1)
+        return s
+
+
+def validate(settings: Mapping) -> DistillationSettings:
+    """The settings checked and completed (see :class:`DistillationSettings`)."""
+    return DistillationSettings.coerce(settings)
 
 
 def make_configs(settings: dict, datasets: list[str], noise_levels: list[float],
@@ -115,23 +151,6 @@ def make_configs(settings: dict, datasets: list[str], noise_levels: list[float],
                 configs += [{"kind": "distill", **shared, "method": m, "lam": lam, "teacher": teacher}
                             for m, lam in teachers]
     return configs
-
-
-@contextmanager
-def single_threaded():
-    """Run torch, OpenMP (gradient boosting) and BLAS on one thread inside the block.
-
-    The models are tiny, so extra threads do not pay; with other processes on the cores,
-    spinning OpenMP threads slowed a 0.2 s boosting fit to 14 s in a Jupyter kernel.
-    Parallelism comes from running independent runs in separate processes instead.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def run_config(config: dict) -> dict:
@@ -162,11 +181,12 @@ def run_runs(settings: dict, datasets: list[str], noise_levels: list[float],
         parallel = Parallel(n_jobs=settings["n_jobs"])
         runs = run_grid(configs, lambda group: parallel(delayed(run_config)(c) for c in group),
                         results_dir / "cache", group_key=lambda c: (c["dataset"], c["noise"]),
-                        progress=progress, desc=f"{name} runs", n_jobs=n_jobs, scheduler=scheduler)
+                        progress=progress, desc=f"{name} runs", n_jobs=n_jobs, scheduler=scheduler,
+                        version=STUDY_VERSION)
     else:
         runs = run_grid(configs, lambda group: [run_config(group[0])], results_dir / "cache",
                         progress=progress, desc=f"{name} runs", backend=backend, n_jobs=n_jobs,
-                        scheduler=scheduler)
+                        scheduler=scheduler, version=STUDY_VERSION)
     write_table(runs.drop(columns=["gp", "teacher"]), results_dir / f"{name}.csv")
     return runs
 
@@ -185,17 +205,11 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Means over the finished seeds of every metric per (dataset, noise, kind, method, lambda),
     with ``n_seeds`` (finished), ``n_diverged`` and ``status`` ("ok" or "diverged (k/n)"); a
     setting whose teachers all diverged keeps its row without means."""
-    keys = ["dataset", "noise", "kind", "method", "lam"]
     frame = runs.assign(**{k: runs[k].fillna("-") for k in ("noise", "method", "lam")},
                         diverged=diverged_flags(runs))
     metrics = [m for m in METRICS if m in frame]
     frame[metrics] = frame[metrics].astype(float)
-    ok = frame[~frame["diverged"]]
-    summary = ok.groupby(keys, sort=False)[metrics].mean()
-    summary["n_seeds"] = ok.groupby(keys, sort=False).size()
-    summary = divergence_status(frame, keys).join(summary)
-    summary["n_seeds"] = summary["n_seeds"].fillna(0).astype(int)
-    return summary[[*metrics, "n_seeds", "n_diverged", "status"]].reset_index()
+    return seed_summary(frame, ["dataset", "noise", "kind", "method", "lam"], metrics)
 
 
 def _distill(summary: pd.DataFrame, dataset: str, methods: tuple[str, ...]) -> pd.DataFrame:
@@ -319,21 +333,15 @@ def stage_times(runs: pd.DataFrame) -> pd.DataFrame:
     return frame.groupby(["kind", "method"], sort=False)[stages].mean().reset_index()
 
 
-def _judge(ours: float, theirs: float) -> str:
-    """reproduced: at least half the paper's effect; else same direction or not reproduced."""
-    if ours >= 0.5 * theirs:
-        return "reproduced"
-    return "same direction, much smaller" if ours > 0 else "not reproduced"
-
-
 def headline(table: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
-    """The paper's headline numbers beside ours, each with a verdict.
+    """The paper's headline numbers beside ours, each with a verdict from :mod:`dreg_utils.claims`
+    ("-" for rows that are no claim of the paper).
 
     A relative change of an R^2 near zero is meaningless (Diabetes: -0.02 -> 0.14 is
     "+750%"), so the verdicts use the datasets whose lambda = 0 student has
     |R^2| >= ``STABLE_BASE``; the all-dataset means are shown too.
     """
-    paper = symbolic.PAPER
+    paper = claims.TEACHING_THE_TEACHER
     stable = table["student R2 (lambda=0)"].abs() >= STABLE_BASE
     kept = table[stable]
     chosen = selection[selection["dataset"].isin(kept["dataset"])]
@@ -342,35 +350,34 @@ def headline(table: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
     rows = [
         {"claim": "mean student R2 improvement, best lambda per dataset (%), all datasets",
          "paper": f"+{paper['mean_improvement_pct']:.0f}", "ours": f"{table['improvement %'].mean():+.1f}",
-         "verdict": "see next row"},
+         "verdict": "-"},
         {"claim": f"same, datasets with |R2(lambda=0)| >= {STABLE_BASE} ({len(kept)} of {len(table)})",
          "paper": f"+{paper['mean_improvement_pct']:.0f}", "ours": f"{mean_stable:+.1f}",
-         "verdict": _judge(mean_stable, paper["mean_improvement_pct"])},
+         "verdict": claims.half_effect_verdict(mean_stable, paper["mean_improvement_pct"])},
         {"claim": "same, lambda chosen on validation instead of test (%)", "paper": "-",
-         "ours": f"{chosen['improvement % (validation)'].mean():+.1f}", "verdict": "beyond the paper"},
+         "ours": f"{chosen['improvement % (validation)'].mean():+.1f}", "verdict": "-"},
     ]
     if top is not None:
         rows.append({"claim": "largest improvement (%)",
                      "paper": f"+{paper['max_improvement_pct']:.0f} ({paper['max_dataset']})",
                      "ours": f"{top['improvement %']:+.1f} ({top['dataset']})",
-                     "verdict": _judge(top["improvement %"], paper["max_improvement_pct"])})
+                     "verdict": claims.half_effect_verdict(top["improvement %"], paper["max_improvement_pct"])})
     concrete = table[table["dataset"] == "concrete"]
     if not concrete.empty:
         ours = concrete["improvement %"].iloc[0]
         rows.append({"claim": "improvement on Concrete (%)", "paper": f"+{paper['max_improvement_pct']:.0f}",
-                     "ours": f"{ours:+.1f}", "verdict": _judge(ours, paper["max_improvement_pct"])})
+                     "ours": f"{ours:+.1f}",
+                     "verdict": claims.half_effect_verdict(ours, paper["max_improvement_pct"])})
     tree = kept["tree improvement %"].mean()
     rows.append({"claim": "tree students gain much less than symbolic ones (mean %, same datasets)",
                  "paper": "no gain", "ours": f"tree {tree:+.1f} vs symbolic {mean_stable:+.1f}",
-                 "verdict": ("undecided: no symbolic gain either" if not mean_stable > 0 else
-                             "reproduced" if tree < 0.5 * mean_stable else "not reproduced")})
+                 "verdict": claims.tree_students_verdict(tree, mean_stable)})
     lo, hi = paper["teacher_r2"]
     for column in ("teacher R2 (lambda=0)", "teacher R2 (best lambda)"):
         ours_lo, ours_hi = table[column].min(), table[column].max()
-        inside = ours_lo >= lo - 0.05 and ours_hi <= hi + 0.05
         rows.append({"claim": f"{column.replace('R2', 'test R2')}, range over datasets",
                      "paper": f"{lo:.2f}-{hi:.2f}", "ours": f"{ours_lo:.2f}-{ours_hi:.2f}",
-                     "verdict": "reproduced" if inside else "differs (see the per-dataset table)"})
+                     "verdict": claims.teacher_r2_verdict(ours_lo, ours_hi)})
     return pd.DataFrame(rows)
 
 
@@ -454,7 +461,7 @@ def run_cost(settings: dict, results_dir: str | Path, progress: bool = False) ->
     frame = run_grid([config], lambda group: [{"rows": teacher_cost(
         group[0]["dataset"], group[0]["hidden"], group[0]["epochs"], group[0]["batch_size"],
         group[0]["outputs"], group[0]["repeats"]), "wall_seconds": time.perf_counter() - start}],
-        Path(results_dir) / "cache", progress=progress, desc="teacher cost")
+        Path(results_dir) / "cache", progress=progress, desc="teacher cost", version=STUDY_VERSION)
     table = pd.DataFrame(frame["rows"].iloc[0])
     write_table(table, Path(results_dir) / "teacher_cost.csv")
     return table

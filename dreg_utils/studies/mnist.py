@@ -22,23 +22,32 @@ form their own group because double backprop would otherwise be paid by every me
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
 
-from .. import paper
+from . import statistics
+from .. import claims
 from ..activations import ACTIVATIONS
 from ..data.mnist import DATASETS, SOURCES, MNISTData, check_source, load_mnist
 from ..ensemble import ENSEMBLE_METHODS, Member, fit_ensemble
 from ..metrics import input_gradient_norms, nonfinite_metric, tail_stats
-from ..stats import pair_runs, sign_test
+from ..models import n_parameters
+from ..runs import label_hidden, seed_summary
+from ..settings import StudySettings, check_training, knob
 from ..sweep import run_grid, write_table
-from ..train import FitResult, divergence_status, evaluate, resolve_device
+from ..train import FitResult, evaluate, resolve_device
 from ..validation import (check_choice, check_choices, check_float, check_hidden, check_int,
-                         check_nonempty_list, check_unique)
+                          check_nonempty_list, check_seeds, check_unique)
+
+# Part of every run's cache key: bump it when a change of the run function changes what a run
+# computes, so cached rows are recomputed instead of reused.
+STUDY_VERSION = "2"
 
 METHODS = ENSEMBLE_METHODS  # ("base", "dreg", "igp", "sn")
 PAPER_NAMES = {"base": "BASE", "dreg": "DREG", "igp": "IGPEN", "sn": "SN"}
@@ -63,38 +72,69 @@ def _lambdas(name: str, values) -> list[float]:
                                for i, v in enumerate(values)])
 
 
-def validate(settings: dict) -> dict:
-    """Check the notebook's parameters; return them normalised (lists, floats, ints)."""
-    s = dict(settings)
-    check_choice("dataset", s["dataset"], DATASETS)
-    check_choice("source", s["source"], SOURCES)
-    check_source(s["dataset"], s["source"])
-    if s["data_dir"] is not None and not isinstance(s["data_dir"], (str, Path)):
-        raise TypeError(f"data_dir must be a folder path or None, got {s['data_dir']!r}")
-    s["n_train"] = _optional_size("n_train", s["n_train"])
-    s["n_test"] = _optional_size("n_test", s["n_test"])
-    capacities = check_nonempty_list("capacities", s["capacities"])
-    s["capacities"] = check_unique("capacities", [list(check_hidden(f"capacities[{i}]", c))
-                                                  for i, c in enumerate(capacities)])
-    s["activations"] = check_unique("activations",
-                                    check_choices("activations", s["activations"], ACTIVATIONS))
-    s["methods"] = check_unique("methods", check_choices("methods", s["methods"], METHODS))
-    s["seeds"] = check_unique("seeds", [check_int(f"seeds[{i}]", v, minimum=0)
-                                        for i, v in enumerate(check_nonempty_list("seeds", s["seeds"]))])
-    s["lam"] = check_float("lam", s["lam"], minimum=0.0)
-    for name in ("epochs", "batch_size"):
-        s[name] = check_int(name, s[name], minimum=1)
-    s["lr"] = check_float("lr", s["lr"], strictly_positive=True)
-    s["weight_decay"] = check_float("weight_decay", s["weight_decay"], minimum=0.0)
-    resolve_device(s["device"])
-    s["frontier_capacity"] = list(check_hidden("frontier_capacity", s["frontier_capacity"]))
-    check_choice("frontier_activation", s["frontier_activation"], ACTIVATIONS)
-    s["dreg_lambdas"] = _lambdas("dreg_lambdas", s["dreg_lambdas"])
-    s["igp_lambdas"] = _lambdas("igp_lambdas", s["igp_lambdas"])
-    s["frontier_seeds"] = check_unique("frontier_seeds", [
-        check_int(f"frontier_seeds[{i}]", v, minimum=0)
-        for i, v in enumerate(check_nonempty_list("frontier_seeds", s["frontier_seeds"]))])
-    return s
+@dataclass(frozen=True)
+class MNISTSettings(StudySettings):
+    """The MNIST capacity sweep (notebook 02) and its matched-effect frontier.
+
+    ``lam`` is the DREG and IGPEN strength (the paper does not state it; 1e-2 is its
+    Tables 1-2 "DREG" value). ``n_train``/``n_test`` None: all images of the source.
+    The default profile already follows the paper's protocol (all available images,
+    eight epochs, three seeds), so ``paper`` equals ``default``."""
+
+    dataset: str = "mnist"
+    source: str = "auto"
+    data_dir: str | None = None  # folder with the four IDX files; None reads $DREG_DATA_DIR
+    n_train: int | None = None
+    n_test: int | None = None
+    capacities: list[list[int]] = knob(PAPER_CAPACITIES)
+    activations: list[str] = knob(["relu", "poly"])
+    methods: list[str] = knob(list(METHODS))
+    seeds: list[int] = knob([0, 1, 2])
+    lam: float = 1e-2
+    epochs: int = 8
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    device: str = "auto"
+    frontier_capacity: list[int] = knob([128, 64])
+    frontier_activation: str = "relu"
+    dreg_lambdas: list[float] = knob([1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1])
+    igp_lambdas: list[float] = knob([1e-2, 1e-1, 1.0, 3.0, 10.0, 30.0, 100.0])
+    frontier_seeds: list[int] = knob([0, 1, 2])
+
+    PRESETS: ClassVar[dict[str, dict]] = {
+        "smoke": dict(n_train=1024, n_test=256, capacities=[[32, 16], [64, 32]], seeds=[0, 1],
+                      epochs=2, frontier_capacity=[32, 16], dreg_lambdas=[1e-2, 1e-1],
+                      igp_lambdas=[1e-2, 1.0], frontier_seeds=[0, 1]),
+    }
+
+    def normalise(self, s: dict) -> dict:
+        check_choice("dataset", s["dataset"], DATASETS)
+        check_choice("source", s["source"], SOURCES)
+        check_source(s["dataset"], s["source"])
+        if s["data_dir"] is not None and not isinstance(s["data_dir"], (str, Path)):
+            raise TypeError(f"data_dir must be a folder path or None, got {s['data_dir']!r}")
+        s["n_train"] = _optional_size("n_train", s["n_train"])
+        s["n_test"] = _optional_size("n_test", s["n_test"])
+        capacities = check_nonempty_list("capacities", s["capacities"])
+        s["capacities"] = check_unique("capacities", [list(check_hidden(f"capacities[{i}]", c))
+                                                      for i, c in enumerate(capacities)])
+        s["activations"] = check_unique("activations",
+                                        check_choices("activations", s["activations"], ACTIVATIONS))
+        s["methods"] = check_unique("methods", check_choices("methods", s["methods"], METHODS))
+        s["seeds"] = check_seeds("seeds", s["seeds"])
+        s["lam"] = check_float("lam", s["lam"], minimum=0.0)
+        s["frontier_capacity"] = list(check_hidden("frontier_capacity", s["frontier_capacity"]))
+        check_choice("frontier_activation", s["frontier_activation"], ACTIVATIONS)
+        s["dreg_lambdas"] = _lambdas("dreg_lambdas", s["dreg_lambdas"])
+        s["igp_lambdas"] = _lambdas("igp_lambdas", s["igp_lambdas"])
+        s["frontier_seeds"] = check_seeds("frontier_seeds", s["frontier_seeds"])
+        return {**s, **check_training(s)}
+
+
+def validate(settings: Mapping) -> MNISTSettings:
+    """The settings checked and completed (see :class:`MNISTSettings`)."""
+    return MNISTSettings.coerce(settings)
 
 
 def load_data(settings: dict) -> MNISTData:
@@ -182,8 +222,8 @@ def _run(configs: list[dict], settings: dict, data: MNISTData, results_dir: Path
          progress: bool, **grid_options) -> pd.DataFrame:
     runs = run_grid(configs, lambda group: run_group(group, data, settings["device"]),
                     results_dir / "cache", group_key=group_key, progress=progress, desc=f"mnist {name}",
-                    **grid_options)
-    runs["hidden"] = runs["hidden"].map(lambda h: "-".join(map(str, h)))
+                    version=STUDY_VERSION, **grid_options)
+    label_hidden(runs)
     if "ig_quantiles" not in runs:  # every run diverged
         runs["ig_quantiles"] = None
     quantiles = [{"run_key": r.run_key, "level": level, "ig_norm": value}
@@ -218,12 +258,6 @@ def run_frontier(settings: dict, data: MNISTData, results_dir: str | Path = "res
                 progress, backend=backend, n_jobs=n_jobs, scheduler=scheduler)
 
 
-def n_parameters(hidden: str | list[int], in_features: int = 784, out_features: int = 10) -> int:
-    """Weights and biases of the MLP in -> hidden -> out: sum_l (fan_in + 1) fan_out."""
-    widths = [in_features, *(map(int, hidden.split("-")) if isinstance(hidden, str) else hidden), out_features]
-    return sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
-
-
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Per (hidden, activation, method, lam): mean and std (ddof=1) of every metric over the
     finished seeds, ``n_seeds`` (finished), ``n_diverged`` and ``status`` ("ok" or
@@ -233,20 +267,10 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     ``ig_p99_over_mean`` is the ratio of the seed means of p99 and mean, as in the paper's
     Table 3; ``ig_p99_over_mean_std`` is the seed std of the per-run ratios.
     """
-    keys = ["hidden", "activation", "method", "lam"]
-    ok = runs[~runs["diverged"].astype(bool)]
-    if ok.empty:
+    if runs["diverged"].eq(True).all():
         raise ValueError("every run diverged: there is nothing to summarise")
-    grouped = ok.groupby(keys, sort=False)
-    summary = grouped[list(METRICS)].mean()
-    stds = grouped[list(METRICS)].std(ddof=1).add_suffix("_std")
-    summary = summary.join(stds)
+    summary = seed_summary(runs, ["hidden", "activation", "method", "lam"], METRICS, std_of=METRICS)
     summary["ig_p99_over_mean"] = summary["ig_p99"] / summary["ig_mean"]
-    summary["n_seeds"] = grouped.size()
-    summary = divergence_status(runs, keys).join(summary)
-    summary["n_seeds"] = summary["n_seeds"].fillna(0).astype(int)
-    summary = summary[[c for c in summary.columns if c not in ("n_diverged", "status")]
-                      + ["n_diverged", "status"]].reset_index()
     summary["n_params"] = summary["hidden"].map(n_parameters)
     summary["label"] = summary["activation"].str.upper() + "_" + summary["method"].map(PAPER_NAMES)
     return summary
@@ -254,13 +278,13 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
 
 def paper_value(hidden: str, label: str, metric: str) -> tuple[float, float]:
     """(mean, std) of one Table-3 cell; NaN where the paper has no such cell (std NaN for p99/Mean)."""
-    block = paper.TABLE3.get(tuple(int(w) for w in hidden.split("-")), {})
+    block = claims.TABLE3.get(tuple(int(w) for w in hidden.split("-")), {})
     if label not in block:
         return float("nan"), float("nan")
     row = block[label]
     if metric == "ig_p99_over_mean":
         return row[5], float("nan")
-    return row[paper.TABLE3_COLUMNS.index(metric)]
+    return row[claims.TABLE3_COLUMNS.index(metric)]
 
 
 def table3(summary: pd.DataFrame) -> pd.DataFrame:
@@ -304,98 +328,16 @@ def table3_layout(tidy: pd.DataFrame) -> pd.DataFrame:
     return wide
 
 
-def _pairs(runs: pd.DataFrame, a: str, b: str, value: str, by=("hidden", "activation", "seed"),
-           where: pd.Series | None = None, method_col: str = "method") -> tuple[np.ndarray, np.ndarray]:
-    df = runs[~runs["diverged"].astype(bool)]
-    if where is not None:
-        df = df[where.loc[df.index]]
-    if not {a, b} <= set(df[method_col]):
-        return np.array([]), np.array([])
-    return pair_runs(df, list(by), method_col, a, b, value)
-
-
-def _verdict(k: int, n: int) -> tuple[str, float]:
-    """'yes' when k of n pairs go the paper's way with a one-sided sign test p < 0.05,
-    'partly' when most do but not significantly, 'no' otherwise."""
-    if n == 0:
-        return "n/a", float("nan")
-    p = sign_test(k, n, "greater")
-    return ("yes" if p < 0.05 else "partly" if 2 * k > n else "no"), p
-
-
-def findings(runs: pd.DataFrame) -> pd.DataFrame:
-    """Check the paper's five numbered findings (Section 6.3) on our runs by paired counts.
-
-    Pairs match seed, capacity and activation. A finding "holds" (yes) when every count it
-    rests on goes the paper's way with a one-sided exact sign test p < 0.05; "partly" when
-    the main count goes the paper's way in most pairs; "no" otherwise. The full paired
-    statistics (t, Wilcoxon, Welch) belong to the statistics chapter.
-    """
-    rows = []
-    d99, b99 = _pairs(runs, "dreg", "base", "ig_p99")
-    dmean, bmean = _pairs(runs, "dreg", "base", "ig_mean")
-    dacc, bacc = _pairs(runs, "dreg", "base", "test_acc")
-    n = len(d99)
-    k_p99 = int((d99 < b99).sum())
-    k_ratio = int((d99 / dmean < b99 / bmean).sum()) if n else 0
-    cost = float(np.mean(bacc - dacc)) if n else float("nan")
-    v1, p1 = _verdict(k_p99, n)
-    v1b, _ = _verdict(k_ratio, n)
-    holds = "yes" if v1 == v1b == "yes" and cost <= 1.0 else ("partly" if v1 in ("yes", "partly") else v1)
-    rows.append((1, f"p99 lower in {k_p99}/{n} pairs (sign p = {p1:.2g}), p99/mean lower in "
-                    f"{k_ratio}/{n}; accuracy cost {cost:+.2f} points", holds))
-
-    k_sel = int(((1 - d99 / b99) > (1 - dmean / bmean)).sum()) if n else 0
-    v2, p2 = _verdict(k_sel, n)
-    rows.append((2, f"relative p99 reduction > relative mean reduction in {k_sel}/{n} pairs "
-                    f"(sign p = {p2:.2g})", v2))
-
-    base = runs["method"] == "base"
-    p99_poly, p99_relu = _pairs(runs, "poly", "relu", "ig_p99", by=("hidden", "seed"), where=base,
-                                method_col="activation")
-    max_poly, max_relu = _pairs(runs, "poly", "relu", "ig_max", by=("hidden", "seed"), where=base,
-                                method_col="activation")
-    m = len(p99_poly)
-    k99, kmax = int((p99_poly > p99_relu).sum()), int((max_poly > max_relu).sum())
-    (v99, q99), (vmax, qmax) = _verdict(k99, m), _verdict(kmax, m)
-    v3 = "yes" if "yes" in (v99, vmax) else ("partly" if "partly" in (v99, vmax) else v99)
-    rows.append((3, f"POLY_BASE p99 above RELU_BASE in {k99}/{m} pairs (sign p = {q99:.2g}), "
-                    f"max above in {kmax}/{m} (p = {qmax:.2g})", v3))
-
-    dacc_sn, sacc = _pairs(runs, "dreg", "sn", "test_acc")
-    d99_sn, s99 = _pairs(runs, "dreg", "sn", "ig_p99")
-    n4 = len(dacc_sn)
-    k_acc, k_tail = int((dacc_sn > sacc).sum()), int((s99 < d99_sn).sum())
-    (va, pa), (vt, pt) = _verdict(k_acc, n4), _verdict(k_tail, n4)
-    v4 = "yes" if va == vt == "yes" else ("partly" if va in ("yes", "partly") else va)
-    gap = float(np.mean(dacc_sn - sacc)) if n4 else float("nan")
-    rows.append((4, f"DREG more accurate than SN in {k_acc}/{n4} pairs (mean {gap:+.2f} points, "
-                    f"sign p = {pa:.2g}); SN p99 below DREG in {k_tail}/{n4} (p = {pt:.2g})", v4))
-
-    rows.append((5, *_capacity_finding(runs)))
-    return pd.DataFrame([{"finding": i, "paper": paper.TABLE3_FINDINGS[i], "ours": text, "holds": verdict}
-                         for i, text, verdict in rows])
-
-
-def _capacity_finding(runs: pd.DataFrame) -> tuple[str, str]:
-    """Finding 5: BASE p99/mean grows from the smallest to the largest capacity, and DREG's
-    p99/mean (ratio of seed means) is below BASE's at every capacity and activation."""
-    summary = summarize(runs)
-    summary = summary[summary["method"].isin(["base", "dreg"]) & (summary["n_seeds"] > 0)]
-    if summary["hidden"].nunique() < 2 or set(summary["method"]) != {"base", "dreg"}:
-        return "needs BASE and DREG at two or more capacities", "n/a"
-    ratio = summary.pivot_table(index=["activation", "n_params"], columns="method",
-                                values="ig_p99_over_mean")
-    rises, texts = [], []
-    for activation, block in ratio.groupby(level="activation"):
-        base = block["base"].to_numpy()
-        rises.append(base[-1] > base[0])
-        texts.append(f"{activation.upper()}_BASE {base[0]:.1f} -> {base[-1]:.1f}")
-    below = int((ratio["dreg"] < ratio["base"]).sum())
-    verdict = "yes" if all(rises) and below == len(ratio) else (
-        "partly" if any(rises) or below > len(ratio) / 2 else "no")
-    return (f"p99/mean smallest -> largest capacity: {', '.join(texts)}; DREG below BASE at "
-            f"{below}/{len(ratio)} (capacity, activation) cells", verdict)
+def findings(runs: pd.DataFrame, alpha: float = claims.ALPHA) -> pd.DataFrame:
+    """The paper's five Section-6.3 findings on our runs: per claim the paper's statistic, ours
+    and the verdict. The tests are the statistics chapter's (:func:`statistics.mnist_tests`,
+    each claim with its declared sidedness) and so is the rule (:func:`claims.mnist_verdicts`),
+    so both chapters give every claim the same verdict."""
+    tests = statistics.mnist_tests(runs)
+    verdicts = claims.mnist_verdicts(tests, alpha)
+    return pd.DataFrame([{"finding": number, "paper": claim.paper_statistic,
+                          "ours": statistics.ours_text(tests, number), "verdict": verdicts[number]}
+                         for number, claim in claims.MNIST_CLAIMS.items()])
 
 
 def frontier_table(summary: pd.DataFrame, max_cost: float = 1.0) -> pd.DataFrame:

@@ -9,13 +9,11 @@ Claim 2 adds the exact sign test of r_p99 > r_mean with r = 1 - DREG/BASE; claim
 Spearman test of BASE p99/mean against capacity and a Welch test of p99/mean per capacity.
 Holm adjusts all p-values of one analysis as one family (column ``p_holm``).
 
-Verdicts follow the paper's rule, "significant when supported by nonparametric tests at
-alpha": a paired comparison supports a claimed direction when the exact sign test and the
-Wilcoxon test both give p < alpha and both point that way (Welch and Spearman parts: p <
-alpha in the claimed direction). A claim *holds* when every part is supported, *does not
-hold* when a part that could reach p < alpha with our sample is not supported, and is
-*inconclusive* when a part cannot reach p < alpha with our sample at all: an exact sign or
-signed-rank test on n pairs cannot go below 2 * 0.5**n (0.125 for 4 pairs).
+Each comparison is tested with the sidedness its claim declares in :mod:`dreg_utils.claims`
+(one-sided, in the paper's direction), and the verdicts come from there too
+(:func:`claims.mnist_verdicts`, the paper's rule "significant when supported by nonparametric
+tests at alpha"): holds, partly, does not hold or inconclusive. An exact one-sided sign or
+signed-rank test on n pairs cannot go below 0.5**n (0.0625 for 4 pairs).
 
 Synthetic families (notebook 01): lambda = lam vs lambda = 0 over matched (family, seed)
 runs, per family and pooled, on the ratio q = value(lam) / value(0) tested against 1; seed
@@ -24,21 +22,26 @@ stability compares the across-seed variance of the test MSE with and without DRE
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .. import paper
-from .mnist import n_parameters
+from .. import claims
+from ..claims import (ACC, ALPHA, MNIST_CLAIMS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO, RELATIVE,
+                      SIGN_TESTS, SN_ACC, SN_P99, TREND, VERDICTS, WELCH, accuracy_cost, alternative,
+                      support)
+from ..models import n_parameters
+from ..runs import hidden_label
 from ..stats import (COLUMNS, add_holm, min_pairs_for_sign_test, min_sign_test_p, pair_runs,
                     paired_tests, relative_reduction_sign_test, welch_test)
+from ..settings import StudySettings
 from ..validation import check_float, check_int, check_unit_interval
 
-ALPHA = 0.05
-MODEST_ACCURACY_COST = 1.0  # points of accuracy: the largest mean cost we call "modest" (paper: 0.4)
 PAIR_KEYS = ("hidden", "activation", "seed")
 SYNTHETIC_KEYS = ("family", "seed")
 SYNTHETIC_METRICS = ("test_mse", "grad_p90", "grad_p99")
@@ -46,65 +49,53 @@ ALL_FAMILIES = "all families"
 MNIST_COLUMNS = ("hidden", "activation", "method", "seed", "diverged", "test_acc", "ig_mean", "ig_p99",
                  "ig_max", "ig_p99_over_mean")
 SYNTHETIC_COLUMNS = ("family", "lam", "seed", "diverged", *SYNTHETIC_METRICS)
-VERDICTS = ("holds", "does not hold", "inconclusive")
-SIGN_TESTS = ("sign_test", "relative_reduction_sign")
-DECIDING_TESTS = (*SIGN_TESTS, "wilcoxon", "welch_t", "spearman")  # tests a verdict rests on
 MAIN_TESTS = ("paired_t", "welch_t", "spearman")  # the test whose effect and CI a summary shows
 
-# Comparison labels (the ``comparison`` column) that the verdicts look up.
-P99, RATIO, ACC = "DREG vs BASE: p99", "DREG vs BASE: p99/mean", "DREG vs BASE: accuracy"
-RELATIVE = "DREG vs BASE: rel. p99 reduction - rel. mean reduction"
-POLY_P99, POLY_MAX, POLY_RATIO = ("POLY_BASE vs RELU_BASE: p99", "POLY_BASE vs RELU_BASE: max",
-                                  "POLY_BASE vs RELU_BASE: p99/mean")
-SN_ACC, SN_P99 = "DREG vs SN: accuracy", "DREG vs SN: p99"
 SEED_VARIANCE = "seed variance of test MSE, per family: lambda / lambda=0"
 
-CLAIMS = {
-    1: "Against BASE, DREG lowers the p99 of the input-gradient norms and the p99/mean ratio "
-       "in matched runs, at a modest cost in accuracy.",
-    2: "DREG shrinks the tail more than the bulk: per matched run, p99 falls by a larger "
-       "fraction than the mean does.",
-    3: "A smooth activation alone does not tame the tail: without a penalty, polynomial "
-       "networks have larger p99 or max than ReLU networks.",
-    4: "DREG is more accurate than SN in matched runs, while SN suppresses the tail more.",
-    5: "BASE grows more heavy-tailed (p99/mean) with capacity, and DREG lowers p99/mean at "
-       "every capacity.",
-}
-PAPER_STATISTICS = {
-    1: "p99 lower in 24/24 pairs, p < 1e-6; p99/mean lower; accuracy cost ≈ 0.4 points",
-    2: "relative p99 reduction > relative mean reduction in 24/24 pairs, p < 1e-7",
-    3: "POLY_BASE often has larger p99/max than RELU_BASE (12 pairs), sign test p < 0.05",
-    4: "DREG more accurate than SN, paired p < 0.05; SN suppresses tails more strongly",
-    5: "BASE p99/mean 17.79 → 35.60 (ReLU); Welch p < 0.01 at the smallest capacity, "
-       "p < 0.001 at the larger ones",
-}
-# Per claim 1-4: the paired comparison whose sign test the paper quotes, its number of pairs
-# and the p-value bound it reports.
-HEADLINE = {1: (P99, 24, 1e-6), 2: (RELATIVE, 24, 1e-7), 3: (POLY_P99, 12, 0.05), 4: (SN_ACC, 24, 0.05)}
-PAPER_WELCH_P = (0.01, 0.001)  # claim 5: smallest capacity, larger capacities
 
 
 # ----------------------------------------------------------------------------- parameters and inputs
 
-def validate(settings: dict) -> dict:
-    """Check the notebook's parameters; return them normalised."""
-    s = dict(settings)
-    for name in ("mnist_runs", "synthetic_runs"):
-        value = s[name]
-        if value is None:
-            continue
-        if not isinstance(value, (str, Path)):
-            raise TypeError(f"{name} must be the path of a runs.csv table, or None for the default "
-                            f"location, got {value!r}")
-        if not Path(value).is_file():
-            raise FileNotFoundError(f"{name}={str(value)!r} is not a file; give the runs.csv that a "
-                                    f"sweep wrote, or None to use (or create) the default one")
-    s["synthetic_lam"] = check_float("synthetic_lam", s["synthetic_lam"], strictly_positive=True)
-    for name in ("alpha", "confidence"):
-        s[name] = check_unit_interval(name, s[name])
-    s["n_boot"] = check_int("n_boot", s["n_boot"], minimum=100)
-    s["bootstrap_seed"] = check_int("bootstrap_seed", s["bootstrap_seed"], minimum=0)
-    return s
+@dataclass(frozen=True)
+class StatisticsSettings(StudySettings):
+    """The statistical tests (notebook 03) of the MNIST and synthetic sweeps of one profile.
+
+    ``mnist_runs`` / ``synthetic_runs``: a runs.csv to analyse; None = the default location
+    under $DREG_RESULTS_DIR (or results/), running the cached sweep when that table is missing."""
+
+    mnist_runs: str | None = None
+    synthetic_runs: str | None = None
+    synthetic_lam: float = 1e-2  # DREG strength compared with lambda = 0 on the synthetic families
+    alpha: float = 0.05
+    confidence: float = 0.95
+    n_boot: int = 10_000
+    bootstrap_seed: int = 0
+
+    PRESETS: ClassVar[dict[str, dict]] = {"smoke": dict(n_boot=2000)}
+
+    def normalise(self, s: dict) -> dict:
+        for name in ("mnist_runs", "synthetic_runs"):
+            value = s[name]
+            if value is None:
+                continue
+            if not isinstance(value, (str, Path)):
+                raise TypeError(f"{name} must be the path of a runs.csv table, or None for the default "
+                                f"location, got {value!r}")
+            if not Path(value).is_file():
+                raise FileNotFoundError(f"{name}={str(value)!r} is not a file; give the runs.csv that a "
+                                        f"sweep wrote, or None to use (or create) the default one")
+        s["synthetic_lam"] = check_float("synthetic_lam", s["synthetic_lam"], strictly_positive=True)
+        for name in ("alpha", "confidence"):
+            s[name] = check_unit_interval(name, s[name])
+        s["n_boot"] = check_int("n_boot", s["n_boot"], minimum=100)
+        s["bootstrap_seed"] = check_int("bootstrap_seed", s["bootstrap_seed"], minimum=0)
+        return s
+
+
+def validate(settings: Mapping) -> StatisticsSettings:
+    """The settings checked and completed (see :class:`StatisticsSettings`)."""
+    return StatisticsSettings.coerce(settings)
 
 
 def read_runs(path: str | Path) -> pd.DataFrame:
@@ -124,7 +115,7 @@ def mnist_grid(settings: dict) -> tuple[dict[str, list], int]:
     methods = settings["methods"]
     lams = ([0.0] if {"base", "sn"} & set(methods) else []) + (
         [settings["lam"]] if {"dreg", "igp"} & set(methods) else [])
-    grid = {"hidden": ["-".join(map(str, c)) for c in settings["capacities"]],
+    grid = {"hidden": [hidden_label(c) for c in settings["capacities"]],
             "activation": settings["activations"], "method": methods, "seed": settings["seeds"],
             "lam": lams, "epochs": [settings["epochs"]]}
     n_runs = math.prod(len(grid[k]) for k in ("hidden", "activation", "method", "seed"))
@@ -134,7 +125,7 @@ def mnist_grid(settings: dict) -> tuple[dict[str, list], int]:
 def synthetic_grid(settings: dict) -> tuple[dict[str, list], int]:
     """The values each column of the synthetic runs table takes under ``settings``, and its row count."""
     grid = {"family": settings["families"], "lam": settings["lambdas"], "seed": settings["seeds"],
-            "hidden": ["-".join(map(str, settings["hidden"]))], "activation": [settings["activation"]],
+            "hidden": [hidden_label(settings["hidden"])], "activation": [settings["activation"]],
             "epochs": [settings["epochs"]]}
     return grid, len(settings["families"]) * len(settings["lambdas"]) * len(settings["seeds"])
 
@@ -205,11 +196,12 @@ def matched_values(runs: pd.DataFrame, a: Hashable, b: Hashable, value: str,
     return values_a, values_b, unmatched
 
 
-def p_floor(test: str, n: int) -> float:
-    """The smallest p-value ``test`` can return on ``n`` (non-tied) pairs: 2 * 0.5**n for the exact
-    sign and signed-rank tests, 0 for t-type tests, NaN for rows that are not tests."""
+def p_floor(test: str, n: int, alternative: str = "two-sided") -> float:
+    """The smallest p-value ``test`` can return on ``n`` (non-tied) pairs: 2 * 0.5**n two-sided
+    and 0.5**n one-sided for the exact sign and signed-rank tests, 0 for t-type tests, NaN for
+    rows that are not tests."""
     if test in (*SIGN_TESTS, "wilcoxon"):
-        return min_sign_test_p(n) if n >= 1 else 1.0
+        return min_sign_test_p(n, alternative) if n >= 1 else 1.0
     if test in ("paired_t", "welch_t"):
         return 0.0
     return math.nan
@@ -224,20 +216,23 @@ def _no_test(label: str, n: int, note: str) -> pd.DataFrame:
 def _tag(df: pd.DataFrame, **columns) -> pd.DataFrame:
     out = df.assign(**columns)
     if "p_floor" not in out.columns:
-        out["p_floor"] = [p_floor(t, int(n)) for t, n in zip(out["test"], out["n"])]
+        out["p_floor"] = [p_floor(t, int(n), alt or "two-sided")
+                          for t, n, alt in zip(out["test"], out["n"], out["alternative"])]
     return out
 
 
 def compare(runs: pd.DataFrame, a: Hashable, b: Hashable, metric: str, label: str, *,
-            by: Sequence[str] = PAIR_KEYS, method_col: str = "method", confidence: float = 0.95,
-            n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
-    """Paired tests of ``metric`` for ``a`` vs ``b`` over matched finished runs (d = a - b), one
-    row per test, with the metric, the unmatched-key count and each test's p floor."""
+            by: Sequence[str] = PAIR_KEYS, method_col: str = "method", alternative: str = "two-sided",
+            confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
+    """Paired tests (``alternative`` as in scipy) of ``metric`` for ``a`` vs ``b`` over matched
+    finished runs (d = a - b), one row per test, with the metric, the unmatched-key count and
+    each test's p floor."""
     values_a, values_b, unmatched = matched_values(runs, a, b, metric, by, method_col)
     if values_a.size < 2:
         out = _no_test(label, values_a.size, f"{values_a.size} matched pairs; a paired test needs 2")
     else:
-        out = paired_tests(values_a, values_b, confidence=confidence, n_boot=n_boot, seed=seed, label=label)
+        out = paired_tests(values_a, values_b, alternative, confidence=confidence, n_boot=n_boot, seed=seed,
+                           label=label)
     return _tag(out, metric=metric, unmatched=unmatched)
 
 
@@ -257,15 +252,16 @@ def relative_reduction(runs: pd.DataFrame, *, confidence: float = 0.95, n_boot: 
                        seed: int = 0) -> pd.DataFrame:
     """Claim 2. Per matched pair r_p99 = 1 - DREG p99 / BASE p99 and r_mean = 1 - DREG mean / BASE
     mean: the exact sign test of r_p99 > r_mean (:func:`stats.relative_reduction_sign_test`),
-    and the paired t, Wilcoxon and effect sizes of r_p99 - r_mean."""
+    and the paired t, Wilcoxon and effect sizes of r_p99 - r_mean, with claim 2's sidedness."""
+    side = alternative(RELATIVE)
     dreg_mean, base_mean, unmatched = matched_values(runs, "dreg", "base", "ig_mean")
     dreg_p99, base_p99, _ = matched_values(runs, "dreg", "base", "ig_p99")
     if dreg_mean.size < 2:
         out = _no_test(RELATIVE, dreg_mean.size, f"{dreg_mean.size} matched pairs; a paired test needs 2")
     else:
-        sign = relative_reduction_sign_test(base_mean, base_p99, dreg_mean, dreg_p99,
+        sign = relative_reduction_sign_test(base_mean, base_p99, dreg_mean, dreg_p99, side,
                                             confidence=confidence, label=RELATIVE)
-        rest = paired_tests(1 - dreg_p99 / base_p99, 1 - dreg_mean / base_mean, confidence=confidence,
+        rest = paired_tests(1 - dreg_p99 / base_p99, 1 - dreg_mean / base_mean, side, confidence=confidence,
                             n_boot=n_boot, seed=seed, label=RELATIVE)
         rest = rest[rest["test"] != "sign_test"]
         out = pd.concat([rest.iloc[:2], sign, rest.iloc[2:]], ignore_index=True)
@@ -277,19 +273,16 @@ def _capacities(runs: pd.DataFrame) -> list[str]:
 
 
 def _one_row(label: str, test: str, n: int, statistic: float, p_value: float, effect_name: str,
-             note: str, floor: float) -> pd.DataFrame:
+             note: str, floor: float, side: str) -> pd.DataFrame:
     row = dict.fromkeys(COLUMNS, math.nan)
     row.update(comparison=label, test=test, n=n, statistic=statistic, p_value=p_value, effect=statistic,
-               effect_name=effect_name, alternative="two-sided", note=note)
+               effect_name=effect_name, alternative=side, note=note)
     return pd.DataFrame([row], columns=COLUMNS).assign(p_floor=floor)
-
-
-TREND = "BASE: p99/mean vs capacity"
 
 
 def capacity_trend(runs: pd.DataFrame, metric: str = "ig_p99_over_mean") -> pd.DataFrame:
     """Claim 5, first part: Spearman's rho between capacity (parameter count) and ``metric`` over
-    the finished BASE runs of all activations and seeds, two-sided; the note gives each
+    the finished BASE runs of all activations and seeds, with claim 5's sidedness; the note gives each
     activation's seed mean at the smallest and largest capacity. p floor: the p-value of the
     best ordering possible given the ties in capacity."""
     ok = finished(runs)
@@ -304,19 +297,21 @@ def capacity_trend(runs: pd.DataFrame, metric: str = "ig_p99_over_mean") -> pd.D
     note = "; ".join(f"{act.upper()}_BASE {means[act].get(caps[0], math.nan):.2f} at {caps[0]} -> "
                      f"{means[act].get(caps[-1], math.nan):.2f} at {caps[-1]}"
                      for act in sorted(ok["activation"].unique()))
-    rho, p = sps.spearmanr(x, y)
-    floor = float(sps.spearmanr(x, sps.rankdata(x, method="ordinal")).pvalue)
+    side = alternative(TREND)
+    rho, p = sps.spearmanr(x, y, alternative=side)
+    floor = float(sps.spearmanr(x, sps.rankdata(x, method="ordinal"), alternative=side).pvalue)
     return _one_row(TREND, "spearman", x.size, float(rho), float(p), "Spearman rho (parameters, p99/mean)",
-                    note, floor).assign(metric=metric, unmatched=0)
+                    note, floor, side).assign(metric=metric, unmatched=0)
 
 
 def capacity_welch(runs: pd.DataFrame, metric: str = "ig_p99_over_mean", *,
                    confidence: float = 0.95) -> pd.DataFrame:
     """Claim 5, second part. Per capacity: Welch's t-test of ``metric``, DREG vs BASE, over the
-    finished runs of both activations and all seeds (effect mean(DREG) - mean(BASE))."""
+    finished runs of both activations and all seeds (effect mean(DREG) - mean(BASE)), with claim
+    5's sidedness."""
     ok = finished(runs)
     if ok.empty:
-        return _tag(_no_test("DREG vs BASE: p99/mean per capacity", 0, "no finished runs"), metric=metric,
+        return _tag(_no_test(WELCH, 0, "no finished runs"), metric=metric,
                     capacity="", unmatched=0)
     rows = []
     for hidden in _capacities(ok):
@@ -327,7 +322,7 @@ def capacity_welch(runs: pd.DataFrame, metric: str = "ig_p99_over_mean", *,
         if min(dreg.size, base.size) < 2:
             row = _no_test(label, dreg.size + base.size, "Welch's test needs 2 runs per group")
         else:
-            row = welch_test(dreg, base, confidence=confidence, label=label)
+            row = welch_test(dreg, base, alternative(WELCH), confidence=confidence, label=label)
         rows.append(_tag(row, metric=metric, capacity=hidden))
     return pd.concat(rows, ignore_index=True).assign(unmatched=0)
 
@@ -335,21 +330,26 @@ def capacity_welch(runs: pd.DataFrame, metric: str = "ig_p99_over_mean", *,
 def mnist_tests(runs: pd.DataFrame, *, confidence: float = 0.95, n_boot: int = 10_000,
                 seed: int = 0) -> pd.DataFrame:
     """Every test behind claims 1-5 on a MNIST runs table, one row per test (``claim`` column),
-    with Holm-adjusted p-values (``p_holm``) over the whole family."""
+    each comparison with its claim's sidedness (:func:`claims.alternative`), with Holm-adjusted
+    p-values (``p_holm``) over the whole family."""
     _check_columns(runs, MNIST_COLUMNS, "MNIST")
     kw = dict(confidence=confidence, n_boot=n_boot, seed=seed)
     base = runs[runs["method"] == "base"]
     by_poly = dict(by=("hidden", "seed"), method_col="activation")
+
+    def paired(table: pd.DataFrame, a: str, b: str, metric: str, label: str, **by) -> pd.DataFrame:
+        return compare(table, a, b, metric, label, alternative=alternative(label), **by, **kw)
+
     parts = [
-        (1, compare(runs, "dreg", "base", "ig_p99", P99, **kw)),
-        (1, compare(runs, "dreg", "base", "ig_p99_over_mean", RATIO, **kw)),
-        (1, compare(runs, "dreg", "base", "test_acc", ACC, **kw)),
+        (1, paired(runs, "dreg", "base", "ig_p99", P99)),
+        (1, paired(runs, "dreg", "base", "ig_p99_over_mean", RATIO)),
+        (1, paired(runs, "dreg", "base", "test_acc", ACC)),
         (2, relative_reduction(runs, **kw)),
-        (3, compare(base, "poly", "relu", "ig_p99", POLY_P99, **by_poly, **kw)),
-        (3, compare(base, "poly", "relu", "ig_max", POLY_MAX, **by_poly, **kw)),
-        (3, compare(base, "poly", "relu", "ig_p99_over_mean", POLY_RATIO, **by_poly, **kw)),
-        (4, compare(runs, "dreg", "sn", "test_acc", SN_ACC, **kw)),
-        (4, compare(runs, "dreg", "sn", "ig_p99", SN_P99, **kw)),
+        (3, paired(base, "poly", "relu", "ig_p99", POLY_P99, **by_poly)),
+        (3, paired(base, "poly", "relu", "ig_max", POLY_MAX, **by_poly)),
+        (3, paired(base, "poly", "relu", "ig_p99_over_mean", POLY_RATIO, **by_poly)),
+        (4, paired(runs, "dreg", "sn", "test_acc", SN_ACC)),
+        (4, paired(runs, "dreg", "sn", "ig_p99", SN_P99)),
         (5, capacity_trend(runs)),
         (5, capacity_welch(runs, confidence=confidence)),
     ]
@@ -365,73 +365,6 @@ def _get(tests: pd.DataFrame, comparison: str, test: str | Sequence[str]) -> pd.
     names = [test] if isinstance(test, str) else list(test)
     rows = tests[(tests["comparison"] == comparison) & tests["test"].isin(names)]
     return None if rows.empty else rows.iloc[0]
-
-
-def _direction(test: str, effect: float) -> int:
-    """+1 when a test's effect says a > b, -1 when a < b (sign tests: share of a > b vs 1/2)."""
-    return int(np.sign(effect - (0.5 if test in SIGN_TESTS else 0.0)))
-
-
-def support(tests: pd.DataFrame, comparison: str, direction: int, alpha: float = ALPHA,
-            p_col: str = "p_value") -> str:
-    """How one comparison bears on a claimed direction (+1: a > b; -1: a < b; Spearman: rho sign).
-
-    'yes': every deciding test (exact sign, Wilcoxon; or Welch; or Spearman) has p < alpha and
-    points the claimed way; 'opposite': the same, pointing the other way; 'unreachable': not
-    significant, and a deciding test cannot go below alpha with this sample; 'no': not
-    significant though it could have been; 'missing': no test could be run.
-    """
-    check_unit_interval("alpha", alpha)
-    block = tests[(tests["comparison"] == comparison) & tests["test"].isin(DECIDING_TESTS)]
-    if block.empty or block[p_col].isna().any() or block["effect"].isna().any():
-        return "missing"
-    directions = {_direction(t, e) for t, e in zip(block["test"], block["effect"])}
-    if (block[p_col] < alpha).all() and len(directions) == 1:
-        return "yes" if directions == {direction} else "opposite"
-    if (block["p_floor"] >= alpha).any():
-        return "unreachable"
-    return "no"
-
-
-def combine(parts: Sequence[str]) -> str:
-    """A claim's verdict from its parts: 'holds' when all are 'yes', 'does not hold' when any is
-    'no' or 'opposite', else 'inconclusive' (a part could not reach alpha, or is missing)."""
-    if parts and all(p == "yes" for p in parts):
-        return "holds"
-    if any(p in ("no", "opposite") for p in parts):
-        return "does not hold"
-    return "inconclusive"
-
-
-def either(parts: Sequence[str]) -> str:
-    """Parts joined by "or": 'yes' if any is; else 'unreachable' or 'missing' if any is; else 'no'."""
-    for status in ("yes", "unreachable", "missing"):
-        if status in parts:
-            return status
-    return "no"
-
-
-def accuracy_cost(tests: pd.DataFrame) -> tuple[float, float, float]:
-    """Mean accuracy cost of DREG, BASE - DREG in points, with the paired-t CI (low, high)."""
-    t = _get(tests, ACC, "paired_t")
-    if t is None:
-        return math.nan, math.nan, math.nan
-    return -t["effect"], -t["ci_high"], -t["ci_low"]
-
-
-def claim_parts(tests: pd.DataFrame, alpha: float = ALPHA, p_col: str = "p_value") -> dict[int, list[str]]:
-    """The status of every part of claims 1-5 (see :func:`support`)."""
-    cost = accuracy_cost(tests)[0]
-    cost_ok = "missing" if math.isnan(cost) else ("yes" if cost <= MODEST_ACCURACY_COST else "no")
-    welch = tests[(tests["claim"] == 5) & (tests["comparison"] != TREND)]["comparison"]
-    return {
-        1: [support(tests, P99, -1, alpha, p_col), support(tests, RATIO, -1, alpha, p_col), cost_ok],
-        2: [support(tests, RELATIVE, +1, alpha, p_col)],
-        3: [either([support(tests, POLY_P99, +1, alpha, p_col), support(tests, POLY_MAX, +1, alpha, p_col)])],
-        4: [support(tests, SN_ACC, +1, alpha, p_col), support(tests, SN_P99, +1, alpha, p_col)],
-        5: [support(tests, TREND, +1, alpha, p_col)]
-           + [support(tests, c, -1, alpha, p_col) for c in welch.unique()],
-    }
 
 
 def _p(p: float) -> str:
@@ -498,40 +431,38 @@ def sample_size_note(tests: pd.DataFrame, claim: int, alpha: float = ALPHA) -> s
         notes = [f"Spearman's test on {int(r.n)} BASE runs cannot go below p = {r.p_floor:.2g} ≥ α"
                  for r in trend.itertuples() if r.p_floor >= alpha]
         if len(welch):
-            bounds = [PAPER_WELCH_P[0]] + [PAPER_WELCH_P[1]] * (len(welch) - 1)
+            small, large = claims.PAPER_WELCH_P
+            bounds = [small] + [large] * (len(welch) - 1)
             met = sum(p < b for p, b in zip(welch["p_value"], bounds))
             notes.append(f"Welch's t has no discreteness floor; {int(welch['n'].iloc[0])} runs per "
-                         f"capacity (DREG + BASE); the paper's p < 0.01 / < 0.001 met at {met}/{len(welch)} "
-                         f"capacities")
+                         f"capacity (DREG + BASE); the paper's p < {small:g} / < {large:g} met at "
+                         f"{met}/{len(welch)} capacities")
         return "; ".join(notes)
-    comparison, paper_n, bound = HEADLINE[claim]
+    comparison, paper_n, bound = MNIST_CLAIMS[claim].headline
     sign = _get(tests, comparison, SIGN_TESTS)
     if sign is None:
         return "no matched pairs"
-    n = int(sign["n"])
-    floor, one_sided = min_sign_test_p(n), min_sign_test_p(n, "greater")
+    n, side = int(sign["n"]), alternative(comparison)
+    floor = min_sign_test_p(n, side)
+    what = (f"a {'two' if side == 'two-sided' else 'one'}-sided exact sign test on {n} pairs cannot go "
+            f"below {'2·' if side == 'two-sided' else ''}0.5^{n} = {floor:.3g}")
     notes = [] if n == paper_n else [f"{n} non-tied pairs (paper: {paper_n})"]
     if floor >= alpha:
-        notes.append(f"a two-sided exact sign test on {n} pairs cannot go below 2·0.5^{n} = {floor:.3g} "
-                     f"≥ α = {alpha:g}, so no outcome could be significant")
+        notes.append(f"{what} ≥ α = {alpha:g}, so no outcome could be significant")
     elif floor >= bound:
-        text = (f"a two-sided exact sign test on {n} pairs cannot go below 2·0.5^{n} = {floor:.3g}, "
-                f"above the paper's p < {bound:g} (that needs ≥ {min_pairs_for_sign_test(bound)} pairs)")
-        if one_sided < bound:
-            text += (f"; one-sided the floor is {one_sided:.3g}, so the paper's figure implies a "
-                     f"one-sided test")
-        notes.append(text)
+        notes.append(f"{what}, above the paper's p < {bound:g} (that needs ≥ "
+                     f"{min_pairs_for_sign_test(bound, side)} pairs)")
     return "; ".join(notes)
 
 
 def paper_table3_checks() -> dict[int, str]:
     """What the paper's own Table 3 (seed means per cell) shows for each claim, as counts of cells."""
-    capacities = list(paper.TABLE3)
+    capacities = list(claims.TABLE3)
     cells = [(cap, act) for cap in capacities for act in ("RELU", "POLY")]
 
     def value(cap: tuple, label: str, metric: str) -> float:
-        row = paper.TABLE3[cap][label]
-        return row[5] if metric == "ratio" else row[paper.TABLE3_COLUMNS.index(metric)][0]
+        row = claims.TABLE3[cap][label]
+        return row[5] if metric == "ratio" else row[claims.TABLE3_COLUMNS.index(metric)][0]
 
     def cells_where(a: str, b: str, metric: str, acts: Sequence[str] = ("RELU", "POLY")) -> str:
         """How many cells have value(a) < value(b), e.g. "8/8"."""
@@ -564,30 +495,31 @@ def paper_table3_checks() -> dict[int, str]:
 
 def verdict_table(tests: pd.DataFrame, alpha: float = ALPHA, confidence: float = 0.95) -> pd.DataFrame:
     """One row per claim 1-5: the claim in our words, the paper's statistic, what the paper's own
-    Table 3 shows, our statistic, the verdict on raw p-values (the paper's rule) and on Holm
-    p-values, and what our sample size can and cannot show."""
+    Table 3 shows, our statistic, the verdict (:func:`claims.mnist_verdicts`) on raw p-values (the
+    paper's rule) and on Holm p-values, and what our sample size can and cannot show."""
     check_unit_interval("alpha", alpha)
     check_unit_interval("confidence", confidence)
-    raw, holm = claim_parts(tests, alpha, "p_value"), claim_parts(tests, alpha, "p_holm")
+    raw, holm = claims.mnist_verdicts(tests, alpha, "p_value"), claims.mnist_verdicts(tests, alpha, "p_holm")
     table3 = paper_table3_checks()
-    return pd.DataFrame([{"claim": c, "claim (our words)": CLAIMS[c], "paper": PAPER_STATISTICS[c],
+    return pd.DataFrame([{"claim": c, "claim (our words)": claim.wording, "paper": claim.paper_statistic,
                           "paper's Table 3 (seed means)": table3[c], "ours": ours_text(tests, c, confidence),
-                          "verdict": combine(raw[c]), "verdict after Holm": combine(holm[c]),
-                          "sample size": sample_size_note(tests, c, alpha)} for c in CLAIMS])
+                          "verdict": raw[c], "verdict after Holm": holm[c],
+                          "sample size": sample_size_note(tests, c, alpha)} for c, claim in MNIST_CLAIMS.items()])
 
 
 def designs(tests: pd.DataFrame) -> pd.DataFrame:
     """The paired designs: matched pairs ours against the paper's, unmatched keys, and the
-    smallest two-sided sign-test p our number of pairs allows."""
+    smallest sign-test p each number of pairs allows, with the claim's sidedness."""
     rows = []
-    for name, comparison, paper_n in (("DREG vs BASE", P99, 24), ("DREG vs SN", SN_ACC, 24),
-                                      ("POLY_BASE vs RELU_BASE", POLY_P99, 12)):
+    for name, claim in (("DREG vs BASE", 1), ("DREG vs SN", 4), ("POLY_BASE vs RELU_BASE", 3)):
+        comparison, paper_n, _ = MNIST_CLAIMS[claim].headline
+        side = alternative(comparison)
         block = tests[tests["comparison"] == comparison]
         n = int(block["n"].max()) if len(block) else 0
         rows.append({"design": name, "pairs (ours)": n, "pairs (paper)": paper_n,
                      "unmatched keys": int(block["unmatched"].max()) if len(block) else 0,
-                     "smallest sign-test p (ours)": min_sign_test_p(n) if n else math.nan,
-                     "smallest sign-test p (paper)": min_sign_test_p(paper_n)})
+                     "smallest sign-test p (ours)": min_sign_test_p(n, side) if n else math.nan,
+                     "smallest sign-test p (paper)": min_sign_test_p(paper_n, side)})
     return pd.DataFrame(rows)
 
 

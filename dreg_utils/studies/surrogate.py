@@ -21,11 +21,10 @@ search on each start separately, one iteration per recorded step.
 """
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -35,240 +34,75 @@ from scipy import stats as sps
 from ..activations import ACTIVATIONS
 from ..metrics import input_gradient_norms, nonfinite_metric, tail_stats
 from ..models import CompactMLP
+from ..optimisation import (OBJECTIVES, Objective, cosine, estimate_minimum, gradient_descent, lbfgs,
+                            make_objective, surrogate_gradient, uniform)
+from ..runs import label_hidden, seed_summary
+from ..settings import StudySettings, check_training, knob
 from ..sweep import run_grid, write_table
-from ..train import divergence_status, evaluate, fit, resolve_device
-from ..validation import (check_choice, check_choices, check_float, check_hidden, check_int, check_nonempty_list,
-                         check_unique)
+from ..threads import single_threaded
+from ..train import evaluate, fit
+from ..validation import check_choices, check_float, check_hidden, check_int, check_seeds, check_unique
 
-OBJECTIVES = ("rosenbrock", "rastrigin", "piecewise", "smooth")
+# Part of every run's cache key: bump it when a change of the run function changes what a run
+# computes, so cached rows are recomputed instead of reused.
+STUDY_VERSION = "2"
+
 METHODS = ("base", "dreg", "igp", "sn")
 OPTIMIZERS = ("gd", "lbfgs")
-DIVERGE_WIDTHS = 10.0
 TRAJECTORY_STARTS = 6  # starts whose paths are stored for the 2-d trajectory figure
-RASTRIGIN_A = 1.0
 
 
 @dataclass(frozen=True)
-class Objective:
-    """A known objective on the box [lower, upper]^d with its gradient and minimum value f*."""
+class SurrogateSettings(StudySettings):
+    """Surrogates in an optimisation loop (notebook 05). The paper reports no such experiment,
+    so every value is ours. ``gd_step`` is in units of width^2 of the box."""
 
-    name: str
-    d: int
-    lower: float
-    upper: float
-    value: Callable[[torch.Tensor], torch.Tensor]  # (n, d) -> (n,)
-    gradient: Callable[[torch.Tensor], torch.Tensor]  # (n, d) -> (n, d)
-    f_star: float | None  # None: estimated by :func:`estimate_minimum`
+    objectives: list[str] = knob(list(OBJECTIVES))
+    methods: list[str] = knob(list(METHODS))  # must include "base"
+    activations: list[str] = knob(["relu", "poly"])
+    seeds: list[int] = knob([0, 1, 2])
+    hidden: list[int] = knob([32, 32])
+    dreg_lam: float = 0.03
+    igp_lam: float = 0.03
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    n_train: int = 1024
+    n_test: int = 1024
+    n_starts: int = 32
+    gd_step: float = 0.01
+    gd_steps: int = 200
+    lbfgs_steps: int = 25
+    device: str = "cpu"  # training only; the optimisation runs on the CPU
 
-    @property
-    def width(self) -> float:
-        return self.upper - self.lower
+    PRESETS: ClassVar[dict[str, dict]] = {
+        "smoke": dict(objectives=["rosenbrock", "piecewise"], seeds=[0], hidden=[16, 16], epochs=15,
+                      n_train=256, n_test=256, n_starts=8, gd_steps=60, lbfgs_steps=10),
+        "paper": dict(seeds=[0, 1, 2, 3, 4], hidden=[64, 64], epochs=200, lr=1e-3, n_train=2000,
+                      n_test=1000, n_starts=64, gd_steps=300, lbfgs_steps=40, device="auto"),
+    }
 
-
-def rosenbrock(x: torch.Tensor) -> torch.Tensor:
-    """f(x) = sum_i 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2; minimum 0 at (1, ..., 1)."""
-    a, b = x[:, :-1], x[:, 1:]
-    return (100.0 * (b - a**2) ** 2 + (1.0 - a) ** 2).sum(dim=1)
-
-
-def rosenbrock_gradient(x: torch.Tensor) -> torch.Tensor:
-    """df/dx_i = -400 x_i (x_{i+1} - x_i^2) - 2 (1 - x_i) + 200 (x_i - x_{i-1}^2)."""
-    a, b = x[:, :-1], x[:, 1:]
-    g = torch.zeros_like(x)
-    g[:, :-1] += -400.0 * a * (b - a**2) - 2.0 * (1.0 - a)
-    g[:, 1:] += 200.0 * (b - a**2)
-    return g
-
-
-def rastrigin(x: torch.Tensor) -> torch.Tensor:
-    """A mild Rastrigin: f(x) = sum_i x_i^2 + A (1 - cos(2 pi x_i)), A = 1; minimum 0 at 0,
-    local minima near the other integer points."""
-    return (x**2 + RASTRIGIN_A * (1.0 - torch.cos(2 * math.pi * x))).sum(dim=1)
-
-
-def rastrigin_gradient(x: torch.Tensor) -> torch.Tensor:
-    """df/dx_i = 2 x_i + 2 pi A sin(2 pi x_i)."""
-    return 2.0 * x + 2 * math.pi * RASTRIGIN_A * torch.sin(2 * math.pi * x)
-
-
-def family_function(family: str, d: int, seed: int = 0) -> Callable[[torch.Tensor], torch.Tensor]:
-    """Torch re-implementation of ``data.synthetic.target_function(family, d, default_rng(seed))``
-    for ``smooth`` (sum_k sin(w_k . x)) and ``piecewise`` (sum_j |x_j - tau_j|): the same draws
-    from the same generator, so the values agree with the NumPy function."""
-    rng = np.random.default_rng(seed)
-    if family == "smooth":
-        coords = torch.as_tensor(rng.choice(d, size=d, replace=False))
-        w = torch.as_tensor(rng.normal(0.0, 0.5, size=(5, d)))
-        return lambda x: torch.sin(x[:, coords] @ w.to(x.dtype).T).sum(dim=1)
-    if family == "piecewise":
-        tau = torch.as_tensor(rng.uniform(-0.5, 0.5, size=d))
-        return lambda x: (x - tau.to(x.dtype)).abs().sum(dim=1)
-    raise ValueError(f"family={family!r} is not valid; choose one of ['smooth', 'piecewise']")
+    def normalise(self, s: dict) -> dict:
+        s["objectives"] = check_unique("objectives", check_choices("objectives", s["objectives"], OBJECTIVES))
+        s["methods"] = check_unique("methods", check_choices("methods", s["methods"], METHODS))
+        if "base" not in s["methods"]:
+            raise ValueError(f"methods={s['methods']} must include 'base', the unregularised reference")
+        s["activations"] = check_unique("activations",
+                                        check_choices("activations", s["activations"], ACTIVATIONS))
+        s["seeds"] = check_seeds("seeds", s["seeds"])
+        s["hidden"] = list(check_hidden("hidden", s["hidden"]))
+        for name in ("dreg_lam", "igp_lam"):
+            s[name] = check_float(name, s[name], minimum=0.0)
+        s["gd_step"] = check_float("gd_step", s["gd_step"], strictly_positive=True)
+        for name in ("n_train", "n_test", "n_starts", "gd_steps", "lbfgs_steps"):
+            s[name] = check_int(name, s[name], minimum=1)
+        return {**s, **check_training(s)}
 
 
-def autograd_gradient(f: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
-    """grad f by autograd (the rows of x are independent, so grad of sum f = per-row gradients)."""
-    def gradient(x: torch.Tensor) -> torch.Tensor:
-        with torch.enable_grad():
-            xg = x.detach().requires_grad_(True)
-            (g,) = torch.autograd.grad(f(xg).sum(), xg)
-        return g
-    return gradient
-
-
-def make_objective(name: str) -> Objective:
-    """The objectives of the study: Rosenbrock and Rastrigin in d = 2 on [-2, 2]^2, and the
-    synthetic families ``piecewise`` (f* = 0 at tau) and ``smooth`` in d = 5 on [-1, 1]^5."""
-    check_choice("objective", name, OBJECTIVES)
-    if name == "rosenbrock":
-        return Objective(name, 2, -2.0, 2.0, rosenbrock, rosenbrock_gradient, 0.0)
-    if name == "rastrigin":
-        return Objective(name, 2, -2.0, 2.0, rastrigin, rastrigin_gradient, 0.0)
-    f = family_function(name, 5)
-    return Objective(name, 5, -1.0, 1.0, f, autograd_gradient(f), 0.0 if name == "piecewise" else None)
-
-
-def uniform(objective: Objective, n: int, seed: int) -> torch.Tensor:
-    """n points uniform in the objective's box (float64), drawn from ``seed``."""
-    n = check_int("n", n, minimum=1)
-    g = torch.Generator().manual_seed(check_int("seed", seed, minimum=0))
-    return objective.lower + objective.width * torch.rand(n, objective.d, generator=g, dtype=torch.float64)
-
-
-def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Row-wise cos = <a_i, b_i> / (||a_i|| ||b_i||); 0 where either row is zero."""
-    denom = a.norm(dim=1) * b.norm(dim=1)
-    dot = (a * b).sum(dim=1)
-    return torch.where(denom > 0, dot / denom.clamp_min(torch.finfo(denom.dtype).tiny), torch.zeros_like(dot))
-
-
-def outside(x: torch.Tensor, lower: float, upper: float) -> torch.Tensor:
-    """True for the rows of x with a coordinate outside [lower, upper] (or non-finite)."""
-    return ~((x >= lower) & (x <= upper)).all(dim=1)
-
-
-def diverged(x: torch.Tensor, lower: float, upper: float) -> torch.Tensor:
-    """True for rows that are non-finite or more than ``DIVERGE_WIDTHS`` box widths outside."""
-    margin = DIVERGE_WIDTHS * (upper - lower)
-    return ~((x >= lower - margin) & (x <= upper + margin)).all(dim=1)
-
-
-@dataclass
-class Descent:
-    """Outcome of one optimiser from n starts: final points, exit/divergence flags, paths."""
-
-    final: torch.Tensor  # (n, d), the last finite iterate
-    left_domain: torch.Tensor  # (n,) bool: some iterate left the box
-    diverged: torch.Tensor  # (n,) bool
-    paths: list[list[list[float]]]  # the first ``keep`` starts' iterates
-
-
-def gradient_descent(gradient: Callable[[torch.Tensor], torch.Tensor], starts: torch.Tensor, step: float,
-                     steps: int, lower: float, upper: float, keep: int = 0) -> Descent:
-    """x_{t+1} = x_t - step * gradient(x_t) for all starts at once; a start that diverges
-    is frozen at its last finite iterate."""
-    check_float("step", step, strictly_positive=True)
-    check_int("steps", steps, minimum=0)
-    check_int("keep", keep, minimum=0)
-    x = starts.clone()
-    left = torch.zeros(len(x), dtype=torch.bool)
-    gone = torch.zeros(len(x), dtype=torch.bool)
-    paths = [[row.tolist()] for row in x[:keep]]
-    for _ in range(steps):
-        new = x - step * gradient(x)
-        bad = diverged(new, lower, upper) & ~gone
-        gone |= bad
-        x = torch.where(gone[:, None], x, new)
-        left |= outside(new, lower, upper)
-        for path, row in zip(paths, x[:keep]):
-            path.append(row.tolist())
-    return Descent(x, left, gone, paths)
-
-
-def lbfgs(value: Callable[[torch.Tensor], torch.Tensor], starts: torch.Tensor, steps: int,
-          lower: float, upper: float, keep: int = 0) -> Descent:
-    """``torch.optim.LBFGS`` (strong-Wolfe line search) on each start separately, ``steps``
-    iterations recorded one by one; a start stops when it diverges."""
-    check_int("steps", steps, minimum=0)
-    check_int("keep", keep, minimum=0)
-    finals, left, gone, paths = [], [], [], []
-    for i, start in enumerate(starts):
-        x = start.clone()[None].requires_grad_(True)
-        opt = torch.optim.LBFGS([x], lr=1.0, max_iter=1, line_search_fn="strong_wolfe")
-
-        def closure() -> torch.Tensor:
-            opt.zero_grad()
-            loss = value(x).sum()
-            loss.backward()
-            return loss
-
-        last, exited, broke, path = start.clone(), False, False, [start.tolist()]
-        for _ in range(steps):
-            opt.step(closure)
-            now = x.detach()
-            if bool(diverged(now, lower, upper)[0]):
-                broke = True
-                break
-            exited |= bool(outside(now, lower, upper)[0])
-            last = now[0].clone()
-            path.append(last.tolist())
-        finals.append(last)
-        left.append(exited or broke)
-        gone.append(broke)
-        if i < keep:
-            paths.append(path)
-    return Descent(torch.stack(finals), torch.tensor(left), torch.tensor(gone), paths)
-
-
-def surrogate_gradient(model: CompactMLP) -> Callable[[torch.Tensor], torch.Tensor]:
-    """grad_x s(x) of a scalar-output model, in float64 inputs and outputs."""
-    return autograd_gradient(lambda x: model(x.float())[:, 0].double())
-
-
-def estimate_minimum(objective: Objective, n: int = 4096, seed: int = 12345) -> float:
-    """f* if known; else the least f over n uniform points and projected true-gradient descent
-    from the best 64 of them (an upper bound on f*, tight up to the descent's accuracy)."""
-    if objective.f_star is not None:
-        return objective.f_star
-    x = uniform(objective, n, seed)
-    fx = objective.value(x)
-    x = x[fx.argsort()[:64]]
-    step = 0.01 * objective.width**2
-    for _ in range(500):
-        x = (x - step * objective.gradient(x)).clamp(objective.lower, objective.upper)
-    return float(min(fx.min(), objective.value(x).min()))
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run with one intra-op thread (tiny models slow down badly when cores are shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def validate(settings: dict) -> dict:
-    """Check the notebook's parameters; return them normalised."""
-    s = dict(settings)
-    s["objectives"] = check_unique("objectives", check_choices("objectives", s["objectives"], OBJECTIVES))
-    s["methods"] = check_unique("methods", check_choices("methods", s["methods"], METHODS))
-    if "base" not in s["methods"]:
-        raise ValueError(f"methods={s['methods']} must include 'base', the unregularised reference")
-    s["activations"] = check_unique("activations", check_choices("activations", s["activations"], ACTIVATIONS))
-    s["seeds"] = check_unique("seeds", [check_int(f"seeds[{i}]", v, minimum=0)
-                                        for i, v in enumerate(check_nonempty_list("seeds", s["seeds"]))])
-    s["hidden"] = list(check_hidden("hidden", s["hidden"]))
-    for name in ("dreg_lam", "igp_lam", "weight_decay"):
-        s[name] = check_float(name, s[name], minimum=0.0)
-    for name in ("lr", "gd_step"):
-        s[name] = check_float(name, s[name], strictly_positive=True)
-    for name in ("epochs", "batch_size", "n_train", "n_test", "n_starts", "gd_steps", "lbfgs_steps"):
-        s[name] = check_int(name, s[name], minimum=1)
-    resolve_device(s["device"])
-    return s
+def validate(settings: Mapping) -> SurrogateSettings:
+    """The settings checked and completed (see :class:`SurrogateSettings`)."""
+    return SurrogateSettings.coerce(settings)
 
 
 CONFIG_KEYS = ("hidden", "epochs", "batch_size", "lr", "weight_decay", "n_train", "n_test",
@@ -323,19 +157,18 @@ def optimise(objective: Objective, value: Callable[[torch.Tensor], torch.Tensor]
 def run_one(config: dict, device: str = "auto") -> dict:
     """Train one surrogate, measure its gradients against the truth, optimise with it.
 
-    ``train_diverged`` marks a surrogate whose training, test MSE, input-gradient norms or
+    ``diverged`` marks a surrogate whose training, test MSE, input-gradient norms or
     gradient cosines stopped being finite; such a row has ``diverged_step``,
     ``diverged_epoch`` (None for a metric) and ``diverged_reason`` and no measurements."""
     objective = make_objective(config["objective"])
     data = training_data(objective, config["n_train"], config["n_test"])
-    with single_thread():
+    with single_threaded():
         model = CompactMLP.seeded(config["seed"], objective.d, config["hidden"], 1,
                                   activation=config["activation"], spectral_norm=config["method"] == "sn")
         result = fit(model, data["x_train"], data["y_train"], method=config["method"], lam=config["lam"],
                      epochs=config["epochs"], batch_size=config["batch_size"], lr=config["lr"],
                      weight_decay=config["weight_decay"], seed=config["seed"], device=device)
-        divergence = result.divergence()
-        row = {"train_diverged": divergence.pop("diverged"), **divergence, "train_seconds": result.seconds}
+        row = {**result.divergence(), "train_seconds": result.seconds}
         if result.diverged:
             return row
         model = model.cpu().eval()
@@ -347,7 +180,7 @@ def run_one(config: dict, device: str = "auto") -> dict:
         test_mse = evaluate(model, x_test.float(), data["y_test"], "regression")["loss"]
         reason = nonfinite_metric({"test_mse": test_mse, "input-gradient norm": norms, "gradient cosine": cos})
         if reason:
-            return {**row, "train_diverged": True, "diverged_reason": reason}
+            return {**row, "diverged": True, "diverged_reason": reason}
         grads = tail_stats(norms)
         f_star = estimate_minimum(objective)
         f_median = float(data["f_test"].median())
@@ -370,7 +203,7 @@ def oracle(settings: dict) -> pd.DataFrame:
         objective = make_objective(name)
         sd = float(objective.value(uniform(objective, settings["n_train"], 0)).std())
         f_median = float(objective.value(uniform(objective, settings["n_test"], 1)).median())
-        with single_thread():
+        with single_threaded():
             out = optimise(objective, lambda x: objective.value(x) / sd, lambda x: objective.gradient(x) / sd,
                            config, estimate_minimum(objective), f_median)
         for opt in OPTIMIZERS:
@@ -396,10 +229,10 @@ def run_sweep(settings: dict, results_dir: str | Path = "results/surrogate",
     results_dir = Path(results_dir)
     raw = run_grid(make_configs(settings), lambda group: [run_one(group[0], settings["device"])],
                    results_dir / "cache", progress=progress, desc="surrogate runs",
-                   backend=backend, n_jobs=n_jobs, scheduler=scheduler)
+                   backend=backend, n_jobs=n_jobs, scheduler=scheduler, version=STUDY_VERSION)
     ident = ["objective", "method", "activation", "seed"]
     starts, paths = [oracle(settings)], []
-    ok = raw[~raw["train_diverged"]]
+    ok = raw[~raw["diverged"]]
     for r in ok.itertuples(index=False):
         for opt in OPTIMIZERS:
             regret, left, gone = (getattr(r, f"{opt}_{k}") for k in ("regret", "left", "diverged"))
@@ -411,7 +244,7 @@ def run_sweep(settings: dict, results_dir: str | Path = "results/surrogate",
                       for i, path in enumerate(getattr(r, f"{opt}_paths")) for t, p in enumerate(path)]
     starts = pd.concat(starts, ignore_index=True)
     runs = raw.drop(columns=[c for c in PER_START if c in raw.columns])
-    runs["hidden"] = runs["hidden"].map(lambda h: "-".join(map(str, h)))
+    label_hidden(runs)
     per_run = (starts[starts["method"] != "true"].groupby(ident + ["optimizer"])
                .agg(regret_median=("regret", "median"), left_domain=("left_domain", "mean"),
                     diverged=("diverged", "mean")).unstack("optimizer"))
@@ -431,14 +264,8 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Means over the finished seeds per (objective, activation, method) of accuracy, tail and
     downstream measures, with ``n_seeds`` (finished), ``n_diverged`` and ``status`` ("ok" or
     "diverged (k/n)"); a setting whose surrogates all diverged keeps its row without means."""
-    keys = ["objective", "activation", "method"]
-    cols = ["test_mse", "grad_p99_over_mean", "cos_mean", "cos_p5", "cos_p10", *OUTCOMES[2:]]
-    ok = runs[~runs["train_diverged"].astype(bool)]
-    summary = ok.groupby(keys)[cols].mean()
-    summary["n_seeds"] = ok.groupby(keys).size()
-    summary = divergence_status(runs, keys, "train_diverged").sort_index().join(summary)
-    summary["n_seeds"] = summary["n_seeds"].fillna(0).astype(int)
-    return summary[[*cols, "n_seeds", "n_diverged", "status"]].reset_index()
+    metrics = ["test_mse", "grad_p99_over_mean", "cos_mean", "cos_p5", "cos_p10", *OUTCOMES[2:]]
+    return seed_summary(runs, ["objective", "activation", "method"], metrics, sort=True)
 
 
 def correlations(runs: pd.DataFrame, predictors: tuple[str, ...] = ("grad_p99_over_mean", "test_mse"),
@@ -447,7 +274,7 @@ def correlations(runs: pd.DataFrame, predictors: tuple[str, ...] = ("grad_p99_ov
     one objective (all methods, activations and seeds pooled). A good predictor of downstream
     quality has rho > 0 with regret and exits and rho < 0 with the cosines."""
     rows = []
-    for objective, block in runs[~runs["train_diverged"]].groupby("objective"):
+    for objective, block in runs[~runs["diverged"]].groupby("objective"):
         for p in predictors:
             for o in outcomes:
                 x, y = block[p].to_numpy(float), block[o].to_numpy(float)

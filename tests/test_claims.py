@@ -1,0 +1,231 @@
+"""The claims registry: its declarations, its verdict rules on hand-made inputs, and one verdict per
+claim whichever chapter asks."""
+import dataclasses
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dreg_utils import claims
+from dreg_utils.studies import mnist
+from dreg_utils.studies import statistics
+
+PACKAGE = Path(claims.__file__).parent
+
+
+# ----------------------------------------------------------------------------- declarations
+
+def test_one_vocabulary():
+    assert claims.VERDICTS == ("holds", "partly", "does not hold", "inconclusive")
+
+
+@pytest.mark.parametrize("number", [1, 2, 3, 4, 5])
+def test_every_claim_declares_sidedness_rule_and_paper_statistic(number):
+    claim = claims.MNIST_CLAIMS[number]
+    assert claim.sidedness in claims.SIDEDNESS
+    assert callable(claim.rule) and claim.wording and claim.paper_statistic
+    assert any(c.claim == number for c in claims.COMPARISONS.values())
+    if claim.headline is not None:
+        assert claims.COMPARISONS[claim.headline.comparison].claim == number
+
+
+def test_a_claim_without_a_valid_sidedness_is_refused():
+    with pytest.raises(ValueError, match="sidedness='both' is not valid"):
+        dataclasses.replace(claims.MNIST_CLAIMS[1], sidedness="both")
+
+
+@pytest.mark.parametrize("comparison, expected", [
+    (claims.P99, "less"), (claims.RATIO, "less"), (claims.ACC, "two-sided"), (claims.RELATIVE, "greater"),
+    (claims.POLY_MAX, "greater"), (claims.SN_ACC, "greater"), (claims.SN_P99, "greater"),
+    (claims.TREND, "greater"), (claims.WELCH, "less")])
+def test_alternative_follows_the_declared_direction(comparison, expected):
+    assert claims.alternative(comparison) == expected
+
+
+def test_a_two_sided_declaration_makes_every_test_of_the_claim_two_sided(monkeypatch):
+    two_sided = dataclasses.replace(claims.MNIST_CLAIMS[1], sidedness="two-sided")
+    monkeypatch.setitem(claims.MNIST_CLAIMS, 1, two_sided)
+    assert claims.alternative(claims.P99) == "two-sided"
+    assert claims.alternative(claims.RELATIVE) == "greater"  # claim 2 keeps its own declaration
+
+
+def test_unknown_comparison_is_named():
+    with pytest.raises(ValueError, match="comparison='DREG vs IGP' is not valid"):
+        claims.alternative("DREG vs IGP")
+
+
+def test_published_numbers_live_only_in_the_registry():
+    numbers = ["515", "17.79", "35.60", "96.38", "26.946", "78.9", "2.62", "4.11e-5", "0.84", "1e-7"]
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        found = [n for n in numbers if re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])", text)]
+        assert path.name == "claims.py" or not found, f"{path} repeats published numbers {found}"
+    assert not (PACKAGE / "paper.py").exists()
+
+
+# ----------------------------------------------------------------------------- rules on a tests table
+
+def make_tests_table(rows):
+    """A tests table with the columns the rules read; each row (comparison, test, p, effect, floor)."""
+    frame = pd.DataFrame(rows, columns=["comparison", "test", "p_value", "effect", "p_floor"])
+    return frame.assign(p_holm=frame["p_value"], claim=1, ci_low=math.nan, ci_high=math.nan)
+
+
+@pytest.mark.parametrize("rows, direction, status", [
+    ([("c", "sign_test", 0.01, 0.0, 1e-4), ("c", "wilcoxon", 0.02, -1.0, 1e-4)], -1, "yes"),
+    ([("c", "sign_test", 0.01, 1.0, 1e-4), ("c", "wilcoxon", 0.02, 1.0, 1e-4)], -1, "opposite"),
+    ([("c", "sign_test", 0.01, 0.0, 1e-4), ("c", "wilcoxon", 0.20, -1.0, 1e-4)], -1, "no"),
+    ([("c", "sign_test", 0.0625, 0.0, 0.0625), ("c", "wilcoxon", 0.0625, -1.0, 0.0625)], -1, "unreachable"),
+    ([("c", "paired_t", 0.001, -1.0, 0.0)], -1, "missing"),
+    ([("c", "welch_t", 0.001, 2.0, 0.0)], +1, "yes"),
+    ([("c", "spearman", 0.3, 0.4, 0.01)], +1, "no")])
+def test_support_on_hand_made_tests(rows, direction, status):
+    assert claims.support(make_tests_table(rows), "c", direction) == status
+
+
+def test_support_checks_its_arguments():
+    table = make_tests_table([("c", "welch_t", 0.001, 2.0, 0.0)])
+    with pytest.raises(ValueError, match="direction=0 is not valid"):
+        claims.support(table, "c", 0)
+    with pytest.raises(ValueError, match="alpha=1.5 is not valid"):
+        claims.support(table, "c", 1, alpha=1.5)
+    with pytest.raises(ValueError, match=r"lacks the columns \['p_floor'\]"):
+        claims.support(table.drop(columns="p_floor"), "c", 1)
+    with pytest.raises(ValueError, match="p_col='p_raw' is not valid"):
+        claims.mnist_verdicts(table, p_col="p_raw")
+    with pytest.raises(TypeError, match="pandas DataFrame"):
+        claims.mnist_verdicts([1, 2])
+
+
+@pytest.mark.parametrize("parts, verdict", [
+    (["yes", "yes"], "holds"), (["yes", "no"], "partly"), (["yes", "opposite"], "partly"),
+    (["no", "no"], "does not hold"), (["yes", "unreachable"], "inconclusive"),
+    (["no", "unreachable"], "does not hold"), (["missing"], "inconclusive"), ([], "inconclusive")])
+def test_combine(parts, verdict):
+    assert claims.combine(parts) == verdict
+
+
+@pytest.mark.parametrize("parts, status", [
+    (["no", "yes"], "yes"), (["no", "unreachable"], "unreachable"), (["opposite", "no"], "no")])
+def test_either(parts, status):
+    assert claims.either(parts) == status
+
+
+def test_claim_1_counts_the_accuracy_cost_only_once_a_tail_reduction_is_supported():
+    significant = [("sign_test", 1e-4, 0.0, 1e-6), ("wilcoxon", 1e-4, -1.0, 1e-6)]
+    flat = [("sign_test", 0.4, 0.5, 1e-6), ("wilcoxon", 0.4, 0.1, 1e-6)]
+    cost = pd.DataFrame([{"comparison": claims.ACC, "test": "paired_t", "p_value": 0.01, "effect": -2.5,
+                          "p_floor": 0.0, "ci_low": -3.0, "ci_high": -2.0}])
+
+    def table(tails):
+        rows = [(c, *t) for c in (claims.P99, claims.RATIO) for t in tails]
+        return pd.concat([make_tests_table(rows), cost.assign(p_holm=0.01, claim=1)], ignore_index=True)
+
+    assert claims.accuracy_cost(table(significant)) == (2.5, 2.0, 3.0)
+    assert claims.claim_parts(table(significant))[1] == ["yes", "yes", "no"]
+    assert claims.mnist_verdicts(table(significant))[1] == "partly"
+    assert claims.claim_parts(table(flat))[1] == ["no", "no"]
+    assert claims.mnist_verdicts(table(flat))[1] == "does not hold"
+
+
+# ----------------------------------------------------------------------------- rules on effect sizes
+
+@pytest.mark.parametrize("ours, verdict", [
+    (70.0, "holds"), (60.0, "holds"), (59.9, "partly"), (10.0, "partly"), (0.0, "does not hold"),
+    (-5.0, "does not hold"), (float("nan"), "inconclusive")])
+def test_half_effect_rule(ours, verdict):
+    assert claims.half_effect_verdict(ours, 120.0) == verdict
+
+
+def test_half_effect_rule_checks_its_arguments():
+    with pytest.raises(ValueError, match="paper=0.0 is not valid; it must be > 0"):
+        claims.half_effect_verdict(1.0, 0.0)
+    with pytest.raises(TypeError, match="ours must be a real number"):
+        claims.half_effect_verdict("70", 120.0)
+
+
+@pytest.mark.parametrize("p90, mse, verdict", [
+    (60.0, -1.0, "holds"), (10.0, 0.0, "partly"), (-5.0, 0.0, "does not hold"),
+    (70.0, -20.0, "does not hold"), (70.0, -5.0, "holds")])
+def test_table2_rule(p90, mse, verdict):
+    assert claims.table2_verdict(p90, 78.9, mse) == verdict
+
+
+@pytest.mark.parametrize("tree, symbolic, verdict", [
+    (5.0, 50.0, "holds"), (30.0, 50.0, "does not hold"), (5.0, -1.0, "inconclusive"),
+    (5.0, float("nan"), "inconclusive")])
+def test_tree_students_rule(tree, symbolic, verdict):
+    assert claims.tree_students_verdict(tree, symbolic) == verdict
+
+
+@pytest.mark.parametrize("low, high, verdict", [
+    (0.80, 1.00, "holds"), (0.78, 0.99, "does not hold"), (0.85, 1.04, "does not hold"),
+    (float("nan"), 0.9, "inconclusive")])
+def test_teacher_r2_rule(low, high, verdict):
+    assert claims.teacher_r2_verdict(low, high) == verdict
+
+
+def test_teacher_r2_rule_refuses_a_reversed_range():
+    with pytest.raises(ValueError, match="low=0.9 is above high=0.8"):
+        claims.teacher_r2_verdict(0.9, 0.8)
+
+
+@pytest.mark.parametrize("dreg, igp, verdict", [
+    ([1.1, 1.2], [1.9, 2.1], "holds"), ([1.1, 1.5], [1.9, 2.1], "partly"),
+    ([2.0, 2.5], [1.9, 2.1], "does not hold"), ([1.3, 2.5], [1.9, 2.1], "partly")])
+def test_dreg_cost_rule(dreg, igp, verdict):
+    assert claims.dreg_cost_verdict(dreg, igp) == verdict
+
+
+def test_cost_rules_check_their_arguments():
+    with pytest.raises(ValueError, match="must pair capacities: 2 vs 1"):
+        claims.dreg_cost_verdict([1.0, 1.1], [2.0])
+    with pytest.raises(ValueError, match="jac_ratios must be a non-empty"):
+        claims.jacobian_cost_verdict([])
+
+
+@pytest.mark.parametrize("ratios, verdict", [([5.0, 12.0], "holds"), ([3.0, 12.0], "does not hold")])
+def test_jacobian_cost_rule(ratios, verdict):
+    assert claims.jacobian_cost_verdict(ratios) == verdict
+
+
+# ----------------------------------------------------------------------------- one verdict per claim
+
+def runs_table(dreg_p99: float, dreg_cost: float, sn_cost: float) -> pd.DataFrame:
+    """Runs of 2 capacities x 2 activations x 3 seeds for BASE, DREG and SN (12 pairs per design,
+    6 POLY/RELU pairs), with a seeded jitter so that no paired difference is constant."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for i, hidden in enumerate(("32-16", "512-256")):
+        for activation in ("relu", "poly"):
+            for seed in range(3):
+                heavy = 1.3 if activation == "poly" else 1.0
+                for method, f_mean, f_p99, cost in (("base", 1.0, 1.0, 0.0), ("dreg", 0.8, dreg_p99, dreg_cost),
+                                                    ("sn", 0.6, 0.25, sn_cost)):
+                    jitter = np.exp(0.02 * rng.standard_normal(3))
+                    mean, p99 = 0.15 * f_mean * jitter[0], 3.0 * (1 + i) * heavy * f_p99 * jitter[1]
+                    rows.append({"hidden": hidden, "activation": activation, "method": method, "seed": seed,
+                                 "lam": 0.01 if method == "dreg" else 0.0, "diverged": False,
+                                 "test_acc": 97.0 - cost + 0.1 * rng.standard_normal(), "ig_mean": mean,
+                                 "ig_p99": p99, "ig_max": 2.0 * p99 * jitter[2], "ig_p99_over_mean": p99 / mean})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("dreg_p99, dreg_cost, sn_cost", [(0.5, 0.4, 1.5), (1.2, 3.0, 0.5), (0.5, 3.0, 1.5)])
+def test_chapters_02_and_03_give_the_same_verdicts(dreg_p99, dreg_cost, sn_cost):
+    runs = runs_table(dreg_p99, dreg_cost, sn_cost)
+    chapter02 = mnist.findings(runs).set_index("finding")["verdict"]
+    chapter03 = statistics.verdict_table(statistics.mnist_tests(runs, n_boot=200)).set_index("claim")["verdict"]
+    assert chapter02.to_dict() == chapter03.to_dict()
+    assert set(chapter02) <= set(claims.VERDICTS)
+
+
+def test_the_shared_verdicts_follow_the_runs():
+    assert set(mnist.findings(runs_table(0.5, 0.4, 1.5))["verdict"]) == {"holds"}
+    verdicts = mnist.findings(runs_table(1.2, 3.0, 0.5)).set_index("finding")["verdict"]
+    # DREG raises the tails and is less accurate than SN; BASE's tails still grow with capacity
+    assert verdicts[[1, 2, 3, 4, 5]].tolist() == ["does not hold", "does not hold", "holds",
+                                                  "partly", "partly"]
