@@ -49,10 +49,9 @@ TABLE2_PERCENT = {
     "oscillatory": {"test_mse": 0.45, "p90": 32.4},
     "entangled": {"test_mse": 2.11, "p90": 54.3},
 }
-# Section 6.1: "reductions in sensitivity proxy (up to 89%)"; its test-MSE decreases of 3.4%
-# (Sparse) and 2.8% (Entangled) differ from Table 2's. Section 7: Sparse sensitivity fell 8.5x.
-PROXY_REDUCTION_UP_TO = 89.0
-SPARSE_SENSITIVITY_DROP = 8.5
+# Section 6.1: "reductions in sensitivity proxy (up to 89%)" (its test-MSE decreases of 3.4%
+# Sparse and 2.8% Entangled differ from Table 2's); Section 7: Sparse sensitivity fell 8.5x.
+PROXY_REDUCTION_UP_TO, SPARSE_SENSITIVITY_DROP = 89.0, 8.5
 TABLE2_MSE_TOLERANCE = 5.0  # ours: the most a test MSE may worsen (%) for "negligible"
 
 # ----------------------------------------------------------------------------- DREG, Table 3 (Section 6.3)
@@ -198,16 +197,16 @@ def combine(parts: Sequence[str]) -> str:
     """A claim's verdict from the statuses of its parts: holds when every part is 'yes'; partly
     when some part is 'yes' and another 'no' or 'opposite'; does not hold when a part is 'no' or
     'opposite' and none is 'yes'; else inconclusive (a part cannot reach alpha, or is missing)."""
-    refuted = any(p in ("no", "opposite") for p in parts)
     if parts and all(p == "yes" for p in parts):
         return HOLDS
-    if refuted:
+    if any(p in ("no", "opposite") for p in parts):
         return PARTLY if "yes" in parts else FAILS
     return INCONCLUSIVE
 
 
 def accuracy_cost(tests: pd.DataFrame) -> tuple[float, float, float]:
     """Mean accuracy cost of DREG, BASE - DREG in points, with the paired-t CI (low, high)."""
+    _check_tests(tests, "p_value", "ci_low", "ci_high")
     rows = tests[(tests["comparison"] == ACC) & (tests["test"] == "paired_t")]
     if rows.empty:
         return math.nan, math.nan, math.nan
@@ -280,23 +279,24 @@ MNIST_CLAIMS = {
     1: Claim("Against BASE, DREG lowers the p99 of the input-gradient norms and the p99/mean ratio "
              "in matched runs, at a modest cost in accuracy.",
              f"p99 lower in {_H1.pairs}/{_H1.pairs} pairs, p < {_H1.p_below:g}; p99/mean lower; "
-             f"accuracy cost ≈ {PAPER_ACCURACY_COST:g} points", "one-sided", _claim1, _H1),
+             f"accuracy cost ≈ {PAPER_ACCURACY_COST:g} points",
+             sidedness="one-sided", rule=_claim1, headline=_H1),
     2: Claim("DREG shrinks the tail more than the bulk: per matched run, p99 falls by a larger "
              "fraction than the mean does.",
              f"relative p99 reduction > relative mean reduction in {_H2.pairs}/{_H2.pairs} pairs, "
-             f"p < {_H2.p_below:g}", "one-sided", _claim2, _H2),
+             f"p < {_H2.p_below:g}", sidedness="one-sided", rule=_claim2, headline=_H2),
     3: Claim("A smooth activation alone does not tame the tail: without a penalty, polynomial "
              "networks have larger p99 or max than ReLU networks.",
              f"POLY_BASE often has larger p99/max than RELU_BASE ({_H3.pairs} pairs), sign test "
-             f"p < {_H3.p_below:g}", "one-sided", _claim3, _H3),
+             f"p < {_H3.p_below:g}", sidedness="one-sided", rule=_claim3, headline=_H3),
     4: Claim("DREG is more accurate than SN in matched runs, while SN suppresses the tail more.",
              f"DREG more accurate than SN, paired p < {_H4.p_below:g}; SN suppresses tails more strongly",
-             "one-sided", _claim4, _H4),
+             sidedness="one-sided", rule=_claim4, headline=_H4),
     5: Claim("BASE grows more heavy-tailed (p99/mean) with capacity, and DREG lowers p99/mean at "
              "every capacity.",
              f"BASE p99/mean {_RELU_RISE[0]:.2f} → {_RELU_RISE[1]:.2f} (ReLU); Welch p < "
              f"{PAPER_WELCH_P[0]:g} at the smallest capacity, p < {PAPER_WELCH_P[1]:g} at the larger ones",
-             "one-sided", _claim5),
+             sidedness="one-sided", rule=_claim5),
 }
 
 
@@ -381,7 +381,8 @@ def teacher_r2_verdict(low: float, high: float) -> str:
 def _ratios(name: str, values: Sequence[float]) -> np.ndarray:
     array = np.asarray(values, dtype=float)
     if array.ndim != 1 or array.size == 0 or not np.isfinite(array).all():
-        raise ValueError(f"{name} must be a non-empty 1-D sequence of finite step-time ratios, got {values!r}")
+        raise ValueError(f"{name} must be a non-empty 1-D sequence of finite step-time ratios, "
+                         f"got {values!r}")
     return array
 
 

@@ -45,7 +45,7 @@ from tqdm import tqdm
 from .activations import ACTIVATIONS, make_activation
 from .jacobians import per_sample_loss
 from .models import CompactMLP, ForwardTrace
-from .train import TASKS, FitResult, load_state, locate_divergence, resolve_device, save_state
+from .train import TASKS, FitResult, guarded_epoch, resolve_device
 from .validation import check_choice, check_float, check_int, check_nonempty_list
 
 ENSEMBLE_METHODS = ("base", "dreg", "igp", "sn")
@@ -306,23 +306,13 @@ def fit_ensemble(members: Sequence[Member], x_train: torch.Tensor, y_train: torc
     start = time.perf_counter()
     for epoch in tqdm(range(1, epochs + 1), desc=f"{len(members)} members", disable=not progress):
         orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(dev)
-        indices = [orders[:, i:i + batch_size] for i in range(0, n, batch_size)]
-        state = save_state(net, optimizer)
-        running = torch.zeros(len(members), dtype=x_train.dtype, device=dev)
-        for index in indices:
-            running += step(x_train[index], y_train[index]) * index.shape[1]
-        train_loss = (running / n).cpu()
-        finite = torch.isfinite(train_loss) & net.finite_members().cpu()
-        failed = alive & ~finite
-        if failed.any():
-            end = save_state(net, optimizer)
-            load_state(net, optimizer, state)
-            found = locate_divergence(step, ((x_train[index], y_train[index]) for index in indices), params,
-                                      failed, (epoch - 1) * n_batches + 1, epoch)
-            load_state(net, optimizer, end)
-            for s in torch.nonzero(failed).flatten().tolist():
-                results[s].mark_diverged(epoch, found.get(s), epoch * n_batches)
-        alive &= finite
+        batches = [(x_train[index], y_train[index])
+                   for index in (orders[:, i:i + batch_size] for i in range(0, n, batch_size))]
+        train_loss, failed, found = guarded_epoch(step, batches, net, optimizer, params,
+                                                  net.finite_members, alive, epoch)
+        for s in torch.nonzero(failed).flatten().tolist():
+            results[s].mark_diverged(epoch, found.get(s), epoch * n_batches)
+        alive &= ~failed
         for s in torch.nonzero(alive).flatten().tolist():
             results[s].history.append({"epoch": epoch, "train_task_loss": float(train_loss[s])})
     seconds = time.perf_counter() - start

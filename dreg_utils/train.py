@@ -169,6 +169,42 @@ def locate_divergence(step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     return found
 
 
+def guarded_epoch(step: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                  batches: list[tuple[torch.Tensor, torch.Tensor]], module: torch.nn.Module,
+                  optimizer: torch.optim.Optimizer, params: list[tuple[str, torch.Tensor]],
+                  finite_members: Callable[[], torch.Tensor], alive: torch.Tensor, epoch: int,
+                  generator: torch.Generator | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor, dict[int, tuple[int, str]]]:
+    """One epoch of ``step`` over ``batches`` with one finiteness check at its end.
+
+    ``step`` returns the task loss of each member (one entry for one model); the epoch's
+    loss of a member is the batch-size-weighted mean. A member alive at the start whose
+    loss or parameters (``finite_members()``, bool per member) stopped being finite has
+    failed: the epoch is replayed from its start (the same batches and, if given, the same
+    ``generator`` draws) to name the first failing step and quantity
+    (:func:`locate_divergence`); the model is then left as the epoch ended. Returns the
+    losses [S] (on the CPU), the failed mask [S] and {member: (step, reason)}.
+    """
+    state = save_state(module, optimizer)
+    generator_state = None if generator is None else generator.get_state()
+    running, rows = 0.0, 0  # summed on the step's device: no host sync inside the epoch
+    for xb, yb in batches:
+        running = running + step(xb, yb) * xb.shape[-2]
+        rows += xb.shape[-2]
+    train_loss = torch.as_tensor(running).reshape(-1).cpu().double() / rows
+    failed = alive & ~(torch.isfinite(train_loss) & finite_members().cpu())
+    found: dict[int, tuple[int, str]] = {}
+    if failed.any():
+        end = save_state(module, optimizer)
+        load_state(module, optimizer, state)
+        if generator is not None:
+            generator.set_state(generator_state)
+        n_batches = len(batches)
+        found = locate_divergence(step, batches, params, failed, (epoch - 1) * n_batches + 1, epoch)
+        load_state(module, optimizer, end)
+    return train_loss, failed, found
+
+
 def task_loss(output: torch.Tensor, y: torch.Tensor, task: str) -> torch.Tensor:
     """Mean-squared error for regression, cross-entropy for classification."""
     if task == "classification":
@@ -314,23 +350,20 @@ def fit(model: CompactMLP, x_train: torch.Tensor, y_train: torch.Tensor,
     start = time.perf_counter()
     n = x_train.shape[0]
     n_batches = math.ceil(n / batch_size)
+
+    def all_finite() -> torch.Tensor:
+        return torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all().reshape(1)
+
     for epoch in tqdm(range(1, epochs + 1), desc=f"{method} training", disable=not progress):
         order = torch.randperm(n, generator=generator).to(dev)
         xs, ys = x_train[order], y_train[order]
         batches = [(xs[i:i + batch_size], ys[i:i + batch_size]) for i in range(0, n, batch_size)]
-        state, generator_state = save_state(model, optimizer), generator.get_state()
-        running = torch.zeros((), device=dev)
-        for xb, yb in batches:
-            running += step(xb, yb) * xb.shape[0]
-        train_loss = float(running) / n
-        if not math.isfinite(train_loss) or not all(torch.isfinite(p).all() for p in model.parameters()):
-            load_state(model, optimizer, state)
-            generator.set_state(generator_state)
-            found = locate_divergence(step, batches, params, torch.ones(1, dtype=torch.bool),
-                                      (epoch - 1) * n_batches + 1, epoch)
+        loss, failed, found = guarded_epoch(step, batches, model, optimizer, params, all_finite,
+                                            torch.ones(1, dtype=torch.bool), epoch, generator)
+        if failed.any():
             result.mark_diverged(epoch, found.get(0), epoch * n_batches)
             break
-        row = {"epoch": epoch, "train_task_loss": train_loss}
+        row = {"epoch": epoch, "train_task_loss": float(loss)}
         if x_val is not None:
             row.update({f"val_{k}": v for k, v in evaluate(model, x_val, y_val, task).items()})
         result.history.append(row)

@@ -5,10 +5,12 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_bench_penalties_quick_prints_and_saves_the_table(tmp_path):
     script = ROOT / "benchmarks" / "bench_penalties.py"
     # One thread: on a busy machine, multi-threaded steps can stall for whole scheduler slices.

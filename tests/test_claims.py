@@ -203,14 +203,16 @@ def runs_table(dreg_p99: float, dreg_cost: float, sn_cost: float) -> pd.DataFram
         for activation in ("relu", "poly"):
             for seed in range(3):
                 heavy = 1.3 if activation == "poly" else 1.0
-                for method, f_mean, f_p99, cost in (("base", 1.0, 1.0, 0.0), ("dreg", 0.8, dreg_p99, dreg_cost),
-                                                    ("sn", 0.6, 0.25, sn_cost)):
+                methods = (("base", 1.0, 1.0, 0.0), ("dreg", 0.8, dreg_p99, dreg_cost),
+                           ("sn", 0.6, 0.25, sn_cost))
+                for method, f_mean, f_p99, cost in methods:
                     jitter = np.exp(0.02 * rng.standard_normal(3))
                     mean, p99 = 0.15 * f_mean * jitter[0], 3.0 * (1 + i) * heavy * f_p99 * jitter[1]
                     rows.append({"hidden": hidden, "activation": activation, "method": method, "seed": seed,
                                  "lam": 0.01 if method == "dreg" else 0.0, "diverged": False,
                                  "test_acc": 97.0 - cost + 0.1 * rng.standard_normal(), "ig_mean": mean,
-                                 "ig_p99": p99, "ig_max": 2.0 * p99 * jitter[2], "ig_p99_over_mean": p99 / mean})
+                                 "ig_p99": p99, "ig_max": 2.0 * p99 * jitter[2],
+                                 "ig_p99_over_mean": p99 / mean})
     return pd.DataFrame(rows)
 
 
@@ -218,7 +220,8 @@ def runs_table(dreg_p99: float, dreg_cost: float, sn_cost: float) -> pd.DataFram
 def test_chapters_02_and_03_give_the_same_verdicts(dreg_p99, dreg_cost, sn_cost):
     runs = runs_table(dreg_p99, dreg_cost, sn_cost)
     chapter02 = mnist.findings(runs).set_index("finding")["verdict"]
-    chapter03 = statistics.verdict_table(statistics.mnist_tests(runs, n_boot=200)).set_index("claim")["verdict"]
+    tests = statistics.mnist_tests(runs, n_boot=200)
+    chapter03 = statistics.verdict_table(tests).set_index("claim")["verdict"]
     assert chapter02.to_dict() == chapter03.to_dict()
     assert set(chapter02) <= set(claims.VERDICTS)
 

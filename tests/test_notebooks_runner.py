@@ -79,3 +79,30 @@ def test_command_line_rejects_a_malformed_param(tmp_path):
                            "--out", str(tmp_path), "--param", "epochs"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 2 and "write NAME=VALUE" in done.stderr
+
+
+def test_parameter_names_reads_the_parameters_cell(tmp_path):
+    source = tmp_path / "07_tiny.md"
+    source.write_text(TINY)
+    assert notebooks.parameter_names(source) == ["profile", "epochs"]
+    source.write_text(TINY.replace(":tags: [parameters]\n", ""))
+    with pytest.raises(ValueError, match="has no cell tagged 'parameters'"):
+        notebooks.parameter_names(source)
+
+
+@pytest.mark.parametrize("typo", ["epoch", "nonsense"])
+def test_an_unknown_parameter_is_refused_before_any_notebook_runs(tmp_path, typo):
+    source = tmp_path / "07_tiny.md"
+    source.write_text(TINY)
+    with pytest.raises(ValueError, match=rf"07_tiny.md has no parameter '{typo}'; its parameters are \['epochs'\]"):
+        notebooks.execute([source], tmp_path / "out", "smoke", tmp_path, {typo: 3})
+    assert not (tmp_path / "out").exists()
+
+
+def test_command_line_refuses_a_parameter_the_page_lacks(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "dreg_utils.book.runner", "notebooks/02_mnist_sweep.md",
+                           "--out", str(tmp_path / "out"), "--param", "epoch=3"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "02_mnist_sweep.md has no parameter 'epoch'" in done.stderr and "'epochs'" in done.stderr
+    assert not (tmp_path / "out").exists()

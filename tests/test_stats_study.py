@@ -358,3 +358,12 @@ def test_every_profile_validates_and_matches_the_sweeps(profile):
 def test_bad_parameters(overrides, error, pattern):
     with pytest.raises(error, match=pattern):
         study.validate(StatisticsSettings.from_profile("smoke", **overrides))
+
+
+@pytest.mark.parametrize("test, n, alternative, floor", [
+    ("sign_test", 4, "two-sided", 0.125), ("wilcoxon", 4, "less", 0.0625),
+    ("relative_reduction_sign", 24, "greater", 0.5 ** 24), ("sign_test", 0, "less", 1.0),
+    ("welch_t", 12, "less", 0.0)])
+def test_p_floor_follows_the_sidedness(test, n, alternative, floor):
+    assert study.p_floor(test, n, alternative) == pytest.approx(floor, rel=1e-12)
+    assert math.isnan(study.p_floor("cohen_dz", n, alternative))

@@ -40,11 +40,13 @@ def check_same(runs: pd.DataFrame, serial: pd.DataFrame, results_dir) -> None:
     assert all(json.loads(f.read_text())["result"]["test_mse"] > 0 for f in files)
 
 
+@pytest.mark.slow
 def test_joblib_backend_gives_the_serial_table(settings, serial, tmp_path):
     runs = synthetic_study.run_sweep(settings, tmp_path, progress=False, backend="joblib", n_jobs=2)
     check_same(runs, serial, tmp_path)
 
 
+@pytest.mark.slow
 def test_dask_backend_gives_the_serial_table(settings, serial, cluster, tmp_path):
     from distributed import Client
 
@@ -79,6 +81,7 @@ def test_bad_backend_arguments_are_named(tmp_path, kwargs, error, message):
     assert not list(tmp_path.iterdir())  # rejected before anything ran or was written
 
 
+@pytest.mark.slow
 def test_study_sweeps_pass_the_backend_through(settings, tmp_path):
     with pytest.raises(ValueError, match=r"backend='mpi' is not valid"):
         synthetic_study.run_sweep(settings, tmp_path, progress=False, backend="mpi")

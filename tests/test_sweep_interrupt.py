@@ -21,7 +21,7 @@ from dreg_utils import sweep
 from dreg_utils.studies import synthetic as synthetic_study
 from dreg_utils.studies.synthetic import SyntheticSettings
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 K_DONE = 2  # finished runs to wait for before the kill

@@ -504,7 +504,8 @@ def verdict_table(tests: pd.DataFrame, alpha: float = ALPHA, confidence: float =
     return pd.DataFrame([{"claim": c, "claim (our words)": claim.wording, "paper": claim.paper_statistic,
                           "paper's Table 3 (seed means)": table3[c], "ours": ours_text(tests, c, confidence),
                           "verdict": raw[c], "verdict after Holm": holm[c],
-                          "sample size": sample_size_note(tests, c, alpha)} for c, claim in MNIST_CLAIMS.items()])
+                          "sample size": sample_size_note(tests, c, alpha)}
+                         for c, claim in MNIST_CLAIMS.items()])
 
 
 def designs(tests: pd.DataFrame) -> pd.DataFrame:
