@@ -379,7 +379,10 @@ def teacher_r2_verdict(low: float, high: float) -> str:
 
 
 def _ratios(name: str, values: Sequence[float]) -> np.ndarray:
-    array = np.asarray(values, dtype=float)
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        array = np.array([])
     if array.ndim != 1 or array.size == 0 or not np.isfinite(array).all():
         raise ValueError(f"{name} must be a non-empty 1-D sequence of finite step-time ratios, "
                          f"got {values!r}")

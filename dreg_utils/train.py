@@ -304,6 +304,22 @@ def make_step(model: CompactMLP, optimizer: torch.optim.Optimizer, method: str =
     return step
 
 
+def _check_data(model: CompactMLP, x_train: torch.Tensor, y_train: torch.Tensor,
+                x_val: torch.Tensor | None, y_val: torch.Tensor | None) -> None:
+    """Inputs the model accepts, and targets with one row per input row."""
+    check_input(model, x_train, "x_train")
+    if not isinstance(y_train, torch.Tensor) or y_train.shape[0] != x_train.shape[0]:
+        raise ValueError(f"y_train must be a tensor with one row per row of x_train "
+                         f"({x_train.shape[0]}), got {getattr(y_train, 'shape', type(y_train).__name__)}")
+    if (x_val is None) != (y_val is None):
+        raise ValueError("give x_val and y_val together, or neither")
+    if x_val is not None:
+        check_input(model, x_val, "x_val")
+        if not isinstance(y_val, torch.Tensor) or y_val.shape[0] != x_val.shape[0]:
+            raise ValueError(f"y_val must be a tensor with one row per row of x_val ({x_val.shape[0]}), "
+                             f"got {getattr(y_val, 'shape', type(y_val).__name__)}")
+
+
 def fit(model: CompactMLP, x_train: torch.Tensor, y_train: torch.Tensor,
         x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None, *,
         task: str = "regression", method: str = "base", lam: float = 0.0, epochs: int = 10,
@@ -325,17 +341,7 @@ def fit(model: CompactMLP, x_train: torch.Tensor, y_train: torch.Tensor,
     check_float("lr", lr, strictly_positive=True)
     check_float("weight_decay", weight_decay, minimum=0.0)
     check_int("n_projections", n_projections, minimum=1)
-    check_input(model, x_train, "x_train")
-    if not isinstance(y_train, torch.Tensor) or y_train.shape[0] != x_train.shape[0]:
-        raise ValueError(f"y_train must be a tensor with one row per row of x_train "
-                         f"({x_train.shape[0]}), got {getattr(y_train, 'shape', type(y_train).__name__)}")
-    if (x_val is None) != (y_val is None):
-        raise ValueError("give x_val and y_val together, or neither")
-    if x_val is not None:
-        check_input(model, x_val, "x_val")
-        if not isinstance(y_val, torch.Tensor) or y_val.shape[0] != x_val.shape[0]:
-            raise ValueError(f"y_val must be a tensor with one row per row of x_val ({x_val.shape[0]}), "
-                             f"got {getattr(y_val, 'shape', type(y_val).__name__)}")
+    _check_data(model, x_train, y_train, x_val, y_val)
     dev = resolve_device(device)
     model.to(dev).train()
     x_train, y_train = x_train.to(dev), y_train.to(dev)

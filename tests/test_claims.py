@@ -183,8 +183,9 @@ def test_dreg_cost_rule(dreg, igp, verdict):
 def test_cost_rules_check_their_arguments():
     with pytest.raises(ValueError, match="must pair capacities: 2 vs 1"):
         claims.dreg_cost_verdict([1.0, 1.1], [2.0])
-    with pytest.raises(ValueError, match="jac_ratios must be a non-empty"):
-        claims.jacobian_cost_verdict([])
+    for bad in ([], ["fast"], [1.0, float("inf")]):
+        with pytest.raises(ValueError, match="jac_ratios must be a non-empty"):
+            claims.jacobian_cost_verdict(bad)
 
 
 @pytest.mark.parametrize("ratios, verdict", [([5.0, 12.0], "holds"), ([3.0, 12.0], "does not hold")])

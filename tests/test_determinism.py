@@ -44,7 +44,7 @@ def assert_rows_close(a: dict, b: dict, ignore: tuple[str, ...] = ()) -> None:
 def test_synthetic_run_is_reproducible():
     config = {"family": "piecewise", "lam": 0.01, "seed": 3, "hidden": [8, 8], "activation": "poly",
               "epochs": 2, "batch_size": 128, "lr": 1e-2, "weight_decay": 1e-2}
-    first, second = synthetic_study.run_one(config, "cpu"), synthetic_study.run_one(config, "cpu")
+    first, second = (synthetic_study.run_group([config], "cpu")[0] for _ in range(2))
     assert not first["diverged"] and set(synthetic_study.METRICS) <= set(first)
     assert_rows_equal(first, second)
 

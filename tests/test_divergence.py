@@ -129,7 +129,7 @@ def test_synthetic_rows_and_summary_show_divergence():
     """lambda = 0: two finished seeds and one at lr = 1e6; lambda = 0.01: every seed at lr = 1e6."""
     configs = ([synthetic_config(s, 0.0, 1e-2) for s in (0, 1)] + [synthetic_config(2, 0.0, 1e6)]
                + [synthetic_config(s, 0.01, 1e6) for s in (0, 1)])
-    runs = pd.DataFrame([{**c, **synthetic_study.run_one(c, "cpu")} for c in configs])
+    runs = pd.DataFrame([{**c, **synthetic_study.run_group([c], "cpu")[0]} for c in configs])
     bad = runs[runs["diverged"]]
     assert len(bad) == 3 and bad["test_mse"].isna().all()
     assert (bad["diverged_step"] >= 1).all() and (bad["diverged_epoch"] == 1).all()
@@ -154,7 +154,7 @@ def test_synthetic_rows_and_summary_show_divergence():
 
 def test_a_non_finite_metric_marks_the_synthetic_row_diverged(monkeypatch):
     monkeypatch.setattr(synthetic_study, "local_linearity_error", lambda model, x: float("nan"))
-    row = synthetic_study.run_one(synthetic_config(0, 0.0, 1e-2), "cpu")
+    row = synthetic_study.run_group([synthetic_config(0, 0.0, 1e-2)], "cpu")[0]
     assert row["diverged"] and row["diverged_reason"] == "metric local_linearity_error is not finite"
     assert row["diverged_step"] is None and "test_mse" not in row
 

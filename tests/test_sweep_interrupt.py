@@ -24,9 +24,10 @@ from dreg_utils.studies.synthetic import SyntheticSettings
 pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
-K_DONE = 2  # finished runs to wait for before the kill
-SETTINGS_TINY = dict(SyntheticSettings.from_profile("smoke"), families=["smooth"], lambdas=[0.0, 1e-2, 1e-1],
-                     seeds=[0, 1], epochs=3, device="cpu")  # six runs of about a second each
+K_DONE = 4  # finished runs to wait for before the kill: one family's group
+# Three families, each one vectorised group of four runs (about a second each).
+SETTINGS_TINY = dict(SyntheticSettings.from_profile("smoke"), families=["smooth", "piecewise", "sparse"],
+                     lambdas=[0.0, 1e-1], seeds=[0, 1], epochs=6, device="cpu")
 TIMING = ["train_seconds", "cached"]
 CHILD = textwrap.dedent("""
     import json, sys
@@ -77,7 +78,7 @@ def test_killed_sweep_resumes_without_losing_runs(tmp_path, uninterrupted, sig, 
     assert K_DONE <= len(at_kill) < n_runs  # killed in the middle of the sweep
     for text, _ in at_kill.values():  # whole files only: each parses and names its run
         record = json.loads(text)
-        assert record["config"]["family"] == "smooth" and "test_mse" in record["result"]
+        assert record["config"]["family"] in SETTINGS_TINY["families"] and "test_mse" in record["result"]
     # What a killed writer could leave behind: an old temporary file (removed by the
     # re-run) and a young one (kept, as a live writer may own it); neither is a result.
     key = uninterrupted["run_key"].iloc[-1]

@@ -2,10 +2,12 @@
 
 One run = (family, lambda, seed): a CompactMLP trained with the CR-penalty at
 strength lambda (lambda = 0 is the unregularised baseline) on the family's
-dataset (data seed 0, shared by all runs), then measured on the test split.
+dataset (data seed 0, shared by all runs), then measured on the test split. The
+runs of one family train together in one vectorised pass (every lambda and seed).
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,15 +18,15 @@ import pandas as pd
 import torch
 
 from .. import claims
-from ..data.synthetic import FAMILIES, make_family
+from ..data.synthetic import FAMILIES, Splits, make_family
+from ..ensemble import Member, fit_ensemble
 from ..metrics import input_gradient_norms, local_linearity_error, nonfinite_metric, tail_stats
-from ..models import CompactMLP
 from ..penalties import dreg_penalty
 from ..activations import ACTIVATIONS
 from ..runs import label_hidden, seed_summary
 from ..settings import StudySettings, check_training, knob
 from ..sweep import run_grid, write_table
-from ..train import evaluate, fit
+from ..train import FitResult, evaluate
 from ..validation import (check_choice, check_choices, check_hidden, check_lambdas, check_seeds,
                           check_unique)
 
@@ -84,30 +86,41 @@ def make_configs(settings: dict) -> list[dict]:
             for f in settings["families"] for lam in settings["lambdas"] for seed in settings["seeds"]]
 
 
-def run_one(config: dict, device: str = "auto") -> dict:
-    """Train one model and measure it on the test split.
+def group_key(config: dict) -> str:
+    """Runs that differ only in lambda and seed train together (one family, one protocol)."""
+    return json.dumps({k: v for k, v in config.items() if k not in ("lam", "seed")}, sort_keys=True)
+
+
+def run_group(configs: list[dict], device: str = "auto") -> list[dict]:
+    """Train the runs of one :func:`group_key` together (:func:`dreg_utils.ensemble.fit_ensemble`:
+    each member's own initialisation and minibatch order, as one run alone would have them)
+    and measure each on the test split, in order."""
+    first = configs[0]
+    data = make_family(first["family"])
+    results = fit_ensemble([Member(c["seed"], "dreg", c["lam"]) for c in configs], data.x_train,
+                           data.y_train, first["hidden"], activation=first["activation"],
+                           task="regression", epochs=first["epochs"], batch_size=first["batch_size"],
+                           lr=first["lr"], weight_decay=first["weight_decay"], device=device)
+    return [measure(result, data) for result in results]
+
+
+def measure(result: FitResult, data: Splits) -> dict:
+    """One trained run's row: the test and validation MSE and the input-gradient tail.
 
     A run whose training or a measured value (test or validation MSE, an input-gradient
     norm, the proxy, the linearity error) is not finite is a diverged row: no metrics, with
     ``diverged_step``, ``diverged_epoch`` (None for a metric) and ``diverged_reason``.
     """
-    data = make_family(config["family"])
-    model = CompactMLP.seeded(config["seed"], data.x_train.shape[1], config["hidden"], 1,
-                              activation=config["activation"])
-    result = fit(model, data.x_train, data.y_train, data.x_val, data.y_val, method="dreg",
-                 lam=config["lam"], epochs=config["epochs"], batch_size=config["batch_size"],
-                 lr=config["lr"], weight_decay=config["weight_decay"], seed=config["seed"],
-                 device=device)
     row = {**result.divergence(), "train_seconds": result.seconds}
     if result.diverged:
         return row
-    model = model.cpu().eval()
+    model = result.model.cpu().eval()
     norms = input_gradient_norms(model, data.x_test)
     with torch.no_grad():
         proxy = float(dreg_penalty(model, data.x_test))
     measured = {"test_mse": evaluate(model, data.x_test, data.y_test, "regression")["loss"],
-                "val_mse": result.history[-1]["val_loss"], "input-gradient norm": norms,
-                "derivative_proxy": proxy,
+                "val_mse": evaluate(model, data.x_val, data.y_val, "regression")["loss"],
+                "input-gradient norm": norms, "derivative_proxy": proxy,
                 "local_linearity_error": local_linearity_error(model, data.x_test)}
     reason = nonfinite_metric(measured)
     if reason:
@@ -126,8 +139,8 @@ def run_sweep(settings: dict, results_dir: str | Path = "results/synthetic",
     :func:`dreg_utils.sweep.run_grid`); the table does not depend on them."""
     settings = validate(settings)
     results_dir = Path(results_dir)
-    runs = run_grid(make_configs(settings), lambda group: [run_one(group[0], settings["device"])],
-                    results_dir / "cache", progress=progress, desc="synthetic runs",
+    runs = run_grid(make_configs(settings), lambda group: run_group(group, settings["device"]),
+                    results_dir / "cache", group_key=group_key, progress=progress, desc="synthetic runs",
                     backend=backend, n_jobs=n_jobs, scheduler=scheduler, version=STUDY_VERSION)
     label_hidden(runs)
     write_table(runs, results_dir / "runs.csv")
