@@ -24,7 +24,9 @@ from dreg_utils import symbolic_regression as symbolic
 from dreg_utils.book.chapters import CHAPTER_SETTINGS
 from dreg_utils.studies import distillation as sr_study
 from dreg_utils.studies import mnist as mnist_study
-from dreg_utils.studies import statistics as stats_study
+from dreg_utils import claims
+from dreg_utils.studies import statistics_synthetic as synthetic_stats
+from dreg_utils.studies import statistics_text as verdict_text
 from dreg_utils.studies import surrogate as surrogate_study
 from dreg_utils.studies import synthetic as synthetic_study
 from dreg_utils.data.mnist import MNISTData, check_source
@@ -278,7 +280,7 @@ ENTRY_POINTS = [
          SurrogateSettings.from_profile("smoke", objectives=["smooth", "smooth"]), out, progress=False),
      ValueError, r'objectives lists "smooth" more than once'),
     ("stats verdict_table, alpha 1.2",
-     lambda out, data: stats_study.verdict_table(pd.DataFrame(), alpha=1.2),
+     lambda out, data: verdict_text.verdict_table(pd.DataFrame(), alpha=1.2),
      ValueError, r"alpha=1.2 is not valid; it must be in \(0, 1\)"),
 ]
 
@@ -339,9 +341,9 @@ API_CASES = [
      ValueError, r"confidence=1.0 is not valid; it must be in \(0, 1\)"),
     ("confidence 0 (bootstrap)", lambda: stats.bootstrap_mean_ci([1.0, 2.0], confidence=0), ValueError,
      r"confidence=0.0 is not valid; it must be in \(0, 1\)"),
-    ("alpha negative (support)", lambda: stats_study.support(pd.DataFrame(), "x", 1, alpha=-0.05), ValueError,
+    ("alpha negative (support)", lambda: claims.support(pd.DataFrame(), "x", 1, alpha=-0.05), ValueError,
      r"alpha=-0.05 is not valid; it must be in \(0, 1\)"),
-    ("alpha 1 (readings)", lambda: stats_study.synthetic_readings(pd.DataFrame(), alpha=1), ValueError,
+    ("alpha 1 (readings)", lambda: synthetic_stats.synthetic_readings(pd.DataFrame(), alpha=1), ValueError,
      r"alpha=1.0 is not valid; it must be in \(0, 1\)"),
     ("zero points", lambda: surrogate_study.uniform(_objective(), 0, 0), ValueError,
      r"n=0 is not valid; it must be an integer >= 1"),
@@ -445,7 +447,7 @@ def test_property_levels_must_lie_in_the_open_unit_interval(name, value):
             stats.bootstrap_mean_ci([1.0, 2.0, 4.0], confidence=value)
     else:
         with pytest.raises(ValueError, match=_value_message(name, value, r"in \(0, 1\)")):
-            stats_study.verdict_table(pd.DataFrame(), alpha=value)
+            verdict_text.verdict_table(pd.DataFrame(), alpha=value)
 
 
 @QUICK

@@ -11,7 +11,7 @@ import pytest
 
 from dreg_utils import claims
 from dreg_utils.studies import mnist
-from dreg_utils.studies import statistics
+from dreg_utils.studies import statistics, statistics_text
 
 PACKAGE = Path(claims.__file__).parent
 
@@ -222,7 +222,7 @@ def test_chapters_02_and_03_give_the_same_verdicts(dreg_p99, dreg_cost, sn_cost)
     runs = runs_table(dreg_p99, dreg_cost, sn_cost)
     chapter02 = mnist.findings(runs).set_index("finding")["verdict"]
     tests = statistics.mnist_tests(runs, n_boot=200)
-    chapter03 = statistics.verdict_table(tests).set_index("claim")["verdict"]
+    chapter03 = statistics_text.verdict_table(tests).set_index("claim")["verdict"]
     assert chapter02.to_dict() == chapter03.to_dict()
     assert set(chapter02) <= set(claims.VERDICTS)
 

@@ -14,6 +14,8 @@ from scipy import stats as sps  # noqa: E402
 from dreg_utils import claims  # noqa: E402
 from dreg_utils.book import plotting
 from dreg_utils.studies import statistics as study  # noqa: E402
+from dreg_utils.studies import statistics_synthetic as synthetic_stats
+from dreg_utils.studies import statistics_text as verdict_text
 from dreg_utils.studies.mnist import MNISTSettings
 from dreg_utils.studies.statistics import StatisticsSettings
 from dreg_utils.studies.synthetic import SyntheticSettings
@@ -70,23 +72,23 @@ def paper_like():
 # ----------------------------------------------------------------------------- MNIST verdicts
 
 def test_every_claim_holds_on_a_paper_like_table(paper_like):
-    verdicts = study.verdict_table(paper_like)
+    verdicts = verdict_text.verdict_table(paper_like)
     assert list(verdicts["claim"]) == [1, 2, 3, 4, 5]
     assert (verdicts["verdict"] == "holds").all()
     assert (verdicts["verdict after Holm"] == "holds").all()
 
 
 def test_paper_design_sizes_and_the_24_of_24_sign_test(paper_like):
-    designs = study.designs(paper_like).set_index("design")
+    designs = verdict_text.designs(paper_like).set_index("design")
     assert designs["pairs (ours)"].to_dict() == {"DREG vs BASE": 24, "DREG vs SN": 24,
                                                  "POLY_BASE vs RELU_BASE": 12}
-    sign = row(paper_like, study.P99, "sign_test")
+    sign = row(paper_like, verdict_text.P99, "sign_test")
     assert (sign["n"], sign["statistic"]) == (24, 0)  # DREG p99 above BASE in none of 24 pairs
     # one-sided in the paper's direction (claim 1 declares it): P(X <= 0) = 0.5**24
     assert sign["alternative"] == "less"
     assert sign["p_value"] == pytest.approx(0.5 ** 24, rel=1e-12)
     assert sign["p_floor"] == pytest.approx(0.5 ** 24, rel=1e-12)
-    assert row(paper_like, study.POLY_P99, "sign_test")["p_value"] == pytest.approx(0.5 ** 12, rel=1e-12)
+    assert row(paper_like, verdict_text.POLY_P99, "sign_test")["p_value"] == pytest.approx(0.5 ** 12, rel=1e-12)
     assert designs.loc["POLY_BASE vs RELU_BASE", "smallest sign-test p (ours)"] == pytest.approx(0.5 ** 12)
 
 
@@ -98,10 +100,10 @@ def test_holm_column_is_never_below_the_raw_p(paper_like):
 
 
 def test_sample_size_notes_name_the_floors(paper_like):
-    notes = study.verdict_table(paper_like).set_index("claim")["sample size"]
+    notes = verdict_text.verdict_table(paper_like).set_index("claim")["sample size"]
     # one-sided, 24 pairs reach the paper's p < 1e-6 (claim 1) and its p < 1e-7 (claim 2)
     assert notes[1] == "" and notes[2] == ""
-    notes = study.verdict_table(analyse(mnist_runs(seeds=(0, 1)))).set_index("claim")["sample size"]
+    notes = verdict_text.verdict_table(analyse(mnist_runs(seeds=(0, 1)))).set_index("claim")["sample size"]
     assert "16 non-tied pairs (paper: 24)" in notes[1]
     assert "one-sided exact sign test on 16 pairs cannot go below 0.5^16 = 1.53e-05" in notes[1]
     assert "needs ≥ 20 pairs" in notes[1]
@@ -112,20 +114,20 @@ def test_accuracy_cost_is_base_minus_dreg_by_hand():
     tests = analyse(runs)
     base = runs[runs["method"] == "base"].sort_values(["hidden", "activation", "seed"])["test_acc"].to_numpy()
     dreg = runs[runs["method"] == "dreg"].sort_values(["hidden", "activation", "seed"])["test_acc"].to_numpy()
-    cost, low, high = study.accuracy_cost(tests)
+    cost, low, high = claims.accuracy_cost(tests)
     assert cost == pytest.approx(np.mean(base - dreg), abs=1e-12)
     assert low < cost < high
     # the tails still go the paper's way, but 3 points is not a modest cost
     assert claims.claim_parts(tests)[1] == ["yes", "yes", "no"]
-    assert study.verdict_table(tests).set_index("claim").loc[1, "verdict"] == "partly"
+    assert verdict_text.verdict_table(tests).set_index("claim").loc[1, "verdict"] == "partly"
 
 
 def test_dreg_with_heavier_tails_contradicts_claims_1_and_5():
     tests = analyse(mnist_runs(dreg_p99=1.5))
-    assert study.support(tests, study.P99, -1) == "no"  # one-sided: the other way is just "no"
+    assert claims.support(tests, verdict_text.P99, -1) == "no"  # one-sided: the other way is just "no"
     # the modest accuracy cost does not rescue claim 1: it only qualifies a tail reduction
     assert claims.claim_parts(tests)[1] == ["no", "no"]
-    verdicts = study.verdict_table(tests).set_index("claim")["verdict"]
+    verdicts = verdict_text.verdict_table(tests).set_index("claim")["verdict"]
     assert verdicts[1] == "does not hold"
     assert verdicts[5] == "partly"  # BASE still grows heavy-tailed, but DREG no longer lowers p99/mean
     assert verdicts[3] == "holds"  # POLY_BASE vs RELU_BASE does not involve DREG
@@ -134,17 +136,17 @@ def test_dreg_with_heavier_tails_contradicts_claims_1_and_5():
 def test_uniform_shrinkage_is_not_selective():
     # p99 and mean both shrink by 30%: relative reductions are equal up to jitter, no direction.
     tests = analyse(mnist_runs(dreg_p99=0.7, dreg_mean=0.7))
-    assert study.support(tests, study.RELATIVE, +1) in ("no", "opposite")
-    assert study.verdict_table(tests).set_index("claim").loc[2, "verdict"] == "does not hold"
+    assert claims.support(tests, verdict_text.RELATIVE, +1) in ("no", "opposite")
+    assert verdict_text.verdict_table(tests).set_index("claim").loc[2, "verdict"] == "does not hold"
 
 
 def test_a_smoke_sized_design_is_inconclusive_and_says_why():
     tests = analyse(mnist_runs(capacities=("32-16",), seeds=(0, 1)))
-    verdicts = study.verdict_table(tests).set_index("claim")
+    verdicts = verdict_text.verdict_table(tests).set_index("claim")
     assert (verdicts["verdict"] == "inconclusive").all()
     assert "cannot go below 0.5^4 = 0.0625 ≥ α = 0.05" in verdicts.loc[1, "sample size"]
     assert "4 non-tied pairs (paper: 24)" in verdicts.loc[1, "sample size"]
-    assert study.designs(tests).set_index("design").loc["POLY_BASE vs RELU_BASE", "pairs (ours)"] == 2
+    assert verdict_text.designs(tests).set_index("design").loc["POLY_BASE vs RELU_BASE", "pairs (ours)"] == 2
 
 
 def test_a_diverged_run_drops_its_pair():
@@ -152,15 +154,15 @@ def test_a_diverged_run_drops_its_pair():
     first_dreg = runs.index[runs["method"] == "dreg"][0]
     runs.loc[first_dreg, ["diverged", "ig_p99"]] = [True, np.nan]
     tests = analyse(runs)
-    assert row(tests, study.P99, "paired_t")["n"] == 23
-    assert row(tests, study.P99, "paired_t")["unmatched"] == 1
-    assert study.verdict_table(tests).set_index("claim").loc[1, "verdict"] == "holds"
+    assert row(tests, verdict_text.P99, "paired_t")["n"] == 23
+    assert row(tests, verdict_text.P99, "paired_t")["unmatched"] == 1
+    assert verdict_text.verdict_table(tests).set_index("claim").loc[1, "verdict"] == "holds"
 
 
 def test_without_sn_runs_claim_4_is_inconclusive():
     tests = analyse(mnist_runs(methods=("base", "dreg")))
-    assert row(tests, study.SN_ACC, "none")["n"] == 0
-    verdicts = study.verdict_table(tests).set_index("claim")["verdict"]
+    assert row(tests, verdict_text.SN_ACC, "none")["n"] == 0
+    verdicts = verdict_text.verdict_table(tests).set_index("claim")["verdict"]
     assert verdicts[4] == "inconclusive" and verdicts[1] == "holds"
 
 
@@ -175,7 +177,7 @@ def test_claim_5_tests_match_scipy(paper_like):
     assert (welch["n_a"], welch["n_b"]) == (6, 6)
     base = runs[runs["method"] == "base"]
     rho = sps.spearmanr(base["hidden"].map(CAPACITIES.index), base["ig_p99_over_mean"], alternative="greater")
-    trend = row(paper_like, study.TREND, "spearman")
+    trend = row(paper_like, verdict_text.TREND, "spearman")
     assert trend["n"] == 24
     assert (trend["statistic"], trend["p_value"]) == pytest.approx((rho.statistic, rho.pvalue), rel=1e-10)
     assert trend["note"].startswith("POLY_BASE ") and "; RELU_BASE " in trend["note"]
@@ -192,13 +194,13 @@ def test_relative_reduction_counts_by_hand():
     dreg_index = runs[runs["method"] == "dreg"].sort_values(["hidden", "activation", "seed"]).index
     runs.loc[dreg_index, "ig_p99"] = 0.5 * base["ig_p99"].to_numpy()
     runs.loc[dreg_index, "ig_mean"] = base["ig_mean"].to_numpy() * np.array([0.4, 0.4] + [0.8] * 6)
-    sign = row(analyse(runs), study.RELATIVE, "relative_reduction_sign")
+    sign = row(analyse(runs), verdict_text.RELATIVE, "relative_reduction_sign")
     assert (sign["statistic"], sign["n"]) == (6, 8)
     assert sign["p_value"] == pytest.approx((1 + 8 + 28) / 256, rel=1e-12)  # one-sided: P(X >= 6)
 
 
 def test_paper_table3_checks_count_its_own_cells():
-    checks = study.paper_table3_checks()
+    checks = verdict_text.paper_table3_checks()
     assert checks[1].startswith("p99 lower in 8/8 cells") and "0.43 points" in checks[1]
     # in the paper's Table 3, POLY_SN is more accurate than POLY_DREG at 3 of 4 capacities
     assert "DREG more accurate than SN in 5/8 cells (ReLU 4/4, poly 1/4)" in checks[4]
@@ -206,17 +208,17 @@ def test_paper_table3_checks_count_its_own_cells():
 
 
 def test_summary_view_has_one_row_per_comparison(paper_like):
-    view = study.summary_view(paper_like)
+    view = verdict_text.summary_view(paper_like)
     assert len(view) == paper_like["comparison"].nunique() == 14
-    p99 = view.set_index("comparison").loc[study.P99]
+    p99 = view.set_index("comparison").loc[verdict_text.P99]
     assert p99["n"] == 24 and p99["effect"] < 0
     assert p99["bootstrap low"] < p99["effect"] < p99["bootstrap high"]
     assert p99["median ratio"] == pytest.approx(0.45, rel=0.05)
 
 
 def test_closing_note_lists_every_claim(paper_like):
-    verdicts = study.verdict_table(paper_like)
-    note = study.closing_note(verdicts, pd.DataFrame(), study.designs(paper_like))
+    verdicts = verdict_text.verdict_table(paper_like)
+    note = synthetic_stats.closing_note(verdicts, pd.DataFrame(), verdict_text.designs(paper_like))
     assert all(f"**Claim {c}**" in note for c in range(1, 6))
     assert "Tally: holds 5, partly 0, does not hold 0, inconclusive 0." in note
     assert "smaller than the paper's" not in note
@@ -254,11 +256,11 @@ def synthetic_runs(families=("smooth", "sparse"), seeds=(0, 1, 2)):
 
 
 def test_synthetic_tests_pool_families_and_read_directions():
-    tests, variances = study.synthetic_analysis(synthetic_runs(), 1e-2, n_boot=N_BOOT)
-    pooled = tests[tests["family"] == study.ALL_FAMILIES]
+    tests, variances = synthetic_stats.synthetic_analysis(synthetic_runs(), 1e-2, n_boot=N_BOOT)
+    pooled = tests[tests["family"] == synthetic_stats.ALL_FAMILIES]
     pairs = pooled[pooled["test"] == "paired_t"].set_index("metric")["n"]
     assert pairs["test_mse"] == pairs["grad_p90"] == 6
-    readings = study.synthetic_readings(tests).set_index("comparison")
+    readings = synthetic_stats.synthetic_readings(tests).set_index("comparison")
     p90 = readings.loc["lambda=0.01 / lambda=0: grad_p90"]
     assert p90["reading"] == "lower with DREG" and p90["lower with DREG"] == "6/6"
     assert p90["p sign"] == pytest.approx(2 * 0.5 ** 6, rel=1e-12)
@@ -268,7 +270,7 @@ def test_synthetic_tests_pool_families_and_read_directions():
 
 
 def test_synthetic_ratio_effects_by_hand():
-    tests, _ = study.synthetic_analysis(synthetic_runs(), 1e-2, n_boot=N_BOOT)
+    tests, _ = synthetic_stats.synthetic_analysis(synthetic_runs(), 1e-2, n_boot=N_BOOT)
     smooth = tests[(tests["family"] == "smooth") & (tests["metric"] == "grad_p90")].set_index("test")
     ratios = [0.5 * (1 + 0.01 * k) / (1 - 0.01 * k) for k in (1, 2, 3)]
     assert smooth.loc["median_ratio", "effect"] == pytest.approx(np.median(ratios), rel=1e-12)
@@ -276,7 +278,7 @@ def test_synthetic_ratio_effects_by_hand():
 
 
 def test_seed_variance_by_hand():
-    variances = study.seed_variance(synthetic_runs(), 1e-2).set_index("family")
+    variances = synthetic_stats.seed_variance(synthetic_runs(), 1e-2).set_index("family")
     base = [1.0 * (1 - 0.01 * k) for k in (1, 2, 3)]
     dreg = [1.1 * (1 + 0.01 * k) for k in (1, 2, 3)]
     assert variances.loc["smooth", "var_base"] == pytest.approx(np.var(base, ddof=1), rel=1e-12)
@@ -286,16 +288,16 @@ def test_seed_variance_by_hand():
 
 
 def test_seed_variance_needs_two_seeds():
-    variances = study.seed_variance(synthetic_runs(seeds=(0,)), 1e-2)
+    variances = synthetic_stats.seed_variance(synthetic_runs(seeds=(0,)), 1e-2)
     assert variances["variance_ratio"].isna().all()
-    tests, _ = study.synthetic_analysis(synthetic_runs(seeds=(0,)), 1e-2, n_boot=N_BOOT)
+    tests, _ = synthetic_stats.synthetic_analysis(synthetic_runs(seeds=(0,)), 1e-2, n_boot=N_BOOT)
     assert (tests.loc[tests["metric"] == "test_mse seed variance", "test"] == "none").all()
 
 
 def test_synthetic_lambda_must_be_in_the_table():
     with pytest.raises(ValueError, match=r"lambda=0.1 is not in the synthetic results table; "
                                          r"it has \[0.0, 0.01\]"):
-        study.synthetic_tests(synthetic_runs(), 0.1)
+        synthetic_stats.synthetic_tests(synthetic_runs(), 0.1)
 
 
 # ----------------------------------------------------------------------------- inputs and parameters

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import statistics
+from . import statistics, statistics_text
 from .. import claims
 from ..activations import ACTIVATIONS
 from ..data.mnist import DATASETS, SOURCES, MNISTData, check_source, load_mnist
@@ -336,7 +336,7 @@ def findings(runs: pd.DataFrame, alpha: float = claims.ALPHA) -> pd.DataFrame:
     tests = statistics.mnist_tests(runs)
     verdicts = claims.mnist_verdicts(tests, alpha)
     return pd.DataFrame([{"finding": number, "paper": claim.paper_statistic,
-                          "ours": statistics.ours_text(tests, number), "verdict": verdicts[number]}
+                          "ours": statistics_text.ours_text(tests, number), "verdict": verdicts[number]}
                          for number, claim in claims.MNIST_CLAIMS.items()])
 
 
