@@ -23,6 +23,7 @@ from dreg_utils import jacobians, metrics, paths, penalties, stats, validation
 from dreg_utils import symbolic_regression as symbolic
 from dreg_utils.book.chapters import CHAPTER_SETTINGS
 from dreg_utils.studies import distillation as sr_study
+from dreg_utils.studies import teacher_cost
 from dreg_utils.studies import mnist as mnist_study
 from dreg_utils import claims
 from dreg_utils.studies import statistics_synthetic as synthetic_stats
@@ -273,7 +274,7 @@ ENTRY_POINTS = [
                                          progress=False),
      ValueError, r"datasets contains \['mnist'\], which is not valid; choose from \['concrete'"),
     ("symbolic run_cost, zero width",
-     lambda out, data: sr_study.run_cost(DistillationSettings.from_profile("smoke", hidden=[0]), out),
+     lambda out, data: teacher_cost.run_cost(DistillationSettings.from_profile("smoke", hidden=[0]), out),
      ValueError, r"hidden\[0\]=0 is not valid; it must be an integer >= 1"),
     ("surrogate run_sweep, repeated objective",
      lambda out, data: surrogate_study.run_sweep(

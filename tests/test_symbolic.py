@@ -11,6 +11,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import r2_score as sk_r2
 
 from dreg_utils.studies import distillation as sr_study
+from dreg_utils.studies import teacher_cost
 from dreg_utils import claims
 from dreg_utils import symbolic_regression as symbolic
 from dreg_utils.data.regression import load_dataset
@@ -275,9 +276,9 @@ def test_dataset_table_and_lambda_selection():
 
 
 def test_teacher_cost_ratios_are_relative_to_the_unregularised_teacher():
-    rows = pd.DataFrame(sr_study.teacher_cost("feynman_I_14_4", [8], epochs=1, batch_size=256,
+    rows = pd.DataFrame(teacher_cost.teacher_cost("feynman_I_14_4", [8], epochs=1, batch_size=256,
                                               outputs=[1, 3], repeats=1))
-    assert set(rows["method"]) == set(sr_study.COST_METHODS) and set(rows["outputs"]) == {1, 3}
+    assert set(rows["method"]) == set(teacher_cost.COST_METHODS) and set(rows["outputs"]) == {1, 3}
     assert (rows.loc[rows["method"] == "base", "ratio to unregularised"] == 1.0).all()
     assert (rows["seconds"] > 0).all()
 
@@ -306,8 +307,8 @@ def test_study_end_to_end_with_cache_tables_and_figures(tmp_path):
     assert len(found) == 2 and len(blocks) == 4 and all(eq.startswith(r"\hat y") for _, eq in blocks)
     noise = sr_study.noise_table(summary)
     assert noise["noise"].tolist() == [0.1]
-    cost = sr_study.run_cost(s, tmp_path)
-    assert len(cost) == 2 * len(sr_study.COST_METHODS) and (tmp_path / "teacher_cost.csv").exists()
+    cost = teacher_cost.run_cost(s, tmp_path)
+    assert len(cost) == 2 * len(teacher_cost.COST_METHODS) and (tmp_path / "teacher_cost.csv").exists()
     for fig in (plotting.distillation_figure(summary), plotting.snr_benefit_figure(table),
                 plotting.noise_figure(noise)):
         assert fig.axes

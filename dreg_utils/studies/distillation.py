@@ -14,8 +14,6 @@ initialisation and minibatch order and the student's random state. Runs of one
 """
 from __future__ import annotations
 
-import statistics
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,18 +22,15 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import sympy
-import torch
 from joblib import Parallel, delayed
 
 from .. import claims
 from .. import symbolic_regression as symbolic
 from ..data.regression import DATASETS, FEYNMAN, REAL, load_dataset
-from ..models import CompactMLP
 from ..runs import seed_summary
 from ..settings import StudySettings, check_training, knob
 from ..sweep import run_grid, write_table
 from ..threads import single_threaded
-from ..train import fit
 from ..validation import (check_choice, check_choices, check_float, check_hidden, check_int,
                           check_lambdas, check_nonempty_list, check_seeds)
 
@@ -46,7 +41,6 @@ STUDY_VERSION = "2"
 GP_KEYS = ("population_size", "generations", "tournament_size", "parsimony_coefficient",
            "function_set")
 TEACHER_KEYS = ("hidden", "epochs", "batch_size", "lr", "weight_decay")
-COST_METHODS = ("base", "dreg", "jacobian", "jacobian_rp")
 METRICS = ("teacher_test_r2", "teacher_val_r2", "teacher_train_r2", "teacher_clean_r2",
            "teacher_jacobian_sq", "teacher_seconds",
            "gp_test_r2", "gp_val_r2", "gp_fidelity_r2", "gp_clean_r2", "gp_length", "gp_seconds",
@@ -418,50 +412,3 @@ def formula_blocks(table: pd.DataFrame) -> list[tuple[str, str]]:
                            rf"\hat y = {symbolic.formula_latex(row['raw units'])} \qquad "
                            rf"y = {symbolic.formula_latex(row['truth'])}"))
     return blocks
-
-
-def teacher_cost(dataset: str, hidden: list[int], epochs: int, batch_size: int,
-                 outputs: list[int], repeats: int, lam: float = 0.01) -> list[dict]:
-    """Training seconds of each teacher penalty against the unregularised teacher, measured in
-    one run: the median of ``repeats`` interleaved fits, same data and epochs for all.
-
-    With k outputs the exact Jacobian penalty needs k backward passes per step; the random-
-    projection estimate (one projection) needs one, whatever k is. The target is y repeated
-    k times (only the timing matters).
-    """
-    data = load_dataset(dataset)
-    x = torch.as_tensor(data.x_train, dtype=torch.float32)
-    y = torch.as_tensor(data.y_train, dtype=torch.float32).reshape(-1, 1)
-    rows = []
-    for k in outputs:
-        seconds: dict[str, list[float]] = {m: [] for m in COST_METHODS}
-        for repeat in range(repeats):
-            for method in COST_METHODS:
-                model = CompactMLP.seeded(repeat, x.shape[1], hidden, k, activation="relu")
-                with single_threaded():
-                    result = fit(model, x, y.repeat(1, k), method=method,
-                                 lam=0.0 if method == "base" else lam, epochs=epochs,
-                                 batch_size=batch_size, seed=repeat, device="cpu", n_projections=1)
-                seconds[method].append(result.seconds)
-        base = statistics.median(seconds["base"])
-        for method in COST_METHODS:
-            median = statistics.median(seconds[method])
-            rows.append({"outputs": k, "method": method, "seconds": median,
-                         "ratio to unregularised": median / base})
-    return rows
-
-
-def run_cost(settings: dict, results_dir: str | Path, progress: bool = False) -> pd.DataFrame:
-    """:func:`teacher_cost` as one cached run (all ratios come from the same run)."""
-    settings = validate(settings)
-    config = {"study": "teacher_cost", "dataset": settings["cost_dataset"], "hidden": settings["hidden"],
-              "epochs": settings["cost_epochs"], "batch_size": settings["batch_size"],
-              "outputs": settings["cost_outputs"], "repeats": settings["cost_repeats"]}
-    start = time.perf_counter()
-    frame = run_grid([config], lambda group: [{"rows": teacher_cost(
-        group[0]["dataset"], group[0]["hidden"], group[0]["epochs"], group[0]["batch_size"],
-        group[0]["outputs"], group[0]["repeats"]), "wall_seconds": time.perf_counter() - start}],
-        Path(results_dir) / "cache", progress=progress, desc="teacher cost", version=STUDY_VERSION)
-    table = pd.DataFrame(frame["rows"].iloc[0])
-    write_table(table, Path(results_dir) / "teacher_cost.csv")
-    return table
