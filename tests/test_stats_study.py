@@ -75,12 +75,12 @@ def test_every_claim_holds_on_a_paper_like_table(paper_like):
     verdicts = verdict_text.verdict_table(paper_like)
     assert list(verdicts["claim"]) == [1, 2, 3, 4, 5]
     assert (verdicts["verdict"] == "holds").all()
-    assert (verdicts["verdict after Holm"] == "holds").all()
+    assert (verdicts["verdict_holm"] == "holds").all()
 
 
 def test_paper_design_sizes_and_the_24_of_24_sign_test(paper_like):
     designs = verdict_text.designs(paper_like).set_index("design")
-    assert designs["pairs (ours)"].to_dict() == {"DREG vs BASE": 24, "DREG vs SN": 24,
+    assert designs["pairs_ours"].to_dict() == {"DREG vs BASE": 24, "DREG vs SN": 24,
                                                  "POLY_BASE vs RELU_BASE": 12}
     sign = row(paper_like, verdict_text.P99, "sign_test")
     assert (sign["n"], sign["statistic"]) == (24, 0)  # DREG p99 above BASE in none of 24 pairs
@@ -89,7 +89,7 @@ def test_paper_design_sizes_and_the_24_of_24_sign_test(paper_like):
     assert sign["p_value"] == pytest.approx(0.5 ** 24, rel=1e-12)
     assert sign["p_floor"] == pytest.approx(0.5 ** 24, rel=1e-12)
     assert row(paper_like, verdict_text.POLY_P99, "sign_test")["p_value"] == pytest.approx(0.5 ** 12, rel=1e-12)
-    assert designs.loc["POLY_BASE vs RELU_BASE", "smallest sign-test p (ours)"] == pytest.approx(0.5 ** 12)
+    assert designs.loc["POLY_BASE vs RELU_BASE", "min_sign_p_ours"] == pytest.approx(0.5 ** 12)
 
 
 def test_holm_column_is_never_below_the_raw_p(paper_like):
@@ -100,10 +100,10 @@ def test_holm_column_is_never_below_the_raw_p(paper_like):
 
 
 def test_sample_size_notes_name_the_floors(paper_like):
-    notes = verdict_text.verdict_table(paper_like).set_index("claim")["sample size"]
+    notes = verdict_text.verdict_table(paper_like).set_index("claim")["sample_size"]
     # one-sided, 24 pairs reach the paper's p < 1e-6 (claim 1) and its p < 1e-7 (claim 2)
     assert notes[1] == "" and notes[2] == ""
-    notes = verdict_text.verdict_table(analyse(mnist_runs(seeds=(0, 1)))).set_index("claim")["sample size"]
+    notes = verdict_text.verdict_table(analyse(mnist_runs(seeds=(0, 1)))).set_index("claim")["sample_size"]
     assert "16 non-tied pairs (paper: 24)" in notes[1]
     assert "one-sided exact sign test on 16 pairs cannot go below 0.5^16 = 1.53e-05" in notes[1]
     assert "needs ≥ 20 pairs" in notes[1]
@@ -144,9 +144,9 @@ def test_a_smoke_sized_design_is_inconclusive_and_says_why():
     tests = analyse(mnist_runs(capacities=("32-16",), seeds=(0, 1)))
     verdicts = verdict_text.verdict_table(tests).set_index("claim")
     assert (verdicts["verdict"] == "inconclusive").all()
-    assert "cannot go below 0.5^4 = 0.0625 ≥ α = 0.05" in verdicts.loc[1, "sample size"]
-    assert "4 non-tied pairs (paper: 24)" in verdicts.loc[1, "sample size"]
-    assert verdict_text.designs(tests).set_index("design").loc["POLY_BASE vs RELU_BASE", "pairs (ours)"] == 2
+    assert "cannot go below 0.5^4 = 0.0625 ≥ α = 0.05" in verdicts.loc[1, "sample_size"]
+    assert "4 non-tied pairs (paper: 24)" in verdicts.loc[1, "sample_size"]
+    assert verdict_text.designs(tests).set_index("design").loc["POLY_BASE vs RELU_BASE", "pairs_ours"] == 2
 
 
 def test_a_diverged_run_drops_its_pair():
@@ -212,8 +212,8 @@ def test_summary_view_has_one_row_per_comparison(paper_like):
     assert len(view) == paper_like["comparison"].nunique() == 14
     p99 = view.set_index("comparison").loc[verdict_text.P99]
     assert p99["n"] == 24 and p99["effect"] < 0
-    assert p99["bootstrap low"] < p99["effect"] < p99["bootstrap high"]
-    assert p99["median ratio"] == pytest.approx(0.45, rel=0.05)
+    assert p99["bootstrap_low"] < p99["effect"] < p99["bootstrap_high"]
+    assert p99["median_ratio"] == pytest.approx(0.45, rel=0.05)
 
 
 def test_closing_note_lists_every_claim(paper_like):
@@ -262,8 +262,8 @@ def test_synthetic_tests_pool_families_and_read_directions():
     assert pairs["test_mse"] == pairs["grad_p90"] == 6
     readings = synthetic_stats.synthetic_readings(tests).set_index("comparison")
     p90 = readings.loc["lambda=0.01 / lambda=0: grad_p90"]
-    assert p90["reading"] == "lower with DREG" and p90["lower with DREG"] == "6/6"
-    assert p90["p sign"] == pytest.approx(2 * 0.5 ** 6, rel=1e-12)
+    assert p90["reading"] == "lower with DREG" and p90["lower_with_dreg"] == "6/6"
+    assert p90["p_sign"] == pytest.approx(2 * 0.5 ** 6, rel=1e-12)
     assert readings.loc["lambda=0.01 / lambda=0: test_mse", "reading"] == "higher with DREG"
     per_family = tests[(tests["family"] == "smooth") & (tests["test"] == "sign_test")]
     assert (per_family["p_floor"] == 0.25).all()  # 3 seeds: 2 * 0.5**3

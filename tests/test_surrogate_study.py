@@ -162,7 +162,7 @@ def test_correlations_versus_base_and_verdict():
     assert corr.loc[("grad_p99_over_mean", "gd_regret_median"), "rho"] > 0.8
     assert np.isnan(corr.loc[("grad_p99_over_mean", "gd_left_domain"), "rho"])
     versus = study.versus_base(study.summarize(runs))
-    assert versus.iloc[0]["test MSE change %"] == pytest.approx(100.0)
+    assert versus.iloc[0]["test_mse_change_pct"] == pytest.approx(100.0)
     lines = study.verdict(corr.reset_index(), versus)
     assert any("p99/mean vs GD regret: predicts in 1/1" in line for line in lines)
     assert any(line.startswith("DREG vs BASE: lower regret under both optimisers in 1/1") for line in lines)

@@ -260,14 +260,14 @@ def fake_summary():
 def test_dataset_table_and_lambda_selection():
     summary = fake_summary()
     table = sr_study.dataset_table(summary).set_index("dataset")
-    assert table.loc["a", "best lambda"] == 0.1
-    assert table.loc["a", "improvement %"] == pytest.approx(50.0)
-    assert table.loc["a", "gain (R2 points)"] == pytest.approx(0.2)
-    assert table.loc["a", "tree improvement %"] == pytest.approx(0.0)
-    assert table.loc["a", "teacher R2 (best lambda)"] == pytest.approx(0.8)
+    assert table.loc["a", "best_lambda"] == 0.1
+    assert table.loc["a", "improvement_pct"] == pytest.approx(50.0)
+    assert table.loc["a", "gain_r2"] == pytest.approx(0.2)
+    assert table.loc["a", "tree_improvement_pct"] == pytest.approx(0.0)
+    assert table.loc["a", "teacher_r2_best"] == pytest.approx(0.8)
     selection = sr_study.lambda_selection(summary).set_index("dataset")
-    assert selection.loc["a", "lambda (validation)"] == 0.5 and selection.loc["a", "lambda (oracle)"] == 0.1
-    assert selection.loc["a", "gap to oracle"] == pytest.approx(0.1)
+    assert selection.loc["a", "lambda_validation"] == 0.5 and selection.loc["a", "lambda_oracle"] == 0.1
+    assert selection.loc["a", "gap_to_oracle"] == pytest.approx(0.1)
     head = sr_study.headline(table.reset_index(), selection.reset_index()).set_index("claim")
     stable = head.filter(like="datasets with", axis=0)
     assert stable["ours"].iloc[0] == "+50.0" and stable["verdict"].iloc[0] == "partly"
@@ -298,7 +298,7 @@ def test_study_end_to_end_with_cache_tables_and_figures(tmp_path):
     assert again["cached"].all() and again["gp_test_r2"].equals(runs["gp_test_r2"])
     summary = sr_study.summarize(runs)
     table = sr_study.dataset_table(summary)
-    assert list(table["dataset"]) == ["feynman_I_14_4"] and set(table["best lambda"]) <= {0.0, 0.1}
+    assert list(table["dataset"]) == ["feynman_I_14_4"] and set(table["best_lambda"]) <= {0.0, 0.1}
     assert set(sr_study.bridge_table(summary).columns) >= {"jacobian: student R2", "dreg: student R2"}
     assert list(sr_study.recovery_table(runs).columns) == ["on y", "lambda=0", "jacobian 0.1", "dreg 0.1"]
     assert set(sr_study.stage_times(runs)["method"]) == {"none (controls on y)", "base", "jacobian", "dreg"}

@@ -23,36 +23,47 @@ def test_percent_improvement_sign():
 def test_table2_percentages_and_paper_columns():
     t2 = study.table2(summary(), 1e-2)
     row = t2.iloc[0]
-    assert row["p90 change % (ours)"] == pytest.approx(75.0)
-    assert row["test MSE change % (ours)"] == pytest.approx(-100.0)
-    assert row["p90 change % (paper)"] == 78.9
+    assert row["p90_reduction_pct"] == pytest.approx(75.0)
+    assert row["test_mse_reduction_pct"] == pytest.approx(-100.0)
+    assert row["paper_p90_reduction_pct"] == 78.9
 
 
 @pytest.mark.parametrize("ours_p90, mse_change, expected", [
     (60.0, -1.0, "holds"), (10.0, 0.0, "partly"),
     (-5.0, 0.0, "does not hold"), (70.0, -20.0, "does not hold")])
 def test_verdict_rule(ours_p90, mse_change, expected):
-    row = pd.Series({"p90 change % (ours)": ours_p90, "p90 change % (paper)": 78.9,
-                     "test MSE change % (ours)": mse_change})
+    row = pd.Series({"p90_reduction_pct": ours_p90, "paper_p90_reduction_pct": 78.9,
+                     "test_mse_reduction_pct": mse_change})
     assert study.verdict(row) == expected
 
 
 def test_plateau_stops_at_first_lambda_outside_tolerance():
     # MSE within 5% up to lambda = 3e-3, then +100%.
     plateau = study.stability_plateau(summary()).iloc[0]
-    assert plateau["plateau up to lambda"] == 3e-3
-    assert plateau["p90 reduction at plateau end %"] == pytest.approx(50.0)
+    assert plateau["plateau_lambda"] == 3e-3
+    assert plateau["plateau_p90_reduction_pct"] == pytest.approx(50.0)
 
 
 def test_plateau_is_contiguous_from_zero():
     s = summary(mses=(0.10, 0.2, 0.10, 0.10))
-    assert study.stability_plateau(s).iloc[0]["plateau up to lambda"] == 0.0
+    assert study.stability_plateau(s).iloc[0]["plateau_lambda"] == 0.0
+
+
+def test_display_labels_are_applied_only_when_shown():
+    from dreg_utils.book.labels import show
+
+    t1 = study.table1(summary(), "piecewise", 1e-2)
+    assert list(show(t1).columns) == ["metric", "lambda=0", "lambda=0.01", "ratio (ours)", "paper lambda=0",
+                                      "paper lambda=0.01", "ratio (paper)"]
+    assert list(show(study.table2(summary(), 1e-2)).columns)[1:3] == ["test MSE change % (ours)",
+                                                                     "test MSE change % (paper)"]
+    assert all(c == c.lower() and " " not in c for c in study.table2(summary(), 1e-2).columns)
 
 
 def test_table1_ratios():
     t1 = study.table1(summary(), "piecewise", 1e-2).set_index("metric")
-    assert t1.loc["p90 ||grad f||", "ratio (ours)"] == pytest.approx(4.0)
-    assert t1.loc["p90 ||grad f||", "ratio (paper)"] == pytest.approx(4.94e-5 / 1.04e-5)
+    assert t1.loc["p90 ||grad f||", "ratio_ours"] == pytest.approx(4.0)
+    assert t1.loc["p90 ||grad f||", "ratio_paper"] == pytest.approx(4.94e-5 / 1.04e-5)
 
 
 def test_smoke_sweep_end_to_end(tmp_path):

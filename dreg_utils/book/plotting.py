@@ -78,7 +78,7 @@ def distillation_figure(summary: pd.DataFrame) -> plt.Figure:
         if (lams > 0).any():  # lambda = 0 at the left edge, the largest lambda inside the frame
             ax.set_xlim(-0.3 * lams[lams > 0].min(), 2 * lams.max())
         ax.set_xlabel("lambda (symlog)")
-        ax.set_ylabel("test R2")
+        ax.set_ylabel("test_r2")
         ax.set_ylim(max(-0.2, ax.get_ylim()[0]), 1.02)
         ax.set_title(dataset)
     for ax in axes.flat[len(datasets):]:
@@ -92,15 +92,15 @@ def distillation_figure(summary: pd.DataFrame) -> plt.Figure:
 def snr_benefit_figure(table: pd.DataFrame) -> plt.Figure:
     """SNR proxy (log scale) against the symbolic student's gain from the penalty, per dataset."""
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
-    ax.scatter(table["SNR proxy"], table["gain (R2 points)"], color=PALETTE["gradient"])
-    ordered = table.sort_values("SNR proxy").reset_index(drop=True)
+    ax.scatter(table["snr_proxy"], table["gain_r2"], color=PALETTE["gradient"])
+    ordered = table.sort_values("snr_proxy").reset_index(drop=True)
     for i, row in ordered.iterrows():  # alternate label offsets so neighbours do not overlap
-        ax.annotate(row["dataset"], (row["SNR proxy"], row["gain (R2 points)"]), fontsize=8,
+        ax.annotate(row["dataset"], (row["snr_proxy"], row["gain_r2"]), fontsize=8,
                     xytext=(4, 8 if i % 2 else -11), textcoords="offset points")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(mticker.ScalarFormatter())
     ax.xaxis.set_minor_formatter(mticker.NullFormatter())
-    lo, hi = table["SNR proxy"].min(), table["SNR proxy"].max()
+    lo, hi = table["snr_proxy"].min(), table["snr_proxy"].max()
     ax.set_xticks([t for t in (1, 2, 3, 5, 10, 20, 50, 100, 200) if lo / 1.5 <= t <= hi * 1.5])
     ax.axvline(2.0, ls=":", color="grey")
     ax.axhline(0.0, color="grey", lw=0.8)
@@ -117,8 +117,8 @@ def noise_figure(noise: pd.DataFrame) -> plt.Figure:
     fig, axes = plt.subplots(1, len(datasets), figsize=(3.4 * len(datasets), 3.0), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         block = noise[noise["dataset"] == dataset].sort_values("noise")
-        ax.plot(block["noise"], block["student clean R2 (lambda=0)"], "o-", label="lambda = 0")
-        ax.plot(block["noise"], block["student clean R2 (validation lambda)"], "s--",
+        ax.plot(block["noise"], block["student_clean_r2_base"], "o-", label="lambda = 0")
+        ax.plot(block["noise"], block["student_clean_r2_validation"], "s--",
                 label="lambda chosen on validation")
         ax.set_xlabel("label noise (x std of signal)")
         ax.set_ylabel("student R2 vs clean signal")

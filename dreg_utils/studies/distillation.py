@@ -233,19 +233,19 @@ def dataset_table(summary: pd.DataFrame, method: str = "jacobian") -> pd.DataFra
         best_tree = block.loc[block["tree_test_r2"].idxmax()]
         ctrl = summary[(summary["dataset"] == dataset) & (summary["kind"] == "direct")].iloc[0]
         rows.append({
-            "dataset": dataset, "SNR proxy": ctrl["snr_proxy"],
-            "teacher R2 (lambda=0)": zero["teacher_test_r2"],
-            "best lambda": best["lam"], "teacher R2 (best lambda)": best["teacher_test_r2"],
-            "student R2 (lambda=0)": zero["gp_test_r2"], "student R2 (best lambda)": best["gp_test_r2"],
-            "improvement %": symbolic.relative_improvement(zero["gp_test_r2"], best["gp_test_r2"]),
-            "gain (R2 points)": best["gp_test_r2"] - zero["gp_test_r2"],
-            "fidelity R2 (lambda=0)": zero["gp_fidelity_r2"],
-            "fidelity R2 (best lambda)": best["gp_fidelity_r2"],
-            "length (best lambda)": best["gp_length"],
-            "tree R2 (lambda=0)": zero["tree_test_r2"], "tree R2 (best lambda)": best_tree["tree_test_r2"],
-            "tree improvement %": symbolic.relative_improvement(zero["tree_test_r2"],
+            "dataset": dataset, "snr_proxy": ctrl["snr_proxy"],
+            "teacher_r2_base": zero["teacher_test_r2"],
+            "best_lambda": best["lam"], "teacher_r2_best": best["teacher_test_r2"],
+            "student_r2_base": zero["gp_test_r2"], "student_r2_best": best["gp_test_r2"],
+            "improvement_pct": symbolic.relative_improvement(zero["gp_test_r2"], best["gp_test_r2"]),
+            "gain_r2": best["gp_test_r2"] - zero["gp_test_r2"],
+            "fidelity_r2_base": zero["gp_fidelity_r2"],
+            "fidelity_r2_best": best["gp_fidelity_r2"],
+            "length_best": best["gp_length"],
+            "tree_r2_base": zero["tree_test_r2"], "tree_r2_best": best_tree["tree_test_r2"],
+            "tree_improvement_pct": symbolic.relative_improvement(zero["tree_test_r2"],
                                                                  best_tree["tree_test_r2"]),
-            "GP on y R2": ctrl["gp_test_r2"], "boosting R2": ctrl["boost_test_r2"]})
+            "gp_on_y_r2": ctrl["gp_test_r2"], "boosting_r2": ctrl["boost_test_r2"]})
     return pd.DataFrame(rows)
 
 
@@ -256,15 +256,15 @@ def lambda_selection(summary: pd.DataFrame, method: str = "jacobian") -> pd.Data
         zero = block.iloc[0]
         chosen = block.loc[block["gp_val_r2"].idxmax()]
         oracle = block.loc[block["gp_test_r2"].idxmax()]
-        rows.append({"dataset": dataset, "lambda (validation)": chosen["lam"],
-                     "lambda (oracle)": oracle["lam"], "student R2 (lambda=0)": zero["gp_test_r2"],
-                     "student R2 (validation lambda)": chosen["gp_test_r2"],
-                     "student R2 (oracle lambda)": oracle["gp_test_r2"],
-                     "improvement % (validation)": symbolic.relative_improvement(
+        rows.append({"dataset": dataset, "lambda_validation": chosen["lam"],
+                     "lambda_oracle": oracle["lam"], "student_r2_base": zero["gp_test_r2"],
+                     "student_r2_validation": chosen["gp_test_r2"],
+                     "student_r2_oracle": oracle["gp_test_r2"],
+                     "improvement_pct_validation": symbolic.relative_improvement(
                          zero["gp_test_r2"], chosen["gp_test_r2"]),
-                     "improvement % (oracle)": symbolic.relative_improvement(
+                     "improvement_pct_oracle": symbolic.relative_improvement(
                          zero["gp_test_r2"], oracle["gp_test_r2"]),
-                     "gap to oracle": oracle["gp_test_r2"] - chosen["gp_test_r2"]})
+                     "gap_to_oracle": oracle["gp_test_r2"] - chosen["gp_test_r2"]})
     return pd.DataFrame(rows)
 
 
@@ -280,15 +280,15 @@ def noise_table(summary: pd.DataFrame) -> pd.DataFrame:
         block = block[block["method"].isin(("base", "jacobian"))]
         zero = block.iloc[0]
         chosen = block.loc[block["gp_val_r2"].idxmax()]
-        rows.append({"dataset": dataset, "noise": float(noise), "lambda (validation)": chosen["lam"],
-                     "teacher clean R2 (lambda=0)": zero.get("teacher_clean_r2", np.nan),
-                     "student R2 (lambda=0)": zero["gp_test_r2"],
-                     "student R2 (validation lambda)": chosen["gp_test_r2"],
-                     "student clean R2 (lambda=0)": zero["gp_clean_r2"],
-                     "student clean R2 (validation lambda)": chosen["gp_clean_r2"],
-                     "clean R2 gain": chosen["gp_clean_r2"] - zero["gp_clean_r2"],
-                     "recovered (lambda=0)": zero["gp_equals_truth"],
-                     "recovered (validation lambda)": chosen["gp_equals_truth"]})
+        rows.append({"dataset": dataset, "noise": float(noise), "lambda_validation": chosen["lam"],
+                     "teacher_clean_r2_base": zero.get("teacher_clean_r2", np.nan),
+                     "student_r2_base": zero["gp_test_r2"],
+                     "student_r2_validation": chosen["gp_test_r2"],
+                     "student_clean_r2_base": zero["gp_clean_r2"],
+                     "student_clean_r2_validation": chosen["gp_clean_r2"],
+                     "clean_r2_gain": chosen["gp_clean_r2"] - zero["gp_clean_r2"],
+                     "recovered_base": zero["gp_equals_truth"],
+                     "recovered_validation": chosen["gp_equals_truth"]})
     return pd.DataFrame(rows).sort_values(["dataset", "noise"]).reset_index(drop=True)
 
 
@@ -336,40 +336,40 @@ def headline(table: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
     |R^2| >= ``STABLE_BASE``; the all-dataset means are shown too.
     """
     paper = claims.TEACHING_THE_TEACHER
-    stable = table["student R2 (lambda=0)"].abs() >= STABLE_BASE
+    stable = table["student_r2_base"].abs() >= STABLE_BASE
     kept = table[stable]
     chosen = selection[selection["dataset"].isin(kept["dataset"])]
-    top = kept.loc[kept["improvement %"].idxmax()] if len(kept) else None
-    mean_stable = kept["improvement %"].mean()
+    top = kept.loc[kept["improvement_pct"].idxmax()] if len(kept) else None
+    mean_stable = kept["improvement_pct"].mean()
     rows = [
         {"claim": "mean student R2 improvement, best lambda per dataset (%), all datasets",
-         "paper": f"+{paper['mean_improvement_pct']:.0f}", "ours": f"{table['improvement %'].mean():+.1f}",
+         "paper": f"+{paper['mean_improvement_pct']:.0f}", "ours": f"{table['improvement_pct'].mean():+.1f}",
          "verdict": "-"},
         {"claim": f"same, datasets with |R2(lambda=0)| >= {STABLE_BASE} ({len(kept)} of {len(table)})",
          "paper": f"+{paper['mean_improvement_pct']:.0f}", "ours": f"{mean_stable:+.1f}",
          "verdict": claims.half_effect_verdict(mean_stable, paper["mean_improvement_pct"])},
         {"claim": "same, lambda chosen on validation instead of test (%)", "paper": "-",
-         "ours": f"{chosen['improvement % (validation)'].mean():+.1f}", "verdict": "-"},
+         "ours": f"{chosen['improvement_pct_validation'].mean():+.1f}", "verdict": "-"},
     ]
     if top is not None:
         rows.append({"claim": "largest improvement (%)",
                      "paper": f"+{paper['max_improvement_pct']:.0f} ({paper['max_dataset']})",
-                     "ours": f"{top['improvement %']:+.1f} ({top['dataset']})",
-                     "verdict": claims.half_effect_verdict(top["improvement %"], paper["max_improvement_pct"])})
+                     "ours": f"{top['improvement_pct']:+.1f} ({top['dataset']})",
+                     "verdict": claims.half_effect_verdict(top["improvement_pct"], paper["max_improvement_pct"])})
     concrete = table[table["dataset"] == "concrete"]
     if not concrete.empty:
-        ours = concrete["improvement %"].iloc[0]
+        ours = concrete["improvement_pct"].iloc[0]
         rows.append({"claim": "improvement on Concrete (%)", "paper": f"+{paper['max_improvement_pct']:.0f}",
                      "ours": f"{ours:+.1f}",
                      "verdict": claims.half_effect_verdict(ours, paper["max_improvement_pct"])})
-    tree = kept["tree improvement %"].mean()
+    tree = kept["tree_improvement_pct"].mean()
     rows.append({"claim": "tree students gain much less than symbolic ones (mean %, same datasets)",
                  "paper": "no gain", "ours": f"tree {tree:+.1f} vs symbolic {mean_stable:+.1f}",
                  "verdict": claims.tree_students_verdict(tree, mean_stable)})
     lo, hi = paper["teacher_r2"]
-    for column in ("teacher R2 (lambda=0)", "teacher R2 (best lambda)"):
+    for column, which in (("teacher_r2_base", "lambda=0"), ("teacher_r2_best", "best lambda")):
         ours_lo, ours_hi = table[column].min(), table[column].max()
-        rows.append({"claim": f"{column.replace('R2', 'test R2')}, range over datasets",
+        rows.append({"claim": f"teacher test R2 ({which}), range over datasets",
                      "paper": f"{lo:.2f}-{hi:.2f}", "ours": f"{ours_lo:.2f}-{ours_hi:.2f}",
                      "verdict": claims.teacher_r2_verdict(ours_lo, ours_hi)})
     return pd.DataFrame(rows)
@@ -387,16 +387,16 @@ def formulas(runs: pd.DataFrame, table: pd.DataFrame, digits: int = 3) -> pd.Dat
                     & runs["method"].isin(("base", "jacobian"))]
         noise = pick["noise"].iloc[0]
         data = load_dataset(dataset, noise=0.0 if pd.isna(noise) else float(noise))
-        best = entry["best lambda"]
+        best = entry["best_lambda"]
         for label, lam in (("lambda = 0", 0.0), (f"best lambda = {best:g}", best)):
             run = pick[np.isclose(pick["lam"].astype(float), lam)].iloc[0]
             expr = sympy.sympify(run["gp_formula"])  # stored with sympy.srepr
             rows.append({"dataset": dataset, "teacher": label,
                          "formula": symbolic.simplify_formula(expr, digits),
-                         "raw units": (symbolic.simplify_formula(symbolic.to_raw_units(expr, data), digits)
+                         "raw_units": (symbolic.simplify_formula(symbolic.to_raw_units(expr, data), digits)
                                        if data.truth is not None else None),
                          "truth": data.truth, "length": int(run["gp_length"]),
-                         "test R2": run["gp_test_r2"]})
+                         "test_r2": run["gp_test_r2"]})
     return pd.DataFrame(rows)
 
 
@@ -405,10 +405,10 @@ def formula_blocks(table: pd.DataFrame) -> list[tuple[str, str]]:
     blocks = []
     for _, row in table.iterrows():
         blocks.append((f"**{row['dataset']}**, teacher at {row['teacher']}: length {row['length']}, "
-                       f"test R² = {row['test R2']:.3f}",
+                       f"test R² = {row['test_r2']:.3f}",
                        rf"\hat y = {symbolic.formula_latex(row['formula'])}"))
         if row["truth"] is not None:
             blocks.append(("in raw units, and the truth:",
-                           rf"\hat y = {symbolic.formula_latex(row['raw units'])} \qquad "
+                           rf"\hat y = {symbolic.formula_latex(row['raw_units'])} \qquad "
                            rf"y = {symbolic.formula_latex(row['truth'])}"))
     return blocks

@@ -119,12 +119,12 @@ def synthetic_readings(tests: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFram
         t, sign = by_test.loc["paired_t"], by_test.loc["sign_test"]
         status = support(pooled, comparison, -1, alpha)
         rows.append({"comparison": comparison, "pairs": int(t["n"]),
-                     "lower with DREG": f"{int(sign['n'] - sign['statistic'])}/{int(t['n'])}",
-                     "median ratio": by_test.loc["median_ratio", "effect"],
-                     "mean change %": 100 * t["effect"], "CI low %": 100 * t["ci_low"],
-                     "CI high %": 100 * t["ci_high"], "p t": t["p_value"],
-                     "p Wilcoxon": by_test.loc["wilcoxon", "p_value"], "p sign": sign["p_value"],
-                     "Holm min": block["p_holm"].min(), "reading": readings[status]})
+                     "lower_with_dreg": f"{int(sign['n'] - sign['statistic'])}/{int(t['n'])}",
+                     "median_ratio": by_test.loc["median_ratio", "effect"],
+                     "mean_change_pct": 100 * t["effect"], "ci_low_pct": 100 * t["ci_low"],
+                     "ci_high_pct": 100 * t["ci_high"], "p_t": t["p_value"],
+                     "p_wilcoxon": by_test.loc["wilcoxon", "p_value"], "p_sign": sign["p_value"],
+                     "holm_min": block["p_holm"].min(), "reading": readings[status]})
     return pd.DataFrame(rows)
 
 
@@ -133,24 +133,24 @@ def closing_note(verdicts: pd.DataFrame, readings: pd.DataFrame, designs: pd.Dat
     a warning when our designs have fewer pairs than the paper's, and the synthetic readings."""
     lines = []
     for r in verdicts.to_dict("records"):
-        note = f" *Sample size:* {r['sample size']}." if r["sample size"] else ""
-        lines.append(f"- **Claim {r['claim']}**: {r['claim (our words)']} → **{r['verdict']}** "
-                     f"(after Holm: {r['verdict after Holm']}). *Ours:* {r['ours']}. "
+        note = f" *Sample size:* {r['sample_size']}." if r["sample_size"] else ""
+        lines.append(f"- **Claim {r['claim']}**: {r['claim_text']} → **{r['verdict']}** "
+                     f"(after Holm: {r['verdict_holm']}). *Ours:* {r['ours']}. "
                      f"*Paper:* {r['paper']}.{note}")
     tally = verdicts["verdict"].value_counts()
     lines.append("\nTally: " + ", ".join(f"{v} {tally.get(v, 0)}" for v in VERDICTS) + ".")
-    short = designs[designs["pairs (ours)"] < designs["pairs (paper)"]].to_dict("records")
+    short = designs[designs["pairs_ours"] < designs["pairs_paper"]].to_dict("records")
     if short:
         lines.append("These designs are smaller than the paper's ("
-                     + ", ".join(f"{d['design']}: {d['pairs (ours)']} pairs, paper {d['pairs (paper)']}"
+                     + ", ".join(f"{d['design']}: {d['pairs_ours']} pairs, paper {d['pairs_paper']}"
                                  for d in short)
                      + "), so these verdicts say little about the claims themselves.")
     if len(readings):
         lines.append("\nSynthetic families, DREG against λ = 0, pooled over families and seeds:\n")
         for r in readings.to_dict("records"):
-            detail = ("" if "median ratio" not in r or pd.isna(r.get("median ratio")) else
-                      f" (median ratio {r['median ratio']:.3f}, lower in {r['lower with DREG']} pairs, "
-                      f"sign p = {format_p(r['p sign'])}, Wilcoxon p = {format_p(r['p Wilcoxon'])}, "
-                      f"t p = {format_p(r['p t'])})")
+            detail = ("" if "median_ratio" not in r or pd.isna(r.get("median_ratio")) else
+                      f" (median ratio {r['median_ratio']:.3f}, lower in {r['lower_with_dreg']} pairs, "
+                      f"sign p = {format_p(r['p_sign'])}, Wilcoxon p = {format_p(r['p_wilcoxon'])}, "
+                      f"t p = {format_p(r['p_t'])})")
             lines.append(f"- {r['comparison']}: **{r['reading']}**{detail}")
     return "\n".join(lines)

@@ -161,10 +161,10 @@ def verdict_table(tests: pd.DataFrame, alpha: float = ALPHA, confidence: float =
     check_unit_interval("confidence", confidence)
     raw, holm = claims.mnist_verdicts(tests, alpha, "p_value"), claims.mnist_verdicts(tests, alpha, "p_holm")
     table3 = paper_table3_checks()
-    return pd.DataFrame([{"claim": c, "claim (our words)": claim.wording, "paper": claim.paper_statistic,
+    return pd.DataFrame([{"claim": c, "claim_text": claim.wording, "paper": claim.paper_statistic,
                           "paper's Table 3 (seed means)": table3[c], "ours": ours_text(tests, c, confidence),
-                          "verdict": raw[c], "verdict after Holm": holm[c],
-                          "sample size": sample_size_note(tests, c, alpha)}
+                          "verdict": raw[c], "verdict_holm": holm[c],
+                          "sample_size": sample_size_note(tests, c, alpha)}
                          for c, claim in MNIST_CLAIMS.items()])
 
 
@@ -177,10 +177,10 @@ def designs(tests: pd.DataFrame) -> pd.DataFrame:
         side = alternative(comparison)
         block = tests[tests["comparison"] == comparison]
         n = int(block["n"].max()) if len(block) else 0
-        rows.append({"design": name, "pairs (ours)": n, "pairs (paper)": paper_n,
-                     "unmatched keys": int(block["unmatched"].max()) if len(block) else 0,
-                     "smallest sign-test p (ours)": min_sign_test_p(n, side) if n else math.nan,
-                     "smallest sign-test p (paper)": min_sign_test_p(paper_n, side)})
+        rows.append({"design": name, "pairs_ours": n, "pairs_paper": paper_n,
+                     "unmatched_keys": int(block["unmatched"].max()) if len(block) else 0,
+                     "min_sign_p_ours": min_sign_test_p(n, side) if n else math.nan,
+                     "min_sign_p_paper": min_sign_test_p(paper_n, side)})
     return pd.DataFrame(rows)
 
 
@@ -199,14 +199,14 @@ def summary_view(tests: pd.DataFrame, keys: Sequence[str] = ("claim", "compariso
         n = block["n"].max()
         row = dict(zip(keys, key))
         row.update({"n": n, "effect": get(main, "effect") if main else math.nan,
-                    "CI low": get(main, "ci_low") if main else math.nan,
-                    "CI high": get(main, "ci_high") if main else math.nan,
-                    "bootstrap low": get("bootstrap_mean_diff", "ci_low"),
-                    "bootstrap high": get("bootstrap_mean_diff", "ci_high"),
-                    "d_z": get("cohen_dz", "effect"), "median ratio": get("median_ratio", "effect"),
-                    "p t/Welch/rho": get(main, "p_value") if main else math.nan,
-                    "p Wilcoxon": get("wilcoxon", "p_value"), "p sign": get(sign, "p_value"),
-                    "Holm t/Welch/rho": get(main, "p_holm") if main else math.nan,
-                    "Holm Wilcoxon": get("wilcoxon", "p_holm"), "Holm sign": get(sign, "p_holm")})
+                    "ci_low": get(main, "ci_low") if main else math.nan,
+                    "ci_high": get(main, "ci_high") if main else math.nan,
+                    "bootstrap_low": get("bootstrap_mean_diff", "ci_low"),
+                    "bootstrap_high": get("bootstrap_mean_diff", "ci_high"),
+                    "d_z": get("cohen_dz", "effect"), "median_ratio": get("median_ratio", "effect"),
+                    "p_main": get(main, "p_value") if main else math.nan,
+                    "p_wilcoxon": get("wilcoxon", "p_value"), "p_sign": get(sign, "p_value"),
+                    "holm_main": get(main, "p_holm") if main else math.nan,
+                    "holm_wilcoxon": get("wilcoxon", "p_holm"), "holm_sign": get(sign, "p_holm")})
         rows.append(row)
     return pd.DataFrame(rows)

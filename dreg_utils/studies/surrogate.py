@@ -296,13 +296,13 @@ def versus_base(summary: pd.DataFrame) -> pd.DataFrame:
             continue
         b = base.loc[(r.objective, r.activation)]
         rows.append({"objective": r.objective, "activation": r.activation, "method": r.method,
-                     "test MSE change %": 100 * (r.test_mse / b["test_mse"] - 1),
-                     "p99/mean change %": 100 * (r.grad_p99_over_mean / b["grad_p99_over_mean"] - 1),
-                     "cos p10 diff": r.cos_p10 - b["cos_p10"],
-                     "GD regret diff": r.gd_regret_median - b["gd_regret_median"],
-                     "L-BFGS regret diff": r.lbfgs_regret_median - b["lbfgs_regret_median"],
-                     "GD exits diff": r.gd_left_domain - b["gd_left_domain"],
-                     "L-BFGS exits diff": r.lbfgs_left_domain - b["lbfgs_left_domain"]})
+                     "test_mse_change_pct": 100 * (r.test_mse / b["test_mse"] - 1),
+                     "p99_over_mean_change_pct": 100 * (r.grad_p99_over_mean / b["grad_p99_over_mean"] - 1),
+                     "cos_p10_diff": r.cos_p10 - b["cos_p10"],
+                     "gd_regret_diff": r.gd_regret_median - b["gd_regret_median"],
+                     "lbfgs_regret_diff": r.lbfgs_regret_median - b["lbfgs_regret_median"],
+                     "gd_exits_diff": r.gd_left_domain - b["gd_left_domain"],
+                     "lbfgs_exits_diff": r.lbfgs_left_domain - b["lbfgs_left_domain"]})
     return pd.DataFrame(rows)
 
 
@@ -330,12 +330,12 @@ def verdict(corr: pd.DataFrame, versus: pd.DataFrame, threshold: float = 0.3) ->
             lines.append(f"{label} vs {opt} regret: predicts in {hits}/{len(block)} objectives - "
                          + "; ".join(parts))
     for method, block in versus.groupby("method", sort=False):
-        both = ((block["GD regret diff"] < 0) & (block["L-BFGS regret diff"] < 0)).sum()
-        worse = ((block["GD regret diff"] > 0) & (block["L-BFGS regret diff"] > 0)).sum()
-        mse = block["test MSE change %"].median()
+        both = ((block["gd_regret_diff"] < 0) & (block["lbfgs_regret_diff"] < 0)).sum()
+        worse = ((block["gd_regret_diff"] > 0) & (block["lbfgs_regret_diff"] > 0)).sum()
+        mse = block["test_mse_change_pct"].median()
         worth = ("worth it" if both > len(block) / 2 and mse < 50 else
                  "not worth it" if worse >= both else "mixed")
         lines.append(f"{method.upper()} vs BASE: lower regret under both optimisers in {both}/{len(block)} "
                      f"cells, higher under both in {worse}/{len(block)}; median test-MSE change {mse:+.0f}%, "
-                     f"median p99/mean change {block['p99/mean change %'].median():+.0f}%: {worth}")
+                     f"median p99/mean change {block['p99_over_mean_change_pct'].median():+.0f}%: {worth}")
     return lines

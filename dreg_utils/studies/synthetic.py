@@ -178,11 +178,12 @@ def table1(summary: pd.DataFrame, family: str = "piecewise", lam: float = 1e-2) 
         p = claims.TABLE1_PIECEWISE.get(metric.replace("grad_", ""))
         paper_ratio = (p[0] / p[1] if p else
                        claims.TABLE1_MAX_RATIO if metric == "grad_max" else np.nan)
-        rows.append({"metric": label, "lambda=0": base[metric], f"lambda={lam:g}": reg[metric],
-                     "ratio (ours)": base[metric] / reg[metric],
-                     "paper lambda=0": p[0] if p else np.nan,
-                     f"paper lambda={lam:g}": p[1] if p else np.nan, "ratio (paper)": paper_ratio})
-    return pd.DataFrame(rows)
+        rows.append({"metric": label, "lambda_0": base[metric], "lambda_ref": reg[metric],
+                     "ratio_ours": base[metric] / reg[metric], "paper_lambda_0": p[0] if p else np.nan,
+                     "paper_lambda_ref": p[1] if p else np.nan, "ratio_paper": paper_ratio})
+    table = pd.DataFrame(rows)
+    table.attrs["labels"] = {"lambda_ref": f"lambda={lam:g}", "paper_lambda_ref": f"paper lambda={lam:g}"}
+    return table
 
 
 def percent_improvement(before: float, after: float) -> float:
@@ -204,12 +205,12 @@ def table2(summary: pd.DataFrame, lam: float = 1e-2) -> pd.DataFrame:
         base, reg = _at(summary, family, 0.0), _at(summary, family, lam)
         ref = claims.TABLE2_PERCENT[family]
         rows.append({"family": family,
-                     "test MSE change % (ours)": percent_improvement(base["test_mse"], reg["test_mse"]),
-                     "test MSE change % (paper)": ref["test_mse"],
-                     "p90 change % (ours)": percent_improvement(base["grad_p90"], reg["grad_p90"]),
-                     "p90 change % (paper)": ref["p90"],
-                     "proxy change % (ours)": percent_improvement(base["derivative_proxy"],
-                                                                  reg["derivative_proxy"])})
+                     "test_mse_reduction_pct": percent_improvement(base["test_mse"], reg["test_mse"]),
+                     "paper_test_mse_reduction_pct": ref["test_mse"],
+                     "p90_reduction_pct": percent_improvement(base["grad_p90"], reg["grad_p90"]),
+                     "paper_p90_reduction_pct": ref["p90"],
+                     "proxy_reduction_pct": percent_improvement(base["derivative_proxy"],
+                                                                reg["derivative_proxy"])})
     return pd.DataFrame(rows)
 
 
@@ -218,8 +219,8 @@ def verdict(row: pd.Series, mse_tolerance: float = claims.TABLE2_MSE_TOLERANCE) 
     negligible MSE change" (:func:`claims.table2_verdict`): holds when our p90 falls by at least
     half the paper's percentage and the MSE worsens by at most ``mse_tolerance`` percent; partly
     when the p90 falls less; does not hold when it does not fall or the MSE worsens more."""
-    return claims.table2_verdict(row["p90 change % (ours)"], row["p90 change % (paper)"],
-                                 row["test MSE change % (ours)"], mse_tolerance)
+    return claims.table2_verdict(row["p90_reduction_pct"], row["paper_p90_reduction_pct"],
+                                 row["test_mse_reduction_pct"], mse_tolerance)
 
 
 def stability_plateau(summary: pd.DataFrame, mse_tolerance: float = 0.05) -> pd.DataFrame:
@@ -239,8 +240,8 @@ def stability_plateau(summary: pd.DataFrame, mse_tolerance: float = 0.05) -> pd.
         ok = (block["test_mse"] <= (1 + mse_tolerance) * base["test_mse"]).to_numpy()
         top = block.iloc[int(np.cumprod(ok).sum()) - 1]  # end of the run of lambdas from 0
         collapsed = top["grad_mean"] < COLLAPSE_FRACTION * base["grad_mean"]
-        rows.append({"family": family, "plateau up to lambda": top["lam"],
-                     "p90 reduction at plateau end %": percent_improvement(base["grad_p90"], top["grad_p90"]),
-                     "test MSE improvement %": percent_improvement(base["test_mse"], top["test_mse"]),
+        rows.append({"family": family, "plateau_lambda": top["lam"],
+                     "plateau_p90_reduction_pct": percent_improvement(base["grad_p90"], top["grad_p90"]),
+                     "plateau_test_mse_reduction_pct": percent_improvement(base["test_mse"], top["test_mse"]),
                      "note": "model collapsed to a near-constant" if collapsed else ""})
     return pd.DataFrame(rows)
