@@ -21,6 +21,7 @@ search on each start separately, one iteration per recorded step.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,14 +34,14 @@ from scipy import stats as sps
 
 from ..activations import ACTIVATIONS
 from ..metrics import input_gradient_norms, nonfinite_metric, tail_stats
-from ..models import CompactMLP
+from ..ensemble import Member, fit_ensemble
 from ..optimisation import (OBJECTIVES, Objective, cosine, estimate_minimum, gradient_descent, lbfgs,
                             make_objective, surrogate_gradient, uniform)
 from ..runs import label_hidden, seed_summary
 from ..settings import StudySettings, check_training, knob
 from ..sweep import run_grid, write_table
 from ..threads import single_threaded
-from ..train import evaluate, fit
+from ..train import FitResult, evaluate
 from ..validation import check_choices, check_float, check_hidden, check_int, check_seeds, check_unique
 
 # Part of every run's cache key: bump it when a change of the run function changes what a run
@@ -154,42 +155,54 @@ def optimise(objective: Objective, value: Callable[[torch.Tensor], torch.Tensor]
     return row
 
 
-def run_one(config: dict, device: str = "auto") -> dict:
-    """Train one surrogate, measure its gradients against the truth, optimise with it.
+def group_key(config: dict) -> str:
+    """Surrogates that differ only in method, lambda and seed train together."""
+    return json.dumps({k: v for k, v in config.items() if k not in ("method", "lam", "seed")}, sort_keys=True)
+
+
+def run_group(configs: list[dict], device: str = "auto") -> list[dict]:
+    """Train the surrogates of one :func:`group_key` together (:func:`dreg_utils.ensemble.fit_ensemble`:
+    each member's own initialisation and minibatch order, as alone), then measure and optimise
+    with each, in order."""
+    first = configs[0]
+    objective = make_objective(first["objective"])
+    data = training_data(objective, first["n_train"], first["n_test"])
+    with single_threaded():
+        results = fit_ensemble([Member(c["seed"], c["method"], c["lam"]) for c in configs], data["x_train"],
+                               data["y_train"], first["hidden"], activation=first["activation"],
+                               task="regression", epochs=first["epochs"], batch_size=first["batch_size"],
+                               lr=first["lr"], weight_decay=first["weight_decay"], device=device)
+        return [measure(result, objective, data, config) for result, config in zip(results, configs)]
+
+
+def measure(result: FitResult, objective: Objective, data: dict, config: dict) -> dict:
+    """One trained surrogate's row: its gradients against the truth, then both optimisers.
 
     ``diverged`` marks a surrogate whose training, test MSE, input-gradient norms or
     gradient cosines stopped being finite; such a row has ``diverged_step``,
     ``diverged_epoch`` (None for a metric) and ``diverged_reason`` and no measurements."""
-    objective = make_objective(config["objective"])
-    data = training_data(objective, config["n_train"], config["n_test"])
-    with single_threaded():
-        model = CompactMLP.seeded(config["seed"], objective.d, config["hidden"], 1,
-                                  activation=config["activation"], spectral_norm=config["method"] == "sn")
-        result = fit(model, data["x_train"], data["y_train"], method=config["method"], lam=config["lam"],
-                     epochs=config["epochs"], batch_size=config["batch_size"], lr=config["lr"],
-                     weight_decay=config["weight_decay"], seed=config["seed"], device=device)
-        row = {**result.divergence(), "train_seconds": result.seconds}
-        if result.diverged:
-            return row
-        model = model.cpu().eval()
-        for p in model.parameters():
-            p.requires_grad_(False)
-        x_test = data["x_test"]
-        norms = input_gradient_norms(model, x_test.float())
-        cos = cosine(surrogate_gradient(model)(x_test), objective.gradient(x_test)).numpy()
-        test_mse = evaluate(model, x_test.float(), data["y_test"], "regression")["loss"]
-        reason = nonfinite_metric({"test_mse": test_mse, "input-gradient norm": norms, "gradient cosine": cos})
-        if reason:
-            return {**row, "diverged": True, "diverged_reason": reason}
-        grads = tail_stats(norms)
-        f_star = estimate_minimum(objective)
-        f_median = float(data["f_test"].median())
-        row.update(test_mse=test_mse,
-                   grad_p99_over_mean=grads["p99_over_mean"], grad_p99=grads["p99"], grad_mean=grads["mean"],
-                   cos_mean=float(cos.mean()), cos_p5=float(np.percentile(cos, 5)),
-                   cos_p10=float(np.percentile(cos, 10)), cos_negative=float((cos < 0).mean()),
-                   **optimise(objective, lambda x: model(x.float())[:, 0].double(),
-                              surrogate_gradient(model), config, f_star, f_median))
+    row = {**result.divergence(), "train_seconds": result.seconds}
+    if result.diverged:
+        return row
+    model = result.model.cpu().eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    x_test = data["x_test"]
+    norms = input_gradient_norms(model, x_test.float())
+    cos = cosine(surrogate_gradient(model)(x_test), objective.gradient(x_test)).numpy()
+    test_mse = evaluate(model, x_test.float(), data["y_test"], "regression")["loss"]
+    reason = nonfinite_metric({"test_mse": test_mse, "input-gradient norm": norms, "gradient cosine": cos})
+    if reason:
+        return {**row, "diverged": True, "diverged_reason": reason}
+    grads = tail_stats(norms)
+    f_star = estimate_minimum(objective)
+    f_median = float(data["f_test"].median())
+    row.update(test_mse=test_mse,
+               grad_p99_over_mean=grads["p99_over_mean"], grad_p99=grads["p99"], grad_mean=grads["mean"],
+               cos_mean=float(cos.mean()), cos_p5=float(np.percentile(cos, 5)),
+               cos_p10=float(np.percentile(cos, 10)), cos_negative=float((cos < 0).mean()),
+               **optimise(objective, lambda x: model(x.float())[:, 0].double(),
+                          surrogate_gradient(model), config, f_star, f_median))
     return row
 
 
@@ -227,8 +240,8 @@ def run_sweep(settings: dict, results_dir: str | Path = "results/surrogate",
     and ``scheduler`` choose where the runs execute (see :func:`dreg_utils.sweep.run_grid`)."""
     settings = validate(settings)
     results_dir = Path(results_dir)
-    raw = run_grid(make_configs(settings), lambda group: [run_one(group[0], settings["device"])],
-                   results_dir / "cache", progress=progress, desc="surrogate runs",
+    raw = run_grid(make_configs(settings), lambda group: run_group(group, settings["device"]),
+                   results_dir / "cache", group_key=group_key, progress=progress, desc="surrogate runs",
                    backend=backend, n_jobs=n_jobs, scheduler=scheduler, version=STUDY_VERSION)
     ident = ["objective", "method", "activation", "seed"]
     starts, paths = [oracle(settings)], []
