@@ -41,6 +41,7 @@ import random
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import pandas as pd
@@ -52,6 +53,7 @@ from dreg_utils.ensemble import Member, build_group, fit_ensemble, make_group_st
 from dreg_utils.metrics import input_gradient_norms
 from dreg_utils.models import CompactMLP
 from dreg_utils.train import evaluate, fit, make_step
+from floor import evaluation_products, floor_seconds, flops, step_products
 from machine import cpu_name, describe, load_average, save_results
 
 CAPACITIES = ((32, 16), (128, 64), (256, 128), (512, 256))
@@ -203,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     x, y = data.x_train, data.y_train
     steps_per_run = EPOCHS * -(-x.shape[0] // BATCH)
 
-    vec_total = seq_total = 0.0
+    vec_total = seq_total = floor_total = flop_total = 0.0
     predicted: dict[tuple, tuple[float, float]] = {}
     rows = []
     for hidden in CAPACITIES:
@@ -225,18 +227,32 @@ def main(argv: list[str] | None = None) -> int:
             seq = sum(step[m] for m in METHODS) * len(SEEDS) * steps_per_run
             vec_total += vec
             seq_total += seq
+            products: Counter = Counter()
+            for method in METHODS:
+                for shape, count in step_products((784, *hidden, 10), BATCH, method).items():
+                    products[shape] += count * steps_per_run * len(SEEDS)
+            floor = floor_seconds(products)
+            floor_total += floor
+            flop_total += flops(products)
             predicted[(hidden, activation)] = (step["group0"] * steps_per_run / EPOCHS, len(SEEDS) * sum(
                 step[m] for m in ("base", "dreg", "sn")) * steps_per_run / EPOCHS)
             rows.append((hidden, activation, step["group0"] * 1e3, step["group1"] * 1e3,
-                         sum(step[m] for m in METHODS) / 4 * 1e3, vec, seq))
+                         sum(step[m] for m in METHODS) / 4 * 1e3, vec, seq, floor))
             print(f"{str(hidden):>10} {activation}: vectorised step {rows[-1][2]:.2f} ms (9 members) + "
                   f"{rows[-1][3]:.2f} ms (3 IGPEN); sequential step {rows[-1][4]:.2f} ms per run (mean of "
-                  f"4 methods); training {vec:.0f} s vs {seq:.0f} s (extrapolated)", flush=True)
+                  f"4 methods); training {vec:.0f} s vs {seq:.0f} s (extrapolated), floor {floor:.0f} s "
+                  f"(vectorised / floor {vec / floor:.2f})", flush=True)
 
     group_epoch, single_epoch = epoch_overheads(x, 3 if args.quick else 5)
     vec_total += len(groups()) * EPOCHS * group_epoch
     seq_total += 96 * EPOCHS * single_epoch
     evaluation = sum(evaluation_seconds(data, h, a) for h in CAPACITIES for a in ACTIVATIONS) * 12
+    evaluation_floor = Counter()
+    for hidden in CAPACITIES:
+        for shape, count in evaluation_products((784, *hidden, 10), data.x_test.shape[0]).items():
+            evaluation_floor[shape] += count * len(ACTIVATIONS) * len(METHODS) * len(SEEDS)
+    floor_total += floor_seconds(evaluation_floor)
+    flop_total += flops(evaluation_floor)
     vec_total += evaluation
     seq_total += evaluation
     print(f"per-epoch work: {group_epoch * 1e3:.0f} ms per group, {single_epoch * 1e3:.0f} ms per run; "
@@ -247,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
           f"ratio vectorised/sequential = {vec_total / seq_total:.3f} "
           f"(speed-up {seq_total / vec_total:.2f}x); target <= {TARGET_MINUTES:.0f} min: "
           f"{'met' if vec_total <= TARGET_MINUTES * 60 else 'NOT met'}")
+    print(f"FLOOR (the sweep's matrix products alone, {flop_total / 1e12:.1f} TFLOP): {floor_total / 60:.1f} min; "
+          f"vectorised / floor = {vec_total / floor_total:.2f}, sequential / floor = {seq_total / floor_total:.2f}")
     check = ((32, 16), "relu") if args.quick else ((128, 64), "relu")
     real_vec, real_seq = one_real_epoch(data, *check)
     print(f"check, one real epoch of the BASE/DREG/SN x 3 seeds of {check[0]} {check[1]}: as a group "
@@ -259,10 +277,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"MEASURED full vectorised sweep: {measured / 60:.1f} min "
               f"(extrapolation said {vec_total / 60:.1f} min); target <= {TARGET_MINUTES:.0f} min: "
               f"{'met' if measured <= TARGET_MINUTES * 60 else 'NOT met'}")
+    if measured is not None:
+        print(f"measured / floor = {measured / floor_total:.2f}")
     print(f"load average at end {load_average()} (other processes on this machine slow both modes)")
     if args.out:
         table = pd.DataFrame(rows, columns=["hidden", "activation", "group9_step_ms", "group3_step_ms",
-                                            "single_step_ms", "vectorised_train_s", "sequential_train_s"])
+                                            "single_step_ms", "vectorised_train_s", "sequential_train_s",
+                                            "floor_train_s"])
         table["hidden"] = table["hidden"].map(lambda h: "-".join(map(str, h)))
         meta = {**describe(), "quick": args.quick, "data": data.describe(), "runs": 96,
                 "steps_per_run": steps_per_run, "timed_steps": steps, "repetitions": repeats,
@@ -272,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
                 "check_cell": f"{check[0]} {check[1]}", "check_epoch_vectorised_s": real_vec,
                 "check_epoch_sequential_s": real_seq,
                 "vectorised_min_measured": None if measured is None else measured / 60,
+                "floor_min": floor_total / 60, "tflop": flop_total / 1e12,
+                "vectorised_over_floor_extrapolated": vec_total / floor_total,
+                "vectorised_over_floor_measured": None if measured is None else measured / floor_total,
                 "target_minutes": TARGET_MINUTES}
         save_results(args.out, "sweep", table, meta)
     return 0

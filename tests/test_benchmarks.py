@@ -36,3 +36,52 @@ def test_bench_penalties_quick_prints_and_saves_the_table(tmp_path):
     assert (saved["step_ms"] > 0).all()
     meta = json.loads((tmp_path / "penalties.meta.json").read_text())
     assert meta["quick"] is True and meta["torch_threads"] == 1 and meta["cpu"]
+
+
+@pytest.mark.parametrize("method", ["base", "dreg", "igp", "sn"])
+def test_the_floor_counts_the_products_a_real_step_dispatches(method):
+    """benchmarks/floor.py's count of a step's matrix products equals what torch runs."""
+    from collections import Counter
+
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from dreg_utils.models import CompactMLP
+    from dreg_utils.train import make_step
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from floor import step_products
+
+    class CountProducts(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.products = Counter()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func.overloadpacket.__name__
+            if name in ("mm", "addmm"):
+                a, b = (args[0], args[1]) if name == "mm" else (args[1], args[2])
+                self.products[(a.shape[0], a.shape[1], b.shape[1])] += 1
+            return func(*args, **(kwargs or {}))
+
+    model = CompactMLP.seeded(0, 784, (128, 64), 10, spectral_norm=method == "sn")
+    step = make_step(model, torch.optim.AdamW(model.parameters()), method,
+                     0.01 if method in ("dreg", "igp") else 0.0, "classification")
+    x, y = torch.randn(32, 784), torch.randint(0, 10, (32,))
+    step(x, y)
+    with CountProducts() as counter:
+        step(x, y)
+    matrix_products = Counter({k: v for k, v in counter.products.items() if min(k) > 1})  # no mat-vec (SN)
+    assert matrix_products == step_products((784, 128, 64, 10), 32, method)
+
+
+@pytest.mark.slow
+def test_bench_naive_quick_prints_the_ratio_and_the_floor(tmp_path):
+    done = subprocess.run([sys.executable, "bench_naive.py", "--quick", "--threads", "1", "--out", str(tmp_path)],
+                          cwd=ROOT / "benchmarks", capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "project / reference = " in done.stdout and "wall / floor = " in done.stdout
+    saved = pd.read_csv(tmp_path / "naive.csv")
+    assert list(saved["arm"]) == ["reference", "project"] and (saved["wall_over_floor"] > 1).all()
+    meta = json.loads((tmp_path / "naive.meta.json").read_text())
+    assert meta["floor_s"] > 0 and meta["runs"] == 4
