@@ -176,6 +176,25 @@ def bootstrap_mean_ci(d: ArrayLike, confidence: float = 0.95, n_boot: int = 10_0
     return float(low), float(high)
 
 
+def _paired_t_row(a: np.ndarray, b: np.ndarray, alternative: str, confidence: float) -> dict:
+    """The paired t-test of d = a - b and the two-sided t CI of mean(d)."""
+    d = a - b
+    n, mean, sd = d.size, float(d.mean()), float(d.std(ddof=1))
+    if sd == 0.0 and mean == 0.0:
+        return _row("paired_t", n, p_value=1.0, effect=0.0, effect_name="mean difference (a - b)",
+                    ci=(0.0, 0.0), alternative=alternative,
+                    note="all differences are zero; t undefined, p set to 1.0")
+    if sd == 0.0:
+        return _row("paired_t", n, effect=mean, effect_name="mean difference (a - b)",
+                    ci=(mean, mean), alternative=alternative,
+                    note="all differences are equal and non-zero; sd is 0 so t is undefined")
+    res = sps.ttest_rel(a, b, alternative=alternative)
+    half = float(sps.t.ppf((1 + confidence) / 2, n - 1)) * sd / math.sqrt(n)
+    return _row("paired_t", n, statistic=res.statistic, p_value=res.pvalue, effect=mean,
+                effect_name="mean difference (a - b)", ci=(mean - half, mean + half),
+                alternative=alternative, note=f"df={n - 1}; two-sided {confidence:.0%} t CI")
+
+
 def paired_tests(a: ArrayLike, b: ArrayLike, alternative: str = "two-sided", *,
                  confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0,
                  label: str = "") -> pd.DataFrame:
@@ -203,26 +222,7 @@ def paired_tests(a: ArrayLike, b: ArrayLike, alternative: str = "two-sided", *,
     n = d.size
     mean = float(d.mean())
     sd = float(d.std(ddof=1))
-    rows = []
-
-    # paired t-test and its confidence interval for mean(d)
-    if sd == 0.0:
-        if mean == 0.0:
-            rows.append(_row("paired_t", n, p_value=1.0, effect=0.0, effect_name="mean difference (a - b)",
-                             ci=(0.0, 0.0), alternative=alternative,
-                             note="all differences are zero; t undefined, p set to 1.0"))
-        else:
-            rows.append(_row("paired_t", n, effect=mean, effect_name="mean difference (a - b)",
-                             ci=(mean, mean), alternative=alternative,
-                             note="all differences are equal and non-zero; sd is 0 so t is undefined"))
-    else:
-        res = sps.ttest_rel(a, b, alternative=alternative)
-        half = float(sps.t.ppf((1 + confidence) / 2, n - 1)) * sd / math.sqrt(n)
-        rows.append(_row("paired_t", n, statistic=res.statistic, p_value=res.pvalue, effect=mean,
-                         effect_name="mean difference (a - b)", ci=(mean - half, mean + half),
-                         alternative=alternative, note=f"df={n - 1}; two-sided {confidence:.0%} t CI"))
-
-    rows.append(_wilcoxon_row(d, alternative))
+    rows = [_paired_t_row(a, b, alternative, confidence), _wilcoxon_row(d, alternative)]
 
     n_greater, n_less = int(np.count_nonzero(d > 0)), int(np.count_nonzero(d < 0))
     sign = _sign_row(n_greater, n_less, alternative, confidence, "sign_test", "share of pairs with a > b")

@@ -56,7 +56,7 @@ LABELS = {
     # statistics (notebook 03)
     "pairs_ours": "pairs (ours)", "pairs_paper": "pairs (paper)", "unmatched_keys": "unmatched keys",
     "min_sign_p_ours": "smallest sign-test p (ours)", "min_sign_p_paper": "smallest sign-test p (paper)",
-    "sample_size": "sample size",
+    "sample_size": "sample size", "paper_table3": "paper's Table 3 (seed means)",
     "claim_text": "claim (our words)",
     "verdict_holm": "verdict after Holm",
     "lower_with_dreg": "lower with DREG",

@@ -162,7 +162,7 @@ def verdict_table(tests: pd.DataFrame, alpha: float = ALPHA, confidence: float =
     raw, holm = claims.mnist_verdicts(tests, alpha, "p_value"), claims.mnist_verdicts(tests, alpha, "p_holm")
     table3 = paper_table3_checks()
     return pd.DataFrame([{"claim": c, "claim_text": claim.wording, "paper": claim.paper_statistic,
-                          "paper's Table 3 (seed means)": table3[c], "ours": ours_text(tests, c, confidence),
+                          "paper_table3": table3[c], "ours": ours_text(tests, c, confidence),
                           "verdict": raw[c], "verdict_holm": holm[c],
                           "sample_size": sample_size_note(tests, c, alpha)}
                          for c, claim in MNIST_CLAIMS.items()])
