@@ -198,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         table = pd.DataFrame([{"arm": name, "seconds": wall[name], "wall_over_floor": wall[name] / floor,
                                "mean_test_acc": accuracy[name]} for name in arms])
         meta = {**describe(), "quick": args.quick, "data": data.describe(), "runs": len(configs(grid)),
+                "n_train": data.n_train, "n_test": data.n_test,
                 "epochs": grid["epochs"], "batch": grid["batch"], "repeats": args.repeats,
                 "floor_s": floor, "tflop": flops(products) / 1e12, "ratio_project_to_reference": ratio,
                 "target_ratio": TARGET_RATIO, "all_seconds": seconds}

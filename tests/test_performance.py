@@ -36,7 +36,7 @@ def test_load_benchmark_round_trip_and_missing_files(tmp_path):
     assert table["hidden"].tolist()[:1] == ["32-16"] and meta["cpu"] == "Test CPU"
     with pytest.raises(FileNotFoundError, match=r"no sweep benchmark in .*bench_sweep.py --out"):
         performance.load_benchmark(tmp_path, "sweep")
-    with pytest.raises(ValueError, match=r"name='memory' is not valid; choose one of \['penalties', 'sweep'\]"):
+    with pytest.raises(ValueError, match=r"name='memory' is not valid; choose one of \['penalties', 'sweep', 'naive'\]"):
         performance.load_benchmark(tmp_path, "memory")
     with pytest.raises(TypeError, match="bench_dir must be a folder path or None, got 3"):
         performance.load_benchmark(3, "penalties")
@@ -85,3 +85,20 @@ def test_figures_draw_every_method_and_cell():
     fig = plotting.sweep_time_figure(sweep)
     heights = sorted(round(p.get_height(), 6) for p in fig.axes[0].patches if p.get_height() > 0)
     assert heights == [1.0, 1.5, 2.0, 2.5]
+
+
+def test_floor_table_divides_the_extrapolated_minutes_by_the_floor():
+    sweep = pd.DataFrame({"hidden": ["32-16", "512-256"], "activation": ["relu", "relu"],
+                          "vectorised_train_s": [120.0, 600.0], "floor_train_s": [30.0, 400.0]})
+    table = performance.floor_table(sweep)
+    assert table["vectorised_min"].tolist() == [2.0, 10.0]
+    assert table["wall_over_floor"].tolist() == [4.0, 1.5]
+
+
+def test_naive_summary_gives_ratios_to_the_reference_and_a_floor_row():
+    naive = pd.DataFrame({"arm": ["reference", "project"], "seconds": [90.0, 30.0],
+                          "wall_over_floor": [3.6, 1.2], "mean_test_acc": [80.0, 80.5]})
+    table = performance.naive_summary(naive, {"floor_s": 25.0})
+    assert table["arm"].tolist() == ["reference", "project", "floor (matrix products alone)"]
+    assert table["ratio_to_reference"].tolist()[:2] == [1.0, pytest.approx(1 / 3)]
+    assert table.loc[2, "seconds"] == 25.0 and table.loc[2, "wall_over_floor"] == 1.0

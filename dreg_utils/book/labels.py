@@ -53,6 +53,9 @@ LABELS = {
     "lbfgs_regret_diff": "L-BFGS regret diff",
     "gd_exits_diff": "GD exits diff",
     "lbfgs_exits_diff": "L-BFGS exits diff",
+    # performance (notebook 06)
+    "vectorised_min": "vectorised (min)", "floor_min": "floor (min)", "wall_over_floor": "wall / floor",
+    "ratio_to_reference": "ratio to the naive loop", "mean_test_acc": "mean test accuracy (%)",
     # statistics (notebook 03)
     "pairs_ours": "pairs (ours)", "pairs_paper": "pairs (paper)", "unmatched_keys": "unmatched keys",
     "min_sign_p_ours": "smallest sign-test p (ours)", "min_sign_p_paper": "smallest sign-test p (paper)",

@@ -3,8 +3,10 @@
 ``bench_penalties.py --out DIR`` writes ``penalties.csv``: per capacity and method the
 median over interleaved repetitions of the paired ratio (step time / step time of the
 matching BASE) and its interquartile range. ``bench_sweep.py --out DIR`` writes
-``sweep.csv``: per MNIST cell the step times of a vectorised group and of one run, and
-the extrapolated training time of the 96-run Table 3 sweep both ways. Each CSV has a
+``sweep.csv``: per MNIST cell the step times of a vectorised group and of one run, the
+extrapolated training time of the 96-run Table 3 sweep both ways, and its floor: the
+sweep's matrix products alone. ``bench_naive.py --out DIR`` writes ``naive.csv``: the
+project's sweep and a naive per-run loop on the same 48 runs, each against its floor. Each CSV has a
 ``.meta.json`` beside it naming the machine, the software and the date.
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ from ..settings import StudySettings
 from ..claims import COST_CLAIMS
 from ..validation import check_choice
 
-BENCHMARKS = ("penalties", "sweep")
+BENCHMARKS = ("penalties", "sweep", "naive")
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
@@ -104,4 +106,24 @@ def sweep_totals(meta: dict) -> pd.DataFrame:
     if meta.get("vectorised_min_measured") is not None:
         rows.append({"mode": "vectorised groups (measured, whole sweep)",
                      "minutes": meta["vectorised_min_measured"]})
+    if meta.get("floor_min") is not None:
+        rows.append({"mode": "floor: the sweep's matrix products alone", "minutes": meta["floor_min"]})
     return pd.DataFrame(rows)
+
+
+def floor_table(sweep: pd.DataFrame) -> pd.DataFrame:
+    """Per MNIST cell: the extrapolated training minutes of the vectorised groups, the floor
+    (the same matrix products alone) and their ratio, the number to drive down."""
+    return pd.DataFrame({"hidden": sweep["hidden"], "activation": sweep["activation"],
+                         "vectorised_min": sweep["vectorised_train_s"] / 60,
+                         "floor_min": sweep["floor_train_s"] / 60,
+                         "wall_over_floor": sweep["vectorised_train_s"] / sweep["floor_train_s"]})
+
+
+def naive_summary(naive: pd.DataFrame, meta: dict) -> pd.DataFrame:
+    """The project's sweep and the naive per-run loop: seconds, wall / floor, and the ratio."""
+    table = naive.assign(ratio_to_reference=naive["seconds"]
+                         / float(naive.loc[naive["arm"] == "reference", "seconds"].iloc[0]))
+    floor = pd.DataFrame([{"arm": "floor (matrix products alone)", "seconds": meta["floor_s"],
+                           "wall_over_floor": 1.0}])
+    return pd.concat([table, floor], ignore_index=True)
