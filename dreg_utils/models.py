@@ -54,10 +54,9 @@ class CompactMLP(nn.Module):
         self.activation_name = activation
         self.uses_spectral_norm = check_bool("spectral_norm", spectral_norm)
         check_bool("trainable_poly", trainable_poly)
-        layers = []
-        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
-            layer = nn.Linear(fan_in, fan_out)
-            layers.append(_spectral_norm(layer) if spectral_norm else layer)
+        layers = [nn.Linear(fan_in, fan_out) for fan_in, fan_out in zip(widths[:-1], widths[1:])]
+        if spectral_norm:  # wrapped after every weight is drawn: the power-iteration vectors
+            layers = [_spectral_norm(layer) for layer in layers]  # shift no layer's initial weights
         self.layers = nn.ModuleList(layers)
         self.activations = nn.ModuleList(
             make_activation(activation, trainable=trainable_poly) for _ in widths[1:-1]

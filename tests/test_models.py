@@ -106,3 +106,20 @@ def test_poly_coefficients_fixed_or_trainable():
     assert float(custom.derivative(z)) == pytest.approx(2.0 - 1.5)
     model = CompactMLP(3, (4, 4), 1, activation="poly", trainable_poly=True)
     assert model.num_parameters() == (3 * 4 + 4) + (4 * 4 + 4) + (4 + 1) + 2 * 2
+
+
+@pytest.mark.parametrize("hidden", [(16, 8), (32, 16, 8)])
+def test_every_method_of_a_seed_starts_from_the_same_weights(hidden):
+    """Paired arms share their random numbers: BASE, DREG, IGPEN and SN of one seed start from
+    identical weights and biases in every layer (SN's power-iteration vectors are drawn after)."""
+    from dreg_utils.ensemble import Member, build_group
+
+    plain = CompactMLP.seeded(3, 12, hidden, 4)
+    sn = CompactMLP.seeded(3, 12, hidden, 4, spectral_norm=True)
+    for a, b in zip(plain.layers, sn.layers):
+        assert torch.equal(a.weight, b.parametrizations.weight.original)
+        assert torch.equal(a.bias, b.bias)
+    members = [Member(3, "base"), Member(3, "dreg", 0.1), Member(3, "igp", 0.1), Member(3, "sn")]
+    _, net, _ = build_group(members, 12, hidden, 4)
+    for weights in net.weights:
+        assert all(torch.equal(weights[0], weights[s]) for s in range(1, 4))

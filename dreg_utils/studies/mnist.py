@@ -47,7 +47,7 @@ from ..validation import (check_choice, check_choices, check_float, check_hidden
 
 # Part of every run's cache key: bump it when a change of the run function changes what a run
 # computes, so cached rows are recomputed instead of reused.
-STUDY_VERSION = "2"
+STUDY_VERSION = "3"
 
 METHODS = ENSEMBLE_METHODS  # ("base", "dreg", "igp", "sn")
 PAPER_NAMES = {"base": "BASE", "dreg": "DREG", "igp": "IGPEN", "sn": "SN"}

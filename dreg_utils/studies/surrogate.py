@@ -46,7 +46,7 @@ from ..validation import check_choices, check_float, check_hidden, check_int, ch
 
 # Part of every run's cache key: bump it when a change of the run function changes what a run
 # computes, so cached rows are recomputed instead of reused.
-STUDY_VERSION = "2"
+STUDY_VERSION = "3"
 
 METHODS = ("base", "dreg", "igp", "sn")
 OPTIMIZERS = ("gd", "lbfgs")
