@@ -76,10 +76,11 @@ class SurrogateSettings(StudySettings):
     gd_steps: int = 200
     lbfgs_steps: int = 25
     device: str = "cpu"  # training only; the optimisation runs on the CPU
+    n_jobs: int = 2  # worker processes, one (objective, activation) group each; 1 runs in this process
 
     PRESETS: ClassVar[dict[str, dict]] = {
         "smoke": dict(objectives=["rosenbrock", "piecewise"], seeds=[0], hidden=[16, 16], epochs=15,
-                      n_train=256, n_test=256, n_starts=8, gd_steps=60, lbfgs_steps=10),
+                      n_train=256, n_test=256, n_starts=8, gd_steps=60, lbfgs_steps=10, n_jobs=1),
         "paper": dict(seeds=[0, 1, 2, 3, 4], hidden=[64, 64], epochs=200, lr=1e-3, n_train=2000,
                       n_test=1000, n_starts=64, gd_steps=300, lbfgs_steps=40, device="auto"),
     }
@@ -96,7 +97,7 @@ class SurrogateSettings(StudySettings):
         for name in ("dreg_lam", "igp_lam"):
             s[name] = check_float(name, s[name], minimum=0.0)
         s["gd_step"] = check_float("gd_step", s["gd_step"], strictly_positive=True)
-        for name in ("n_train", "n_test", "n_starts", "gd_steps", "lbfgs_steps"):
+        for name in ("n_train", "n_test", "n_starts", "gd_steps", "lbfgs_steps", "n_jobs"):
             s[name] = check_int(name, s[name], minimum=1)
         return {**s, **check_training(s)}
 
@@ -231,15 +232,19 @@ PER_START = tuple(f"{o}_{k}" for o in OPTIMIZERS for k in ("regret", "left", "di
 
 
 def run_sweep(settings: dict, results_dir: str | Path = "results/surrogate",
-              progress: bool = True, *, backend: str = "serial", n_jobs: int | None = None,
+              progress: bool = True, *, backend: str | None = None, n_jobs: int | None = None,
               scheduler: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Run (or reuse) every configuration. Returns and saves three tidy tables: ``runs.csv``
     (one row per surrogate, with per-optimiser rates and median regret), ``starts.csv``
     (one row per surrogate, optimiser and start, plus the ``true``-gradient oracle) and
     ``paths.csv`` (the stored 2-d trajectories, one row per iterate). ``backend``, ``n_jobs``
-    and ``scheduler`` choose where the runs execute (see :func:`dreg_utils.sweep.run_grid`)."""
+    and ``scheduler`` choose where the runs execute (see :func:`dreg_utils.sweep.run_grid`); by
+    default ``settings["n_jobs"]`` local processes ("joblib"), or this process when it is 1.
+    The optimisers (L-BFGS per start) dominate the time, so processes pay even on two cores."""
     settings = validate(settings)
     results_dir = Path(results_dir)
+    if backend is None:
+        backend, n_jobs = ("serial", None) if settings["n_jobs"] == 1 else ("joblib", settings["n_jobs"])
     raw = run_grid(make_configs(settings), lambda group: run_group(group, settings["device"]),
                    results_dir / "cache", group_key=group_key, progress=progress, desc="surrogate runs",
                    backend=backend, n_jobs=n_jobs, scheduler=scheduler, version=STUDY_VERSION)
