@@ -111,6 +111,7 @@ class StackedMLP(nn.Module):
             self.activation.coefficients.copy_(first.activations[0].coefficients)
         sn = torch.tensor([m.uses_spectral_norm for m in models])
         self.register_buffer("sn_index", torch.nonzero(sn).flatten())
+        self._sn_members = self.sn_index.tolist()  # kept on the host: no device sync in a step
         self._inverse_sigmas: list[torch.Tensor] = []
         weights, biases = [], []
         for l, (fan_out, fan_in) in enumerate(shapes):
@@ -215,13 +216,12 @@ class StackedMLP(nn.Module):
         """Add the gradient that flows through sigma: with g = dL/d(1/sigma) from the last
         backward pass, dL/dW += g d(1/sigma)/dW = -g / sigma^2 u v^T (u and v constants,
         as in torch's spectral_norm)."""
-        idx = self.sn_index
         for l, inv_sigma in enumerate(self._inverse_sigmas):
             if inv_sigma.grad is None:
                 continue
             coef = -inv_sigma.grad * inv_sigma.pow(2)
             u, v, grad = getattr(self, f"u{l}"), getattr(self, f"v{l}"), self.weights[l].grad
-            for i in idx.tolist():  # a loop over the few SN members; index_add_ is slow on CPU
+            for i in self._sn_members:  # a loop over the few SN members; index_add_ is slow on CPU
                 grad[i].add_(torch.outer(v[i], u[i]).mul_(coef[i]))
 
     @torch.no_grad()

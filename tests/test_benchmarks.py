@@ -85,3 +85,14 @@ def test_bench_naive_quick_prints_the_ratio_and_the_floor(tmp_path):
     assert list(saved["arm"]) == ["reference", "project"] and (saved["wall_over_floor"] > 1).all()
     meta = json.loads((tmp_path / "naive.meta.json").read_text())
     assert meta["floor_s"] > 0 and meta["runs"] == 4
+
+
+def test_bench_gpu_says_when_there_is_no_cuda(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available: the GPU benchmark would run the sweep")
+    done = subprocess.run([sys.executable, "bench_gpu.py", "--quick", "--out", str(tmp_path)],
+                          cwd=ROOT / "benchmarks", capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "CUDA is not available" in done.stdout
+    assert list(tmp_path.iterdir()) == []
