@@ -52,6 +52,17 @@ ENSEMBLE_METHODS = ("base", "dreg", "igp", "sn")
 _SN_EPS = 1e-12  # torch's default eps of spectral_norm
 
 
+def _runs(indices: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted distinct indices as maximal [start, stop) runs: [0, 1, 2, 5] -> [(0, 3), (5, 6)]."""
+    runs: list[tuple[int, int]] = []
+    for i in sorted(set(indices)):
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    return runs
+
+
 @dataclass(frozen=True)
 class Member:
     """One model of a group: its seed (initialisation and minibatch order), method and lambda."""
@@ -112,6 +123,8 @@ class StackedMLP(nn.Module):
         sn = torch.tensor([m.uses_spectral_norm for m in models])
         self.register_buffer("sn_index", torch.nonzero(sn).flatten())
         self._sn_members = self.sn_index.tolist()  # kept on the host: no device sync in a step
+        runs = _runs(self._sn_members)  # SN members side by side: their weights are a view, not a copy
+        self._sn_block = slice(*runs[0]) if len(runs) == 1 else None
         self._inverse_sigmas: list[torch.Tensor] = []
         weights, biases = [], []
         for l, (fan_out, fan_in) in enumerate(shapes):
@@ -144,7 +157,7 @@ class StackedMLP(nn.Module):
         then sigma = u^T W v."""
         idx, wt = self.sn_index, self.weights[l]
         u, v = getattr(self, f"u{l}"), getattr(self, f"v{l}")
-        wt_sn = wt[idx]  # [n_sn, in, out]: W v is v^T Wt, W^T u is Wt u
+        wt_sn = wt[idx if self._sn_block is None else self._sn_block]  # [n_sn, in, out]: W v = v^T Wt
         if self.training:
             u.index_copy_(0, idx, F.normalize(torch.bmm(v[idx].unsqueeze(1), wt_sn).squeeze(1), dim=1,
                                               eps=_SN_EPS))
@@ -202,14 +215,21 @@ class StackedMLP(nn.Module):
         return torch.stack(terms, dim=1).mean(dim=1)
 
     @torch.no_grad()
-    def add_relu_dreg_gradient_(self, trace: ForwardTrace, lam: torch.Tensor) -> None:
-        """Add lam_s (2/L) a_j W_j to each weight's gradient: the CR-penalty's gradient for ReLU."""
+    def add_relu_dreg_gradient_(self, trace: ForwardTrace, lam: torch.Tensor,
+                                members: Sequence[int] | None = None) -> None:
+        """Add lam_s (2/L) a_j W_j to each weight's gradient: the CR-penalty's gradient for ReLU.
+
+        Only the ``members`` listed (default: all) are touched: members with lam_s = 0 would
+        only add zeros, and skipping them saves a pass over their weights every step."""
+        members = range(self.size) if members is None else members
         scale = (2.0 / self.depth) * lam  # [S]
-        for wt, z in zip(self.weights, trace.preactivations):
-            active = (z > 0).sum(dim=1, dtype=z.dtype) / z.shape[1]  # [S, width]
-            wt.grad.addcmul_(wt, (active * scale[:, None]).unsqueeze(1))
-        last = self.weights[-1]
-        last.grad.addcmul_(last, scale[:, None, None])
+        for start, stop in _runs(members):  # contiguous blocks of members: views, no copies
+            s = slice(start, stop)
+            for wt, z in zip(self.weights, trace.preactivations):
+                active = (z[s] > 0).sum(dim=1, dtype=z.dtype) / z.shape[1]  # [block, width]
+                wt.grad[s].addcmul_(wt[s], (active * scale[s, None]).unsqueeze(1))
+            last = self.weights[-1]
+            last.grad[s].addcmul_(last[s], scale[s, None, None])
 
     @torch.no_grad()
     def add_sn_gradient_(self) -> None:
@@ -339,6 +359,7 @@ def make_group_step(net: StackedMLP, optimizer: torch.optim.Optimizer, members: 
         return torch.tensor(values, dtype=dtype, device=dev) if any(values) else None
 
     lam_dreg, lam_igp = lams("dreg"), lams("igp")
+    dreg_members = [s for s, m in enumerate(members) if m.method == "dreg" and m.lam > 0]
     relu = net.activation_name == "relu"
     loss_name = "ce" if task == "classification" else "mse"
     size = net.size
@@ -357,7 +378,7 @@ def make_group_step(net: StackedMLP, optimizer: torch.optim.Optimizer, members: 
             total = total + (lam_dreg * net.dreg_terms(trace)).sum()
         total.backward()
         if lam_dreg is not None and relu:
-            net.add_relu_dreg_gradient_(trace, lam_dreg)
+            net.add_relu_dreg_gradient_(trace, lam_dreg, dreg_members)
         net.add_sn_gradient_()
         optimizer.step()
         return task_value.detach()
