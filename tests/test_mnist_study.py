@@ -104,7 +104,7 @@ def test_sweep_caches_and_saves_tidy_tables(tiny_mnist, tmp_path):
     assert (summary["n_seeds"] == 2).all() and (summary["n_params"] == 784 * 32 + 32 + 32 * 16 + 16 + 170).all()
     tidy = study.table3(summary)
     assert len(tidy) == 4 * len(study.METRICS)
-    row = tidy[(tidy["method"] == "RELU_DREG") & (tidy["metric"] == "Test Acc (%)")].iloc[0]
+    row = tidy[(tidy["method"] == "RELU_DREG") & (tidy["metric"] == "test_acc")].iloc[0]
     assert (row["paper"], row["paper_std"]) == (96.05, 0.17)
     assert row["difference"] == pytest.approx(row["ours"] - 96.05)
     layout = study.table3_layout(tidy)
@@ -187,9 +187,9 @@ def test_frontier_table_picks_the_smoothest_setting_within_the_accuracy_budget()
         dict(method="sn", lam=0.0, test_acc=94.0, ig_p99=0.7)])
     table = study.frontier_table(summary, max_cost=1.0).set_index("method")
     assert table.loc["DREG", "lam"] == 1e-2
-    assert table.loc["DREG", "p99 reduction %"] == pytest.approx(100 / 3)
-    assert table.loc["IGPEN", "accuracy change (points)"] == pytest.approx(0.2)
-    assert np.isnan(table.loc["SN", "ig_p99"]) and table.loc["SN", "settings tried"] == 1
+    assert table.loc["DREG", "p99_reduction_pct"] == pytest.approx(100 / 3)
+    assert table.loc["IGPEN", "accuracy_change"] == pytest.approx(0.2)
+    assert np.isnan(table.loc["SN", "ig_p99"]) and table.loc["SN", "settings_tried"] == 1
     with pytest.raises(ValueError, match="needs BASE runs"):
         study.frontier_table(summary[summary["method"] != "base"])
 

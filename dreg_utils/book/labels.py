@@ -45,6 +45,13 @@ LABELS = {
     "recovered_validation": "recovered (validation lambda)",
     "raw_units": "raw units",
     "test_r2": "test R2",
+    **{f"{m}_{k}": f"{m}: {v}" for m in ("jacobian", "dreg") for k, v in (
+        ("best_lambda", "best lambda"), ("teacher_r2", "teacher R2"), ("student_r2", "student R2"),
+        ("jacobian_sq", "E||J||^2"))},
+    "ratio_to_base": "ratio to unregularised",
+    # MNIST frontier (notebook 02)
+    "accuracy_change": "accuracy change (points)", "p99_reduction_pct": "p99 reduction %",
+    "settings_tried": "settings tried",
     # surrogates (notebook 05): changes against BASE
     "test_mse_change_pct": "test MSE change %",
     "p99_over_mean_change_pct": "p99/mean change %",

@@ -300,10 +300,10 @@ def bridge_table(summary: pd.DataFrame) -> pd.DataFrame:
         for method in ("jacobian", "dreg"):
             block = _distill(summary, dataset, ("base", method))
             best = block.loc[block["gp_test_r2"].idxmax()]
-            row[f"{method}: best lambda"] = best["lam"]
-            row[f"{method}: teacher R2"] = best["teacher_test_r2"]
-            row[f"{method}: student R2"] = best["gp_test_r2"]
-            row[f"{method}: E||J||^2"] = best["teacher_jacobian_sq"]
+            row[f"{method}_best_lambda"] = best["lam"]
+            row[f"{method}_teacher_r2"] = best["teacher_test_r2"]
+            row[f"{method}_student_r2"] = best["gp_test_r2"]
+            row[f"{method}_jacobian_sq"] = best["teacher_jacobian_sq"]
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -296,7 +296,7 @@ def table3(summary: pd.DataFrame) -> pd.DataFrame:
             p_mean, p_std = paper_value(r.hidden, r.label, metric)
             ours = getattr(r, metric)
             rows.append({"capacity": r.hidden.replace("-", ", "), "method": r.label,
-                         "metric": METRIC_LABELS[metric], "ours": ours,
+                         "metric": metric, "ours": ours,
                          "ours_std": getattr(r, f"{metric}_std"), "paper": p_mean, "paper_std": p_std,
                          "difference": ours - p_mean, "status": getattr(r, "status", "ok")})
     return pd.DataFrame(rows)
@@ -314,12 +314,13 @@ def table3_layout(tidy: pd.DataFrame) -> pd.DataFrame:
     runs all diverged shows the status ("diverged (n/n)") in place of our value."""
     records: dict[tuple[str, str], dict] = {}
     for r in tidy.itertuples(index=False):
-        digits = 2 if r.metric in ("Test Acc (%)", "p99/Mean") else 3
+        digits = 2 if r.metric in ("test_acc", "ig_p99_over_mean") else 3
+        label = METRIC_LABELS[r.metric]
         row = records.setdefault((r.capacity, r.method), {})
         all_diverged = np.isnan(r.ours) and getattr(r, "status", "ok") != "ok"
-        row[(r.metric, "ours")] = r.status if all_diverged else _pm(r.ours, r.ours_std, digits)
-        row[(r.metric, "paper")] = _pm(r.paper, r.paper_std, digits)
-        row[(r.metric, "Δ")] = "-" if np.isnan(r.difference) else f"{r.difference:+.{digits}f}"
+        row[(label, "ours")] = r.status if all_diverged else _pm(r.ours, r.ours_std, digits)
+        row[(label, "paper")] = _pm(r.paper, r.paper_std, digits)
+        row[(label, "Δ")] = "-" if np.isnan(r.difference) else f"{r.difference:+.{digits}f}"
     capacities = list(dict.fromkeys(tidy["capacity"]))
     order = sorted(records, key=lambda key: (capacities.index(key[0]), key[1]))
     wide = pd.DataFrame([records[key] for key in order],
@@ -353,12 +354,12 @@ def frontier_table(summary: pd.DataFrame, max_cost: float = 1.0) -> pd.DataFrame
         within = block[block["test_acc"] >= base_acc - max_cost]
         if within.empty:
             rows.append({"method": PAPER_NAMES[method], "lam": np.nan, "test_acc": np.nan, "ig_p99": np.nan,
-                         "accuracy change (points)": np.nan, "p99 reduction %": np.nan,
-                         "settings tried": len(block)})
+                         "accuracy_change": np.nan, "p99_reduction_pct": np.nan,
+                         "settings_tried": len(block)})
             continue
         best = within.loc[within["ig_p99"].idxmin()]
         rows.append({"method": PAPER_NAMES[method], "lam": best["lam"], "test_acc": best["test_acc"],
-                     "ig_p99": best["ig_p99"], "accuracy change (points)": best["test_acc"] - base_acc,
-                     "p99 reduction %": 100.0 * (1 - best["ig_p99"] / base_p99),
-                     "settings tried": len(block)})
+                     "ig_p99": best["ig_p99"], "accuracy_change": best["test_acc"] - base_acc,
+                     "p99_reduction_pct": 100.0 * (1 - best["ig_p99"] / base_p99),
+                     "settings_tried": len(block)})
     return pd.DataFrame(rows)
