@@ -9,6 +9,8 @@ activation here exposes ``derivative(z)`` next to its forward map.
   initialisation, so it trains without NaN across the MNIST capacities) and
   non-linear enough to be a universal approximator in a composition. The
   coefficients are fixed buffers, or trainable parameters with ``trainable=True``.
+* Tanh: phi(z) = tanh(z), phi'(z) = 1 - tanh(z)^2 (its CR-penalty is differentiated by
+  autograd; the synthetic ablation uses it).
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from torch import nn
 
 from .validation import check_choice, check_float
 
-ACTIVATIONS = ("relu", "poly")
+ACTIVATIONS = ("relu", "poly", "tanh")
 
 
 class ReLU(nn.Module):
@@ -52,7 +54,17 @@ class Poly(nn.Module):
         return c1 + 2.0 * c2 * z
 
 
+class Tanh(nn.Module):
+    """phi(z) = tanh(z); phi'(z) = 1 - tanh(z)^2."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(z)
+
+    def derivative(self, z: torch.Tensor) -> torch.Tensor:
+        return 1.0 - torch.tanh(z).pow(2)
+
+
 def make_activation(name: str, trainable: bool = False) -> nn.Module:
-    """Build the activation called ``name`` (one of ``ACTIVATIONS``)."""
+    """Build the activation called ``name`` (one of ``ACTIVATIONS``); ``trainable`` applies to poly."""
     check_choice("activation", name, ACTIVATIONS)
-    return ReLU() if name == "relu" else Poly(trainable=trainable)
+    return {"relu": ReLU, "tanh": Tanh}.get(name, lambda: Poly(trainable=trainable))()

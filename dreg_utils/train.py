@@ -30,7 +30,8 @@ from tqdm import tqdm
 
 from .jacobians import jacobian_sq_frobenius, loss_gradient_sq, projected_jacobian_sq
 from .models import CompactMLP, check_input
-from .penalties import dreg_forward
+from .activations import Poly, ReLU
+from .penalties import dreg_forward, dreg_penalty
 from .validation import check_choice, check_float, check_int
 
 METHODS = ("base", "dreg", "igp", "sn", "jacobian", "jacobian_rp")
@@ -265,7 +266,15 @@ def make_step(model: CompactMLP, optimizer: torch.optim.Optimizer, method: str =
     loss_name = "ce" if task == "classification" else "mse"
     zero_grad, opt_step = optimizer.zero_grad, optimizer.step
 
-    if method == "dreg":
+    if method == "dreg" and not all(isinstance(a, (ReLU, Poly)) for a in model.activations):
+        def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:  # e.g. tanh: autograd
+            zero_grad(set_to_none=True)
+            trace = model.trace(xb)
+            task_value = task_loss(trace.output, yb, task)
+            (task_value + lam * dreg_penalty(model, trace=trace)).backward()
+            opt_step()
+            return task_value.detach()
+    elif method == "dreg":
         def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
             zero_grad(set_to_none=True)
             output, finish = dreg_forward(model, xb, lam)

@@ -13,6 +13,9 @@ def phi(name, z):
     """The activation written out by hand."""
     if name == "relu":
         return torch.clamp(z, min=0.0)
+    if name == "tanh":
+        e = torch.exp(2.0 * z)
+        return (e - 1.0) / (e + 1.0)
     return POLY_C1 * z + POLY_C2 * z * z
 
 

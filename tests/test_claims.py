@@ -68,22 +68,37 @@ def test_published_numbers_live_only_in_the_registry():
 
 # ----------------------------------------------------------------------------- rules on a tests table
 
+DECIDING = ("sign_test", "relative_reduction_sign", "welch_t", "spearman")
+
+
 def make_tests_table(rows):
-    """A tests table with the columns the rules read; each row (comparison, test, p, effect, floor)."""
+    """A tests table with the columns the rules read; each row (comparison, test, p, effect, floor).
+    Sign, Welch and Spearman rows decide, the others support; Holm p and floor equal the raw ones."""
     frame = pd.DataFrame(rows, columns=["comparison", "test", "p_value", "effect", "p_floor"])
-    return frame.assign(p_holm=frame["p_value"], claim=1, ci_low=math.nan, ci_high=math.nan)
+    role = np.where(frame["test"].isin(DECIDING), "deciding", "supporting")
+    return frame.assign(role=role, p_holm=frame["p_value"], p_holm_floor=frame["p_floor"], claim=1,
+                        ci_low=math.nan, ci_high=math.nan)
 
 
 @pytest.mark.parametrize("rows, direction, status", [
     ([("c", "sign_test", 0.01, 0.0, 1e-4), ("c", "wilcoxon", 0.02, -1.0, 1e-4)], -1, "yes"),
     ([("c", "sign_test", 0.01, 1.0, 1e-4), ("c", "wilcoxon", 0.02, 1.0, 1e-4)], -1, "opposite"),
-    ([("c", "sign_test", 0.01, 0.0, 1e-4), ("c", "wilcoxon", 0.20, -1.0, 1e-4)], -1, "no"),
+    # the supporting Wilcoxon test decides nothing, either way
+    ([("c", "sign_test", 0.01, 0.0, 1e-4), ("c", "wilcoxon", 0.20, -1.0, 1e-4)], -1, "yes"),
+    ([("c", "sign_test", 0.20, 0.3, 1e-4), ("c", "wilcoxon", 0.01, -1.0, 1e-4)], -1, "no"),
     ([("c", "sign_test", 0.0625, 0.0, 0.0625), ("c", "wilcoxon", 0.0625, -1.0, 0.0625)], -1, "unreachable"),
     ([("c", "paired_t", 0.001, -1.0, 0.0)], -1, "missing"),
     ([("c", "welch_t", 0.001, 2.0, 0.0)], +1, "yes"),
     ([("c", "spearman", 0.3, 0.4, 0.01)], +1, "no")])
-def test_support_on_hand_made_tests(rows, direction, status):
+def test_support_reads_the_deciding_test_alone(rows, direction, status):
     assert claims.support(make_tests_table(rows), "c", direction) == status
+
+
+def test_every_comparison_declares_at_most_one_deciding_test():
+    deciding = {key: c.deciding for key, c in claims.COMPARISONS.items()}
+    assert deciding[claims.ACC] is None  # the accuracy cost is judged by its size, not by a p-value
+    assert deciding[claims.RELATIVE] == "relative_reduction_sign" and deciding[claims.WELCH] == "welch_t"
+    assert {deciding[k] for k in (claims.P99, claims.RATIO, claims.SN_ACC, claims.SN_P99)} == {"sign_test"}
 
 
 def test_support_checks_its_arguments():
@@ -108,10 +123,36 @@ def test_combine(parts, verdict):
     assert claims.combine(parts) == verdict
 
 
-@pytest.mark.parametrize("parts, status", [
-    (["no", "yes"], "yes"), (["no", "unreachable"], "unreachable"), (["opposite", "no"], "no")])
-def test_either(parts, status):
-    assert claims.either(parts) == status
+def test_claim_3_is_decided_on_p99_alone():
+    """One pre-declared metric: max is supporting, so a significant max cannot rescue p99 (the old
+    "p99 or max" rule had two chances at alpha)."""
+    assert [k for k, c in claims.COMPARISONS.items() if c.claim == 3 and c.deciding] == [claims.POLY_P99]
+    p99_flat = make_tests_table([(claims.POLY_P99, "sign_test", 0.39, 7 / 12, 2.4e-4),
+                                 (claims.POLY_MAX, "sign_test", 2.4e-4, 1.0, 2.4e-4)])
+    p99_flat.loc[1, "role"] = "supporting"
+    assert claims.claim_parts(p99_flat)[3] == ["no"]
+    assert claims.mnist_verdicts(p99_flat)[3] == "does not hold"
+    swapped = p99_flat.assign(p_value=[2.4e-4, 0.39], effect=[1.0, 7 / 12])
+    assert claims.mnist_verdicts(swapped)[3] == "holds"
+
+
+def test_four_pairs_are_inconclusive_raw_and_after_holm():
+    # 4 of 4 pairs agree: one-sided exact sign p = 0.5**4 = 0.0625, its floor, >= alpha
+    table = make_tests_table([(claims.RELATIVE, "relative_reduction_sign", 0.0625, 1.0, 0.0625)])
+    assert claims.mnist_verdicts(table, p_col="p_value")[2] == "inconclusive"
+    assert claims.mnist_verdicts(table, p_col="p_holm")[2] == "inconclusive"
+
+
+def test_a_part_holm_puts_out_of_reach_is_inconclusive_not_refuted():
+    # 6 of 6 pairs: p = floor = 1/64 < alpha. In a Holm family of 4 (others 0.5, 0.6, 0.7) it
+    # ranks first: 4 * 1/64 = 0.0625 >= alpha, and no data could give it less.
+    table = make_tests_table([(claims.RELATIVE, "relative_reduction_sign", 1 / 64, 1.0, 1 / 64)])
+    table = table.assign(p_holm=0.0625, p_holm_floor=0.0625)
+    assert claims.mnist_verdicts(table, p_col="p_value")[2] == "holds"
+    assert claims.support(table, claims.RELATIVE, +1, p_col="p_holm") == "unreachable"
+    assert claims.mnist_verdicts(table, p_col="p_holm")[2] == "inconclusive"
+    # with a floor Holm could beat, the same p is a plain failure
+    assert claims.mnist_verdicts(table.assign(p_holm_floor=0.01), p_col="p_holm")[2] == "does not hold"
 
 
 def test_claim_1_counts_the_accuracy_cost_only_once_a_tail_reduction_is_supported():

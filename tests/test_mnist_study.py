@@ -44,7 +44,7 @@ def test_every_profile_validates(profile):
     (dict(lam=-0.01), ValueError, r"lam=-0.01 is not valid; it must be >= 0"),
     (dict(dreg_lambdas=[0.01, 0.0]), ValueError, r"dreg_lambdas\[1\]=0.0 is not valid; it must be > 0"),
     (dict(igp_lambdas=[-1.0]), ValueError, r"igp_lambdas\[0\]=-1.0 is not valid"),
-    (dict(frontier_activation="tanh"), ValueError, r"frontier_activation='tanh' is not valid"),
+    (dict(frontier_activation="gelu"), ValueError, r"frontier_activation='gelu' is not valid"),
     (dict(frontier_capacity=[]), ValueError, r"frontier_capacity must be a non-empty list"),
     (dict(epochs=0), ValueError, r"epochs=0 is not valid"),
     (dict(lr=0.0), ValueError, r"lr=0.0 is not valid; it must be > 0"),

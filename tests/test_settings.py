@@ -145,7 +145,7 @@ def test_a_subclass_declares_knobs_presets_and_checks_in_one_place():
     (lambda: synthetic(seeds=[0, -1]), ValueError, r"seeds\[1\]=-1 is not valid"),
     (lambda: synthetic(seeds=[1, 1]), ValueError, r"seeds lists 1 more than once"),
     (lambda: synthetic(hidden=[]), ValueError, r"hidden must be a non-empty list"),
-    (lambda: synthetic(activation="tanh"), ValueError, r"activation='tanh' is not valid; choose one of"),
+    (lambda: synthetic(activation="gelu"), ValueError, r"activation='gelu' is not valid; choose one of"),
     (lambda: synthetic(epochs=0), ValueError, r"epochs=0 is not valid"),
     (lambda: synthetic(lr=0.0), ValueError, r"lr=0.0 is not valid; it must be > 0"),
     (lambda: synthetic(batch_size=1.5), TypeError, r"batch_size must be an integer"),

@@ -92,11 +92,43 @@ def test_paper_design_sizes_and_the_24_of_24_sign_test(paper_like):
     assert designs.loc["POLY_BASE vs RELU_BASE", "min_sign_p_ours"] == pytest.approx(0.5 ** 12)
 
 
-def test_holm_column_is_never_below_the_raw_p(paper_like):
-    has_p = paper_like["p_value"].notna()
-    assert has_p.sum() > 20
-    assert (paper_like.loc[has_p, "p_holm"] >= paper_like.loc[has_p, "p_value"]).all()
-    assert paper_like.loc[~has_p, "p_holm"].isna().all()
+def test_holm_runs_over_the_deciding_tests_only(paper_like):
+    deciding = paper_like[paper_like["role"] == "deciding"]
+    # claim 1: p99, p99/mean; 2: relative sign; 3: p99 only; 4: accuracy, p99; 5: trend + 4 Welch
+    assert len(deciding) == 2 + 1 + 1 + 2 + (1 + 4) == 11
+    assert deciding["comparison"].is_unique  # one deciding test per hypothesis
+    assert set(paper_like.loc[paper_like["p_holm"].notna(), "role"]) == {"deciding"}
+    supporting = paper_like[paper_like["role"] == "supporting"]
+    assert len(supporting) > 20 and supporting["p_value"].notna().all() and supporting["p_holm"].isna().all()
+    assert (deciding["p_holm"] >= deciding["p_value"]).all()
+    assert (deciding["p_holm_floor"] <= deciding["p_holm"]).all()
+
+
+def test_holm_factor_equals_the_number_of_deciding_tests(paper_like):
+    deciding = paper_like[paper_like["role"] == "deciding"]
+    smallest = deciding["p_value"].min()  # first in Holm's order: multiplied by m = 11
+    at_min = deciding[deciding["p_value"] == smallest]
+    assert at_min["p_holm"].to_numpy() == pytest.approx(11 * smallest, rel=1e-12)
+
+
+def test_holm_floors_by_hand():
+    # first test at its floor 0.03 ranks first of 2: 2 * 0.03; the second at 0 ranks first: 0
+    assert study.holm_floors([0.04, 0.5], [0.03, 0.0]) == pytest.approx([0.06, 0.0], abs=1e-15)
+    # 6 pairs (floor 1/64) in a family of 4 tests: 4/64 = 0.0625, out of alpha's reach
+    floors = study.holm_floors([1 / 64, 0.5, 0.6, 0.7], [1 / 64, 0.0, 0.0, 0.0])
+    assert floors[0] == pytest.approx(0.0625, rel=1e-12)
+    with pytest.raises(ValueError, match="1-D of one length"):
+        study.holm_floors([0.1, 0.2], [0.0])
+
+
+def test_six_pairs_hold_raw_and_are_inconclusive_after_holm():
+    tests = analyse(mnist_runs(capacities=("32-16",)))  # 6 DREG-BASE pairs: one-sided floor 1/64
+    verdicts = verdict_text.verdict_table(tests).set_index("claim")
+    assert verdicts.loc[1, "verdict"] == "holds" and verdicts.loc[1, "verdict_holm"] == "inconclusive"
+    m = int(tests["p_holm"].notna().sum())
+    assert (f"after Holm over the {m} deciding tests no outcome could be significant: {verdict_text.P99} "
+            f"p ≥ {6 / 64:.2g}") in verdicts.loc[1, "sample_size"]
+    # 7 deciding tests: the Welch p (2.7e-4) ranks first, the sign tests at 1/64 follow with factor 6
 
 
 def test_sample_size_notes_name_the_floors(paper_like):
@@ -212,6 +244,9 @@ def test_summary_view_has_one_row_per_comparison(paper_like):
     assert len(view) == paper_like["comparison"].nunique() == 14
     p99 = view.set_index("comparison").loc[verdict_text.P99]
     assert p99["n"] == 24 and p99["effect"] < 0
+    assert p99["deciding_test"] == "sign" and p99["holm_deciding"] >= p99["p_sign"]
+    poly_max = view.set_index("comparison").loc[verdict_text.POLY_MAX]
+    assert poly_max["deciding_test"] == "none: supporting" and math.isnan(poly_max["holm_deciding"])
     assert p99["bootstrap_low"] < p99["effect"] < p99["bootstrap_high"]
     assert p99["median_ratio"] == pytest.approx(0.45, rel=0.05)
 
@@ -274,7 +309,21 @@ def test_synthetic_ratio_effects_by_hand():
     smooth = tests[(tests["family"] == "smooth") & (tests["metric"] == "grad_p90")].set_index("test")
     ratios = [0.5 * (1 + 0.01 * k) / (1 - 0.01 * k) for k in (1, 2, 3)]
     assert smooth.loc["median_ratio", "effect"] == pytest.approx(np.median(ratios), rel=1e-12)
-    assert smooth.loc["paired_t", "effect"] == pytest.approx(np.mean(ratios) - 1, rel=1e-12)
+    assert smooth.loc["paired_t", "effect"] == pytest.approx(np.mean(np.log(ratios)), rel=1e-12)
+
+
+def test_ratio_tests_take_logs_by_hand():
+    # q = [2, 2, 2, 1/2]: log q = ln2 * [1, 1, 1, -1], mean ln2 / 2 (a mean of q - 1 would say +62.5%),
+    # sd ln2, so t = (ln2 / 2) / (ln2 / sqrt(4)) = 1 on 3 df: two-sided p = 2/3 - sqrt(3) / (2 pi)
+    out = synthetic_stats.ratio_tests(np.array([2.0, 2.0, 2.0, 0.5]), np.ones(4), "q").set_index("test")
+    assert out.loc["paired_t", "effect"] == pytest.approx(math.log(2) / 2, rel=1e-12)
+    assert out.loc["paired_t", "statistic"] == pytest.approx(1.0, rel=1e-12)
+    assert out.loc["paired_t", "p_value"] == pytest.approx(2 / 3 - math.sqrt(3) / (2 * math.pi), rel=1e-9)
+    assert out.loc["cohen_dz", "effect"] == pytest.approx(0.5, rel=1e-12)
+    assert out.loc["median_ratio", "effect"] == 2.0
+    assert out.loc["sign_test", "statistic"] == 3  # q > 1 in 3 of 4 pairs, as before the logs
+    with pytest.raises(ValueError, match="a log ratio needs values > 0"):
+        synthetic_stats.ratio_tests(np.array([0.0, 1.0]), np.ones(2), "q")
 
 
 def test_seed_variance_by_hand():

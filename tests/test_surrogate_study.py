@@ -106,7 +106,7 @@ def surrogate(**overrides):
     (dict(objectives=["sphere"]), ValueError, r"objectives contains \['sphere'\], which is not valid; choose from"),
     (dict(methods=["dreg", "sn"]), ValueError, r"must include 'base'"),
     (dict(methods=["base", "jacobian"]), ValueError, r"methods contains \['jacobian'\]"),
-    (dict(activations=["tanh"]), ValueError, r"activations contains \['tanh'\]"),
+    (dict(activations=["gelu"]), ValueError, r"activations contains \['gelu'\]"),
     (dict(dreg_lam=-1.0), ValueError, r"dreg_lam=-1.0 is not valid; it must be >= 0"),
     (dict(gd_step=0.0), ValueError, r"gd_step=0.0 is not valid; it must be > 0"),
     (dict(n_starts=0), ValueError, r"n_starts=0 is not valid"),

@@ -165,7 +165,7 @@ def expected_step_grads(model, method, x, y, task, lam, generator=None):
 
 @pytest.mark.usefixtures("float64")
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("activation", ["relu", "poly"])
+@pytest.mark.parametrize("activation", ["relu", "poly", "tanh"])
 @pytest.mark.parametrize("task", list(TASKS))
 def test_make_step_gradient_and_return_value(method, activation, task):
     """With lr = 0 the step leaves the weights alone and its .grad is the method's objective gradient."""

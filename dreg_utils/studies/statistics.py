@@ -7,7 +7,9 @@ paired t-test, the Wilcoxon signed-rank test and the exact sign test on d = a - 
 Cohen's d_z, the median ratio and a bootstrap CI of mean(d) (:func:`stats.paired_tests`).
 Claim 2 adds the exact sign test of r_p99 > r_mean with r = 1 - DREG/BASE; claim 5 a
 Spearman test of BASE p99/mean against capacity and a Welch test of p99/mean per capacity.
-Holm adjusts all p-values of one analysis as one family (column ``p_holm``).
+Each comparison's one deciding test, declared in :mod:`dreg_utils.claims` (column ``role``),
+joins the Holm family (``p_holm``, and ``p_holm_floor``: the smallest Holm p it could reach);
+the other tests are supporting evidence with raw p-values only.
 
 Each comparison is tested with the sidedness its claim declares in :mod:`dreg_utils.claims`
 (one-sided, in the paper's direction), and the verdicts come from there too
@@ -16,7 +18,7 @@ tests at alpha"): holds, partly, does not hold or inconclusive. An exact one-sid
 signed-rank test on n pairs cannot go below 0.5**n (0.0625 for 4 pairs).
 
 Synthetic families (notebook 01): lambda = lam vs lambda = 0 over matched (family, seed)
-runs, per family and pooled, on the ratio q = value(lam) / value(0) tested against 1; seed
+runs, per family and pooled, on the log ratio log q = log(value(lam) / value(0)) against 0; seed
 stability compares the across-seed variance of the test MSE with and without DREG.
 """
 from __future__ import annotations
@@ -31,12 +33,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from ..claims import (ACC, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO, RELATIVE, SIGN_TESTS, SN_ACC,
-                      SN_P99, TREND, WELCH, alternative)
+from ..claims import (ACC, COMPARISONS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO, RELATIVE, SIGN_TESTS,
+                      SN_ACC, SN_P99, TREND, WELCH, alternative)
 from ..models import n_parameters
 from ..runs import hidden_label
-from ..stats import (COLUMNS, add_holm, min_sign_test_p, pair_runs, paired_tests,
-                    relative_reduction_sign_test, welch_test)
+from ..stats import (COLUMNS, holm, min_sign_test_p, pair_runs, paired_tests, relative_reduction_sign_test,
+                     welch_test)
 from ..settings import StudySettings
 from ..validation import check_float, check_int, check_unit_interval
 
@@ -211,6 +213,38 @@ def tag(df: pd.DataFrame, **columns) -> pd.DataFrame:
     return out
 
 
+def mark_roles(tests: pd.DataFrame, deciding: str | None) -> pd.DataFrame:
+    """``tests`` with a ``role`` column: "deciding" for the test named ``deciding`` (the one that
+    decides the hypothesis), "supporting" for any other test with a p-value, "effect size" for
+    rows without one, "no test" when no test could run."""
+    role = np.select([tests["test"] == "none", tests["test"] == deciding, tests["p_value"].notna()],
+                     ["no test", "deciding", "supporting"], "effect size")
+    return tests.assign(role=role)
+
+
+def holm_floors(p_values: Sequence[float], floors: Sequence[float]) -> np.ndarray:
+    """Per test, the smallest Holm-adjusted p it could get: Holm of the family with its own
+    p-value set to its floor and the others as they are. A test ranked first gets m * floor
+    (m tests), so a floor >= alpha / m can never pass Holm's first step."""
+    p, floors = np.asarray(p_values, dtype=float), np.asarray(floors, dtype=float)
+    if p.shape != floors.shape or p.ndim != 1:
+        raise ValueError(f"p_values and floors must be 1-D of one length, got {p.shape} and {floors.shape}")
+    return np.array([holm(np.where(np.arange(p.size) == i, floor, p))[i] for i, floor in enumerate(floors)])
+
+
+def holm_over_deciding(tests: pd.DataFrame) -> pd.DataFrame:
+    """``tests`` with ``p_holm`` and ``p_holm_floor`` (:func:`holm_floors`) over one family: the
+    deciding tests that have a p-value, one per hypothesis. Every other row gets NaN: supporting
+    tests are shown with their raw p-values only."""
+    family = ((tests["role"] == "deciding") & tests["p_value"].notna()).to_numpy()
+    out = tests.assign(p_holm=math.nan, p_holm_floor=math.nan)
+    if family.any():
+        p = tests.loc[family, "p_value"].to_numpy(dtype=float)
+        out.loc[family, "p_holm"] = holm(p)
+        out.loc[family, "p_holm_floor"] = holm_floors(p, tests.loc[family, "p_floor"].to_numpy(dtype=float))
+    return out
+
+
 def compare(runs: pd.DataFrame, a: Hashable, b: Hashable, metric: str, label: str, *,
             by: Sequence[str] = PAIR_KEYS, method_col: str = "method", alternative: str = "two-sided",
             confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
@@ -319,8 +353,9 @@ def capacity_welch(runs: pd.DataFrame, metric: str = "ig_p99_over_mean", *,
 def mnist_tests(runs: pd.DataFrame, *, confidence: float = 0.95, n_boot: int = 10_000,
                 seed: int = 0) -> pd.DataFrame:
     """Every test behind claims 1-5 on a MNIST runs table, one row per test (``claim`` column),
-    each comparison with its claim's sidedness (:func:`claims.alternative`), with Holm-adjusted
-    p-values (``p_holm``) over the whole family."""
+    each comparison with its claim's sidedness (:func:`claims.alternative`) and each row's
+    ``role`` (its comparison's declared deciding test, or supporting); Holm-adjusted p-values
+    (``p_holm``) over the deciding tests only, one per hypothesis (:func:`holm_over_deciding`)."""
     check_columns(runs, MNIST_COLUMNS, "MNIST")
     kw = dict(confidence=confidence, n_boot=n_boot, seed=seed)
     base = runs[runs["method"] == "base"]
@@ -329,20 +364,21 @@ def mnist_tests(runs: pd.DataFrame, *, confidence: float = 0.95, n_boot: int = 1
     def paired(table: pd.DataFrame, a: str, b: str, metric: str, label: str, **by) -> pd.DataFrame:
         return compare(table, a, b, metric, label, alternative=alternative(label), **by, **kw)
 
-    parts = [
-        (1, paired(runs, "dreg", "base", "ig_p99", P99)),
-        (1, paired(runs, "dreg", "base", "ig_p99_over_mean", RATIO)),
-        (1, paired(runs, "dreg", "base", "test_acc", ACC)),
-        (2, relative_reduction(runs, **kw)),
-        (3, paired(base, "poly", "relu", "ig_p99", POLY_P99, **by_poly)),
-        (3, paired(base, "poly", "relu", "ig_max", POLY_MAX, **by_poly)),
-        (3, paired(base, "poly", "relu", "ig_p99_over_mean", POLY_RATIO, **by_poly)),
-        (4, paired(runs, "dreg", "sn", "test_acc", SN_ACC)),
-        (4, paired(runs, "dreg", "sn", "ig_p99", SN_P99)),
-        (5, capacity_trend(runs)),
-        (5, capacity_welch(runs, confidence=confidence)),
-    ]
-    tests = pd.concat([df.assign(claim=claim) for claim, df in parts], ignore_index=True)
-    first = ["claim", "comparison", "metric", "test", "n", "statistic", "p_value"]
+    parts = {
+        P99: paired(runs, "dreg", "base", "ig_p99", P99),
+        RATIO: paired(runs, "dreg", "base", "ig_p99_over_mean", RATIO),
+        ACC: paired(runs, "dreg", "base", "test_acc", ACC),
+        RELATIVE: relative_reduction(runs, **kw),
+        POLY_P99: paired(base, "poly", "relu", "ig_p99", POLY_P99, **by_poly),
+        POLY_MAX: paired(base, "poly", "relu", "ig_max", POLY_MAX, **by_poly),
+        POLY_RATIO: paired(base, "poly", "relu", "ig_p99_over_mean", POLY_RATIO, **by_poly),
+        SN_ACC: paired(runs, "dreg", "sn", "test_acc", SN_ACC),
+        SN_P99: paired(runs, "dreg", "sn", "ig_p99", SN_P99),
+        TREND: capacity_trend(runs),
+        WELCH: capacity_welch(runs, confidence=confidence),
+    }
+    tests = pd.concat([mark_roles(df, COMPARISONS[key].deciding).assign(claim=COMPARISONS[key].claim)
+                       for key, df in parts.items()], ignore_index=True)
+    first = ["claim", "comparison", "metric", "test", "role", "n", "statistic", "p_value"]
     tests = tests[first + [c for c in tests.columns if c not in first]]
-    return add_holm(tests)
+    return holm_over_deciding(tests)

@@ -1,6 +1,8 @@
 """The synthetic families' statistics (notebook 03): lambda = lam vs lambda = 0 over matched
-(family, seed) runs, per family and pooled, on the ratio q = value(lam) / value(0) tested
-against 1; seed stability compares the across-seed variance of the test MSE with and without DREG.
+(family, seed) runs, per family and pooled, on the log ratio log q = log(value(lam) / value(0))
+tested against 0 (a ratio of 2 and one of 1/2 cancel); the exact sign test decides each reading,
+and Holm runs over those deciding tests. Seed stability compares the across-seed variance of the
+test MSE with and without DREG.
 """
 from __future__ import annotations
 
@@ -10,10 +12,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..claims import (ALPHA, VERDICTS, support)
-from ..stats import (add_holm, paired_tests)
+from ..claims import ALPHA, SIGN, VERDICTS, support
+from ..stats import paired_tests
 from ..validation import check_unit_interval
-from .statistics import check_columns, matched_values, no_test, tag
+from .statistics import check_columns, holm_over_deciding, mark_roles, matched_values, no_test, tag
 from .statistics_text import format_p
 
 SYNTHETIC_KEYS = ("family", "seed")
@@ -21,6 +23,10 @@ SYNTHETIC_METRICS = ("test_mse", "grad_p90", "grad_p99")
 ALL_FAMILIES = "all families"
 SYNTHETIC_COLUMNS = ("family", "lam", "seed", "diverged", *SYNTHETIC_METRICS)
 SEED_VARIANCE = "seed variance of test MSE, per family: lambda / lambda=0"
+DECIDING_TEST = SIGN  # the exact sign test decides each reading, as it decides each paired MNIST comparison
+LOG_RATIO_EFFECTS = {"paired_t": "mean of log q", "bootstrap_mean_diff": "mean of log q",
+                     "wilcoxon": "median of log q", "sign_test": "share of pairs with q > 1",
+                     "cohen_dz": "mean(log q) / sd(log q)", "median_ratio": "median of q"}
 
 
 def _table_lambda(runs: pd.DataFrame, lam: float) -> float:
@@ -36,19 +42,20 @@ def _table_lambda(runs: pd.DataFrame, lam: float) -> float:
 
 def ratio_tests(numerator: np.ndarray, denominator: np.ndarray, label: str, *, confidence: float = 0.95,
                 n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
-    """Paired tests of q = numerator / denominator against 1, i.e. on d = q - 1: the t effect is the
-    mean relative change and ``median_ratio`` the median of q (scale-free across families)."""
-    if np.any(denominator <= 0):
-        raise ValueError(f"{label}: the reference values must be > 0 for a ratio; got {denominator.tolist()}")
+    """Paired tests of log q = log(numerator / denominator) against 0 (two-sided): the t effect is
+    the mean of log q (exp of it: the geometric-mean ratio), ``median_ratio`` the median of q;
+    both are scale-free across families, and a halving weighs as much as a doubling."""
+    if np.any(denominator <= 0) or np.any(numerator <= 0):
+        raise ValueError(f"{label}: a log ratio needs values > 0; got {numerator.tolist()} over "
+                         f"{denominator.tolist()}")
     if numerator.size < 2:
         return no_test(label, numerator.size, f"{numerator.size} matched pairs; a paired test needs 2")
     q = numerator / denominator
-    out = paired_tests(q, np.ones_like(q), confidence=confidence, n_boot=n_boot, seed=seed, label=label)
-    names = {"paired_t": "mean of q - 1", "bootstrap_mean_diff": "mean of q - 1",
-             "wilcoxon": "median of q - 1",
-             "sign_test": "share of pairs with q > 1", "cohen_dz": "mean(q - 1) / sd(q - 1)",
-             "median_ratio": "median of q"}
-    out["effect_name"] = out["test"].map(names)
+    log_q = np.log(q)
+    out = paired_tests(log_q, np.zeros_like(log_q), confidence=confidence, n_boot=n_boot, seed=seed,
+                       label=label)
+    out.loc[out["test"] == "median_ratio", ["effect", "note"]] = [float(np.median(q)), ""]
+    out["effect_name"] = out["test"].map(LOG_RATIO_EFFECTS)
     return out
 
 
@@ -65,7 +72,7 @@ def synthetic_tests(runs: pd.DataFrame, lam: float, metrics: Sequence[str] = SYN
             reg, base, unmatched = matched_values(part, lam, 0.0, metric, SYNTHETIC_KEYS, "lam")
             label = f"lambda={lam:g} / lambda=0: {metric}"
             out = ratio_tests(reg, base, label, confidence=confidence, n_boot=n_boot, seed=seed)
-            parts.append(tag(out, family=family, metric=metric, unmatched=unmatched))
+            parts.append(mark_roles(tag(out, family=family, metric=metric, unmatched=unmatched), DECIDING_TEST))
     tests = pd.concat(parts, ignore_index=True)
     first = ["family", "comparison", "metric", "test", "n", "statistic", "p_value"]
     return tests[first + [c for c in tests.columns if c not in first]]
@@ -91,21 +98,24 @@ def seed_variance(runs: pd.DataFrame, lam: float, metric: str = "test_mse") -> p
 def synthetic_analysis(runs: pd.DataFrame, lam: float, *, confidence: float = 0.95, n_boot: int = 10_000,
                        seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(tests, variances): :func:`synthetic_tests` plus the paired tests over families of the
-    variance ratio against 1 (family "all families", metric "test_mse seed variance"), with
-    Holm over all their p-values; and the per-family :func:`seed_variance` table."""
+    log variance ratio against 0 (family "all families", metric "test_mse seed variance"), with
+    Holm over their deciding tests (:func:`statistics.holm_over_deciding`); and the per-family
+    :func:`seed_variance` table."""
     tests = synthetic_tests(runs, lam, confidence=confidence, n_boot=n_boot, seed=seed)
     variances = seed_variance(runs, lam)
     ok = variances.dropna(subset=["variance_ratio"])
     var_tests = ratio_tests(ok["var_dreg"].to_numpy(), ok["var_base"].to_numpy(), SEED_VARIANCE,
                             confidence=confidence, n_boot=n_boot, seed=seed)
     var_tests = tag(var_tests, family=ALL_FAMILIES, metric="test_mse seed variance",
-                     unmatched=len(variances) - len(ok))
-    return add_holm(pd.concat([tests, var_tests], ignore_index=True)), variances
+                    unmatched=len(variances) - len(ok))
+    tests = pd.concat([tests, mark_roles(var_tests, DECIDING_TEST)], ignore_index=True)
+    return holm_over_deciding(tests), variances
 
 
 def synthetic_readings(tests: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     """The pooled synthetic comparisons in words: pairs, how many went down with DREG, the median
-    ratio, the mean relative change with its CI, raw p of each test, and a reading."""
+    ratio, the mean log ratio with its CI, raw p of each test, the Holm p of the deciding test
+    (the sign test), and a reading decided by that test."""
     check_unit_interval("alpha", alpha)
     readings = {"yes": "lower with DREG", "opposite": "higher with DREG", "no": "no significant change",
                 "unreachable": f"too few pairs to reach p < {alpha:g}", "missing": "no test"}
@@ -121,10 +131,10 @@ def synthetic_readings(tests: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFram
         rows.append({"comparison": comparison, "pairs": int(t["n"]),
                      "lower_with_dreg": f"{int(sign['n'] - sign['statistic'])}/{int(t['n'])}",
                      "median_ratio": by_test.loc["median_ratio", "effect"],
-                     "mean_change_pct": 100 * t["effect"], "ci_low_pct": 100 * t["ci_low"],
-                     "ci_high_pct": 100 * t["ci_high"], "p_t": t["p_value"],
-                     "p_wilcoxon": by_test.loc["wilcoxon", "p_value"], "p_sign": sign["p_value"],
-                     "holm_min": block["p_holm"].min(), "reading": readings[status]})
+                     "mean_log_ratio": t["effect"], "ci_low": t["ci_low"], "ci_high": t["ci_high"],
+                     "p_t": t["p_value"], "p_wilcoxon": by_test.loc["wilcoxon", "p_value"],
+                     "p_sign": sign["p_value"], "holm_deciding": by_test.loc[DECIDING_TEST, "p_holm"],
+                     "reading": readings[status]})
     return pd.DataFrame(rows)
 
 

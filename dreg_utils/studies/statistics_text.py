@@ -32,14 +32,17 @@ def format_p(p: float) -> str:
 
 
 def _pairs_text(tests: pd.DataFrame, comparison: str, what: str, direction: int) -> str:
-    """E.g. "p99 lower in 22/24 pairs (sign p = 2.1e-05, Wilcoxon p = 3.6e-06, t p = 1e-08)"."""
+    """E.g. "p99 lower in 22/24 pairs (sign p = 2.1e-05 decides; supporting: Wilcoxon p = 3.6e-06,
+    t p = 1e-08)"; all three supporting when the sign test decides nothing."""
     t = _get(tests, comparison, ("paired_t", "none"))
     if t is None or t["test"] == "none":
         return f"{what}: {0 if t is None else int(t['n'])} matched pairs, no test"
     sign, wil = _get(tests, comparison, SIGN_TESTS), _get(tests, comparison, "wilcoxon")
     k = int(sign["statistic"]) if direction > 0 else int(sign["n"] - sign["statistic"])
-    return (f"{what} in {k}/{int(t['n'])} pairs (sign p = {format_p(sign['p_value'])}, "
-            f"Wilcoxon p = {format_p(wil['p_value'])}, t p = {format_p(t['p_value'])})")
+    sign_p = f"sign p = {format_p(sign['p_value'])}"
+    rest = f"Wilcoxon p = {format_p(wil['p_value'])}, t p = {format_p(t['p_value'])}"
+    ps = f"{sign_p} decides; supporting: {rest}" if sign["role"] == "deciding" else f"supporting: {sign_p}, {rest}"
+    return f"{what} in {k}/{int(t['n'])} pairs ({ps})"
 
 
 def _claim5_text(tests: pd.DataFrame) -> str:
@@ -73,7 +76,8 @@ def ours_text(tests: pd.DataFrame, claim: int, confidence: float = 0.95) -> str:
         return _pairs_text(tests, RELATIVE, "relative p99 reduction > relative mean reduction", +1) + medians
     if claim == 3:
         return "; ".join(_pairs_text(tests, c, f"POLY_BASE {w} above RELU_BASE", +1)
-                         for c, w in ((POLY_P99, "p99"), (POLY_MAX, "max"), (POLY_RATIO, "p99/mean")))
+                         for c, w in ((POLY_P99, "p99"), (POLY_MAX, "max (supporting)"),
+                                      (POLY_RATIO, "p99/mean (supporting)")))
     if claim == 4:
         t = _get(tests, SN_ACC, "paired_t")
         gap = ("" if t is None else
@@ -83,8 +87,22 @@ def ours_text(tests: pd.DataFrame, claim: int, confidence: float = 0.95) -> str:
     return _claim5_text(tests)
 
 
+def _holm_note(tests: pd.DataFrame, claim: int, alpha: float) -> list[str]:
+    """The claim's deciding tests that could reach alpha alone but not after Holm."""
+    family = tests[tests["p_holm"].notna()]
+    lost = family[(family["claim"] == claim) & (family["p_floor"] < alpha) & (family["p_holm_floor"] >= alpha)]
+    if lost.empty:
+        return []
+    return [f"after Holm over the {len(family)} deciding tests no outcome could be significant: "
+            + ", ".join(f"{r.comparison} p ≥ {r.p_holm_floor:.2g}" for r in lost.itertuples())]
+
+
 def sample_size_note(tests: pd.DataFrame, claim: int, alpha: float = ALPHA) -> str:
-    """Whether our sample can reach alpha and the paper's reported p-value at all."""
+    """Whether our sample can reach alpha (alone and after Holm) and the paper's reported p-value."""
+    return "; ".join(_sample_size_notes(tests, claim, alpha) + _holm_note(tests, claim, alpha))
+
+
+def _sample_size_notes(tests: pd.DataFrame, claim: int, alpha: float) -> list[str]:
     if claim == 5:
         trend = tests[(tests["claim"] == 5) & (tests["test"] == "spearman")]
         welch = tests[(tests["claim"] == 5) & (tests["test"] == "welch_t")]
@@ -97,11 +115,11 @@ def sample_size_note(tests: pd.DataFrame, claim: int, alpha: float = ALPHA) -> s
             notes.append(f"Welch's t has no discreteness floor; {int(welch['n'].iloc[0])} runs per "
                          f"capacity (DREG + BASE); the paper's p < {small:g} / < {large:g} met at "
                          f"{met}/{len(welch)} capacities")
-        return "; ".join(notes)
+        return notes
     comparison, paper_n, bound = MNIST_CLAIMS[claim].headline
     sign = _get(tests, comparison, SIGN_TESTS)
     if sign is None:
-        return "no matched pairs"
+        return ["no matched pairs"]
     n, side = int(sign["n"]), alternative(comparison)
     floor = min_sign_test_p(n, side)
     what = (f"a {'two' if side == 'two-sided' else 'one'}-sided exact sign test on {n} pairs cannot go "
@@ -112,7 +130,7 @@ def sample_size_note(tests: pd.DataFrame, claim: int, alpha: float = ALPHA) -> s
     elif floor >= bound:
         notes.append(f"{what}, above the paper's p < {bound:g} (that needs ≥ "
                      f"{min_pairs_for_sign_test(bound, side)} pairs)")
-    return "; ".join(notes)
+    return notes
 
 
 def paper_table3_checks() -> dict[int, str]:
@@ -184,29 +202,33 @@ def designs(tests: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+DECIDING_NAMES = {"sign_test": "sign", "relative_reduction_sign": "sign", "welch_t": "Welch t",
+                  "spearman": "Spearman"}
+
+
 def summary_view(tests: pd.DataFrame, keys: Sequence[str] = ("claim", "comparison")) -> pd.DataFrame:
     """One row per comparison: n, the main effect (mean difference, difference of means or rho)
-    with its CI, the bootstrap CI, d_z, median ratio, and raw and Holm p of each test."""
+    with its CI, the bootstrap CI, d_z, median ratio, the raw p of each test, which test decides
+    (the others are supporting; "none: supporting" when no test decides) and its Holm p."""
     rows = []
     for key, block in tests.groupby(list(keys), sort=False):
         by_test = block.set_index("test")
 
-        def get(test: str, col: str) -> float:
+        def get(test: str | None, col: str) -> float:
             return float(by_test.loc[test, col]) if test in by_test.index else math.nan
 
         main = next((t for t in MAIN_TESTS if t in by_test.index), None)
         sign = next((t for t in SIGN_TESTS if t in by_test.index), "sign_test")
-        n = block["n"].max()
+        deciding = next(iter(block.loc[block["role"] == "deciding", "test"]), None)
+        shown = "no test" if (block["role"] == "no test").all() else "none: supporting"
         row = dict(zip(keys, key))
-        row.update({"n": n, "effect": get(main, "effect") if main else math.nan,
-                    "ci_low": get(main, "ci_low") if main else math.nan,
-                    "ci_high": get(main, "ci_high") if main else math.nan,
-                    "bootstrap_low": get("bootstrap_mean_diff", "ci_low"),
+        row.update({"n": block["n"].max(), "effect": get(main, "effect"), "ci_low": get(main, "ci_low"),
+                    "ci_high": get(main, "ci_high"), "bootstrap_low": get("bootstrap_mean_diff", "ci_low"),
                     "bootstrap_high": get("bootstrap_mean_diff", "ci_high"),
                     "d_z": get("cohen_dz", "effect"), "median_ratio": get("median_ratio", "effect"),
-                    "p_main": get(main, "p_value") if main else math.nan,
-                    "p_wilcoxon": get("wilcoxon", "p_value"), "p_sign": get(sign, "p_value"),
-                    "holm_main": get(main, "p_holm") if main else math.nan,
-                    "holm_wilcoxon": get("wilcoxon", "p_holm"), "holm_sign": get(sign, "p_holm")})
+                    "p_main": get(main, "p_value"), "p_wilcoxon": get("wilcoxon", "p_value"),
+                    "p_sign": get(sign, "p_value"),
+                    "deciding_test": DECIDING_NAMES.get(deciding, shown),
+                    "holm_deciding": get(deciding, "p_holm")})
         rows.append(row)
     return pd.DataFrame(rows)
