@@ -103,7 +103,7 @@ def test_parameters_cell_lists_every_knob_of_its_study(chapter):
 @pytest.mark.parametrize("knob", ["lr", "batch_size", "weight_decay"])
 def test_every_training_page_exposes_the_optimiser_knobs(knob):
     trained = [c for c, t in CHAPTER_SETTINGS.items() if "epochs" in t.knobs()]
-    assert len(trained) == 4
+    assert len(trained) == 5
     assert all(knob in parameters_cell(c) for c in trained)
 
 
@@ -154,3 +154,10 @@ def test_a_subclass_declares_knobs_presets_and_checks_in_one_place():
 def test_bad_settings(call, error, pattern):
     with pytest.raises(error, match=pattern):
         call()
+
+
+def test_every_notebook_is_a_chapter_with_a_settings_type_and_a_page():
+    toc = (NOTEBOOKS.parent / "_toc.yml").read_text()
+    for path in NOTEBOOKS.glob("*.md"):
+        assert path.stem in CHAPTER_SETTINGS, f"{path.name} has no settings type in book/chapters.py"
+        assert f"book/executed/{path.stem}" in toc, f"{path.name} is not in _toc.yml"

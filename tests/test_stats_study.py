@@ -111,6 +111,16 @@ def test_holm_factor_equals_the_number_of_deciding_tests(paper_like):
     assert at_min["p_holm"].to_numpy() == pytest.approx(11 * smallest, rel=1e-12)
 
 
+def test_mark_roles_names_the_deciding_test():
+    rows = study.compare(mnist_runs(), "dreg", "base", "ig_p99", verdict_text.P99, n_boot=N_BOOT)
+    roles = study.mark_roles(rows, "sign_test").set_index("test")["role"]
+    assert roles.to_dict() == {"paired_t": "supporting", "wilcoxon": "supporting", "sign_test": "deciding",
+                               "cohen_dz": "effect size", "median_ratio": "effect size",
+                               "bootstrap_mean_diff": "effect size"}
+    assert set(study.mark_roles(rows, None)["role"]) == {"supporting", "effect size"}
+    assert list(study.mark_roles(study.no_test("c", 0, "none"), "sign_test")["role"]) == ["no test"]
+
+
 def test_holm_floors_by_hand():
     # first test at its floor 0.03 ranks first of 2: 2 * 0.03; the second at 0 ranks first: 0
     assert study.holm_floors([0.04, 0.5], [0.03, 0.0]) == pytest.approx([0.06, 0.0], abs=1e-15)

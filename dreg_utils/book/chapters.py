@@ -7,6 +7,7 @@ from ..studies.mnist import MNISTSettings
 from ..studies.statistics import StatisticsSettings
 from ..studies.surrogate import SurrogateSettings
 from ..studies.synthetic import SyntheticSettings
+from ..studies.synthetic_ablation import AblationSettings
 from .performance import PerformanceSettings
 
 CHAPTER_SETTINGS: dict[str, type[StudySettings]] = {
@@ -16,4 +17,5 @@ CHAPTER_SETTINGS: dict[str, type[StudySettings]] = {
     "04_sr_distillation": DistillationSettings,
     "05_surrogate_optimization": SurrogateSettings,
     "06_performance": PerformanceSettings,
+    "07_synthetic_ablation": AblationSettings,
 }

@@ -13,6 +13,9 @@ LABELS = {
     "paper_p90_reduction_pct": "p90 change % (paper)", "proxy_reduction_pct": "proxy change % (ours)",
     "plateau_lambda": "plateau up to lambda", "plateau_p90_reduction_pct": "p90 reduction at plateau end %",
     "plateau_test_mse_reduction_pct": "test MSE improvement %",
+    # synthetic ablation (notebook 07)
+    "mean_p90_reduction_pct": "mean p90 reduction %", "mean_gap_to_paper": "mean gap to the paper (points)",
+    "mean_test_mse_change_pct": "mean test MSE change %",
     # symbolic distillation (notebook 04)
     "snr_proxy": "SNR proxy",
     "teacher_r2_base": "teacher R2 (lambda=0)",

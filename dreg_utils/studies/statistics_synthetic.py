@@ -72,7 +72,8 @@ def synthetic_tests(runs: pd.DataFrame, lam: float, metrics: Sequence[str] = SYN
             reg, base, unmatched = matched_values(part, lam, 0.0, metric, SYNTHETIC_KEYS, "lam")
             label = f"lambda={lam:g} / lambda=0: {metric}"
             out = ratio_tests(reg, base, label, confidence=confidence, n_boot=n_boot, seed=seed)
-            parts.append(mark_roles(tag(out, family=family, metric=metric, unmatched=unmatched), DECIDING_TEST))
+            out = tag(out, family=family, metric=metric, unmatched=unmatched)
+            parts.append(mark_roles(out, DECIDING_TEST))
     tests = pd.concat(parts, ignore_index=True)
     first = ["family", "comparison", "metric", "test", "n", "statistic", "p_value"]
     return tests[first + [c for c in tests.columns if c not in first]]

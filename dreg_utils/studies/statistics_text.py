@@ -41,7 +41,8 @@ def _pairs_text(tests: pd.DataFrame, comparison: str, what: str, direction: int)
     k = int(sign["statistic"]) if direction > 0 else int(sign["n"] - sign["statistic"])
     sign_p = f"sign p = {format_p(sign['p_value'])}"
     rest = f"Wilcoxon p = {format_p(wil['p_value'])}, t p = {format_p(t['p_value'])}"
-    ps = f"{sign_p} decides; supporting: {rest}" if sign["role"] == "deciding" else f"supporting: {sign_p}, {rest}"
+    decides = sign["role"] == "deciding"
+    ps = f"{sign_p} decides; supporting: {rest}" if decides else f"supporting: {sign_p}, {rest}"
     return f"{what} in {k}/{int(t['n'])} pairs ({ps})"
 
 
@@ -90,7 +91,8 @@ def ours_text(tests: pd.DataFrame, claim: int, confidence: float = 0.95) -> str:
 def _holm_note(tests: pd.DataFrame, claim: int, alpha: float) -> list[str]:
     """The claim's deciding tests that could reach alpha alone but not after Holm."""
     family = tests[tests["p_holm"].notna()]
-    lost = family[(family["claim"] == claim) & (family["p_floor"] < alpha) & (family["p_holm_floor"] >= alpha)]
+    lost = family[(family["claim"] == claim) & (family["p_floor"] < alpha)
+                  & (family["p_holm_floor"] >= alpha)]
     if lost.empty:
         return []
     return [f"after Holm over the {len(family)} deciding tests no outcome could be significant: "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -91,12 +91,23 @@ def group_key(config: dict) -> str:
     return json.dumps({k: v for k, v in config.items() if k not in ("lam", "seed")}, sort_keys=True)
 
 
+def family_data(config: dict) -> Splits:
+    """The run's family data: label noise ``noise`` (default 0.1) on the standardised target,
+    then the target (noise included) times ``target_scale`` (default 1; the ablation varies both)."""
+    data = make_family(config["family"], noise=config.get("noise", 0.1))
+    scale = config.get("target_scale", 1.0)
+    if scale == 1.0:
+        return data
+    return replace(data, y_train=data.y_train * scale, y_val=data.y_val * scale, y_test=data.y_test * scale,
+                   source=f"{data.source}, target x {scale:g}")
+
+
 def run_group(configs: list[dict], device: str = "auto") -> list[dict]:
     """Train the runs of one :func:`group_key` together (:func:`dreg_utils.ensemble.fit_ensemble`:
     each member's own initialisation and minibatch order, as one run alone would have them)
     and measure each on the test split, in order."""
     first = configs[0]
-    data = make_family(first["family"])
+    data = family_data(first)
     results = fit_ensemble([Member(c["seed"], "dreg", c["lam"]) for c in configs], data.x_train,
                            data.y_train, first["hidden"], activation=first["activation"],
                            task="regression", epochs=first["epochs"], batch_size=first["batch_size"],
