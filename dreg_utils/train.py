@@ -266,15 +266,7 @@ def make_step(model: CompactMLP, optimizer: torch.optim.Optimizer, method: str =
     loss_name = "ce" if task == "classification" else "mse"
     zero_grad, opt_step = optimizer.zero_grad, optimizer.step
 
-    if method == "dreg" and not all(isinstance(a, (ReLU, Poly)) for a in model.activations):
-        def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:  # e.g. tanh: autograd
-            zero_grad(set_to_none=True)
-            trace = model.trace(xb)
-            task_value = task_loss(trace.output, yb, task)
-            (task_value + lam * dreg_penalty(model, trace=trace)).backward()
-            opt_step()
-            return task_value.detach()
-    elif method == "dreg":
+    if method == "dreg" and all(isinstance(a, (ReLU, Poly)) for a in model.activations):
         def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
             zero_grad(set_to_none=True)
             output, finish = dreg_forward(model, xb, lam)
@@ -283,33 +275,32 @@ def make_step(model: CompactMLP, optimizer: torch.optim.Optimizer, method: str =
             finish()
             opt_step()
             return task_value.detach()
-    elif method == "igp":
-        def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-            zero_grad(set_to_none=True)
+        return step
+
+    def objective(xb: torch.Tensor, yb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(task loss, task loss + lam * penalty) of the minibatch, by autograd."""
+        if method == "dreg":  # activations without a closed form, e.g. tanh
+            trace = model.trace(xb)
+            task_value = task_loss(trace.output, yb, task)
+            return task_value, task_value + lam * dreg_penalty(model, trace=trace)
+        if method == "igp":
             sq, losses = loss_gradient_sq(model, xb, yb, loss_name, create_graph=True)
             task_value = losses.mean()
-            (task_value + lam * sq.mean()).backward()
-            opt_step()
-            return task_value.detach()
-    elif method in ("jacobian", "jacobian_rp"):
-        def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-            zero_grad(set_to_none=True)
-            if method == "jacobian":
-                sq, out = jacobian_sq_frobenius(model, xb, create_graph=True)
-            else:
-                sq, out = projected_jacobian_sq(model, xb, n_projections, generator,
-                                                create_graph=True)
+            return task_value, task_value + lam * sq.mean()
+        if method in ("jacobian", "jacobian_rp"):
+            sq, out = (jacobian_sq_frobenius(model, xb, create_graph=True) if method == "jacobian" else
+                       projected_jacobian_sq(model, xb, n_projections, generator, create_graph=True))
             task_value = task_loss(out, yb, task)
-            (task_value + lam * sq.mean()).backward()
-            opt_step()
-            return task_value.detach()
-    else:  # base, sn
-        def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-            zero_grad(set_to_none=True)
-            task_value = task_loss(model(xb), yb, task)
-            task_value.backward()
-            opt_step()
-            return task_value.detach()
+            return task_value, task_value + lam * sq.mean()
+        task_value = task_loss(model(xb), yb, task)  # base, sn
+        return task_value, task_value
+
+    def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        zero_grad(set_to_none=True)
+        task_value, total = objective(xb, yb)
+        total.backward()
+        opt_step()
+        return task_value.detach()
     return step
 
 

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
+from dreg_utils.runs import pair_runs
 from dreg_utils.stats import (
     COLUMNS,
     add_holm,
@@ -13,7 +14,6 @@ from dreg_utils.stats import (
     holm,
     min_pairs_for_sign_test,
     min_sign_test_p,
-    pair_runs,
     paired_tests,
     relative_reduction_sign_test,
     sign_test,

@@ -36,9 +36,8 @@ from scipy import stats as sps
 from ..claims import (ACC, COMPARISONS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO, RELATIVE, SIGN_TESTS,
                       SN_ACC, SN_P99, TREND, WELCH, alternative)
 from ..models import n_parameters
-from ..runs import hidden_label
-from ..stats import (COLUMNS, holm, min_sign_test_p, pair_runs, paired_tests, relative_reduction_sign_test,
-                     welch_test)
+from ..runs import hidden_label, pair_runs
+from ..stats import COLUMNS, holm, min_sign_test_p, paired_tests, relative_reduction_sign_test, welch_test
 from ..settings import StudySettings
 from ..validation import check_float, check_int, check_unit_interval
 
