@@ -22,7 +22,12 @@ Penalties P_s per method, as in :mod:`dreg_utils.penalties`:
 * ``dreg``: the CR-penalty (1/L) sum_l sum_j E_B[phi'(z_j)^2] ||W_j||^2. For ReLU its
   gradient (2 lam / L) a_j W_j (a_j = active fraction of unit j) is added in closed
   form after the backward pass; for poly it is differentiated by autograd.
-* ``igp``: E_B ||grad_x l(f_s(x), y)||^2 by double backprop.
+* ``igp``: E_B ||grad_x l(f_s(x), y)||^2 by double backprop (the gradient of the loss).
+* ``jacobian``: E_B ||J_s(x)||_F^2 = E_B sum_k ||grad_x f_s(x)_k||^2, the output gradient of
+  every logit (the input-gradient penalty as the DREG paper writes it, ||grad_x f(x)||^2),
+  from the Jacobian product J = W_L D_{L-1} W_{L-1} ... D_1 W_1 with D_l = diag(phi'(z_l)),
+  differentiated by autograd; :func:`dreg_utils.train.fit`'s ``jacobian`` method is the same
+  penalty for one model.
 * ``sn``: no penalty; each weight acts as W / sigma with sigma = u^T W v, where (u, v)
   take one power-iteration step u <- W v / ||W v||, v <- W^T u / ||W^T u|| per
   training forward pass and are constants for autograd: the semantics of
@@ -48,7 +53,7 @@ from .models import CompactMLP, ForwardTrace
 from .train import TASKS, FitResult, guarded_epoch, resolve_device
 from .validation import check_choice, check_float, check_int, check_nonempty_list
 
-ENSEMBLE_METHODS = ("base", "dreg", "igp", "sn")
+ENSEMBLE_METHODS = ("base", "dreg", "igp", "sn", "jacobian")
 _SN_EPS = 1e-12  # torch's default eps of spectral_norm
 
 
@@ -206,6 +211,26 @@ class StackedMLP(nn.Module):
             dz = dz * self._inverse_sigmas[0][:, None, None]
         return torch.bmm(self.weights[0], dz.transpose(1, 2)).pow(2).sum(dim=1)
 
+    def output_jacobian_sq(self, trace: ForwardTrace) -> torch.Tensor:
+        """Per member and sample, ||d f / d x||_F^2 over every output, shape [S, B],
+        differentiable. With J = A W_1, A = W_L D_{L-1} ... W_2 D_1 built from the output back
+        (one batched product per layer; SN members use W / sigma), ||J||_F^2 = tr(A G A^T) with
+        G = W_1 W_1^T: the input dimension never appears in a per-sample tensor."""
+        scales = self._inverse_sigmas or [None] * self.depth
+        rows = self._scaled(self.weights[-1], scales[-1]).transpose(1, 2).unsqueeze(1)  # [S, 1, out, h]
+        rows = rows.expand(-1, trace.output.shape[1], -1, -1)
+        for l in range(self.depth - 2, -1, -1):
+            rows = rows * self.activation.derivative(trace.preactivations[l]).unsqueeze(2)  # D_l
+            if l > 0:
+                rows = rows @ self._scaled(self.weights[l], scales[l]).transpose(1, 2).unsqueeze(1)
+        first = self._scaled(self.weights[0], scales[0])  # [S, in, h]: W_1^T
+        gram = (first.transpose(1, 2) @ first).unsqueeze(1)  # [S, 1, h, h]
+        return ((rows @ gram) * rows).sum(dim=(2, 3))
+
+    @staticmethod
+    def _scaled(wt: torch.Tensor, inv_sigma: torch.Tensor | None) -> torch.Tensor:
+        return wt if inv_sigma is None else wt * inv_sigma[:, None, None]
+
     def dreg_terms(self, trace: ForwardTrace) -> torch.Tensor:
         """Per member, the CR-penalty (1/L) sum_l E_B[d_l(x)] (DREG eq. 5), shape [S]:
         sum_j E_B[phi'(z_j)^2] ||W_j||^2 per hidden layer (||W_j||^2 = column sums of Wt^2)."""
@@ -358,7 +383,7 @@ def make_group_step(net: StackedMLP, optimizer: torch.optim.Optimizer, members: 
         values = [m.lam if m.method == method else 0.0 for m in members]
         return torch.tensor(values, dtype=dtype, device=dev) if any(values) else None
 
-    lam_dreg, lam_igp = lams("dreg"), lams("igp")
+    lam_dreg, lam_igp, lam_jacobian = lams("dreg"), lams("igp"), lams("jacobian")
     dreg_members = [s for s, m in enumerate(members) if m.method == "dreg" and m.lam > 0]
     relu = net.activation_name == "relu"
     loss_name = "ce" if task == "classification" else "mse"
@@ -374,6 +399,8 @@ def make_group_step(net: StackedMLP, optimizer: torch.optim.Optimizer, members: 
         total = task_value.sum()
         if lam_igp is not None:
             total = total + (lam_igp * net.input_gradient_sq(losses, trace).mean(dim=1)).sum()
+        if lam_jacobian is not None:
+            total = total + (lam_jacobian * net.output_jacobian_sq(trace).mean(dim=1)).sum()
         if lam_dreg is not None and not relu:
             total = total + (lam_dreg * net.dreg_terms(trace)).sum()
         total.backward()

@@ -8,7 +8,7 @@ from dreg_utils.models import CompactMLP
 from dreg_utils.train import fit
 
 MEMBERS = [Member(0, "base"), Member(1, "dreg", 0.05), Member(2, "igp", 0.1), Member(3, "sn"),
-           Member(1, "base"), Member(4, "dreg", 0.5)]
+           Member(1, "base"), Member(4, "dreg", 0.5), Member(5, "jacobian", 0.1)]
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_divergence_is_reported_per_member_like_fit(blobs):
 
 @pytest.mark.parametrize("make, error, pattern", [
     (lambda: Member(0, "dropout"), ValueError,
-     r"method='dropout' is not valid; choose one of \['base', 'dreg', 'igp', 'sn'\]"),
+     r"method='dropout' is not valid; choose one of \['base', 'dreg', 'igp', 'sn', 'jacobian'\]"),
     (lambda: Member(0, "dreg", -1e-3), ValueError, r"lam=-0.001 is not valid; it must be >= 0"),
     (lambda: Member(-1), ValueError, r"seed=-1 is not valid"),
     (lambda: fit_ensemble([], torch.zeros(4, 2), torch.zeros(4).long(), (3,)), ValueError,
@@ -148,3 +148,19 @@ def test_divergence_is_reported_per_member_like_fit(blobs):
 def test_bad_arguments(make, error, pattern):
     with pytest.raises(error, match=pattern):
         make()
+
+
+@pytest.mark.parametrize("activation", ["relu", "poly", "tanh"])
+def test_output_jacobian_penalty_equals_jacrev(float64, activation):
+    """||d f / d x||_F^2 per member and sample against torch.func.jacrev of each member alone,
+    SN members included (their forward divides by sigma)."""
+    from torch.func import jacrev, vmap
+
+    members = [Member(0, "jacobian", 0.1), Member(1, "sn"), Member(2, "base")]
+    models, net, _ = build_group(members, 5, (7, 6), 4, activation=activation)
+    x = torch.randn(3, 9, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    ours = net.output_jacobian_sq(net.trace(x))
+    for s, model in enumerate(models):
+        model.train()  # SN: the same single power-iteration step as the stacked forward
+        jac = vmap(jacrev(lambda v: model(v.unsqueeze(0)).squeeze(0)))(x[s])  # [B, out, in]
+        torch.testing.assert_close(ours[s], jac.pow(2).sum(dim=(1, 2)), rtol=1e-10, atol=1e-12)

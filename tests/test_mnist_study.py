@@ -38,8 +38,8 @@ def test_every_profile_validates(profile):
     (dict(capacities=[[32, 16], [32, 16]]), ValueError, r"capacities lists \[32, 16\] more than once"),
     (dict(activations=["relu", "gelu"]), ValueError,
      r"activations contains \['gelu'\], which is not valid; choose from \['relu', 'poly'\]"),
-    (dict(methods=["base", "jacobian"]), ValueError,
-     r"methods contains \['jacobian'\], which is not valid; choose from \['base', 'dreg', 'igp', 'sn'\]"),
+    (dict(methods=["base", "dropout"]), ValueError,
+     r"methods contains \['dropout'\], which is not valid; choose from \['base', 'dreg', 'igp', 'sn', 'jacobian'\]"),
     (dict(seeds=[0, 0]), ValueError, r"seeds lists 0 more than once"),
     (dict(lam=-0.01), ValueError, r"lam=-0.01 is not valid; it must be >= 0"),
     (dict(dreg_lambdas=[0.01, 0.0]), ValueError, r"dreg_lambdas\[1\]=0.0 is not valid; it must be > 0"),
@@ -76,7 +76,8 @@ def test_configs_and_groups(tiny_mnist):
         assert len({(str(c["hidden"]), c["activation"]) for c in group}) == 1
         assert len({c["method"] == "igp" for c in group}) == 1
     frontier = study.make_frontier_configs(s, tiny_mnist)
-    assert len(frontier) == (2 + len(s["dreg_lambdas"]) + len(s["igp_lambdas"])) * len(s["frontier_seeds"])
+    assert len(frontier) == (2 + len(s["dreg_lambdas"]) + len(s["igp_lambdas"]) + len(s["jacobian_lambdas"])) \
+        * len(s["frontier_seeds"])
 
 
 def test_sweep_caches_and_saves_tidy_tables(tiny_mnist, tmp_path):
@@ -92,9 +93,11 @@ def test_sweep_caches_and_saves_tidy_tables(tiny_mnist, tmp_path):
     quantiles = pd.read_csv(tmp_path / "runs_ig_quantiles.csv")
     assert len(quantiles) == 8 * len(study.QUANTILE_LEVELS)
     assert (quantiles.groupby("run_key")["ig_norm"].diff().dropna() >= 0).all()  # monotone
-    # the frontier shares BASE, SN and DREG/IGP at lam = 1e-2 with the main grid: all cached
+    # the frontier shares BASE, SN and DREG/IGP at lam = 1e-2 with the main grid (cached); the
+    # output-gradient runs are its own
     frontier = study.run_frontier(s, tiny_mnist, tmp_path, progress=False)
-    assert frontier["cached"].all()
+    own = frontier["method"] == "jacobian"
+    assert frontier.loc[~own, "cached"].all() and own.any() and not frontier.loc[own, "cached"].any()
     again = study.run_sweep(s, tiny_mnist, tmp_path, progress=False)
     assert again["cached"].all()
     pd.testing.assert_series_equal(again["ig_p99"], runs["ig_p99"])

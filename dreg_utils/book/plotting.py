@@ -128,8 +128,9 @@ def noise_figure(noise: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-METHOD_COLORS = {"base": "#7f7f7f", "dreg": "#c0392b", "igp": "#2471a3", "sn": "#239b56"}
-METHOD_LABELS = {"base": "BASE", "dreg": "DREG", "igp": "IGPEN", "sn": "SN"}
+METHOD_COLORS = {"base": "#7f7f7f", "dreg": "#c0392b", "igp": "#2471a3", "sn": "#239b56", "jacobian": "#8e44ad"}
+METHOD_LABELS = {"base": "BASE", "dreg": "DREG", "igp": "IGPEN (loss gradient)", "sn": "SN",
+                 "jacobian": "IGPEN-OUT (output gradient)"}
 
 
 def _plain_log_axis(axis) -> None:
@@ -234,7 +235,7 @@ def frontier_figure(summary: pd.DataFrame) -> plt.Figure:
         ax.errorbar(rows["ig_p99"], rows["test_acc"], xerr=rows["ig_p99_std"], yerr=rows["test_acc_std"],
                     marker="o", capsize=2, color=METHOD_COLORS[method], label=METHOD_LABELS[method],
                     ls="-" if len(rows) > 1 else "none")
-        if method in ("dreg", "igp"):
+        if method in ("dreg", "igp", "jacobian"):
             for r in rows.itertuples(index=False):
                 ax.annotate(f"{r.lam:g}", (r.ig_p99, r.test_acc), fontsize=7, xytext=(3, 3),
                             textcoords="offset points", color=METHOD_COLORS[method])

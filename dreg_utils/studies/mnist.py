@@ -50,7 +50,7 @@ STUDY_VERSION = "3"
 
 ACTIVATIONS = ("relu", "poly")  # the paper's two (Table 3)
 METHODS = ENSEMBLE_METHODS  # ("base", "dreg", "igp", "sn")
-PAPER_NAMES = {"base": "BASE", "dreg": "DREG", "igp": "IGPEN", "sn": "SN"}
+PAPER_NAMES = {"base": "BASE", "dreg": "DREG", "igp": "IGPEN", "sn": "SN", "jacobian": "IGPEN-OUT"}
 PAPER_CAPACITIES = [[32, 16], [128, 64], [256, 128], [512, 256]]
 METRICS = ("test_acc", "ig_mean", "ig_p95", "ig_p99", "ig_max", "ig_p99_over_mean")
 METRIC_LABELS = {"test_acc": "Test Acc (%)", "ig_mean": "IG Mean", "ig_p95": "IG p95",
@@ -88,7 +88,7 @@ class MNISTSettings(StudySettings):
     n_test: int | None = None
     capacities: list[list[int]] = knob(PAPER_CAPACITIES)
     activations: list[str] = knob(["relu", "poly"])
-    methods: list[str] = knob(list(METHODS))
+    methods: list[str] = knob(["base", "dreg", "igp", "sn"])  # "jacobian": the output gradient
     seeds: list[int] = knob([0, 1, 2])
     lam: float = 1e-2
     epochs: int = 8
@@ -100,12 +100,13 @@ class MNISTSettings(StudySettings):
     frontier_activation: str = "relu"
     dreg_lambdas: list[float] = knob([1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1])
     igp_lambdas: list[float] = knob([1e-2, 1e-1, 1.0, 3.0, 10.0, 30.0, 100.0])
+    jacobian_lambdas: list[float] = knob([1e-3, 1e-2, 1e-1])  # the output-gradient penalty
     frontier_seeds: list[int] = knob([0, 1, 2])
 
     PRESETS: ClassVar[dict[str, dict]] = {
         "smoke": dict(n_train=1024, n_test=256, capacities=[[32, 16], [64, 32]], seeds=[0, 1],
                       epochs=2, frontier_capacity=[32, 16], dreg_lambdas=[1e-2, 1e-1],
-                      igp_lambdas=[1e-2, 1.0], frontier_seeds=[0, 1]),
+                      igp_lambdas=[1e-2, 1.0], jacobian_lambdas=[1e-2], frontier_seeds=[0, 1]),
     }
 
     def normalise(self, s: dict) -> dict:
@@ -128,6 +129,7 @@ class MNISTSettings(StudySettings):
         check_choice("frontier_activation", s["frontier_activation"], ACTIVATIONS)
         s["dreg_lambdas"] = _lambdas("dreg_lambdas", s["dreg_lambdas"])
         s["igp_lambdas"] = _lambdas("igp_lambdas", s["igp_lambdas"])
+        s["jacobian_lambdas"] = _lambdas("jacobian_lambdas", s["jacobian_lambdas"])
         s["frontier_seeds"] = check_seeds("frontier_seeds", s["frontier_seeds"])
         return {**s, **check_training(s)}
 
@@ -153,12 +155,12 @@ def _config(settings: dict, identity: dict, hidden: list[int], activation: str, 
             lam: float, seed: int) -> dict:
     """A run's identity: data, model, method, lam (0 for BASE and SN), seed, training settings."""
     return {**identity, "hidden": list(hidden), "activation": activation, "method": method,
-            "lam": float(lam) if method in ("dreg", "igp") else 0.0, "seed": seed,
+            "lam": float(lam) if method in ("dreg", "igp", "jacobian") else 0.0, "seed": seed,
             **{k: settings[k] for k in TRAINING_KEYS}}
 
 
 def make_configs(settings: dict, data: MNISTData) -> list[dict]:
-    """Table 3's grid: capacities x activations x methods x seeds, DREG and IGP at ``lam``."""
+    """Table 3's grid: capacities x activations x methods x seeds, the penalties at ``lam``."""
     identity = data_identity(data)
     return [_config(settings, identity, hidden, activation, method, settings["lam"], seed)
             for hidden in settings["capacities"] for activation in settings["activations"]
@@ -166,20 +168,23 @@ def make_configs(settings: dict, data: MNISTData) -> list[dict]:
 
 
 def make_frontier_configs(settings: dict, data: MNISTData) -> list[dict]:
-    """The matched-effect sweep at one capacity: BASE, SN, and DREG and IGP at each of their lambdas."""
+    """The matched-effect sweep at one capacity: BASE, SN, and DREG, IGP (the loss gradient) and the
+    output-gradient penalty ("jacobian") at each of their lambdas."""
     identity = data_identity(data)
     hidden, activation = settings["frontier_capacity"], settings["frontier_activation"]
     pairs = ([("base", 0.0), ("sn", 0.0)] + [("dreg", lam) for lam in settings["dreg_lambdas"]]
-             + [("igp", lam) for lam in settings["igp_lambdas"]])
+             + [("igp", lam) for lam in settings["igp_lambdas"]]
+             + [("jacobian", lam) for lam in settings["jacobian_lambdas"]])
     return [_config(settings, identity, hidden, activation, method, lam, seed)
             for method, lam in pairs for seed in settings["frontier_seeds"]]
 
 
 def group_key(config: dict) -> Hashable:
     """Runs with equal keys train together: same data, model shape, activation and training
-    settings; IGP runs apart from the others (see the module docstring)."""
+    settings; IGP and the output-gradient ("jacobian") runs each apart from the others, since
+    their penalties would otherwise be paid by every member (see the module docstring)."""
     shared = tuple((k, json.dumps(v)) for k, v in sorted(config.items()) if k not in MEMBER_KEYS)
-    return shared + (config["method"] == "igp",)
+    return shared + (config["method"] if config["method"] in ("igp", "jacobian") else "",)
 
 
 def _measure(result: FitResult, x_test: torch.Tensor, y_test: torch.Tensor, group_size: int) -> dict:

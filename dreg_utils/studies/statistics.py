@@ -105,7 +105,7 @@ def mnist_grid(settings: dict) -> tuple[dict[str, list], int]:
     """The values each column of the MNIST runs table takes under ``settings``, and its row count."""
     methods = settings["methods"]
     lams = ([0.0] if {"base", "sn"} & set(methods) else []) + (
-        [settings["lam"]] if {"dreg", "igp"} & set(methods) else [])
+        [settings["lam"]] if {"dreg", "igp", "jacobian"} & set(methods) else [])
     grid = {"hidden": [hidden_label(c) for c in settings["capacities"]],
             "activation": settings["activations"], "method": methods, "seed": settings["seeds"],
             "lam": lams, "epochs": [settings["epochs"]]}
