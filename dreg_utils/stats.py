@@ -195,6 +195,18 @@ def _paired_t_row(a: np.ndarray, b: np.ndarray, alternative: str, confidence: fl
                 alternative=alternative, note=f"df={n - 1}; two-sided {confidence:.0%} t CI")
 
 
+def t_interval(values: ArrayLike, confidence: float = 0.95) -> tuple[float, float]:
+    """The two-sided t-interval of the mean of the finite ``values``: mean +/- t_{n-1, (1+c)/2}
+    sd / sqrt(n) (NaN with fewer than two values)."""
+    confidence = check_unit_interval("confidence", confidence)
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size < 2:
+        return _NAN, _NAN
+    half = float(sps.t.ppf((1 + confidence) / 2, values.size - 1)) * values.std(ddof=1) / math.sqrt(values.size)
+    return float(values.mean() - half), float(values.mean() + half)
+
+
 def paired_tests(a: ArrayLike, b: ArrayLike, alternative: str = "two-sided", *,
                  confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0,
                  label: str = "") -> pd.DataFrame:

@@ -30,7 +30,7 @@ from gplearn.genetic import SymbolicRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.tree import DecisionTreeRegressor
 
-from .data.regression import RegressionData, ground_truth
+from .data.regression import RegressionData, ground_truth, in_raw_units
 from .jacobians import jacobian_sq_frobenius
 from .models import CompactMLP, check_input
 from .metrics import nonfinite_metric
@@ -369,12 +369,15 @@ def boosting_baseline(data: RegressionData, seed: int) -> dict:
 
 
 def distill(data: RegressionData, method: str, lam: float, seed: int, teacher: dict, gp: dict,
-            tree_max_depth: int, rtol: float = 0.01) -> dict:
+            tree_max_depth: int, rtol: float = 0.01, raw_students: bool = False) -> dict:
     """One distillation run: teacher, D', symbolic and tree students; one flat result row.
 
     ``teacher`` holds ``hidden, epochs, batch_size, lr, weight_decay``. A teacher whose
     training or predictions are not finite gives a diverged row (``diverged``,
-    ``diverged_step``, ``diverged_epoch``, ``diverged_reason``) without students.
+    ``diverged_step``, ``diverged_epoch``, ``diverged_reason``) without students. The teacher
+    always trains on standardised data; with ``raw_students`` the students fit D' in raw
+    units (inputs and the teacher's predictions unstandardised; R^2 is unchanged by the
+    scaling, but gplearn's constant range and parsimony are not).
     """
     try:
         model, seconds = train_teacher(data, method, lam, seed, **teacher)
@@ -388,13 +391,19 @@ def distill(data: RegressionData, method: str, lam: float, seed: int, teacher: d
     row = {**_scores("teacher", data, soft["val"], soft["test"]), "teacher_seconds": seconds,
            "teacher_jacobian_sq": mean_jacobian_sq(model, data.x_test),
            "teacher_train_r2": r2_score(data.y_train, soft["train"])}
+    if raw_students:
+        soft = {split: v * data.y_std + data.y_mean for split, v in soft.items()}
+        data = in_raw_units(data)
     row.update(symbolic_student(data, soft["train"], gp, seed, soft["test"], rtol))
     row.update(tree_student(data, soft["train"], tree_max_depth, seed, soft["test"]))
     return row
 
 
-def direct(data: RegressionData, seed: int, gp: dict, tree_max_depth: int, rtol: float = 0.01) -> dict:
-    """The controls on y: symbolic regressor and tree without a teacher, boosting, linear SNR."""
+def direct(data: RegressionData, seed: int, gp: dict, tree_max_depth: int, rtol: float = 0.01,
+           raw_students: bool = False) -> dict:
+    """The controls on y: symbolic regressor and tree without a teacher, boosting, linear SNR
+    (in raw units with ``raw_students``, as :func:`distill`'s students)."""
+    data = in_raw_units(data) if raw_students else data
     row = symbolic_student(data, data.y_train, gp, seed, rtol=rtol)
     row.update(tree_student(data, data.y_train, tree_max_depth, seed))
     row.update(boosting_baseline(data, seed))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..settings import StudySettings
 from ..studies.distillation import DistillationSettings
+from ..studies.distillation_ablation import DistillationAblationSettings
 from ..studies.mnist import MNISTSettings
 from ..studies.statistics import StatisticsSettings
 from ..studies.surrogate import SurrogateSettings
@@ -18,4 +19,5 @@ CHAPTER_SETTINGS: dict[str, type[StudySettings]] = {
     "05_surrogate_optimization": SurrogateSettings,
     "06_performance": PerformanceSettings,
     "07_synthetic_ablation": AblationSettings,
+    "08_distillation_ablation": DistillationAblationSettings,
 }

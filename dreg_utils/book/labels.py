@@ -16,6 +16,8 @@ LABELS = {
     # synthetic ablation (notebook 07)
     "mean_p90_reduction_pct": "mean p90 reduction %", "mean_gap_to_paper": "mean gap to the paper (points)",
     "mean_test_mse_change_pct": "mean test MSE change %",
+    # distillation ablation (notebook 08)
+    "paper_improvement_pct": "paper improvement %",
     # symbolic distillation (notebook 04)
     "snr_proxy": "SNR proxy",
     "teacher_r2_base": "teacher R2 (lambda=0)",

@@ -21,7 +21,7 @@ lambda can be chosen without looking at the test set.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -96,6 +96,17 @@ def _load_real(name: str) -> tuple[pd.DataFrame, str, str]:
 
     bunch = load_diabetes(as_frame=True, scaled=False)
     return bunch.frame, "target", "scikit-learn load_diabetes (Efron et al., 2004), raw units"
+
+
+def in_raw_units(data: RegressionData) -> RegressionData:
+    """The same splits with inputs and target back in their raw units (x * std + mean); the
+    stored means and scales become 0 and 1, so a formula found on them is already in raw units."""
+    x = {f"x_{s}": getattr(data, f"x_{s}") * data.x_std + data.x_mean for s in ("train", "val", "test")}
+    y = {f"y_{s}": getattr(data, f"y_{s}") * data.y_std + data.y_mean for s in ("train", "val", "test")}
+    clean = None if data.y_clean_test is None else data.y_clean_test * data.y_std + data.y_mean
+    return replace(data, **x, **y, y_clean_test=clean, x_mean=np.zeros_like(data.x_mean),
+                   x_std=np.ones_like(data.x_std), y_mean=0.0, y_std=1.0,
+                   source=f"{data.source}, raw units")
 
 
 def ground_truth(name: str) -> tuple[sympy.Expr, tuple[sympy.Symbol, ...]]:

@@ -148,13 +148,16 @@ def make_configs(settings: dict, datasets: list[str], noise_levels: list[float],
 
 
 def run_config(config: dict) -> dict:
-    """Execute one configuration, single-threaded (workers run side by side)."""
+    """Execute one configuration, single-threaded (workers run side by side). An optional
+    ``raw_students: True`` (the ablation's) fits the students in raw units."""
     data = load_dataset(config["dataset"], noise=config["noise"] or 0.0)
+    raw = config.get("raw_students", False)
     with single_threaded():
         if config["kind"] == "direct":
-            return symbolic.direct(data, config["seed"], config["gp"], config["tree_max_depth"])
+            return symbolic.direct(data, config["seed"], config["gp"], config["tree_max_depth"],
+                                   raw_students=raw)
         return symbolic.distill(data, config["method"], config["lam"], config["seed"],
-                                config["teacher"], config["gp"], config["tree_max_depth"])
+                                config["teacher"], config["gp"], config["tree_max_depth"], raw_students=raw)
 
 
 def run_runs(settings: dict, datasets: list[str], noise_levels: list[float],

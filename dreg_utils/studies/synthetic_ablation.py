@@ -15,7 +15,6 @@ task loss shrinks by c^2 while the CR-penalty does not, so lambda weighs c^2 tim
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +22,12 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from .. import claims
 from ..activations import ACTIVATIONS
 from ..data.synthetic import FAMILIES
 from ..runs import hidden_label, label_hidden
+from ..stats import t_interval
 from ..settings import StudySettings, check_training, knob
 from ..sweep import run_grid, write_table
 from ..validation import check_choice, check_choices, check_float, check_hidden, check_int, check_seeds, check_unique
@@ -75,7 +74,8 @@ class AblationSettings(StudySettings):
         if len(s["seeds"]) < 2:
             raise ValueError(f"seeds={s['seeds']} must hold at least two seeds for an interval")
         s["hidden"] = list(check_hidden("hidden", s["hidden"]))
-        s["activations"] = check_choices("activations", s["activations"], ACTIVATIONS)
+        s["activations"] = (check_choices("activations", s["activations"], ACTIVATIONS)
+                            if s["activations"] != [] else [])  # [] leaves a factor out
         check_choice("activation", s["activation"], ACTIVATIONS)
         s["widths"] = [list(check_hidden(f"widths[{i}]", w)) for i, w in enumerate(s["widths"])]
         for name in ("lam", "target_scale"):
@@ -150,20 +150,12 @@ def reductions(runs: pd.DataFrame, settings: Mapping, confidence: float = 0.95) 
             pairs = base.index.intersection(reg.index)
             cut = 100.0 * (1.0 - reg.loc[pairs, "grad_p90"] / base.loc[pairs, "grad_p90"])
             mse = 100.0 * (reg.loc[pairs, "test_mse"] / base.loc[pairs, "test_mse"] - 1.0)
-            low, high = _t_interval(cut.to_numpy(), confidence)
+            low, high = t_interval(cut.to_numpy(), confidence)
             rows.append({"factor": factor, "value": str(value), "family": family, "pairs": len(pairs),
                          "p90_reduction_pct": cut.mean(), "ci_low": low, "ci_high": high,
                          "test_mse_change_pct": mse.mean(),
                          "paper_p90_reduction_pct": claims.TABLE2_PERCENT[family]["p90"]})
     return pd.DataFrame(rows)
-
-
-def _t_interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
-    """The two-sided t-interval of the mean (NaN with fewer than two values)."""
-    if values.size < 2:
-        return math.nan, math.nan
-    half = sps.t.ppf((1 + confidence) / 2, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
-    return float(values.mean() - half), float(values.mean() + half)
 
 
 def closest(table: pd.DataFrame) -> pd.DataFrame:

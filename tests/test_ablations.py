@@ -1,0 +1,75 @@
+"""The two ablation studies: their variants, configurations and gains on hand-made run tables."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from dreg_utils.data.regression import in_raw_units, load_dataset
+from dreg_utils.stats import t_interval
+from dreg_utils.studies import distillation_ablation as dab
+from dreg_utils.studies import synthetic_ablation as sab
+
+
+def test_t_interval_by_hand():
+    low, high = t_interval([1.0, 2.0, 3.0], 0.95)  # mean 2, sd 1, t_{2, 0.975} = 4.302653
+    assert (low, high) == pytest.approx((2 - 4.302653 / 3 ** 0.5, 2 + 4.302653 / 3 ** 0.5), rel=1e-6)
+    assert all(np.isnan(t_interval([1.0])))
+
+
+def test_synthetic_variants_change_one_factor_and_share_the_baseline():
+    s = sab.AblationSettings.from_profile("smoke")
+    variants = sab.variants(s)
+    assert variants[0][0] == "base"
+    base = variants[0][2]
+    for factor, value, protocol in variants[1:]:
+        assert [k for k in protocol if protocol[k] != base[k]] == [factor] and protocol[factor] == value
+    configs = sab.make_configs(s)
+    keys = {(c["family"], c["lam"], c["seed"], str(c["hidden"]), c["activation"], c["epochs"],
+             c["target_scale"], c["noise"]) for c in configs}
+    assert len(keys) == len(configs)  # the lambda variant's lambda = 0 runs are the base's, listed once
+
+
+def test_synthetic_reductions_and_conclusion_on_hand_made_runs():
+    s = sab.AblationSettings.from_profile("smoke", families=["smooth"], activations=[], widths=[],
+                                          epoch_counts=[], target_scales=[], noises=[], lams=[])
+    rows = [{"family": "smooth", "lam": lam, "seed": seed, "hidden": "16-16", "activation": "relu",
+             "epochs": 3, "target_scale": 1.0, "noise": 0.1, "diverged": False,
+             "grad_p90": p90, "test_mse": 1.0} for lam, seed, p90 in
+            [(0.0, 0, 2.0), (0.0, 1, 4.0), (1e-2, 0, 1.0), (1e-2, 1, 1.0)]]
+    table = sab.reductions(pd.DataFrame(rows), s)
+    assert table.loc[0, "p90_reduction_pct"] == pytest.approx(62.5)  # (50% + 75%) / 2
+    assert table.loc[0, "pairs"] == 2 and table.loc[0, "paper_p90_reduction_pct"] == 65.1
+    summary = sab.closest(table)
+    assert summary.loc[0, "mean_gap_to_paper"] == pytest.approx(2.6)
+    assert "Within 15 points of the paper" in sab.conclusion(summary)
+
+
+def test_raw_units_undo_the_standardisation_and_keep_r2():
+    data = load_dataset("concrete")
+    raw = in_raw_units(data)
+    assert raw.y_train.mean() == pytest.approx(data.y_mean + data.y_std * data.y_train.mean())
+    assert raw.x_train.max() > 100 and raw.x_std.tolist() == [1.0] * raw.x_train.shape[1]
+
+
+def test_distillation_variants_and_their_configs():
+    s = dab.DistillationAblationSettings.from_profile("smoke", variants=["ours", "raw_units", "rough_teacher",
+                                                                         "gp_budget", "fidelity"])
+    assert dab.protocol(s, "rough_teacher").epochs == s.rough_epochs
+    assert dab.protocol(s, "gp_budget").population_size == 1000
+    configs = dab.make_variant_configs(s)
+    assert {c["variant"] for c in configs} == {"ours", "raw_units", "rough_teacher", "gp_budget"}  # fidelity reuses ours
+    assert all(c["raw_students"] == (c["variant"] == "raw_units") for c in configs)
+
+
+def test_distillation_gains_by_hand():
+    s = dab.DistillationAblationSettings.from_profile("smoke", variants=["ours", "fidelity"])
+    rows = []
+    for seed, (zero, best) in enumerate([(0.2, 0.4), (0.5, 0.5)]):
+        rows += [{"variant": "ours", "kind": "distill", "dataset": "concrete", "seed": seed, "lam": 0.0,
+                  "gp_test_r2": zero, "gp_fidelity_r2": zero, "diverged": False},
+                 {"variant": "ours", "kind": "distill", "dataset": "concrete", "seed": seed, "lam": 0.1,
+                  "gp_test_r2": best, "gp_fidelity_r2": best / 2, "diverged": False}]
+    table = dab.gains(pd.DataFrame(rows), s).set_index("variant")
+    assert table.loc["ours", "improvement_pct"] == pytest.approx(50.0)  # (+100% and 0%) / 2
+    assert table.loc["ours", "paper_improvement_pct"] == 515.0
+    assert table.loc["fidelity", "student_r2_base"] == pytest.approx(0.35)
+    assert "closest to the paper" in dab.conclusion(table.reset_index())
