@@ -73,3 +73,23 @@ def test_distillation_gains_by_hand():
     assert table.loc["ours", "paper_improvement_pct"] == 515.0
     assert table.loc["fidelity", "student_r2_base"] == pytest.approx(0.35)
     assert "closest to the paper" in dab.conclusion(table.reset_index())
+
+
+def test_ablation_figures_draw_one_panel_per_family_or_dataset():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dreg_utils.book import ablation_figures
+
+    synthetic = pd.DataFrame({"factor": ["base", "lam", "base", "lam"], "value": ["-", "0.1", "-", "0.1"],
+                              "family": ["smooth", "smooth", "sparse", "sparse"],
+                              "p90_reduction_pct": [5.0, 40.0, 3.0, 50.0], "ci_low": [1.0, 30.0, np.nan, 45.0],
+                              "ci_high": [9.0, 50.0, np.nan, 55.0], "paper_p90_reduction_pct": [65.1, 65.1, 88.2, 88.2]})
+    fig = ablation_figures.ablation_figure(synthetic)
+    assert [ax.get_title() for ax in fig.axes] == ["smooth", "sparse"]
+    distill = pd.DataFrame({"variant": ["ours", "raw_units"], "dataset": ["concrete"] * 2,
+                            "improvement_pct": [8.0, 2.0], "ci_low": [-1.0, -5.0], "ci_high": [17.0, 9.0],
+                            "paper_improvement_pct": [515.0, 515.0]})
+    fig = ablation_figures.distillation_ablation_figure(distill)
+    assert fig.axes[0].get_title() == "concrete"
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["ours", "raw_units"]

@@ -384,28 +384,3 @@ def sweep_time_figure(sweep: pd.DataFrame) -> plt.Figure:
     ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
     return fig
-
-
-def ablation_figure(table: pd.DataFrame) -> plt.Figure:
-    """Per family (panels): each variant's mean p90 reduction over seeds with its 95% interval
-    (dots and bars), the paper's reduction (dashed line) and our base protocol's (grey band)."""
-    families = list(dict.fromkeys(table["family"]))
-    labels = list(dict.fromkeys(table["factor"] + " = " + table["value"]))
-    fig, axes = plt.subplots(1, len(families), figsize=(2.6 * len(families), 0.35 * len(labels) + 1.4),
-                             sharey=True, squeeze=False)
-    for ax, family in zip(axes[0], families):
-        block = table[table["family"] == family].assign(label=lambda b: b["factor"] + " = " + b["value"])
-        y = [labels.index(label) for label in block["label"]]
-        errors = [block["p90_reduction_pct"] - block["ci_low"], block["ci_high"] - block["p90_reduction_pct"]]
-        ax.errorbar(block["p90_reduction_pct"], y, xerr=np.nan_to_num(errors), fmt="o",
-                    color=PALETTE["gradient"], ecolor="0.6", capsize=2)
-        ax.axvline(block["paper_p90_reduction_pct"].iloc[0], color="k", ls="--", lw=1, label="paper")
-        ax.axvspan(*sorted((0.0, float(block.loc[block["factor"] == "base", "p90_reduction_pct"].iloc[0]))),
-                   color="0.85", zorder=0)
-        ax.set_title(family)
-        ax.set_xlabel("p90 reduction (%)")
-    axes[0][0].set_yticks(range(len(labels)), labels)
-    axes[0][0].invert_yaxis()
-    axes[0][0].legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    return fig
