@@ -60,7 +60,7 @@ def _cell_source(cell: str) -> str:
 def notebook_setup(notebook: str) -> tuple[str, str]:
     """The source of a notebook's ``parameters`` cell and of the setup cell that follows it."""
     cells = CODE_CELL.findall((NOTEBOOKS / NOTEBOOK_FILES[notebook]).read_text())
-    assert ":tags: [parameters]" in cells[0], f"{notebook}: the first code cell is not the parameters cell"
+    assert ":tags: [parameters" in cells[0], f"{notebook}: the first code cell is not the parameters cell"
     return _cell_source(cells[0]), _cell_source(cells[1])
 
 

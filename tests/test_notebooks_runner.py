@@ -61,6 +61,8 @@ def test_execute_injects_parameters_and_adds_the_rerun_note(tmp_path):
     assert "Re-run this page" in note and "notebooks/07_tiny.md" in note and "--profile smoke" in note
     assert "| `07_tiny` |" in (out / "timings.md").read_text()
     assert not list(out.glob(".*.input.ipynb"))
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "remove-cell" in injected[0].metadata["tags"]  # ran, but off the page
 
 
 def test_bad_profile_and_missing_notebook_stop_before_any_work(tmp_path):

@@ -65,11 +65,16 @@ def parse_param(text: str) -> tuple[str, object]:
 
 
 def add_rerun_note(path: Path, profile: str) -> None:
-    """Insert the re-run note after the notebook's first (title) markdown cell."""
+    """Insert the re-run note after the notebook's first (title) markdown cell, and keep
+    papermill's injected-parameters cell off the page (it still ran; the note says how)."""
     notebook = nbformat.read(path, as_version=4)
     first = next(i for i, cell in enumerate(notebook.cells) if cell.cell_type == "markdown")
     note = nbformat.v4.new_markdown_cell(RERUN_NOTE.format(name=path.stem, profile=profile))
     notebook.cells.insert(first + 1, note)
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
     atomic_write_text(path, nbformat.writes(notebook))
 
 

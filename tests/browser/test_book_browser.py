@@ -77,6 +77,7 @@ class DomSummary(HTMLParser):
         self.math = 0  # elements Sphinx marks as math (raw TeX until MathJax typesets them)
         self.typeset = 0  # <mjx-container> elements MathJax produced
         self.scripts: list[str] = []
+        self.cell_tags: list[set[str]] = []  # the tag_* classes of each element that has some
         self._skip = 0  # inside <script>/<style>
 
     def handle_starttag(self, tag, attrs):
@@ -90,6 +91,8 @@ class DomSummary(HTMLParser):
         if attrs.get("id"):
             self.ids.add(attrs["id"])
         classes = set((attrs.get("class") or "").split())
+        if any(c.startswith("tag_") for c in classes):
+            self.cell_tags.append({c for c in classes if c.startswith("tag_")})
         if "traceback" in classes or {"output", "error"} <= classes or "system-message" in classes \
                 or "highlight-ipythontb" in classes or "stderr" in classes:
             self.error_classes.append(f"<{tag} class={attrs.get('class')!r}>")
@@ -254,3 +257,13 @@ def test_images_and_internal_links_resolve(rendered, page):
         elif fragment and resolved == (BOOK_HTML / page).resolve() and fragment not in dom.ids:
             broken.append(f"anchor {href}")
     assert not broken, f"{page}: unresolved {broken}"
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES)
+def test_machinery_is_folded(rendered, page):
+    """Papermill's injected-parameters cell is off the page; the parameters cell, the page's list
+    of knobs, is there but collapsed."""
+    tags = rendered[page]["dom"].cell_tags
+    assert not any("tag_injected-parameters" in t for t in tags), f"{page} shows the injected parameters"
+    parameters = [t for t in tags if "tag_parameters" in t]
+    assert parameters and all("tag_hide-input" in t for t in parameters), f"{page}: parameters cell not collapsed"
