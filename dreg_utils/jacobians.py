@@ -2,7 +2,8 @@
 
 Every sample of an MLP batch depends only on its own input, so the gradient of a
 *sum* over the batch with respect to the batch of inputs holds each sample's own
-gradient in its row. These helpers return per-sample squared norms; with
+gradient in its row. A layer that couples the samples of a batch (batch normalisation in
+training mode) breaks this, so every function here refuses such a model. These helpers return per-sample squared norms; with
 ``create_graph=True`` they stay differentiable in the parameters (double backprop),
 which is what the input-gradient and Jacobian penalties train through.
 """
@@ -16,6 +17,18 @@ from torch.nn import functional as F
 from .validation import check_choice, check_int
 
 LOSSES = ("mse", "ce")
+
+
+def check_samples_independent(model: Callable) -> None:
+    """Refuse a model whose output for one sample depends on the others in its batch."""
+    if not isinstance(model, torch.nn.Module):
+        return
+    coupled = [name or type(m).__name__ for name, m in model.named_modules()
+               if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training]
+    if coupled:
+        raise ValueError(f"{type(model).__name__} has batch normalisation in training mode ({coupled}): it "
+                         "couples the samples of a batch, so per-sample input derivatives would be wrong; "
+                         "call model.eval() (running statistics) or remove the layer")
 
 
 def per_sample_loss(output: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
@@ -43,6 +56,7 @@ def loss_gradient_sq(
     model: Callable, x: torch.Tensor, y: torch.Tensor, loss: str, create_graph: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample ||grad_x loss(f(x_i), y_i)||^2 and the per-sample losses."""
+    check_samples_independent(model)
     x = _requires_grad_input(x)
     losses = per_sample_loss(model(x), y, loss)
     return squared_gradient(losses.sum(), x, create_graph), losses
@@ -52,6 +66,7 @@ def jacobian_sq_frobenius(
     model: Callable, x: torch.Tensor, create_graph: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact per-sample ||J_x f(x_i)||_F^2 (one backward pass per output) and f(x)."""
+    check_samples_independent(model)
     x = _requires_grad_input(x)
     output = model(x)
     k = output.shape[1]
@@ -77,6 +92,7 @@ def projected_jacobian_sq(
     E[v v^T] = I gives E||v^T J||^2 = tr(J^T E[v v^T] J) = ||J||_F^2.
     """
     check_int("n_projections", n_projections, minimum=1)
+    check_samples_independent(model)
     x = _requires_grad_input(x)
     output = model(x)
     total = torch.zeros(x.shape[0], dtype=output.dtype, device=output.device)

@@ -304,20 +304,42 @@ def make_step(model: CompactMLP, optimizer: torch.optim.Optimizer, method: str =
     return step
 
 
+def checked_targets(model: CompactMLP, x: torch.Tensor, y: torch.Tensor, task: str,
+                    name: str = "y_train") -> torch.Tensor:
+    """``y`` as training needs it, with one row per row of ``x``: for regression (n, k) with k
+    the model's outputs, a (n,) target of a one-output model read as (n, 1); for
+    classification (n,) class indices. Any other shape is refused, naming both shapes (torch
+    would broadcast (n,) against (n, 1) into an (n, n) loss and train to a constant)."""
+    x_name = "x_" + name.split("_", 1)[1] if "_" in name else "x"
+    if not isinstance(y, torch.Tensor) or y.ndim == 0 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"{name} must be a tensor with one row per row of {x_name} ({x.shape[0]}), "
+                         f"got {getattr(y, 'shape', type(y).__name__)}")
+    outputs = model.layers[-1].out_features
+    if task == "classification":
+        if y.ndim != 1:
+            raise ValueError(f"{name} must hold one class index per row, shape ({x.shape[0]},), "
+                             f"got shape {tuple(y.shape)}")
+        return y
+    if y.ndim == 1 and outputs == 1:
+        return y.unsqueeze(1)
+    if tuple(y.shape[1:]) != (outputs,):
+        raise ValueError(f"{name} has shape {tuple(y.shape)} but the model has {outputs} output(s): "
+                         f"regression targets must have shape ({x.shape[0]}, {outputs})")
+    return y
+
+
 def _check_data(model: CompactMLP, x_train: torch.Tensor, y_train: torch.Tensor,
-                x_val: torch.Tensor | None, y_val: torch.Tensor | None) -> None:
-    """Inputs the model accepts, and targets with one row per input row."""
+                x_val: torch.Tensor | None, y_val: torch.Tensor | None,
+                task: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Inputs the model accepts; the targets checked (:func:`checked_targets`) and returned."""
     check_input(model, x_train, "x_train")
-    if not isinstance(y_train, torch.Tensor) or y_train.shape[0] != x_train.shape[0]:
-        raise ValueError(f"y_train must be a tensor with one row per row of x_train "
-                         f"({x_train.shape[0]}), got {getattr(y_train, 'shape', type(y_train).__name__)}")
+    y_train = checked_targets(model, x_train, y_train, task, "y_train")
     if (x_val is None) != (y_val is None):
         raise ValueError("give x_val and y_val together, or neither")
     if x_val is not None:
         check_input(model, x_val, "x_val")
-        if not isinstance(y_val, torch.Tensor) or y_val.shape[0] != x_val.shape[0]:
-            raise ValueError(f"y_val must be a tensor with one row per row of x_val ({x_val.shape[0]}), "
-                             f"got {getattr(y_val, 'shape', type(y_val).__name__)}")
+        y_val = checked_targets(model, x_val, y_val, task, "y_val")
+    return y_train, y_val
 
 
 def fit(model: CompactMLP, x_train: torch.Tensor, y_train: torch.Tensor,
@@ -341,7 +363,7 @@ def fit(model: CompactMLP, x_train: torch.Tensor, y_train: torch.Tensor,
     check_float("lr", lr, strictly_positive=True)
     check_float("weight_decay", weight_decay, minimum=0.0)
     check_int("n_projections", n_projections, minimum=1)
-    _check_data(model, x_train, y_train, x_val, y_val)
+    y_train, y_val = _check_data(model, x_train, y_train, x_val, y_val, task)
     dev = resolve_device(device)
     model.to(dev).train()
     x_train, y_train = x_train.to(dev), y_train.to(dev)

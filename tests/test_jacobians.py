@@ -77,3 +77,19 @@ def test_projected_jacobian_sq_exact_for_scalar_output_in_expectation_form():
     v = torch.randn(4, 1, generator=torch.Generator().manual_seed(1))
     grad_sq = ref.input_jacobian(model, x).detach().pow(2).sum(dim=(1, 2))
     torch.testing.assert_close(got, v[:, 0] ** 2 * grad_sq, rtol=1e-10, atol=0)
+
+
+def test_batch_norm_in_training_mode_is_refused_and_eval_mode_is_exact():
+    from torch.func import jacrev, vmap
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6), torch.nn.Tanh(),
+                                torch.nn.Linear(6, 2)).double()
+    x = torch.randn(10, 4, dtype=torch.float64)
+    for call in (lambda: jacobians.jacobian_sq_frobenius(model, x), lambda: jacobians.projected_jacobian_sq(model, x, 2),
+                 lambda: jacobians.loss_gradient_sq(model, x, torch.zeros(10, dtype=torch.long), "ce")):
+        with pytest.raises(ValueError, match=r"batch normalisation in training mode \(\['1'\]\).*model.eval\(\)"):
+            call()
+    model.eval()
+    ours, _ = jacobians.jacobian_sq_frobenius(model, x)
+    jac = vmap(jacrev(lambda v: model(v.unsqueeze(0)).squeeze(0)))(x)
+    torch.testing.assert_close(ours, jac.pow(2).sum(dim=(1, 2)))

@@ -138,3 +138,26 @@ def test_task_loss():
     assert torch.equal(task_loss(out, y, "regression"), torch.nn.functional.mse_loss(out, y))
     labels = torch.tensor([0, 2, 1, 1, 0])
     assert torch.equal(task_loss(out, labels, "classification"), torch.nn.functional.cross_entropy(out, labels))
+
+
+def test_fit_reads_a_flat_target_of_a_one_output_model_as_a_column():
+    """(n,) against an (n, 1) output would broadcast to an (n, n) loss and train to a constant."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 3, generator=gen)
+    y = x[:, 0] * 2.0 - x[:, 1]
+    flat, column = (CompactMLP.seeded(0, 3, (8,), 1) for _ in range(2))
+    fit(flat, x, y, epochs=3, batch_size=16, lr=1e-2, device="cpu")
+    fit(column, x, y[:, None], epochs=3, batch_size=16, lr=1e-2, device="cpu")
+    for a, b in zip(flat.parameters(), column.parameters()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("y_shape, task, pattern", [
+    ((64, 2), "regression", r"y_train has shape \(64, 2\) but the model has 1 output\(s\): .*\(64, 1\)"),
+    ((64, 1), "classification", r"y_train must hold one class index per row, shape \(64,\), got shape \(64, 1\)"),
+])
+def test_fit_refuses_targets_of_another_shape(y_shape, task, pattern):
+    x = torch.randn(64, 3)
+    y = torch.zeros(y_shape) if task == "regression" else torch.zeros(y_shape, dtype=torch.long)
+    with pytest.raises(ValueError, match=pattern):
+        fit(CompactMLP.seeded(0, 3, (8,), 1), x, y, task=task, epochs=1, device="cpu")
