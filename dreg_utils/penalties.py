@@ -23,12 +23,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch import nn
 from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
 from .activations import Poly, ReLU
 from .jacobians import jacobian_sq_frobenius, loss_gradient_sq, projected_jacobian_sq
 from .models import CompactMLP, ForwardTrace, check_input
+from .sequential import sequential_dreg_penalty
 from .validation import check_int
 
 
@@ -50,10 +52,21 @@ def dreg_layer_terms(model: CompactMLP, x: torch.Tensor | None = None,
     return torch.stack(terms)
 
 
-def dreg_penalty(model: CompactMLP, x: torch.Tensor | None = None,
+def dreg_penalty(model: CompactMLP | nn.Sequential, x: torch.Tensor | None = None,
                  trace: ForwardTrace | None = None) -> torch.Tensor:
-    """The CR-penalty (eq. 5): the mean over layers of E_batch[d_l(x)]; differentiable."""
-    return dreg_layer_terms(model, x, trace).mean()
+    """The CR-penalty (eq. 5): the mean over layers of E_batch[d_l(x)]; differentiable.
+
+    ``model`` is a :class:`CompactMLP` (the fast path; ``x`` or its ``trace``) or any
+    ``nn.Sequential`` of Linear layers and elementwise activations
+    (:func:`dreg_utils.sequential.sequential_dreg_penalty`; ``x``)."""
+    if isinstance(model, CompactMLP):
+        return dreg_layer_terms(model, x, trace).mean()
+    if isinstance(model, nn.Sequential):
+        if x is None:
+            raise ValueError("dreg_penalty of an nn.Sequential needs the input batch x")
+        return sequential_dreg_penalty(model, x)
+    raise TypeError(f"dreg_penalty needs a CompactMLP or an nn.Sequential of Linear layers and "
+                    f"elementwise activations, got {type(model).__name__}")
 
 
 def dreg_per_sample(model: CompactMLP, x: torch.Tensor) -> torch.Tensor:
