@@ -228,17 +228,18 @@ def input_gradient_penalty(model: CompactMLP, x: torch.Tensor, y: torch.Tensor |
 
 
 def jacobian_penalty(model: CompactMLP, x: torch.Tensor, n_projections: int | None = None,
-                     generator: torch.Generator | None = None) -> torch.Tensor:
+                     generator: torch.Generator | None = None, distribution: str = "gaussian") -> torch.Tensor:
     """E_batch ||J_x f(x)||_F^2 ("Teaching the Teacher", Sec. 3), differentiable.
 
     ``n_projections=None`` computes it exactly (one backward per output); an integer
-    uses that many Gaussian projections, an unbiased estimate (see
-    :func:`dreg_utils.jacobians.projected_jacobian_sq`).
+    uses that many projections drawn from ``distribution`` ("gaussian", "rademacher" or
+    "sphere"), an unbiased estimate (see :func:`dreg_utils.jacobians.projected_jacobian_sq`).
     """
     check_input(model, x)
     if n_projections is None:
         sq, _ = jacobian_sq_frobenius(model, x, create_graph=True)
     else:
         check_int("n_projections", n_projections, minimum=1)
-        sq, _ = projected_jacobian_sq(model, x, n_projections, generator, create_graph=True)
+        sq, _ = projected_jacobian_sq(model, x, n_projections, generator, create_graph=True,
+                                      distribution=distribution)
     return sq.mean()

@@ -93,3 +93,34 @@ def test_batch_norm_in_training_mode_is_refused_and_eval_mode_is_exact():
     ours, _ = jacobians.jacobian_sq_frobenius(model, x)
     jac = vmap(jacrev(lambda v: model(v.unsqueeze(0)).squeeze(0)))(x)
     torch.testing.assert_close(ours, jac.pow(2).sum(dim=(1, 2)))
+
+
+@pytest.mark.parametrize("distribution", ["gaussian", "rademacher", "sphere"])
+def test_every_projection_is_unbiased(float64, distribution):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4)).double()
+    x = torch.randn(5, 3, dtype=torch.float64)
+    exact, _ = jacobians.jacobian_sq_frobenius(model, x)
+    estimate, _ = jacobians.projected_jacobian_sq(model, x, 20_000, torch.Generator().manual_seed(1),
+                                                  distribution=distribution)
+    torch.testing.assert_close(estimate, exact, rtol=0.05, atol=0)
+
+
+def test_rademacher_and_sphere_have_less_variance_and_are_exact_for_one_output(float64):
+    """Var of one projection: Gaussian 2 ||J J^T||_F^2 against 2 (||J J^T||_F^2 - sum_k (J J^T)_kk^2)
+    for Rademacher, so with one output (a 1 x 1 J J^T) only the Gaussian one varies."""
+    torch.manual_seed(0)
+    wide = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4)).double()
+    x = torch.randn(5, 3, dtype=torch.float64)
+    draws = {d: torch.stack([jacobians.projected_jacobian_sq(wide, x, 1, torch.Generator().manual_seed(s),
+                                                             distribution=d)[0] for s in range(400)])
+             for d in jacobians.PROJECTIONS}
+    variance = {d: float(v.var(dim=0).mean()) for d, v in draws.items()}
+    assert variance["rademacher"] < 0.8 * variance["gaussian"] and variance["sphere"] < 0.8 * variance["gaussian"]
+    narrow = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+    exact, _ = jacobians.jacobian_sq_frobenius(narrow, x)
+    for d in ("rademacher", "sphere"):
+        one, _ = jacobians.projected_jacobian_sq(narrow, x, 1, torch.Generator().manual_seed(0), distribution=d)
+        torch.testing.assert_close(one, exact)
+    with pytest.raises(ValueError, match=r"distribution='uniform' is not valid; choose one of \['gaussian'"):
+        jacobians.projected_jacobian_sq(narrow, x, 1, distribution="uniform")
