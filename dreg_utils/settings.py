@@ -124,9 +124,6 @@ class StudySettings(Mapping):
         return 1 + len(self.knobs())
 
 
-TRAINING_KNOBS = ("epochs", "batch_size", "lr", "weight_decay", "device")
-
-
 def check_training(values: Mapping[str, Any]) -> dict[str, Any]:
     """The training knobs among ``values`` (epochs, batch_size >= 1; lr > 0;
     weight_decay >= 0; device "auto", "cpu" or "cuda"), checked."""

@@ -310,7 +310,7 @@ def checked_targets(model: CompactMLP, x: torch.Tensor, y: torch.Tensor, task: s
     the model's outputs, a (n,) target of a one-output model read as (n, 1); for
     classification (n,) class indices. Any other shape is refused, naming both shapes (torch
     would broadcast (n,) against (n, 1) into an (n, n) loss and train to a constant)."""
-    x_name = "x_" + name.split("_", 1)[1] if "_" in name else "x"
+    x_name = name.replace("y", "x", 1)  # y_train -> x_train
     if not isinstance(y, torch.Tensor) or y.ndim == 0 or y.shape[0] != x.shape[0]:
         raise ValueError(f"{name} must be a tensor with one row per row of {x_name} ({x.shape[0]}), "
                          f"got {getattr(y, 'shape', type(y).__name__)}")

@@ -33,9 +33,6 @@ from ..sweep import run_grid, write_table
 from ..validation import check_choice, check_choices, check_float, check_hidden, check_int, check_seeds, check_unique
 from .synthetic import STUDY_VERSION, group_key, run_group
 
-FACTORS = ("activation", "hidden", "epochs", "target_scale", "noise", "lam")
-
-
 @dataclass(frozen=True)
 class AblationSettings(StudySettings):
     """The base protocol (our synthetic study's) and the values each factor takes in turn."""
