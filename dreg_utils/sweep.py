@@ -116,6 +116,11 @@ def check_backend(backend: str, n_jobs: int | None, scheduler: str | None) -> No
                              f"not backend={backend!r}")
 
 
+def local_backend(n_jobs: int) -> tuple[str, int | None]:
+    """(backend, n_jobs) for ``n_jobs`` local processes: this process when it is 1, else joblib."""
+    return ("serial", None) if n_jobs == 1 else ("joblib", n_jobs)
+
+
 def _run_task(run_group: Callable[[list[dict]], list[dict]], position: int,
               group: list[dict]) -> tuple[int, list[dict]]:
     """Worker side: run one group with torch on one thread; return its position and results."""

@@ -71,3 +71,8 @@ def test_write_table_round_trips(tmp_path):
     df = pd.DataFrame({"x": [1, 2], "y": ["a", "b"]})
     path = sweep.write_table(df, tmp_path / "sub" / "t.csv")
     pd.testing.assert_frame_equal(pd.read_csv(path), df)
+
+
+def test_local_backend_runs_one_job_in_this_process():
+    assert sweep.local_backend(1) == ("serial", None)
+    assert sweep.local_backend(3) == ("joblib", 3)

@@ -32,7 +32,7 @@ from .. import claims
 from ..data.regression import DATASETS
 from ..stats import t_interval
 from ..settings import StudySettings, knob
-from ..sweep import run_grid, write_table
+from ..sweep import local_backend, run_grid, write_table
 from ..symbolic_regression import relative_improvement
 from ..validation import check_choices, check_int, check_lambdas, check_seeds
 from .distillation import STUDY_VERSION, DistillationSettings, finished_runs, make_configs, run_config
@@ -95,7 +95,7 @@ def make_variant_configs(settings: DistillationAblationSettings) -> list[dict]:
 def run(settings: Mapping, results_dir: str | Path, progress: bool = True) -> pd.DataFrame:
     """Train (or reuse) every run; save and return ``runs.csv``."""
     settings = DistillationAblationSettings.coerce(settings)
-    backend, n_jobs = ("serial", None) if settings.n_jobs == 1 else ("joblib", settings.n_jobs)
+    backend, n_jobs = local_backend(settings.n_jobs)
     runs = run_grid(make_variant_configs(settings), lambda group: [run_config(group[0])],
                     Path(results_dir) / "cache", progress=progress, desc="ablation runs",
                     backend=backend, n_jobs=n_jobs, version=STUDY_VERSION)

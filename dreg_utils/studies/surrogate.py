@@ -38,7 +38,7 @@ from ..optimisation import (OBJECTIVES, Objective, cosine, estimate_minimum, gra
                             make_objective, surrogate_gradient, uniform)
 from ..runs import label_hidden, seed_summary
 from ..settings import StudySettings, check_training, knob
-from ..sweep import run_grid, write_table
+from ..sweep import local_backend, run_grid, write_table
 from ..threads import single_threaded
 from ..train import FitResult, evaluate
 from ..validation import check_choices, check_float, check_hidden, check_int, check_seeds, check_unique
@@ -244,7 +244,7 @@ def run_sweep(settings: dict, results_dir: str | Path = "results/surrogate",
     settings = validate(settings)
     results_dir = Path(results_dir)
     if backend is None:
-        backend, n_jobs = ("serial", None) if settings["n_jobs"] == 1 else ("joblib", settings["n_jobs"])
+        backend, n_jobs = local_backend(settings["n_jobs"])
     raw = run_grid(make_configs(settings), lambda group: run_group(group, settings["device"]),
                    results_dir / "cache", group_key=group_key, progress=progress, desc="surrogate runs",
                    backend=backend, n_jobs=n_jobs, scheduler=scheduler, version=STUDY_VERSION)

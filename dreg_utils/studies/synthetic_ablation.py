@@ -29,7 +29,7 @@ from ..data.synthetic import FAMILIES
 from ..runs import hidden_label, label_hidden
 from ..stats import t_interval
 from ..settings import StudySettings, check_training, knob
-from ..sweep import run_grid, write_table
+from ..sweep import local_backend, run_grid, write_table
 from ..validation import check_choice, check_choices, check_float, check_hidden, check_int, check_seeds, check_unique
 from .synthetic import STUDY_VERSION, group_key, run_group
 
@@ -121,7 +121,7 @@ def make_configs(settings: AblationSettings) -> list[dict]:
 def run(settings: Mapping, results_dir: str | Path, progress: bool = True) -> pd.DataFrame:
     """Train (or reuse) every run; save and return ``runs.csv``."""
     settings = validate(settings)
-    backend, n_jobs = ("serial", None) if settings.n_jobs == 1 else ("joblib", settings.n_jobs)
+    backend, n_jobs = local_backend(settings.n_jobs)
     runs = run_grid(make_configs(settings), lambda group: run_group(group, settings.device),
                     Path(results_dir) / "cache", group_key=group_key, progress=progress,
                     desc="ablation runs", backend=backend, n_jobs=n_jobs, version=STUDY_VERSION)
