@@ -53,7 +53,7 @@ from dreg_utils.ensemble import Member, build_group, fit_ensemble, make_group_st
 from dreg_utils.metrics import input_gradient_norms
 from dreg_utils.models import CompactMLP
 from dreg_utils.train import evaluate, fit, make_step
-from floor import evaluation_products, floor_seconds, flops, step_products
+from floor import RecordProducts, evaluation_products, floor_seconds, flops, replayer, step_products
 from machine import cpu_name, describe, load_average, save_results
 
 CAPACITIES = ((32, 16), (128, 64), (256, 128), (512, 256))
@@ -86,8 +86,10 @@ def groups() -> list[tuple[tuple[int, int], str, list[Member]]]:
 
 
 def vectorised_stepper(hidden: tuple[int, int], activation: str, members: list[Member], x: torch.Tensor,
-                       y: torch.Tensor) -> Callable[[], None]:
-    """A closure running one real group step on a fresh minibatch per member."""
+                       y: torch.Tensor) -> tuple[Callable[[], None], Callable[[], None], Callable[[], None]]:
+    """Closures running one real group step on a fresh minibatch per member, the matrix
+    products of that step alone (recorded from a real step, replayed on fresh operands), and
+    the step's optimizer update alone (fused AdamW over the group's parameters)."""
     _, net, optimizer = build_group(members, 784, hidden, 10, activation=activation, lr=LR,
                                     weight_decay=WEIGHT_DECAY)
     step = make_group_step(net, optimizer, members)
@@ -96,7 +98,10 @@ def vectorised_stepper(hidden: tuple[int, int], activation: str, members: list[M
     def run() -> None:
         index = torch.randint(0, n, (len(members), BATCH), generator=gen)
         step(x[index], y[index])
-    return run
+    run()
+    with RecordProducts() as recorded:
+        run()
+    return run, replayer(recorded.calls), optimizer.step
 
 
 def sequential_stepper(hidden: tuple[int, int], activation: str, method: str, x: torch.Tensor,
@@ -205,14 +210,16 @@ def main(argv: list[str] | None = None) -> int:
     x, y = data.x_train, data.y_train
     steps_per_run = EPOCHS * -(-x.shape[0] // BATCH)
 
-    vec_total = seq_total = floor_total = flop_total = 0.0
+    vec_total = seq_total = floor_total = flop_total = replay_total = adamw_total = 0.0
     predicted: dict[tuple, tuple[float, float]] = {}
     rows = []
     for hidden in CAPACITIES:
         for activation in ACTIVATIONS:
             cell = [g for g in groups() if g[0] == hidden and g[1] == activation]
-            variants = {f"group{i}": vectorised_stepper(hidden, activation, members, x, y)
-                        for i, (_, _, members) in enumerate(cell)}
+            variants = {}
+            for i, (_, _, members) in enumerate(cell):
+                variants[f"group{i}"], variants[f"replay{i}"], variants[f"adamw{i}"] = vectorised_stepper(
+                    hidden, activation, members, x, y)
             variants.update({m: sequential_stepper(hidden, activation, m, x, y) for m in METHODS})
             for run in variants.values():  # warm-up
                 run()
@@ -224,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
                     samples[key].append(time_block(variants[key], steps))
             step = {k: statistics.median(v) for k, v in samples.items()}
             vec = sum(step[f"group{i}"] for i in range(len(cell))) * steps_per_run
+            replay = sum(step[f"replay{i}"] for i in range(len(cell))) * steps_per_run
+            adamw = sum(step[f"adamw{i}"] for i in range(len(cell))) * steps_per_run
+            replay_total += replay
+            adamw_total += adamw
             seq = sum(step[m] for m in METHODS) * len(SEEDS) * steps_per_run
             vec_total += vec
             seq_total += seq
@@ -237,11 +248,12 @@ def main(argv: list[str] | None = None) -> int:
             predicted[(hidden, activation)] = (step["group0"] * steps_per_run / EPOCHS, len(SEEDS) * sum(
                 step[m] for m in ("base", "dreg", "sn")) * steps_per_run / EPOCHS)
             rows.append((hidden, activation, step["group0"] * 1e3, step["group1"] * 1e3,
-                         sum(step[m] for m in METHODS) / 4 * 1e3, vec, seq, floor))
+                         sum(step[m] for m in METHODS) / 4 * 1e3, vec, seq, floor, replay, adamw))
             print(f"{str(hidden):>10} {activation}: vectorised step {rows[-1][2]:.2f} ms (9 members) + "
                   f"{rows[-1][3]:.2f} ms (3 IGPEN); sequential step {rows[-1][4]:.2f} ms per run (mean of "
                   f"4 methods); training {vec:.0f} s vs {seq:.0f} s (extrapolated), floor {floor:.0f} s "
-                  f"(vectorised / floor {vec / floor:.2f})", flush=True)
+                  f"(vectorised / floor {vec / floor:.2f}; its products replayed alone {replay / floor:.2f}, "
+                  f"AdamW alone {adamw / floor:.2f})", flush=True)
 
     group_epoch, single_epoch = epoch_overheads(x, 3 if args.quick else 5)
     vec_total += len(groups()) * EPOCHS * group_epoch
@@ -265,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{'met' if vec_total <= TARGET_MINUTES * 60 else 'NOT met'}")
     print(f"FLOOR (the sweep's matrix products alone, {flop_total / 1e12:.1f} TFLOP): {floor_total / 60:.1f} min; "
           f"vectorised / floor = {vec_total / floor_total:.2f}, sequential / floor = {seq_total / floor_total:.2f}")
+    print(f"  of the vectorised training: its products replayed alone {replay_total / 60:.1f} min, "
+          f"AdamW alone {adamw_total / 60:.1f} min, the rest (elementwise work, autograd, Python) "
+          f"{(vec_total - replay_total - adamw_total) / 60:.1f} min")
     check = ((32, 16), "relu") if args.quick else ((128, 64), "relu")
     real_vec, real_seq = one_real_epoch(data, *check)
     print(f"check, one real epoch of the BASE/DREG/SN x 3 seeds of {check[0]} {check[1]}: as a group "
@@ -283,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         table = pd.DataFrame(rows, columns=["hidden", "activation", "group9_step_ms", "group3_step_ms",
                                             "single_step_ms", "vectorised_train_s", "sequential_train_s",
-                                            "floor_train_s"])
+                                            "floor_train_s", "replay_train_s", "adamw_train_s"])
         table["hidden"] = table["hidden"].map(lambda h: "-".join(map(str, h)))
         meta = {**describe(), "quick": args.quick, "data": data.describe(), "runs": 96,
                 "steps_per_run": steps_per_run, "timed_steps": steps, "repetitions": repeats,
@@ -294,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
                 "check_epoch_sequential_s": real_seq,
                 "vectorised_min_measured": None if measured is None else measured / 60,
                 "floor_min": floor_total / 60, "tflop": flop_total / 1e12,
+                "replay_min": replay_total / 60, "adamw_min": adamw_total / 60,
                 "vectorised_over_floor_extrapolated": vec_total / floor_total,
                 "vectorised_over_floor_measured": None if measured is None else measured / floor_total,
                 "target_minutes": TARGET_MINUTES}

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 Shape = tuple[int, int, int]
 
@@ -79,3 +80,35 @@ def floor_seconds(products: Counter[Shape], repeats: int = 5) -> float:
 def flops(products: Counter[Shape]) -> float:
     """2 m k n per product, summed."""
     return sum(2.0 * m * k * n * count for (m, k, n), count in products.items())
+
+
+PRODUCT_OPS = ("mm", "addmm", "bmm", "baddbmm")
+
+
+class RecordProducts(TorchDispatchMode):
+    """Records every matrix product torch dispatches (``mm``, ``addmm``, ``bmm``, ``baddbmm``)
+    as (op, [(shape, stride) of each tensor argument, or the argument itself])."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[Callable, list]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket.__name__ in PRODUCT_OPS:
+            self.calls.append((func, [(tuple(a.shape), a.stride()) if isinstance(a, torch.Tensor) else a
+                                      for a in args]))
+        return func(*args, **(kwargs or {}))
+
+
+def replayer(calls: list[tuple[Callable, list]]) -> Callable[[], None]:
+    """A closure that issues the recorded products alone, in the recorded order, with the
+    recorded shapes and memory layouts (transposed views stay transposed) on fresh operands,
+    one set per call: as in a training step, the distinct weights of a group's members do not
+    share the cache (``floor_seconds`` reuses one set of operands per shape)."""
+    operands = [[torch.empty_strided(*a).normal_() if isinstance(a, tuple) and isinstance(a[0], tuple) else a
+                 for a in args] for _, args in calls]
+
+    def replay() -> None:
+        for (func, _), args in zip(calls, operands):
+            func(*args)
+    return replay

@@ -75,6 +75,41 @@ def test_the_floor_counts_the_products_a_real_step_dispatches(method):
     assert matrix_products == step_products((784, 128, 64, 10), 32, method)
 
 
+def test_the_replay_issues_a_group_steps_products_alone_with_their_layouts():
+    """floor.RecordProducts sees every product of a vectorised group step (per member, the
+    counts of floor.step_products, up to transposition: the group forms weight gradients as
+    [in, out]) and floor.replayer issues the same ops, shapes and strides."""
+    from collections import Counter
+
+    import torch
+
+    from dreg_utils.ensemble import Member, build_group, make_group_step
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from floor import RecordProducts, replayer, step_products
+
+    members = [Member(s, m, 0.01 if m == "dreg" else 0.0) for m in ("base", "dreg") for s in (0, 1)]
+    _, net, optimizer = build_group(members, 784, (128, 64), 10)
+    step = make_group_step(net, optimizer, members)
+    x, y = torch.randn(4, 32, 784), torch.randint(0, 10, (4, 32))
+    with RecordProducts() as recorded:
+        step(x, y)
+    per_member = Counter()
+    for func, args in recorded.calls:
+        assert func.overloadpacket.__name__ in ("bmm", "baddbmm")
+        (s, m, k), (_, _, n) = (args[0][0], args[1][0]) if func.overloadpacket.__name__ == "bmm" \
+            else (args[1][0], args[2][0])
+        assert s == len(members)
+        per_member[(min(m, n), k, max(m, n))] += 1  # C = AB and C^T = B^T A^T: the same product
+    expected = Counter()
+    for (m, k, n), count in step_products((784, 128, 64, 10), 32, "base").items():
+        expected[(min(m, n), k, max(m, n))] += count
+    assert per_member == expected
+    with RecordProducts() as replayed:
+        replayer(recorded.calls)()
+    assert replayed.calls == recorded.calls
+
+
 @pytest.mark.slow
 def test_bench_naive_quick_prints_the_ratio_and_the_floor(tmp_path):
     done = subprocess.run([sys.executable, "bench_naive.py", "--quick", "--threads", "1", "--out", str(tmp_path)],

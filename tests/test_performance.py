@@ -93,6 +93,14 @@ def test_floor_table_divides_the_extrapolated_minutes_by_the_floor():
     table = performance.floor_table(sweep)
     assert table["vectorised_min"].tolist() == [2.0, 10.0]
     assert table["wall_over_floor"].tolist() == [4.0, 1.5]
+    assert "products_over_floor" not in table  # tables saved before the decomposition existed
+
+
+def test_floor_table_splits_the_wall_time_into_products_optimizer_and_rest():
+    sweep = pd.DataFrame({"hidden": ["512-256"], "activation": ["relu"], "vectorised_train_s": [600.0],
+                          "floor_train_s": [400.0], "replay_train_s": [480.0], "adamw_train_s": [40.0]})
+    row = performance.floor_table(sweep).iloc[0]
+    assert (row["products_over_floor"], row["adamw_over_floor"], row["rest_over_floor"]) == (1.2, 0.1, 0.2)
 
 
 def test_naive_summary_gives_ratios_to_the_reference_and_a_floor_row():
