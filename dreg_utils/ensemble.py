@@ -158,17 +158,21 @@ class StackedMLP(nn.Module):
     @torch.no_grad()
     def _inverse_sigma(self, l: int) -> torch.Tensor:
         """1/sigma of layer l per member (1 for non-SN members), [S]. In training mode the SN
-        members' power iteration first steps once: u <- W v / ||W v||, v <- W^T u / ||W^T u||;
-        then sigma = u^T W v."""
+        members' power iteration first steps once: u <- W v / ||W v||, t = W^T u, v <- t / ||t||;
+        then sigma = u^T W v = t^T v = ||t||, so the step needs no third pass over W (in eval
+        mode, sigma = u^T W v from the stored vectors)."""
         idx, wt = self.sn_index, self.weights[l]
         u, v = getattr(self, f"u{l}"), getattr(self, f"v{l}")
         wt_sn = wt[idx if self._sn_block is None else self._sn_block]  # [n_sn, in, out]: W v = v^T Wt
         if self.training:
             u.index_copy_(0, idx, F.normalize(torch.bmm(v[idx].unsqueeze(1), wt_sn).squeeze(1), dim=1,
                                               eps=_SN_EPS))
-            v.index_copy_(0, idx, F.normalize(torch.bmm(wt_sn, u[idx].unsqueeze(2)).squeeze(2), dim=1,
-                                              eps=_SN_EPS))
-        sigma = (torch.bmm(v[idx].unsqueeze(1), wt_sn).squeeze(1) * u[idx]).sum(dim=1)
+            t = torch.bmm(wt_sn, u[idx].unsqueeze(2)).squeeze(2)
+            norm = t.norm(dim=1)
+            v.index_copy_(0, idx, t / norm.clamp_min(_SN_EPS)[:, None])
+            sigma = norm.pow(2) / norm.clamp_min(_SN_EPS)
+        else:
+            sigma = (torch.bmm(v[idx].unsqueeze(1), wt_sn).squeeze(1) * u[idx]).sum(dim=1)
         return torch.ones(self.size, dtype=wt.dtype, device=wt.device).index_copy_(0, idx, 1.0 / sigma)
 
     def trace(self, x: torch.Tensor) -> ForwardTrace:
