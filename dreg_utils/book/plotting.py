@@ -231,7 +231,7 @@ def headline_figure(summary: pd.DataFrame) -> plt.Figure:
     norms, one line per method through the capacities (smallest to largest, end points labelled),
     one panel per activation; points are seed means."""
     activations = list(dict.fromkeys(summary["activation"]))
-    fig, axes = plt.subplots(1, len(activations), figsize=(4.4 * len(activations), 3.6),
+    fig, axes = plt.subplots(1, len(activations), figsize=(4.6 * len(activations), 3.9),
                              squeeze=False, sharey=True)
     for ax, activation in zip(axes[0], activations):
         block = summary[summary["activation"] == activation]
@@ -247,8 +247,9 @@ def headline_figure(summary: pd.DataFrame) -> plt.Figure:
         ax.set_xlabel("p99 of ||grad_x CE|| (log; left is smoother)")
         ax.set_title(activation.upper())
     axes[0][0].set_ylabel("test accuracy (%)")
-    _method_legend(axes[0][-1], loc="lower right")
-    fig.tight_layout()
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 

@@ -41,13 +41,13 @@ def format_duration(seconds: float) -> str:
 
 
 def format_line(label: str, cells: tuple[int, int] | None, sweep: dict | None, elapsed: float) -> str:
-    """E.g. ``[2/8] 02_mnist_sweep | cell 7/18 | mnist sweep 24/48 runs (16 cached, 8 trained),
-    ~3m10s left | 1m02s``."""
+    """E.g. ``[2/8] 02_mnist_sweep | cell 7/18 | mnist runs 24/48 (16 cached, 8 trained),
+    ~3m10s left | 1m02s``: the sweep's name, runs done / total, and the time left."""
     parts = [label]
     if cells is not None:
         parts.append(f"cell {cells[0]}/{cells[1]}")
     if sweep is not None:
-        text = (f"{sweep['desc']} {sweep['done']}/{sweep['total']} runs "
+        text = (f"{sweep['desc']} {sweep['done']}/{sweep['total']} "
                 f"({sweep['cached']} cached, {sweep['trained']} trained)")
         if sweep["done"] < sweep["total"]:
             eta = sweep.get("eta_s")

@@ -50,6 +50,9 @@ Finished runs are reused from the results cache. This page was executed with pro
 """
 
 
+PLAIN_PROGRESS_EVERY_S = 15.0  # off a terminal: at most one progress line per notebook this often
+
+
 class _ParamSafeLoader(yaml.SafeLoader):
     """YAML with 1.2 floats: ``1e-3`` is a number (YAML 1.1, PyYAML's default, reads a string)."""
 
@@ -134,7 +137,8 @@ def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path,
         os.environ[PROGRESS_ENV] = str(progress_file.resolve())  # the kernel inherits it
         cells = CellCounter()
         try:
-            with ProgressLine(f"[{number}/{len(sources)}] {source.stem}", progress_file, cells, sys.stdout):
+            with ProgressLine(f"[{number}/{len(sources)}] {source.stem}", progress_file, cells, sys.stdout,
+                              quiet_s=PLAIN_PROGRESS_EVERY_S):
                 papermill.execute_notebook(str(unexecuted), str(executed),
                                            parameters={"profile": profile, **parameters}, cwd=str(cwd),
                                            kernel_name="python3",

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from ..claims import FAILS, HOLDS, INCONCLUSIVE, PARTLY
+from ..claims import FAILS, HOLDS, INCONCLUSIVE, PARTLY, VERDICTS
 from ..sweep import atomic_write_text
 from ..validation import check_choice
 
 NOT_RUN = "not run"  # a row whose chapter did not run the claim's configuration
 # sphinx-design's colour of each verdict badge.
-BADGE_COLOURS = {HOLDS: "success", PARTLY: "warning", FAILS: "danger", INCONCLUSIVE: "secondary",
+BADGE_COLOURS = {HOLDS: "success", PARTLY: "warning", FAILS: "danger", INCONCLUSIVE: "muted",
                  NOT_RUN: "light"}
 EXECUTED_DOC = "/book/executed"  # where the book's executed notebooks are, from the book root
 FIELDS = ("paper", "ours", "verdict", "details")
@@ -45,6 +45,7 @@ class Row:
 
 
 _DREG, _TTT = "DREG paper", "Teaching the Teacher"
+_COST_SECTION = "one-training-step-method-by-method"
 _FAMILIES = ("smooth", "piecewise", "sparse", "oscillatory", "entangled")
 ROWS: tuple[Row, ...] = (
     *(Row(f"synthetic_{family}", f"DREG cuts the p90 gradient norm ({family} family)",
@@ -60,13 +61,13 @@ ROWS: tuple[Row, ...] = (
     Row("mnist_claim5", "Tails grow with capacity; DREG lowers them at every size",
         f"{_DREG}, Section 6.3, finding 5", "03_statistical_tests"),
     Row("dreg_cost", "The CR-penalty costs about one first-order step", f"{_DREG}, Section 2",
-        "06_performance"),
+        "06_performance", _COST_SECTION),
     Row("ttt_improvement", "A Jacobian-regularised teacher improves its symbolic student",
         f"{_TTT}, results", "04_sr_distillation"),
     Row("ttt_teacher", "Teacher test R² without regularisation", f"{_TTT}, results", "04_sr_distillation"),
     Row("ttt_tree", "Tree students are not helped", f"{_TTT}, results", "04_sr_distillation"),
     Row("ttt_cost", "The exact Jacobian penalty costs about 10x", f"{_TTT}, cost discussion",
-        "06_performance"),
+        "06_performance", _COST_SECTION),
 )
 ROW_KEYS = tuple(row.key for row in ROWS)
 
@@ -151,7 +152,9 @@ def front_markdown() -> str:
 def findings_markdown() -> str:
     """The findings page's scorecard: claim with a link to its evidence and the details in a
     dropdown, the paper's value, ours, verdict (a MyST list-table)."""
-    lines = ["::::{list-table}", ":header-rows: 1", ":widths: 46 18 18 18", ":class: scorecard scorecard-findings",
+    legend = ", ".join(f"{{bdg-{BADGE_COLOURS[v]}}}`{v}`" for v in VERDICTS)
+    lines = [f"Verdicts: {legend}.", "",
+             "::::{list-table}", ":header-rows: 1", ":widths: 46 18 18 18", ":class: scorecard scorecard-findings",
              "", "* - claim", "  - paper", "  - ours", "  - verdict"]
     for row in ROWS:
         lines += [f"* - {row.claim}. Evidence: {_evidence(row)}.", "",
