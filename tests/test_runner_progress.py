@@ -1,13 +1,10 @@
 """End to end: a sweep inside a notebook's kernel shows its progress in the runner's output."""
+from test_notebooks_runner import TINY
+
 from dreg_utils.book import runner
 
-SWEEP = """---
-jupytext:
-  text_representation: {extension: .md, format_name: myst}
-kernelspec: {display_name: Python 3, language: python, name: python3}
----
-
-# A chapter with a sweep
+HEADER = TINY.split("# A tiny chapter")[0]  # the jupytext header
+SWEEP = HEADER + """# A chapter with a sweep
 
 ```{code-cell} ipython3
 :tags: [parameters]
