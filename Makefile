@@ -13,7 +13,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 QUIET := 2>&1 | { grep -v "is ignored" || true; }
 
-.PHONY: book test bench clean system-deps
+.PHONY: book pdf test bench clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ book: $(STAMP) system-deps
 	$(BIN)/jupyter-book build . -W -n --keep-going --path-output $(BOOK_OUT)
 	@echo "book: $(BOOK_OUT)/_build/html/index.html"
 
+# One PDF of the built book (run `make book` first): headless Chromium prints each page, pypdf joins them.
+pdf: $(STAMP) system-deps
+	$(BIN)/python -m dreg_utils.book.pdf --html $(BOOK_OUT)/_build/html --out $(BOOK_OUT)/_build/pdf/book.pdf
+
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q tests --ignore=tests/browser
 	rm -rf _build/nbval && mkdir -p _build/nbval
@@ -51,6 +55,7 @@ test: $(STAMP) system-deps
 	# The smoke book goes to _build/smoke-book/_build/html, beside (not over) the main book.
 	DREG_RESULTS_DIR=$(CURDIR)/_build/nbval/results \
 	  $(MAKE) --no-print-directory book PROFILE=smoke BOOK_OUT=_build/smoke-book
+	$(MAKE) --no-print-directory pdf BOOK_OUT=_build/smoke-book
 	# Headless Chromium opens every page of the smoke book; screenshots go to _build/screenshots.
 	DREG_BOOK_HTML=$(CURDIR)/_build/smoke-book/_build/html \
 	  $(BIN)/python -m pytest -q -p no:cacheprovider tests/browser

@@ -14,6 +14,11 @@ Groups run in this process (``backend="serial"``), in local worker processes
 dask backend on a ``dask.distributed.Client``). Whatever the backend, this process
 writes every cache file as soon as its group's results arrive, so a killed sweep
 loses at most the groups in flight, and the returned table is the same.
+
+When the environment variable ``DREG_PROGRESS_FILE`` names a file, run_grid keeps it up to date
+(atomically, as JSON: runs done and total, cached and trained, elapsed seconds and an estimate
+of the seconds left): the book's runner reads it to show a sweep's progress from inside a
+notebook's kernel.
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from . import __version__
 from .validation import check_choice, check_int
 
 BACKENDS = ("serial", "joblib", "dask")
+PROGRESS_ENV = "DREG_PROGRESS_FILE"  # where run_grid reports its progress, when set
 STALE_TMP_SECONDS = 600.0  # a temporary cache file this old is left over from a killed writer
 
 
@@ -62,6 +68,23 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     """Save a tidy table as CSV atomically and return its path."""
     atomic_write_text(path, df.to_csv(index=False))
     return Path(path)
+
+
+def report_progress(desc: str, done: int, total: int, cached: int, started: float) -> None:
+    """Write a sweep's progress to the file named by ``$DREG_PROGRESS_FILE`` (nothing when unset):
+    runs ``done`` of ``total``, of which ``cached`` came from the cache, seconds since ``started``
+    (a ``time.time()``) and the seconds left, ``(total - done) * elapsed / trained`` once a run
+    was trained (else null)."""
+    path = os.environ.get(PROGRESS_ENV)
+    if not path:
+        return
+    elapsed = max(time.time() - started, 0.0)
+    trained = done - cached
+    left = (total - done) * elapsed / trained if trained > 0 else None
+    record = {"desc": desc, "done": done, "total": total, "cached": cached, "trained": trained,
+              "elapsed_s": round(elapsed, 1), "eta_s": None if left is None else round(left, 1),
+              "updated": time.time()}
+    atomic_write_text(path, json.dumps(record))
 
 
 def _load_cached(path: Path, config: dict) -> dict | None:
@@ -215,6 +238,8 @@ def run_grid(
         if key not in results:
             todo.setdefault(group_key(config) if group_key else i, []).append(i)
     groups = list(todo.values())
+    started, done = time.time(), len(cached)
+    report_progress(desc, done, len(configs), len(cached), started)
     finished = _finished_groups([[configs[i] for i in indices] for indices in groups],
                                 run_group, backend, n_jobs, scheduler)
     with tqdm(total=len(configs), initial=len(cached), desc=desc, disable=not progress) as bar, \
@@ -230,5 +255,7 @@ def run_grid(
                                   json.dumps(record, default=str))
                 results[keys[i]] = output
             bar.update(len(indices))
+            done += len(indices)
+            report_progress(desc, done, len(configs), len(cached), started)
     rows = [{**c, **results[k], "run_key": k, "cached": k in cached} for c, k in zip(configs, keys)]
     return pd.DataFrame(rows)

@@ -226,6 +226,33 @@ def accuracy_vs_p99_figure(summary: pd.DataFrame) -> plt.Figure:
     return fig
 
 
+def headline_figure(summary: pd.DataFrame) -> plt.Figure:
+    """The book's main result in one picture: test accuracy against the p99 of the input-gradient
+    norms, one line per method through the capacities (smallest to largest, end points labelled),
+    one panel per activation; points are seed means."""
+    activations = list(dict.fromkeys(summary["activation"]))
+    fig, axes = plt.subplots(1, len(activations), figsize=(4.6 * len(activations), 3.9),
+                             squeeze=False, sharey=True)
+    for ax, activation in zip(axes[0], activations):
+        block = summary[summary["activation"] == activation]
+        for method, rows in block.groupby("method", sort=False):
+            rows = rows.sort_values("n_params").dropna(subset=["ig_p99", "test_acc"])
+            ax.plot(rows["ig_p99"], rows["test_acc"], marker="o", ms=5, color=METHOD_COLORS[method],
+                    label=METHOD_LABELS[method])
+            for r in (rows.iloc[[0, -1]] if len(rows) > 1 else rows).itertuples(index=False):
+                ax.annotate(r.hidden, (r.ig_p99, r.test_acc), fontsize=7, xytext=(3, 3),
+                            textcoords="offset points", color=METHOD_COLORS[method])
+        ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis)
+        ax.set_xlabel("p99 of ||grad_x CE|| (log; left is smoother)")
+        ax.set_title(activation.upper())
+    axes[0][0].set_ylabel("test accuracy (%)")
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
 def frontier_figure(summary: pd.DataFrame) -> plt.Figure:
     """The accuracy-vs-p99 frontier of the lambda sweep: DREG and IGPEN as lines over lambda
     (labelled), BASE and SN as single points; bars are seed stds."""

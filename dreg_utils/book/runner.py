@@ -5,7 +5,10 @@ Each ``notebooks/NAME.md`` is converted with jupytext, executed with papermill
 repository root as working directory) and written to ``OUT/NAME.ipynb``, with a note
 under its title saying how to re-run it. The wall time of each notebook goes to
 ``OUT/timings.csv`` and, as a MyST table the reproducibility chapter includes, to
-``OUT/timings.md``. A failing notebook stops with a non-zero exit status.
+``OUT/timings.md``; the scorecards of the front and findings pages go to ``OUT/scorecard_*.md``
+(:mod:`dreg_utils.book.scorecard`). While a notebook runs, one line shows its cell and the
+progress of the sweep in its kernel (:mod:`dreg_utils.book.progress`). A failing notebook stops
+with a non-zero exit status.
 
     python -m dreg_utils.book.runner notebooks/01_synthetic_families.md --out /tmp/nb \\
         --profile default --param epochs=120 --param "lambdas=[0.0, 0.1]"
@@ -28,8 +31,10 @@ import papermill
 import yaml
 
 from ..settings import PROFILES
-from ..sweep import atomic_write_text, write_table
+from ..sweep import PROGRESS_ENV, atomic_write_text, write_table
 from ..validation import check_choice
+from .progress import CellCounter, ProgressLine
+from .scorecard import write_scorecards
 
 RERUN_NOTE = """:::{{tip}}
 **Re-run this page** with other parameters (they are listed in its `parameters` cell; a
@@ -43,6 +48,9 @@ parameter left at `None` takes the profile's value):
 Finished runs are reused from the results cache. This page was executed with profile `{profile}`.
 :::
 """
+
+
+PLAIN_PROGRESS_EVERY_S = 15.0  # off a terminal: at most one progress line per notebook this often
 
 
 class _ParamSafeLoader(yaml.SafeLoader):
@@ -124,18 +132,28 @@ def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path,
         jupytext.write(jupytext.read(source), unexecuted)
         print(f"[{number}/{len(sources)}] executing {source} (profile={profile})", flush=True)
         start = time.perf_counter()
+        progress_file = out_dir / f".{source.stem}.progress.json"
+        progress_file.unlink(missing_ok=True)
+        os.environ[PROGRESS_ENV] = str(progress_file.resolve())  # the kernel inherits it
+        cells = CellCounter()
         try:
-            papermill.execute_notebook(str(unexecuted), str(executed),
-                                       parameters={"profile": profile, **parameters}, cwd=str(cwd),
-                                       kernel_name="python3", progress_bar=True)
+            with ProgressLine(f"[{number}/{len(sources)}] {source.stem}", progress_file, cells, sys.stdout,
+                              quiet_s=PLAIN_PROGRESS_EVERY_S):
+                papermill.execute_notebook(str(unexecuted), str(executed),
+                                           parameters={"profile": profile, **parameters}, cwd=str(cwd),
+                                           kernel_name="python3",
+                                           progress_bar={"file": cells, "bar_format": "{n}/{total}"})
         finally:
             unexecuted.unlink(missing_ok=True)
+            progress_file.unlink(missing_ok=True)
+            os.environ.pop(PROGRESS_ENV, None)
         rows.append({"notebook": source.stem, "profile": profile,
                      "seconds": round(time.perf_counter() - start, 1)})
         add_rerun_note(executed, profile)
     timings = pd.DataFrame(rows)
     write_table(timings, out_dir / "timings.csv")
     atomic_write_text(out_dir / "timings.md", timings_markdown(timings, profile))
+    write_scorecards(out_dir)
     return timings
 
 

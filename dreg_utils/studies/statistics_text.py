@@ -15,7 +15,7 @@ from .. import claims
 from ..claims import (ALPHA, MNIST_CLAIMS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO, RELATIVE, SIGN_TESTS,
                       SN_ACC, SN_P99, TREND, accuracy_cost, alternative)
 from ..stats import min_pairs_for_sign_test, min_sign_test_p
-from ..validation import check_unit_interval
+from ..validation import check_choice, check_unit_interval
 
 MAIN_TESTS = ("paired_t", "welch_t", "spearman")  # the test whose effect and CI a summary shows
 
@@ -86,6 +86,37 @@ def ours_text(tests: pd.DataFrame, claim: int, confidence: float = 0.95) -> str:
         return (_pairs_text(tests, SN_ACC, "DREG more accurate than SN", +1) + gap + "; "
                 + _pairs_text(tests, SN_P99, "SN p99 below DREG's", +1))
     return _claim5_text(tests)
+
+
+def _pairs_count(tests: pd.DataFrame, comparison: str, direction: int) -> str:
+    """"k/n": the matched pairs that point the claimed way, by the comparison's sign test."""
+    sign = _get(tests, comparison, SIGN_TESTS)
+    if sign is None or not np.isfinite(sign["statistic"]):
+        return "no test"
+    k = int(sign["statistic"]) if direction > 0 else int(sign["n"] - sign["statistic"])
+    return f"{k}/{int(sign['n'])}"
+
+
+def short_ours(tests: pd.DataFrame, claim: int, alpha: float = ALPHA) -> str:
+    """Our value for one claim in a few words (a scorecard's cell): the matched pairs that point
+    the paper's way, the accuracy cost (claim 1), the Welch tests below ``alpha`` (claim 5)."""
+    check_unit_interval("alpha", alpha)
+    check_choice("claim", claim, MNIST_CLAIMS)
+    if claim == 1:
+        cost = accuracy_cost(tests)[0]
+        return f"p99 lower in {_pairs_count(tests, P99, -1)}; cost {cost:.2f} pt"
+    if claim == 2:
+        return f"{_pairs_count(tests, RELATIVE, +1)} pairs"
+    if claim == 3:
+        return f"POLY p99 higher in {_pairs_count(tests, POLY_P99, +1)}"
+    if claim == 4:
+        return (f"DREG more accurate in {_pairs_count(tests, SN_ACC, +1)}; "
+                f"SN p99 lower in {_pairs_count(tests, SN_P99, +1)}")
+    trend = _get(tests, TREND, "spearman")
+    welch = tests[(tests["claim"] == 5) & (tests["test"] == "welch_t")]
+    lower = int(((welch["p_value"] < alpha) & (welch["mean_a"] < welch["mean_b"])).sum())
+    rho = "no trend test" if trend is None else f"rho {trend['statistic']:+.2f}"
+    return f"{rho}; lower at {lower}/{len(welch)} sizes"
 
 
 def _holm_note(tests: pd.DataFrame, claim: int, alpha: float) -> list[str]:
