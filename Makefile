@@ -13,7 +13,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 QUIET := 2>&1 | { grep -v "is ignored" || true; }
 
-.PHONY: book test bench clean system-deps
+.PHONY: book test bench clean system-deps constraints
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ test: $(STAMP) system-deps
 # bench_sweep.py --full also trains the whole MNIST sweep (about 20 minutes on 2 cores).
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script --out benchmarks/results; done
+
+# constraints.txt: the versions of every listed package in .venv (the reproducibility chapter
+# shows it); rewrite it after a change of versions, then rebuild the book.
+constraints: $(STAMP)
+	$(BIN)/python -m dreg_utils.book.constraints --out constraints.txt
 
 clean:
 	rm -rf _build $(EXECUTED) results

