@@ -1,0 +1,101 @@
+"""Display labels. Computed tables carry snake_case columns (data that code may read); a page
+shows a table with :func:`show`, which puts these labels on its columns. A table whose label
+depends on a value (e.g. the lambda of a column) names it in ``table.attrs["labels"]``."""
+from __future__ import annotations
+
+import pandas as pd
+
+LABELS = {
+    # synthetic families (notebook 01)
+    "lambda_0": "lambda=0", "ratio_ours": "ratio (ours)", "paper_lambda_0": "paper lambda=0",
+    "ratio_paper": "ratio (paper)", "test_mse_reduction_pct": "test MSE change % (ours)",
+    "paper_test_mse_reduction_pct": "test MSE change % (paper)", "p90_reduction_pct": "p90 change % (ours)",
+    "paper_p90_reduction_pct": "p90 change % (paper)", "proxy_reduction_pct": "proxy change % (ours)",
+    "plateau_lambda": "plateau up to lambda", "plateau_p90_reduction_pct": "p90 reduction at plateau end %",
+    "plateau_test_mse_reduction_pct": "test MSE improvement %",
+    # synthetic ablation (notebook 07)
+    "mean_p90_reduction_pct": "mean p90 reduction %", "mean_gap_to_paper": "mean gap to the paper (points)",
+    "mean_test_mse_change_pct": "mean test MSE change %",
+    # distillation ablation (notebook 08)
+    "paper_improvement_pct": "paper improvement %",
+    # symbolic distillation (notebook 04)
+    "snr_proxy": "SNR proxy",
+    "teacher_r2_base": "teacher R2 (lambda=0)",
+    "best_lambda": "best lambda",
+    "teacher_r2_best": "teacher R2 (best lambda)",
+    "student_r2_base": "student R2 (lambda=0)",
+    "student_r2_best": "student R2 (best lambda)",
+    "improvement_pct": "improvement %",
+    "gain_r2": "gain (R2 points)",
+    "fidelity_r2_base": "fidelity R2 (lambda=0)",
+    "fidelity_r2_best": "fidelity R2 (best lambda)",
+    "length_best": "length (best lambda)",
+    "tree_r2_base": "tree R2 (lambda=0)",
+    "tree_r2_best": "tree R2 (best lambda)",
+    "tree_improvement_pct": "tree improvement %",
+    "gp_on_y_r2": "GP on y R2",
+    "boosting_r2": "boosting R2",
+    "lambda_validation": "lambda (validation)",
+    "lambda_oracle": "lambda (oracle)",
+    "student_r2_validation": "student R2 (validation lambda)",
+    "student_r2_oracle": "student R2 (oracle lambda)",
+    "improvement_pct_validation": "improvement % (validation)",
+    "improvement_pct_oracle": "improvement % (oracle)",
+    "gap_to_oracle": "gap to oracle",
+    "teacher_clean_r2_base": "teacher clean R2 (lambda=0)",
+    "student_clean_r2_base": "student clean R2 (lambda=0)",
+    "student_clean_r2_validation": "student clean R2 (validation lambda)",
+    "clean_r2_gain": "clean R2 gain",
+    "recovered_base": "recovered (lambda=0)",
+    "recovered_validation": "recovered (validation lambda)",
+    "raw_units": "raw units",
+    "test_r2": "test R2",
+    **{f"{m}_{k}": f"{m}: {v}" for m in ("jacobian", "dreg") for k, v in (
+        ("best_lambda", "best lambda"), ("teacher_r2", "teacher R2"), ("student_r2", "student R2"),
+        ("jacobian_sq", "E||J||^2"))},
+    "ratio_to_base": "ratio to unregularised",
+    # MNIST frontier (notebook 02)
+    "accuracy_change": "accuracy change (points)", "p99_reduction_pct": "p99 reduction %",
+    "settings_tried": "settings tried",
+    # surrogates (notebook 05): changes against BASE
+    "test_mse_change_pct": "test MSE change %",
+    "p99_over_mean_change_pct": "p99/mean change %",
+    "cos_p10_diff": "cos p10 diff",
+    "gd_regret_diff": "GD regret diff",
+    "lbfgs_regret_diff": "L-BFGS regret diff",
+    "gd_exits_diff": "GD exits diff",
+    "lbfgs_exits_diff": "L-BFGS exits diff",
+    # performance (notebook 06)
+    "vectorised_min": "vectorised (min)", "floor_min": "floor (min)", "wall_over_floor": "wall / floor",
+    "ratio_to_reference": "ratio to the naive loop", "mean_test_acc": "mean test accuracy (%)",
+    # statistics (notebook 03)
+    "pairs_ours": "pairs (ours)", "pairs_paper": "pairs (paper)", "unmatched_keys": "unmatched keys",
+    "min_sign_p_ours": "smallest sign-test p (ours)", "min_sign_p_paper": "smallest sign-test p (paper)",
+    "sample_size": "sample size", "paper_table3": "paper's Table 3 (seed means)",
+    "claim_text": "claim (our words)",
+    "verdict_holm": "verdict after Holm",
+    "lower_with_dreg": "lower with DREG",
+    "median_ratio": "median ratio",
+    "p_t": "p t",
+    "p_wilcoxon": "p Wilcoxon",
+    "p_sign": "p sign",
+    "mean_log_ratio": "mean log ratio",
+    "holm_deciding": "Holm (deciding)",
+    "deciding_test": "deciding test",
+    "ci_low": "CI low",
+    "ci_high": "CI high",
+    "bootstrap_low": "bootstrap low",
+    "bootstrap_high": "bootstrap high",
+    "p_main": "p t/Welch/rho",
+}
+
+
+def label(column: str, table: pd.DataFrame | None = None) -> str:
+    """The label a page shows for ``column`` (the column itself when it has none)."""
+    extra = {} if table is None else table.attrs.get("labels", {})
+    return {**LABELS, **extra}.get(column, column)
+
+
+def show(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with its display labels, ready for ``.style``."""
+    return table.rename(columns=lambda column: label(column, table))

@@ -1,0 +1,2 @@
+"""Datasets: synthetic function families (``synthetic``), MNIST and Fashion-MNIST (``mnist``),
+regression benchmarks (``regression``)."""

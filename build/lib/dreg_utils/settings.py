@@ -1,0 +1,141 @@
+"""One settings type per study: every protocol knob, its presets per profile and its checks.
+
+A study declares a frozen dataclass deriving from :class:`StudySettings`:
+
+* each knob is a field whose default is the ``default`` profile's value;
+* ``PRESETS`` holds what the ``smoke`` and ``paper`` profiles change;
+* ``normalise`` checks every value (a message naming the bad value and what is valid)
+  and returns the values in canonical form (lists, floats).
+
+Adding a knob is one edit in the study's settings class plus the notebook's
+``parameters`` cell. The profiles:
+
+* ``smoke``: the smallest run that exercises every code path (tests; < 60 s a notebook);
+* ``default``: the CPU main job behind ``make book``;
+* ``paper``: the papers' protocols where they state them; where a paper leaves a
+  setting open the value is ours and the notebook says so.
+
+A notebook reads its profile from ``DREG_PROFILE`` (default ``default``) unless papermill
+injects ``profile``; a parameter set to a non-None value overrides the profile's.
+Settings read like a read-only dict (``settings["epochs"]``, ``dict(settings)``), so the
+configurations built from them stay plain JSON-able data.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator, Mapping
+from copy import deepcopy
+from typing import Any, ClassVar, TypeVar
+
+from .train import resolve_device
+from .validation import check_choice, check_float, check_int
+
+PROFILES = ("smoke", "default", "paper")
+T = TypeVar("T", bound="StudySettings")
+
+
+def profile_from_env(default: str = "default") -> str:
+    """The profile named by ``DREG_PROFILE``, or ``default``."""
+    return os.environ.get("DREG_PROFILE", default)
+
+
+def knob(value: Any) -> Any:
+    """A dataclass field whose default is ``value`` (copied, so lists are never shared)."""
+    return dataclasses.field(default_factory=lambda: deepcopy(value))
+
+
+@dataclasses.dataclass(frozen=True)
+class StudySettings(Mapping):
+    """Base of every study's settings: a frozen dataclass that reads like a dict."""
+
+    profile: str = "default"
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def __post_init__(self) -> None:
+        check_choice("profile", self.profile, PROFILES)
+        values = self.normalise({name: getattr(self, name) for name in self.knobs()})
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def normalise(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Check every knob; return the values in canonical form (overridden per study)."""
+        return values
+
+    @classmethod
+    def knobs(cls) -> tuple[str, ...]:
+        """The protocol knobs, in declaration order (``profile`` excluded)."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "profile")
+
+    @classmethod
+    def _refuse_unknown(cls, names) -> None:
+        unknown = sorted(set(names) - set(cls.knobs()))
+        if unknown:
+            raise ValueError(f"unknown parameters {unknown} for {cls.__name__}; "
+                             f"valid: {sorted(cls.knobs())}")
+
+    @classmethod
+    def from_profile(cls: type[T], profile: str | None = None, **overrides: Any) -> T:
+        """The profile's settings (``None``: ``$DREG_PROFILE``) with every non-None override."""
+        profile = profile_from_env() if profile is None else profile
+        check_choice("profile", profile, PROFILES)
+        cls._refuse_unknown(overrides)
+        values = {**cls.PRESETS.get(profile, {}),
+                  **{name: value for name, value in overrides.items() if value is not None}}
+        return cls(profile=profile, **deepcopy(values))
+
+    @classmethod
+    def from_notebook(cls: type[T], namespace: Mapping[str, Any]) -> T:
+        """Settings from a notebook's ``parameters`` cell: ``profile`` plus one variable per
+        knob (None: the profile's value). A cell that lacks a knob is refused."""
+        missing = [name for name in ("profile", *cls.knobs()) if name not in namespace]
+        if missing:
+            raise ValueError(f"the parameters cell does not define {missing}; "
+                             f"{cls.__name__} needs profile and {list(cls.knobs())}")
+        return cls.from_profile(namespace["profile"], **{k: namespace[k] for k in cls.knobs()})
+
+    @classmethod
+    def coerce(cls: type[T], settings: Mapping[str, Any]) -> T:
+        """``settings`` as this type: an instance is returned as it is; a mapping (e.g. a
+        dict of every knob) is checked, its missing knobs taking the default profile's values."""
+        if isinstance(settings, cls):
+            return settings
+        if not isinstance(settings, Mapping):
+            raise TypeError(f"settings must be a {cls.__name__} or a dict, got {settings!r}")
+        values = dict(settings)
+        profile = values.pop("profile", "default")
+        cls._refuse_unknown(values)
+        return cls(profile=profile, **deepcopy(values))
+
+    def replace(self: T, **changes: Any) -> T:
+        """A copy with ``changes`` applied and checked."""
+        self._refuse_unknown(set(changes) - {"profile"})
+        return dataclasses.replace(self, **changes)
+
+    def __getitem__(self, name: str) -> Any:
+        if name != "profile" and name not in self.knobs():
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("profile", *self.knobs()))
+
+    def __len__(self) -> int:
+        return 1 + len(self.knobs())
+
+
+def check_training(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The training knobs among ``values`` (epochs, batch_size >= 1; lr > 0;
+    weight_decay >= 0; device "auto", "cpu" or "cuda"), checked."""
+    checked = {}
+    for name in ("epochs", "batch_size"):
+        if name in values:
+            checked[name] = check_int(name, values[name], minimum=1)
+    if "lr" in values:
+        checked["lr"] = check_float("lr", values["lr"], strictly_positive=True)
+    if "weight_decay" in values:
+        checked["weight_decay"] = check_float("weight_decay", values["weight_decay"], minimum=0.0)
+    if "device" in values:
+        resolve_device(values["device"])
+        checked["device"] = values["device"]
+    return checked

@@ -1,0 +1,370 @@
+"""The MNIST capacity sweep (DREG paper, Sections 6.2-6.3, Table 3, Appendix A.1).
+
+One run = (capacity, activation, method, seed): a CompactMLP 784 -> h1 -> h2 -> 10
+trained with AdamW on cross-entropy (plus the method's penalty), then measured on
+the test split: accuracy and the per-sample input-gradient norms
+g_i = ||grad_x CE(f(x_i), y_i)||_2 in normalised input space, summarised by their
+mean, p95, p99, max and p99/mean.
+
+Methods: ``base`` (no penalty), ``dreg`` (CR-penalty, eq. 5, strength ``lam``),
+``igp`` (input-gradient penalty E||grad_x CE||^2 by double backprop, the same
+``lam``: the paper matches the IGP strength to the DREG coefficient) and ``sn``
+(spectral normalisation of every linear layer).
+
+The paper does not state its MNIST coefficient. We use lam = 1e-2 by default: the
+value its Tables 1-2 call "DREG" and the top of its lambda grid (Appendix A.2). The
+matched-effect sweep (:func:`make_frontier_configs`) varies lam per method instead.
+
+All runs of one configuration that differ only in seed, method or lam are trained
+together in one vectorised pass (:func:`dreg_utils.ensemble.fit_ensemble`); IGP runs
+form their own group because double backprop would otherwise be paid by every member.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import statistics, statistics_text
+from .. import claims
+from ..data.mnist import DATASETS, SOURCES, MNISTData, check_source, load_mnist
+from ..ensemble import ENSEMBLE_METHODS, Member, fit_ensemble
+from ..metrics import input_gradient_norms, nonfinite_metric, tail_stats
+from ..models import n_parameters
+from ..runs import label_hidden, seed_summary
+from ..settings import StudySettings, check_training, knob
+from ..sweep import run_grid, write_table
+from ..train import FitResult, evaluate, resolve_device
+from ..validation import (check_choice, check_choices, check_float, check_hidden, check_int,
+                          check_nonempty_list, check_seeds, check_unique)
+
+# Part of every run's cache key: bump it when a change of the run function changes what a run
+# computes, so cached rows are recomputed instead of reused.
+STUDY_VERSION = "3"
+
+ACTIVATIONS = ("relu", "poly")  # the paper's two (Table 3)
+METHODS = ENSEMBLE_METHODS  # ("base", "dreg", "igp", "sn")
+PAPER_NAMES = {"base": "BASE", "dreg": "DREG", "igp": "IGPEN", "sn": "SN", "jacobian": "IGPEN-OUT"}
+PAPER_CAPACITIES = [[32, 16], [128, 64], [256, 128], [512, 256]]
+METRICS = ("test_acc", "ig_mean", "ig_p95", "ig_p99", "ig_max", "ig_p99_over_mean")
+METRIC_LABELS = {"test_acc": "Test Acc (%)", "ig_mean": "IG Mean", "ig_p95": "IG p95",
+                 "ig_p99": "IG p99", "ig_max": "IG Max", "ig_p99_over_mean": "p99/Mean"}
+# Quantile levels stored per run to draw the distribution of g_i: every percent, and the
+# tail above 0.9 on a log grid of 1 - level down to 1e-4.
+QUANTILE_LEVELS = np.unique(np.concatenate([np.linspace(0.0, 1.0, 101), 1.0 - np.logspace(-4, -1, 31)]))
+MEMBER_KEYS = ("method", "lam", "seed")  # what may differ inside one vectorised group
+TRAINING_KEYS = ("epochs", "batch_size", "lr", "weight_decay")
+
+
+def _optional_size(name: str, value) -> int | None:
+    return None if value is None else check_int(name, value, minimum=1)
+
+
+def _lambdas(name: str, values) -> list[float]:
+    values = check_nonempty_list(name, values)
+    return check_unique(name, [check_float(f"{name}[{i}]", v, strictly_positive=True)
+                               for i, v in enumerate(values)])
+
+
+@dataclass(frozen=True)
+class MNISTSettings(StudySettings):
+    """The MNIST capacity sweep (notebook 02) and its matched-effect frontier.
+
+    ``lam`` is the DREG and IGPEN strength (the paper does not state it; 1e-2 is its
+    Tables 1-2 "DREG" value). ``n_train``/``n_test`` None: all images of the source.
+    The default profile already follows the paper's protocol (all available images,
+    eight epochs, three seeds), so ``paper`` equals ``default``."""
+
+    dataset: str = "mnist"
+    source: str = "auto"
+    data_dir: str | None = None  # folder with the four IDX files; None reads $DREG_DATA_DIR
+    n_train: int | None = None
+    n_test: int | None = None
+    capacities: list[list[int]] = knob(PAPER_CAPACITIES)
+    activations: list[str] = knob(["relu", "poly"])
+    methods: list[str] = knob(["base", "dreg", "igp", "sn"])  # "jacobian": the output gradient
+    seeds: list[int] = knob([0, 1, 2])
+    lam: float = 1e-2
+    epochs: int = 8
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    device: str = "auto"
+    frontier_capacity: list[int] = knob([128, 64])
+    frontier_activation: str = "relu"
+    dreg_lambdas: list[float] = knob([1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1])
+    igp_lambdas: list[float] = knob([1e-2, 1e-1, 1.0, 3.0, 10.0, 30.0, 100.0])
+    jacobian_lambdas: list[float] = knob([1e-3, 1e-2, 1e-1])  # the output-gradient penalty
+    frontier_seeds: list[int] = knob([0, 1, 2])
+
+    PRESETS: ClassVar[dict[str, dict]] = {
+        "smoke": dict(n_train=1024, n_test=256, capacities=[[32, 16], [64, 32]], seeds=[0, 1],
+                      epochs=2, frontier_capacity=[32, 16], dreg_lambdas=[1e-2, 1e-1],
+                      igp_lambdas=[1e-2, 1.0], jacobian_lambdas=[1e-2], frontier_seeds=[0, 1]),
+    }
+
+    def normalise(self, s: dict) -> dict:
+        check_choice("dataset", s["dataset"], DATASETS)
+        check_choice("source", s["source"], SOURCES)
+        check_source(s["dataset"], s["source"])
+        if s["data_dir"] is not None and not isinstance(s["data_dir"], (str, Path)):
+            raise TypeError(f"data_dir must be a folder path or None, got {s['data_dir']!r}")
+        s["n_train"] = _optional_size("n_train", s["n_train"])
+        s["n_test"] = _optional_size("n_test", s["n_test"])
+        capacities = check_nonempty_list("capacities", s["capacities"])
+        s["capacities"] = check_unique("capacities", [list(check_hidden(f"capacities[{i}]", c))
+                                                      for i, c in enumerate(capacities)])
+        s["activations"] = check_unique("activations",
+                                        check_choices("activations", s["activations"], ACTIVATIONS))
+        s["methods"] = check_unique("methods", check_choices("methods", s["methods"], METHODS))
+        s["seeds"] = check_seeds("seeds", s["seeds"])
+        s["lam"] = check_float("lam", s["lam"], minimum=0.0)
+        s["frontier_capacity"] = list(check_hidden("frontier_capacity", s["frontier_capacity"]))
+        check_choice("frontier_activation", s["frontier_activation"], ACTIVATIONS)
+        s["dreg_lambdas"] = _lambdas("dreg_lambdas", s["dreg_lambdas"])
+        s["igp_lambdas"] = _lambdas("igp_lambdas", s["igp_lambdas"])
+        s["jacobian_lambdas"] = _lambdas("jacobian_lambdas", s["jacobian_lambdas"])
+        s["frontier_seeds"] = check_seeds("frontier_seeds", s["frontier_seeds"])
+        return {**s, **check_training(s)}
+
+
+def validate(settings: Mapping) -> MNISTSettings:
+    """The settings checked and completed (see :class:`MNISTSettings`)."""
+    return MNISTSettings.coerce(settings)
+
+
+def load_data(settings: dict) -> MNISTData:
+    """The dataset the settings name, from the first source that has it (see :mod:`data.mnist`)."""
+    return load_mnist(settings["dataset"], settings["data_dir"], source=settings["source"],
+                      n_train=settings["n_train"], n_test=settings["n_test"])
+
+
+def data_identity(data: MNISTData) -> dict:
+    """What identifies the data in a run's configuration: name, source, fingerprint, sizes."""
+    return {"dataset": data.name, "data_source": data.source, "data_fingerprint": data.fingerprint(),
+            "n_train": data.n_train, "n_test": data.n_test}
+
+
+def _config(settings: dict, identity: dict, hidden: list[int], activation: str, method: str,
+            lam: float, seed: int) -> dict:
+    """A run's identity: data, model, method, lam (0 for BASE and SN), seed, training settings."""
+    return {**identity, "hidden": list(hidden), "activation": activation, "method": method,
+            "lam": float(lam) if method in ("dreg", "igp", "jacobian") else 0.0, "seed": seed,
+            **{k: settings[k] for k in TRAINING_KEYS}}
+
+
+def make_configs(settings: dict, data: MNISTData) -> list[dict]:
+    """Table 3's grid: capacities x activations x methods x seeds, the penalties at ``lam``."""
+    identity = data_identity(data)
+    return [_config(settings, identity, hidden, activation, method, settings["lam"], seed)
+            for hidden in settings["capacities"] for activation in settings["activations"]
+            for method in settings["methods"] for seed in settings["seeds"]]
+
+
+def make_frontier_configs(settings: dict, data: MNISTData) -> list[dict]:
+    """The matched-effect sweep at one capacity: BASE, SN, and DREG, IGP (the loss gradient) and the
+    output-gradient penalty ("jacobian") at each of their lambdas."""
+    identity = data_identity(data)
+    hidden, activation = settings["frontier_capacity"], settings["frontier_activation"]
+    pairs = ([("base", 0.0), ("sn", 0.0)] + [("dreg", lam) for lam in settings["dreg_lambdas"]]
+             + [("igp", lam) for lam in settings["igp_lambdas"]]
+             + [("jacobian", lam) for lam in settings["jacobian_lambdas"]])
+    return [_config(settings, identity, hidden, activation, method, lam, seed)
+            for method, lam in pairs for seed in settings["frontier_seeds"]]
+
+
+def group_key(config: dict) -> Hashable:
+    """Runs with equal keys train together: same data, model shape, activation and training
+    settings; IGP and the output-gradient ("jacobian") runs each apart from the others, since
+    their penalties would otherwise be paid by every member (see the module docstring)."""
+    shared = tuple((k, json.dumps(v)) for k, v in sorted(config.items()) if k not in MEMBER_KEYS)
+    return shared + (config["method"] if config["method"] in ("igp", "jacobian") else "",)
+
+
+def _measure(result: FitResult, x_test: torch.Tensor, y_test: torch.Tensor, group_size: int) -> dict:
+    """Accuracy (%) and the tail statistics and quantiles of g_i = ||grad_x CE(f(x_i), y_i)||.
+
+    A diverged training run, or one whose test loss or some g_i is not finite, gives a
+    diverged row without metrics (``diverged_reason`` says which)."""
+    row = {**result.divergence(), "train_seconds": result.seconds, "group_size": group_size}
+    if result.diverged:
+        return row
+    model = result.model.eval()
+    norms = input_gradient_norms(model, x_test, y_test, loss="ce")
+    test = evaluate(model, x_test, y_test, "classification")
+    reason = nonfinite_metric({"test_loss": test["loss"], "input-gradient norm": norms})
+    if reason:
+        return {**row, "diverged": True, "diverged_reason": reason}
+    stats = tail_stats(norms)
+    row.update(test_acc=100.0 * test["accuracy"],
+               train_loss=result.history[-1]["train_task_loss"],
+               **{f"ig_{k}": v for k, v in stats.items()},
+               ig_quantiles=np.column_stack([QUANTILE_LEVELS, np.quantile(norms.cpu().numpy(),
+                                                                          QUANTILE_LEVELS)]).tolist())
+    return row
+
+
+def run_group(configs: list[dict], data: MNISTData, device: str = "auto") -> list[dict]:
+    """Train the group's runs together (one vectorised pass) and measure each on the test split."""
+    first = configs[0]
+    dev = resolve_device(device)
+    results = fit_ensemble([Member(c["seed"], c["method"], c["lam"]) for c in configs],
+                           data.x_train, data.y_train, first["hidden"], activation=first["activation"],
+                           task="classification", out_features=10, epochs=first["epochs"],
+                           batch_size=first["batch_size"], lr=first["lr"],
+                           weight_decay=first["weight_decay"], device=dev)
+    x_test, y_test = data.x_test.to(dev), data.y_test.to(dev)
+    return [_measure(result, x_test, y_test, len(configs)) for result in results]
+
+
+def _run(configs: list[dict], settings: dict, data: MNISTData, results_dir: Path, name: str,
+         progress: bool, **grid_options) -> pd.DataFrame:
+    runs = run_grid(configs, lambda group: run_group(group, data, settings["device"]),
+                    results_dir / "cache", group_key=group_key, progress=progress, desc=f"mnist {name}",
+                    version=STUDY_VERSION, **grid_options)
+    label_hidden(runs)
+    if "ig_quantiles" not in runs:  # every run diverged
+        runs["ig_quantiles"] = None
+    quantiles = [{"run_key": r.run_key, "level": level, "ig_norm": value}
+                 for r in runs.itertuples() if isinstance(r.ig_quantiles, list)
+                 for level, value in r.ig_quantiles]
+    runs = runs.drop(columns="ig_quantiles")
+    write_table(runs, results_dir / f"{name}.csv")
+    write_table(pd.DataFrame(quantiles, columns=["run_key", "level", "ig_norm"]),
+                results_dir / f"{name}_ig_quantiles.csv")
+    return runs
+
+
+def run_sweep(settings: dict, data: MNISTData, results_dir: str | Path = "results/mnist",
+              progress: bool = True, *, backend: str = "serial", n_jobs: int | None = None,
+              scheduler: str | None = None) -> pd.DataFrame:
+    """Run (or reuse from the cache) Table 3's grid; save ``runs.csv`` and the quantiles of g_i.
+    ``backend``, ``n_jobs`` and ``scheduler`` choose where the groups execute (see
+    :func:`dreg_utils.sweep.run_grid`)."""
+    settings = validate(settings)
+    return _run(make_configs(settings, data), settings, data, Path(results_dir), "runs", progress,
+                backend=backend, n_jobs=n_jobs, scheduler=scheduler)
+
+
+def run_frontier(settings: dict, data: MNISTData, results_dir: str | Path = "results/mnist",
+                 progress: bool = True, *, backend: str = "serial", n_jobs: int | None = None,
+                 scheduler: str | None = None) -> pd.DataFrame:
+    """Run (or reuse) the matched-effect sweep; save ``frontier.csv``. Runs shared with the
+    main grid (same configuration) come from the same cache. ``backend``, ``n_jobs`` and
+    ``scheduler`` as in :func:`run_sweep`."""
+    settings = validate(settings)
+    return _run(make_frontier_configs(settings, data), settings, data, Path(results_dir), "frontier",
+                progress, backend=backend, n_jobs=n_jobs, scheduler=scheduler)
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per (hidden, activation, method, lam): mean and std (ddof=1) of every metric over the
+    finished seeds, ``n_seeds`` (finished), ``n_diverged`` and ``status`` ("ok" or
+    "diverged (k/n)"). Diverged runs never enter a mean; a group whose runs all diverged
+    keeps its row, with no metrics (NaN) and status "diverged (n/n)".
+
+    ``ig_p99_over_mean`` is the ratio of the seed means of p99 and mean, as in the paper's
+    Table 3; ``ig_p99_over_mean_std`` is the seed std of the per-run ratios.
+    """
+    if runs["diverged"].eq(True).all():
+        raise ValueError("every run diverged: there is nothing to summarise")
+    summary = seed_summary(runs, ["hidden", "activation", "method", "lam"], METRICS, std_of=METRICS)
+    summary["ig_p99_over_mean"] = summary["ig_p99"] / summary["ig_mean"]
+    summary["n_params"] = summary["hidden"].map(n_parameters)
+    summary["label"] = summary["activation"].str.upper() + "_" + summary["method"].map(PAPER_NAMES)
+    return summary
+
+
+def paper_value(hidden: str, label: str, metric: str) -> tuple[float, float]:
+    """(mean, std) of one Table-3 cell; NaN where the paper has no such cell (std NaN for p99/Mean)."""
+    block = claims.TABLE3.get(tuple(int(w) for w in hidden.split("-")), {})
+    if label not in block:
+        return float("nan"), float("nan")
+    row = block[label]
+    if metric == "ig_p99_over_mean":
+        return row[5], float("nan")
+    return row[claims.TABLE3_COLUMNS.index(metric)]
+
+
+def table3(summary: pd.DataFrame) -> pd.DataFrame:
+    """Tidy Table 3: one row per (capacity, method label, metric) with ours and the paper's
+    mean and std, the difference ours - paper and the group's ``status`` (see :func:`summarize`)."""
+    rows = []
+    for r in summary.itertuples(index=False):
+        for metric in METRICS:
+            p_mean, p_std = paper_value(r.hidden, r.label, metric)
+            ours = getattr(r, metric)
+            rows.append({"capacity": r.hidden.replace("-", ", "), "method": r.label,
+                         "metric": metric, "ours": ours,
+                         "ours_std": getattr(r, f"{metric}_std"), "paper": p_mean, "paper_std": p_std,
+                         "difference": ours - p_mean, "status": getattr(r, "status", "ok")})
+    return pd.DataFrame(rows)
+
+
+def _pm(mean: float, std: float, digits: int) -> str:
+    if np.isnan(mean):
+        return "-"
+    return f"{mean:.{digits}f}" if np.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def table3_layout(tidy: pd.DataFrame) -> pd.DataFrame:
+    """Table 3's layout: rows (capacity, method) in the paper's order, and per metric the
+    columns ours and paper ("mean ± std" over seeds) and Δ = ours - paper. A cell whose
+    runs all diverged shows the status ("diverged (n/n)") in place of our value."""
+    records: dict[tuple[str, str], dict] = {}
+    for r in tidy.itertuples(index=False):
+        digits = 2 if r.metric in ("test_acc", "ig_p99_over_mean") else 3
+        label = METRIC_LABELS[r.metric]
+        row = records.setdefault((r.capacity, r.method), {})
+        all_diverged = np.isnan(r.ours) and getattr(r, "status", "ok") != "ok"
+        row[(label, "ours")] = r.status if all_diverged else _pm(r.ours, r.ours_std, digits)
+        row[(label, "paper")] = _pm(r.paper, r.paper_std, digits)
+        row[(label, "Δ")] = "-" if np.isnan(r.difference) else f"{r.difference:+.{digits}f}"
+    capacities = list(dict.fromkeys(tidy["capacity"]))
+    order = sorted(records, key=lambda key: (capacities.index(key[0]), key[1]))
+    wide = pd.DataFrame([records[key] for key in order],
+                        index=pd.MultiIndex.from_tuples(order, names=["capacity", "method"]))
+    wide.columns = pd.MultiIndex.from_tuples(wide.columns)
+    return wide
+
+
+def findings(runs: pd.DataFrame, alpha: float = claims.ALPHA) -> pd.DataFrame:
+    """The paper's five Section-6.3 findings on our runs: per claim the paper's statistic, ours
+    and the verdict. The tests are the statistics chapter's (:func:`statistics.mnist_tests`,
+    each claim with its declared sidedness) and so is the rule (:func:`claims.mnist_verdicts`),
+    so both chapters give every claim the same verdict."""
+    tests = statistics.mnist_tests(runs)
+    verdicts = claims.mnist_verdicts(tests, alpha)
+    return pd.DataFrame([{"finding": number, "paper": claim.paper_statistic,
+                          "ours": statistics_text.ours_text(tests, number), "verdict": verdicts[number]}
+                         for number, claim in claims.MNIST_CLAIMS.items()])
+
+
+def frontier_table(summary: pd.DataFrame, max_cost: float = 1.0) -> pd.DataFrame:
+    """Per method, the setting with the lowest mean p99 among those whose mean accuracy is at
+    most ``max_cost`` points below BASE's, with its p99 reduction relative to BASE in percent.
+    Settings whose runs all diverged have no metrics and are never picked."""
+    base = summary[(summary["method"] == "base") & summary["test_acc"].notna()]
+    if base.empty:
+        raise ValueError("frontier_table needs BASE runs that finished in the summary")
+    base_acc, base_p99 = float(base["test_acc"].iloc[0]), float(base["ig_p99"].iloc[0])
+    rows = []
+    for method, block in summary[summary["method"] != "base"].groupby("method", sort=False):
+        within = block[block["test_acc"] >= base_acc - max_cost]
+        if within.empty:
+            rows.append({"method": PAPER_NAMES[method], "lam": np.nan, "test_acc": np.nan, "ig_p99": np.nan,
+                         "accuracy_change": np.nan, "p99_reduction_pct": np.nan,
+                         "settings_tried": len(block)})
+            continue
+        best = within.loc[within["ig_p99"].idxmin()]
+        rows.append({"method": PAPER_NAMES[method], "lam": best["lam"], "test_acc": best["test_acc"],
+                     "ig_p99": best["ig_p99"], "accuracy_change": best["test_acc"] - base_acc,
+                     "p99_reduction_pct": 100.0 * (1 - best["ig_p99"] / base_p99),
+                     "settings_tried": len(block)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,383 @@
+"""The DREG paper's statistical analysis (Section 6.3, claims 1-5) run on our sweep results.
+
+MNIST (the Table-3 grid of notebook 02). Matched runs share capacity, activation and seed:
+DREG vs BASE and DREG vs SN give up to 24 pairs (4 capacities x 2 activations x 3 seeds),
+POLY_BASE vs RELU_BASE up to 12 (4 capacities x 3 seeds). Each paired comparison gets the
+paired t-test, the Wilcoxon signed-rank test and the exact sign test on d = a - b, plus
+Cohen's d_z, the median ratio and a bootstrap CI of mean(d) (:func:`stats.paired_tests`).
+Claim 2 adds the exact sign test of r_p99 > r_mean with r = 1 - DREG/BASE; claim 5 a
+Spearman test of BASE p99/mean against capacity and a Welch test of p99/mean per capacity.
+Each comparison's one deciding test, declared in :mod:`dreg_utils.claims` (column ``role``),
+joins the Holm family (``p_holm``, and ``p_holm_floor``: the smallest Holm p it could reach);
+the other tests are supporting evidence with raw p-values only.
+
+Each comparison is tested with the sidedness its claim declares in :mod:`dreg_utils.claims`
+(one-sided, in the paper's direction), and the verdicts come from there too
+(:func:`claims.mnist_verdicts`, the paper's rule "significant when supported by nonparametric
+tests at alpha"): holds, partly, does not hold or inconclusive. An exact one-sided sign or
+signed-rank test on n pairs cannot go below 0.5**n (0.0625 for 4 pairs).
+
+Synthetic families (notebook 01): lambda = lam vs lambda = 0 over matched (family, seed)
+runs, per family and pooled, on the log ratio log q = log(value(lam) / value(0)) against 0; seed
+stability compares the across-seed variance of the test MSE with and without DREG.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from ..claims import (ACC, COMPARISONS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO, RELATIVE, SIGN_TESTS,
+                      SN_ACC, SN_P99, TREND, WELCH, alternative)
+from ..models import n_parameters
+from ..runs import hidden_label, pair_runs
+from ..stats import COLUMNS, holm, min_sign_test_p, paired_tests, relative_reduction_sign_test, welch_test
+from ..settings import StudySettings
+from ..validation import check_float, check_int, check_unit_interval
+
+PAIR_KEYS = ("hidden", "activation", "seed")
+MNIST_COLUMNS = ("hidden", "activation", "method", "seed", "diverged", "test_acc", "ig_mean", "ig_p99",
+                 "ig_max", "ig_p99_over_mean")
+
+
+# ----------------------------------------------------------------------------- parameters and inputs
+
+@dataclass(frozen=True)
+class StatisticsSettings(StudySettings):
+    """The statistical tests (notebook 03) of the MNIST and synthetic sweeps of one profile.
+
+    ``mnist_runs`` / ``synthetic_runs``: a runs.csv to analyse; None = the default location
+    under $DREG_RESULTS_DIR (or results/), running the cached sweep when that table is missing."""
+
+    mnist_runs: str | None = None
+    synthetic_runs: str | None = None
+    synthetic_lam: float = 1e-2  # DREG strength compared with lambda = 0 on the synthetic families
+    alpha: float = 0.05
+    confidence: float = 0.95
+    n_boot: int = 10_000
+    bootstrap_seed: int = 0
+
+    PRESETS: ClassVar[dict[str, dict]] = {"smoke": dict(n_boot=2000)}
+
+    def normalise(self, s: dict) -> dict:
+        for name in ("mnist_runs", "synthetic_runs"):
+            value = s[name]
+            if value is None:
+                continue
+            if not isinstance(value, (str, Path)):
+                raise TypeError(f"{name} must be the path of a runs.csv table, or None for the default "
+                                f"location, got {value!r}")
+            if not Path(value).is_file():
+                raise FileNotFoundError(f"{name}={str(value)!r} is not a file; give the runs.csv that a "
+                                        f"sweep wrote, or None to use (or create) the default one")
+        s["synthetic_lam"] = check_float("synthetic_lam", s["synthetic_lam"], strictly_positive=True)
+        for name in ("alpha", "confidence"):
+            s[name] = check_unit_interval(name, s[name])
+        s["n_boot"] = check_int("n_boot", s["n_boot"], minimum=100)
+        s["bootstrap_seed"] = check_int("bootstrap_seed", s["bootstrap_seed"], minimum=0)
+        return s
+
+
+def validate(settings: Mapping) -> StatisticsSettings:
+    """The settings checked and completed (see :class:`StatisticsSettings`)."""
+    return StatisticsSettings.coerce(settings)
+
+
+def read_runs(path: str | Path) -> pd.DataFrame:
+    """A sweep's runs.csv (``hidden`` kept as text such as "32-16")."""
+    return pd.read_csv(path, dtype={"hidden": str})
+
+
+def check_columns(runs: pd.DataFrame, needed: Sequence[str], what: str) -> None:
+    missing = [c for c in needed if c not in runs.columns]
+    if missing:
+        raise ValueError(f"the {what} results table lacks the columns {missing}; "
+                         f"it has {list(runs.columns)}")
+
+
+def mnist_grid(settings: dict) -> tuple[dict[str, list], int]:
+    """The values each column of the MNIST runs table takes under ``settings``, and its row count."""
+    methods = settings["methods"]
+    lams = ([0.0] if {"base", "sn"} & set(methods) else []) + (
+        [settings["lam"]] if {"dreg", "igp", "jacobian"} & set(methods) else [])
+    grid = {"hidden": [hidden_label(c) for c in settings["capacities"]],
+            "activation": settings["activations"], "method": methods, "seed": settings["seeds"],
+            "lam": lams, "epochs": [settings["epochs"]]}
+    n_runs = math.prod(len(grid[k]) for k in ("hidden", "activation", "method", "seed"))
+    return grid, n_runs
+
+
+def synthetic_grid(settings: dict) -> tuple[dict[str, list], int]:
+    """The values each column of the synthetic runs table takes under ``settings``, and its row count."""
+    grid = {"family": settings["families"], "lam": settings["lambdas"], "seed": settings["seeds"],
+            "hidden": [hidden_label(settings["hidden"])], "activation": [settings["activation"]],
+            "epochs": [settings["epochs"]]}
+    return grid, len(settings["families"]) * len(settings["lambdas"]) * len(settings["seeds"])
+
+
+def grid_mismatch(runs: pd.DataFrame, grid: dict[str, list], n_runs: int) -> list[str]:
+    """How a runs table differs from the expected grid (empty when it matches): per column the
+    values it has against those expected, and its row count against ``n_runs``."""
+    problems = []
+    for col, values in grid.items():
+        if col not in runs.columns:
+            problems.append(f"no column {col!r}")
+            continue
+        have, want = set(runs[col].tolist()), set(values)
+        if have != want:
+            problems.append(f"{col} is {sorted(have, key=str)}, expected {sorted(want, key=str)}")
+    if len(runs) != n_runs:
+        problems.append(f"{len(runs)} runs, expected {n_runs}")
+    return problems
+
+
+def load_or_run(path: str | Path | None, default_path: str | Path, grid: dict[str, list], n_runs: int,
+                run: Callable[[], pd.DataFrame]) -> tuple[pd.DataFrame, str]:
+    """The runs to analyse and a sentence saying where they came from.
+
+    A given ``path`` is read as it is (a grid other than the profile's is reported, not
+    refused). Otherwise ``default_path`` is read if it holds exactly the profile's grid, and
+    else ``run()`` (the study's cached sweep) produces the table.
+    """
+    if path is not None:
+        runs = read_runs(path)
+        problems = grid_mismatch(runs, grid, n_runs)
+        extra = f" (not the profile's grid: {'; '.join(problems)})" if problems else ""
+        return runs, f"read {path}{extra}"
+    default_path = Path(default_path)
+    if default_path.is_file():
+        runs = read_runs(default_path)
+        problems = grid_mismatch(runs, grid, n_runs)
+        if not problems:
+            return runs, f"read {default_path}"
+        reason = f"{default_path} holds another grid ({'; '.join(problems)})"
+    else:
+        reason = f"{default_path} does not exist"
+    return run(), f"ran the cached sweep because {reason}"
+
+
+# ----------------------------------------------------------------------------- matching and tagging
+
+def finished(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs that did not diverge."""
+    return runs[~runs["diverged"].astype(bool)]
+
+
+def matched_values(runs: pd.DataFrame, a: Hashable, b: Hashable, value: str,
+                   by: Sequence[str] = PAIR_KEYS,
+                   method_col: str = "method") -> tuple[np.ndarray, np.ndarray, int]:
+    """``value`` of ``a`` and of ``b`` over the keys ``by`` at which both finished, aligned pair by
+    pair (sorted by key), and the number of keys at which only one of them finished."""
+    ok = finished(runs)
+    by = list(by)
+    keys = {m: set(ok.loc[ok[method_col] == m, by].itertuples(index=False, name=None)) for m in (a, b)}
+    common = keys[a] & keys[b]
+    unmatched = len(keys[a] ^ keys[b])
+    if not common:
+        return np.array([]), np.array([]), unmatched
+    in_common = pd.Series([k in common for k in ok[by].itertuples(index=False, name=None)], index=ok.index)
+    subset = ok[in_common & ok[method_col].isin([a, b])]
+    values_a, values_b = pair_runs(subset, by, method_col, a, b, value)
+    return values_a, values_b, unmatched
+
+
+def p_floor(test: str, n: int, alternative: str = "two-sided") -> float:
+    """The smallest p-value ``test`` can return on ``n`` (non-tied) pairs: 2 * 0.5**n two-sided
+    and 0.5**n one-sided for the exact sign and signed-rank tests, 0 for t-type tests, NaN for
+    rows that are not tests."""
+    if test in (*SIGN_TESTS, "wilcoxon"):
+        return min_sign_test_p(n, alternative) if n >= 1 else 1.0
+    if test in ("paired_t", "welch_t"):
+        return 0.0
+    return math.nan
+
+
+def no_test(label: str, n: int, note: str) -> pd.DataFrame:
+    row = dict.fromkeys(COLUMNS, math.nan)
+    row.update(comparison=label, test="none", n=n, effect_name="", alternative="", note=note)
+    return pd.DataFrame([row], columns=COLUMNS)
+
+
+def tag(df: pd.DataFrame, **columns) -> pd.DataFrame:
+    out = df.assign(**columns)
+    if "p_floor" not in out.columns:
+        out["p_floor"] = [p_floor(t, int(n), alt or "two-sided")
+                          for t, n, alt in zip(out["test"], out["n"], out["alternative"])]
+    return out
+
+
+def mark_roles(tests: pd.DataFrame, deciding: str | None) -> pd.DataFrame:
+    """``tests`` with a ``role`` column: "deciding" for the test named ``deciding`` (the one that
+    decides the hypothesis), "supporting" for any other test with a p-value, "effect size" for
+    rows without one, "no test" when no test could run."""
+    role = np.select([tests["test"] == "none", tests["test"] == deciding, tests["p_value"].notna()],
+                     ["no test", "deciding", "supporting"], "effect size")
+    return tests.assign(role=role)
+
+
+def holm_floors(p_values: Sequence[float], floors: Sequence[float]) -> np.ndarray:
+    """Per test, the smallest Holm-adjusted p it could get: Holm of the family with its own
+    p-value set to its floor and the others as they are. A test ranked first gets m * floor
+    (m tests), so a floor >= alpha / m can never pass Holm's first step."""
+    p, floors = np.asarray(p_values, dtype=float), np.asarray(floors, dtype=float)
+    if p.shape != floors.shape or p.ndim != 1:
+        raise ValueError(f"p_values and floors must be 1-D of one length, got {p.shape} and {floors.shape}")
+    return np.array([holm(np.where(np.arange(p.size) == i, floor, p))[i] for i, floor in enumerate(floors)])
+
+
+def holm_over_deciding(tests: pd.DataFrame) -> pd.DataFrame:
+    """``tests`` with ``p_holm`` and ``p_holm_floor`` (:func:`holm_floors`) over one family: the
+    deciding tests that have a p-value, one per hypothesis. Every other row gets NaN: supporting
+    tests are shown with their raw p-values only."""
+    family = ((tests["role"] == "deciding") & tests["p_value"].notna()).to_numpy()
+    out = tests.assign(p_holm=math.nan, p_holm_floor=math.nan)
+    if family.any():
+        p = tests.loc[family, "p_value"].to_numpy(dtype=float)
+        out.loc[family, "p_holm"] = holm(p)
+        out.loc[family, "p_holm_floor"] = holm_floors(p, tests.loc[family, "p_floor"].to_numpy(dtype=float))
+    return out
+
+
+def compare(runs: pd.DataFrame, a: Hashable, b: Hashable, metric: str, label: str, *,
+            by: Sequence[str] = PAIR_KEYS, method_col: str = "method", alternative: str = "two-sided",
+            confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
+    """Paired tests (``alternative`` as in scipy) of ``metric`` for ``a`` vs ``b`` over matched
+    finished runs (d = a - b), one row per test, with the metric, the unmatched-key count and
+    each test's p floor."""
+    values_a, values_b, unmatched = matched_values(runs, a, b, metric, by, method_col)
+    if values_a.size < 2:
+        out = no_test(label, values_a.size, f"{values_a.size} matched pairs; a paired test needs 2")
+    else:
+        out = paired_tests(values_a, values_b, alternative, confidence=confidence, n_boot=n_boot, seed=seed,
+                           label=label)
+    return tag(out, metric=metric, unmatched=unmatched)
+
+
+def pair_ratios(runs: pd.DataFrame, a: str = "dreg", b: str = "base",
+                metrics: Sequence[str] = ("ig_mean", "ig_p99")) -> pd.DataFrame:
+    """One row per matched pair (capacity, activation, seed) at which both methods finished:
+    value(a) / value(b) of each metric."""
+    ok = finished(runs)
+    wide = ok[ok["method"].isin([a, b])].pivot(index=list(PAIR_KEYS), columns="method", values=list(metrics))
+    wide = wide.dropna()
+    return pd.DataFrame({m: wide[(m, a)] / wide[(m, b)] for m in metrics}).reset_index()
+
+# ----------------------------------------------------------------------------- MNIST: the five claims
+
+def relative_reduction(runs: pd.DataFrame, *, confidence: float = 0.95, n_boot: int = 10_000,
+                       seed: int = 0) -> pd.DataFrame:
+    """Claim 2. Per matched pair r_p99 = 1 - DREG p99 / BASE p99 and r_mean = 1 - DREG mean / BASE
+    mean: the exact sign test of r_p99 > r_mean (:func:`stats.relative_reduction_sign_test`),
+    and the paired t, Wilcoxon and effect sizes of r_p99 - r_mean, with claim 2's sidedness."""
+    side = alternative(RELATIVE)
+    dreg_mean, base_mean, unmatched = matched_values(runs, "dreg", "base", "ig_mean")
+    dreg_p99, base_p99, _ = matched_values(runs, "dreg", "base", "ig_p99")
+    if dreg_mean.size < 2:
+        out = no_test(RELATIVE, dreg_mean.size, f"{dreg_mean.size} matched pairs; a paired test needs 2")
+    else:
+        sign = relative_reduction_sign_test(base_mean, base_p99, dreg_mean, dreg_p99, side,
+                                            confidence=confidence, label=RELATIVE)
+        rest = paired_tests(1 - dreg_p99 / base_p99, 1 - dreg_mean / base_mean, side, confidence=confidence,
+                            n_boot=n_boot, seed=seed, label=RELATIVE)
+        rest = rest[rest["test"] != "sign_test"]
+        out = pd.concat([rest.iloc[:2], sign, rest.iloc[2:]], ignore_index=True)
+    return tag(out, metric="ig_p99, ig_mean", unmatched=unmatched)
+
+
+def _capacities(runs: pd.DataFrame) -> list[str]:
+    return sorted(runs["hidden"].unique(), key=lambda h: (n_parameters(h), h))
+
+
+def _one_row(label: str, test: str, n: int, statistic: float, p_value: float, effect_name: str,
+             note: str, floor: float, side: str) -> pd.DataFrame:
+    row = dict.fromkeys(COLUMNS, math.nan)
+    row.update(comparison=label, test=test, n=n, statistic=statistic, p_value=p_value, effect=statistic,
+               effect_name=effect_name, alternative=side, note=note)
+    return pd.DataFrame([row], columns=COLUMNS).assign(p_floor=floor)
+
+
+def capacity_trend(runs: pd.DataFrame, metric: str = "ig_p99_over_mean") -> pd.DataFrame:
+    """Claim 5, first part: Spearman's rho between capacity (parameter count) and ``metric`` over
+    the finished BASE runs of all activations and seeds, with claim 5's sidedness; the note gives each
+    activation's seed mean at the smallest and largest capacity. p floor: the p-value of the
+    best ordering possible given the ties in capacity."""
+    ok = finished(runs)
+    ok = ok[ok["method"] == "base"]
+    x = ok["hidden"].map(n_parameters).to_numpy(dtype=float)
+    y = ok[metric].to_numpy(dtype=float)
+    if np.unique(x).size < 2 or x.size < 3:
+        return tag(no_test(TREND, x.size, "needs BASE runs at 2 or more capacities"), metric=metric,
+                    unmatched=0)
+    caps = _capacities(ok)
+    means = ok.groupby(["activation", "hidden"])[metric].mean()
+    note = "; ".join(f"{act.upper()}_BASE {means[act].get(caps[0], math.nan):.2f} at {caps[0]} -> "
+                     f"{means[act].get(caps[-1], math.nan):.2f} at {caps[-1]}"
+                     for act in sorted(ok["activation"].unique()))
+    side = alternative(TREND)
+    rho, p = sps.spearmanr(x, y, alternative=side)
+    floor = float(sps.spearmanr(x, sps.rankdata(x, method="ordinal"), alternative=side).pvalue)
+    return _one_row(TREND, "spearman", x.size, float(rho), float(p), "Spearman rho (parameters, p99/mean)",
+                    note, floor, side).assign(metric=metric, unmatched=0)
+
+
+def capacity_welch(runs: pd.DataFrame, metric: str = "ig_p99_over_mean", *,
+                   confidence: float = 0.95) -> pd.DataFrame:
+    """Claim 5, second part. Per capacity: Welch's t-test of ``metric``, DREG vs BASE, over the
+    finished runs of both activations and all seeds (effect mean(DREG) - mean(BASE)), with claim
+    5's sidedness."""
+    ok = finished(runs)
+    if ok.empty:
+        return tag(no_test(WELCH, 0, "no finished runs"), metric=metric,
+                    capacity="", unmatched=0)
+    rows = []
+    for hidden in _capacities(ok):
+        label = f"DREG vs BASE: p99/mean at {hidden}"
+        at = ok[ok["hidden"] == hidden]
+        dreg = at.loc[at["method"] == "dreg", metric].to_numpy(dtype=float)
+        base = at.loc[at["method"] == "base", metric].to_numpy(dtype=float)
+        if min(dreg.size, base.size) < 2:
+            row = no_test(label, dreg.size + base.size, "Welch's test needs 2 runs per group")
+        else:
+            row = welch_test(dreg, base, alternative(WELCH), confidence=confidence, label=label)
+        rows.append(tag(row, metric=metric, capacity=hidden))
+    return pd.concat(rows, ignore_index=True).assign(unmatched=0)
+
+
+def mnist_tests(runs: pd.DataFrame, *, confidence: float = 0.95, n_boot: int = 10_000,
+                seed: int = 0) -> pd.DataFrame:
+    """Every test behind claims 1-5 on a MNIST runs table, one row per test (``claim`` column),
+    each comparison with its claim's sidedness (:func:`claims.alternative`) and each row's
+    ``role`` (its comparison's declared deciding test, or supporting); Holm-adjusted p-values
+    (``p_holm``) over the deciding tests only, one per hypothesis (:func:`holm_over_deciding`)."""
+    check_columns(runs, MNIST_COLUMNS, "MNIST")
+    kw = dict(confidence=confidence, n_boot=n_boot, seed=seed)
+    base = runs[runs["method"] == "base"]
+    by_poly = dict(by=("hidden", "seed"), method_col="activation")
+
+    def paired(table: pd.DataFrame, a: str, b: str, metric: str, label: str, **by) -> pd.DataFrame:
+        return compare(table, a, b, metric, label, alternative=alternative(label), **by, **kw)
+
+    parts = {
+        P99: paired(runs, "dreg", "base", "ig_p99", P99),
+        RATIO: paired(runs, "dreg", "base", "ig_p99_over_mean", RATIO),
+        ACC: paired(runs, "dreg", "base", "test_acc", ACC),
+        RELATIVE: relative_reduction(runs, **kw),
+        POLY_P99: paired(base, "poly", "relu", "ig_p99", POLY_P99, **by_poly),
+        POLY_MAX: paired(base, "poly", "relu", "ig_max", POLY_MAX, **by_poly),
+        POLY_RATIO: paired(base, "poly", "relu", "ig_p99_over_mean", POLY_RATIO, **by_poly),
+        SN_ACC: paired(runs, "dreg", "sn", "test_acc", SN_ACC),
+        SN_P99: paired(runs, "dreg", "sn", "ig_p99", SN_P99),
+        TREND: capacity_trend(runs),
+        WELCH: capacity_welch(runs, confidence=confidence),
+    }
+    tests = pd.concat([mark_roles(df, COMPARISONS[key].deciding).assign(claim=COMPARISONS[key].claim)
+                       for key, df in parts.items()], ignore_index=True)
+    first = ["claim", "comparison", "metric", "test", "role", "n", "statistic", "p_value"]
+    tests = tests[first + [c for c in tests.columns if c not in first]]
+    return holm_over_deciding(tests)

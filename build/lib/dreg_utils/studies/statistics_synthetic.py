@@ -1,0 +1,167 @@
+"""The synthetic families' statistics (notebook 03): lambda = lam vs lambda = 0 over matched
+(family, seed) runs, per family and pooled, on the log ratio log q = log(value(lam) / value(0))
+tested against 0 (a ratio of 2 and one of 1/2 cancel); the exact sign test decides each reading,
+and Holm runs over those deciding tests. Seed stability compares the across-seed variance of the
+test MSE with and without DREG.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..claims import ALPHA, SIGN, VERDICTS, support
+from ..stats import paired_tests
+from ..validation import check_unit_interval
+from .statistics import check_columns, holm_over_deciding, mark_roles, matched_values, no_test, tag
+from .statistics_text import format_p
+
+SYNTHETIC_KEYS = ("family", "seed")
+SYNTHETIC_METRICS = ("test_mse", "grad_p90", "grad_p99")
+ALL_FAMILIES = "all families"
+SYNTHETIC_COLUMNS = ("family", "lam", "seed", "diverged", *SYNTHETIC_METRICS)
+SEED_VARIANCE = "seed variance of test MSE, per family: lambda / lambda=0"
+DECIDING_TEST = SIGN  # the exact sign test decides each reading, as it decides each paired MNIST comparison
+LOG_RATIO_EFFECTS = {"paired_t": "mean of log q", "bootstrap_mean_diff": "mean of log q",
+                     "wilcoxon": "median of log q", "sign_test": "share of pairs with q > 1",
+                     "cohen_dz": "mean(log q) / sd(log q)", "median_ratio": "median of q"}
+
+
+def _table_lambda(runs: pd.DataFrame, lam: float) -> float:
+    """The value in the table's ``lam`` column equal to ``lam`` (up to float rounding)."""
+    values = np.asarray(sorted(runs["lam"].unique()), dtype=float)
+    close = values[np.isclose(values, lam, rtol=1e-9, atol=0.0)]
+    if close.size == 0:
+        raise ValueError(f"lambda={lam:g} is not in the synthetic results table; it has {values.tolist()}")
+    if not np.isclose(values, 0.0, atol=0.0).any():
+        raise ValueError(f"the synthetic results table has no lambda = 0 runs; it has {values.tolist()}")
+    return float(close[0])
+
+
+def ratio_tests(numerator: np.ndarray, denominator: np.ndarray, label: str, *, confidence: float = 0.95,
+                n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
+    """Paired tests of log q = log(numerator / denominator) against 0 (two-sided): the t effect is
+    the mean of log q (exp of it: the geometric-mean ratio), ``median_ratio`` the median of q;
+    both are scale-free across families, and a halving weighs as much as a doubling."""
+    if np.any(denominator <= 0) or np.any(numerator <= 0):
+        raise ValueError(f"{label}: a log ratio needs values > 0; got {numerator.tolist()} over "
+                         f"{denominator.tolist()}")
+    if numerator.size < 2:
+        return no_test(label, numerator.size, f"{numerator.size} matched pairs; a paired test needs 2")
+    q = numerator / denominator
+    log_q = np.log(q)
+    out = paired_tests(log_q, np.zeros_like(log_q), confidence=confidence, n_boot=n_boot, seed=seed,
+                       label=label)
+    out.loc[out["test"] == "median_ratio", ["effect", "note"]] = [float(np.median(q)), ""]
+    out["effect_name"] = out["test"].map(LOG_RATIO_EFFECTS)
+    return out
+
+
+def synthetic_tests(runs: pd.DataFrame, lam: float, metrics: Sequence[str] = SYNTHETIC_METRICS, *,
+                    confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
+    """lambda = ``lam`` vs lambda = 0 over matched (family, seed) runs, per family and pooled over
+    families (``family`` = "all families"): :func:`ratio_tests` of q = value(lam) / value(0)."""
+    check_columns(runs, (*SYNTHETIC_COLUMNS, *metrics), "synthetic")
+    lam = _table_lambda(runs, lam)
+    parts = []
+    for family in [*pd.unique(runs["family"]), ALL_FAMILIES]:
+        part = runs if family == ALL_FAMILIES else runs[runs["family"] == family]
+        for metric in metrics:
+            reg, base, unmatched = matched_values(part, lam, 0.0, metric, SYNTHETIC_KEYS, "lam")
+            label = f"lambda={lam:g} / lambda=0: {metric}"
+            out = ratio_tests(reg, base, label, confidence=confidence, n_boot=n_boot, seed=seed)
+            out = tag(out, family=family, metric=metric, unmatched=unmatched)
+            parts.append(mark_roles(out, DECIDING_TEST))
+    tests = pd.concat(parts, ignore_index=True)
+    first = ["family", "comparison", "metric", "test", "n", "statistic", "p_value"]
+    return tests[first + [c for c in tests.columns if c not in first]]
+
+
+def seed_variance(runs: pd.DataFrame, lam: float, metric: str = "test_mse") -> pd.DataFrame:
+    """Per family: the across-seed variance (ddof=1) of ``metric`` at lambda = 0 (``var_base``) and
+    at ``lam`` (``var_dreg``) over the seeds finished at both, and ``variance_ratio`` = var_dreg /
+    var_base (< 1: retraining with DREG is more repeatable). NaN with fewer than 2 such seeds."""
+    lam = _table_lambda(runs, lam)
+    rows = []
+    for family in pd.unique(runs["family"]):
+        reg, base, _ = matched_values(runs[runs["family"] == family], lam, 0.0, metric, SYNTHETIC_KEYS, "lam")
+        var_base, var_dreg = ((np.var(base, ddof=1), np.var(reg, ddof=1)) if reg.size >= 2
+                              else (math.nan, math.nan))
+        rows.append({"family": family, "lam": lam, "seeds": reg.size, "var_base": var_base,
+                     "var_dreg": var_dreg,
+                     "sd_base": math.sqrt(var_base), "sd_dreg": math.sqrt(var_dreg),
+                     "variance_ratio": var_dreg / var_base if var_base > 0 else math.nan})
+    return pd.DataFrame(rows)
+
+
+def synthetic_analysis(runs: pd.DataFrame, lam: float, *, confidence: float = 0.95, n_boot: int = 10_000,
+                       seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(tests, variances): :func:`synthetic_tests` plus the paired tests over families of the
+    log variance ratio against 0 (family "all families", metric "test_mse seed variance"), with
+    Holm over their deciding tests (:func:`statistics.holm_over_deciding`); and the per-family
+    :func:`seed_variance` table."""
+    tests = synthetic_tests(runs, lam, confidence=confidence, n_boot=n_boot, seed=seed)
+    variances = seed_variance(runs, lam)
+    ok = variances.dropna(subset=["variance_ratio"])
+    var_tests = ratio_tests(ok["var_dreg"].to_numpy(), ok["var_base"].to_numpy(), SEED_VARIANCE,
+                            confidence=confidence, n_boot=n_boot, seed=seed)
+    var_tests = tag(var_tests, family=ALL_FAMILIES, metric="test_mse seed variance",
+                    unmatched=len(variances) - len(ok))
+    tests = pd.concat([tests, mark_roles(var_tests, DECIDING_TEST)], ignore_index=True)
+    return holm_over_deciding(tests), variances
+
+
+def synthetic_readings(tests: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+    """The pooled synthetic comparisons in words: pairs, how many went down with DREG, the median
+    ratio, the mean log ratio with its CI, raw p of each test, the Holm p of the deciding test
+    (the sign test), and a reading decided by that test."""
+    check_unit_interval("alpha", alpha)
+    readings = {"yes": "lower with DREG", "opposite": "higher with DREG", "no": "no significant change",
+                "unreachable": f"too few pairs to reach p < {alpha:g}", "missing": "no test"}
+    rows = []
+    pooled = tests[tests["family"] == ALL_FAMILIES]
+    for comparison, block in pooled.groupby("comparison", sort=False):
+        by_test = block.set_index("test")
+        if "paired_t" not in by_test.index:
+            rows.append({"comparison": comparison, "pairs": int(block["n"].max()), "reading": "no test"})
+            continue
+        t, sign = by_test.loc["paired_t"], by_test.loc["sign_test"]
+        status = support(pooled, comparison, -1, alpha)
+        rows.append({"comparison": comparison, "pairs": int(t["n"]),
+                     "lower_with_dreg": f"{int(sign['n'] - sign['statistic'])}/{int(t['n'])}",
+                     "median_ratio": by_test.loc["median_ratio", "effect"],
+                     "mean_log_ratio": t["effect"], "ci_low": t["ci_low"], "ci_high": t["ci_high"],
+                     "p_t": t["p_value"], "p_wilcoxon": by_test.loc["wilcoxon", "p_value"],
+                     "p_sign": sign["p_value"], "holm_deciding": by_test.loc[DECIDING_TEST, "p_holm"],
+                     "reading": readings[status]})
+    return pd.DataFrame(rows)
+
+
+def closing_note(verdicts: pd.DataFrame, readings: pd.DataFrame, designs: pd.DataFrame) -> str:
+    """Markdown: one bullet per claim (verdict, ours, the paper's, sample-size note), the tally,
+    a warning when our designs have fewer pairs than the paper's, and the synthetic readings."""
+    lines = []
+    for r in verdicts.to_dict("records"):
+        note = f" *Sample size:* {r['sample_size']}." if r["sample_size"] else ""
+        lines.append(f"- **Claim {r['claim']}**: {r['claim_text']} → **{r['verdict']}** "
+                     f"(after Holm: {r['verdict_holm']}). *Ours:* {r['ours']}. "
+                     f"*Paper:* {r['paper']}.{note}")
+    tally = verdicts["verdict"].value_counts()
+    lines.append("\nTally: " + ", ".join(f"{v} {tally.get(v, 0)}" for v in VERDICTS) + ".")
+    short = designs[designs["pairs_ours"] < designs["pairs_paper"]].to_dict("records")
+    if short:
+        lines.append("These designs are smaller than the paper's ("
+                     + ", ".join(f"{d['design']}: {d['pairs_ours']} pairs, paper {d['pairs_paper']}"
+                                 for d in short)
+                     + "), so these verdicts say little about the claims themselves.")
+    if len(readings):
+        lines.append("\nSynthetic families, DREG against λ = 0, pooled over families and seeds:\n")
+        for r in readings.to_dict("records"):
+            detail = ("" if "median_ratio" not in r or pd.isna(r.get("median_ratio")) else
+                      f" (median ratio {r['median_ratio']:.3f}, lower in {r['lower_with_dreg']} pairs, "
+                      f"sign p = {format_p(r['p_sign'])}, Wilcoxon p = {format_p(r['p_wilcoxon'])}, "
+                      f"t p = {format_p(r['p_t'])})")
+            lines.append(f"- {r['comparison']}: **{r['reading']}**{detail}")
+    return "\n".join(lines)

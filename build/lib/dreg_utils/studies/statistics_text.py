@@ -1,0 +1,236 @@
+"""The statistics chapter's words: each claim's measured evidence and verdict as text and tables.
+
+The tests themselves are in :mod:`dreg_utils.studies.statistics`, the verdict rules in
+:mod:`dreg_utils.claims`; this module only turns a table of tests into what the chapter shows.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import claims
+from ..claims import (ALPHA, MNIST_CLAIMS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO, RELATIVE, SIGN_TESTS,
+                      SN_ACC, SN_P99, TREND, accuracy_cost, alternative)
+from ..stats import min_pairs_for_sign_test, min_sign_test_p
+from ..validation import check_unit_interval
+
+MAIN_TESTS = ("paired_t", "welch_t", "spearman")  # the test whose effect and CI a summary shows
+
+
+def _get(tests: pd.DataFrame, comparison: str, test: str | Sequence[str]) -> pd.Series | None:
+    names = [test] if isinstance(test, str) else list(test)
+    rows = tests[(tests["comparison"] == comparison) & tests["test"].isin(names)]
+    return None if rows.empty else rows.iloc[0]
+
+
+def format_p(p: float) -> str:
+    """A p-value to two significant digits (n/a when missing)."""
+    return "n/a" if p is None or math.isnan(p) else f"{p:.2g}"
+
+
+def _pairs_text(tests: pd.DataFrame, comparison: str, what: str, direction: int) -> str:
+    """E.g. "p99 lower in 22/24 pairs (sign p = 2.1e-05 decides; supporting: Wilcoxon p = 3.6e-06,
+    t p = 1e-08)"; all three supporting when the sign test decides nothing."""
+    t = _get(tests, comparison, ("paired_t", "none"))
+    if t is None or t["test"] == "none":
+        return f"{what}: {0 if t is None else int(t['n'])} matched pairs, no test"
+    sign, wil = _get(tests, comparison, SIGN_TESTS), _get(tests, comparison, "wilcoxon")
+    k = int(sign["statistic"]) if direction > 0 else int(sign["n"] - sign["statistic"])
+    sign_p = f"sign p = {format_p(sign['p_value'])}"
+    rest = f"Wilcoxon p = {format_p(wil['p_value'])}, t p = {format_p(t['p_value'])}"
+    decides = sign["role"] == "deciding"
+    ps = f"{sign_p} decides; supporting: {rest}" if decides else f"supporting: {sign_p}, {rest}"
+    return f"{what} in {k}/{int(t['n'])} pairs ({ps})"
+
+
+def _claim5_text(tests: pd.DataFrame) -> str:
+    block = tests[tests["claim"] == 5]
+    trend = _get(tests, TREND, ("spearman", "none"))
+    if trend["test"] == "none":
+        text = f"BASE p99/mean vs capacity: no test ({trend['note']})"
+    else:
+        text = (f"BASE p99/mean vs capacity: Spearman rho = {trend['statistic']:.2f}, "
+                f"p = {format_p(trend['p_value'])} over {int(trend['n'])} runs ({trend['note']})")
+    welch = [f"{r.capacity}: {r.mean_a:.2f} vs {r.mean_b:.2f}, p = {format_p(r.p_value)}"
+             for r in block.itertuples() if r.test == "welch_t"]
+    missing = [r.comparison for r in block.itertuples() if r.test == "none" and r.comparison != TREND]
+    text += ". DREG vs BASE p99/mean (Welch): " + "; ".join(welch)
+    return text + (f". No test for: {', '.join(missing)}" if missing else "")
+
+
+def ours_text(tests: pd.DataFrame, claim: int, confidence: float = 0.95) -> str:
+    """Our statistics for one claim, in a sentence (CIs: paired t at ``confidence``)."""
+    level = f"{confidence:.0%} CI"
+    if claim == 1:
+        cost, low, high = accuracy_cost(tests)
+        return (_pairs_text(tests, P99, "p99 lower", -1) + "; "
+                + _pairs_text(tests, RATIO, "p99/mean lower", -1)
+                + f"; accuracy cost {cost:.2f} points ({level} {low:.2f} to {high:.2f})")
+    if claim == 2:
+        sign = _get(tests, RELATIVE, "relative_reduction_sign")
+        medians = ("" if sign is None else
+                   f"; median reduction: p99 {sign['median_rel_reduction_p99']:.0%}, "
+                   f"mean {sign['median_rel_reduction_mean']:.0%}")
+        return _pairs_text(tests, RELATIVE, "relative p99 reduction > relative mean reduction", +1) + medians
+    if claim == 3:
+        return "; ".join(_pairs_text(tests, c, f"POLY_BASE {w} above RELU_BASE", +1)
+                         for c, w in ((POLY_P99, "p99"), (POLY_MAX, "max (supporting)"),
+                                      (POLY_RATIO, "p99/mean (supporting)")))
+    if claim == 4:
+        t = _get(tests, SN_ACC, "paired_t")
+        gap = ("" if t is None else
+               f", mean {t['effect']:+.2f} points ({level} {t['ci_low']:+.2f} to {t['ci_high']:+.2f})")
+        return (_pairs_text(tests, SN_ACC, "DREG more accurate than SN", +1) + gap + "; "
+                + _pairs_text(tests, SN_P99, "SN p99 below DREG's", +1))
+    return _claim5_text(tests)
+
+
+def _holm_note(tests: pd.DataFrame, claim: int, alpha: float) -> list[str]:
+    """The claim's deciding tests that could reach alpha alone but not after Holm."""
+    family = tests[tests["p_holm"].notna()]
+    lost = family[(family["claim"] == claim) & (family["p_floor"] < alpha)
+                  & (family["p_holm_floor"] >= alpha)]
+    if lost.empty:
+        return []
+    return [f"after Holm over the {len(family)} deciding tests no outcome could be significant: "
+            + ", ".join(f"{r.comparison} p ≥ {r.p_holm_floor:.2g}" for r in lost.itertuples())]
+
+
+def sample_size_note(tests: pd.DataFrame, claim: int, alpha: float = ALPHA) -> str:
+    """Whether our sample can reach alpha (alone and after Holm) and the paper's reported p-value."""
+    return "; ".join(_sample_size_notes(tests, claim, alpha) + _holm_note(tests, claim, alpha))
+
+
+def _sample_size_notes(tests: pd.DataFrame, claim: int, alpha: float) -> list[str]:
+    if claim == 5:
+        trend = tests[(tests["claim"] == 5) & (tests["test"] == "spearman")]
+        welch = tests[(tests["claim"] == 5) & (tests["test"] == "welch_t")]
+        notes = [f"Spearman's test on {int(r.n)} BASE runs cannot go below p = {r.p_floor:.2g} ≥ α"
+                 for r in trend.itertuples() if r.p_floor >= alpha]
+        if len(welch):
+            small, large = claims.PAPER_WELCH_P
+            bounds = [small] + [large] * (len(welch) - 1)
+            met = sum(p < b for p, b in zip(welch["p_value"], bounds))
+            notes.append(f"Welch's t has no discreteness floor; {int(welch['n'].iloc[0])} runs per "
+                         f"capacity (DREG + BASE); the paper's p < {small:g} / < {large:g} met at "
+                         f"{met}/{len(welch)} capacities")
+        return notes
+    comparison, paper_n, bound = MNIST_CLAIMS[claim].headline
+    sign = _get(tests, comparison, SIGN_TESTS)
+    if sign is None:
+        return ["no matched pairs"]
+    n, side = int(sign["n"]), alternative(comparison)
+    floor = min_sign_test_p(n, side)
+    what = (f"a {'two' if side == 'two-sided' else 'one'}-sided exact sign test on {n} pairs cannot go "
+            f"below {'2·' if side == 'two-sided' else ''}0.5^{n} = {floor:.3g}")
+    notes = [] if n == paper_n else [f"{n} non-tied pairs (paper: {paper_n})"]
+    if floor >= alpha:
+        notes.append(f"{what} ≥ α = {alpha:g}, so no outcome could be significant")
+    elif floor >= bound:
+        notes.append(f"{what}, above the paper's p < {bound:g} (that needs ≥ "
+                     f"{min_pairs_for_sign_test(bound, side)} pairs)")
+    return notes
+
+
+def paper_table3_checks() -> dict[int, str]:
+    """What the paper's own Table 3 (seed means per cell) shows for each claim, as counts of cells."""
+    capacities = list(claims.TABLE3)
+    cells = [(cap, act) for cap in capacities for act in ("RELU", "POLY")]
+
+    def value(cap: tuple, label: str, metric: str) -> float:
+        row = claims.TABLE3[cap][label]
+        return row[5] if metric == "ratio" else row[claims.TABLE3_COLUMNS.index(metric)][0]
+
+    def cells_where(a: str, b: str, metric: str, acts: Sequence[str] = ("RELU", "POLY")) -> str:
+        """How many cells have value(a) < value(b), e.g. "8/8"."""
+        chosen = [(cap, act) for cap, act in cells if act in acts]
+        k = sum(value(cap, f"{act}_{a}", metric) < value(cap, f"{act}_{b}", metric) for cap, act in chosen)
+        return f"{k}/{len(chosen)}"
+
+    def relative(cap: tuple, act: str, metric: str) -> float:
+        return 1 - value(cap, f"{act}_DREG", metric) / value(cap, f"{act}_BASE", metric)
+
+    cost = np.mean([value(c, f"{a}_BASE", "test_acc") - value(c, f"{a}_DREG", "test_acc") for c, a in cells])
+    selective = sum(relative(c, a, "ig_p99") > relative(c, a, "ig_mean") for c, a in cells)
+    poly = {m: sum(value(c, "RELU_BASE", m) < value(c, "POLY_BASE", m) for c in capacities)
+            for m in ("ig_p99", "ig_max")}
+    rises = ", ".join(f"{a} {value(capacities[0], f'{a}_BASE', 'ratio'):.2f} → "
+                      f"{value(capacities[-1], f'{a}_BASE', 'ratio'):.2f}" for a in ("RELU", "POLY"))
+    return {
+        1: f"p99 lower in {cells_where('DREG', 'BASE', 'ig_p99')} cells, p99/mean lower in "
+           f"{cells_where('DREG', 'BASE', 'ratio')}; mean accuracy cost {cost:.2f} points",
+        2: f"relative p99 reduction > relative mean reduction in {selective}/{len(cells)} cells",
+        3: f"POLY_BASE p99 above RELU_BASE at {poly['ig_p99']}/{len(capacities)} capacities, max above "
+           f"at {poly['ig_max']}/{len(capacities)}",
+        4: f"DREG more accurate than SN in {cells_where('SN', 'DREG', 'test_acc')} cells (ReLU "
+           f"{cells_where('SN', 'DREG', 'test_acc', ['RELU'])}, "
+           f"poly {cells_where('SN', 'DREG', 'test_acc', ['POLY'])}); "
+           f"SN p99 below DREG in {cells_where('SN', 'DREG', 'ig_p99')}",
+        5: f"BASE p99/mean {rises}; DREG p99/mean below BASE in {cells_where('DREG', 'BASE', 'ratio')} cells",
+    }
+
+
+def verdict_table(tests: pd.DataFrame, alpha: float = ALPHA, confidence: float = 0.95) -> pd.DataFrame:
+    """One row per claim 1-5: the claim in our words, the paper's statistic, what the paper's own
+    Table 3 shows, our statistic, the verdict (:func:`claims.mnist_verdicts`) on raw p-values (the
+    paper's rule) and on Holm p-values, and what our sample size can and cannot show."""
+    check_unit_interval("alpha", alpha)
+    check_unit_interval("confidence", confidence)
+    raw, holm = claims.mnist_verdicts(tests, alpha, "p_value"), claims.mnist_verdicts(tests, alpha, "p_holm")
+    table3 = paper_table3_checks()
+    return pd.DataFrame([{"claim": c, "claim_text": claim.wording, "paper": claim.paper_statistic,
+                          "paper_table3": table3[c], "ours": ours_text(tests, c, confidence),
+                          "verdict": raw[c], "verdict_holm": holm[c],
+                          "sample_size": sample_size_note(tests, c, alpha)}
+                         for c, claim in MNIST_CLAIMS.items()])
+
+
+def designs(tests: pd.DataFrame) -> pd.DataFrame:
+    """The paired designs: matched pairs ours against the paper's, unmatched keys, and the
+    smallest sign-test p each number of pairs allows, with the claim's sidedness."""
+    rows = []
+    for name, claim in (("DREG vs BASE", 1), ("DREG vs SN", 4), ("POLY_BASE vs RELU_BASE", 3)):
+        comparison, paper_n, _ = MNIST_CLAIMS[claim].headline
+        side = alternative(comparison)
+        block = tests[tests["comparison"] == comparison]
+        n = int(block["n"].max()) if len(block) else 0
+        rows.append({"design": name, "pairs_ours": n, "pairs_paper": paper_n,
+                     "unmatched_keys": int(block["unmatched"].max()) if len(block) else 0,
+                     "min_sign_p_ours": min_sign_test_p(n, side) if n else math.nan,
+                     "min_sign_p_paper": min_sign_test_p(paper_n, side)})
+    return pd.DataFrame(rows)
+
+
+DECIDING_NAMES = {"sign_test": "sign", "relative_reduction_sign": "sign", "welch_t": "Welch t",
+                  "spearman": "Spearman"}
+
+
+def summary_view(tests: pd.DataFrame, keys: Sequence[str] = ("claim", "comparison")) -> pd.DataFrame:
+    """One row per comparison: n, the main effect (mean difference, difference of means or rho)
+    with its CI, the bootstrap CI, d_z, median ratio, the raw p of each test, which test decides
+    (the others are supporting; "none: supporting" when no test decides) and its Holm p."""
+    rows = []
+    for key, block in tests.groupby(list(keys), sort=False):
+        by_test = block.set_index("test")
+
+        def get(test: str | None, col: str) -> float:
+            return float(by_test.loc[test, col]) if test in by_test.index else math.nan
+
+        main = next((t for t in MAIN_TESTS if t in by_test.index), None)
+        sign = next((t for t in SIGN_TESTS if t in by_test.index), "sign_test")
+        deciding = next(iter(block.loc[block["role"] == "deciding", "test"]), None)
+        shown = "no test" if (block["role"] == "no test").all() else "none: supporting"
+        row = dict(zip(keys, key))
+        row.update({"n": block["n"].max(), "effect": get(main, "effect"), "ci_low": get(main, "ci_low"),
+                    "ci_high": get(main, "ci_high"), "bootstrap_low": get("bootstrap_mean_diff", "ci_low"),
+                    "bootstrap_high": get("bootstrap_mean_diff", "ci_high"),
+                    "d_z": get("cohen_dz", "effect"), "median_ratio": get("median_ratio", "effect"),
+                    "p_main": get(main, "p_value"), "p_wilcoxon": get("wilcoxon", "p_value"),
+                    "p_sign": get(sign, "p_value"),
+                    "deciding_test": DECIDING_NAMES.get(deciding, shown),
+                    "holm_deciding": get(deciding, "p_holm")})
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,359 @@
+"""Surrogates inside an optimisation loop (issue 6; DREG paper, Section 2.3 "ghost signals").
+
+A compact surrogate s(x) is fitted to samples of a known objective f on a box domain
+[lower, upper]^d; then an optimiser that sees only grad_x s minimises s from random
+starts inside the box. Because f and grad f are known we can measure what the paper
+only motivates:
+
+* gradient agreement: cos(x) = <grad s(x), grad f(x)> / (||grad s(x)|| ||grad f(x)||) over
+  uniform test points (mean and the p5/p10 low tail; 0 where either gradient vanishes);
+* reliability: the fraction of runs whose iterates leave the box, and of runs that
+  diverge (a non-finite iterate, or one more than ``DIVERGE_WIDTHS`` box widths outside);
+* outcome: the normalised regret r = (f(clip(x_T)) - f*) / (median_U f - f*), 0 at the
+  optimum and 1 at a typical random point (clip projects onto the box);
+
+and relate them to the surrogate's p99/mean input-gradient ratio and test MSE.
+
+One run = (objective, method, activation, seed). The optimisers are gradient descent
+x <- x - eta grad s(x) with eta = ``gd_step`` * width^2 (dimensionless in units of the box
+and of the standardised target), and ``torch.optim.LBFGS`` with a strong-Wolfe line
+search on each start separately, one iteration per recorded step.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats as sps
+
+from ..metrics import input_gradient_norms, nonfinite_metric, tail_stats
+from ..ensemble import Member, fit_ensemble
+from ..optimisation import (OBJECTIVES, Objective, cosine, estimate_minimum, gradient_descent, lbfgs,
+                            make_objective, surrogate_gradient, uniform)
+from ..runs import label_hidden, seed_summary
+from ..settings import StudySettings, check_training, knob
+from ..sweep import local_backend, run_grid, write_table
+from ..threads import single_threaded
+from ..train import FitResult, evaluate
+from ..validation import check_choices, check_float, check_hidden, check_int, check_seeds, check_unique
+
+# Part of every run's cache key: bump it when a change of the run function changes what a run
+# computes, so cached rows are recomputed instead of reused.
+STUDY_VERSION = "3"
+
+ACTIVATIONS = ("relu", "poly")  # the two of the DREG paper
+METHODS = ("base", "dreg", "igp", "sn")
+OPTIMIZERS = ("gd", "lbfgs")
+TRAJECTORY_STARTS = 6  # starts whose paths are stored for the 2-d trajectory figure
+
+
+@dataclass(frozen=True)
+class SurrogateSettings(StudySettings):
+    """Surrogates in an optimisation loop (notebook 05). The paper reports no such experiment,
+    so every value is ours. ``gd_step`` is in units of width^2 of the box."""
+
+    objectives: list[str] = knob(list(OBJECTIVES))
+    methods: list[str] = knob(list(METHODS))  # must include "base"
+    activations: list[str] = knob(["relu", "poly"])
+    seeds: list[int] = knob([0, 1, 2])
+    hidden: list[int] = knob([32, 32])
+    dreg_lam: float = 0.03
+    igp_lam: float = 0.03
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    n_train: int = 1024
+    n_test: int = 1024
+    n_starts: int = 32
+    gd_step: float = 0.01
+    gd_steps: int = 200
+    lbfgs_steps: int = 25
+    device: str = "cpu"  # training only; the optimisation runs on the CPU
+    n_jobs: int = 2  # worker processes, one (objective, activation) group each; 1 runs in this process
+
+    PRESETS: ClassVar[dict[str, dict]] = {
+        "smoke": dict(objectives=["rosenbrock", "piecewise"], seeds=[0], hidden=[16, 16], epochs=15,
+                      n_train=256, n_test=256, n_starts=8, gd_steps=60, lbfgs_steps=10, n_jobs=1),
+        "paper": dict(seeds=[0, 1, 2, 3, 4], hidden=[64, 64], epochs=200, lr=1e-3, n_train=2000,
+                      n_test=1000, n_starts=64, gd_steps=300, lbfgs_steps=40, device="auto"),
+    }
+
+    def normalise(self, s: dict) -> dict:
+        s["objectives"] = check_unique("objectives", check_choices("objectives", s["objectives"], OBJECTIVES))
+        s["methods"] = check_unique("methods", check_choices("methods", s["methods"], METHODS))
+        if "base" not in s["methods"]:
+            raise ValueError(f"methods={s['methods']} must include 'base', the unregularised reference")
+        s["activations"] = check_unique("activations",
+                                        check_choices("activations", s["activations"], ACTIVATIONS))
+        s["seeds"] = check_seeds("seeds", s["seeds"])
+        s["hidden"] = list(check_hidden("hidden", s["hidden"]))
+        for name in ("dreg_lam", "igp_lam"):
+            s[name] = check_float(name, s[name], minimum=0.0)
+        s["gd_step"] = check_float("gd_step", s["gd_step"], strictly_positive=True)
+        for name in ("n_train", "n_test", "n_starts", "gd_steps", "lbfgs_steps", "n_jobs"):
+            s[name] = check_int(name, s[name], minimum=1)
+        return {**s, **check_training(s)}
+
+
+def validate(settings: Mapping) -> SurrogateSettings:
+    """The settings checked and completed (see :class:`SurrogateSettings`)."""
+    return SurrogateSettings.coerce(settings)
+
+
+CONFIG_KEYS = ("hidden", "epochs", "batch_size", "lr", "weight_decay", "n_train", "n_test",
+               "n_starts", "gd_step", "gd_steps", "lbfgs_steps")
+
+
+def make_configs(settings: dict) -> list[dict]:
+    """One configuration per (objective, method, activation, seed); lam is the method's own."""
+    lam = {"base": 0.0, "sn": 0.0, "dreg": settings["dreg_lam"], "igp": settings["igp_lam"]}
+    return [{"objective": o, "method": m, "activation": a, "seed": seed, "lam": lam[m],
+             **{k: settings[k] for k in CONFIG_KEYS}}
+            for o in settings["objectives"] for m in settings["methods"]
+            for a in settings["activations"] for seed in settings["seeds"]]
+
+
+def training_data(objective: Objective, n_train: int, n_test: int) -> dict[str, torch.Tensor | float]:
+    """Uniform train/test inputs (data seed 0/1) and float32 targets standardised with the
+    training mean and standard deviation of f."""
+    x_train, x_test = uniform(objective, n_train, 0), uniform(objective, n_test, 1)
+    f_train, f_test = objective.value(x_train), objective.value(x_test)
+    mu, sd = float(f_train.mean()), float(f_train.std())
+    return {"x_train": x_train.float(), "y_train": ((f_train - mu) / sd).float()[:, None],
+            "x_test": x_test, "y_test": ((f_test - mu) / sd).float()[:, None],
+            "f_test": f_test}
+
+
+def normalised_regret(objective: Objective, x: torch.Tensor, f_star: float, f_median: float) -> torch.Tensor:
+    """(f(clip(x)) - f*) / (median_U f - f*), clip = projection onto the box."""
+    fx = objective.value(x.clamp(objective.lower, objective.upper))
+    return (fx - f_star) / (f_median - f_star)
+
+
+def optimise(objective: Objective, value: Callable[[torch.Tensor], torch.Tensor],
+             gradient: Callable[[torch.Tensor], torch.Tensor], config: dict,
+             f_star: float, f_median: float) -> dict:
+    """Run both optimisers from the run's starts (start seed 2, shared by every run of an
+    objective) and return per-start regrets, exit and divergence rates, and 2-d paths."""
+    starts = uniform(objective, config["n_starts"], 2)
+    keep = TRAJECTORY_STARTS if objective.d == 2 else 0
+    lo, hi = objective.lower, objective.upper
+    runs = {"gd": gradient_descent(gradient, starts, config["gd_step"] * objective.width**2,
+                                   config["gd_steps"], lo, hi, keep),
+            "lbfgs": lbfgs(value, starts, config["lbfgs_steps"], lo, hi, keep)}
+    row = {}
+    for name, run in runs.items():
+        regret = normalised_regret(objective, run.final, f_star, f_median)
+        row.update({f"{name}_regret": regret.tolist(), f"{name}_left": run.left_domain.tolist(),
+                    f"{name}_diverged": run.diverged.tolist(), f"{name}_paths": run.paths})
+    return row
+
+
+def group_key(config: dict) -> str:
+    """Surrogates that differ only in method, lambda and seed train together."""
+    return json.dumps({k: v for k, v in config.items() if k not in ("method", "lam", "seed")}, sort_keys=True)
+
+
+def run_group(configs: list[dict], device: str = "auto") -> list[dict]:
+    """Train the surrogates of one :func:`group_key` together (:func:`dreg_utils.ensemble.fit_ensemble`:
+    each member's own initialisation and minibatch order, as alone), then measure and optimise
+    with each, in order."""
+    first = configs[0]
+    objective = make_objective(first["objective"])
+    data = training_data(objective, first["n_train"], first["n_test"])
+    with single_threaded():
+        results = fit_ensemble([Member(c["seed"], c["method"], c["lam"]) for c in configs], data["x_train"],
+                               data["y_train"], first["hidden"], activation=first["activation"],
+                               task="regression", epochs=first["epochs"], batch_size=first["batch_size"],
+                               lr=first["lr"], weight_decay=first["weight_decay"], device=device)
+        return [measure(result, objective, data, config) for result, config in zip(results, configs)]
+
+
+def measure(result: FitResult, objective: Objective, data: dict, config: dict) -> dict:
+    """One trained surrogate's row: its gradients against the truth, then both optimisers.
+
+    ``diverged`` marks a surrogate whose training, test MSE, input-gradient norms or
+    gradient cosines stopped being finite; such a row has ``diverged_step``,
+    ``diverged_epoch`` (None for a metric) and ``diverged_reason`` and no measurements."""
+    row = {**result.divergence(), "train_seconds": result.seconds}
+    if result.diverged:
+        return row
+    model = result.model.cpu().eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    x_test = data["x_test"]
+    norms = input_gradient_norms(model, x_test.float())
+    cos = cosine(surrogate_gradient(model)(x_test), objective.gradient(x_test)).numpy()
+    test_mse = evaluate(model, x_test.float(), data["y_test"], "regression")["loss"]
+    reason = nonfinite_metric({"test_mse": test_mse, "input-gradient norm": norms, "gradient cosine": cos})
+    if reason:
+        return {**row, "diverged": True, "diverged_reason": reason}
+    grads = tail_stats(norms)
+    f_star = estimate_minimum(objective)
+    f_median = float(data["f_test"].median())
+    row.update(test_mse=test_mse,
+               grad_p99_over_mean=grads["p99_over_mean"], grad_p99=grads["p99"], grad_mean=grads["mean"],
+               cos_mean=float(cos.mean()), cos_p5=float(np.percentile(cos, 5)),
+               cos_p10=float(np.percentile(cos, 10)), cos_negative=float((cos < 0).mean()),
+               **optimise(objective, lambda x: model(x.float())[:, 0].double(),
+                          surrogate_gradient(model), config, f_star, f_median))
+    return row
+
+
+def oracle(settings: dict) -> pd.DataFrame:
+    """The same optimisers driven by the true f / sd and grad f / sd (sd: the standard deviation
+    of f on the training inputs, so the fixed step means what it means for a surrogate):
+    per-start rows, method ``true``."""
+    rows = []
+    config = {k: settings[k] for k in ("n_starts", "gd_step", "gd_steps", "lbfgs_steps")}
+    for name in settings["objectives"]:
+        objective = make_objective(name)
+        sd = float(objective.value(uniform(objective, settings["n_train"], 0)).std())
+        f_median = float(objective.value(uniform(objective, settings["n_test"], 1)).median())
+        with single_threaded():
+            out = optimise(objective, lambda x: objective.value(x) / sd, lambda x: objective.gradient(x) / sd,
+                           config, estimate_minimum(objective), f_median)
+        for opt in OPTIMIZERS:
+            rows += [{"objective": name, "method": "true", "activation": "-", "seed": 0, "optimizer": opt,
+                      "start": i, "regret": r, "left_domain": l, "diverged": dv}
+                     for i, (r, l, dv) in enumerate(zip(out[f"{opt}_regret"], out[f"{opt}_left"],
+                                                        out[f"{opt}_diverged"]))]
+    return pd.DataFrame(rows)
+
+
+PER_START = tuple(f"{o}_{k}" for o in OPTIMIZERS for k in ("regret", "left", "diverged", "paths"))
+
+
+def run_sweep(settings: dict, results_dir: str | Path = "results/surrogate",
+              progress: bool = True, *, backend: str | None = None, n_jobs: int | None = None,
+              scheduler: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Run (or reuse) every configuration. Returns and saves three tidy tables: ``runs.csv``
+    (one row per surrogate, with per-optimiser rates and median regret), ``starts.csv``
+    (one row per surrogate, optimiser and start, plus the ``true``-gradient oracle) and
+    ``paths.csv`` (the stored 2-d trajectories, one row per iterate). ``backend``, ``n_jobs``
+    and ``scheduler`` choose where the runs execute (see :func:`dreg_utils.sweep.run_grid`); by
+    default ``settings["n_jobs"]`` local processes ("joblib"), or this process when it is 1.
+    The optimisers (L-BFGS per start) dominate the time, so processes pay even on two cores."""
+    settings = validate(settings)
+    results_dir = Path(results_dir)
+    if backend is None:
+        backend, n_jobs = local_backend(settings["n_jobs"])
+    raw = run_grid(make_configs(settings), lambda group: run_group(group, settings["device"]),
+                   results_dir / "cache", group_key=group_key, progress=progress, desc="surrogate runs",
+                   backend=backend, n_jobs=n_jobs, scheduler=scheduler, version=STUDY_VERSION)
+    ident = ["objective", "method", "activation", "seed"]
+    starts, paths = [oracle(settings)], []
+    ok = raw[~raw["diverged"]]
+    for r in ok.itertuples(index=False):
+        for opt in OPTIMIZERS:
+            regret, left, gone = (getattr(r, f"{opt}_{k}") for k in ("regret", "left", "diverged"))
+            starts.append(pd.DataFrame({"objective": r.objective, "method": r.method, "activation": r.activation,
+                                        "seed": r.seed, "optimizer": opt, "start": range(len(regret)),
+                                        "regret": regret, "left_domain": left, "diverged": gone}))
+            paths += [{"objective": r.objective, "method": r.method, "activation": r.activation, "seed": r.seed,
+                       "optimizer": opt, "start": i, "step": t, "x0": p[0], "x1": p[1]}
+                      for i, path in enumerate(getattr(r, f"{opt}_paths")) for t, p in enumerate(path)]
+    starts = pd.concat(starts, ignore_index=True)
+    runs = raw.drop(columns=[c for c in PER_START if c in raw.columns])
+    label_hidden(runs)
+    per_run = (starts[starts["method"] != "true"].groupby(ident + ["optimizer"])
+               .agg(regret_median=("regret", "median"), left_domain=("left_domain", "mean"),
+                    diverged=("diverged", "mean")).unstack("optimizer"))
+    per_run.columns = [f"{opt}_{k}" for k, opt in per_run.columns]
+    runs = runs.merge(per_run.reset_index(), on=ident, how="left")
+    paths = pd.DataFrame(paths)
+    for name, table in (("runs", runs), ("starts", starts), ("paths", paths)):
+        write_table(table, results_dir / f"{name}.csv")
+    return runs, starts, paths
+
+
+OUTCOMES = ("cos_mean", "cos_p10", "gd_regret_median", "lbfgs_regret_median", "gd_left_domain",
+            "lbfgs_left_domain", "lbfgs_diverged")
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """Means over the finished seeds per (objective, activation, method) of accuracy, tail and
+    downstream measures, with ``n_seeds`` (finished), ``n_diverged`` and ``status`` ("ok" or
+    "diverged (k/n)"); a setting whose surrogates all diverged keeps its row without means."""
+    metrics = ["test_mse", "grad_p99_over_mean", "cos_mean", "cos_p5", "cos_p10", *OUTCOMES[2:]]
+    return seed_summary(runs, ["objective", "activation", "method"], metrics, sort=True)
+
+
+def correlations(runs: pd.DataFrame, predictors: tuple[str, ...] = ("grad_p99_over_mean", "test_mse"),
+                 outcomes: tuple[str, ...] = OUTCOMES) -> pd.DataFrame:
+    """Spearman rank correlation of each predictor with each outcome across the surrogates of
+    one objective (all methods, activations and seeds pooled). A good predictor of downstream
+    quality has rho > 0 with regret and exits and rho < 0 with the cosines."""
+    rows = []
+    for objective, block in runs[~runs["diverged"]].groupby("objective"):
+        for p in predictors:
+            for o in outcomes:
+                x, y = block[p].to_numpy(float), block[o].to_numpy(float)
+                varies = np.ptp(x) > 0 and np.ptp(y) > 0
+                rho = sps.spearmanr(x, y).statistic if varies else float("nan")
+                rows.append({"objective": objective, "predictor": p, "outcome": o, "rho": rho, "n": len(block)})
+    return pd.DataFrame(rows)
+
+
+def versus_base(summary: pd.DataFrame) -> pd.DataFrame:
+    """Each regulariser against BASE in the same (objective, activation): relative change of
+    test MSE and of p99/mean (percent, + = higher), and differences of the downstream measures.
+    Settings whose surrogates (or BASE's) all diverged have no row."""
+    summary = summary[summary["test_mse"].notna()]
+    base = summary[summary["method"] == "base"].set_index(["objective", "activation"])
+    rows = []
+    for r in summary[summary["method"] != "base"].itertuples(index=False):
+        if (r.objective, r.activation) not in base.index:
+            continue
+        b = base.loc[(r.objective, r.activation)]
+        rows.append({"objective": r.objective, "activation": r.activation, "method": r.method,
+                     "test_mse_change_pct": 100 * (r.test_mse / b["test_mse"] - 1),
+                     "p99_over_mean_change_pct": 100 * (r.grad_p99_over_mean / b["grad_p99_over_mean"] - 1),
+                     "cos_p10_diff": r.cos_p10 - b["cos_p10"],
+                     "gd_regret_diff": r.gd_regret_median - b["gd_regret_median"],
+                     "lbfgs_regret_diff": r.lbfgs_regret_median - b["lbfgs_regret_median"],
+                     "gd_exits_diff": r.gd_left_domain - b["gd_left_domain"],
+                     "lbfgs_exits_diff": r.lbfgs_left_domain - b["lbfgs_left_domain"]})
+    return pd.DataFrame(rows)
+
+
+def verdict(corr: pd.DataFrame, versus: pd.DataFrame, threshold: float = 0.3) -> list[str]:
+    """Plain-language findings computed from the numbers.
+
+    (1) Does a low p99/mean predict good downstream behaviour? Per objective, the Spearman
+    rho of p99/mean with the median regret of each optimiser: "predicts" when rho >=
+    ``threshold``, "opposite" when rho <= -``threshold``, else "no clear relation"; the same for
+    test MSE as the yardstick. (2) Is each regulariser worth its accuracy cost? Counted over
+    (objective, activation) cells: how often it lowers the median regret of both optimisers,
+    and its median test-MSE change.
+    """
+    def reading(rho: float) -> str:
+        if not np.isfinite(rho):
+            return "undefined"
+        return "predicts" if rho >= threshold else "opposite" if rho <= -threshold else "no clear relation"
+
+    lines = []
+    for predictor, label in (("grad_p99_over_mean", "p99/mean"), ("test_mse", "test MSE")):
+        for outcome, opt in (("gd_regret_median", "GD"), ("lbfgs_regret_median", "L-BFGS")):
+            block = corr[(corr["predictor"] == predictor) & (corr["outcome"] == outcome)]
+            parts = [f"{r.objective} rho={r.rho:+.2f} ({reading(r.rho)})" for r in block.itertuples()]
+            hits = int((block["rho"] >= threshold).sum())
+            lines.append(f"{label} vs {opt} regret: predicts in {hits}/{len(block)} objectives - "
+                         + "; ".join(parts))
+    for method, block in versus.groupby("method", sort=False):
+        both = ((block["gd_regret_diff"] < 0) & (block["lbfgs_regret_diff"] < 0)).sum()
+        worse = ((block["gd_regret_diff"] > 0) & (block["lbfgs_regret_diff"] > 0)).sum()
+        mse = block["test_mse_change_pct"].median()
+        worth = ("worth it" if both > len(block) / 2 and mse < 50 else
+                 "not worth it" if worse >= both else "mixed")
+        lines.append(f"{method.upper()} vs BASE: lower regret under both optimisers in {both}/{len(block)} "
+                     f"cells, higher under both in {worse}/{len(block)}; median test-MSE change {mse:+.0f}%, "
+                     f"median p99/mean change {block['p99_over_mean_change_pct'].median():+.0f}%: {worth}")
+    return lines

@@ -1,0 +1,186 @@
+"""Which open setting of the synthetic study moves DREG's p90 reduction toward the paper's?
+
+The DREG paper reports p90 reductions of 32-88% at lambda = 1e-2 (Table 2) but states neither
+width, activation, epochs, the scale of the targets nor the noise. Our own choices
+(:mod:`dreg_utils.studies.synthetic`) give far smaller reductions on four families. Here each
+open setting is varied alone from our protocol (one factor at a time); every variant trains
+lambda = 0 and lambda = ``lam`` with the same seeds (paired: same initialisation and minibatch
+order), and reports per family the p90 reduction 100 (1 - p90(lam) / p90(0)) averaged over
+seeds, with a 95% t-interval over the seeds, next to the paper's number.
+
+``target_scale`` multiplies the standardised targets (noise included): the paper's gradient
+norms (about 1e-5, Table 1) say its targets are tiny, and with a target c times smaller the
+task loss shrinks by c^2 while the CR-penalty does not, so lambda weighs c^2 times more.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from .. import claims
+from ..activations import ACTIVATIONS
+from ..data.synthetic import FAMILIES
+from ..runs import hidden_label, label_hidden
+from ..stats import t_interval
+from ..settings import StudySettings, check_training, knob
+from ..sweep import local_backend, run_grid, write_table
+from ..validation import check_choice, check_choices, check_float, check_hidden, check_int, check_seeds, check_unique
+from .synthetic import STUDY_VERSION, group_key, run_group
+
+@dataclass(frozen=True)
+class AblationSettings(StudySettings):
+    """The base protocol (our synthetic study's) and the values each factor takes in turn."""
+
+    families: list[str] = knob(list(FAMILIES))
+    seeds: list[int] = knob([0, 1, 2])
+    lam: float = 1e-2  # the base protocol's strength (the paper's Table-2 lambda)
+    activation: str = "relu"
+    hidden: list[int] = knob([64, 64])
+    epochs: int = 60
+    target_scale: float = 1.0
+    noise: float = 0.1
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    device: str = "auto"
+    activations: list[str] = knob(["poly", "tanh"])  # the variants of each factor
+    widths: list[list[int]] = knob([[32, 32], [256, 256]])
+    epoch_counts: list[int] = knob([200])
+    target_scales: list[float] = knob([0.3, 0.1])
+    noises: list[float] = knob([0.0])
+    lams: list[float] = knob([3e-2, 1e-1])
+    n_jobs: int = 2  # worker processes, one (variant, family) group each; 1: this process
+
+    PRESETS: ClassVar[dict[str, dict]] = {
+        "smoke": dict(families=["smooth", "sparse"], seeds=[0, 1], hidden=[16, 16], epochs=3,
+                      activations=["tanh"], widths=[[8, 8]], epoch_counts=[4], target_scales=[1e-2],
+                      noises=[0.0], lams=[1e-1], n_jobs=1),
+        "paper": dict(seeds=[0, 1, 2, 3, 4], epoch_counts=[20, 200], target_scales=[0.3, 0.1, 0.03, 1e-2],
+                      noises=[0.0, 0.3], lams=[1e-3, 3e-2, 1e-1, 1.0]),
+    }
+
+    def normalise(self, s: dict) -> dict:
+        s["families"] = check_unique("families", check_choices("families", s["families"], FAMILIES))
+        s["seeds"] = check_seeds("seeds", s["seeds"])
+        if len(s["seeds"]) < 2:
+            raise ValueError(f"seeds={s['seeds']} must hold at least two seeds for an interval")
+        s["hidden"] = list(check_hidden("hidden", s["hidden"]))
+        s["activations"] = (check_choices("activations", s["activations"], ACTIVATIONS)
+                            if s["activations"] != [] else [])  # [] leaves a factor out
+        check_choice("activation", s["activation"], ACTIVATIONS)
+        s["widths"] = [list(check_hidden(f"widths[{i}]", w)) for i, w in enumerate(s["widths"])]
+        for name in ("lam", "target_scale"):
+            s[name] = check_float(name, s[name], strictly_positive=True)
+        s["noise"] = check_float("noise", s["noise"], minimum=0.0)
+        for name, minimum in (("target_scales", None), ("lams", None), ("noises", 0.0)):
+            s[name] = [check_float(f"{name}[{i}]", v, minimum=minimum, strictly_positive=minimum is None)
+                       for i, v in enumerate(s[name])]
+        s["epoch_counts"] = [check_int(f"epoch_counts[{i}]", e, minimum=1) for i, e in enumerate(s["epoch_counts"])]
+        s["n_jobs"] = check_int("n_jobs", s["n_jobs"], minimum=1)
+        return {**s, **check_training(s)}
+
+
+def validate(settings: Mapping) -> AblationSettings:
+    """The settings checked and completed (see :class:`AblationSettings`)."""
+    return AblationSettings.coerce(settings)
+
+
+def variants(settings: AblationSettings) -> list[tuple[str, object, dict]]:
+    """(factor, value, protocol) for the base protocol and each factor's other values."""
+    base = {"activation": settings.activation, "hidden": settings.hidden, "epochs": settings.epochs,
+            "target_scale": settings.target_scale, "noise": settings.noise, "lam": settings.lam}
+    out = [("base", "-", base)]
+    for factor, values in (("activation", settings.activations), ("hidden", settings.widths),
+                           ("epochs", settings.epoch_counts), ("target_scale", settings.target_scales),
+                           ("noise", settings.noises), ("lam", settings.lams)):
+        out += [(factor, value, {**base, factor: value}) for value in values if value != base[factor]]
+    return out
+
+
+def make_configs(settings: AblationSettings) -> list[dict]:
+    """Every run: each variant and family at lambda = 0 and the variant's lambda, every seed
+    (the lambda variants share the base protocol's lambda = 0 runs, listed once)."""
+    training = {k: settings[k] for k in ("batch_size", "lr", "weight_decay")}
+    configs = []
+    for _, _, protocol in variants(settings):
+        for family in settings.families:
+            for lam in (0.0, protocol["lam"]):
+                configs += [{"family": family, "lam": lam, "seed": seed, "hidden": protocol["hidden"],
+                             "activation": protocol["activation"], "epochs": protocol["epochs"],
+                             "target_scale": protocol["target_scale"], "noise": protocol["noise"],
+                             **training} for seed in settings.seeds]
+    return list({json.dumps(c, sort_keys=True): c for c in configs}.values())
+
+
+def run(settings: Mapping, results_dir: str | Path, progress: bool = True) -> pd.DataFrame:
+    """Train (or reuse) every run; save and return ``runs.csv``."""
+    settings = validate(settings)
+    backend, n_jobs = local_backend(settings.n_jobs)
+    runs = run_grid(make_configs(settings), lambda group: run_group(group, settings.device),
+                    Path(results_dir) / "cache", group_key=group_key, progress=progress,
+                    desc="ablation runs", backend=backend, n_jobs=n_jobs, version=STUDY_VERSION)
+    label_hidden(runs)
+    write_table(runs, Path(results_dir) / "runs.csv")
+    return runs
+
+
+def reductions(runs: pd.DataFrame, settings: Mapping, confidence: float = 0.95) -> pd.DataFrame:
+    """Per variant and family: the mean over seeds of the paired p90 reduction (%), its
+    t-interval, the test-MSE change (%), the number of pairs and the paper's p90 reduction."""
+    settings = validate(settings)
+    rows = []
+    for factor, value, protocol in variants(settings):
+        hidden = hidden_label(protocol["hidden"])
+        same = runs[(runs["activation"] == protocol["activation"]) & (runs["hidden"] == hidden)
+                    & (runs["epochs"] == protocol["epochs"]) & np.isclose(runs["target_scale"], protocol["target_scale"])
+                    & np.isclose(runs["noise"], protocol["noise"]) & ~runs["diverged"].astype(bool)]
+        for family in settings.families:
+            block = same[same["family"] == family]
+            base = block[block["lam"] == 0.0].set_index("seed")
+            reg = block[np.isclose(block["lam"], protocol["lam"])].set_index("seed")
+            pairs = base.index.intersection(reg.index)
+            cut = 100.0 * (1.0 - reg.loc[pairs, "grad_p90"] / base.loc[pairs, "grad_p90"])
+            mse = 100.0 * (reg.loc[pairs, "test_mse"] / base.loc[pairs, "test_mse"] - 1.0)
+            low, high = t_interval(cut.to_numpy(), confidence)
+            rows.append({"factor": factor, "value": str(value), "family": family, "pairs": len(pairs),
+                         "p90_reduction_pct": cut.mean(), "ci_low": low, "ci_high": high,
+                         "test_mse_change_pct": mse.mean(),
+                         "paper_p90_reduction_pct": claims.TABLE2_PERCENT[family]["p90"]})
+    return pd.DataFrame(rows)
+
+
+def closest(table: pd.DataFrame) -> pd.DataFrame:
+    """Per variant: how far its p90 reductions are from the paper's (mean absolute gap over the
+    families, in points), its mean reduction and mean MSE change, closest first."""
+    gap = (table["p90_reduction_pct"] - table["paper_p90_reduction_pct"]).abs()
+    summary = table.assign(gap=gap).groupby(["factor", "value"], sort=False).agg(
+        mean_p90_reduction_pct=("p90_reduction_pct", "mean"), mean_gap_to_paper=("gap", "mean"),
+        mean_test_mse_change_pct=("test_mse_change_pct", "mean"))
+    return summary.sort_values("mean_gap_to_paper").reset_index()
+
+
+NEAR_PAPER_POINTS = 15.0  # ours: a variant is "near the paper" within this mean gap (points)
+
+
+def conclusion(summary: pd.DataFrame, mse_tolerance: float = claims.TABLE2_MSE_TOLERANCE) -> str:
+    """One sentence on :func:`closest`'s table: the variant nearest the paper's reductions, and
+    whether any variant comes within ``NEAR_PAPER_POINTS`` of them at a test MSE at most
+    ``mse_tolerance`` percent worse (the paper's "negligible MSE change")."""
+    top = summary.iloc[0]
+    near = summary[(summary["mean_gap_to_paper"] <= NEAR_PAPER_POINTS)
+                   & (summary["mean_test_mse_change_pct"] <= mse_tolerance)]
+    lead = (f"Closest to the paper: {top['factor']} = {top['value']} (mean p90 reduction "
+            f"{top['mean_p90_reduction_pct']:.1f}%, {top['mean_gap_to_paper']:.1f} points from the paper's "
+            f"per-family numbers on average, test MSE {top['mean_test_mse_change_pct']:+.1f}%). ")
+    if near.empty:
+        return lead + (f"No variant comes within {NEAR_PAPER_POINTS:g} points of the paper's reductions "
+                       f"while keeping the test MSE within {mse_tolerance:g}%.")
+    names = ", ".join(f"{r.factor} = {r.value}" for r in near.itertuples())
+    return lead + (f"Within {NEAR_PAPER_POINTS:g} points of the paper at a test MSE at most "
+                   f"{mse_tolerance:g}% worse: {names}.")

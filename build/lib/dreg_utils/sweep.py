@@ -1,0 +1,236 @@
+"""Grid runner: one row per run, a content-addressed cache, resume after interruption.
+
+Each run's configuration (a JSON-able dict) plus its study's version (``STUDY_VERSION``
+in the study's module, bumped whenever the run function changes what a run computes) is
+hashed into its cache key; a cache written before a bump is ignored, so its runs are
+recomputed rather than silently reused. A finished run is written to ``<cache_dir>/<key>.json``
+atomically (temporary file + ``os.replace``), so a killed sweep leaves only whole
+files behind and a re-run recomputes just the configurations that have no file.
+Configurations that can be trained together (e.g. the seeds of one setting,
+vectorised) are handed to ``run_group`` as one list.
+
+Groups run in this process (``backend="serial"``), in local worker processes
+(``"joblib"``: joblib's loky backend) or on a Dask cluster (``"dask"``: joblib's
+dask backend on a ``dask.distributed.Client``). Whatever the backend, this process
+writes every cache file as soon as its group's results arrive, so a killed sweep
+loses at most the groups in flight, and the returned table is the same.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from . import __version__
+from .extras import require
+from .validation import check_choice, check_int
+
+BACKENDS = ("serial", "joblib", "dask")
+STALE_TMP_SECONDS = 600.0  # a temporary cache file this old is left over from a killed writer
+
+
+def config_key(config: dict, version: str = "1") -> str:
+    """Stable 16-hex-digit hash of a configuration and its study's version."""
+    payload = json.dumps({"config": config, "study_version": version}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Save a tidy table as CSV atomically and return its path."""
+    atomic_write_text(path, df.to_csv(index=False))
+    return Path(path)
+
+
+def _load_cached(path: Path, config: dict) -> dict | None:
+    """The result stored for ``config`` at ``path``; None (the run is redone) when the
+    file is missing, unreadable, not a record, or records another configuration."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("result"), dict):
+        return None
+    if json.dumps(record.get("config"), sort_keys=True, default=str) != \
+            json.dumps(config, sort_keys=True, default=str):
+        return None
+    return record["result"]
+
+
+def remove_stale_temp_files(cache_dir: str | Path, older_than: float = STALE_TMP_SECONDS) -> list[Path]:
+    """Delete temporary cache files (``.<key>.json.*.tmp``) last modified more than
+    ``older_than`` seconds ago, i.e. left by a writer killed mid-write; return them.
+
+    Younger ones may belong to a sweep writing into the same directory right now.
+    They are never read as results either way: only ``<key>.json`` files are.
+    """
+    removed = []
+    now = time.time()
+    for tmp in Path(cache_dir).glob(".*.json.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:
+            pass  # its writer finished (or another sweep removed it) meanwhile
+    return removed
+
+
+def check_backend(backend: str, n_jobs: int | None, scheduler: str | None) -> None:
+    """Check run_grid's backend arguments; raise naming the bad value and what is valid."""
+    check_choice("backend", backend, BACKENDS)
+    if n_jobs is not None:
+        check_int("n_jobs", n_jobs, minimum=1)
+        if backend != "joblib":
+            aside = " (a Dask cluster runs as many tasks as its workers have threads)"
+            raise ValueError(f"n_jobs={n_jobs!r} applies only to backend='joblib', not "
+                             f"backend={backend!r}{aside if backend == 'dask' else ''}")
+    if scheduler is not None:
+        if not isinstance(scheduler, str):
+            raise TypeError(f"scheduler must be an address string such as 'tcp://host:8786' "
+                            f"or None, got {scheduler!r}")
+        if backend != "dask":
+            raise ValueError(f"scheduler={scheduler!r} applies only to backend='dask', "
+                             f"not backend={backend!r}")
+
+
+def local_backend(n_jobs: int) -> tuple[str, int | None]:
+    """(backend, n_jobs) for ``n_jobs`` local processes: this process when it is 1, else joblib."""
+    return ("serial", None) if n_jobs == 1 else ("joblib", n_jobs)
+
+
+def _run_task(run_group: Callable[[list[dict]], list[dict]], position: int,
+              group: list[dict]) -> tuple[int, list[dict]]:
+    """Worker side: run one group with torch on one thread; return its position and results."""
+    import torch
+
+    torch.set_num_threads(1)
+    return position, run_group(group)
+
+
+@contextmanager
+def _dask_client(scheduler: str | None) -> Iterator:
+    """A client connected to ``scheduler`` (closed afterwards), or the active client if None."""
+    distributed = require("distributed", "dask", "backend='dask'")
+    Client, default_client = distributed.Client, distributed.default_client
+
+    if scheduler is not None:
+        with Client(scheduler, set_as_default=False) as client:
+            yield client
+        return
+    try:
+        client = default_client()
+    except ValueError:
+        raise RuntimeError("backend='dask' with scheduler=None needs an active dask.distributed "
+                           "Client: create one first (Client('tcp://host:8786') or "
+                           "Client(LocalCluster())), or pass scheduler='tcp://host:8786'") from None
+    yield client
+
+
+def _finished_groups(groups: list[list[dict]], run_group: Callable[[list[dict]], list[dict]],
+                     backend: str, n_jobs: int | None,
+                     scheduler: str | None) -> Iterator[tuple[int, list[dict]]]:
+    """Yield ``(position in groups, results)`` as each group finishes: in order for
+    "serial", in completion order for the parallel backends (one task per group)."""
+    if not groups:
+        return  # all cached: no workers needed
+    if backend == "serial":
+        for position, group in enumerate(groups):
+            yield position, run_group(group)
+        return
+    from joblib import Parallel, delayed, parallel_config
+
+    tasks = (delayed(_run_task)(run_group, position, group) for position, group in enumerate(groups))
+    if backend == "joblib":
+        yield from Parallel(n_jobs=-1 if n_jobs is None else n_jobs, backend="loky", batch_size=1,
+                            return_as="generator_unordered")(tasks)
+        return
+    with _dask_client(scheduler) as client, parallel_config(backend="dask", client=client):
+        yield from Parallel(batch_size=1, return_as="generator_unordered")(tasks)
+
+
+def run_grid(
+    configs: list[dict],
+    run_group: Callable[[list[dict]], list[dict]],
+    cache_dir: str | Path,
+    group_key: Callable[[dict], Hashable] | None = None,
+    progress: bool = True,
+    desc: str = "runs",
+    backend: str = "serial",
+    n_jobs: int | None = None,
+    scheduler: str | None = None,
+    version: str = "1",
+) -> pd.DataFrame:
+    """Run every configuration not yet cached and return all rows as a DataFrame.
+
+    ``run_group(configs) -> results`` receives configurations with equal
+    ``group_key(config)`` (each alone when ``group_key`` is None) and returns one
+    result dict per configuration, in order. Rows are ``{**config, **result,
+    "run_key": key, "cached": bool}``, in the order of ``configs``.
+
+    ``backend`` is "serial" (this process), "joblib" (``n_jobs`` loky worker
+    processes, default all cores) or "dask" (the cluster at ``scheduler``, e.g.
+    "tcp://host:8786", or the active ``dask.distributed.Client`` when None).
+    Workers run torch on one thread; ``run_group`` must be picklable by cloudpickle
+    (lambdas and closures are). This process writes the cache files. ``version`` is the
+    study's version, part of every cache key.
+    """
+    check_backend(backend, n_jobs, scheduler)
+    keys = [config_key(c, version) for c in configs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("run_grid got duplicate configurations; each run must be distinct")
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(cache_dir)
+    results: dict[str, dict] = {}
+    cached: set[str] = set()
+    for config, key in zip(configs, keys):
+        stored = _load_cached(cache_dir / f"{key}.json", config)
+        if stored is not None:
+            results[key] = stored
+            cached.add(key)
+    todo: dict[Hashable, list[int]] = {}
+    for i, (config, key) in enumerate(zip(configs, keys)):
+        if key not in results:
+            todo.setdefault(group_key(config) if group_key else i, []).append(i)
+    groups = list(todo.values())
+    finished = _finished_groups([[configs[i] for i in indices] for indices in groups],
+                                run_group, backend, n_jobs, scheduler)
+    with tqdm(total=len(configs), initial=len(cached), desc=desc, disable=not progress) as bar, \
+            closing(finished):  # on an error, stop the workers and release the cluster at once
+        for position, outputs in finished:
+            indices = groups[position]
+            if len(outputs) != len(indices):
+                raise RuntimeError(f"run_group returned {len(outputs)} results for {len(indices)} configs")
+            for i, output in zip(indices, outputs):
+                record = {"config": configs[i], "result": output, "study_version": version,
+                          "dreg_utils": __version__}
+                atomic_write_text(cache_dir / f"{keys[i]}.json",
+                                  json.dumps(record, default=str))
+                results[keys[i]] = output
+            bar.update(len(indices))
+    rows = [{**c, **results[k], "run_key": k, "cached": k in cached} for c, k in zip(configs, keys)]
+    return pd.DataFrame(rows)
