@@ -1,2 +1,0 @@
-"""Datasets: synthetic function families (``synthetic``), MNIST and Fashion-MNIST (``mnist``),
-regression benchmarks (``regression``)."""
