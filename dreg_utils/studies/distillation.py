@@ -26,12 +26,12 @@ from joblib import Parallel, delayed
 
 from .. import claims
 from .. import symbolic_regression as symbolic
-from ..data.regression import DATASETS, FEYNMAN, REAL, load_dataset
+from ..data.regression import DATASETS, FEYNMAN, REAL, check_datasets, load_dataset
 from ..runs import seed_summary
 from ..settings import StudySettings, check_training, knob
 from ..sweep import run_grid, write_table
 from ..threads import single_threaded
-from ..validation import (check_choice, check_choices, check_float, check_hidden, check_int,
+from ..validation import (check_choice, check_float, check_hidden, check_int,
                           check_lambdas, check_nonempty_list, check_seeds)
 
 # Part of every run's cache key: bump it when a change of the run function changes what a run
@@ -47,6 +47,16 @@ METRICS = ("teacher_test_r2", "teacher_val_r2", "teacher_train_r2", "teacher_cle
            "gp_equals_truth", "tree_test_r2", "tree_val_r2", "tree_fidelity_r2",
            "boost_test_r2", "snr_proxy")
 STABLE_BASE = 0.1  # |R^2| of the lambda = 0 student below which a relative change is not reported on
+
+
+def _check_noise_datasets(values) -> list[str]:
+    """Datasets with a known ground truth: the Feynman formulas or formula specs."""
+    values = check_datasets("noise_datasets", values)
+    bad = [v for v in values if v in DATASETS and v not in FEYNMAN]
+    if bad:
+        raise ValueError(f"noise_datasets contains {bad!r}, which have no recoverable ground truth; "
+                         f"choose from {list(FEYNMAN)} or give formula specs")
+    return values
 
 
 def _check_noise(name: str, values) -> list[float]:
@@ -97,13 +107,13 @@ class DistillationSettings(StudySettings):
     }
 
     def normalise(self, s: dict) -> dict:
-        s["datasets"] = check_choices("datasets", s["datasets"], DATASETS)
+        s["datasets"] = check_datasets("datasets", s["datasets"])
         s["lambdas"] = check_lambdas("lambdas", s["lambdas"], need_zero=True)
         s["dreg_lambdas"] = check_lambdas("dreg_lambdas", s["dreg_lambdas"], need_zero=False)
         s["seeds"] = check_seeds("seeds", s["seeds"])
         s["noise"] = check_float("noise", s["noise"], minimum=0.0)
         s["noise_datasets"] = ([] if s["noise_datasets"] == [] else
-                               check_choices("noise_datasets", s["noise_datasets"], FEYNMAN))
+                               _check_noise_datasets(s["noise_datasets"]))
         s["noise_levels"] = _check_noise("noise_levels", s["noise_levels"])
         s["hidden"] = list(check_hidden("hidden", s["hidden"]))
         for name in ("tree_max_depth", "cost_epochs", "cost_repeats"):
@@ -170,7 +180,7 @@ def run_runs(settings: dict, datasets: list[str], noise_levels: list[float],
     with ``backend`` "joblib" or "dask" every configuration is its own task (``n_jobs``
     and ``scheduler`` as in :func:`dreg_utils.sweep.run_grid`)."""
     settings = validate(settings)
-    datasets = check_choices("datasets", datasets, DATASETS)
+    datasets = check_datasets("datasets", datasets)
     noise_levels = _check_noise("noise_levels", noise_levels)
     results_dir = Path(results_dir)
     configs = make_configs(settings, datasets, noise_levels, with_dreg)
@@ -290,8 +300,8 @@ def noise_table(summary: pd.DataFrame) -> pd.DataFrame:
                      "student_clean_r2_base": zero["gp_clean_r2"],
                      "student_clean_r2_validation": chosen["gp_clean_r2"],
                      "clean_r2_gain": chosen["gp_clean_r2"] - zero["gp_clean_r2"],
-                     "recovered_base": zero["gp_equals_truth"],
-                     "recovered_validation": chosen["gp_equals_truth"]})
+                     "recovered_base": zero.get("gp_equals_truth", np.nan),
+                     "recovered_validation": chosen.get("gp_equals_truth", np.nan)})
     return pd.DataFrame(rows).sort_values(["dataset", "noise"]).reset_index(drop=True)
 
 
@@ -312,10 +322,13 @@ def bridge_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def recovery_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Fraction of seeds whose symbolic student equals the ground truth, per Feynman dataset
-    (rows) and teacher (columns; "on y" is the student without a teacher)."""
+    """Fraction of seeds whose symbolic student equals the ground truth, per dataset with a
+    rational ground truth (rows; the Feynman formulas and such formula specs) and teacher
+    (columns; "on y" is the student without a teacher). Empty when no dataset has one."""
     runs = finished_runs(runs)
-    block = runs[runs["dataset"].isin(FEYNMAN)]
+    if "gp_equals_truth" not in runs:
+        return pd.DataFrame()
+    block = runs[runs["gp_equals_truth"].notna()]
     labels = [("on y" if r.kind == "direct" else "lambda=0" if r.method == "base"
                else f"{r.method} {float(r.lam):g}") for r in block.itertuples()]
     table = block.assign(teacher=labels, recovered=block["gp_equals_truth"].astype(float))
