@@ -18,8 +18,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import yaml
-from pypdf import PdfReader, PdfWriter
+from ..extras import require
 
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
                   "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage")
@@ -36,8 +35,13 @@ def find_chromium() -> str | None:
     return next((found for found in map(shutil.which, names) if found), None)
 
 
+def _pypdf():
+    return require("pypdf", "book", "make pdf (joining the printed pages)")
+
+
 def toc_pages(toc_file: str | Path) -> list[str]:
     """The pages of a Jupyter Book ``_toc.yml`` as html paths relative to the html root, root first."""
+    yaml = require("yaml", "book", "reading the table of contents", package="pyyaml")
     toc = yaml.safe_load(Path(toc_file).read_text())
     if not isinstance(toc, dict) or "root" not in toc:
         raise ValueError(f"{toc_file} is not a Jupyter Book table of contents (no 'root' entry)")
@@ -79,10 +83,10 @@ def build_pdf(html_dir: str | Path, out: str | Path, toc_file: str | Path = "_to
         targets = [Path(tmp) / f"{i:03d}.pdf" for i in range(len(pages))]
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             list(pool.map(lambda pair: print_page(chromium, html_dir / pair[0], pair[1]), zip(pages, targets)))
-        writer = PdfWriter()
+        writer = pypdf.PdfWriter()
         for page, target in zip(pages, targets):
             start = len(writer.pages)
-            writer.append(PdfReader(target))
+            writer.append(pypdf.PdfReader(target))
             writer.add_outline_item(page.removesuffix(".html").rsplit("/", 1)[-1], start)
         partial = out.with_name(f".{out.name}.tmp")
         with open(partial, "wb") as handle:
@@ -101,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         path = build_pdf(args.html, args.out, args.toc)
     except (FileNotFoundError, RuntimeError, ValueError) as error:
         parser.exit(2, f"make pdf: {error}\n")
-    print(f"pdf: {path} ({len(PdfReader(path).pages)} pages)")
+    print(f"pdf: {path} ({len(_pypdf().PdfReader(path).pages)} pages)")
     return 0
 
 
