@@ -50,9 +50,11 @@ MEASURE = r"""
     const r = el.getBoundingClientRect();
     if (r.width === 0 || r.height === 0 || (r.left >= left && r.right <= right)) continue;
     if (el.closest(".full-width, .tag_full-width") || visuallyHidden(el)) continue;
+    const closed = el.closest("details:not([open])");
+    if (closed && !el.closest("summary")) continue;  // inside a collapsed block: not on screen
     const s = scroller(el);
     if (s) {
-      if (el.tagName === "TABLE") scrolled_tables.push({...describe(el), deliberate: s.classList.contains("dreg-scroll")});
+      if (el.tagName === "TABLE") scrolled_tables.push({...describe(el), deliberate: el.closest(".dreg-scroll") !== null});
       continue;
     }
     if (unscrolled.some(u => u.el.contains(el))) continue;
