@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import HTML, Markdown, display
 from pandas.io.formats.style import Styler
 
 from ..sweep import write_table
@@ -131,6 +130,8 @@ def show_focus(table: pd.DataFrame, columns: Sequence[str], notebook: str, name:
     missing = [c for c in columns if c not in table.columns]
     if missing or not columns:
         raise ValueError(f"columns={list(columns)!r} is not valid; the table has {list(table.columns)}")
+    from IPython.display import HTML, Markdown, display  # the book extra: pages run in a kernel
+
     display(style(table[list(columns)]))
     display(HTML(folded(style(table), f"All {len(table.columns)} columns of this table")))
     display(Markdown("Download: " + download(table, notebook, name)))

@@ -8,7 +8,6 @@ download, and the commands that re-run the page.
 from __future__ import annotations
 
 import pandas as pd
-from IPython.display import Markdown
 
 from ..settings import StudySettings
 from ..train import resolve_device
@@ -64,4 +63,6 @@ def this_run(notebook: str, settings: StudySettings, runs: pd.DataFrame | None, 
                                      f"--out /tmp/{notebook} --profile {profile} --param NAME=VALUE`"))
     rows.append(("re-run the book", f"`make book PROFILE={profile}`"))
     lines = [f"| {TITLE} | |", "| --- | --- |"] + [f"| {name} | {_cell(value)} |" for name, value in rows]
+    from IPython.display import Markdown  # the book extra: pages run in a kernel
+
     return Markdown("\n".join(lines))
