@@ -60,6 +60,14 @@ def test_compare_puts_ours_beside_the_papers_for_the_chosen_metrics():
     assert list(focus.index) == [("32, 16", "BASE"), ("32, 16", "DREG")]
     assert focus.loc[("32, 16", "DREG"), ("Test Acc (%)", "ours")] == f"90.10{NBSP}±{NBSP}0.12"
     assert focus.loc[("32, 16", "BASE"), ("IG p99", "paper")] == "-"  # the paper has no value
+    assert focus.loc[("32, 16", "DREG"), ("Test Acc (%)", "paper")] == f"96.9{NBSP}±{NBSP}0.3"  # as printed
+
+
+def test_as_published_keeps_the_papers_decimals():
+    assert tables.as_published(96.33, 0.09) == f"96.33{NBSP}±{NBSP}0.09"
+    assert tables.as_published(17.79, 1.5) == f"17.79{NBSP}±{NBSP}1.50"  # the finer of the two
+    assert tables.as_published(515.0) == "515"
+    assert tables.as_published(float("nan"), 0.1) == "-"
 
 
 def test_compare_refuses_unknown_metrics_and_missing_columns():

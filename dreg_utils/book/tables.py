@@ -57,6 +57,18 @@ def plus_minus(mean: float, sd: float, digits: int = 2) -> str:
     return f"{mean:.{decimals}f}{NBSP}±{NBSP}{sd:.{decimals}f}"
 
 
+def as_published(mean: float, sd: float | None = None) -> str:
+    """A paper's "mean ± sd" with the decimals it was printed with (the shortest decimal form of
+    the stored numbers, so 96.33 and 0.09 read "96.33 ± 0.09"; trailing zeros are not stored)."""
+    if mean is None or math.isnan(mean):
+        return MISSING
+    values = [mean] if sd is None or math.isnan(sd) else [mean, sd]
+    decimals = max(len(repr(float(v)).split(".")[1].rstrip("0")) if "e" not in repr(float(v)) else 0
+                   for v in values)
+    return NBSP.join([f"{mean:.{decimals}f}", "±", f"{sd:.{decimals}f}"]) if len(values) == 2 \
+        else f"{mean:.{decimals}f}"
+
+
 def styled(table: pd.DataFrame, digits: int = 3, index: bool = False) -> Styler:
     """``table`` with its display labels and every number to ``digits`` significant digits
     (missing values as "-"), the index hidden unless ``index``."""
@@ -71,7 +83,8 @@ def styled(table: pd.DataFrame, digits: int = 3, index: bool = False) -> Styler:
 def compare(tidy: pd.DataFrame, metrics: Sequence[str], labels: dict[str, str], keys: Sequence[str],
             digits: int = 2) -> pd.DataFrame:
     """Ours beside the paper's for ``metrics``: one row per ``keys``, per metric the columns
-    (label, "ours") and (label, "paper") as "mean ± sd" (:func:`plus_minus`).
+    (label, "ours") and (label, "paper") as "mean ± sd" (ours by :func:`plus_minus`, the
+    paper's with its printed decimals by :func:`as_published`).
 
     ``tidy`` has one row per (keys..., metric) with columns ``ours``, ``ours_std``, ``paper``
     and ``paper_std`` (a missing std shows the mean alone; a missing mean shows "-").
@@ -88,7 +101,7 @@ def compare(tidy: pd.DataFrame, metrics: Sequence[str], labels: dict[str, str], 
         key = tuple(getattr(r, k) for k in keys)
         row = rows.setdefault(key, {})
         row[(labels.get(r.metric, r.metric), "ours")] = plus_minus(r.ours, r.ours_std, digits)
-        row[(labels.get(r.metric, r.metric), "paper")] = plus_minus(r.paper, r.paper_std, digits)
+        row[(labels.get(r.metric, r.metric), "paper")] = as_published(r.paper, r.paper_std)
     columns = pd.MultiIndex.from_tuples([(labels.get(m, m), side) for m in metrics for side in ("ours", "paper")])
     wide = pd.DataFrame(list(rows.values()), index=pd.MultiIndex.from_tuples(list(rows), names=list(keys)))
     return wide.reindex(columns=columns)
