@@ -81,6 +81,12 @@ def jacobian_sq_frobenius(
     check_samples_independent(model)
     x = _requires_grad_input(x)
     output = model(x)
+    return jacobian_sq_of_output(output, x, create_graph), output
+
+
+def jacobian_sq_of_output(output: torch.Tensor, x: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
+    """Exact per-sample ||d output_i / d x_i||_F^2 of an ``output`` already computed from ``x``
+    (which requires grad): one backward pass per output column, no second forward pass."""
     k = output.shape[1]
     total = torch.zeros(x.shape[0], dtype=output.dtype, device=output.device)
     for i in range(k):
@@ -89,7 +95,7 @@ def jacobian_sq_frobenius(
             output[:, i].sum(), x, create_graph=create_graph, retain_graph=create_graph or not last
         )
         total = total + grad.pow(2).flatten(1).sum(dim=1)
-    return total, output
+    return total
 
 
 def projected_jacobian_sq(
@@ -108,11 +114,25 @@ def projected_jacobian_sq(
     so their variance is lower, and with one output (k = 1) they are exact. This is the batch
     mean of ||J||_F^2 itself; JacobianReg (Hoffman et al., 2019) reports half of it.
     """
-    check_int("n_projections", n_projections, minimum=1)
-    check_choice("distribution", distribution, PROJECTIONS)
     check_samples_independent(model)
     x = _requires_grad_input(x)
     output = model(x)
+    return projected_jacobian_sq_of_output(output, x, n_projections, generator, create_graph,
+                                           distribution), output
+
+
+def projected_jacobian_sq_of_output(
+    output: torch.Tensor,
+    x: torch.Tensor,
+    n_projections: int,
+    generator: torch.Generator | None = None,
+    create_graph: bool = False,
+    distribution: str = "gaussian",
+) -> torch.Tensor:
+    """The estimate of :func:`projected_jacobian_sq` for an ``output`` already computed from
+    ``x`` (which requires grad): one backward pass per projection, no second forward pass."""
+    check_int("n_projections", n_projections, minimum=1)
+    check_choice("distribution", distribution, PROJECTIONS)
     total = torch.zeros(x.shape[0], dtype=output.dtype, device=output.device)
     for i in range(n_projections):
         v = _projection(output.shape, distribution, generator, output.dtype).to(output.device)
@@ -121,4 +141,4 @@ def projected_jacobian_sq(
             (output * v).sum(), x, create_graph=create_graph, retain_graph=create_graph or not last
         )
         total = total + grad.pow(2).flatten(1).sum(dim=1)
-    return total / n_projections, output
+    return total / n_projections

@@ -40,23 +40,32 @@ def check_layers(model: nn.Sequential) -> tuple[list[nn.Linear], list[nn.Module]
     return layers[0::2], layers[1::2]
 
 
-def _slope(activation: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """phi'(z) elementwise, differentiable in z (autograd of sum(phi(z)), phi elementwise)."""
+def _activate(activation: nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """h = phi(z) and phi'(z) elementwise, differentiable in z; phi' from the activation's own
+    ``derivative`` where it has one, else by autograd of sum(phi(z)) (phi elementwise), reusing h."""
     if hasattr(activation, "derivative"):
-        return activation.derivative(z)
+        return activation(z), activation.derivative(z)
     with torch.enable_grad():
         source = z if z.requires_grad else z.detach().requires_grad_(True)
-        (slope,) = torch.autograd.grad(activation(source).sum(), source, create_graph=z.requires_grad)
-    return slope
+        # an in-place activation (inplace=True) must not overwrite the z that phi' is taken at
+        h = activation(source.clone() if getattr(activation, "inplace", False) else source)
+        (slope,) = torch.autograd.grad(h.sum(), source, create_graph=z.requires_grad)
+    return (h if z.requires_grad else h.detach()), slope
 
 
 def sequential_dreg_penalty(model: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     """The batch mean of CR(x) for ``model`` (see the module docstring), differentiable."""
+    return sequential_output_and_dreg_penalty(model, x)[1]
+
+
+def sequential_output_and_dreg_penalty(model: nn.Sequential,
+                                       x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``model(x)`` and the batch mean of CR(x) from the same forward pass: each layer's
+    pre-activations z^(l) give both h^(l) = phi(z^(l)) and the layer's term of CR."""
     linears, activations = check_layers(model)
     x = check_input(model, x)
     h, total = x, linears[-1].weight.pow(2).sum()
     for linear, activation in zip(linears[:-1], activations):
-        z = linear(h)
-        total = total + (_slope(activation, z).pow(2).mean(dim=0) @ linear.weight.pow(2).sum(dim=1))
-        h = activation(z)
-    return total / len(linears)
+        h, slope = _activate(activation, linear(h))
+        total = total + (slope.pow(2).mean(dim=0) @ linear.weight.pow(2).sum(dim=1))
+    return linears[-1](h), total / len(linears)

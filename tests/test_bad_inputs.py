@@ -44,7 +44,8 @@ from dreg_utils.studies.synthetic import SyntheticSettings
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOK_FILES = {"synthetic": "01_synthetic_families.md", "mnist": "02_mnist_sweep.md",
                   "stats": "03_statistical_tests.md", "symbolic": "04_sr_distillation.md",
-                  "surrogate": "05_surrogate_optimization.md", "performance": "06_performance.md"}
+                  "surrogate": "05_surrogate_optimization.md", "performance": "06_performance.md",
+                  "own_model": "09_own_model.md"}
 CODE_CELL = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 A_FILE = "<an existing file>"  # replaced by the path of a real file outside the run's folders
 
@@ -196,6 +197,19 @@ NOTEBOOK_CASES = [
      r"bench_dir='.*a_file.txt' is not a folder"),
     ("06 profile from the environment", "performance", {}, {"DREG_PROFILE": "fast"}, ValueError,
      r"profile='fast' is not valid; choose one of \['smoke', 'default', 'paper'\]"),
+    # 09 your own model
+    ("09 no unregularised run", "own_model", dict(methods=["dreg", "igp"]), {}, ValueError,
+     r"methods=\['dreg', 'igp'\] must include 'none', the unregularised reference"),
+    ("09 unknown method", "own_model", dict(methods=["none", "sn"]), {}, ValueError, r"methods contains \['sn'\]"),
+    ("09 unknown activation", "own_model", dict(activations=["relu", "gelu"]), {}, ValueError,
+     r"activations contains \['gelu'\]"),
+    ("09 three hidden widths", "own_model", dict(hidden=[8, 8, 8]), {}, ValueError,
+     r"hidden=\[8, 8, 8\] must list two widths"),
+    ("09 zero projections", "own_model", dict(n_projections=0), {}, ValueError, r"n_projections=0 is not valid"),
+    ("09 unknown projection", "own_model", dict(distribution="uniform"), {}, ValueError,
+     r"distribution='uniform' is not valid; choose one of \['gaussian', 'rademacher', 'sphere'\]"),
+    ("09 unknown family", "own_model", dict(family="wavy"), {}, ValueError, r"family='wavy' is not valid"),
+    ("09 negative strength", "own_model", dict(igp_lam=-1.0), {}, ValueError, r"igp_lam=-1.0 is not valid"),
 ]
 
 

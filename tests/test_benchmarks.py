@@ -131,3 +131,40 @@ def test_bench_gpu_says_when_there_is_no_cuda(tmp_path):
                           cwd=ROOT / "benchmarks", capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "CUDA is not available" in done.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_predicted_projection_variances_hold_for_every_distribution():
+    """bench_projections' formulas against exact enumeration (Rademacher: all 2^k sign vectors) and
+    a large Monte-Carlo sample of v^T A v (Gaussian, sphere), for a fixed 3 x 5 Jacobian."""
+    import torch
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_projections import predicted_relative_variance
+
+    gen = torch.Generator().manual_seed(0)
+    jac = torch.randn(1, 3, 5, generator=gen, dtype=torch.float64)
+    a = jac[0] @ jac[0].T
+    trace = torch.trace(a)
+    signs = torch.cartesian_prod(*[torch.tensor([-1.0, 1.0], dtype=torch.float64)] * 3)
+    quad = torch.einsum("ri,ij,rj->r", signs, a, signs)
+    assert float(quad.mean()) == pytest.approx(float(trace), rel=1e-12)
+    assert float(predicted_relative_variance(jac, "rademacher")) == pytest.approx(float(quad.var(unbiased=False) / trace ** 2), rel=1e-12)
+    v = torch.randn(400_000, 3, generator=gen, dtype=torch.float64)
+    for distribution, draws in (("gaussian", v), ("sphere", v / v.norm(dim=1, keepdim=True) * 3 ** 0.5)):
+        quad = torch.einsum("ri,ij,rj->r", draws, a, draws)
+        assert float(predicted_relative_variance(jac, distribution)) == pytest.approx(float(quad.var() / trace ** 2), rel=0.02)
+
+
+@pytest.mark.slow
+def test_bench_projections_quick_saves_the_table(tmp_path):
+    script = ROOT / "benchmarks" / "bench_projections.py"
+    done = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    saved = pd.read_csv(tmp_path / "projections.csv")
+    assert set(saved["distribution"]) == {"gaussian", "rademacher", "sphere"}
+    one_output = saved[saved["outputs"] == 1].set_index("distribution")
+    assert one_output.loc["rademacher", "relative_variance"] == pytest.approx(0.0, abs=1e-20)
+    assert one_output.loc["sphere", "relative_variance"] == pytest.approx(0.0, abs=1e-20)
+    assert (saved.loc[saved["distribution"] == "gaussian", "reduction_vs_gaussian"] == 1.0).all()
+    assert json.loads((tmp_path / "projections.meta.json").read_text())["quick"] is True

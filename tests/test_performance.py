@@ -36,7 +36,7 @@ def test_load_benchmark_round_trip_and_missing_files(tmp_path):
     assert table["hidden"].tolist()[:1] == ["32-16"] and meta["cpu"] == "Test CPU"
     with pytest.raises(FileNotFoundError, match=r"no sweep benchmark in .*bench_sweep.py --out"):
         performance.load_benchmark(tmp_path, "sweep")
-    with pytest.raises(ValueError, match=r"name='memory' is not valid; choose one of \['penalties', 'sweep', 'naive'\]"):
+    with pytest.raises(ValueError, match=r"name='memory' is not valid; choose one of \['penalties', 'sweep', 'naive', 'projections'\]"):
         performance.load_benchmark(tmp_path, "memory")
     with pytest.raises(TypeError, match="bench_dir must be a folder path or None, got 3"):
         performance.load_benchmark(3, "penalties")
@@ -110,3 +110,25 @@ def test_naive_summary_gives_ratios_to_the_reference_and_a_floor_row():
     assert table["arm"].tolist() == ["reference", "project", "floor (matrix products alone)"]
     assert table["ratio_to_reference"].tolist()[:2] == [1.0, pytest.approx(1 / 3)]
     assert table.loc[2, "seconds"] == 25.0 and table.loc[2, "wall_over_floor"] == 1.0
+
+
+def test_projection_variance_table_pairs_measured_with_predicted_and_names_exact_estimates():
+    rows = []
+    for model, outputs, values in (("10-64-4 tanh", 4, (0.68, 0.07, 0.12)), ("10-64-1 tanh", 1, (2.0, 0.0, 0.0))):
+        for distribution, value in zip(("gaussian", "rademacher", "sphere"), values):
+            rows.append({"model": model, "outputs": outputs, "distribution": distribution,
+                         "relative_variance": value, "predicted": value * 1.01,
+                         "reduction_vs_gaussian": values[0] / value if value else float("inf")})
+    table = performance.projection_variance_table(pd.DataFrame(rows))
+    assert table["model"].tolist() == ["10-64-4 tanh", "10-64-1 tanh"]  # the benchmark's order, not sorted
+    assert table.loc[0, "gaussian (predicted)"] == "0.680 (0.687)"
+    assert table.loc[0, "rademacher: reduction"] == "9.7x" and table.loc[0, "sphere: reduction"] == "5.7x"
+    assert table.loc[1, "rademacher: reduction"] == "exact" and table.loc[1, "sphere (predicted)"] == "0.000 (0.000)"
+
+
+def test_the_repository_projection_variances_agree_with_their_formulas():
+    table, meta = performance.load_benchmark(None, "projections")
+    assert not meta["quick"] and meta["draws"] >= 1000
+    nonzero = table[table["predicted"] > 1e-12]
+    assert ((nonzero["relative_variance"] - nonzero["predicted"]).abs() <= 0.1 * nonzero["predicted"]).all()
+    assert (table.loc[table["predicted"] <= 1e-12, "relative_variance"] < 1e-20).all()

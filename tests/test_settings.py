@@ -103,7 +103,7 @@ def test_parameters_cell_lists_every_knob_of_its_study(chapter):
 @pytest.mark.parametrize("knob", ["lr", "batch_size", "weight_decay"])
 def test_every_training_page_exposes_the_optimiser_knobs(knob):
     trained = [c for c, t in CHAPTER_SETTINGS.items() if "epochs" in t.knobs()]
-    assert len(trained) == 5
+    assert len(trained) == 6
     assert all(knob in parameters_cell(c) for c in trained)
 
 

@@ -5,6 +5,7 @@ from ..settings import StudySettings
 from ..studies.distillation import DistillationSettings
 from ..studies.distillation_ablation import DistillationAblationSettings
 from ..studies.mnist import MNISTSettings
+from ..studies.own_model import OwnModelSettings
 from ..studies.statistics import StatisticsSettings
 from ..studies.surrogate import SurrogateSettings
 from ..studies.synthetic import SyntheticSettings
@@ -20,4 +21,5 @@ CHAPTER_SETTINGS: dict[str, type[StudySettings]] = {
     "06_performance": PerformanceSettings,
     "07_synthetic_ablation": AblationSettings,
     "08_distillation_ablation": DistillationAblationSettings,
+    "09_own_model": OwnModelSettings,
 }

@@ -70,6 +70,10 @@ LABELS = {
     "products_over_floor": "its products alone / floor", "adamw_over_floor": "AdamW alone / floor",
     "rest_over_floor": "rest / floor",
     "ratio_to_reference": "ratio to the naive loop", "mean_test_acc": "mean test accuracy (%)",
+    # your own model (notebook 09)
+    "lam": "lambda", "test_mse": "test MSE", "test_mse_std": "MSE sd", "test_mse_vs_none": "MSE vs none",
+    "grad_p99": "p99 |grad|", "grad_p99_std": "p99 sd", "grad_p99_vs_none": "p99 vs none",
+    "grad_max": "max |grad|", "train_s": "train s",
     # statistics (notebook 03)
     "pairs_ours": "pairs (ours)", "pairs_paper": "pairs (paper)", "unmatched_keys": "unmatched keys",
     "min_sign_p_ours": "smallest sign-test p (ours)", "min_sign_p_paper": "smallest sign-test p (paper)",

@@ -68,6 +68,7 @@ def build_pdf(html_dir: str | Path, out: str | Path, toc_file: str | Path = "_to
               chromium: str | None = None, workers: int = 2) -> Path:
     """Print every page of the built book in ``html_dir`` (order of ``toc_file``) and join them
     into the PDF ``out``, one bookmark per page (its html title); return ``out``."""
+    pypdf = _pypdf()
     html_dir, out = Path(html_dir), Path(out)
     pages = toc_pages(toc_file)
     missing = [p for p in pages if not (html_dir / p).is_file()]

@@ -6,8 +6,10 @@ matching BASE) and its interquartile range. ``bench_sweep.py --out DIR`` writes
 ``sweep.csv``: per MNIST cell the step times of a vectorised group and of one run, the
 extrapolated training time of the 96-run Table 3 sweep both ways, and its floor: the
 sweep's matrix products alone. ``bench_naive.py --out DIR`` writes ``naive.csv``: the
-project's sweep and a naive per-run loop on the same 48 runs, each against its floor. Each CSV has a
-``.meta.json`` beside it naming the machine, the software and the date.
+project's sweep and a naive per-run loop on the same 48 runs, each against its floor.
+``bench_projections.py --out DIR`` writes ``projections.csv``: per small model and projection
+distribution the measured and predicted relative variance of one-projection estimates of
+||J||_F^2. Each CSV has a ``.meta.json`` beside it naming the machine, the software and the date.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from ..settings import StudySettings
 from ..claims import COST_CLAIMS
 from ..validation import check_choice
 
-BENCHMARKS = ("penalties", "sweep", "naive")
+BENCHMARKS = ("penalties", "sweep", "naive", "projections")
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
@@ -136,3 +138,22 @@ def naive_summary(naive: pd.DataFrame, meta: dict) -> pd.DataFrame:
     floor = pd.DataFrame([{"arm": "floor (matrix products alone)", "seconds": meta["floor_s"],
                            "wall_over_floor": 1.0}])
     return pd.concat([table, floor], ignore_index=True)
+
+
+def projection_variance_table(projections: pd.DataFrame) -> pd.DataFrame:
+    """Per model (rows) and distribution (columns): the measured relative variance
+    Var[estimate] / ||J||_F^4 of one projection, its prediction, and the reduction against the
+    Gaussian projection (0 variance with one output: shown as exact)."""
+    table = projections.pivot(index=["model", "outputs"], columns="distribution",
+                              values=["relative_variance", "predicted", "reduction_vs_gaussian"])
+    models = list(dict.fromkeys(projections["model"]))
+    table = table.reset_index().set_index("model").loc[models].reset_index()
+    shown = pd.DataFrame({"model": table["model"], "outputs": table["outputs"]})
+    for distribution in ("gaussian", "rademacher", "sphere"):
+        measured = table[("relative_variance", distribution)]
+        predicted = table[("predicted", distribution)]
+        shown[f"{distribution} (predicted)"] = [f"{m:.3f} ({p:.3f})" for m, p in zip(measured, predicted)]
+    for distribution in ("rademacher", "sphere"):
+        reduction = table[("reduction_vs_gaussian", distribution)]
+        shown[f"{distribution}: reduction"] = ["exact" if r == float("inf") else f"{r:.1f}x" for r in reduction]
+    return shown

@@ -1,0 +1,116 @@
+"""The training-loop form of the penalties: one forward pass gives the output and the penalty.
+
+::
+
+    reg = Regulariser("dreg")                 # or "jacobian", "igp", "none"
+    for x, y in loader:
+        output, penalty = reg(model, x, y)
+        loss = F.mse_loss(output, y) + lam * penalty
+        optimizer.zero_grad(); loss.backward(); optimizer.step()
+
+``output`` equals ``model(x)`` and ``penalty`` equals the functional penalty of
+:mod:`dreg_utils.penalties` on the same batch; both come from one forward pass:
+
+* ``"dreg"``: the CR-penalty of the DREG paper, (1/L) sum_l E_batch[d_l(x)] with
+  d_l(x) = sum_j phi'(z_j^(l))^2 ||W_j,:^(l)||^2 (eqs. 4-5; the linear output layer has
+  phi' = 1). The pre-activations z^(l) = W^(l) h^(l-1) + b^(l) (eq. 2) of the forward pass
+  give both h^(l) = phi(z^(l)) and d_l, so no backward pass is needed for the penalty.
+  ``model``: a :class:`~dreg_utils.models.CompactMLP` or an ``nn.Sequential`` of Linear
+  layers and elementwise activations.
+* ``"jacobian"``: E_batch ||J_x f(x)||_F^2 ("Teaching the Teacher"), from backward passes
+  through the output already computed: one per output column (``n_projections=None``,
+  exact) or one per projection v with E[v v^T] = I (unbiased; ``distribution`` "gaussian",
+  "rademacher" or "sphere").
+* ``"igp"``: with targets ``y``, E_batch ||grad_x loss(f(x_i), y_i)||^2 (``loss`` "mse" or
+  "ce"); without, E_batch ||J_x f(x)||_F^2 (the exact Jacobian penalty).
+* ``"none"``: a zero penalty, so one loop serves every method.
+
+Normalisation: the penalty is the batch mean with no factor 1/2. JacobianReg (Hoffman et al.,
+2019) returns half the batch mean of its sphere-projection estimate, so its lambda is twice ours
+for the same training objective. The input-gradient and Jacobian penalties differentiate through
+``x``: models whose samples interact (batch normalisation in training mode) are refused.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .jacobians import (LOSSES, PROJECTIONS, check_samples_independent, jacobian_sq_of_output,
+                        per_sample_loss, projected_jacobian_sq_of_output, squared_gradient)
+from .models import CompactMLP, check_input
+from .penalties import dreg_penalty
+from .sequential import sequential_output_and_dreg_penalty
+from .validation import check_choice, check_int
+
+REGULARISERS = ("none", "dreg", "jacobian", "igp")
+
+
+class Regulariser:
+    """Callable ``reg(model, x, y=None) -> (model(x), penalty)`` for one penalty ``method``.
+
+    Args:
+        method: "none", "dreg", "jacobian" or "igp" (see the module docstring).
+        n_projections: "jacobian" only: None for the exact penalty, else the number of
+            random projections per sample.
+        distribution: "jacobian" with projections: "gaussian", "rademacher" or "sphere".
+        loss: "igp" with targets: "mse" (squared error averaged over outputs) or "ce".
+        generator: "jacobian" with projections: the random generator of the projections.
+    """
+
+    def __init__(self, method: str, n_projections: int | None = None, distribution: str = "rademacher",
+                 loss: str = "mse", generator: torch.Generator | None = None):
+        self.method = check_choice("method", method, REGULARISERS)
+        if n_projections is not None:
+            if method != "jacobian":
+                raise ValueError(f"n_projections={n_projections!r} applies only to method='jacobian', "
+                                 f"not method={method!r}; leave it None")
+            check_int("n_projections", n_projections, minimum=1)
+        self.n_projections = n_projections
+        self.distribution = check_choice("distribution", distribution, PROJECTIONS)
+        self.loss = check_choice("loss", loss, LOSSES)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        self.generator = generator
+
+    def __repr__(self) -> str:
+        extra = f", n_projections={self.n_projections}, distribution={self.distribution!r}" \
+            if self.method == "jacobian" and self.n_projections else ""
+        return f"Regulariser({self.method!r}{extra})"
+
+    def __call__(self, model: nn.Module, x: torch.Tensor,
+                 y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(model(x), penalty)`` from one forward pass; ``penalty`` is differentiable in the
+        parameters. ``y`` is used by "igp" alone (the other methods accept and ignore it)."""
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        x = check_input(model, x)
+        if y is not None and (not isinstance(y, torch.Tensor) or y.shape[0] != x.shape[0]):
+            raise ValueError(f"y must be a tensor with one row per row of x ({x.shape[0]}), got "
+                             f"{tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__}")
+        if self.method == "none":
+            output = model(x)
+            return output, output.new_zeros(())
+        if self.method == "dreg":
+            return self._dreg(model, x)
+        check_samples_independent(model)
+        x = x if x.requires_grad else x.detach().requires_grad_(True)
+        output = model(x)
+        if self.method == "igp" and y is not None:
+            losses = per_sample_loss(output, y, self.loss)
+            return output, squared_gradient(losses.sum(), x, create_graph=True).mean()
+        if self.method == "jacobian" and self.n_projections is not None:
+            sq = projected_jacobian_sq_of_output(output, x, self.n_projections, self.generator,
+                                                 create_graph=True, distribution=self.distribution)
+        else:
+            sq = jacobian_sq_of_output(output, x, create_graph=True)
+        return output, sq.mean()
+
+    @staticmethod
+    def _dreg(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if isinstance(model, CompactMLP):
+            trace = model.trace(x)
+            return trace.output, dreg_penalty(model, trace=trace)
+        if isinstance(model, nn.Sequential):
+            return sequential_output_and_dreg_penalty(model, x)
+        raise TypeError(f"method='dreg' needs a CompactMLP or an nn.Sequential of Linear layers and "
+                        f"elementwise activations, got {type(model).__name__}")
