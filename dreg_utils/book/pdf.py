@@ -88,7 +88,7 @@ def build_pdf(html_dir: str | Path, out: str | Path, toc_file: str | Path = "_to
         for page, target in zip(pages, targets):
             start = len(writer.pages)
             writer.append(pypdf.PdfReader(target))
-            writer.add_outline_item(page.removesuffix(".html").rsplit("/", 1)[-1], start)
+            writer.add_outline_item(title=page.removesuffix(".html").rsplit("/", 1)[-1], page_number=start)
         partial = out.with_name(f".{out.name}.tmp")
         with open(partial, "wb") as handle:
             writer.write(handle)
