@@ -65,6 +65,18 @@ def test_regression_task_equals_fit(float64):
             torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 
+def test_spectral_norm_members_apart_equal_fit(float64, blobs):
+    """SN members that are not side by side (no single block of weights) train as fit does."""
+    x, y = blobs
+    members = [Member(0, "sn"), Member(1, "dreg", 0.05), Member(2, "sn")]
+    options = dict(epochs=4, batch_size=32, lr=1e-2, weight_decay=1e-2)
+    together = fit_ensemble(members, x, y, (12, 8), out_features=3, device="cpu", **options)
+    for member, result in zip(members, together):
+        reference = one_by_one(member, x, y, "relu", **options)
+        for key, value in reference.model.state_dict().items():
+            torch.testing.assert_close(result.model.state_dict()[key], value, rtol=1e-10, atol=1e-10, msg=key)
+
+
 def test_exported_models_match_the_stack_in_eval_mode(float64, blobs):
     x, _ = blobs
     models = [CompactMLP.seeded(s, 6, (12, 8), 3, spectral_norm=s % 2 == 1) for s in range(4)]
