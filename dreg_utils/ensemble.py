@@ -237,17 +237,19 @@ class StackedMLP(nn.Module):
     def _scaled(wt: torch.Tensor, inv_sigma: torch.Tensor | None) -> torch.Tensor:
         return wt if inv_sigma is None else wt * inv_sigma[:, None, None]
 
-    def dreg_terms(self, trace: ForwardTrace, detach_norms: bool = False) -> torch.Tensor:
-        """Per member, the CR-penalty (1/L) sum_l E_B[d_l(x)] (DREG eq. 5), shape [S]:
-        sum_j E_B[phi'(z_j)^2] ||W_j||^2 per hidden layer (||W_j||^2 = column sums of Wt^2).
+    def dreg_terms(self, trace: ForwardTrace, detach_norms: bool = False,
+                   block: slice = slice(None)) -> torch.Tensor:
+        """Per member of ``block`` (default: all), the CR-penalty (1/L) sum_l E_B[d_l(x)]
+        (DREG eq. 5), shape [block size]: sum_j E_B[phi'(z_j)^2] ||W_j||^2 per hidden layer
+        (||W_j||^2 = column sums of Wt^2).
 
         ``detach_norms``: the norms ||W_j||^2 are constants for autograd, so the graph only
         carries the path through z (the norm path is added in closed form by
-        :meth:`add_dreg_gradient_`, without a backward pass over every weight)."""
+        :meth:`add_dreg_gradient_`, without a backward pass over the weights)."""
         def norms(wt: torch.Tensor) -> torch.Tensor:
-            return (wt.detach() if detach_norms else wt).pow(2).sum(dim=1)
+            return (wt[block].detach() if detach_norms else wt[block]).pow(2).sum(dim=1)
 
-        terms = [(self.activation.derivative(z).pow(2).mean(dim=1) * norms(wt)).sum(dim=1)
+        terms = [(self.activation.derivative(z[block]).pow(2).mean(dim=1) * norms(wt)).sum(dim=1)
                  for z, wt in zip(trace.preactivations, self.weights)]
         terms.append(norms(self.weights[-1]).sum(dim=1))
         return torch.stack(terms, dim=1).mean(dim=1)
@@ -405,6 +407,7 @@ def make_group_step(net: StackedMLP, optimizer: torch.optim.Optimizer, members: 
 
     lam_dreg, lam_igp, lam_jacobian = lams("dreg"), lams("igp"), lams("jacobian")
     dreg_members = [s for s, m in enumerate(members) if m.method == "dreg" and m.lam > 0]
+    dreg_blocks = [slice(start, stop) for start, stop in _runs(dreg_members)]  # contiguous: views
     relu = net.activation_name == "relu"
     loss_name = "ce" if task == "classification" else "mse"
     size = net.size
@@ -422,7 +425,8 @@ def make_group_step(net: StackedMLP, optimizer: torch.optim.Optimizer, members: 
         if lam_jacobian is not None:
             total = total + (lam_jacobian * net.output_jacobian_sq(trace).mean(dim=1)).sum()
         if lam_dreg is not None and not relu:  # the path through z; the norm path comes below
-            total = total + (lam_dreg * net.dreg_terms(trace, detach_norms=True)).sum()
+            for block in dreg_blocks:
+                total = total + (lam_dreg[block] * net.dreg_terms(trace, True, block)).sum()
         total.backward()
         if lam_dreg is not None:
             net.add_dreg_gradient_(trace, lam_dreg, dreg_members)

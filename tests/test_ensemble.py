@@ -77,6 +77,28 @@ def test_spectral_norm_members_apart_equal_fit(float64, blobs):
             torch.testing.assert_close(result.model.state_dict()[key], value, rtol=1e-10, atol=1e-10, msg=key)
 
 
+def test_dreg_terms_are_each_members_cr_penalty_and_detached_norms_keep_only_the_z_path(float64):
+    """StackedMLP.dreg_terms equals penalties.dreg_penalty per member; with detach_norms the value
+    is the same and its gradient plus the closed-form norm gradient is the full gradient."""
+    from dreg_utils.penalties import dreg_penalty
+
+    models = [CompactMLP.seeded(s, 5, (7, 6), 2, activation="poly") for s in range(3)]
+    net = StackedMLP(models)
+    x = torch.randn(11, 5, dtype=torch.float64)
+    trace = net.trace(x.expand(3, *x.shape))
+    expected = torch.stack([dreg_penalty(m, x) for m in models])
+    torch.testing.assert_close(net.dreg_terms(trace), expected)
+    torch.testing.assert_close(net.dreg_terms(trace, block=slice(1, 3)), expected[1:])
+    lam = torch.tensor([0.0, 0.3, 0.7], dtype=torch.float64)
+    full = torch.autograd.grad((lam * net.dreg_terms(trace)).sum(), list(net.weights), retain_graph=True)
+    for w in net.weights:  # in a step the task loss gives every weight a gradient
+        w.grad = torch.zeros_like(w)
+    (lam * net.dreg_terms(trace, detach_norms=True)).sum().backward()
+    net.add_dreg_gradient_(trace, lam.detach(), [1, 2])
+    for ours, reference in zip(net.weights, full):
+        torch.testing.assert_close(ours.grad, reference)
+
+
 def test_exported_models_match_the_stack_in_eval_mode(float64, blobs):
     x, _ = blobs
     models = [CompactMLP.seeded(s, 6, (12, 8), 3, spectral_norm=s % 2 == 1) for s in range(4)]
