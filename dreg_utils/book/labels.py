@@ -67,7 +67,7 @@ LABELS = {
     "lbfgs_exits_diff": "L-BFGS exits diff",
     # performance (notebook 06)
     "vectorised_min": "vectorised (min)", "floor_min": "floor (min)", "wall_over_floor": "wall / floor",
-    "products_over_floor": "its products alone / floor", "adamw_over_floor": "AdamW alone / floor",
+    "products_over_floor": "products / floor", "adamw_over_floor": "AdamW / floor",
     "rest_over_floor": "rest / floor",
     "ratio_to_reference": "ratio to the naive loop", "mean_test_acc": "mean test accuracy (%)",
     # your own model (notebook 09)
