@@ -66,6 +66,8 @@ LABELS = {
     "gd_exits_diff": "GD exits diff",
     "lbfgs_exits_diff": "L-BFGS exits diff",
     # performance (notebook 06)
+    "group9_step_ms": "group of 9: ms/step", "group3_step_ms": "IGP group of 3: ms/step",
+    "single_step_ms": "one run: ms/step", "sequential_min": "one at a time (min)",
     "vectorised_min": "vectorised (min)", "floor_min": "floor (min)", "wall_over_floor": "wall / floor",
     "products_over_floor": "products / floor", "adamw_over_floor": "AdamW / floor",
     "rest_over_floor": "rest / floor",
