@@ -1,4 +1,4 @@
-"""Surrogates inside an optimisation loop (issue 6; DREG paper, Section 2.3 "ghost signals").
+"""Surrogates inside an optimisation loop (DREG paper, Section 2.3 "ghost signals").
 
 A compact surrogate s(x) is fitted to samples of a known objective f on a box domain
 [lower, upper]^d; then an optimiser that sees only grad_x s minimises s from random
