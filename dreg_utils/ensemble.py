@@ -130,8 +130,8 @@ class StackedMLP(nn.Module):
         sn = torch.tensor([m.uses_spectral_norm for m in models])
         self.register_buffer("sn_index", torch.nonzero(sn).flatten())
         self._sn_members = self.sn_index.tolist()  # kept on the host: no device sync in a step
-        runs = _runs(self._sn_members)  # SN members side by side: their weights are a view, not a copy
-        self._sn_block = slice(*runs[0]) if len(runs) == 1 else None
+        self._sn_slices = [slice(*run) for run in _runs(self._sn_members)]  # views, not copies
+        self._sn_block = self._sn_slices[0] if len(self._sn_slices) == 1 else None  # all SN members side by side
         self._inverse_sigmas: list[torch.Tensor] = []
         weights, biases = [], []
         for l, (fan_out, fan_in) in enumerate(shapes):
@@ -169,7 +169,8 @@ class StackedMLP(nn.Module):
         if self.training:
             u.index_copy_(0, idx, F.normalize(torch.bmm(v[idx].unsqueeze(1), wt_sn).squeeze(1), dim=1,
                                               eps=_SN_EPS))
-            t = torch.bmm(u[idx].unsqueeze(1), wt_sn.transpose(1, 2)).squeeze(1)  # W^T u as a row: ~4x faster on CPU
+            # W^T u as a row product (u^T W): about 4x faster on CPU than W^T @ u as a column
+            t = torch.bmm(u[idx].unsqueeze(1), wt_sn.transpose(1, 2)).squeeze(1)
             norm = t.norm(dim=1)
             v.index_copy_(0, idx, t / norm.clamp_min(_SN_EPS)[:, None])
             sigma = norm.pow(2) / norm.clamp_min(_SN_EPS)
@@ -284,12 +285,8 @@ class StackedMLP(nn.Module):
                 continue
             coef = -inv_sigma.grad * inv_sigma.pow(2)
             u, v, grad = getattr(self, f"u{l}"), getattr(self, f"v{l}"), self.weights[l].grad
-            if self._sn_block is not None:  # SN members side by side: one batched rank-1 update
-                s = self._sn_block
+            for s in self._sn_slices:  # per block of adjacent SN members, one batched rank-1 update
                 grad[s].baddbmm_((v[s] * coef[s, None]).unsqueeze(2), u[s].unsqueeze(1))
-                continue
-            for i in self._sn_members:  # a loop over the few SN members; index_add_ is slow on CPU
-                grad[i].add_(torch.outer(v[i], u[i]).mul_(coef[i]))
 
     @torch.no_grad()
     def copy_member_to_(self, i: int, model: CompactMLP) -> CompactMLP:

@@ -44,34 +44,26 @@ def test_the_floor_counts_the_products_a_real_step_dispatches(method):
     from collections import Counter
 
     import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
 
     from dreg_utils.models import CompactMLP
     from dreg_utils.train import make_step
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from floor import step_products
-
-    class CountProducts(TorchDispatchMode):
-        def __init__(self):
-            super().__init__()
-            self.products = Counter()
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            name = func.overloadpacket.__name__
-            if name in ("mm", "addmm"):
-                a, b = (args[0], args[1]) if name == "mm" else (args[1], args[2])
-                self.products[(a.shape[0], a.shape[1], b.shape[1])] += 1
-            return func(*args, **(kwargs or {}))
+    from floor import RecordProducts, step_products
 
     model = CompactMLP.seeded(0, 784, (128, 64), 10, spectral_norm=method == "sn")
     step = make_step(model, torch.optim.AdamW(model.parameters()), method,
                      0.01 if method in ("dreg", "igp") else 0.0, "classification")
     x, y = torch.randn(32, 784), torch.randint(0, 10, (32,))
     step(x, y)
-    with CountProducts() as counter:
+    with RecordProducts() as recorded:
         step(x, y)
-    matrix_products = Counter({k: v for k, v in counter.products.items() if min(k) > 1})  # no mat-vec (SN)
+    products = Counter()
+    for func, args in recorded.calls:  # a single model: mm and addmm, each (m, k) @ (k, n)
+        a, b = (args[0], args[1]) if func.overloadpacket.__name__ == "mm" else (args[1], args[2])
+        (m, k), (_, n) = a[0], b[0]
+        products[(m, k, n)] += 1
+    matrix_products = Counter({k: v for k, v in products.items() if min(k) > 1})  # no mat-vec (SN)
     assert matrix_products == step_products((784, 128, 64, 10), 32, method)
 
 

@@ -12,7 +12,6 @@ The tests skip, saying why, when Chromium or the built book is missing.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -21,44 +20,17 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-import yaml
+
+from dreg_utils.book.pdf import CHROMIUM_FLAGS as BOOK_CHROMIUM_FLAGS, find_chromium, toc_pages
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK_HTML = Path(os.environ.get("DREG_BOOK_HTML", ROOT / "_build" / "smoke-book" / "_build" / "html"))
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--hide-scrollbars",
-]
+CHROMIUM_FLAGS = [*BOOK_CHROMIUM_FLAGS, "--disable-quic", "--hide-scrollbars"]
 TIMEOUT_S = 60
-
-
-def toc_pages() -> list[str]:
-    """The pages of the toc, as paths relative to the html root (root first)."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for entry in toc.get("chapters", []):
-        files.append(entry["file"])
-    for part in toc.get("parts", []):
-        files.extend(entry["file"] for entry in part.get("chapters", []))
-    return [f + ".html" for f in files]
-
-
-PAGES = toc_pages()
+PAGES = toc_pages(ROOT / "_toc.yml")
 NOTEBOOK_PAGES = [p for p in PAGES if p.startswith("book/executed/")]
-
-
-def find_chromium() -> str | None:
-    explicit = os.environ.get("DREG_CHROMIUM")
-    if explicit:
-        return shutil.which(explicit)
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
 
 
 class DomSummary(HTMLParser):
