@@ -62,11 +62,14 @@ def as_published(mean: float, sd: float | None = None) -> str:
     the stored numbers, so 96.33 and 0.09 read "96.33 ± 0.09"; trailing zeros are not stored)."""
     if mean is None or math.isnan(mean):
         return MISSING
-    values = [mean] if sd is None or math.isnan(sd) else [mean, sd]
-    decimals = max(len(repr(float(v)).split(".")[1].rstrip("0")) if "e" not in repr(float(v)) else 0
-                   for v in values)
-    return NBSP.join([f"{mean:.{decimals}f}", "±", f"{sd:.{decimals}f}"]) if len(values) == 2 \
-        else f"{mean:.{decimals}f}"
+    def printed_decimals(value: float) -> int:  # the digits after the point of its shortest form
+        text = repr(float(value))
+        return 0 if "e" in text else len(text.partition(".")[2].rstrip("0"))
+
+    if sd is None or math.isnan(sd):
+        return f"{mean:.{printed_decimals(mean)}f}"
+    decimals = max(printed_decimals(mean), printed_decimals(sd))
+    return f"{mean:.{decimals}f}{NBSP}±{NBSP}{sd:.{decimals}f}"
 
 
 def styled(table: pd.DataFrame, digits: int = 3, index: bool = False) -> Styler:
