@@ -160,3 +160,16 @@ def test_bench_projections_quick_saves_the_table(tmp_path):
     assert one_output.loc["sphere", "relative_variance"] == pytest.approx(0.0, abs=1e-20)
     assert (saved.loc[saved["distribution"] == "gaussian", "reduction_vs_gaussian"] == 1.0).all()
     assert json.loads((tmp_path / "projections.meta.json").read_text())["quick"] is True
+
+
+@pytest.mark.slow
+def test_bench_gplearn_quick_saves_the_ratio(tmp_path):
+    script = ROOT / "benchmarks" / "bench_gplearn.py"
+    done = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    saved = pd.read_csv(tmp_path / "gplearn.csv")
+    assert list(saved["budget"]) == ["quick (100 x 3)"]
+    row = saved.iloc[0]
+    assert row["fast_over_gplearn"] == pytest.approx(row["fast_s_per_fit"] / row["gplearn_s_per_fit"])
+    assert json.loads((tmp_path / "gplearn.meta.json").read_text())["dataset"] == "concrete"

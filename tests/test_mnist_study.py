@@ -49,10 +49,29 @@ def test_every_profile_validates(profile):
     (dict(epochs=0), ValueError, r"epochs=0 is not valid"),
     (dict(lr=0.0), ValueError, r"lr=0.0 is not valid; it must be > 0"),
     (dict(device="tpu"), ValueError, r"device='tpu' is not valid"),
+    (dict(paper_scale_datasets="fashion-mnist"), TypeError, r"paper_scale_datasets must be a .*list"),
+    (dict(paper_scale_datasets=["cifar10"]), ValueError,
+     r"paper_scale_datasets contains \['cifar10'\], which is not valid; choose from \['mnist', 'fashion-mnist'\]"),
 ])
 def test_bad_parameters(overrides, error, pattern):
     with pytest.raises(error, match=pattern):
         settings(**overrides)
+
+
+def test_paper_profile_adds_fashion_mnist_at_full_size():
+    paper = MNISTSettings.from_profile("paper")
+    assert paper["paper_scale_datasets"] == ["fashion-mnist"]
+    assert MNISTSettings.from_profile("default")["paper_scale_datasets"] == []
+    full = study.paper_scale_settings(paper.replace(n_train=4000, n_test=1000, seeds=[0, 1]), "fashion-mnist")
+    assert (full["dataset"], full["source"], full["n_train"], full["n_test"]) == ("fashion-mnist", "auto", None, None)
+    assert full["seeds"] == [0, 1] and full["paper_scale_datasets"] == []  # every other knob kept
+
+
+def test_a_paper_scale_dataset_may_not_repeat_the_full_main_one():
+    with pytest.raises(ValueError, match=r"repeats dataset='mnist', which already runs with all its images"):
+        MNISTSettings.from_profile("default", paper_scale_datasets=["mnist"])
+    # a subset of MNIST in the main grid and all of it at paper scale is allowed
+    assert MNISTSettings.from_profile("default", n_train=4000, paper_scale_datasets=["mnist"])
 
 
 def test_unknown_parameter_names_the_valid_ones():

@@ -13,6 +13,7 @@ from sklearn.metrics import r2_score as sk_r2
 from dreg_utils.studies import distillation as sr_study
 from dreg_utils.studies import teacher_cost
 from dreg_utils import claims
+from dreg_utils import fast_gplearn
 from dreg_utils import symbolic_regression as symbolic
 from dreg_utils.data.regression import load_dataset
 from dreg_utils.models import CompactMLP
@@ -313,3 +314,49 @@ def test_study_end_to_end_with_cache_tables_and_figures(tmp_path):
                 plotting.noise_figure(noise)):
         assert fig.axes
         matplotlib.pyplot.close(fig)
+
+
+def histories(regressor) -> dict:
+    """gplearn's per-generation record without its timings."""
+    return {k: v for k, v in regressor.run_details_.items() if k != "generation_time"}
+
+
+@pytest.mark.parametrize("seed, gp", [
+    (0, {"population_size": 300, "generations": 6}),
+    (7, {"population_size": 200, "generations": 5, "function_set": ["add", "sub", "mul", "div", "sin", "max"],
+         "tournament_size": 5}),
+    (np.int64(3), {"population_size": 150, "generations": 4, "metric": "mse"}),
+])
+def test_fast_gplearn_fits_the_same_programs(seed, gp):
+    """fast_gplearn.fit against gplearn's own fit: identical populations, histories and
+    predictions (crossover, the mutations and reproduction all occur at these budgets)."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-2, 2, size=(150, 3))
+    y = x[:, 0] * x[:, 1] + np.sin(x[:, 2]) + 0.1 * rng.normal(size=150)
+    reference = symbolic.make_symbolic_regressor(gp, seed=int(seed)).fit(x, y)
+    np.random.seed(123)
+    global_before = np.random.get_state()[1].copy()
+    fast = fast_gplearn.fit(symbolic.make_symbolic_regressor(gp, seed=int(seed)).set_params(random_state=seed), x, y)
+    assert histories(fast) == histories(reference)
+    assert [str(p) for p in fast._programs[-1]] == [str(p) for p in reference._programs[-1]]
+    assert [p.raw_fitness_ for p in fast._programs[-1]] == [p.raw_fitness_ for p in reference._programs[-1]]
+    methods = {p.parents["method"] for p in fast._programs[-1]}
+    assert {"Crossover", "Subtree Mutation", "Hoist Mutation", "Point Mutation", "Reproduction"} <= methods
+    np.testing.assert_array_equal(fast.predict(x), reference.predict(x))
+    np.testing.assert_array_equal(np.random.get_state()[1], global_before)  # NumPy's global generator untouched
+    # gplearn's own classes are restored after the fit
+    from gplearn import genetic
+    from gplearn._program import _Program
+    assert _Program.get_all_indices is fast_gplearn._ORIGINAL_INDICES
+    assert genetic.check_random_state is fast_gplearn._ORIGINAL_CHECK
+
+
+def test_fast_gplearn_keeps_subsampling_as_gplearn_does():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(-1, 1, size=(120, 2))
+    y = x[:, 0] - 2 * x[:, 1]
+    gp = {"population_size": 100, "generations": 3}
+    reference = symbolic.make_symbolic_regressor(gp, seed=4).set_params(max_samples=0.7).fit(x, y)
+    fast = fast_gplearn.fit(symbolic.make_symbolic_regressor(gp, seed=4).set_params(max_samples=0.7), x, y)
+    assert histories(fast) == histories(reference)
+    assert [p.oob_fitness_ for p in fast._programs[-1]] == [p.oob_fitness_ for p in reference._programs[-1]]
