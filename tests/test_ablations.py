@@ -52,11 +52,12 @@ def test_raw_units_undo_the_standardisation_and_keep_r2():
 
 def test_distillation_variants_and_their_configs():
     s = dab.DistillationAblationSettings.from_profile("smoke", variants=["ours", "raw_units", "rough_teacher",
-                                                                         "gp_budget", "fidelity"])
+                                                                         "gp_budget", "gp_large", "fidelity"])
     assert dab.protocol(s, "rough_teacher").epochs == s.rough_epochs
-    assert dab.protocol(s, "gp_budget").population_size == 1000
+    assert (dab.protocol(s, "gp_budget").population_size, dab.protocol(s, "gp_budget").generations) == (1000, 20)
+    assert (dab.protocol(s, "gp_large").population_size, dab.protocol(s, "gp_large").generations) == (2000, 20)
     configs = dab.make_variant_configs(s)
-    assert {c["variant"] for c in configs} == {"ours", "raw_units", "rough_teacher", "gp_budget"}  # fidelity reuses ours
+    assert {c["variant"] for c in configs} == {"ours", "raw_units", "rough_teacher", "gp_budget", "gp_large"}
     assert all(c["raw_students"] == (c["variant"] == "raw_units") for c in configs)
 
 

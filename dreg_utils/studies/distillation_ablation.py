@@ -12,6 +12,7 @@ network in every variant that keeps its protocol):
 * ``rough_teacher``: a teacher trained four times longer (``rough_epochs``), rougher at
   lambda = 0;
 * ``gp_budget``: gplearn's own budget, 1000 programs for 20 generations;
+* ``gp_large``: a larger budget still, 2000 programs for 20 generations;
 * ``fidelity``: our runs, but R^2 against the teacher's test predictions instead of y.
 
 Per variant, dataset and seed the gain is the paper's statistic: the relative improvement of
@@ -37,7 +38,8 @@ from ..symbolic_regression import relative_improvement
 from ..validation import check_choices, check_int, check_lambdas, check_seeds
 from .distillation import STUDY_VERSION, DistillationSettings, finished_runs, make_configs, run_config
 
-VARIANTS = ("ours", "raw_units", "rough_teacher", "gp_budget", "fidelity")
+VARIANTS = ("ours", "raw_units", "rough_teacher", "gp_budget", "gp_large", "fidelity")
+GP_BUDGETS = {"gp_budget": (1000, 20), "gp_large": (2000, 20)}  # (population, generations)
 PAPER_LAMBDAS = [0.0, 0.001, 0.01, 0.05, 0.1, 0.5]
 
 
@@ -78,8 +80,9 @@ def protocol(settings: DistillationAblationSettings, variant: str) -> Distillati
         seeds=settings.seeds, lambdas=settings.lambdas, dreg_lambdas=[], n_jobs=settings.n_jobs)
     if variant == "rough_teacher":
         return base.replace(epochs=settings.rough_epochs)
-    if variant == "gp_budget":
-        return base.replace(population_size=1000, generations=20)
+    if variant in GP_BUDGETS:
+        population, generations = GP_BUDGETS[variant]
+        return base.replace(population_size=population, generations=generations)
     return base
 
 
