@@ -54,6 +54,9 @@ LABELS = {
         ("best_lambda", "best lambda"), ("teacher_r2", "teacher R2"), ("student_r2", "student R2"),
         ("jacobian_sq", "E||J||^2"))},
     "ratio_to_base": "ratio to unregularised",
+    # gplearn benchmark (notebook 06)
+    "fits_per_arm": "fits per arm", "gplearn_s_per_fit": "gplearn (s per fit)",
+    "fast_s_per_fit": "fast_gplearn (s per fit)", "fast_over_gplearn": "ratio",
     # MNIST frontier (notebook 02)
     "accuracy_change": "accuracy change (points)", "p99_reduction_pct": "p99 reduction %",
     "settings_tried": "settings tried",
