@@ -76,6 +76,28 @@ def test_distillation_gains_by_hand():
     assert "closest to the paper" in dab.conclusion(table.reset_index())
 
 
+def test_distillation_mean_gain_averages_datasets_within_each_seed():
+    s = dab.DistillationAblationSettings.from_profile("smoke", datasets=["concrete", "diabetes"],
+                                                      variants=["ours", "raw_units"])
+    rows = []
+    # seed 0: concrete +100%, diabetes +50%; seed 1: concrete 0%, diabetes +10%; seed 2 lacks diabetes
+    for seed, dataset, zero, best in [(0, "concrete", 0.2, 0.4), (0, "diabetes", 0.2, 0.3), (1, "concrete", 0.5, 0.5),
+                                      (1, "diabetes", 0.5, 0.55), (2, "concrete", 0.1, 0.9)]:
+        rows += [{"variant": "ours", "kind": "distill", "dataset": dataset, "seed": seed, "lam": lam,
+                  "gp_test_r2": r2, "diverged": False} for lam, r2 in ((0.0, zero), (0.1, best), (0.5, zero / 2))]
+    table = dab.mean_gains(pd.DataFrame(rows), s).set_index("variant")
+    ours = table.loc["ours"]
+    assert ours["seeds"] == 2 and ours["datasets"] == 2  # seed 2 did not finish diabetes
+    assert ours["improvement_pct"] == pytest.approx((75.0 + 5.0) / 2)
+    half = 12.706204736 * np.std([75.0, 5.0], ddof=1) / np.sqrt(2)  # t_{1, 0.975}
+    assert (ours["ci_low"], ours["ci_high"]) == pytest.approx((40.0 - half, 40.0 + half))
+    assert ours["paper_improvement_pct"] == 120.0
+    assert np.isnan(table.loc["raw_units", "improvement_pct"])  # no runs
+    line = dab.mean_conclusion(table.reset_index())
+    assert line.startswith("Averaged over 2 dataset(s), the variant closest to the paper's +120% is ours: +40%")
+    assert "does not exclude zero" in line
+
+
 def test_ablation_figures_draw_one_panel_per_family_or_dataset():
     import matplotlib
 
