@@ -221,8 +221,9 @@ class StackedMLP(nn.Module):
     def output_jacobian_sq(self, trace: ForwardTrace) -> torch.Tensor:
         """Per member and sample, ||d f / d x||_F^2 over every output, shape [S, B],
         differentiable. With J = A W_1, A = W_L D_{L-1} ... W_2 D_1 built from the output back
-        (one batched product per layer; SN members use W / sigma), ||J||_F^2 = tr(A G A^T) with
-        G = W_1 W_1^T: the input dimension never appears in a per-sample tensor."""
+        (one batched product per layer; SN members use W / sigma). With more inputs than first-layer
+        units (MNIST), ||J||_F^2 = tr(A G A^T) with G = W_1 W_1^T: the input dimension never appears
+        in a per-sample tensor; with fewer (small regression inputs), J = A W_1 itself is cheaper."""
         scales = self._inverse_sigmas or [None] * self.depth
         rows = self._scaled(self.weights[-1], scales[-1]).transpose(1, 2).unsqueeze(1)  # [S, 1, out, h]
         rows = rows.expand(-1, trace.output.shape[1], -1, -1)
@@ -231,6 +232,10 @@ class StackedMLP(nn.Module):
             if l > 0:
                 rows = rows @ self._scaled(self.weights[l], scales[l]).transpose(1, 2).unsqueeze(1)
         first = self._scaled(self.weights[0], scales[0])  # [S, in, h]: W_1^T
+        if first.shape[1] < first.shape[2]:
+            members, batch, outputs, units = rows.shape
+            jac = torch.bmm(rows.reshape(members, batch * outputs, units), first.transpose(1, 2))
+            return jac.pow(2).reshape(members, batch, -1).sum(dim=2)
         gram = (first.transpose(1, 2) @ first).unsqueeze(1)  # [S, 1, h, h]
         return ((rows @ gram) * rows).sum(dim=(2, 3))
 

@@ -173,3 +173,15 @@ def test_bench_gplearn_quick_saves_the_ratio(tmp_path):
     row = saved.iloc[0]
     assert row["fast_over_gplearn"] == pytest.approx(row["fast_s_per_fit"] / row["gplearn_s_per_fit"])
     assert json.loads((tmp_path / "gplearn.meta.json").read_text())["dataset"] == "concrete"
+
+
+@pytest.mark.slow
+def test_bench_teachers_quick_saves_both_paths(tmp_path):
+    script = ROOT / "benchmarks" / "bench_teachers.py"
+    done = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    row = pd.read_csv(tmp_path / "teachers.csv").iloc[0]
+    assert row["epochs"] == 5 and row["teachers"] == 4
+    assert row["group_over_one_at_a_time"] == pytest.approx(row["group_s"] / row["one_at_a_time_s"])
+    assert row["max_prediction_difference"] < 1e-3  # the same teachers after 5 epochs, up to float32 rounding

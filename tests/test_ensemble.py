@@ -185,14 +185,15 @@ def test_bad_arguments(make, error, pattern):
 
 
 @pytest.mark.parametrize("activation", ["relu", "poly", "tanh"])
-def test_output_jacobian_penalty_equals_jacrev(float64, activation):
+@pytest.mark.parametrize("in_features", [5, 9])  # fewer inputs than first-layer units (J itself), more (Gram)
+def test_output_jacobian_penalty_equals_jacrev(float64, activation, in_features):
     """||d f / d x||_F^2 per member and sample against torch.func.jacrev of each member alone,
     SN members included (their forward divides by sigma)."""
     from torch.func import jacrev, vmap
 
     members = [Member(0, "jacobian", 0.1), Member(1, "sn"), Member(2, "base")]
-    models, net, _ = build_group(members, 5, (7, 6), 4, activation=activation)
-    x = torch.randn(3, 9, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    models, net, _ = build_group(members, in_features, (7, 6), 4, activation=activation)
+    x = torch.randn(3, 9, in_features, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     ours = net.output_jacobian_sq(net.trace(x))
     for s, model in enumerate(models):
         model.train()  # SN: the same single power-iteration step as the stacked forward
