@@ -36,7 +36,7 @@ def test_load_benchmark_round_trip_and_missing_files(tmp_path):
     assert table["hidden"].tolist()[:1] == ["32-16"] and meta["cpu"] == "Test CPU"
     with pytest.raises(FileNotFoundError, match=r"no sweep benchmark in .*bench_sweep.py --out"):
         performance.load_benchmark(tmp_path, "sweep")
-    with pytest.raises(ValueError, match=r"name='memory' is not valid; choose one of \['penalties', 'sweep', 'naive', 'projections', 'gplearn'\]"):
+    with pytest.raises(ValueError, match=r"name='memory' is not valid; choose one of \['penalties', 'sweep', 'naive', 'projections', 'gplearn', 'teachers'\]"):
         performance.load_benchmark(tmp_path, "memory")
     with pytest.raises(TypeError, match="bench_dir must be a folder path or None, got 3"):
         performance.load_benchmark(3, "penalties")

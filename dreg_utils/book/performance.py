@@ -24,7 +24,7 @@ from ..settings import StudySettings
 from ..claims import COST_CLAIMS
 from ..validation import check_choice
 
-BENCHMARKS = ("penalties", "sweep", "naive", "projections", "gplearn")
+BENCHMARKS = ("penalties", "sweep", "naive", "projections", "gplearn", "teachers")
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
