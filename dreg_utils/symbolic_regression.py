@@ -48,9 +48,16 @@ GP_DEFAULTS = {"population_size": 1000, "generations": 20, "tournament_size": 20
                "init_depth": [2, 6], "const_range": [-1.0, 1.0], "metric": "mean absolute error",
                "n_jobs": 1}
 
+def _near_zero(expr: sympy.Expr) -> bool:
+    """Whether ``expr`` is a number with |expr| <= 0.001, where gplearn's protected division and
+    inverse stop dividing (e.g. the denominator ``sub(x, x)``)."""
+    return bool(expr.is_number and abs(complex(expr)) <= 0.001)
+
+
 _SYMPY_OPS = {
     "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b, "neg": lambda a: -a, "inv": lambda a: 1 / a,
+    "div": lambda a, b: sympy.Integer(1) if _near_zero(b) else a / b, "neg": lambda a: -a,
+    "inv": lambda a: sympy.Integer(0) if _near_zero(a) else 1 / a,
     "abs": sympy.Abs, "sqrt": lambda a: sympy.sqrt(sympy.Abs(a)),
     "log": lambda a: sympy.log(sympy.Abs(a)), "max": sympy.Max, "min": sympy.Min,
     "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan,
@@ -163,8 +170,9 @@ def raw_symbols(data: RegressionData) -> tuple[sympy.Symbol, ...]:
 
 def program_to_sympy(program: list, symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
     """A gplearn program (its prefix list of functions, feature indices and constants) as
-    a sympy expression. gplearn's protected operators become their plain forms (its
-    ``div`` returns 1 where |denominator| < 0.001)."""
+    a sympy expression. gplearn's protected operators become their plain forms, except where
+    a denominator is a constant of magnitude <= 0.001: there, as in gplearn, ``div`` gives 1 and
+    ``inv`` gives 0 (a symbolic denominator that is small only at some inputs keeps the plain form)."""
     stack: list[sympy.Expr] = []
     for node in reversed(program):
         if isinstance(node, _Function):
@@ -240,10 +248,12 @@ def formulas_equal(candidate: sympy.Expr, truth: sympy.Expr, symbols: Sequence[s
     """
     check_float("rtol", rtol, strictly_positive=True)
     points = np.asarray(points, np.float64)
+    if not truth.is_rational_function(*symbols):
+        raise ValueError(f"formulas_equal needs a rational function of {symbols} as truth, got {truth}")
+    if not candidate.is_rational_function(*symbols) or candidate.has(sympy.zoo, sympy.nan, sympy.oo):
+        return False  # not a rational function (e.g. a division by zero): not the rational truth
     forms = []
     for expr in (candidate, truth):
-        if not expr.is_rational_function(*symbols):
-            raise ValueError(f"formulas_equal needs rational functions of {symbols}, got {expr}")
         exact = sympy.nsimplify(sympy.sympify(expr).evalf(), rational=True)
         num, den = sympy.fraction(sympy.cancel(sympy.together(exact)))
         p, q = (_scaled_terms(sympy.Poly(part, *symbols), points) for part in (num, den))
