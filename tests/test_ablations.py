@@ -74,6 +74,14 @@ def test_distillation_gains_by_hand():
     assert table.loc["ours", "paper_improvement_pct"] == 515.0
     assert table.loc["fidelity", "student_r2_base"] == pytest.approx(0.35)
     assert "closest to the paper" in dab.conclusion(table.reset_index())
+    assert dab.closest(table.reset_index())["variant"] == "ours"
+    assert dab.closest(table.reset_index(), "diabetes") is None
+    per_seed = dab.seed_gains(pd.DataFrame(rows), "ours")
+    assert per_seed["gain"].tolist() == pytest.approx([100.0, 0.0])
+    assert dab.seed_spread(per_seed) == ("Over 2 seeds the median gain is +50% against a mean of +50%; the largest, "
+                                         "+100% (seed 0), starts from a lambda = 0 student R2 of 0.20.")
+    with pytest.raises(ValueError, match=r"variant contains \['best'\], which is not valid"):
+        dab.seed_gains(pd.DataFrame(rows), "best")
 
 
 def test_distillation_mean_gain_averages_datasets_within_each_seed():

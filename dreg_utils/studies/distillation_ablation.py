@@ -107,6 +107,13 @@ def run(settings: Mapping, results_dir: str | Path, progress: bool = True) -> pd
     return runs
 
 
+def seed_gains(runs: pd.DataFrame, variant: str) -> pd.DataFrame:
+    """Per dataset and seed of one variant (finished runs): student R^2 at lambda = 0 (``base``),
+    at the best lambda > 0 (``best``) and the relative improvement in percent (``gain``)."""
+    check_choices("variant", [variant], VARIANTS)
+    return _seed_gains(_distilled(runs), variant)
+
+
 def _seed_gains(distilled: pd.DataFrame, variant: str) -> pd.DataFrame:
     """Per dataset and seed of one variant: the student R^2 at lambda = 0 (``base``), at the best
     lambda > 0 (``best``) and the relative improvement in percent (``gain``)."""
@@ -179,16 +186,34 @@ def mean_conclusion(table: pd.DataFrame) -> str:
             "the interval " + ("excludes zero." if survives else "does not exclude zero."))
 
 
+def closest(table: pd.DataFrame, dataset: str = "concrete") -> pd.Series | None:
+    """The row of :func:`gains` on ``dataset`` whose gain is nearest the paper's (None: no gain)."""
+    block = table[(table["dataset"] == dataset) & table["improvement_pct"].notna()]
+    if block.empty:
+        return None
+    return block.loc[(block["improvement_pct"] - block["paper_improvement_pct"]).abs().idxmin()]
+
+
 def conclusion(table: pd.DataFrame, dataset: str = "concrete") -> str:
     """The variant whose gain on ``dataset`` comes closest to the paper's, and whether its
     95% interval excludes zero."""
-    block = table[(table["dataset"] == dataset) & table["improvement_pct"].notna()]
-    if block.empty:
+    top = closest(table, dataset)
+    if top is None:
         return f"No variant has a gain on {dataset}."
-    top = block.loc[(block["improvement_pct"] - block["paper_improvement_pct"]).abs().idxmin()]
     survives = top["ci_low"] > 0 if np.isfinite(top["ci_low"]) else False
     return (f"On {dataset}, the variant closest to the paper's +{top['paper_improvement_pct']:.0f}% is "
             f"{top['variant']}: {top['improvement_pct']:+.0f}% (95% interval {top['ci_low']:+.0f}% to "
             f"{top['ci_high']:+.0f}% over {int(top['seeds'])} seeds; lambda = 0 student R2 "
             f"{top['student_r2_base']:.2f}); the interval "
             + ("excludes zero." if survives else "does not exclude zero."))
+
+
+def seed_spread(per_seed: pd.DataFrame) -> str:
+    """How much of a mean gain one seed carries: median against mean, and the largest seed's
+    gain with its lambda = 0 student R^2 (a relative gain explodes as that R^2 nears 0)."""
+    if per_seed.empty:
+        return "No seed finished."
+    top = per_seed.loc[per_seed["gain"].idxmax()]
+    return (f"Over {len(per_seed)} seeds the median gain is {per_seed['gain'].median():+.0f}% against a mean of "
+            f"{per_seed['gain'].mean():+.0f}%; the largest, {top['gain']:+.0f}% (seed {int(top['seed'])}), starts "
+            f"from a lambda = 0 student R2 of {top['base']:.2f}.")
