@@ -22,14 +22,13 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 import sympy
-from joblib import Parallel, delayed
 
 from .. import claims
 from .. import symbolic_regression as symbolic
 from ..data.regression import DATASETS, FEYNMAN, REAL, check_datasets, load_dataset
 from ..runs import seed_summary
 from ..settings import StudySettings, check_training, knob
-from ..sweep import run_grid, write_table
+from ..sweep import local_backend, run_grid, write_table
 from ..threads import single_threaded
 from ..validation import (check_choice, check_float, check_hidden, check_int,
                           check_lambdas, check_nonempty_list, check_seeds)
@@ -176,24 +175,19 @@ def run_runs(settings: dict, datasets: list[str], noise_levels: list[float],
              scheduler: str | None = None) -> pd.DataFrame:
     """Run (or reuse from the cache) the grid; save ``<name>.csv``; return the runs.
 
-    Serially, each (dataset, noise) block runs on ``settings["n_jobs"]`` local processes;
-    with ``backend`` "joblib" or "dask" every configuration is its own task (``n_jobs``
-    and ``scheduler`` as in :func:`dreg_utils.sweep.run_grid`)."""
+    Every configuration is its own task: with ``backend="serial"`` on ``settings["n_jobs"]``
+    local processes fed from one queue (no wait at the end of a dataset); with "joblib" or
+    "dask" as in :func:`dreg_utils.sweep.run_grid` (``n_jobs`` and ``scheduler``)."""
     settings = validate(settings)
     datasets = check_datasets("datasets", datasets)
     noise_levels = _check_noise("noise_levels", noise_levels)
     results_dir = Path(results_dir)
     configs = make_configs(settings, datasets, noise_levels, with_dreg)
     if backend == "serial":
-        parallel = Parallel(n_jobs=settings["n_jobs"])
-        runs = run_grid(configs, lambda group: parallel(delayed(run_config)(c) for c in group),
-                        results_dir / "cache", group_key=lambda c: (c["dataset"], c["noise"]),
-                        progress=progress, desc=f"{name} runs", n_jobs=n_jobs, scheduler=scheduler,
-                        version=STUDY_VERSION)
-    else:
-        runs = run_grid(configs, lambda group: [run_config(group[0])], results_dir / "cache",
-                        progress=progress, desc=f"{name} runs", backend=backend, n_jobs=n_jobs,
-                        scheduler=scheduler, version=STUDY_VERSION)
+        backend, n_jobs = local_backend(settings["n_jobs"])
+    runs = run_grid(configs, lambda group: [run_config(group[0])], results_dir / "cache",
+                    progress=progress, desc=f"{name} runs", backend=backend, n_jobs=n_jobs,
+                    scheduler=scheduler, version=STUDY_VERSION)
     write_table(runs.drop(columns=["gp", "teacher"]), results_dir / f"{name}.csv")
     return runs
 
