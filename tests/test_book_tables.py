@@ -86,6 +86,14 @@ def test_folded_is_a_collapsed_block_holding_the_whole_table():
     assert "p90 change % (ours)" in html and "12.3" in html and "12.345" not in html
 
 
+def test_scrolled_wraps_the_table_in_the_outlined_scroll_container():
+    table = pd.DataFrame({"family": ["smooth"], "p90_reduction_pct": [12.345]})
+    html = tables.scrolled(table)
+    assert html.startswith('<div class="dreg-scroll">') and html.endswith("</div>")
+    assert "p90 change % (ours)" in html and "12.3" in html  # styled like every table
+    assert "0.500" in tables.scrolled(pd.DataFrame({"x": [0.5]}).style.format(precision=3))  # a Styler as given
+
+
 def test_download_writes_the_data_and_links_it_beside_the_notebook(tmp_path, monkeypatch):
     monkeypatch.setenv("DREG_DOWNLOADS_DIR", str(tmp_path))
     table = pd.DataFrame({"family": ["smooth", "sparse"], "p90_reduction_pct": [12.345, -1.0]})

@@ -119,6 +119,14 @@ def folded(content: pd.DataFrame | Styler, summary: str) -> str:
             f'<div class="sd-summary-content sd-card-body dreg-scroll">{style.to_html()}</div></details>')
 
 
+def scrolled(content: pd.DataFrame | Styler) -> str:
+    """HTML of ``content`` (styled with :func:`styled` unless it already is) in an outlined
+    container that scrolls sideways when the table is wider than the column, e.g. a grid whose
+    columns grow with a profile's lambda grid."""
+    style = content if isinstance(content, Styler) else styled(content)
+    return f'<div class="dreg-scroll">{style.to_html()}</div>'
+
+
 def downloads_dir(notebook: str) -> Path:
     """The folder of ``notebook``'s CSV downloads: ``$DREG_DOWNLOADS_DIR/NOTEBOOK`` if set, else
     ``book/executed/data/NOTEBOOK`` (relative to the working directory, the repository root)."""
