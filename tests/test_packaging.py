@@ -74,6 +74,8 @@ def test_every_core_dependency_is_used():
     used = set().union(*(_import_time_imports(tree) for _, tree in _modules()))
     used |= {node.names[0].name.split(".")[0] for _, tree in _modules() for node in ast.walk(tree)
              if isinstance(node, ast.Import)}
+    used |= {node.module.split(".")[0] for _, tree in _modules() for node in ast.walk(tree)
+             if isinstance(node, ast.ImportFrom) and not node.level}  # e.g. joblib, imported where used
     assert _imports(_project()["dependencies"]) <= used
 
 
