@@ -10,14 +10,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def run_quick(script: str, out: Path, *options: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``python benchmarks/<script> --quick <options> --out <out>``; asserts that it succeeded."""
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--quick", *options, "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 @pytest.mark.slow
 def test_bench_penalties_quick_prints_and_saves_the_table(tmp_path):
-    script = ROOT / "benchmarks" / "bench_penalties.py"
     # One thread: on a busy machine, multi-threaded steps can stall for whole scheduler slices.
-    done = subprocess.run([sys.executable, str(script), "--quick", "--threads", "1", "--out", str(tmp_path)],
-                          cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    done = run_quick("bench_penalties.py", tmp_path, "--threads", "1")
     lines = done.stdout.splitlines()
     header = next(line for line in lines if line.startswith("hidden"))
     assert header.split() == ["hidden", "params", "BASE", "ms", "DREG", "IGP", "SN", "JAC", "JAC-RP",
@@ -104,9 +108,7 @@ def test_the_replay_issues_a_group_steps_products_alone_with_their_layouts():
 
 @pytest.mark.slow
 def test_bench_naive_quick_prints_the_ratio_and_the_floor(tmp_path):
-    done = subprocess.run([sys.executable, "bench_naive.py", "--quick", "--threads", "1", "--out", str(tmp_path)],
-                          cwd=ROOT / "benchmarks", capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    done = run_quick("bench_naive.py", tmp_path, "--threads", "1")
     assert "project / reference = " in done.stdout and "wall / floor = " in done.stdout
     saved = pd.read_csv(tmp_path / "naive.csv")
     assert list(saved["arm"]) == ["reference", "project"] and (saved["wall_over_floor"] > 1).all()
@@ -119,9 +121,8 @@ def test_bench_gpu_says_when_there_is_no_cuda(tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("CUDA is available: the GPU benchmark would run the sweep")
-    done = subprocess.run([sys.executable, "bench_gpu.py", "--quick", "--out", str(tmp_path)],
-                          cwd=ROOT / "benchmarks", capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "CUDA is not available" in done.stdout
+    done = run_quick("bench_gpu.py", tmp_path, timeout=120)
+    assert "CUDA is not available" in done.stdout
     assert list(tmp_path.iterdir()) == []
 
 
@@ -149,10 +150,7 @@ def test_the_predicted_projection_variances_hold_for_every_distribution():
 
 @pytest.mark.slow
 def test_bench_projections_quick_saves_the_table(tmp_path):
-    script = ROOT / "benchmarks" / "bench_projections.py"
-    done = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    run_quick("bench_projections.py", tmp_path)
     saved = pd.read_csv(tmp_path / "projections.csv")
     assert set(saved["distribution"]) == {"gaussian", "rademacher", "sphere"}
     one_output = saved[saved["outputs"] == 1].set_index("distribution")
@@ -164,10 +162,7 @@ def test_bench_projections_quick_saves_the_table(tmp_path):
 
 @pytest.mark.slow
 def test_bench_gplearn_quick_saves_the_ratio(tmp_path):
-    script = ROOT / "benchmarks" / "bench_gplearn.py"
-    done = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    run_quick("bench_gplearn.py", tmp_path)
     saved = pd.read_csv(tmp_path / "gplearn.csv")
     assert list(saved["budget"]) == ["quick (100 x 3)"]
     row = saved.iloc[0]
@@ -177,10 +172,7 @@ def test_bench_gplearn_quick_saves_the_ratio(tmp_path):
 
 @pytest.mark.slow
 def test_bench_teachers_quick_saves_both_paths(tmp_path):
-    script = ROOT / "benchmarks" / "bench_teachers.py"
-    done = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    run_quick("bench_teachers.py", tmp_path)
     row = pd.read_csv(tmp_path / "teachers.csv").iloc[0]
     assert row["epochs"] == 5 and row["teachers"] == 4
     assert row["group_over_one_at_a_time"] == pytest.approx(row["group_s"] / row["one_at_a_time_s"])
