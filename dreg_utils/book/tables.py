@@ -110,21 +110,24 @@ def compare(tidy: pd.DataFrame, metrics: Sequence[str], labels: dict[str, str], 
     return wide.reindex(columns=columns)
 
 
+def _html(content: pd.DataFrame | Styler) -> str:
+    """The HTML of a table, shown with :func:`styled` unless it is already styled."""
+    return (content if isinstance(content, Styler) else styled(content)).to_html()
+
+
 def folded(content: pd.DataFrame | Styler, summary: str) -> str:
     """HTML of a collapsed block (a dropdown the reader opens) holding ``content``, a table
     shown with :func:`styled` unless it is already styled."""
-    style = content if isinstance(content, Styler) else styled(content)
     return (f'<details class="sd-sphinx-override sd-dropdown sd-card sd-mb-3 dreg-folded">'
             f'<summary class="sd-summary-title sd-card-header">{html.escape(summary)}</summary>'
-            f'<div class="sd-summary-content sd-card-body dreg-scroll">{style.to_html()}</div></details>')
+            f'<div class="sd-summary-content sd-card-body dreg-scroll">{_html(content)}</div></details>')
 
 
 def scrolled(content: pd.DataFrame | Styler) -> str:
     """HTML of ``content`` (styled with :func:`styled` unless it already is) in an outlined
     container that scrolls sideways when the table is wider than the column, e.g. a grid whose
     columns grow with a profile's lambda grid."""
-    style = content if isinstance(content, Styler) else styled(content)
-    return f'<div class="dreg-scroll">{style.to_html()}</div>'
+    return f'<div class="dreg-scroll">{_html(content)}</div>'
 
 
 def downloads_dir(notebook: str) -> Path:

@@ -136,9 +136,11 @@ class MNISTSettings(StudySettings):
         s["igp_lambdas"] = _lambdas("igp_lambdas", s["igp_lambdas"])
         s["jacobian_lambdas"] = _lambdas("jacobian_lambdas", s["jacobian_lambdas"])
         s["frontier_seeds"] = check_seeds("frontier_seeds", s["frontier_seeds"])
-        extra = s["paper_scale_datasets"]
-        s["paper_scale_datasets"] = [] if isinstance(extra, (list, tuple)) and len(extra) == 0 else \
-            check_unique("paper_scale_datasets", check_choices("paper_scale_datasets", extra, DATASETS))
+        if s["paper_scale_datasets"] in ([], ()):
+            s["paper_scale_datasets"] = []
+        else:
+            s["paper_scale_datasets"] = check_unique("paper_scale_datasets", check_choices(
+                "paper_scale_datasets", s["paper_scale_datasets"], DATASETS))
         if s["dataset"] in s["paper_scale_datasets"] and s["n_train"] is s["n_test"] is None:
             raise ValueError(f"paper_scale_datasets={s['paper_scale_datasets']} repeats dataset="
                              f"{s['dataset']!r}, which already runs with all its images")
