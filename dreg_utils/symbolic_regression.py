@@ -2,9 +2,11 @@
 
 Pipeline for one (dataset, penalty, lambda, seed):
 
-1. Teacher: a ReLU MLP trained with :func:`dreg_utils.train.fit` on
-   MSE + lambda * E||J_x f||_F^2 (``method="jacobian"``), or with the layer-wise
-   CR-penalty of DREG (``method="dreg"``) as the bridge between the two papers.
+1. Teacher: a ReLU MLP trained on MSE + lambda * E||J_x f||_F^2 (``method="jacobian"``), or
+   with the layer-wise CR-penalty of DREG (``method="dreg"``) as the bridge between the two
+   papers. The teachers of one seed train together (:func:`train_teachers`, one vectorised
+   group: :func:`dreg_utils.ensemble.fit_ensemble`), each as :func:`dreg_utils.train.fit`
+   would train it alone, up to floating-point rounding.
 2. Distillation set D' = {(x_i, f(x_i))} on the training inputs.
 3. Students on D': a gplearn ``SymbolicRegressor`` and a decision tree.
 4. Controls on y itself: the same symbolic regressor (no teacher) and a gradient-boosting
@@ -32,6 +34,7 @@ from sklearn.tree import DecisionTreeRegressor
 
 from . import fast_gplearn
 from .data.regression import RegressionData, in_raw_units
+from .ensemble import Member, fit_ensemble
 from .jacobians import jacobian_sq_frobenius
 from .models import CompactMLP, check_input
 from .metrics import nonfinite_metric
@@ -383,21 +386,51 @@ def boosting_baseline(data: RegressionData, seed: int) -> dict:
             "boost_seconds": seconds}
 
 
+def train_teachers(data: RegressionData, teachers: Sequence[tuple[str, float]], seed: int,
+                   hidden: Sequence[int], epochs: int, batch_size: int, lr: float,
+                   weight_decay: float) -> list[FitResult]:
+    """Train the teachers ``(method, lambda)`` of one seed as one group, each a ReLU
+    ``CompactMLP(d, hidden, 1)`` on the standardised training split with the initialisation
+    and minibatch order of ``seed`` (as :func:`train_teacher` would train it alone).
+
+    Returns one :class:`~dreg_utils.train.FitResult` per teacher, in order; a diverged
+    teacher is marked so and the others train on. ``seconds`` is the group's wall time over
+    its size."""
+    teachers = list(teachers)
+    for method, lam in teachers:
+        check_choice("method", method, TEACHER_METHODS)
+    members = [Member(seed, method, lam) for method, lam in teachers]
+    return fit_ensemble(members, _column_tensor(data.x_train), _column_tensor(data.y_train),
+                        check_hidden("hidden", hidden), activation="relu", task="regression",
+                        out_features=1, epochs=epochs, batch_size=batch_size, lr=lr,
+                        weight_decay=weight_decay, device="cpu")
+
+
 def distill(data: RegressionData, method: str, lam: float, seed: int, teacher: dict, gp: dict,
             tree_max_depth: int, rtol: float = 0.01, raw_students: bool = False) -> dict:
     """One distillation run: teacher, D', symbolic and tree students; one flat result row.
 
-    ``teacher`` holds ``hidden, epochs, batch_size, lr, weight_decay``. A teacher whose
-    training or predictions are not finite gives a diverged row (``diverged``,
-    ``diverged_step``, ``diverged_epoch``, ``diverged_reason``) without students. The teacher
-    always trains on standardised data; with ``raw_students`` the students fit D' in raw
-    units (inputs and the teacher's predictions unstandardised; R^2 is unchanged by the
-    scaling, but gplearn's constant range and parsimony are not).
+    ``teacher`` holds ``hidden, epochs, batch_size, lr, weight_decay``
+    (:func:`train_teachers` with one teacher); the rest as :func:`distill_teacher`.
     """
-    try:
-        model, seconds = train_teacher(data, method, lam, seed, **teacher)
-    except TeacherDiverged as error:
-        return {**error.result.divergence(), "teacher_seconds": error.result.seconds}
+    trained, = train_teachers(data, [(method, lam)], seed, **teacher)
+    return distill_teacher(data, trained, seed, gp, tree_max_depth, rtol, raw_students)
+
+
+def distill_teacher(data: RegressionData, teacher: FitResult, seed: int, gp: dict,
+                    tree_max_depth: int, rtol: float = 0.01, raw_students: bool = False) -> dict:
+    """The students of one trained teacher: D', symbolic and tree students; one flat result row.
+
+    A teacher whose training or predictions are not finite gives a diverged row
+    (``diverged``, ``diverged_step``, ``diverged_epoch``, ``diverged_reason``) without
+    students. The teacher always trains on standardised data; with ``raw_students`` the
+    students fit D' in raw units (inputs and the teacher's predictions unstandardised; R^2
+    is unchanged by the scaling, but gplearn's constant range and parsimony are not).
+    """
+    seconds = teacher.seconds
+    if teacher.diverged:
+        return {**teacher.divergence(), "teacher_seconds": seconds}
+    model = teacher.model.eval()
     soft = {split: predict(model, getattr(data, f"x_{split}")) for split in ("train", "val", "test")}
     reason = nonfinite_metric({f"teacher prediction ({split})": v for split, v in soft.items()})
     if reason:

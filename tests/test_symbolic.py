@@ -234,6 +234,42 @@ def test_direct_controls(spring):
 def test_train_teacher_rejects_unknown_method(spring):
     with pytest.raises(ValueError, match=r"method='igp' is not valid"):
         symbolic.train_teacher(spring, "igp", 0.1, 0, **TINY_TEACHER)
+    with pytest.raises(ValueError, match=r"method='sn' is not valid"):
+        symbolic.train_teachers(spring, [("base", 0.0), ("sn", 0.0)], 0, **TINY_TEACHER)
+
+
+def test_teachers_trained_as_a_group_match_teachers_trained_alone(spring):
+    """train_teachers (one vectorised group) against train_teacher (train.fit, one at a time):
+    the same initialisation, minibatch order and penalty, so the same predictions up to
+    float32 rounding; the penalties make the teachers differ from each other."""
+    teachers = [("base", 0.0), ("jacobian", 0.5), ("dreg", 0.5)]
+    protocol = {**TINY_TEACHER, "epochs": 4}
+    group = symbolic.train_teachers(spring, teachers, 3, **protocol)
+    x = spring.x_test
+    alone = [symbolic.predict(symbolic.train_teacher(spring, m, lam, 3, **protocol)[0], x) for m, lam in teachers]
+    grouped = [symbolic.predict(result.model.eval(), x) for result in group]
+    for a, g in zip(alone, grouped):
+        np.testing.assert_allclose(g, a, atol=2e-5)
+    assert np.abs(alone[0] - alone[1]).max() > 1e-3 and np.abs(alone[0] - alone[2]).max() > 1e-3
+
+
+def test_a_task_trains_each_distinct_teacher_once_and_shares_it(spring, monkeypatch):
+    """The ablation's variants that keep the teacher protocol share one task and one teacher."""
+    config = {"kind": "distill", "dataset": spring.name, "noise": 0.0, "seed": 0, "gp": TINY_GP,
+              "tree_max_depth": 3, "teacher": TINY_TEACHER}
+    configs = [{**config, "method": m, "lam": lam, "raw_students": raw}
+               for raw in (False, True) for m, lam in (("base", 0.0), ("jacobian", 0.1))]
+    assert len({sr_study.task_key(c) for c in configs}) == 1
+    assert sr_study.task_key({**configs[0], "teacher": {**TINY_TEACHER, "epochs": 3}}) != sr_study.task_key(configs[0])
+    trained = []
+    original = symbolic.train_teachers
+    monkeypatch.setattr(symbolic, "train_teachers", lambda data, teachers, *a, **k: trained.append(teachers)
+                        or original(data, teachers, *a, **k))
+    monkeypatch.setattr(sr_study, "load_dataset", lambda name, noise: spring)
+    rows = sr_study.run_task(configs)
+    assert trained == [[("base", 0.0), ("jacobian", 0.1)]]
+    assert [r["teacher_test_r2"] for r in rows[:2]] == [r["teacher_test_r2"] for r in rows[2:]]
+    assert rows[0]["teacher_test_r2"] != rows[1]["teacher_test_r2"]
 
 
 # ------------------------------------------------------------------ the study
@@ -376,6 +412,9 @@ def test_fast_gplearn_fits_the_same_programs(seed, gp):
     assert {"Crossover", "Subtree Mutation", "Hoist Mutation", "Point Mutation", "Reproduction"} <= methods
     np.testing.assert_array_equal(fast.predict(x), reference.predict(x))
     np.testing.assert_array_equal(np.random.get_state()[1], global_before)  # NumPy's global generator untouched
+    for ours, theirs in zip(fast._programs[-1], reference._programs[-1]):  # gplearn's own method, after the fit
+        for a, b in zip(ours.get_all_indices(), theirs.get_all_indices()):
+            np.testing.assert_array_equal(a, b)
     # gplearn's own classes are restored after the fit
     from gplearn import genetic
     from gplearn._program import _Program

@@ -9,8 +9,10 @@ A run is one of two kinds, each one row of the tidy ``runs`` table:
   gradient boosting) and the SNR proxy (:func:`dreg_utils.symbolic_regression.direct`).
 
 Every dataset uses data seed 0 (one fixed split); ``seed`` drives the teacher's
-initialisation and minibatch order and the student's random state. Runs of one
-(dataset, noise) are executed together, in ``n_jobs`` worker processes.
+initialisation and minibatch order and the student's random state. The distill runs of one
+(dataset, noise, seed, teacher protocol) are one task: their distinct teachers train as one
+vectorised group (:func:`dreg_utils.symbolic_regression.train_teachers`), then each run's
+students are fitted; tasks run in ``n_jobs`` worker processes.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
+
+import json
 
 import numpy as np
 import pandas as pd
@@ -35,7 +39,7 @@ from ..validation import (check_choice, check_float, check_hidden, check_int,
 
 # Part of every run's cache key: bump it when a change of the run function changes what a run
 # computes, so cached rows are recomputed instead of reused.
-STUDY_VERSION = "2"
+STUDY_VERSION = "3"
 
 GP_KEYS = ("population_size", "generations", "tournament_size", "parsimony_coefficient",
            "function_set")
@@ -156,17 +160,28 @@ def make_configs(settings: dict, datasets: list[str], noise_levels: list[float],
     return configs
 
 
-def run_config(config: dict) -> dict:
-    """Execute one configuration, single-threaded (workers run side by side). An optional
-    ``raw_students: True`` (the ablation's) fits the students in raw units."""
-    data = load_dataset(config["dataset"], noise=config["noise"] or 0.0)
-    raw = config.get("raw_students", False)
+def task_key(config: dict) -> str:
+    """The runs trained as one task: a distill run's (dataset, noise, seed, teacher protocol),
+    whose teachers train as one group; a direct run alone."""
+    fields = (["dataset", "noise", "seed", "teacher"] if config["kind"] == "distill" else sorted(config))
+    return json.dumps({k: config[k] for k in fields}, sort_keys=True, default=str)
+
+
+def run_task(configs: list[dict]) -> list[dict]:
+    """Execute the configurations of one task (:func:`task_key`), single-threaded (workers run
+    side by side): the distinct teachers of distill runs trained together, then every run's
+    students. An optional ``raw_students: True`` (the ablation's) fits the students in raw units."""
+    first = configs[0]
+    data = load_dataset(first["dataset"], noise=first["noise"] or 0.0)
     with single_threaded():
-        if config["kind"] == "direct":
-            return symbolic.direct(data, config["seed"], config["gp"], config["tree_max_depth"],
-                                   raw_students=raw)
-        return symbolic.distill(data, config["method"], config["lam"], config["seed"],
-                                config["teacher"], config["gp"], config["tree_max_depth"], raw_students=raw)
+        if first["kind"] == "direct":
+            return [symbolic.direct(data, c["seed"], c["gp"], c["tree_max_depth"],
+                                    raw_students=c.get("raw_students", False)) for c in configs]
+        teachers = list(dict.fromkeys((c["method"], c["lam"]) for c in configs))
+        trained = dict(zip(teachers, symbolic.train_teachers(data, teachers, first["seed"], **first["teacher"])))
+        return [symbolic.distill_teacher(data, trained[(c["method"], c["lam"])], c["seed"], c["gp"],
+                                         c["tree_max_depth"], raw_students=c.get("raw_students", False))
+                for c in configs]
 
 
 def run_runs(settings: dict, datasets: list[str], noise_levels: list[float],
@@ -175,9 +190,9 @@ def run_runs(settings: dict, datasets: list[str], noise_levels: list[float],
              scheduler: str | None = None) -> pd.DataFrame:
     """Run (or reuse from the cache) the grid; save ``<name>.csv``; return the runs.
 
-    Every configuration is its own task: with ``backend="serial"`` on ``settings["n_jobs"]``
-    local processes fed from one queue (no wait at the end of a dataset); with "joblib" or
-    "dask" as in :func:`dreg_utils.sweep.run_grid` (``n_jobs`` and ``scheduler``)."""
+    The tasks (:func:`task_key`) run with ``backend="serial"`` on ``settings["n_jobs"]`` local
+    processes fed from one queue; with "joblib" or "dask" as in
+    :func:`dreg_utils.sweep.run_grid` (``n_jobs`` and ``scheduler``)."""
     settings = validate(settings)
     datasets = check_datasets("datasets", datasets)
     noise_levels = _check_noise("noise_levels", noise_levels)
@@ -185,7 +200,7 @@ def run_runs(settings: dict, datasets: list[str], noise_levels: list[float],
     configs = make_configs(settings, datasets, noise_levels, with_dreg)
     if backend == "serial":
         backend, n_jobs = local_backend(settings["n_jobs"])
-    runs = run_grid(configs, lambda group: [run_config(group[0])], results_dir / "cache",
+    runs = run_grid(configs, run_task, results_dir / "cache", task_key,
                     progress=progress, desc=f"{name} runs", backend=backend, n_jobs=n_jobs,
                     scheduler=scheduler, version=STUDY_VERSION)
     write_table(runs.drop(columns=["gp", "teacher"]), results_dir / f"{name}.csv")

@@ -4,7 +4,7 @@ The paper reports that a Jacobian-regularised teacher raises its symbolic studen
 large relative margin, largest on Concrete (``claims.TEACHING_THE_TEACHER``); our chapter
 finds far less. Candidate reasons, each
 a variant of our protocol run on the same seeds (the teacher of a seed and lambda is the same
-network in every variant that keeps its protocol):
+network in every variant that keeps its protocol, trained once for all of them):
 
 * ``ours``: our protocol (standardised inputs and target for teacher and students);
 * ``raw_units``: the students fit D' in raw units (the teacher unchanged): gplearn's constant
@@ -36,7 +36,7 @@ from ..settings import StudySettings, knob
 from ..sweep import local_backend, run_grid, write_table
 from ..symbolic_regression import relative_improvement
 from ..validation import check_choices, check_int, check_lambdas, check_seeds
-from .distillation import STUDY_VERSION, DistillationSettings, finished_runs, make_configs, run_config
+from .distillation import STUDY_VERSION, DistillationSettings, finished_runs, make_configs, run_task, task_key
 
 VARIANTS = ("ours", "raw_units", "rough_teacher", "gp_budget", "gp_large", "fidelity")
 GP_BUDGETS = {"gp_budget": (1000, 20), "gp_large": (2000, 20)}  # (population, generations)
@@ -99,8 +99,8 @@ def run(settings: Mapping, results_dir: str | Path, progress: bool = True) -> pd
     """Train (or reuse) every run; save and return ``runs.csv``."""
     settings = DistillationAblationSettings.coerce(settings)
     backend, n_jobs = local_backend(settings.n_jobs)
-    runs = run_grid(make_variant_configs(settings), lambda group: [run_config(group[0])],
-                    Path(results_dir) / "cache", progress=progress, desc="ablation runs",
+    runs = run_grid(make_variant_configs(settings), run_task, Path(results_dir) / "cache", task_key,
+                    progress=progress, desc="ablation runs",
                     backend=backend, n_jobs=n_jobs, version=STUDY_VERSION)
     runs = runs.drop(columns=["gp", "teacher"])
     write_table(runs, Path(results_dir) / "runs.csv")
