@@ -1,6 +1,8 @@
 # dreg-book: `make book` builds the book, `make test` runs every test. Both set up .venv first.
 PYTHON  ?= python3
 PROFILE ?= default
+# Notebooks executed side by side by `make book` (each also spreads its sweeps over two processes).
+JOBS    ?= 2
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
@@ -38,7 +40,7 @@ system-deps:
 
 book: $(STAMP) system-deps
 	rm -rf $(EXECUTED)
-	$(BIN)/python -m dreg_utils.book.runner $(NOTEBOOKS) --out $(EXECUTED) --profile $(PROFILE)
+	$(BIN)/python -m dreg_utils.book.runner $(NOTEBOOKS) --out $(EXECUTED) --profile $(PROFILE) --jobs $(JOBS)
 	$(BIN)/jupyter-book build . -W -n --keep-going --path-output $(BOOK_OUT)
 	@echo "book: $(BOOK_OUT)/_build/html/index.html"
 

@@ -108,3 +108,48 @@ def test_command_line_refuses_a_parameter_the_page_lacks(tmp_path):
     assert done.returncode == 2
     assert "02_mnist_sweep.md has no parameter 'epoch'" in done.stderr and "'epochs'" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def timed_page(name: str, needs: list[str] | None = None, fail: bool = False) -> str:
+    """A page that sleeps 1.5 s and writes when it ran to NAME.json (in the kernel's cwd)."""
+    front = f"dreg:\n  needs: {json.dumps(needs)}\n" if needs else ""
+    body = "raise RuntimeError('this page fails')" if fail else (
+        f"json.dump({{'start': start, 'end': time.time()}}, open('{name}.json', 'w'))")
+    return (f"---\nkernelspec: {{display_name: Python 3, language: python, name: python3}}\n{front}---\n\n"
+            f"# Page {name}\n\n```{{code-cell}} ipython3\n:tags: [parameters]\n\nprofile = None\n```\n\n"
+            f"```{{code-cell}} ipython3\nimport json, time\nstart = time.time()\ntime.sleep(1.5)\n{body}\n```\n")
+
+
+def test_side_by_side_pages_overlap_and_a_page_waits_for_what_it_needs(tmp_path):
+    pages = {"a": timed_page("a"), "b": timed_page("b"), "c": timed_page("c", needs=["a", "b"])}
+    sources = []
+    for name, text in pages.items():
+        (tmp_path / f"{name}.md").write_text(text)
+        sources.append(tmp_path / f"{name}.md")
+    timings = notebooks.execute(sources, tmp_path / "out", "smoke", tmp_path, jobs=2)
+    ran = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in pages}
+    assert list(timings["notebook"]) == ["a", "b", "c"]
+    assert ran["b"]["start"] < ran["a"]["end"] and ran["a"]["start"] < ran["b"]["end"]  # side by side
+    assert ran["c"]["start"] > max(ran["a"]["end"], ran["b"]["end"])  # after both of its needs
+    assert "Up to 2 notebooks ran side by side" in (tmp_path / "out" / "timings.md").read_text()
+    assert all((tmp_path / "out" / f"{name}.ipynb").is_file() for name in pages)
+
+
+def test_a_failing_page_stops_the_side_by_side_run(tmp_path):
+    for name, text in {"a": timed_page("a", fail=True), "b": timed_page("b", needs=["a"])}.items():
+        (tmp_path / f"{name}.md").write_text(text)
+    with pytest.raises(Exception, match="this page fails"):
+        notebooks.execute([tmp_path / "a.md", tmp_path / "b.md"], tmp_path / "out", "smoke", tmp_path, jobs=2)
+    assert not (tmp_path / "b.json").exists()
+
+
+def test_needs_must_come_first(tmp_path):
+    (tmp_path / "a.md").write_text(timed_page("a", needs=["b"]))
+    (tmp_path / "b.md").write_text(timed_page("b"))
+    with pytest.raises(ValueError, match=r"a.md needs \['b'\], which come\(s\) after it"):
+        notebooks.execute([tmp_path / "a.md", tmp_path / "b.md"], tmp_path / "out", "smoke", tmp_path, jobs=2)
+    (tmp_path / "a.md").write_text(timed_page("a", needs="b"))
+    with pytest.raises(ValueError, match="dreg.needs must be a list of notebook names"):
+        notebooks.notebook_needs(tmp_path / "a.md")
+    with pytest.raises(ValueError, match="jobs=0"):
+        notebooks.execute([tmp_path / "b.md"], tmp_path / "out", "smoke", tmp_path, jobs=0)
