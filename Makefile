@@ -1,8 +1,8 @@
 # dreg-book: `make book` builds the book, `make test` runs every test. Both set up .venv first.
 PYTHON  ?= python3
 PROFILE ?= default
-# Notebooks executed side by side by `make book` (each also spreads its sweeps over two processes).
-JOBS    ?= 2
+# Notebooks executed side by side by `make book` (JOBS=2: two at a time, each kernel on its share of the cores).
+JOBS    ?= 1
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed

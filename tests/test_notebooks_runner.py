@@ -1,5 +1,6 @@
 """The notebook runner: parameters parsed from the command line, the re-run note, bad input."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -114,10 +115,11 @@ def timed_page(name: str, needs: list[str] | None = None, fail: bool = False) ->
     """A page that sleeps 1.5 s and writes when it ran to NAME.json (in the kernel's cwd)."""
     front = f"dreg:\n  needs: {json.dumps(needs)}\n" if needs else ""
     body = "raise RuntimeError('this page fails')" if fail else (
-        f"json.dump({{'start': start, 'end': time.time()}}, open('{name}.json', 'w'))")
+        f"json.dump({{'start': start, 'end': time.time(), 'threads': os.environ.get('OMP_NUM_THREADS')}}, "
+        f"open('{name}.json', 'w'))")
     return (f"---\nkernelspec: {{display_name: Python 3, language: python, name: python3}}\n{front}---\n\n"
             f"# Page {name}\n\n```{{code-cell}} ipython3\n:tags: [parameters]\n\nprofile = None\n```\n\n"
-            f"```{{code-cell}} ipython3\nimport json, time\nstart = time.time()\ntime.sleep(1.5)\n{body}\n```\n")
+            f"```{{code-cell}} ipython3\nimport json, os, time\nstart = time.time()\ntime.sleep(1.5)\n{body}\n```\n")
 
 
 def test_side_by_side_pages_overlap_and_a_page_waits_for_what_it_needs(tmp_path):
@@ -131,6 +133,7 @@ def test_side_by_side_pages_overlap_and_a_page_waits_for_what_it_needs(tmp_path)
     assert list(timings["notebook"]) == ["a", "b", "c"]
     assert ran["b"]["start"] < ran["a"]["end"] and ran["a"]["start"] < ran["b"]["end"]  # side by side
     assert ran["c"]["start"] > max(ran["a"]["end"], ran["b"]["end"])  # after both of its needs
+    assert {r["threads"] for r in ran.values()} == {str(max(1, (os.cpu_count() or 1) // 2))}  # its share of the cores
     assert "Up to 2 notebooks ran side by side" in (tmp_path / "out" / "timings.md").read_text()
     assert all((tmp_path / "out" / f"{name}.ipynb").is_file() for name in pages)
 

@@ -203,9 +203,9 @@ def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path,
     notebook's ``parameters`` cell lacks is refused before any notebook runs, and the
     notebook's own checks reject a bad value before any work is done. With ``jobs`` > 1, up
     to ``jobs`` notebooks run side by side (a notebook waits for those it needs:
-    :func:`notebook_needs`), each with plain progress lines; the work of a sweep already
-    spreads over ``n_jobs`` processes, so this fills the cores while a notebook is starting,
-    plotting or testing.
+    :func:`notebook_needs`), each with plain progress lines and its kernel's threads limited to
+    its share of the cores (the cores divided by ``jobs``); a sweep's worker processes run one
+    thread each anyway, so this fills the cores while a notebook is starting, plotting or testing.
     """
     check_choice("profile", profile, PROFILES)
     jobs = check_int("jobs", jobs, minimum=1)
@@ -224,8 +224,10 @@ def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path,
         rows = [execute_one(source, f"[{number}/{total}]", out_dir, profile, cwd, parameters)
                 for number, source in enumerate(sources, 1)]
     else:
-        rows = _side_by_side(sources, jobs, partial(_execute_numbered, total=total, out_dir=out_dir,
-                                                    profile=profile, cwd=cwd, parameters=parameters))
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        rows = _side_by_side(sources, jobs, partial(_execute_numbered, total=total, threads=threads,
+                                                    out_dir=out_dir, profile=profile, cwd=cwd,
+                                                    parameters=parameters))
     timings = pd.DataFrame(rows)
     write_table(timings, out_dir / "timings.csv")
     atomic_write_text(out_dir / "timings.md",
@@ -234,8 +236,14 @@ def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path,
     return timings
 
 
-def _execute_numbered(number: int, source: Path, *, total: int, **kwargs) -> dict:
-    """:func:`execute_one` in a worker process, with plain progress lines (several at once)."""
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def _execute_numbered(number: int, source: Path, *, total: int, threads: int, **kwargs) -> dict:
+    """:func:`execute_one` in a worker process, with plain progress lines (several at once) and
+    its kernel limited to ``threads`` threads: two kernels whose OpenMP threads spin on the same
+    cores slowed a sweep about tenfold."""
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
     return execute_one(source, f"[{number}/{total}]", tty=False, **kwargs)
 
 
