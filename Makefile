@@ -2,7 +2,7 @@
 PYTHON  ?= python3
 PROFILE ?= default
 # Notebooks executed side by side by `make book` (JOBS=2: two at a time, each kernel on its share of the cores).
-JOBS    ?= 1
+JOBS    ?= 2
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
