@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from dreg_utils.data.regression import load_dataset
-from dreg_utils.studies.distillation import DistillationSettings
+from dreg_utils.studies.distillation import DistillationSettings, teacher_grid
 from dreg_utils.symbolic_regression import predict, train_teacher, train_teachers
 from machine import describe, save_results
 
@@ -41,8 +41,7 @@ def main() -> None:
     settings = DistillationSettings.from_profile("default")
     epochs = 5 if args.quick else settings["epochs"]
     data = load_dataset("concrete")
-    teachers = ([("base", 0.0)] + [("jacobian", lam) for lam in settings["lambdas"] if lam > 0]
-                + [("dreg", lam) for lam in settings["dreg_lambdas"]])
+    teachers = teacher_grid(settings)
     protocol = dict(hidden=settings["hidden"], epochs=epochs, batch_size=settings["batch_size"],
                     lr=settings["lr"], weight_decay=settings["weight_decay"])
 

@@ -59,6 +59,7 @@ Finished runs are reused from the results cache. This page was executed with pro
 
 
 PLAIN_PROGRESS_EVERY_S = 15.0  # off a terminal: at most one progress line per notebook this often
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # a kernel's share
 
 
 class _ParamSafeLoader(yaml.SafeLoader):
@@ -167,11 +168,12 @@ def execute_one(source: Path, label: str, out_dir: Path, profile: str, cwd: Path
     return {"notebook": source.stem, "profile": profile, "seconds": round(time.perf_counter() - start, 1)}
 
 
-def _side_by_side(sources: list[Path], jobs: int, run: Callable[[int, Path], dict]) -> list[dict]:
+def _side_by_side(sources: list[Path], waits: dict[str, list[str]], jobs: int,
+                  run: Callable[[int, Path], dict]) -> list[dict]:
     """``run(number, source)`` for every notebook, at most ``jobs`` at a time, each in its own
-    process, a notebook starting once the notebooks it needs (:func:`_schedule`) have finished.
-    A failure stops further starts; the notebooks already running finish, then it is raised."""
-    waits = _schedule(sources)
+    process, a notebook starting once the notebooks it waits for (``waits``, :func:`_schedule`)
+    have finished. A failure stops further starts; the notebooks already running finish, then
+    it is raised."""
     pending = list(enumerate(sources, 1))
     running: dict[Future, str] = {}
     finished: dict[str, dict] = {}
@@ -216,7 +218,7 @@ def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path,
     if missing:
         raise FileNotFoundError(f"no such notebook: {', '.join(missing)}")
     check_parameters(sources, parameters)
-    _schedule(sources)
+    waits = _schedule(sources)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     total = len(sources)
@@ -225,7 +227,7 @@ def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path,
                 for number, source in enumerate(sources, 1)]
     else:
         threads = max(1, (os.cpu_count() or 1) // jobs)
-        rows = _side_by_side(sources, jobs, partial(_execute_numbered, total=total, threads=threads,
+        rows = _side_by_side(sources, waits, jobs, partial(_execute_numbered, total=total, threads=threads,
                                                     out_dir=out_dir, profile=profile, cwd=cwd,
                                                     parameters=parameters))
     timings = pd.DataFrame(rows)
@@ -234,9 +236,6 @@ def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path,
                       timings_markdown(timings, profile, jobs, time.perf_counter() - start))
     write_scorecards(out_dir)
     return timings
-
-
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def _execute_numbered(number: int, source: Path, *, total: int, threads: int, **kwargs) -> dict:

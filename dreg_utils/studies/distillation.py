@@ -16,12 +16,11 @@ students are fitted; tasks run in ``n_jobs`` worker processes.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
-
-import json
 
 import numpy as np
 import pandas as pd
@@ -136,13 +135,19 @@ def validate(settings: Mapping) -> DistillationSettings:
     return DistillationSettings.coerce(settings)
 
 
+def teacher_grid(settings: Mapping, with_dreg: bool = True) -> list[tuple[str, float]]:
+    """The teachers (method, lambda) of one dataset and seed: the base teacher, the Jacobian
+    teachers of ``lambdas`` > 0 and, when ``with_dreg``, the CR-penalty teachers."""
+    return ([("base", 0.0)] + [("jacobian", lam) for lam in settings["lambdas"] if lam > 0]
+            + [("dreg", lam) for lam in settings["dreg_lambdas"] if with_dreg])
+
+
 def make_configs(settings: dict, datasets: list[str], noise_levels: list[float],
                  with_dreg: bool = True) -> list[dict]:
     """Distill runs over (teacher, lambda) and one direct run per (dataset, noise, seed);
     DREG teachers only when ``with_dreg``."""
     teacher = {k: settings[k] for k in TEACHER_KEYS}
-    teachers = ([("base", 0.0)] + [("jacobian", lam) for lam in settings["lambdas"] if lam > 0]
-                + [("dreg", lam) for lam in settings["dreg_lambdas"] if with_dreg])
+    teachers = teacher_grid(settings, with_dreg)
     gp = {k: settings[k] for k in GP_KEYS}
     configs, seen = [], set()
     for dataset in datasets:
