@@ -18,12 +18,16 @@ Adding a knob is one edit in the study's settings class plus the notebook's
 A notebook reads its profile from ``DREG_PROFILE`` (default ``default``) unless papermill
 injects ``profile``; a parameter set to a non-None value overrides the profile's.
 Settings read like a read-only dict (``settings["epochs"]``, ``dict(settings)``), so the
-configurations built from them stay plain JSON-able data.
+configurations built from them stay plain JSON-able data. :func:`parse_value` reads a knob's
+value from command-line text by the knob's declared type (the runner's ``--param``).
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import os
+import re
+import typing
 from collections.abc import Iterator, Mapping
 from copy import deepcopy
 from typing import Any, ClassVar, TypeVar
@@ -66,6 +70,12 @@ class StudySettings(Mapping):
     def knobs(cls) -> tuple[str, ...]:
         """The protocol knobs, in declaration order (``profile`` excluded)."""
         return tuple(f.name for f in dataclasses.fields(cls) if f.name != "profile")
+
+    @classmethod
+    def knob_types(cls) -> dict[str, Any]:
+        """Each knob's declared type, its field's annotation (``int``, ``list[float]``, ``str | None``)."""
+        hints = typing.get_type_hints(cls)
+        return {name: hints[name] for name in cls.knobs()}
 
     @classmethod
     def _refuse_unknown(cls, names) -> None:
@@ -139,3 +149,74 @@ def check_training(values: Mapping[str, Any]) -> dict[str, Any]:
         resolve_device(values["device"])
         checked["device"] = values["device"]
     return checked
+
+
+INTEGER = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+DECIMAL = re.compile(r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+HOW_TO_WRITE = {
+    int: "a whole number in decimal digits without leading zeros, e.g. 120",
+    float: "a decimal number, e.g. 0.01 or 1e-3",
+    bool: "true or false",
+    list: 'a list in brackets, e.g. [0, 1] or ["relu", "poly"] (text items in quotes)',
+    Any: "a Python literal, e.g. 3, 0.01, 'relu' or [0, 1]",
+}
+
+
+def parse_value(name: str, text: str, kind: Any) -> Any:
+    """Parameter ``name`` written as ``text``, read by its declared type ``kind``; nothing is evaluated.
+
+    ``int``: decimal digits, leading zeros refused (``010``, ``0x10``, ``1:30`` are refused, never
+    read as 8, 16 or 90); ``float``: a decimal or scientific number (``1``, ``0.01``, ``1e-3``);
+    ``bool``: ``true``/``false``; ``str``: the text itself (``no`` is the text "no"); ``list[T]``: a
+    bracketed list, each item read by ``T`` (text items quoted); ``T | None``: also ``None`` or
+    ``null``; ``Any`` (a parameter without a declared type): a Python literal. A text that does not
+    fit raises ``ValueError`` naming the parameter, the text and how to write it; a type without a
+    reading raises ``TypeError``."""
+    options = [option for option in typing.get_args(kind) if option is not type(None)]
+    if len(options) == 1 and type(None) in typing.get_args(kind):  # T | None
+        if text.strip() in ("None", "null"):
+            return None
+        try:
+            return parse_value(name, text, options[0])
+        except ValueError as error:
+            raise ValueError(f"{error}, or None") from None
+    if kind is str:
+        return text
+    text = text.strip()
+    if kind is bool and text in ("true", "false", "True", "False"):
+        return text.lower() == "true"
+    if kind is int and INTEGER.fullmatch(text):
+        return int(text)
+    if kind is float and DECIMAL.fullmatch(text):
+        return float(text)
+    if typing.get_origin(kind) is list:
+        return _parse_list(name, text, typing.get_args(kind)[0])
+    if kind is Any:
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            pass
+    if kind not in HOW_TO_WRITE:
+        raise TypeError(f"{name}: a parameter of type {kind} cannot be read from text")
+    raise ValueError(f"{name}={text!r} is not valid; write {HOW_TO_WRITE[kind]}")
+
+
+def _parse_list(name: str, text: str, item_kind: Any) -> list:
+    """A bracketed list whose items are read by ``item_kind`` (:func:`parse_value`)."""
+    try:
+        node = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        node = None
+    if not isinstance(node, ast.List):
+        raise ValueError(f"{name}={text!r} is not valid; write {HOW_TO_WRITE[list]}")
+    items = []
+    for i, item in enumerate(node.elts):
+        written = ast.get_source_segment(text, item)
+        if item_kind is not str:
+            items.append(parse_value(f"{name}[{i}]", written, item_kind))
+        elif isinstance(item, ast.Constant) and isinstance(item.value, str):
+            items.append(item.value)
+        else:
+            raise ValueError(f"{name}[{i}]={written!r} is not valid; write text items in quotes, "
+                             'e.g. ["relu", "poly"]')
+    return items

@@ -11,6 +11,13 @@ def pytest_configure(config):
     torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def _downloads_off_the_book(monkeypatch, tmp_path):
+    """Tables a test shows write their CSV downloads into the test's own folder, never into the
+    main book's ``book/executed/data``."""
+    monkeypatch.setenv("DREG_DOWNLOADS_DIR", str(tmp_path / "downloads"))
+
+
 @pytest.fixture
 def float64():
     """Run a test with float64 as torch's default dtype, restoring it afterwards."""

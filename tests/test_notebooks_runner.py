@@ -34,10 +34,11 @@ print(json.dumps({"profile": profile, "epochs": epochs}))
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("epochs=120", ("epochs", 120)), ("lam=1e-3", ("lam", 1e-3)),
-    ("lambdas=[0.0, 0.1]", ("lambdas", [0.0, 0.1])), ("activation=relu", ("activation", "relu")),
+    ("epochs=120", ("epochs", "120")), ("lambdas=[0.0, 0.1]", ("lambdas", "[0.0, 0.1]")),
+    ("dataset=no", ("dataset", "no")), (" data_dir = a=b", ("data_dir", " a=b")),
 ])
-def test_parse_param_reads_yaml_values(text, expected):
+def test_parse_param_splits_name_and_the_value_as_written(text, expected):
+    """The value stays text: each page reads it by its declared type (test_runner_params.py)."""
     assert notebooks.parse_param(text) == expected
 
 
@@ -141,9 +142,33 @@ def test_side_by_side_pages_overlap_and_a_page_waits_for_what_it_needs(tmp_path)
 def test_a_failing_page_stops_the_side_by_side_run(tmp_path):
     for name, text in {"a": timed_page("a", fail=True), "b": timed_page("b", needs=["a"])}.items():
         (tmp_path / f"{name}.md").write_text(text)
-    with pytest.raises(Exception, match="this page fails"):
+    with pytest.raises(notebooks.NotebookFailed, match="this page fails"):
         notebooks.execute([tmp_path / "a.md", tmp_path / "b.md"], tmp_path / "out", "smoke", tmp_path, jobs=2)
     assert not (tmp_path / "b.json").exists()
+    assert (tmp_path / "out" / "a.failed.ipynb").is_file() and not (tmp_path / "out" / "a.ipynb").exists()
+
+
+def test_a_failing_page_keeps_the_previous_good_output_and_its_own_notebook_beside_it(tmp_path, capsys):
+    """Before: papermill wrote straight into OUT/a.ipynb, so a failure replaced the good page."""
+    source, out = tmp_path / "a.md", tmp_path / "out"
+    source.write_text(timed_page("a"))
+    argv = [str(source), "--out", str(out), "--profile", "smoke", "--cwd", str(tmp_path)]
+    assert notebooks.main(argv) == 0
+    good = (out / "a.ipynb").read_bytes()
+    source.write_text(timed_page("a", fail=True))
+    capsys.readouterr()
+    assert notebooks.main(argv) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Traceback" not in error
+    assert "a.md failed: cell [3] raised RuntimeError: this page fails" in error
+    assert f"its executed notebook is {out / 'a.failed.ipynb'}" in error
+    assert (out / "a.ipynb").read_bytes() == good
+    failed = nbformat.read(out / "a.failed.ipynb", as_version=4)
+    assert any(o.get("evalue") == "this page fails" for c in failed.cells for o in c.get("outputs", []))
+    assert not list(out.glob(".a.*"))  # no temporary file left
+    source.write_text(timed_page("a"))
+    assert notebooks.main(argv) == 0
+    assert not (out / "a.failed.ipynb").exists()  # a success removes the out-of-date failed copy
 
 
 def test_needs_must_come_first(tmp_path):

@@ -2,13 +2,14 @@
 stop with messages that name the parameter and what is valid."""
 import ast
 import dataclasses
+import json
 from pathlib import Path
 
 import jupytext
 import pytest
 
 from dreg_utils.book.chapters import CHAPTER_SETTINGS
-from dreg_utils.settings import PROFILES, StudySettings, profile_from_env
+from dreg_utils.settings import PROFILES, StudySettings, parse_value, profile_from_env
 from dreg_utils.studies.mnist import MNISTSettings
 from dreg_utils.studies.synthetic import SyntheticSettings
 
@@ -161,3 +162,25 @@ def test_every_notebook_is_a_chapter_with_a_settings_type_and_a_page():
     for path in NOTEBOOKS.glob("*.md"):
         assert path.stem in CHAPTER_SETTINGS, f"{path.name} has no settings type in book/chapters.py"
         assert f"book/executed/{path.stem}" in toc, f"{path.name} is not in _toc.yml"
+
+
+@pytest.mark.parametrize("chapter", CHAPTER_SETTINGS)
+def test_every_knob_reads_its_values_written_as_text(chapter):
+    """The runner reads --param by the knob's declared type: a knob of a type parse_value cannot
+    read fails here. Each profile's value, written as on the command line (text as itself, the
+    rest as JSON), reads back equal and of the same type."""
+    settings_type = CHAPTER_SETTINGS[chapter]
+    types = settings_type.knob_types()
+    assert list(types) == list(settings_type.knobs())
+    for profile in PROFILES:
+        for name, value in settings_type.from_profile(profile).items():
+            if name == "profile":
+                continue
+            text = value if isinstance(value, str) else json.dumps(value)
+            assert repr(parse_value(name, text, types[name])) == repr(value), (chapter, profile, name, text)
+
+
+def test_knob_types_are_the_declared_annotations():
+    types = MNISTSettings.knob_types()
+    assert types["epochs"] is int and types["lam"] is float and types["capacities"] == list[list[int]]
+    assert types["n_train"] == int | None and "profile" not in types

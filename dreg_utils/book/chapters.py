@@ -1,6 +1,12 @@
-"""The book's executable chapters: each notebook and the settings type of its study."""
+"""The book's executable chapters: each notebook, the settings type of its study and the
+parameters its page takes, with their declared types and checks (what the runner refuses before
+a kernel starts)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from .. import paths
 from ..settings import StudySettings
 from ..studies.distillation import DistillationSettings
 from ..studies.distillation_ablation import DistillationAblationSettings
@@ -23,3 +29,27 @@ CHAPTER_SETTINGS: dict[str, type[StudySettings]] = {
     "08_distillation_ablation": DistillationAblationSettings,
     "09_own_model": OwnModelSettings,
 }
+# What a page's parameters cell may set besides its study's knobs (and ``profile``): the folder of
+# its results (None: paths.results_dir's default).
+PAGE_PARAMETERS: dict[str, Any] = {"results_dir": str | None}
+
+
+def parameter_types(chapter: str) -> dict[str, Any]:
+    """The declared type of each parameter of ``chapter`` (a notebook's file stem): its study's
+    knobs and :data:`PAGE_PARAMETERS`; empty for a page that is not a chapter."""
+    if chapter not in CHAPTER_SETTINGS:
+        return {}
+    return {**CHAPTER_SETTINGS[chapter].knob_types(), **PAGE_PARAMETERS}
+
+
+def check_page(chapter: str, profile: str, parameters: Mapping[str, Any]) -> None:
+    """Build the settings ``chapter``'s page builds from ``profile`` and ``parameters`` (and check
+    its ``results_dir``), so a bad value raises as the page would; relative paths are read from
+    the working directory. A page that is not a chapter is not checked."""
+    if chapter not in CHAPTER_SETTINGS:
+        return
+    settings_type = CHAPTER_SETTINGS[chapter]
+    settings_type.from_profile(profile, **{name: value for name, value in parameters.items()
+                                           if name in settings_type.knobs()})
+    if parameters.get("results_dir") is not None:
+        paths.results_dir(chapter, parameters["results_dir"])

@@ -3,8 +3,17 @@
 Each ``notebooks/NAME.md`` is converted with jupytext, executed with papermill
 (``profile`` and any ``--param NAME=VALUE`` injected into its ``parameters`` cell, the
 repository root as working directory) and written to ``OUT/NAME.ipynb``, with a note
-under its title saying how to re-run it. The wall time of each notebook goes to
-``OUT/timings.csv`` and, as a MyST table the reproducibility chapter includes, to
+under its title saying how to re-run it.
+
+Before any kernel starts, the runner reads each VALUE by the type its page declares for the
+parameter (the field of the study's settings type, :mod:`dreg_utils.book.chapters`;
+:func:`dreg_utils.settings.parse_value`: ``epochs=010``, ``1:30`` or ``0x10`` are refused, never read
+as 8, 90 or 16, and ``dataset=no`` is the text "no") and builds the page's settings from them, as
+the page will: a bad name, value, profile or notebook path stops the run with one line on stderr
+and exit status 2. A notebook executes into a temporary file that replaces ``OUT/NAME.ipynb`` only
+when it succeeds; a failing one is kept as ``OUT/NAME.failed.ipynb``, named in the one-line error
+(exit status 1), and the previous good output is left as it was. The wall time of each notebook
+goes to ``OUT/timings.csv`` and, as a MyST table the reproducibility chapter includes, to
 ``OUT/timings.md``; the scorecards of the front and findings pages go to ``OUT/scorecard_*.md``
 (:mod:`dreg_utils.book.scorecard`). While a notebook runs, one line shows its cell and the
 progress of the sweep in its kernel (:mod:`dreg_utils.book.progress`). ``--jobs N`` runs up to N
@@ -13,28 +22,30 @@ in its front matter (``dreg: needs: [...]``) and starts after it. A failing note
 with a non-zero exit status.
 
     python -m dreg_utils.book.runner notebooks/01_synthetic_families.md --out /tmp/nb \\
-        --profile default --param epochs=120 --param "lambdas=[0.0, 0.1]"
+        --profile default --param epochs=120 --param "lambdas=[0.0, 0.1]" --param activation=relu
 """
 from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import os
 import platform
-import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from ..extras import require
-from ..settings import PROFILES
+from ..settings import PROFILES, parse_value
 from ..sweep import PROGRESS_ENV, atomic_write_text, write_table
 from ..validation import check_choice, check_int
+from .chapters import check_page, parameter_types
 from .progress import CellCounter, ProgressLine
 from .scorecard import write_scorecards
 
@@ -42,7 +53,6 @@ _RUNNER = "the book runner (python -m dreg_utils.book.runner)"
 jupytext = require("jupytext", "book", _RUNNER)
 nbformat = require("nbformat", "book", _RUNNER)
 papermill = require("papermill", "book", _RUNNER)
-yaml = require("yaml", "book", _RUNNER, package="pyyaml")
 
 RERUN_NOTE = """:::{{tip}}
 **Re-run this page** with other parameters (they are listed in its `parameters` cell; a
@@ -62,31 +72,34 @@ PLAIN_PROGRESS_EVERY_S = 15.0  # off a terminal: at most one progress line per n
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # a kernel's share
 
 
-class _ParamSafeLoader(yaml.SafeLoader):
-    """YAML with 1.2 floats: ``1e-3`` is a number (YAML 1.1, PyYAML's default, reads a string)."""
+class NotebookFailed(RuntimeError):
+    """A notebook raised while it ran: one line naming it, its cell, the error and the kept copy."""
 
 
-_ParamSafeLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
-    list("-+0123456789."))
-
-
-def parse_param(text: str) -> tuple[str, object]:
-    """``NAME=VALUE`` with VALUE read as YAML (``3``, ``1e-3``, ``[0, 1]``, ``relu``)."""
+def parse_param(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` split into the name and the value as written (each page reads the value by
+    the type it declares for the parameter: :func:`read_parameters`)."""
     name, sep, value = text.partition("=")
     if not sep or not name.strip().isidentifier():
         raise ValueError(f"--param {text!r} is not valid; write NAME=VALUE, e.g. epochs=120 or "
                          "'lambdas=[0.0, 0.1]'")
-    return name.strip(), yaml.load(value, Loader=_ParamSafeLoader)
+    return name.strip(), value
 
 
-def add_rerun_note(path: Path, profile: str) -> None:
-    """Insert the re-run note after the notebook's first (title) markdown cell, and keep
-    papermill's injected-parameters cell off the page (it still ran; the note says how)."""
+def read_parameters(source: Path, texts: Mapping[str, str]) -> dict:
+    """``texts`` (name -> value as written) read by the types ``source``'s page declares
+    (:func:`dreg_utils.book.chapters.parameter_types`; a parameter without one: a Python literal)."""
+    types = parameter_types(source.stem)
+    return {name: parse_value(name, text, types.get(name, Any)) for name, text in texts.items()}
+
+
+def add_rerun_note(path: Path, profile: str, name: str) -> None:
+    """Insert the re-run note of notebook ``name`` after the first (title) markdown cell of
+    ``path``, and keep papermill's injected-parameters cell off the page (it still ran; the note
+    says how)."""
     notebook = nbformat.read(path, as_version=4)
     first = next(i for i, cell in enumerate(notebook.cells) if cell.cell_type == "markdown")
-    note = nbformat.v4.new_markdown_cell(RERUN_NOTE.format(name=path.stem, profile=profile))
+    note = nbformat.v4.new_markdown_cell(RERUN_NOTE.format(name=name, profile=profile))
     notebook.cells.insert(first + 1, note)
     for cell in notebook.cells:
         tags = cell.metadata.get("tags", [])
@@ -142,10 +155,14 @@ def _schedule(sources: list[Path]) -> dict[str, list[str]]:
 
 def execute_one(source: Path, label: str, out_dir: Path, profile: str, cwd: Path, parameters: dict,
                 tty: bool | None = None) -> dict:
-    """Execute one notebook into ``out_dir/NAME.ipynb`` with its progress line; return its
-    timing row (``notebook``, ``profile``, ``seconds``)."""
+    """Execute one notebook with its progress line into a temporary file that replaces
+    ``out_dir/NAME.ipynb`` only on success; return its timing row (``notebook``, ``profile``,
+    ``seconds``). A failure keeps the executed notebook as ``out_dir/NAME.failed.ipynb`` and raises
+    :class:`NotebookFailed`, the previous ``NAME.ipynb`` untouched."""
     unexecuted = out_dir / f".{source.stem}.input.ipynb"
+    running = out_dir / f".{source.stem}.running.ipynb"
     executed = out_dir / f"{source.stem}.ipynb"
+    failed = out_dir / f"{source.stem}.failed.ipynb"
     jupytext.write(jupytext.read(source), unexecuted)
     print(f"{label} executing {source} (profile={profile})", flush=True)
     start = time.perf_counter()
@@ -156,16 +173,35 @@ def execute_one(source: Path, label: str, out_dir: Path, profile: str, cwd: Path
     try:
         with ProgressLine(f"{label} {source.stem}", progress_file, cells, sys.stdout,
                           quiet_s=PLAIN_PROGRESS_EVERY_S, tty=tty):
-            papermill.execute_notebook(str(unexecuted), str(executed),
+            papermill.execute_notebook(str(unexecuted), str(running),
                                        parameters={"profile": profile, **parameters}, cwd=str(cwd),
                                        kernel_name="python3",
                                        progress_bar={"file": cells, "bar_format": "{n}/{total}"})
+        add_rerun_note(running, profile, source.stem)
+        os.replace(running, executed)
+        failed.unlink(missing_ok=True)  # an earlier failure's copy is out of date
+    except Exception as error:
+        kept = running.exists()
+        if kept:
+            os.replace(running, failed)
+        raise NotebookFailed(failure_line(source, error, failed if kept else None)) from error
     finally:
         unexecuted.unlink(missing_ok=True)
+        running.unlink(missing_ok=True)  # interrupted: the previous output stays
         progress_file.unlink(missing_ok=True)
         os.environ.pop(PROGRESS_ENV, None)
-    add_rerun_note(executed, profile)
     return {"notebook": source.stem, "profile": profile, "seconds": round(time.perf_counter() - start, 1)}
+
+
+def failure_line(source: Path, error: Exception, kept: Path | None) -> str:
+    """One line saying that ``source`` failed: its cell and error (papermill's execution error,
+    else the error itself) and where its executed notebook was kept."""
+    if isinstance(error, papermill.PapermillExecutionError):
+        what = f"cell [{error.exec_count}] raised {error.ename}: {error.evalue}"
+    else:
+        what = f"{type(error).__name__}: {error}"
+    where = f"; its executed notebook is {kept}" if kept else "; no executed notebook was written"
+    return " ".join(f"{source.name} failed: {what}{where}".split())
 
 
 def _side_by_side(sources: list[Path], waits: dict[str, list[str]], jobs: int,
@@ -197,20 +233,19 @@ def _side_by_side(sources: list[Path], waits: dict[str, list[str]], jobs: int,
     return [finished[source.stem] for source in sources]
 
 
-def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path,
-            parameters: dict | None = None, jobs: int = 1) -> pd.DataFrame:
-    """Execute each notebook in ``sources`` into ``out_dir``; return their wall times.
+def check_run(sources: list[Path], profile: str, cwd: Path, parameters: Mapping[str, Any] | None = None,
+              jobs: int = 1, from_text: bool = False) -> tuple[dict[str, dict], dict[str, list[str]]]:
+    """Everything :func:`execute` checks before any kernel starts; return each notebook's
+    parameters (by file stem) and what it waits for (:func:`_schedule`).
 
-    ``parameters`` (name -> value) go to every notebook besides ``profile``; a name that a
-    notebook's ``parameters`` cell lacks is refused before any notebook runs, and the
-    notebook's own checks reject a bad value before any work is done. With ``jobs`` > 1, up
-    to ``jobs`` notebooks run side by side (a notebook waits for those it needs:
-    :func:`notebook_needs`), each with plain progress lines and its kernel's threads limited to
-    its share of the cores (the cores divided by ``jobs``); a sweep's worker processes run one
-    thread each anyway, so this fills the cores while a notebook is starting, plotting or testing.
-    """
+    ``parameters`` (name -> value) go to every notebook; with ``from_text`` they are values as
+    written on the command line, read per page by the type it declares (:func:`read_parameters`).
+    Refused with ``ValueError`` (``FileNotFoundError`` for a missing notebook): a bad profile or
+    ``jobs``, ``profile`` given as a parameter, a name that a page's ``parameters`` cell lacks, a
+    value that does not read as its type, and a value the page's settings refuse (built here as the
+    page builds them, in ``cwd``: :func:`dreg_utils.book.chapters.check_page`)."""
     check_choice("profile", profile, PROFILES)
-    jobs = check_int("jobs", jobs, minimum=1)
+    check_int("jobs", jobs, minimum=1)
     parameters = dict(parameters or {})
     if "profile" in parameters:
         raise ValueError("give the profile with --profile, not as a parameter")
@@ -218,18 +253,49 @@ def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path,
     if missing:
         raise FileNotFoundError(f"no such notebook: {', '.join(missing)}")
     check_parameters(sources, parameters)
-    waits = _schedule(sources)
+    pages = {}
+    for source in sources:
+        try:
+            values = read_parameters(source, parameters) if from_text else dict(parameters)
+            with contextlib.chdir(cwd):
+                check_page(source.stem, profile, values)
+        except (ValueError, TypeError, OSError) as error:
+            raise ValueError(f"{source.name}: {error}") from error
+        pages[source.stem] = values
+    return pages, _schedule(sources)
+
+
+def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path,
+            parameters: Mapping[str, Any] | None = None, jobs: int = 1) -> pd.DataFrame:
+    """Execute each notebook in ``sources`` into ``out_dir``; return their wall times.
+
+    ``parameters`` (name -> value) go to every notebook besides ``profile``; a bad name or value
+    is refused before any notebook runs
+    (:func:`check_run`). A notebook that fails raises :class:`NotebookFailed` (:func:`execute_one`).
+    With ``jobs`` > 1, up to ``jobs`` notebooks run side by side (a notebook waits for those it
+    needs: :func:`notebook_needs`), each with plain progress lines and its kernel's threads limited
+    to its share of the cores (the cores divided by ``jobs``); a sweep's worker processes run one
+    thread each anyway, so this fills the cores while a notebook is starting, plotting or testing.
+    """
+    pages, waits = check_run(sources, profile, cwd, parameters, jobs)
+    return run_checked(sources, out_dir, profile, cwd, pages, waits, jobs)
+
+
+def run_checked(sources: list[Path], out_dir: Path, profile: str, cwd: Path, pages: dict[str, dict],
+                waits: dict[str, list[str]], jobs: int) -> pd.DataFrame:
+    """:func:`execute` after :func:`check_run`: run the notebooks with ``pages``' parameters, then
+    write ``timings.csv``, ``timings.md`` and the scorecards."""
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     total = len(sources)
     if jobs == 1 or total == 1:
-        rows = [execute_one(source, f"[{number}/{total}]", out_dir, profile, cwd, parameters)
+        rows = [execute_one(source, f"[{number}/{total}]", out_dir, profile, cwd, pages[source.stem])
                 for number, source in enumerate(sources, 1)]
     else:
         threads = max(1, (os.cpu_count() or 1) // jobs)
         rows = _side_by_side(sources, waits, jobs, partial(_execute_numbered, total=total, threads=threads,
                                                     out_dir=out_dir, profile=profile, cwd=cwd,
-                                                    parameters=parameters))
+                                                    pages=pages))
     timings = pd.DataFrame(rows)
     write_table(timings, out_dir / "timings.csv")
     atomic_write_text(out_dir / "timings.md",
@@ -238,12 +304,13 @@ def execute(sources: list[Path], out_dir: Path, profile: str, cwd: Path,
     return timings
 
 
-def _execute_numbered(number: int, source: Path, *, total: int, threads: int, **kwargs) -> dict:
-    """:func:`execute_one` in a worker process, with plain progress lines (several at once) and
-    its kernel limited to ``threads`` threads: two kernels whose OpenMP threads spin on the same
-    cores slowed a sweep about tenfold."""
+def _execute_numbered(number: int, source: Path, *, total: int, threads: int, pages: dict[str, dict],
+                      **kwargs) -> dict:
+    """:func:`execute_one` in a worker process, with its parameters from ``pages``, plain progress
+    lines (several at once) and its kernel limited to ``threads`` threads: two kernels whose
+    OpenMP threads spin on the same cores slowed a sweep about tenfold."""
     os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
-    return execute_one(source, f"[{number}/{total}]", tty=False, **kwargs)
+    return execute_one(source, f"[{number}/{total}]", parameters=pages[source.stem], tty=False, **kwargs)
 
 
 def timings_markdown(timings: pd.DataFrame, profile: str, jobs: int = 1, wall: float | None = None) -> str:
@@ -261,25 +328,38 @@ def timings_markdown(timings: pd.DataFrame, profile: str, jobs: int = 1, wall: f
     return "\n".join(lines)
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (exit status 2), without the usage."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """The command line: 0 when every notebook ran, 2 (one line on stderr) for input refused
+    before any kernel started, 1 (one line) when a notebook failed."""
+    parser = _OneLineParser(prog="dreg_utils.book.runner", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path, help="MyST notebooks to execute")
     parser.add_argument("--out", type=Path, required=True, help="folder for executed .ipynb files")
     parser.add_argument("--profile", default="default", choices=PROFILES)
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="a notebook parameter, VALUE read as YAML (repeatable)")
+                        help="a notebook parameter (repeatable); VALUE is read by the parameter's type: "
+                             "120, 1e-3, relu, true, None, [0.0, 0.1], [\"relu\", \"poly\"]")
     parser.add_argument("--cwd", type=Path, default=Path.cwd(), help="working directory of the kernels")
     parser.add_argument("--jobs", type=int, default=1,
                         help="notebooks run side by side (each waits for the notebooks it needs)")
     args = parser.parse_args(argv)
     try:
-        parameters = dict(parse_param(p) for p in args.param)
-        check_parameters([s for s in args.notebooks if s.is_file()], parameters)
-    except ValueError as error:
-        parser.error(str(error))
-    if args.jobs < 1:
-        parser.error(f"--jobs {args.jobs} must be at least 1")
-    print(execute(args.notebooks, args.out, args.profile, args.cwd, parameters, args.jobs).to_string(index=False))
+        texts = dict(parse_param(p) for p in args.param)
+        pages, waits = check_run(args.notebooks, args.profile, args.cwd, texts, args.jobs, from_text=True)
+    except (ValueError, TypeError, OSError) as error:
+        parser.error(" ".join(str(error).split()))
+    try:
+        timings = run_checked(args.notebooks, args.out, args.profile, args.cwd, pages, waits, args.jobs)
+    except NotebookFailed as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
+    print(timings.to_string(index=False))
     return 0
 
 
