@@ -1,5 +1,6 @@
-"""The MNIST / Fashion-MNIST loader: IDX parsing, source order, normalisation, clear errors."""
+"""The MNIST / Fashion-MNIST loader: IDX parsing, source order, normalisation, data identity, clear errors."""
 import gzip
+import hashlib
 import importlib.util
 
 import numpy as np
@@ -170,3 +171,109 @@ def test_fingerprint_tracks_the_data(tmp_path):
     a, a_again, b = (load_mnist("mnist", tmp_path / d) for d in ("a", "a", "b"))
     assert a.fingerprint() == a_again.fingerprint() != b.fingerprint()
     assert len(a.fingerprint()) == 16
+
+
+needs_fashion = pytest.mark.skipif(not mnist.DEBIAN_FASHION_DIR.is_dir(),
+                                   reason="needs the Fashion-MNIST IDX files: apt-get install dataset-fashion-mnist")
+
+
+def link_fashion(folder, rename=None):
+    """Symlink the Debian package's four Fashion-MNIST files into ``folder`` (``rename``: {file: as})."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in mnist.DEBIAN_FASHION_DIR.glob("*-ubyte.gz"):
+        (folder / (rename or {}).get(source.name, source.name)).symlink_to(source)
+
+
+@needs_fashion
+def test_fashion_files_are_refused_as_mnist(tmp_path):
+    # The reproduction: Fashion-MNIST's files read as "mnist" came back labelled MNIST, normalised with MNIST's constants.
+    with pytest.raises(ValueError) as refused:
+        load_mnist("mnist", data_dir=mnist.DEBIAN_FASHION_DIR)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "is Fashion-MNIST's train-images-idx3-ubyte (MD5 f4a8712d7a061bf5bd6d2ca38dc4d50a), not MNIST's" in message
+    assert "name='fashion-mnist'" in message
+
+
+@needs_fashion
+def test_dataset_subfolder_is_read_before_files_at_the_top(tmp_path):
+    link_fashion(tmp_path)
+    arrays = write_idx_set(tmp_path / "mnist")
+    digits = load_mnist("mnist", tmp_path)
+    assert (digits.n_train, digits.n_test) == (30, 20)
+    assert digits.y_test.tolist() == arrays["t10k-labels-idx1-ubyte"].tolist()
+    fashion = load_mnist("fashion-mnist", tmp_path)
+    assert fashion.fingerprint() == load_mnist("fashion-mnist", source="debian").fingerprint()
+
+
+@needs_fashion
+def test_a_canonical_file_in_the_wrong_place_is_refused(tmp_path):
+    swap = {"train-images-idx3-ubyte.gz": "t10k-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz": "t10k-labels-idx1-ubyte.gz"}
+    link_fashion(tmp_path, rename={**swap, **{test: train for train, test in swap.items()}})
+    with pytest.raises(ValueError, match=r"is Fashion-MNIST's t10k-images-idx3-ubyte \(MD5 8181f5470baa50b63fa0f6fddb340f0a\), "
+                                         r"not Fashion-MNIST's train-images-idx3-ubyte"):
+        load_mnist("fashion-mnist", tmp_path)
+
+
+@needs_fashion
+def test_a_non_canonical_fashion_subset_is_refused_as_mnist_by_its_brightness(tmp_path):
+    images, labels = read_idx(mnist.DEBIAN_FASHION_DIR / "t10k-images-idx3-ubyte.gz"), \
+        read_idx(mnist.DEBIAN_FASHION_DIR / "t10k-labels-idx1-ubyte.gz")
+    for stem, array in (("train-images-idx3-ubyte", images[:2000]), ("train-labels-idx1-ubyte", labels[:2000]),
+                        ("t10k-images-idx3-ubyte", images[2000:3000]), ("t10k-labels-idx1-ubyte", labels[2000:3000])):
+        (tmp_path / stem).write_bytes(idx_bytes(array))
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte looks like Fashion-MNIST, not MNIST: its mean pixel 0\.2"):
+        load_mnist("mnist", tmp_path)
+    assert load_mnist("fashion-mnist", tmp_path).n_train == 2000
+
+
+@pytest.mark.parametrize("name, other, high", [("mnist", "Fashion-MNIST", 146), ("fashion-mnist", "MNIST", 67)])
+def test_brightness_of_the_other_dataset_is_refused(tmp_path, name, other, high):
+    # Uniform pixels in [0, high): mean (high - 1) / 2 / 255, i.e. 0.284 (Fashion-MNIST's 0.2860) or 0.129 (MNIST's 0.1307).
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 1000), ("t10k", 10)):
+        (tmp_path / f"{split}-images-idx3-ubyte").write_bytes(idx_bytes(rng.integers(0, high, (n, 28, 28))))
+        (tmp_path / f"{split}-labels-idx1-ubyte").write_bytes(idx_bytes(np.arange(n) % 10))
+    with pytest.raises(ValueError, match=rf"looks like {other}, not {mnist.TITLES[name]}: .*pass name="):
+        load_mnist(name, tmp_path)
+    assert load_mnist("fashion-mnist" if name == "mnist" else "mnist", tmp_path).n_train == 1000
+
+
+def test_idx_md5_is_the_md5_of_the_file(tmp_path):
+    write_idx_set(tmp_path)
+    for stem in mnist.IDX_FILES.values():
+        assert mnist.idx_md5(read_idx(tmp_path / stem)) == hashlib.md5((tmp_path / stem).read_bytes()).hexdigest()
+
+
+def test_canonical_md5s_are_distinct_hex_digests():
+    digests = [md5 for files in mnist.CANONICAL_MD5.values() for md5 in files.values()]
+    assert len(set(digests)) == 8 and all(len(d) == 32 and int(d, 16) >= 0 for d in digests)
+    assert all(set(files) == set(mnist.IDX_FILES) for files in mnist.CANONICAL_MD5.values())
+
+
+@pytest.mark.parametrize("corrupt, pattern", [
+    (lambda data: b"\x00\x00\x08\x03" + data[4:], r"train-labels-idx1-ubyte has magic number 00000803, expected 00000801"),
+    (lambda data: data[:-5], r"train-labels-idx1-ubyte is truncated or corrupt: header says shape \(30,\)"),
+    (lambda data: b"\x00\x00\x09\x01" + data[4:], r"train-labels-idx1-ubyte is not an IDX file of unsigned bytes"),
+])
+def test_corrupt_magic_and_truncated_files_are_refused_in_one_line(tmp_path, corrupt, pattern):
+    write_idx_set(tmp_path)
+    labels = tmp_path / "train-labels-idx1-ubyte"
+    labels.write_bytes(corrupt(labels.read_bytes()))
+    with pytest.raises(ValueError, match=pattern) as refused:
+        load_mnist("mnist", tmp_path)
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("corrupt", [
+    lambda data: data[:10] + b"\xff" + data[11:],  # first deflate block of reserved type 3: zlib.error
+    lambda data: data[:len(data) // 2],  # stream ends early: EOFError
+    lambda data: data[:-8] + bytes(8),  # wrong CRC and length: BadGzipFile
+])
+def test_corrupt_gzip_stream_is_refused_in_one_line(tmp_path, corrupt):
+    write_idx_set(tmp_path, compress=True)
+    images = tmp_path / "train-images-idx3-ubyte.gz"
+    images.write_bytes(corrupt(images.read_bytes()))
+    with pytest.raises(ValueError, match=r"cannot read IDX file .*train-images-idx3-ubyte\.gz: .*corrupt") as refused:
+        load_mnist("mnist", tmp_path)
+    assert "\n" not in str(refused.value)

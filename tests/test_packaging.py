@@ -1,6 +1,11 @@
-"""Packaging: the core dependencies cover every import the library makes when it is imported,
-the optional groups cover the rest, and without them the library still imports."""
+"""Packaging and build: the core dependencies cover every import the library makes when it is
+imported, the optional groups cover the rest, and without them the library still imports; every
+file states the same minimum Python, the one the code needs; the Makefile refuses an older one,
+builds the smoke book away from book/executed and skips the PDF and browser steps without Chromium."""
 import ast
+import os
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -210,3 +215,145 @@ def test_constraints_pin_the_installed_versions():
     recorded = {line.split("==")[0] for line in (ROOT / "constraints.txt").read_text().splitlines()
                 if "==" in line and not line.startswith("#")}
     assert core | {"jupyter-book", "papermill", "nbval"} <= recorded
+
+
+# Standard-library names by the Python version that added them: the newest one the code uses is
+# the minimum Python it needs.
+NEW_IN = {"tomllib": (3, 11), "contextlib.chdir": (3, 11), "typing.Self": (3, 11), "enum.StrEnum": (3, 11),
+          "datetime.UTC": (3, 11), "asyncio.TaskGroup": (3, 11), "ExceptionGroup": (3, 11),
+          "itertools.batched": (3, 12), "typing.override": (3, 12), "warnings.deprecated": (3, 13),
+          "copy.replace": (3, 13)}
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")[:2]
+    return int(major), int(minor)
+
+
+def _names_used(tree: ast.Module) -> set[str]:
+    """Modules imported, ``module.name`` imported or read, and bare names, anywhere in ``tree``."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            names.add(f"{node.value.id}.{node.attr}")
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+    return names
+
+
+def test_python_minimum_is_what_the_code_needs_and_every_file_says_so():
+    code = [p for folder in ("dreg_utils", "tests", "benchmarks") for p in (ROOT / folder).rglob("*.py")]
+    used = set().union(*(_names_used(ast.parse(p.read_text())) for p in code))
+    needed = max(NEW_IN[name] for name in used & NEW_IN.keys())
+    requires = _project()["requires-python"]
+    assert re.fullmatch(r">=\d+\.\d+", requires), requires
+    declared = _version(requires[2:])
+    assert declared == needed, f"requires-python {requires}, but the code uses names of Python {needed}"
+    classified = [_version(c.rsplit(" :: ", 1)[1]) for c in _project()["classifiers"]
+                  if re.fullmatch(r"Programming Language :: Python :: \d+\.\d+", c)]
+    assert declared in classified and min(classified) == declared
+    import yaml
+
+    pins = [d for d in yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+            if isinstance(d, str) and _name(d) == "python"]
+    assert [_version(re.split(r"[=<>]+", pin)[1]) for pin in pins] == [declared]
+    readme = {_version(v) for v in re.findall(r"Python (\d+\.\d+)\+", (ROOT / "README.md").read_text())}
+    assert readme == {declared}
+    makefile = re.search(r"^MIN_PYTHON\s*:?=\s*(\S+)", (ROOT / "Makefile").read_text(), re.M)
+    assert makefile and _version(makefile.group(1)) == declared
+
+
+needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+
+
+def _make(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``make ARGS`` in the repository with this interpreter's folder as the Makefile's BIN and
+    .venv taken as set up (``-o``), so nothing is installed."""
+    return subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed",
+                           f"BIN={Path(sys.executable).parent}", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **(env or {})})
+
+
+@needs_make
+def test_make_refuses_an_older_python_in_one_line(tmp_path):
+    # An interpreter that reports Python 3.10 and runs the code it is given with -c.
+    old = tmp_path / "python3.10"
+    old.write_text(f"#!{sys.executable}\nimport sys\nsys.version_info = (3, 10, 13, 'final', 0)\n"
+                   "exec(sys.argv[2])\n")
+    old.chmod(0o755)
+    venv = tmp_path / "venv"
+    result = subprocess.run(["make", "--no-print-directory", f"PYTHON={old}", f"VENV={venv}", f"{venv}/.installed"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and not venv.exists()
+    refusal = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    assert refusal == [f"make: {old} is Python 3.10; dreg-book needs Python 3.11 or newer "
+                       "(e.g. make PYTHON=python3.11)"]
+
+
+def _hide_chromium(tmp_path) -> dict:
+    """An environment whose PATH holds no Chromium (only make's tools) and DREG_CHROMIUM unset."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "sh", "make", "env", "rm", "mkdir", "cat", "grep", "dpkg", "id"):
+        if shutil.which(tool):
+            (bin_dir / tool).symlink_to(shutil.which(tool))
+    return {"PATH": str(bin_dir), "DREG_CHROMIUM": ""}
+
+
+def _built_book(html: Path) -> Path:
+    """Empty pages in ``html`` for every page of the toc, as if the book were built there."""
+    from dreg_utils.book.pdf import toc_pages
+
+    for page in toc_pages(ROOT / "_toc.yml"):
+        (html / page).parent.mkdir(parents=True, exist_ok=True)
+        (html / page).write_text("<html></html>")
+    return html
+
+
+def test_pdf_skips_without_chromium_in_one_line_only_when_asked(tmp_path, monkeypatch, capsys):
+    from dreg_utils.book import pdf
+
+    html = _built_book(tmp_path / "html")
+    monkeypatch.setenv("DREG_CHROMIUM", str(tmp_path / "no-such-chromium"))
+    args = ["--html", str(html), "--out", str(tmp_path / "book.pdf"), "--toc", str(ROOT / "_toc.yml")]
+    assert pdf.main([*args, "--skip-without-chromium"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"pdf: skipped ({pdf.CHROMIUM_MISSING})"]
+    with pytest.raises(SystemExit) as failed:
+        pdf.main(args)
+    assert failed.value.code == 2 and capsys.readouterr().err == f"make pdf: {pdf.CHROMIUM_MISSING}\n"
+    monkeypatch.delenv("DREG_CHROMIUM")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium on PATH either
+    assert pdf.find_chromium() is None
+    assert not (tmp_path / "book.pdf").exists()
+
+
+@needs_make
+def test_make_test_steps_skip_without_chromium_in_one_line_each(tmp_path):
+    # The reproduction: make test stopped at its PDF step (exit status 2) on a machine without Chromium.
+    env = _hide_chromium(tmp_path)
+    _built_book(tmp_path / "_build" / "html")
+    why = r"\(headless Chromium not found: .* or set DREG_CHROMIUM\)"
+    printed = _make("pdf", f"BOOK_OUT={tmp_path}", "PDF_FLAGS=--skip-without-chromium", "APT_PACKAGES=", env=env)
+    assert printed.returncode == 0, printed.stderr
+    assert re.fullmatch(f"pdf: skipped {why}", printed.stdout.splitlines()[-1]) and not printed.stderr
+    browser = _make("browser-test", env=env)
+    assert browser.returncode == 0, browser.stderr
+    assert len(browser.stdout.splitlines()) == 1 and not browser.stderr
+    assert re.fullmatch(f"browser test: skipped {why}", browser.stdout.strip())
+
+
+@needs_make
+def test_make_test_builds_the_smoke_book_away_from_book_executed():
+    # A dry run (-n) prints every command make test would run, those of its sub-makes included.
+    commands = _make("-n", "test").stdout
+    runner_outs = re.findall(r"dreg_utils\.book\.runner .*--out (\S+)", commands)
+    removed = [target for line in re.findall(r"rm -rf ([^&;\n]+)", commands) for target in line.split()]
+    built = re.findall(r"jupyter-book build (\S+)", commands)
+    assert runner_outs == ["_build/smoke-book/src/book/executed"]
+    assert built == ["_build/smoke-book/src"]
+    assert removed and all(target.startswith("_build/") for target in removed), removed
+    assert "DREG_DOWNLOADS_DIR=" + str(ROOT / "_build/smoke-book/src/book/executed/data") in commands

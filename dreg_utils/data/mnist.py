@@ -5,9 +5,10 @@
 1. IDX files in ``data_dir`` or, when that is None, in ``$DREG_DATA_DIR``. The four
    files ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
    ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each optionally
-   ``.gz``) may lie in the directory itself, in ``<dir>/<name>`` or in torchvision's
-   layout ``<dir>/MNIST/raw`` / ``<dir>/FashionMNIST/raw``. A directory that is given
-   but lacks them is an error, not a silent fallback.
+   ``.gz``) are looked for in the dataset's own folders first, ``<dir>/<name>`` and
+   torchvision's layout ``<dir>/MNIST/raw`` / ``<dir>/FashionMNIST/raw``, then in the
+   directory itself. A directory that is given but lacks them is an error, not a
+   silent fallback.
 2. torchvision's download into ``~/.cache/dreg-book`` when torchvision is installed
    and the network answers.
 3. Offline: for MNIST, the 5,000 real training digits (500 per class) shipped with
@@ -18,12 +19,21 @@
 Pixels p in [0, 255] become x = (p / 255 - mean) / std, with mean 0.1307 and std
 0.3081 for MNIST (the paper's values) and 0.2860 / 0.3530 for Fashion-MNIST (its
 training set's own statistics). Images are flattened to 784-vectors.
+
+Every set of IDX files is checked before use: magic number (images 3-D, labels 1-D),
+length, 28x28 images, labels 0..9, and identity. A file whose content is one of the
+eight canonical files of either dataset (MD5 of the uncompressed file, so it holds for
+any gzip copy) must be the requested dataset's file of that name; any other image file
+of at least 1,000 images is refused when its mean pixel matches the other dataset's
+published mean (``NORMALIZATION``) and not the requested one's. Fashion-MNIST files
+read as MNIST, or the reverse, are thus refused with one line naming both.
 """
 from __future__ import annotations
 
 import gzip
 import hashlib
 import os
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +53,25 @@ IDX_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+# MD5 of each canonical file, uncompressed. Published beside the datasets' loaders (Fashion-MNIST:
+# e.g. torchvision-based loaders' ``raw_data``; MNIST: many loaders' "extracted files" checksums);
+# the Fashion-MNIST ones are also those of the Debian package's files, decompressed.
+CANONICAL_MD5 = {
+    "mnist": {"train_images": "6bbc9ace898e44ae57da46a324031adb",
+              "train_labels": "a25bea736e30d166cdddb491f175f624",
+              "test_images": "2646ac647ad5339dbf082846283269ea",
+              "test_labels": "27ae3e4e09519cfbb04c329615203637"},
+    "fashion-mnist": {"train_images": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+                      "train_labels": "9018921c3c673c538a1fc5bad174d6f9",
+                      "test_images": "8181f5470baa50b63fa0f6fddb340f0a",
+                      "test_labels": "15d484375f8d13e6eb1aabb0c3f46965"},
+}
+_CANONICAL_FILE = {md5: (name, key) for name, files in CANONICAL_MD5.items() for key, md5 in files.items()}
+# Non-canonical image files: the mean pixel (in [0, 1]) of this many images or more is compared
+# with each dataset's published mean, within this tolerance (the two means differ by 0.155).
+MEAN_CHECK_MIN_IMAGES = 1000
+MEAN_TOLERANCE = 0.02
 _TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 _IDX_MAGIC = {3: 0x00000803, 1: 0x00000801}  # unsigned bytes, 3-D images / 1-D labels
 _HOW_TO_PROVIDE = {
@@ -91,11 +120,12 @@ class DataUnavailableError(RuntimeError):
     """No usable copy of the dataset was found; the message says how to provide one."""
 
 
-def read_idx(path: str | Path) -> np.ndarray:
+def read_idx(path: str | Path, ndim: int | None = None) -> np.ndarray:
     """Read an IDX file of unsigned bytes (optionally gzip-compressed) into a uint8 array.
 
     Header: two zero bytes, type code 0x08 (ubyte), the number of dimensions, then
-    each dimension as a big-endian uint32; the payload is prod(dims) bytes.
+    each dimension as a big-endian uint32; the payload is prod(dims) bytes. With
+    ``ndim`` (3 for images, 1 for labels) the magic number must say that many dimensions.
     """
     path = Path(path)
     try:
@@ -104,14 +134,17 @@ def read_idx(path: str | Path) -> np.ndarray:
             raw = handle.read()
     except FileNotFoundError:
         raise FileNotFoundError(f"IDX file not found: {path}") from None
-    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
+    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
         raise ValueError(f"cannot read IDX file {path}: {err} (the file is corrupt; download it again)") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise ValueError(f"{path} is not an IDX file of unsigned bytes (bad magic number "
                          f"{raw[:4].hex() or 'empty'}); the file is corrupt or of another format")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    if ndim is not None and raw[3] != ndim:
+        raise ValueError(f"{path} has magic number {raw[:4].hex()}, expected {_IDX_MAGIC[ndim]:08x} "
+                         f"({ndim}-D {'images' if ndim == 3 else 'labels'}); the file is corrupt or not "
+                         f"the file its name says")
+    header = 4 + 4 * raw[3]
+    dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(raw[3]))
     expected = header + int(np.prod(dims, dtype=np.int64))
     if len(raw) != expected:
         raise ValueError(f"{path} is truncated or corrupt: header says shape {dims} "
@@ -126,39 +159,74 @@ def _find_idx_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def idx_md5(array: np.ndarray) -> str:
+    """MD5 of the uncompressed IDX file that encodes the uint8 ``array`` (header and payload)."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return hashlib.md5(header + np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _check_identity(name: str, key: str, array: np.ndarray, path: Path, root: Path) -> None:
+    """Refuse, in one line, the IDX ``array`` read from ``path`` (under ``root``) as ``name``'s
+    ``key`` file ("train_images", ...) when it is another canonical file or, for a non-canonical
+    image file of at least MEAN_CHECK_MIN_IMAGES images, when its mean pixel is the other dataset's."""
+    md5 = idx_md5(array)
+    if md5 in _CANONICAL_FILE:
+        dataset, role = _CANONICAL_FILE[md5]
+        if (dataset, role) != (name, key):
+            raise ValueError(f"{path} is {TITLES[dataset]}'s {IDX_FILES[role]} (MD5 {md5}), not {TITLES[name]}'s "
+                             f"{IDX_FILES[key]}: pass name={dataset!r} for these files, or put {TITLES[name]}'s "
+                             f"files in {root / name}")
+        return
+    if not key.endswith("images") or len(array) < MEAN_CHECK_MIN_IMAGES:
+        return
+    mean = float(array.mean()) / 255
+    if abs(mean - NORMALIZATION[name][0]) < MEAN_TOLERANCE:
+        return
+    for dataset in DATASETS:
+        if abs(mean - NORMALIZATION[dataset][0]) < MEAN_TOLERANCE:
+            raise ValueError(f"{path} looks like {TITLES[dataset]}, not {TITLES[name]}: its mean pixel {mean:.4f} "
+                             f"is {TITLES[dataset]}'s ({NORMALIZATION[dataset][0]}), not {TITLES[name]}'s "
+                             f"({NORMALIZATION[name][0]}); pass name={dataset!r} for these files, or put "
+                             f"{TITLES[name]}'s files in {root / name}")
+
+
 def _idx_folder(root: Path, name: str) -> Path | None:
-    """The first of root, root/<name>, root/<TorchvisionName>/raw holding any IDX file."""
-    for folder in (root, root / name, root / _TORCHVISION_FOLDER[name] / "raw"):
+    """The first of root/<name>, root/<TorchvisionName>/raw, root holding any IDX file."""
+    for folder in (root / name, root / _TORCHVISION_FOLDER[name] / "raw", root):
         if any(_find_idx_file(folder, stem) for stem in IDX_FILES.values()):
             return folder
     return None
 
 
 def read_idx_dataset(folder: str | Path, name: str = "mnist") -> tuple[np.ndarray, ...]:
-    """(train images, train labels, test images, test labels) as uint8 arrays from ``folder``."""
+    """(train images, train labels, test images, test labels) as uint8 arrays from ``folder``
+    (searched as in the module docstring), each file checked (magic, shapes, labels, identity)."""
     root = Path(folder)
     if not root.is_dir():
         raise DataUnavailableError(f"data directory {root} does not exist; {_HOW_TO_PROVIDE[name]}")
     found = _idx_folder(root, name)
     if found is None:
         raise DataUnavailableError(
-            f"no {name} IDX files in {root} (also looked in {root / name} and "
-            f"{root / _TORCHVISION_FOLDER[name] / 'raw'}); {_HOW_TO_PROVIDE[name]}")
-    arrays = []
+            f"no {name} IDX files in {root / name}, {root / _TORCHVISION_FOLDER[name] / 'raw'} or {root}; "
+            f"{_HOW_TO_PROVIDE[name]}")
+    arrays, paths = [], []
     for key, stem in IDX_FILES.items():
         path = _find_idx_file(found, stem)
         if path is None:
             raise DataUnavailableError(f"{found / stem}[.gz] is missing ({key}); {_HOW_TO_PROVIDE[name]}")
-        arrays.append(read_idx(path))
+        arrays.append(read_idx(path, ndim=3 if key.endswith("images") else 1))
+        paths.append(path)
     x_train, y_train, x_test, y_test = arrays
     for images, labels, split in ((x_train, y_train, "train"), (x_test, y_test, "t10k")):
-        if images.ndim != 3 or images.shape[1:] != (28, 28):
+        if images.shape[1:] != (28, 28):
             raise ValueError(f"{split} images in {found} have shape {images.shape}, expected (n, 28, 28)")
-        if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
+        if labels.shape[0] != images.shape[0]:
             raise ValueError(f"{split} labels in {found} have shape {labels.shape} but there are "
                              f"{images.shape[0]} images")
         if labels.size and labels.max() > 9:
             raise ValueError(f"{split} labels in {found} contain {int(labels.max())}; expected 0..9")
+    for key, array, path in zip(IDX_FILES, arrays, paths):
+        _check_identity(name, key, array, path, root)
     return x_train, y_train, x_test, y_test
 
 

@@ -119,7 +119,7 @@ def rendered() -> dict[str, dict]:
     missing = [p for p in PAGES if not (BOOK_HTML / p).is_file()]
     if missing:
         pytest.skip(f"built book not found at {BOOK_HTML} (missing {', '.join(missing)}); "
-                    "run `make book PROFILE=smoke BOOK_OUT=_build/smoke-book` or `make test`")
+                    "run `make smoke-book` or `make test`")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         results = list(pool.map(lambda p: render(chromium, p), PAGES))
