@@ -28,10 +28,11 @@ from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
 from .activations import Poly, ReLU
-from .jacobians import jacobian_sq_frobenius, loss_gradient_sq, projected_jacobian_sq
+from .jacobians import (DEFAULT_PROJECTION, LOSSES, PROJECTIONS, check_grad_enabled, check_target_batch,
+                        jacobian_sq_frobenius, loss_gradient_sq, projected_jacobian_sq)
 from .models import CompactMLP, ForwardTrace, check_input
-from .sequential import sequential_dreg_penalty
-from .validation import check_int
+from .sequential import check_batch, sequential_dreg_penalty
+from .validation import check_choice, check_int
 
 
 def dreg_layer_terms(model: CompactMLP, x: torch.Tensor | None = None,
@@ -43,7 +44,9 @@ def dreg_layer_terms(model: CompactMLP, x: torch.Tensor | None = None,
     if trace is None:
         if x is None:
             raise ValueError("dreg_layer_terms needs the input batch x or a forward trace")
-        trace = model.trace(check_input(model, x))
+        trace = model.trace(check_batch(model, x))
+    elif trace.output.shape[0] == 0:
+        raise ValueError("the trace is of an empty batch; a penalty is a batch mean and needs at least one sample")
     terms = []
     for act, z, w in zip(model.activations, trace.preactivations, trace.weights):
         mean_sq_slope = act.derivative(z).pow(2).mean(dim=0)  # E_b[phi'(z_j)^2], shape (width,)
@@ -58,7 +61,8 @@ def dreg_penalty(model: CompactMLP | nn.Sequential, x: torch.Tensor | None = Non
 
     ``model`` is a :class:`CompactMLP` (the fast path; ``x`` or its ``trace``) or any
     ``nn.Sequential`` of Linear layers and elementwise activations
-    (:func:`dreg_utils.sequential.sequential_dreg_penalty`; ``x``)."""
+    (:func:`dreg_utils.sequential.sequential_dreg_penalty`; ``x``). It needs no gradient of
+    ``x``, so it also runs under ``torch.no_grad()``."""
     if isinstance(model, CompactMLP):
         return dreg_layer_terms(model, x, trace).mean()
     if isinstance(model, nn.Sequential):
@@ -210,16 +214,20 @@ def _grad_of(p: torch.Tensor) -> torch.Tensor:
     return p.grad
 
 
-def input_gradient_penalty(model: CompactMLP, x: torch.Tensor, y: torch.Tensor | None = None,
+def input_gradient_penalty(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None,
                            loss: str = "mse") -> torch.Tensor:
     """IGP by double backprop (Drucker & LeCun, 1992; Ross & Doshi-Velez, 2018).
 
-    With targets ``y``: E_batch ||grad_x loss(f(x_i), y_i)||^2 (``loss`` "mse" or "ce").
-    Without: E_batch ||J_x f(x_i)||_F^2, which is ||grad_x f||^2 for a scalar output.
+    With targets ``y``: E_batch ||grad_x loss(f(x_i), y_i)||^2 (``loss`` "mse", the squared error
+    averaged over each sample's output values, or "ce"). Without: E_batch ||J_x f(x_i)||_F^2, which
+    is ||grad_x f||^2 for one output per sample. The output needs one row per sample; each
+    sample's output is flattened (:mod:`dreg_utils.jacobians`).
     """
-    check_input(model, x)
-    if y is not None and y.shape[0] != x.shape[0]:
-        raise ValueError(f"x has {x.shape[0]} rows but y has {y.shape[0]}")
+    check_choice("loss", loss, LOSSES)
+    x = check_batch(model, x)
+    if y is not None:
+        check_target_batch(y, x)
+    check_grad_enabled("input_gradient_penalty")
     if y is None:
         sq, _ = jacobian_sq_frobenius(model, x, create_graph=True)
     else:
@@ -227,19 +235,25 @@ def input_gradient_penalty(model: CompactMLP, x: torch.Tensor, y: torch.Tensor |
     return sq.mean()
 
 
-def jacobian_penalty(model: CompactMLP, x: torch.Tensor, n_projections: int | None = None,
-                     generator: torch.Generator | None = None, distribution: str = "gaussian") -> torch.Tensor:
-    """E_batch ||J_x f(x)||_F^2 ("Teaching the Teacher", Sec. 3), differentiable.
+def jacobian_penalty(model: nn.Module, x: torch.Tensor, n_projections: int | None = None,
+                     generator: torch.Generator | None = None,
+                     distribution: str = DEFAULT_PROJECTION) -> torch.Tensor:
+    """E_batch ||J_x f(x)||_F^2 ("Teaching the Teacher", Sec. 3), differentiable; each sample's
+    output flattened (shape (n,), (n, k) or (n, k1, k2, ...)).
 
     ``n_projections=None`` computes it exactly (one backward per output); an integer
-    uses that many projections drawn from ``distribution`` ("gaussian", "rademacher" or
-    "sphere"), an unbiased estimate (see :func:`dreg_utils.jacobians.projected_jacobian_sq`).
+    uses that many projections drawn from ``distribution`` ("rademacher", the default
+    ``DEFAULT_PROJECTION`` that :class:`~dreg_utils.regulariser.Regulariser` shares, "gaussian"
+    or "sphere"), an unbiased estimate (see :func:`dreg_utils.jacobians.projected_jacobian_sq`).
     """
-    check_input(model, x)
+    x = check_batch(model, x)
+    if n_projections is not None:
+        check_int("n_projections", n_projections, minimum=1)
+        check_choice("distribution", distribution, PROJECTIONS)
+    check_grad_enabled("jacobian_penalty")
     if n_projections is None:
         sq, _ = jacobian_sq_frobenius(model, x, create_graph=True)
     else:
-        check_int("n_projections", n_projections, minimum=1)
         sq, _ = projected_jacobian_sq(model, x, n_projections, generator, create_graph=True,
                                       distribution=distribution)
     return sq.mean()

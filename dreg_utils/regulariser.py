@@ -18,28 +18,34 @@
   ``model``: a :class:`~dreg_utils.models.CompactMLP` or an ``nn.Sequential`` of Linear
   layers and elementwise activations.
 * ``"jacobian"``: E_batch ||J_x f(x)||_F^2 ("Teaching the Teacher"), from backward passes
-  through the output already computed: one per output column (``n_projections=None``,
-  exact) or one per projection v with E[v v^T] = I (unbiased; ``distribution`` "gaussian",
-  "rademacher" or "sphere").
+  through the output already computed: one per output value of a sample (``n_projections=None``,
+  exact) or one per projection v with E[v v^T] = I (unbiased; ``distribution`` "rademacher",
+  the default shared with :func:`~dreg_utils.penalties.jacobian_penalty`, "gaussian" or
+  "sphere").
 * ``"igp"``: with targets ``y``, E_batch ||grad_x loss(f(x_i), y_i)||^2 (``loss`` "mse" or
   "ce"); without, E_batch ||J_x f(x)||_F^2 (the exact Jacobian penalty).
 * ``"none"``: a zero penalty, so one loop serves every method.
 
 Normalisation: the penalty is the batch mean with no factor 1/2. JacobianReg (Hoffman et al.,
 2019) returns half the batch mean of its sphere-projection estimate, so its lambda is twice ours
-for the same training objective. The input-gradient and Jacobian penalties differentiate through
-``x``: models whose samples interact (batch normalisation in training mode) are refused.
+for the same training objective. The output needs one row per sample, of shape (n,), (n, k) or
+(n, k1, k2, ...); each sample's output is flattened. The input-gradient and Jacobian penalties
+differentiate through ``x``: they need gradients enabled, and models whose samples interact
+(batch normalisation in training mode) or that are random on every call (dropout in training
+mode) are refused. Empty batches and non-finite ``x`` or ``y`` are refused before any work,
+targets that do not fit the output before any backward pass.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .jacobians import (LOSSES, PROJECTIONS, check_samples_independent, jacobian_sq_of_output,
+from .jacobians import (DEFAULT_PROJECTION, LOSSES, PROJECTIONS, check_grad_enabled, check_output,
+                        check_samples_independent, check_target_batch, check_targets, jacobian_sq_of_output,
                         per_sample_loss, projected_jacobian_sq_of_output, squared_gradient)
-from .models import CompactMLP, check_input
+from .models import CompactMLP
 from .penalties import dreg_penalty
-from .sequential import sequential_output_and_dreg_penalty
+from .sequential import check_batch, sequential_output_and_dreg_penalty
 from .validation import check_choice, check_int
 
 REGULARISERS = ("none", "dreg", "jacobian", "igp")
@@ -52,12 +58,13 @@ class Regulariser:
         method: "none", "dreg", "jacobian" or "igp" (see the module docstring).
         n_projections: "jacobian" only: None for the exact penalty, else the number of
             random projections per sample.
-        distribution: "jacobian" with projections: "gaussian", "rademacher" or "sphere".
+        distribution: "jacobian" with projections: "rademacher" (``DEFAULT_PROJECTION``),
+            "gaussian" or "sphere".
         loss: "igp" with targets: "mse" (squared error averaged over outputs) or "ce".
         generator: "jacobian" with projections: the random generator of the projections.
     """
 
-    def __init__(self, method: str, n_projections: int | None = None, distribution: str = "rademacher",
+    def __init__(self, method: str, n_projections: int | None = None, distribution: str = DEFAULT_PROJECTION,
                  loss: str = "mse", generator: torch.Generator | None = None):
         self.method = check_choice("method", method, REGULARISERS)
         if n_projections is not None:
@@ -80,22 +87,25 @@ class Regulariser:
     def __call__(self, model: nn.Module, x: torch.Tensor,
                  y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(model(x), penalty)`` from one forward pass; ``penalty`` is differentiable in the
-        parameters. ``y`` is used by "igp" alone (the other methods accept and ignore it)."""
+        parameters. ``y`` is used by "igp" alone (the other methods check its rows and values, then
+        ignore it)."""
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        x = check_input(model, x)
-        if y is not None and (not isinstance(y, torch.Tensor) or y.shape[0] != x.shape[0]):
-            raise ValueError(f"y must be a tensor with one row per row of x ({x.shape[0]}), got "
-                             f"{tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__}")
+        x = check_batch(model, x)
+        if y is not None:
+            check_target_batch(y, x)
         if self.method == "none":
             output = model(x)
             return output, output.new_zeros(())
         if self.method == "dreg":
             return self._dreg(model, x)
+        check_grad_enabled(f"Regulariser({self.method!r})")
         check_samples_independent(model)
         x = x if x.requires_grad else x.detach().requires_grad_(True)
         output = model(x)
+        check_output(output, x)
         if self.method == "igp" and y is not None:
+            check_targets(output, y, self.loss)
             losses = per_sample_loss(output, y, self.loss)
             return output, squared_gradient(losses.sum(), x, create_graph=True).mean()
         if self.method == "jacobian" and self.n_projections is not None:

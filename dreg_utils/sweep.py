@@ -1,13 +1,22 @@
 """Grid runner: one row per run, a content-addressed cache, resume after interruption.
 
-Each run's configuration (a JSON-able dict) plus its study's version (``STUDY_VERSION``
-in the study's module, bumped whenever the run function changes what a run computes) is
-hashed into its cache key; a cache written before a bump is ignored, so its runs are
-recomputed rather than silently reused. A finished run is written to ``<cache_dir>/<key>.json``
-atomically (temporary file + ``os.replace``), so a killed sweep leaves only whole
-files behind and a re-run recomputes just the configurations that have no file.
-Configurations that can be trained together (e.g. the seeds of one setting,
-vectorised) are handed to ``run_group`` as one list.
+Each run's configuration (a JSON-able dict of content only: data fingerprints and sizes,
+never paths or messages) plus its study's version (``STUDY_VERSION`` in the study's module,
+bumped whenever the code its runs execute changes what a run computes:
+:mod:`dreg_utils.studies.code_fingerprints` makes the tests fail until someone does, or
+records that results are unchanged) is hashed into its cache key; a cache written before a
+bump is ignored, so its runs are recomputed rather than silently reused. A finished run is
+written to ``<cache_dir>/<key>.json`` atomically (temporary file + ``os.replace``, with the
+mode the umask gives new files), so a killed sweep leaves only whole files behind and a
+re-run recomputes just the configurations that have no file. Configurations that can be
+trained together (e.g. the seeds of one setting, vectorised) are handed to ``run_group`` as
+one list.
+
+A record read back is used only when it is whole and its result fits its study's
+:class:`ResultSchema` (the fields a run's result holds and their kinds, finite metrics
+unless the run diverged); otherwise the run is recomputed, with one warning on the
+``dreg_utils.sweep`` logger naming the file and the reason. A fresh result is checked against
+the same schema, as it will be read back, before it is written.
 
 Groups run in this process (``backend="serial"``), in local worker processes
 (``"joblib"``: joblib's loky backend) or on a Dask cluster (``"dask"``: joblib's
@@ -24,11 +33,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -41,6 +53,72 @@ from .validation import check_choice, check_int
 BACKENDS = ("serial", "joblib", "dask")
 PROGRESS_ENV = "DREG_PROGRESS_FILE"  # where run_grid reports its progress, when set
 STALE_TMP_SECONDS = 600.0  # a temporary cache file this old is left over from a killed writer
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What one field of a run's result must be: ``name`` (for messages) and ``accepts``."""
+
+    name: str
+    accepts: Callable[[object], bool]
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+FINITE = Kind("a finite number", lambda v: _is_number(v) and math.isfinite(v))
+NUMBER = Kind("a number (NaN allowed)", _is_number)
+INTEGER = Kind("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool))
+TEXT = Kind("a string", lambda v: isinstance(v, str))
+FLAG = Kind("true or false", lambda v: isinstance(v, bool))
+LIST = Kind("a list", lambda v: isinstance(v, list))
+
+
+def or_none(kind: Kind) -> Kind:
+    """``kind``, or null."""
+    return Kind(f"{kind.name} or null", lambda v: v is None or kind.accepts(v))
+
+
+# The divergence fields of a trained run (dreg_utils.train.FitResult.divergence).
+DIVERGENCE = {"diverged": FLAG, "diverged_step": or_none(INTEGER), "diverged_epoch": or_none(INTEGER),
+              "diverged_reason": or_none(TEXT)}
+
+
+@dataclass(frozen=True)
+class ResultSchema:
+    """The fields of one run's result, declared once by its study: ``always`` in every result,
+    ``finished`` as well unless the result has ``diverged`` true, ``optional`` where the run
+    has them. Every declared field present must be of its kind; other keys are allowed."""
+
+    always: Mapping[str, Kind]
+    finished: Mapping[str, Kind] = field(default_factory=dict)
+    optional: Mapping[str, Kind] = field(default_factory=dict)
+
+    def problem(self, result: object) -> str | None:
+        """Why ``result`` does not fit (the first field missing or of the wrong kind), or None."""
+        if not isinstance(result, dict):
+            return f"the result is {type(result).__name__}, not an object"
+        groups = [(self.always, True), (self.finished, result.get("diverged") is not True),
+                  (self.optional, False)]
+        for fields, required in groups:
+            for name, kind in fields.items():
+                if name not in result:
+                    if required:
+                        return f"field {name!r} is missing"
+                elif not kind.accepts(result[name]):
+                    return f"field {name!r} is {result[name]!r:.60}, not {kind.name}"
+        return None
+
+
+Schema = ResultSchema | Callable[[dict], ResultSchema] | None  # one schema, or one per configuration
+
+
+def _problem(schema: Schema, config: dict, result: object) -> str | None:
+    """Why ``result`` does not fit the schema of ``config``; None when it fits (or no schema)."""
+    declared = schema(config) if callable(schema) else schema
+    return None if declared is None else declared.problem(result)
 
 
 def config_key(config: dict, version: str = "1") -> str:
@@ -49,12 +127,27 @@ def config_key(config: dict, version: str = "1") -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def current_umask() -> int:
+    """The process's umask (from /proc where it can be read without setting it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)  # elsewhere: set a strict one for an instant, then restore it
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one; the
+    file's mode is 0o666 less the umask, as ``open`` would create it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's 0o600 would hide results from a group
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
             handle.flush()
@@ -88,19 +181,37 @@ def report_progress(desc: str, done: int, total: int, cached: int, started: floa
     atomic_write_text(path, json.dumps(record))
 
 
-def _load_cached(path: Path, config: dict) -> dict | None:
-    """The result stored for ``config`` at ``path``; None (the run is redone) when the
-    file is missing, unreadable, not a record, or records another configuration."""
+def _load_cached(path: Path, config: dict, version: str, schema: Schema) -> dict | None:
+    """The result stored for ``config`` at ``path``; None (the run is redone) when the file is
+    missing, or, with one warning naming the file and the reason, when it is unreadable, not a
+    record, records another configuration or study version, or its result does not fit ``schema``."""
     try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        text = path.read_text()
+    except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as error:
+        return _reject(path, f"unreadable ({type(error).__name__})")
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        return _reject(path, f"not valid JSON at character {error.pos} of {len(text)}: truncated or damaged")
     if not isinstance(record, dict) or not isinstance(record.get("result"), dict):
-        return None
+        return _reject(path, "not a run record (an object with a result object)")
     if json.dumps(record.get("config"), sort_keys=True, default=str) != \
             json.dumps(config, sort_keys=True, default=str):
-        return None
+        return _reject(path, "it records another configuration")
+    if record.get("study_version", version) != version:
+        return _reject(path, f"it records study version {record['study_version']!r}, not {version!r}")
+    problem = _problem(schema, config, record["result"])
+    if problem:
+        return _reject(path, problem)
     return record["result"]
+
+
+def _reject(path: Path, reason: str) -> None:
+    """Log (one line) that the cache file at ``path`` is not used, and why."""
+    log.warning("cache file %s is not used (%s); its run is recomputed", path, reason)
+    return None
 
 
 def remove_stale_temp_files(cache_dir: str | Path, older_than: float = STALE_TMP_SECONDS) -> list[Path]:
@@ -206,6 +317,7 @@ def run_grid(
     n_jobs: int | None = None,
     scheduler: str | None = None,
     version: str = "1",
+    schema: Schema = None,
 ) -> pd.DataFrame:
     """Run every configuration not yet cached and return all rows as a DataFrame.
 
@@ -219,7 +331,9 @@ def run_grid(
     "tcp://host:8786", or the active ``dask.distributed.Client`` when None).
     Workers run torch on one thread; ``run_group`` must be picklable by cloudpickle
     (lambdas and closures are). This process writes the cache files. ``version`` is the
-    study's version, part of every cache key.
+    study's version, part of every cache key. ``schema`` (a :class:`ResultSchema`, or a
+    function giving a configuration's) is what every result must fit: a cached record that
+    does not is recomputed (one warning), a fresh result that does not raises ``RuntimeError``.
     """
     check_backend(backend, n_jobs, scheduler)
     keys = [config_key(c, version) for c in configs]
@@ -231,7 +345,7 @@ def run_grid(
     results: dict[str, dict] = {}
     cached: set[str] = set()
     for config, key in zip(configs, keys):
-        stored = _load_cached(cache_dir / f"{key}.json", config)
+        stored = _load_cached(cache_dir / f"{key}.json", config, version, schema)
         if stored is not None:
             results[key] = stored
             cached.add(key)
@@ -251,10 +365,13 @@ def run_grid(
             if len(outputs) != len(indices):
                 raise RuntimeError(f"run_group returned {len(outputs)} results for {len(indices)} configs")
             for i, output in zip(indices, outputs):
-                record = {"config": configs[i], "result": output, "study_version": version,
-                          "dreg_utils": __version__}
-                atomic_write_text(cache_dir / f"{keys[i]}.json",
-                                  json.dumps(record, default=str))
+                text = json.dumps({"config": configs[i], "result": output, "study_version": version,
+                                   "dreg_utils": __version__}, default=str)
+                problem = _problem(schema, configs[i], json.loads(text)["result"])  # as it will be read
+                if problem:
+                    raise RuntimeError(f"run_group's result for {configs[i]} does not fit the study's "
+                                       f"result schema: {problem}")
+                atomic_write_text(cache_dir / f"{keys[i]}.json", text)
                 results[keys[i]] = output
             bar.update(len(indices))
             done += len(indices)

@@ -257,7 +257,7 @@ def formulas_equal(candidate: sympy.Expr, truth: sympy.Expr, symbols: Sequence[s
         return False  # not a rational function (e.g. a division by zero): not the rational truth
     forms = []
     for expr in (candidate, truth):
-        exact = sympy.nsimplify(sympy.sympify(expr).evalf(), rational=True)
+        exact = sympy.nsimplify(expr.evalf(), rational=True)
         num, den = sympy.fraction(sympy.cancel(sympy.together(exact)))
         p, q = (_scaled_terms(sympy.Poly(part, *symbols), points) for part in (num, den))
         top = max(q.values(), key=abs)

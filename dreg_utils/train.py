@@ -13,7 +13,7 @@ Methods (the loss minimised on each minibatch B, task loss l = MSE or cross-entr
 * ``dreg``: E_B[l] + lam * CR (DREG eq. 5, :func:`dreg_utils.penalties.dreg_penalty`).
 * ``igp``: E_B[l] + lam * E_B ||grad_x l(f(x), y)||^2 by double backprop.
 * ``jacobian``: E_B[l] + lam * E_B ||J_x f||_F^2, exact ("Teaching the Teacher").
-* ``jacobian_rp``: the same with ``n_projections`` random projections (unbiased).
+* ``jacobian_rp``: the same with ``n_projections`` Gaussian random projections (unbiased).
 * ``sn``: E_B[l] on a model built with ``spectral_norm=True``.
 """
 from __future__ import annotations
@@ -41,9 +41,8 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA when available, else the CPU; ``"cpu"``/``"cuda[:n]"`` force one."""
-    if isinstance(device, torch.device):
-        return device
+    """``"auto"`` picks CUDA when available, else the CPU; ``"cpu"``/``"cuda[:n]"`` (or such a
+    ``torch.device``) force one."""
     name = str(device)
     kind = name.split(":")[0]
     check_choice("device", kind, DEVICES)
@@ -52,7 +51,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available; use 'auto' or 'cpu'")
+        raise ValueError(f"device={name!r} was requested but CUDA is not available; use 'auto' or 'cpu'")
     return torch.device(name)
 
 
@@ -289,7 +288,8 @@ def make_step(model: CompactMLP, optimizer: torch.optim.Optimizer, method: str =
             return task_value, task_value + lam * sq.mean()
         if method in ("jacobian", "jacobian_rp"):
             sq, out = (jacobian_sq_frobenius(model, xb, create_graph=True) if method == "jacobian" else
-                       projected_jacobian_sq(model, xb, n_projections, generator, create_graph=True))
+                       projected_jacobian_sq(model, xb, n_projections, generator, create_graph=True,
+                                             distribution="gaussian"))
             task_value = task_loss(out, yb, task)
             return task_value, task_value + lam * sq.mean()
         task_value = task_loss(model(xb), yb, task)  # base, sn
@@ -314,6 +314,8 @@ def checked_targets(model: CompactMLP, x: torch.Tensor, y: torch.Tensor, task: s
     if not isinstance(y, torch.Tensor) or y.ndim == 0 or y.shape[0] != x.shape[0]:
         raise ValueError(f"{name} must be a tensor with one row per row of {x_name} ({x.shape[0]}), "
                          f"got {getattr(y, 'shape', type(y).__name__)}")
+    if y.is_floating_point() and not bool(torch.isfinite(y).all()):
+        raise ValueError(f"{name} contains non-finite values (NaN or inf); targets must be finite")
     outputs = model.layers[-1].out_features
     if task == "classification":
         if y.ndim != 1:
@@ -331,13 +333,15 @@ def checked_targets(model: CompactMLP, x: torch.Tensor, y: torch.Tensor, task: s
 def _check_data(model: CompactMLP, x_train: torch.Tensor, y_train: torch.Tensor,
                 x_val: torch.Tensor | None, y_val: torch.Tensor | None,
                 task: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Inputs the model accepts; the targets checked (:func:`checked_targets`) and returned."""
-    check_input(model, x_train, "x_train")
+    """Inputs the model accepts (at least one row each); the targets checked
+    (:func:`checked_targets`) and returned."""
+    for name, x in (("x_train", x_train), ("x_val", x_val)):
+        if x is not None and check_input(model, x, name).shape[0] == 0:
+            raise ValueError(f"{name} has no rows (shape {tuple(x.shape)}); give at least one sample")
     y_train = checked_targets(model, x_train, y_train, task, "y_train")
     if (x_val is None) != (y_val is None):
         raise ValueError("give x_val and y_val together, or neither")
     if x_val is not None:
-        check_input(model, x_val, "x_val")
         y_val = checked_targets(model, x_val, y_val, task, "y_val")
     return y_train, y_val
 

@@ -48,7 +48,7 @@ def test_projected_jacobian_sq_is_unbiased():
     x = torch.randn(3, 4, generator=torch.Generator().manual_seed(2))
     exact, _ = jacobians.jacobian_sq_frobenius(model, x)
     gen = torch.Generator().manual_seed(2024)
-    draws = torch.stack([jacobians.projected_jacobian_sq(model, x, 1, generator=gen)[0]
+    draws = torch.stack([jacobians.projected_jacobian_sq(model, x, 1, generator=gen, distribution="gaussian")[0]
                          for _ in range(2000)])  # (2000, n)
     mean = draws.mean(dim=0)
     se = draws.std(dim=0) / 2000 ** 0.5
@@ -73,7 +73,8 @@ def test_projected_jacobian_sq_exact_for_scalar_output_in_expectation_form():
     """For one output, ||v J||^2 = v^2 ||grad f||^2 with v ~ N(0, 1) drawn from the generator."""
     model = CompactMLP.seeded(6, 3, (5,), 1, activation="poly")
     x = torch.randn(4, 3, generator=torch.Generator().manual_seed(4))
-    got, _ = jacobians.projected_jacobian_sq(model, x, 1, generator=torch.Generator().manual_seed(1))
+    got, _ = jacobians.projected_jacobian_sq(model, x, 1, generator=torch.Generator().manual_seed(1),
+                                             distribution="gaussian")
     v = torch.randn(4, 1, generator=torch.Generator().manual_seed(1))
     grad_sq = ref.input_jacobian(model, x).detach().pow(2).sum(dim=(1, 2))
     torch.testing.assert_close(got, v[:, 0] ** 2 * grad_sq, rtol=1e-10, atol=0)
@@ -124,3 +125,85 @@ def test_rademacher_and_sphere_have_less_variance_and_are_exact_for_one_output(f
         torch.testing.assert_close(one, exact)
     with pytest.raises(ValueError, match=r"distribution='uniform' is not valid; choose one of \['gaussian'"):
         jacobians.projected_jacobian_sq(narrow, x, 1, distribution="uniform")
+
+
+OUTPUT_SHAPES = {  # the last layers of a Linear(3, 6) -> Tanh model, and the output shape they give
+    "(n,)": (lambda: [torch.nn.Linear(6, 1), torch.nn.Flatten(0)], (7,)),
+    "(n, k)": (lambda: [torch.nn.Linear(6, 4)], (7, 4)),
+    "(n, 2, 3)": (lambda: [torch.nn.Linear(6, 6), torch.nn.Unflatten(1, (2, 3))], (7, 2, 3)),
+}
+
+
+@pytest.mark.parametrize("shape", list(OUTPUT_SHAPES))
+def test_every_output_shape_is_flattened_per_sample(shape):
+    """||J||_F^2 of each sample's whole output, against vmap(jacrev); the one-output projections
+    are exact (before: (n,) raised IndexError and (n, 2, 3) summed over the first output axis only)."""
+    from torch.func import jacrev, vmap
+
+    torch.manual_seed(0)
+    last, expected_shape = OUTPUT_SHAPES[shape]
+    model = torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.Tanh(), *last())
+    x = torch.randn(7, 3, generator=torch.Generator().manual_seed(1))
+    expected = vmap(jacrev(lambda v: model(v.unsqueeze(0)).squeeze(0)))(x).pow(2).flatten(1).sum(dim=1)
+    sq, out = jacobians.jacobian_sq_frobenius(model, x)
+    assert out.shape == expected_shape
+    torch.testing.assert_close(sq, expected, rtol=1e-12, atol=0)
+    many, _ = jacobians.projected_jacobian_sq(model, x, 3000, torch.Generator().manual_seed(2))
+    torch.testing.assert_close(many, expected, rtol=0.1, atol=0)
+    if shape == "(n,)":
+        for distribution in ("rademacher", "sphere"):
+            one, _ = jacobians.projected_jacobian_sq(model, x, 1, distribution=distribution)
+            torch.testing.assert_close(one, expected, rtol=1e-12, atol=0)
+
+
+def test_an_output_without_one_row_per_sample_is_refused():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Flatten(0))  # (n, 2) -> (2 n,)
+    with pytest.raises(ValueError, match=r"the model's output has shape \(10,\) for x of shape \(5, 3\); the "
+                                         r"penalties need one output row per sample: shape \(5,\), \(5, k\)"):
+        jacobians.jacobian_sq_frobenius(model, torch.randn(5, 3))
+
+
+def test_per_sample_losses_of_outputs_with_more_dimensions_average_each_sample():
+    """Squared error over all of a sample's output values; cross-entropy over the extra axes
+    (class axis 1): their batch means equal F.mse_loss / F.cross_entropy."""
+    gen = torch.Generator().manual_seed(3)
+    out = torch.randn(6, 4, 5, generator=gen)
+    y = torch.randn(6, 4, 5, generator=gen)
+    mse = jacobians.per_sample_loss(out, y, "mse")
+    torch.testing.assert_close(mse, (out - y).pow(2).mean(dim=(1, 2)), rtol=1e-12, atol=0)
+    labels = torch.randint(0, 4, (6, 5), generator=gen)
+    ce = jacobians.per_sample_loss(out, labels, "ce")
+    assert ce.shape == (6,)
+    assert float(ce.mean()) == pytest.approx(float(F.cross_entropy(out, labels)), rel=1e-12)
+    flat = jacobians.per_sample_loss(out[:, 0, 0], y[:, 0, 0], "mse")  # (n,) outputs
+    torch.testing.assert_close(flat, (out[:, 0, 0] - y[:, 0, 0]).pow(2), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("loss, output_shape, y, pattern", [
+    ("mse", (4, 2), torch.zeros(4, 3), r"y has shape \(4, 3\) but the model's output has shape \(4, 2\): "
+                                      r"loss='mse' needs 2 target value\(s\) per sample"),
+    ("ce", (4,), torch.zeros(4, dtype=torch.long), r"loss='ce' needs class scores of shape \(n, classes, ...\)"),
+    ("ce", (4, 3, 2), torch.zeros(4, dtype=torch.long), r"loss='ce' needs class indices of shape \(4, 2\) or "
+                                                        r"class probabilities of shape \(4, 3, 2\)"),
+])
+def test_targets_that_do_not_fit_the_output_are_refused(loss, output_shape, y, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        jacobians.check_targets(torch.zeros(output_shape), y, loss)
+
+
+def test_dropout_and_rrelu_in_training_mode_are_refused_and_exact_in_eval_mode():
+    """In eval mode dropout is the identity and RReLU a LeakyReLU of slope (lower + upper) / 2."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Dropout(0.5), torch.nn.RReLU(0.1, 0.3),
+                                torch.nn.Linear(6, 2))
+    x = torch.randn(10, 4)
+    for call in (lambda: jacobians.jacobian_sq_frobenius(model, x),
+                 lambda: jacobians.projected_jacobian_sq(model, x, 2),
+                 lambda: jacobians.loss_gradient_sq(model, x, torch.zeros(10, 2), "mse")):
+        with pytest.raises(ValueError, match=r"Sequential has Dropout \(1\), RReLU \(2\) in training mode: it "
+                                             r"draws new random numbers on every call.*call model.eval\(\)"):
+            call()
+    ours, _ = jacobians.jacobian_sq_frobenius(model.eval(), x)
+    leaky = torch.nn.Sequential(model[0], torch.nn.LeakyReLU(0.2), model[3])
+    expected, _ = jacobians.jacobian_sq_frobenius(leaky, x)
+    torch.testing.assert_close(ours, expected, rtol=1e-12, atol=0)

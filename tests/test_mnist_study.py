@@ -85,7 +85,9 @@ def test_configs_and_groups(tiny_mnist):
     assert len(configs) == 2 * 2 * 4 * 2
     assert {c["lam"] for c in configs if c["method"] in ("base", "sn")} == {0.0}
     assert {c["lam"] for c in configs if c["method"] in ("dreg", "igp")} == {s["lam"]}
-    assert {c["data_source"] for c in configs} == {"random test tensors"}
+    # a key holds the data's content (fingerprint and sizes), never its source text or folder
+    assert all("data_source" not in c for c in configs)
+    assert {c["data_fingerprint"] for c in configs} == {tiny_mnist.fingerprint()}
     groups = {}
     for c in configs:
         groups.setdefault(study.group_key(c), []).append(c)

@@ -228,7 +228,7 @@ def test_jacobian_penalty_directional_derivative():
     assert numeric == pytest.approx(analytic, rel=1e-6)
 
 
-def test_projected_jacobian_penalty_uses_gaussian_projections():
+def test_projected_jacobian_penalty_with_gaussian_projections():
     """With n projections the penalty is mean_i mean_r ||v_ir^T J_i||^2 for the generator's v."""
     model = make_model(13, 4, (6,), 3, "poly")
     x = torch.randn(9, 4, generator=torch.Generator().manual_seed(8))
@@ -236,7 +236,8 @@ def test_projected_jacobian_penalty_uses_gaussian_projections():
     gen = torch.Generator().manual_seed(123)
     vs = [torch.randn(9, 3, generator=gen) for _ in range(4)]
     expected = torch.stack([torch.einsum("nk,nkd->nd", v, jac).pow(2).sum(dim=1) for v in vs]).mean()
-    got = penalties.jacobian_penalty(model, x, n_projections=4, generator=torch.Generator().manual_seed(123))
+    got = penalties.jacobian_penalty(model, x, n_projections=4, generator=torch.Generator().manual_seed(123),
+                                     distribution="gaussian")
     assert float(got.detach()) == pytest.approx(float(expected.detach()), rel=1e-10)
     got.backward()  # differentiable
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.layers[0].parameters())
@@ -246,3 +247,150 @@ def test_jacobian_penalty_rejects_zero_projections():
     model = CompactMLP(3, (4,), 2)
     with pytest.raises(ValueError, match="n_projections=0 is not valid"):
         penalties.jacobian_penalty(model, torch.randn(4, 3), n_projections=0)
+
+
+def test_the_functional_and_loop_forms_share_one_default_projection():
+    """Both default to Rademacher v (entries +-1 from the generator): the same value for one seed
+    (before: jacobian_penalty drew Gaussian v and Regulariser Rademacher)."""
+    from dreg_utils.regulariser import Regulariser
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(10, 6), torch.nn.Tanh(), torch.nn.Linear(6, 4))
+    x = torch.randn(8, 10, generator=torch.Generator().manual_seed(1))
+    jac = vmap(jacrev(lambda v: model(v.unsqueeze(0)).squeeze(0)))(x)  # (n, k, d)
+    v = 2.0 * torch.randint(0, 2, (8, 4), generator=torch.Generator().manual_seed(0)) - 1.0
+    expected = torch.einsum("nk,nkd->nd", v, jac).pow(2).sum(dim=1).mean()
+    functional = penalties.jacobian_penalty(model, x, n_projections=1, generator=torch.Generator().manual_seed(0))
+    _, loop = Regulariser("jacobian", n_projections=1, generator=torch.Generator().manual_seed(0))(model, x)
+    torch.testing.assert_close(functional, expected, rtol=1e-12, atol=0)
+    torch.testing.assert_close(loop, functional, rtol=0, atol=0)
+
+
+def unflattened():
+    """Outputs of shape (n, 2, 3): Linear(10, 6) -> Tanh -> Linear(6, 6) -> Unflatten."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(10, 6), torch.nn.Tanh(), torch.nn.Linear(6, 6),
+                               torch.nn.Unflatten(1, (2, 3)))
+
+
+def flat_output():
+    """Outputs of shape (n,): a regression model whose output is flattened."""
+    torch.manual_seed(1)
+    return torch.nn.Sequential(torch.nn.Linear(10, 6), torch.nn.Tanh(), torch.nn.Linear(6, 1), torch.nn.Flatten(0))
+
+
+@pytest.mark.parametrize("make", [unflattened, flat_output], ids=["(n,2,3)", "(n,)"])
+def test_penalties_flatten_each_samples_output(make):
+    """Jacobian penalty and IGP of (n,) and (n, 2, 3) outputs against vmap(jacrev) of each sample's
+    flattened output (before: wrong values for (n, 2, 3), IndexError for (n,))."""
+    model = make()
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(8, 10, generator=gen)
+    out = model(x)
+    y = torch.randn(out.shape, generator=gen)
+
+    def one(v):
+        return model(v.unsqueeze(0)).squeeze(0).reshape(-1)
+
+    exact = vmap(jacrev(one))(x).pow(2).sum(dim=(1, 2)).mean()
+    igp = vmap(jacrev(lambda v, t: (one(v) - t.reshape(-1)).pow(2).mean()))(x, y).pow(2).sum(dim=1).mean()
+    torch.testing.assert_close(penalties.jacobian_penalty(model, x), exact, rtol=1e-12, atol=0)
+    torch.testing.assert_close(penalties.input_gradient_penalty(model, x), exact, rtol=1e-12, atol=0)
+    torch.testing.assert_close(penalties.input_gradient_penalty(model, x, y), igp, rtol=1e-12, atol=0)
+    estimate = penalties.jacobian_penalty(model, x, n_projections=2000, generator=gen)
+    torch.testing.assert_close(estimate, exact, rtol=0.05, atol=0)
+    # the CR-penalty does not depend on the output's shape
+    torch.testing.assert_close(penalties.dreg_penalty(model, x),
+                               penalties.dreg_penalty(torch.nn.Sequential(*list(model)[:-1]), x), rtol=0, atol=0)
+
+
+def test_cross_entropy_igp_of_class_scores_with_more_dimensions():
+    """(n, classes, 3) scores with (n, 3) labels: the per-sample loss is the mean over the 3
+    positions, written out by hand."""
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.Tanh(), torch.nn.Linear(6, 12),
+                                torch.nn.Unflatten(1, (4, 3)))
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(9, 5, generator=gen)
+    labels = torch.randint(0, 4, (9, 3), generator=gen)
+
+    def loss(v, t):
+        scores = model(v.unsqueeze(0)).squeeze(0)  # (classes, positions)
+        picked = scores.gather(0, t.unsqueeze(0)).squeeze(0)
+        return (torch.logsumexp(scores, dim=0) - picked).mean()
+
+    expected = vmap(jacrev(loss))(x, labels).pow(2).sum(dim=1).mean()
+    got = penalties.input_gradient_penalty(model, x, labels, loss="ce")
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+
+
+SEQ = lambda: torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))  # noqa: E731
+CALLS = {
+    "dreg_penalty": lambda m, x, y: penalties.dreg_penalty(m, x),
+    "jacobian_penalty": lambda m, x, y: penalties.jacobian_penalty(m, x),
+    "jacobian_penalty(n_projections=2)": lambda m, x, y: penalties.jacobian_penalty(m, x, n_projections=2),
+    "input_gradient_penalty": lambda m, x, y: penalties.input_gradient_penalty(m, x),
+    "input_gradient_penalty(y)": lambda m, x, y: penalties.input_gradient_penalty(m, x, y),
+}
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+@pytest.mark.parametrize("model", [SEQ, lambda: make_model(0, 4, (5,), 2, "poly")], ids=["sequential", "compact"])
+def test_an_empty_batch_is_refused(name, model):
+    """Before: a NaN penalty (the mean of no samples)."""
+    with pytest.raises(ValueError, match=r"x has no rows \(shape \(0, 4\)\); a penalty is a batch mean"):
+        CALLS[name](model(), torch.zeros(0, 4), torch.zeros(0, 2))
+
+
+def test_a_trace_of_an_empty_batch_is_refused():
+    model = make_model(0, 4, (5,), 2, "poly")
+    with pytest.raises(ValueError, match=r"the trace is of an empty batch"):
+        penalties.dreg_penalty(model, trace=model.trace(torch.zeros(0, 4)))
+
+
+@pytest.mark.parametrize("call, error, pattern", [
+    (lambda: penalties.input_gradient_penalty(SEQ(), torch.randn(3, 4), torch.tensor([[0.0, float("nan")]] * 3)),
+     ValueError, r"y contains non-finite values \(NaN or inf\); targets must be finite"),
+    (lambda: penalties.input_gradient_penalty(SEQ(), torch.randn(3, 4), torch.zeros(3, 3)), ValueError,
+     r"y has shape \(3, 3\) but the model's output has shape \(3, 2\): loss='mse' needs 2 target value\(s\)"),
+    (lambda: penalties.input_gradient_penalty(SEQ(), torch.randn(3, 4), torch.zeros(2, 2)), ValueError,
+     r"y must be a tensor with one row per row of x: x has 3 rows but y has 2 \(shape \(2, 2\)\)"),
+    (lambda: penalties.input_gradient_penalty(SEQ(), torch.randn(3, 4), loss="hinge"), ValueError,
+     r"loss='hinge' is not valid; choose one of \['mse', 'ce'\]"),
+    (lambda: penalties.jacobian_penalty(SEQ(), torch.randn(3, 7)), ValueError,
+     r"x has 7 features \(shape \(3, 7\)\) but the model's first Linear layer takes in_features=4"),
+    (lambda: penalties.dreg_penalty(SEQ(), torch.randn(3, 7)), ValueError,
+     r"x has 7 features \(shape \(3, 7\)\) but the model's first Linear layer takes in_features=4"),
+    (lambda: penalties.jacobian_penalty(SEQ(), torch.randn(3, 4), n_projections=1, distribution="uniform"),
+     ValueError, r"distribution='uniform' is not valid; choose one of \['gaussian', 'rademacher', 'sphere'\]"),
+    (lambda: penalties.jacobian_penalty(torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.Flatten(0)),
+                                        torch.randn(3, 4)),
+     ValueError, r"the model's output has shape \(6,\) for x of shape \(3, 4\); the penalties need one output row"),
+])
+def test_bad_inputs_are_refused_in_one_line(call, error, pattern):
+    """Before: raw torch errors (shape mismatches inside matmul or reshape) or a NaN penalty."""
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode], ids=["no_grad", "inference_mode"])
+def test_penalties_without_autograd_are_refused_or_need_none(mode):
+    """The input-derivative penalties need autograd and say so (before: "element 0 of tensors does
+    not require grad"); the CR-penalty of a CompactMLP needs none, that of a Sequential runs under
+    no_grad (phi' by autograd inside) and refuses inference_mode."""
+    model, compact, x = SEQ(), make_model(0, 4, (5,), 2, "poly"), torch.randn(3, 4)
+    expected = {"seq": penalties.dreg_penalty(model, x).detach(),
+                "compact": penalties.dreg_penalty(compact, x).detach()}
+    name = "no_grad\\(\\) switches off" if mode is torch.no_grad else "inference_mode\\(\\) forbids"
+    with mode():
+        for what, call in [("jacobian_penalty", lambda: penalties.jacobian_penalty(model, x)),
+                           ("input_gradient_penalty", lambda: penalties.input_gradient_penalty(model, x, x[:, :2]))]:
+            with pytest.raises(RuntimeError, match=rf"{what} differentiates through x, which torch.{name}"):
+                call()
+        assert torch.equal(penalties.dreg_penalty(compact, x), expected["compact"])
+        if mode is torch.no_grad:
+            assert torch.equal(penalties.dreg_penalty(model, x), expected["seq"])
+        else:
+            with pytest.raises(RuntimeError, match=r"takes phi' of torch.nn activations by autograd, which "
+                                                   r"torch.inference_mode\(\) forbids; call it under torch.no_grad"):
+                penalties.dreg_penalty(model, x)

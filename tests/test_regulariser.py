@@ -183,7 +183,7 @@ BATCH_NORM = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Lin
     (lambda: Regulariser("jacobian", generator=3), TypeError, r"generator must be a torch.Generator or None, got int"),
     (lambda: Regulariser("dreg")(lambda v: v, batch()[0]), TypeError, r"model must be a torch.nn.Module, got function"),
     (lambda: Regulariser("igp")(sequential(nn.Tanh()), batch()[0], torch.zeros(5, 3)), ValueError,
-     r"y must be a tensor with one row per row of x \(12\), got \(5, 3\)"),
+     r"y must be a tensor with one row per row of x: x has 12 rows but y has 5 \(shape \(5, 3\)\)"),
     (lambda: Regulariser("dreg")(nn.Linear(4, 3), batch()[0]), TypeError,
      r"method='dreg' needs a CompactMLP or an nn.Sequential .*, got Linear"),
     (lambda: Regulariser("dreg")(BATCH_NORM, batch()[0]), TypeError, r"layer 1 of the Sequential is BatchNorm1d"),
@@ -194,4 +194,140 @@ BATCH_NORM = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Lin
 ])
 def test_bad_arguments_are_refused_by_name(call, error, pattern):
     with pytest.raises(error, match=pattern):
+        call()
+
+
+def reshaped(last: nn.Module, outputs: int) -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 7), nn.Tanh(), nn.Linear(7, outputs), last)
+
+
+@pytest.mark.parametrize("method", ["dreg", "jacobian", "igp"])
+@pytest.mark.parametrize("last, outputs", [(nn.Flatten(0), 1), (nn.Unflatten(1, (2, 3)), 6)], ids=["(n,)", "(n,2,3)"])
+def test_outputs_of_shape_n_and_with_more_dimensions(method, last, outputs):
+    """The penalty of each sample's flattened output, against torch.func (before: IndexError for
+    (n,); for (n, 2, 3) a Jacobian penalty over the first output axis only)."""
+    model = reshaped(last, outputs)
+    x, _ = batch()
+    y = torch.randn(model(x).shape, generator=torch.Generator().manual_seed(6))
+    output, penalty = Regulariser(method)(model, x, y)
+    torch.testing.assert_close(output, model(x), rtol=0, atol=0)
+    params = {n: p.detach() for n, p in model.named_parameters()}
+    flat = nn.Sequential(*list(model)[:-1])  # the same layers without the reshape
+    expected = {"dreg": lambda: dreg_by_jacrev(flat, params, x),
+                "jacobian": lambda: jacobian_sq_by_jacrev(flat, params, x),
+                "igp": lambda: igp_by_func(flat, params, x, y.reshape(12, -1))}[method]()
+    torch.testing.assert_close(penalty, expected, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("method", ["none", "dreg", "jacobian", "igp"])
+def test_an_empty_batch_is_refused_by_every_method(method):
+    """Before: a NaN penalty (the mean of no samples), or a zero one for "none"."""
+    with pytest.raises(ValueError, match=r"x has no rows \(shape \(0, 4\)\); a penalty is a batch mean"):
+        Regulariser(method)(sequential(nn.Tanh()), torch.zeros(0, 4), torch.zeros(0, 3))
+
+
+@pytest.mark.parametrize("method", ["none", "dreg", "jacobian", "igp"])
+def test_non_finite_targets_are_refused_by_every_method(method):
+    x, y = batch()
+    y[3, 1] = float("inf")
+    with pytest.raises(ValueError, match=r"y contains non-finite values \(NaN or inf\)"):
+        Regulariser(method)(sequential(nn.Tanh()), x, y)
+
+
+@pytest.mark.parametrize("mode", [torch.no_grad, torch.inference_mode], ids=["no_grad", "inference_mode"])
+@pytest.mark.parametrize("method", ["jacobian", "igp"])
+def test_input_derivatives_without_autograd_are_refused(mode, method):
+    """Before: "element 0 of tensors does not require grad and does not have a grad_fn"."""
+    model, (x, y) = sequential(nn.Tanh()), batch()
+    switched = r"torch.no_grad\(\) switches off" if mode is torch.no_grad else r"torch.inference_mode\(\) forbids"
+    with mode(), pytest.raises(RuntimeError, match=rf"Regulariser\('{method}'\) differentiates through x, which "
+                                                    rf"{switched}"):
+        Regulariser(method)(model, x, y)
+
+
+def test_the_cr_penalty_under_no_grad_is_the_value_with_gradients():
+    model, (x, y) = sequential(nn.Tanh()), batch()
+    with torch.no_grad():
+        output, penalty = Regulariser("dreg")(model, x, y)
+    assert not penalty.requires_grad
+    torch.testing.assert_close(penalty, Regulariser("dreg")(model, x, y)[1].detach(), rtol=0, atol=0)
+
+
+def wrapped(dropout: nn.Module) -> nn.Sequential:
+    """sequential(nn.Tanh()) with pass-through layers and nesting around the same three Linear layers."""
+    plain = sequential(nn.Tanh())
+    return nn.Sequential(nn.Flatten(), nn.Sequential(plain[0], nn.Identity(), nn.Tanh()), dropout,
+                         nn.Sequential(nn.Sequential(plain[2], nn.Tanh()), nn.Identity()), plain[4])
+
+
+@pytest.mark.parametrize("method", ["dreg", "jacobian", "igp"])
+def test_nested_sequentials_identity_flatten_and_eval_dropout_are_accepted(method):
+    """The penalty equals that of the plain alternating model with the same Linear layers (before:
+    dreg refused the nested Sequential, Identity, Flatten and Dropout)."""
+    model, plain, (x, y) = wrapped(nn.Dropout(0.5)).eval(), sequential(nn.Tanh()), batch()
+    output, penalty = Regulariser(method)(model, x, y)
+    expected_output, expected = Regulariser(method)(plain, x, y)
+    torch.testing.assert_close(output, expected_output, rtol=0, atol=0)
+    torch.testing.assert_close(penalty, expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("method", ["dreg", "jacobian", "igp"])
+def test_dropout_in_training_mode_is_refused(method):
+    x, y = batch()
+    with pytest.raises(ValueError, match=r"Sequential has Dropout \(2\) in training mode: it draws new random "
+                                         r"numbers on every call.*call model.eval\(\)"):
+        Regulariser(method)(wrapped(nn.Dropout(0.5)), x, y)
+
+
+def test_prelu_slopes_get_the_gradient_of_the_cr_penalty():
+    """PReLU has one slope per unit; the CR-penalty's gradient in them (through phi'(z) = a_j for
+    z <= 0) and in the weights equals torch.func.grad of the layer-Jacobian definition (jacrev per
+    sample: torch.func's vmap of PReLU's backward fails in torch 2.13)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 7), nn.PReLU(7, init=0.3), nn.Linear(7, 5), nn.PReLU(), nn.Linear(5, 3))
+    x, _ = batch()
+    params = {n: p.detach() for n, p in model.named_parameters()}
+
+    def definition(p):
+        total, h = 0.0, x
+        for i in (0, 2):
+            def layer(hi, i=i):
+                z = functional_call(model[i], {"weight": p[f"{i}.weight"], "bias": p[f"{i}.bias"]}, (hi,))
+                return functional_call(model[i + 1], {"weight": p[f"{i + 1}.weight"]}, (z,))
+            jac = torch.stack([jacrev(lambda hi, layer=layer: layer(hi.unsqueeze(0))[0])(hi) for hi in h])
+            total = total + jac.pow(2).sum(dim=(1, 2)).mean()
+            h = layer(h)
+        return (total + p["4.weight"].pow(2).sum()) / 3
+
+    model.zero_grad(set_to_none=True)
+    _, penalty = Regulariser("dreg")(model, x)
+    torch.testing.assert_close(penalty.detach(), definition(params), rtol=1e-12, atol=0)
+    penalty.backward()
+    expected = grad(definition)(params)
+    for name, p in model.named_parameters():
+        if name != "4.bias":
+            torch.testing.assert_close(p.grad, expected[name], rtol=1e-10, atol=1e-14, msg=name)
+    assert model[1].weight.grad.abs().min() > 0  # every unit's slope enters through some z <= 0
+    model[0].requires_grad_(False)  # a frozen first layer: z^(1) needs no gradient, the slopes still do
+    model.zero_grad(set_to_none=True)
+    Regulariser("dreg")(model, x)[1].backward()
+    torch.testing.assert_close(model[1].weight.grad, expected["1.weight"], rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda: Regulariser("igp")(sequential(nn.Tanh()), batch()[0], torch.zeros(12, 2)),
+     r"y has shape \(12, 2\) but the model's output has shape \(12, 3\): loss='mse' needs 3 target value\(s\)"),
+    (lambda: Regulariser("jacobian")(sequential(nn.Tanh()), torch.zeros(12, 5)),
+     r"x has 5 features \(shape \(12, 5\)\) but the model's first Linear layer takes in_features=4"),
+    (lambda: Regulariser("none")(wrapped(nn.Identity()), torch.zeros(12, 5)),
+     r"x has 5 features \(shape \(12, 5\)\) but the model's first Linear layer takes in_features=4"),
+    (lambda: Regulariser("igp", loss="ce")(reshaped(nn.Flatten(0), 1), batch()[0], torch.zeros(12, dtype=torch.long)),
+     r"loss='ce' needs class scores of shape \(n, classes, ...\), but the model's output has shape \(12,\)"),
+    (lambda: Regulariser("dreg")(reshaped(nn.Flatten(0), 3), batch()[0]),
+     r"the model's output has shape \(36,\) for x of shape \(12, 4\); the penalties need one output row per sample"),
+])
+def test_inputs_that_do_not_fit_the_model_are_refused_in_one_line(call, pattern):
+    """Before: raw torch errors from inside the forward pass or the loss."""
+    with pytest.raises(ValueError, match=pattern):
         call()

@@ -1,4 +1,6 @@
-"""Safe loading: nothing in the product unpickles, and a damaged result cache is recomputed.
+"""Safe loading: nothing in the product unpickles, a damaged result cache is recomputed (one log
+line naming the file and why), a record that does not fit its study's schema is never used, and a
+stored formula is never run.
 
 The result caches are JSON. This scans the code of ``dreg_utils/``, ``benchmarks/``,
 ``notebooks/`` and ``book/`` (Python files, and the code cells and ``python`` blocks of
@@ -12,13 +14,19 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from dreg_utils import __version__, sweep
+from dreg_utils.data.formula import read_srepr
+from dreg_utils.studies import distillation
+from dreg_utils.studies import mnist as mnist_study
+from dreg_utils.studies.mnist import MNISTSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 SCANNED = ("dreg_utils", "benchmarks", "notebooks", "book")
@@ -222,3 +230,113 @@ def test_cache_record_of_another_configuration_is_not_trusted(tmp_path):
     rows, calls = _run(tmp_path)
     assert calls == [[CONFIG], [OTHER]]
     assert rows == [[1, 10, False], [2, 20, False]]
+
+
+def test_a_damaged_file_is_named_in_one_log_line(tmp_path, caplog):
+    path = tmp_path / f"{sweep.config_key(CONFIG)}.json"
+    path.write_text(_record(CONFIG, {"value": 10})[:25])
+    with caplog.at_level(logging.WARNING, logger="dreg_utils.sweep"):
+        _run(tmp_path)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"cache file {path} is not used (not valid JSON at character 21 of 25: truncated or damaged); "
+        "its run is recomputed"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="dreg_utils.sweep"):
+        _run(tmp_path)  # repaired: read back silently
+    assert caplog.records == []
+
+
+def test_a_record_of_another_study_version_is_recomputed(tmp_path, caplog):
+    record = json.loads(_record(CONFIG, {"value": 99}))
+    (tmp_path / f"{sweep.config_key(CONFIG)}.json").write_text(json.dumps({**record, "study_version": "0"}))
+    with caplog.at_level(logging.WARNING, logger="dreg_utils.sweep"):
+        rows, calls = _run(tmp_path)
+    assert calls == [[CONFIG], [OTHER]] and rows[0] == [1, 10, False]
+    assert "it records study version '0', not '1'" in caplog.text
+
+
+# ------------------------------------------------------------------ records that do not fit their study
+
+def _mnist_settings():
+    return mnist_study.validate(MNISTSettings.from_profile(
+        "smoke", capacities=[[8, 4]], activations=["relu"], methods=["base", "dreg"], seeds=[0],
+        epochs=1, device="cpu"))
+
+
+def test_a_record_without_metrics_is_recomputed_not_read_as_nan(tmp_path, tiny_mnist, caplog):
+    """Reproduction: a record ``{"diverged": false}`` was accepted, giving chapter 02 a NaN row."""
+    settings = _mnist_settings()
+    first = mnist_study.run_sweep(settings, tiny_mnist, tmp_path, progress=False)
+    planted = tmp_path / "cache" / f"{first['run_key'].iloc[1]}.json"
+    record = json.loads(planted.read_text())
+    planted.write_text(json.dumps({**record, "result": {"diverged": False}}))
+    with caplog.at_level(logging.WARNING, logger="dreg_utils.sweep"):
+        again = mnist_study.run_sweep(settings, tiny_mnist, tmp_path, progress=False)
+    assert again["cached"].tolist() == [True, False]
+    assert again[list(mnist_study.METRICS)].notna().all().all()
+    assert again["test_acc"].tolist() == first["test_acc"].tolist()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"cache file {planted} is not used (field 'diverged_step' is missing); its run is recomputed"]
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"test_acc": float("nan")}, "field 'test_acc' is nan, not a finite number"),
+    ({"ig_p99": None}, "field 'ig_p99' is None, not a finite number"),
+    ({"ig_quantiles": "[[0, 1]]"}, "field 'ig_quantiles' is '[[0, 1]]', not a list"),
+])
+def test_a_record_with_a_bad_metric_is_recomputed(tmp_path, tiny_mnist, caplog, change, reason):
+    settings = _mnist_settings()
+    first = mnist_study.run_sweep(settings, tiny_mnist, tmp_path, progress=False)
+    planted = tmp_path / "cache" / f"{first['run_key'].iloc[0]}.json"
+    record = json.loads(planted.read_text())
+    planted.write_text(json.dumps({**record, "result": {**record["result"], **change}}))
+    with caplog.at_level(logging.WARNING, logger="dreg_utils.sweep"):
+        again = mnist_study.run_sweep(settings, tiny_mnist, tmp_path, progress=False)
+    assert again["cached"].tolist() == [False, True] and again["test_acc"].notna().all()
+    assert reason in caplog.text and len(caplog.records) == 1
+
+
+# ------------------------------------------------------------------ stored formulas never run
+
+def _payload(marker: Path) -> str:
+    """A gp_formula that ``sympy.sympify`` would run: it creates ``marker``."""
+    return f"lambdify.__globals__['__builtins__']['__import__']('os').system('touch {marker}')"
+
+
+def test_a_planted_formula_is_never_run_by_the_formula_table(tmp_path):
+    """Reproduction: distillation.formulas() rebuilt student formulas with sympify, so a
+    cache record's gp_formula ran as code when chapter 04 was re-run."""
+    marker = tmp_path / "X"
+    runs = pd.DataFrame([{"dataset": "feynman_I_14_4", "kind": "distill", "seed": 0, "method": "base",
+                          "lam": 0.0, "noise": 0.0, "diverged": False, "gp_formula": _payload(marker),
+                          "gp_length": 3, "gp_test_r2": 0.5}])
+    table = pd.DataFrame([{"dataset": "feynman_I_14_4", "best_lambda": 0.0}])
+    with pytest.raises(ValueError, match=r"stored formula .* is not valid: .* is not a sympy constructor call"):
+        distillation.formulas(runs, table)
+    assert not marker.exists()
+
+
+def test_a_planted_formula_in_a_cache_record_is_rejected_and_recomputed(tmp_path, caplog):
+    marker = tmp_path / "X"
+    config = {"kind": "direct", "dataset": "feynman_I_14_4", "noise": 0.0, "seed": 0}
+    fresh = {"gp_val_r2": 0.9, "gp_test_r2": 0.8, "gp_length": 3, "gp_seconds": 0.1,
+             "gp_program": "mul(X0, X1)",
+             "gp_formula": "Mul(Symbol('z_k', real=True), Symbol('z_x', real=True))",
+             "tree_val_r2": 0.7, "tree_test_r2": 0.6, "tree_seconds": 0.1, "boost_val_r2": 0.9,
+             "boost_test_r2": 0.9, "boost_seconds": 0.1, "snr_proxy": 2.0}
+    path = tmp_path / f"{sweep.config_key(config, distillation.STUDY_VERSION)}.json"
+    path.write_text(json.dumps({"config": config, "result": {**fresh, "gp_formula": _payload(marker)},
+                                "study_version": distillation.STUDY_VERSION}))
+    calls = []
+
+    def run_group(group):
+        calls.append(group)
+        return [fresh for _ in group]
+
+    with caplog.at_level(logging.WARNING, logger="dreg_utils.sweep"):
+        runs = sweep.run_grid([config], run_group, tmp_path, progress=False,
+                              version=distillation.STUDY_VERSION, schema=distillation.result_schema)
+    assert calls == [[config]] and runs["gp_formula"].tolist() == [fresh["gp_formula"]]
+    assert "field 'gp_formula' is" in caplog.text and "not sympy.srepr text of a formula" in caplog.text
+    assert str(read_srepr(runs["gp_formula"].iloc[0])) == "z_k*z_x"
+    assert not marker.exists()

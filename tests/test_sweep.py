@@ -1,6 +1,12 @@
-"""The grid runner: cache keys, reuse of finished runs, grouping, atomic writes."""
+"""The grid runner: cache keys, reuse of finished runs, grouping, atomic writes, file modes,
+result schemas."""
+import ast
 import json
+import os
+import stat
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -76,3 +82,70 @@ def test_write_table_round_trips(tmp_path):
 def test_local_backend_runs_one_job_in_this_process():
     assert sweep.local_backend(1) == ("serial", None)
     assert sweep.local_backend(3) == ("joblib", 3)
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_results_are_written_as_the_umask_allows(tmp_path, umask, mode):
+    """A shared group can read the results (mkstemp alone would give every file mode 0600)."""
+    previous = os.umask(umask)
+    try:
+        assert sweep.current_umask() == umask
+        sweep.write_table(pd.DataFrame({"x": [1]}), tmp_path / "t.csv")
+        sweep.run_grid([{"a": 1}], lambda g: [{"score": 1}], tmp_path / "cache", progress=False)
+    finally:
+        os.umask(previous)
+    files = [tmp_path / "t.csv", *(tmp_path / "cache").glob("*.json")]
+    assert len(files) == 2 and [stat.S_IMODE(f.stat().st_mode) for f in files] == [mode, mode]
+
+
+SCHEMA = sweep.ResultSchema(always={"diverged": sweep.FLAG, "seconds": sweep.FINITE},
+                            finished={"score": sweep.FINITE, "ratio": sweep.NUMBER, "values": sweep.LIST},
+                            optional={"note": sweep.or_none(sweep.TEXT), "steps": sweep.INTEGER})
+FINISHED = {"diverged": False, "seconds": 1.5, "score": 2.0, "ratio": float("nan"), "values": [1, 2]}
+
+
+@pytest.mark.parametrize("result, problem", [
+    (FINISHED, None),
+    ({**FINISHED, "note": None, "steps": 3, "extra": "allowed"}, None),
+    ({"diverged": True, "seconds": 0.1}, None),  # a diverged run has no metrics
+    ({"diverged": False}, "field 'seconds' is missing"),
+    ({"diverged": False, "seconds": 1.0}, "field 'score' is missing"),
+    ({**FINISHED, "score": float("nan")}, "field 'score' is nan, not a finite number"),
+    ({**FINISHED, "score": float("inf")}, "field 'score' is inf, not a finite number"),
+    ({**FINISHED, "score": "2.0"}, "field 'score' is '2.0', not a finite number"),
+    ({**FINISHED, "score": True}, "field 'score' is True, not a finite number"),
+    ({**FINISHED, "values": "[1, 2]"}, "field 'values' is '[1, 2]', not a list"),
+    ({**FINISHED, "steps": 3.0}, "field 'steps' is 3.0, not an integer"),
+    ({**FINISHED, "note": 4}, "field 'note' is 4, not a string or null"),
+    ({"diverged": True, "seconds": 0.1, "score": "x"}, "field 'score' is 'x', not a finite number"),
+    ({"diverged": "no", "seconds": 1.0}, "field 'diverged' is 'no', not true or false"),
+    ([1, 2], "the result is list, not an object"),
+])
+def test_result_schema_names_the_first_problem(result, problem):
+    assert SCHEMA.problem(result) == problem
+
+
+def test_a_fresh_result_that_does_not_fit_its_schema_is_not_written(tmp_path):
+    with pytest.raises(RuntimeError, match=r"result for \{'a': 1\} does not fit the study's result "
+                                           r"schema: field 'score' is missing"):
+        sweep.run_grid([{"a": 1}], lambda g: [{"diverged": False, "seconds": 1.0}], tmp_path,
+                       progress=False, schema=SCHEMA)
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_a_result_is_checked_as_it_will_be_read_back(tmp_path):
+    """A value JSON cannot hold (here a numpy float32, written as text) is refused before it is
+    cached, rather than rejected on every later read."""
+    with pytest.raises(RuntimeError, match=r"field 'score' is '2.0', not a finite number"):
+        sweep.run_grid([{"a": 1}], lambda g: [{**FINISHED, "score": np.float32(2.0)}], tmp_path,
+                       progress=False, schema=SCHEMA)
+
+
+def test_every_study_declares_the_schema_of_its_results():
+    """Every run_grid call of a study passes schema=, so no study reads records unchecked."""
+    calls = []
+    for path in sorted(Path(sweep.__file__).parent.joinpath("studies").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "run_grid":
+                calls.append((path.name, any(k.arg == "schema" for k in node.keywords)))
+    assert len(calls) >= 7 and all(has for _, has in calls), calls

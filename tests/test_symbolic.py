@@ -1,4 +1,5 @@
 """Symbolic distillation: metrics, gplearn settings, formulas, teachers, the study's tables."""
+import json
 import math
 
 import numpy as np
@@ -15,6 +16,7 @@ from dreg_utils.studies import teacher_cost
 from dreg_utils import claims
 from dreg_utils import fast_gplearn
 from dreg_utils import symbolic_regression as symbolic
+from dreg_utils.data.formula import read_srepr
 from dreg_utils.data.regression import load_dataset
 from dreg_utils.models import CompactMLP
 from dreg_utils.studies.distillation import DistillationSettings
@@ -222,13 +224,15 @@ def test_distill_returns_every_metric(spring, method, lam):
                 "tree_fidelity_r2", "teacher_seconds", "gp_seconds", "tree_seconds"):
         assert np.isfinite(row[key]), key
     assert row["gp_length"] >= 1 and isinstance(row["gp_equals_truth"], bool)
-    assert isinstance(sympy.sympify(row["gp_formula"]), sympy.Expr)
+    assert sympy.srepr(read_srepr(row["gp_formula"])) == row["gp_formula"]  # read back without sympify
+    assert sr_study.DISTILL_SCHEMA.problem(json.loads(json.dumps(row))) is None
 
 
 def test_direct_controls(spring):
     row = symbolic.direct(spring, 0, TINY_GP, tree_max_depth=3)
     assert row["snr_proxy"] == pytest.approx(symbolic.snr_proxy(spring.x_train, spring.y_train))
     assert row["boost_test_r2"] > 0.9 and "gp_fidelity_r2" not in row
+    assert sr_study.DIRECT_SCHEMA.problem(json.loads(json.dumps(row))) is None
 
 
 def test_train_teacher_rejects_unknown_method(spring):

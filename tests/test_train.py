@@ -161,3 +161,29 @@ def test_fit_refuses_targets_of_another_shape(y_shape, task, pattern):
     y = torch.zeros(y_shape) if task == "regression" else torch.zeros(y_shape, dtype=torch.long)
     with pytest.raises(ValueError, match=pattern):
         fit(CompactMLP.seeded(0, 3, (8,), 1), x, y, task=task, epochs=1, device="cpu")
+
+
+@pytest.mark.parametrize("x_train, y_train, x_val, y_val, pattern", [
+    (torch.zeros(0, 3), torch.zeros(0, 1), None, None,
+     r"x_train has no rows \(shape \(0, 3\)\); give at least one sample"),
+    (torch.zeros(8, 3), torch.zeros(8, 1), torch.zeros(0, 3), torch.zeros(0, 1),
+     r"x_val has no rows \(shape \(0, 3\)\); give at least one sample"),
+    (torch.zeros(8, 3), torch.tensor([[0.0]] * 7 + [[float("nan")]]), None, None,
+     r"y_train contains non-finite values \(NaN or inf\); targets must be finite"),
+    (torch.zeros(8, 3), torch.zeros(8, 1), torch.zeros(4, 3), torch.full((4, 1), float("inf")),
+     r"y_val contains non-finite values \(NaN or inf\); targets must be finite"),
+])
+def test_fit_refuses_empty_data_and_non_finite_targets(x_train, y_train, x_val, y_val, pattern):
+    """Before: an empty training set was reported as "diverged ... a replay of the epoch did not
+    reproduce the failing step", and NaN targets as a divergence at step 1."""
+    with pytest.raises(ValueError, match=pattern):
+        fit(CompactMLP.seeded(0, 3, (4,), 1), x_train, y_train, x_val, y_val, epochs=1, device="cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_fit_refuses_a_cuda_torch_device_without_cuda():
+    """Before: "AssertionError: Torch not compiled with CUDA enabled" from inside model.to."""
+    with pytest.raises(ValueError, match=r"device='cuda' was requested but CUDA is not available; use 'auto' or 'cpu'"):
+        fit(CompactMLP.seeded(0, 3, (4,), 1), torch.zeros(8, 3), torch.zeros(8, 1), device=torch.device("cuda"))
+    with pytest.raises(ValueError, match=r"device='cuda:1' was requested but CUDA is not available"):
+        resolve_device(torch.device("cuda", 1))

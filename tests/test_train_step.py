@@ -155,7 +155,7 @@ def expected_step_grads(model, method, x, y, task, lam, generator=None):
         sq, out = jacobian_sq_frobenius(model, x, create_graph=True)
         total = task_loss(out, y, task) + lam * sq.mean()
     elif method == "jacobian_rp":
-        sq, out = projected_jacobian_sq(model, x, 2, generator, create_graph=True)
+        sq, out = projected_jacobian_sq(model, x, 2, generator, create_graph=True, distribution="gaussian")
         total = task_loss(out, y, task) + lam * sq.mean()
     else:
         total = task_loss(model(x), y, task)

@@ -24,14 +24,15 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-import sympy
 
 from .. import claims
 from .. import symbolic_regression as symbolic
+from ..data.formula import is_srepr, read_srepr
 from ..data.regression import DATASETS, FEYNMAN, REAL, check_datasets, load_dataset
 from ..runs import seed_summary
 from ..settings import StudySettings, check_training, knob
-from ..sweep import local_backend, run_grid, write_table
+from ..sweep import (DIVERGENCE, FINITE, FLAG, INTEGER, NUMBER, TEXT, Kind, ResultSchema, local_backend,
+                     run_grid, write_table)
 from ..threads import single_threaded
 from ..validation import (check_choice, check_float, check_hidden, check_int,
                           check_lambdas, check_nonempty_list, check_seeds)
@@ -49,6 +50,24 @@ METRICS = ("teacher_test_r2", "teacher_val_r2", "teacher_train_r2", "teacher_cle
            "gp_equals_truth", "tree_test_r2", "tree_val_r2", "tree_fidelity_r2",
            "boost_test_r2", "snr_proxy")
 STABLE_BASE = 0.1  # |R^2| of the lambda = 0 student below which a relative change is not reported on
+
+# What one run's result holds (:func:`dreg_utils.symbolic_regression.distill_teacher` and
+# :func:`~dreg_utils.symbolic_regression.direct`); a cached record is checked against it. The
+# teacher's scores are finite (else the run diverged); a student's may not be.
+STORED_FORMULA = Kind("sympy.srepr text of a formula (read_srepr)", is_srepr)
+_STUDENTS = {"gp_val_r2": NUMBER, "gp_test_r2": NUMBER, "gp_length": INTEGER, "gp_seconds": FINITE,
+             "gp_program": TEXT, "gp_formula": STORED_FORMULA, "tree_val_r2": NUMBER,
+             "tree_test_r2": NUMBER, "tree_seconds": FINITE}
+_CLEAN = {"gp_clean_r2": NUMBER, "tree_clean_r2": NUMBER, "gp_equals_truth": FLAG}
+DISTILL_SCHEMA = ResultSchema(
+    always={"teacher_seconds": FINITE},
+    finished={**_STUDENTS, "teacher_val_r2": FINITE, "teacher_test_r2": FINITE, "teacher_train_r2": FINITE,
+              "teacher_jacobian_sq": NUMBER, "gp_fidelity_r2": NUMBER, "tree_fidelity_r2": NUMBER},
+    optional={**DIVERGENCE, **_CLEAN, "teacher_clean_r2": FINITE})
+DIRECT_SCHEMA = ResultSchema(
+    always={**_STUDENTS, "boost_val_r2": NUMBER, "boost_test_r2": NUMBER, "boost_seconds": FINITE,
+            "snr_proxy": NUMBER},
+    optional={**_CLEAN, "boost_clean_r2": NUMBER})
 
 
 def _check_noise_datasets(values) -> list[str]:
@@ -172,6 +191,11 @@ def task_key(config: dict) -> str:
     return json.dumps({k: config[k] for k in fields}, sort_keys=True, default=str)
 
 
+def result_schema(config: dict) -> ResultSchema:
+    """The result schema of a run: :data:`DISTILL_SCHEMA` or :data:`DIRECT_SCHEMA`."""
+    return DISTILL_SCHEMA if config["kind"] == "distill" else DIRECT_SCHEMA
+
+
 def run_task(configs: list[dict]) -> list[dict]:
     """Execute the configurations of one task (:func:`task_key`), single-threaded (workers run
     side by side): the distinct teachers of distill runs trained together, then every run's
@@ -207,7 +231,7 @@ def run_runs(settings: dict, datasets: list[str], noise_levels: list[float],
         backend, n_jobs = local_backend(settings["n_jobs"])
     runs = run_grid(configs, run_task, results_dir / "cache", task_key,
                     progress=progress, desc=f"{name} runs", backend=backend, n_jobs=n_jobs,
-                    scheduler=scheduler, version=STUDY_VERSION)
+                    scheduler=scheduler, version=STUDY_VERSION, schema=result_schema)
     write_table(runs.drop(columns=["gp", "teacher"]), results_dir / f"{name}.csv")
     return runs
 
@@ -420,7 +444,7 @@ def formulas(runs: pd.DataFrame, table: pd.DataFrame, digits: int = 3) -> pd.Dat
         best = entry["best_lambda"]
         for label, lam in (("lambda = 0", 0.0), (f"best lambda = {best:g}", best)):
             run = pick[np.isclose(pick["lam"].astype(float), lam)].iloc[0]
-            expr = sympy.sympify(run["gp_formula"])  # stored with sympy.srepr
+            expr = read_srepr(run["gp_formula"])  # stored with sympy.srepr; never sympify
             rows.append({"dataset": dataset, "teacher": label,
                          "formula": symbolic.simplify_formula(expr, digits),
                          "raw_units": (symbolic.simplify_formula(symbolic.to_raw_units(expr, data), digits)

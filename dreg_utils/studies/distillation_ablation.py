@@ -36,7 +36,8 @@ from ..settings import StudySettings, knob
 from ..sweep import local_backend, run_grid, write_table
 from ..symbolic_regression import relative_improvement
 from ..validation import check_choices, check_int, check_lambdas, check_seeds
-from .distillation import STUDY_VERSION, DistillationSettings, finished_runs, make_configs, run_task, task_key
+from .distillation import (STUDY_VERSION, DistillationSettings, finished_runs, make_configs, result_schema,
+                           run_task, task_key)
 
 VARIANTS = ("ours", "raw_units", "rough_teacher", "gp_budget", "gp_large", "fidelity")
 GP_BUDGETS = {"gp_budget": (1000, 20), "gp_large": (2000, 20)}  # (population, generations)
@@ -101,7 +102,7 @@ def run(settings: Mapping, results_dir: str | Path, progress: bool = True) -> pd
     backend, n_jobs = local_backend(settings.n_jobs)
     runs = run_grid(make_variant_configs(settings), run_task, Path(results_dir) / "cache", task_key,
                     progress=progress, desc="ablation runs",
-                    backend=backend, n_jobs=n_jobs, version=STUDY_VERSION)
+                    backend=backend, n_jobs=n_jobs, version=STUDY_VERSION, schema=result_schema)
     runs = runs.drop(columns=["gp", "teacher"])
     write_table(runs, Path(results_dir) / "runs.csv")
     return runs

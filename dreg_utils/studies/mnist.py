@@ -39,7 +39,7 @@ from ..metrics import input_gradient_norms, nonfinite_metric, tail_stats
 from ..models import n_parameters
 from ..runs import label_hidden, seed_summary
 from ..settings import StudySettings, check_training, knob
-from ..sweep import run_grid, write_table
+from ..sweep import DIVERGENCE, FINITE, INTEGER, LIST, NUMBER, ResultSchema, run_grid, write_table
 from ..train import FitResult, evaluate, resolve_device
 from ..validation import (check_choice, check_choices, check_float, check_hidden, check_int,
                           check_nonempty_list, check_seeds, check_unique)
@@ -58,6 +58,12 @@ METRIC_LABELS = {"test_acc": "Test Acc (%)", "ig_mean": "IG Mean", "ig_p95": "IG
 # Quantile levels stored per run to draw the distribution of g_i: every percent, and the
 # tail above 0.9 on a log grid of 1 - level down to 1e-4.
 QUANTILE_LEVELS = np.unique(np.concatenate([np.linspace(0.0, 1.0, 101), 1.0 - np.logspace(-4, -1, 31)]))
+# What one run's result holds (see :func:`_measure`); a cached record is checked against it.
+RESULT_SCHEMA = ResultSchema(
+    always={**DIVERGENCE, "train_seconds": FINITE, "group_size": INTEGER},
+    finished={**{m: FINITE for m in METRICS}, "ig_p90": FINITE, "train_loss": NUMBER,
+              "ig_p99_over_mean": NUMBER,  # NaN where every gradient norm is 0
+              "ig_quantiles": LIST})
 MEMBER_KEYS = ("method", "lam", "seed")  # what may differ inside one vectorised group
 TRAINING_KEYS = ("epochs", "batch_size", "lr", "weight_decay")
 
@@ -167,8 +173,10 @@ def paper_scale_settings(settings: Mapping, dataset: str) -> MNISTSettings:
 
 
 def data_identity(data: MNISTData) -> dict:
-    """What identifies the data in a run's configuration: name, source, fingerprint, sizes."""
-    return {"dataset": data.name, "data_source": data.source, "data_fingerprint": data.fingerprint(),
+    """What identifies the data in a run's configuration: name, fingerprint and sizes. Content
+    only: where the files were read from (``data.source``: a folder, a download's message) is
+    no part of a run's identity, and goes into the run table beside the key (:func:`_run`)."""
+    return {"dataset": data.name, "data_fingerprint": data.fingerprint(),
             "n_train": data.n_train, "n_test": data.n_test}
 
 
@@ -248,7 +256,8 @@ def _run(configs: list[dict], settings: dict, data: MNISTData, results_dir: Path
          progress: bool, **grid_options) -> pd.DataFrame:
     runs = run_grid(configs, lambda group: run_group(group, data, settings["device"]),
                     results_dir / "cache", group_key=group_key, progress=progress, desc=f"mnist {name}",
-                    version=STUDY_VERSION, **grid_options)
+                    version=STUDY_VERSION, schema=RESULT_SCHEMA, **grid_options)
+    runs.insert(1, "data_source", data.source)  # after "dataset"; not part of the key
     label_hidden(runs)
     if "ig_quantiles" not in runs:  # every run diverged
         runs["ig_quantiles"] = None

@@ -38,7 +38,7 @@ from ..optimisation import (OBJECTIVES, Objective, cosine, estimate_minimum, gra
                             make_objective, surrogate_gradient, uniform)
 from ..runs import label_hidden, seed_summary
 from ..settings import StudySettings, check_training, knob
-from ..sweep import local_backend, run_grid, write_table
+from ..sweep import DIVERGENCE, FINITE, LIST, NUMBER, ResultSchema, local_backend, run_grid, write_table
 from ..threads import single_threaded
 from ..train import FitResult, evaluate
 from ..validation import check_choices, check_float, check_hidden, check_int, check_seeds, check_unique
@@ -51,6 +51,13 @@ ACTIVATIONS = ("relu", "poly")  # the two of the DREG paper
 METHODS = ("base", "dreg", "igp", "sn")
 OPTIMIZERS = ("gd", "lbfgs")
 TRAJECTORY_STARTS = 6  # starts whose paths are stored for the 2-d trajectory figure
+# What one run's result holds (see :func:`measure`); a cached record is checked against it.
+RESULT_SCHEMA = ResultSchema(
+    always={**DIVERGENCE, "train_seconds": FINITE},
+    finished={**{m: FINITE for m in ("test_mse", "grad_p99", "grad_mean", "cos_mean", "cos_p5",
+                                     "cos_p10", "cos_negative")},
+              "grad_p99_over_mean": NUMBER,  # NaN where every gradient norm is 0
+              **{f"{o}_{k}": LIST for o in OPTIMIZERS for k in ("regret", "left", "diverged", "paths")}})
 
 
 @dataclass(frozen=True)
@@ -247,7 +254,8 @@ def run_sweep(settings: dict, results_dir: str | Path = "results/surrogate",
         backend, n_jobs = local_backend(settings["n_jobs"])
     raw = run_grid(make_configs(settings), lambda group: run_group(group, settings["device"]),
                    results_dir / "cache", group_key=group_key, progress=progress, desc="surrogate runs",
-                   backend=backend, n_jobs=n_jobs, scheduler=scheduler, version=STUDY_VERSION)
+                   backend=backend, n_jobs=n_jobs, scheduler=scheduler, version=STUDY_VERSION,
+                   schema=RESULT_SCHEMA)
     ident = ["objective", "method", "activation", "seed"]
     starts, paths = [oracle(settings)], []
     ok = raw[~raw["diverged"]]

@@ -25,7 +25,7 @@ from ..penalties import dreg_penalty
 from ..activations import ACTIVATIONS
 from ..runs import label_hidden, seed_summary
 from ..settings import StudySettings, check_training, knob
-from ..sweep import run_grid, write_table
+from ..sweep import DIVERGENCE, FINITE, NUMBER, ResultSchema, run_grid, write_table
 from ..train import FitResult, evaluate
 from ..validation import (check_choice, check_choices, check_hidden, check_lambdas, check_seeds,
                           check_unique)
@@ -37,6 +37,13 @@ STUDY_VERSION = "2"
 COLLAPSE_FRACTION = 0.01
 METRICS = ("test_mse", "grad_mean", "grad_p90", "grad_p95", "grad_p99", "grad_max",
            "grad_p99_over_mean", "derivative_proxy", "local_linearity_error")
+
+
+# What one run's result holds (see :func:`measure`); a cached record is checked against it.
+RESULT_SCHEMA = ResultSchema(
+    always={**DIVERGENCE, "train_seconds": FINITE},
+    finished={**{m: FINITE for m in METRICS}, "val_mse": FINITE,
+              "grad_p99_over_mean": NUMBER})  # NaN where every gradient norm is 0
 
 
 PAPER_LAMBDAS = [0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
@@ -152,7 +159,8 @@ def run_sweep(settings: dict, results_dir: str | Path = "results/synthetic",
     results_dir = Path(results_dir)
     runs = run_grid(make_configs(settings), lambda group: run_group(group, settings["device"]),
                     results_dir / "cache", group_key=group_key, progress=progress, desc="synthetic runs",
-                    backend=backend, n_jobs=n_jobs, scheduler=scheduler, version=STUDY_VERSION)
+                    backend=backend, n_jobs=n_jobs, scheduler=scheduler, version=STUDY_VERSION,
+                    schema=RESULT_SCHEMA)
     label_hidden(runs)
     write_table(runs, results_dir / "runs.csv")
     return runs

@@ -31,7 +31,7 @@ from ..stats import t_interval
 from ..settings import StudySettings, check_training, knob
 from ..sweep import local_backend, run_grid, write_table
 from ..validation import check_choice, check_choices, check_float, check_hidden, check_int, check_seeds, check_unique
-from .synthetic import STUDY_VERSION, group_key, run_group
+from .synthetic import RESULT_SCHEMA, STUDY_VERSION, group_key, run_group
 
 @dataclass(frozen=True)
 class AblationSettings(StudySettings):
@@ -124,7 +124,8 @@ def run(settings: Mapping, results_dir: str | Path, progress: bool = True) -> pd
     backend, n_jobs = local_backend(settings.n_jobs)
     runs = run_grid(make_configs(settings), lambda group: run_group(group, settings.device),
                     Path(results_dir) / "cache", group_key=group_key, progress=progress,
-                    desc="ablation runs", backend=backend, n_jobs=n_jobs, version=STUDY_VERSION)
+                    desc="ablation runs", backend=backend, n_jobs=n_jobs, version=STUDY_VERSION,
+                    schema=RESULT_SCHEMA)
     label_hidden(runs)
     write_table(runs, Path(results_dir) / "runs.csv")
     return runs

@@ -11,13 +11,15 @@ import torch
 
 from ..data.regression import load_dataset
 from ..models import CompactMLP
-from ..sweep import run_grid, write_table
+from ..sweep import FINITE, LIST, ResultSchema, run_grid, write_table
 from ..threads import single_threaded
 from ..train import fit
 from .distillation import validate
 
 COST_METHODS = ("base", "dreg", "jacobian", "jacobian_rp")
 STUDY_VERSION = "3"  # in the cache key; bump when teacher_cost changes what it returns
+# What the one run's result holds; a cached record is checked against it.
+RESULT_SCHEMA = ResultSchema(always={"rows": LIST, "wall_seconds": FINITE})
 
 
 def teacher_cost(dataset: str, hidden: list[int], epochs: int, batch_size: int,
@@ -61,7 +63,8 @@ def run_cost(settings: dict, results_dir: str | Path, progress: bool = False) ->
     frame = run_grid([config], lambda group: [{"rows": teacher_cost(
         group[0]["dataset"], group[0]["hidden"], group[0]["epochs"], group[0]["batch_size"],
         group[0]["outputs"], group[0]["repeats"]), "wall_seconds": time.perf_counter() - start}],
-        Path(results_dir) / "cache", progress=progress, desc="teacher cost", version=STUDY_VERSION)
+        Path(results_dir) / "cache", progress=progress, desc="teacher cost", version=STUDY_VERSION,
+        schema=RESULT_SCHEMA)
     table = pd.DataFrame(frame["rows"].iloc[0])
     write_table(table, Path(results_dir) / "teacher_cost.csv")
     return table
