@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from dreg_utils.sweep import atomic_write_text, write_table
+from dreg_utils.files import atomic_write_text, write_table
 
 
 def available_cores() -> int:

@@ -15,7 +15,7 @@ Every verdict is one of :data:`VERDICTS`:
   pairs, or a comparison that could not be run).
 
 The five Section-6.3 claims are judged from a table of paired tests, one row per test with
-the columns of :mod:`dreg_utils.stats` plus ``claim``, ``role`` and ``p_floor`` (the smallest
+the columns of :mod:`dreg_utils.significance` plus ``claim``, ``role`` and ``p_floor`` (the smallest
 p-value the test can give on its sample). Each claim declares its sidedness: its comparisons are
 tested one-sided in the direction the paper states (:func:`alternative`), in every chapter.
 Each comparison declares the one test that decides it (:class:`Comparison`, ``role`` "deciding");

@@ -52,7 +52,8 @@ from tqdm import tqdm
 from .activations import ACTIVATIONS, make_activation
 from .jacobians import per_sample_loss
 from .models import CompactMLP, ForwardTrace
-from .train import TASKS, FitResult, guarded_epoch, resolve_device
+from .train import TASKS, FitResult, guarded_epoch
+from .device import resolve_device
 from .validation import check_choice, check_float, check_int, check_nonempty_list
 
 ENSEMBLE_METHODS = ("base", "dreg", "igp", "sn", "jacobian")

@@ -1,5 +1,5 @@
 """Run tables (one row per run): labels, the seed summary every study shares, and the pairing
-of two methods' runs on their keys (the paired tests of :mod:`dreg_utils.stats` take its output)."""
+of two methods' runs on their keys (the paired tests of :mod:`dreg_utils.significance` take its output)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -8,8 +8,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .train import divergence_status
 from .validation import check_choice, check_nonempty_list
+
+
+DIVERGENCE_COLUMNS = ("diverged_step", "diverged_epoch", "diverged_reason")
+
+
+def divergence_status(runs: pd.DataFrame, keys: list[str], flag: str = "diverged") -> pd.DataFrame:
+    """Per group of ``keys`` (in order of appearance): ``n_diverged`` and ``status``, "ok"
+    when no run diverged, else "diverged (k/n)" with k of the group's n runs diverged."""
+    counts = runs[flag].astype(bool).groupby([runs[k] for k in keys], sort=False).agg(["sum", "size"])
+    status = ["ok" if k == 0 else f"diverged ({k}/{n})" for k, n in zip(counts["sum"], counts["size"])]
+    return pd.DataFrame({"n_diverged": counts["sum"].astype(int), "status": status}, index=counts.index)
+
+
+def diverged_runs(runs: pd.DataFrame, keys: list[str], flag: str = "diverged") -> pd.DataFrame:
+    """The diverged runs, one row each: ``keys`` and the step, epoch and reason (empty if none;
+    a run whose ``flag`` is missing or NaN, e.g. one without training, did not diverge)."""
+    columns = [*keys, *(c for c in DIVERGENCE_COLUMNS if c in runs)]
+    flags = runs[flag].eq(True) if flag in runs else pd.Series(False, index=runs.index)
+    table = runs.loc[flags, columns].reset_index(drop=True)
+    return table.astype({c: "Int64" for c in ("diverged_step", "diverged_epoch") if c in table})
 
 
 def hidden_label(hidden: Sequence[int]) -> str:

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from copy import deepcopy
 from typing import Any, ClassVar, TypeVar
 
-from .train import resolve_device
+from .device import resolve_device
 from .validation import check_choice, check_float, check_int
 
 PROFILES = ("smoke", "default", "paper")

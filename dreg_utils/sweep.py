@@ -36,7 +36,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import closing, contextmanager
@@ -48,6 +47,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .extras import require
+from .files import atomic_write_text
 from .validation import check_choice, check_int
 
 BACKENDS = ("serial", "joblib", "dask")
@@ -125,43 +125,6 @@ def config_key(config: dict, version: str = "1") -> str:
     """Stable 16-hex-digit hash of a configuration and its study's version."""
     payload = json.dumps({"config": config, "study_version": version}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def current_umask() -> int:
-    """The process's umask (from /proc where it can be read without setting it)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o077)  # elsewhere: set a strict one for an instant, then restore it
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one; the
-    file's mode is 0o666 less the umask, as ``open`` would create it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's 0o600 would hide results from a group
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_table(df: pd.DataFrame, path: str | Path) -> Path:
-    """Save a tidy table as CSV atomically and return its path."""
-    atomic_write_text(path, df.to_csv(index=False))
-    return Path(path)
 
 
 def report_progress(desc: str, done: int, total: int, cached: int, started: float) -> None:

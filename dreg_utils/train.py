@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-import pandas as pd
 import torch
 from torch.nn import functional as F
 from tqdm import tqdm
@@ -31,28 +30,12 @@ from tqdm import tqdm
 from .jacobians import jacobian_sq_frobenius, loss_gradient_sq, projected_jacobian_sq
 from .models import CompactMLP, check_input
 from .activations import Poly, ReLU
+from .device import resolve_device
 from .penalties import dreg_forward, dreg_penalty
 from .validation import check_choice, check_float, check_int
 
 METHODS = ("base", "dreg", "igp", "sn", "jacobian", "jacobian_rp")
-DIVERGENCE_COLUMNS = ("diverged_step", "diverged_epoch", "diverged_reason")
 TASKS = ("regression", "classification")
-DEVICES = ("auto", "cpu", "cuda")
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` picks CUDA when available, else the CPU; ``"cpu"``/``"cuda[:n]"`` (or such a
-    ``torch.device``) force one."""
-    name = str(device)
-    kind = name.split(":")[0]
-    check_choice("device", kind, DEVICES)
-    if ":" in name and kind != "cuda":
-        raise ValueError(f"device={device!r} is not valid; an index goes only with 'cuda', e.g. 'cuda:0'")
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} was requested but CUDA is not available; use 'auto' or 'cpu'")
-    return torch.device(name)
 
 
 @dataclass
@@ -81,23 +64,6 @@ class FitResult:
         self.diverged_step, self.diverged_reason = found or (
             last_step, f"non-finite training loss or parameters by step {last_step} (epoch {epoch}); "
                        "a replay of the epoch did not reproduce the failing step")
-
-
-def divergence_status(runs: pd.DataFrame, keys: list[str], flag: str = "diverged") -> pd.DataFrame:
-    """Per group of ``keys`` (in order of appearance): ``n_diverged`` and ``status``, "ok"
-    when no run diverged, else "diverged (k/n)" with k of the group's n runs diverged."""
-    counts = runs[flag].astype(bool).groupby([runs[k] for k in keys], sort=False).agg(["sum", "size"])
-    status = ["ok" if k == 0 else f"diverged ({k}/{n})" for k, n in zip(counts["sum"], counts["size"])]
-    return pd.DataFrame({"n_diverged": counts["sum"].astype(int), "status": status}, index=counts.index)
-
-
-def diverged_runs(runs: pd.DataFrame, keys: list[str], flag: str = "diverged") -> pd.DataFrame:
-    """The diverged runs, one row each: ``keys`` and the step, epoch and reason (empty if none;
-    a run whose ``flag`` is missing or NaN, e.g. one without training, did not diverge)."""
-    columns = [*keys, *(c for c in DIVERGENCE_COLUMNS if c in runs)]
-    flags = runs[flag].eq(True) if flag in runs else pd.Series(False, index=runs.index)
-    table = runs.loc[flags, columns].reset_index(drop=True)
-    return table.astype({c: "Int64" for c in ("diverged_step", "diverged_epoch") if c in table})
 
 
 def parameter_name(name: str) -> str:

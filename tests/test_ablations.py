@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from dreg_utils.data.regression import in_raw_units, load_dataset
-from dreg_utils.stats import t_interval
+from dreg_utils.significance import t_interval
 from dreg_utils.studies import distillation_ablation as dab
 from dreg_utils.studies import synthetic_ablation as sab
 

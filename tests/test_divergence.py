@@ -17,7 +17,8 @@ from dreg_utils.data.synthetic import make_family
 from dreg_utils.ensemble import Member, fit_ensemble
 from dreg_utils.metrics import nonfinite_metric
 from dreg_utils.models import CompactMLP
-from dreg_utils.train import divergence_status, diverged_runs, fit, locate_divergence
+from dreg_utils.train import fit, locate_divergence
+from dreg_utils.runs import diverged_runs, divergence_status
 
 
 @pytest.fixture(scope="module")

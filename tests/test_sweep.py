@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dreg_utils import sweep
+from dreg_utils import files, sweep
 
 
 def configs(n=4):
@@ -75,7 +75,7 @@ def test_duplicate_configurations_are_rejected(tmp_path):
 
 def test_write_table_round_trips(tmp_path):
     df = pd.DataFrame({"x": [1, 2], "y": ["a", "b"]})
-    path = sweep.write_table(df, tmp_path / "sub" / "t.csv")
+    path = files.write_table(df, tmp_path / "sub" / "t.csv")
     pd.testing.assert_frame_equal(pd.read_csv(path), df)
 
 
@@ -89,13 +89,13 @@ def test_results_are_written_as_the_umask_allows(tmp_path, umask, mode):
     """A shared group can read the results (mkstemp alone would give every file mode 0600)."""
     previous = os.umask(umask)
     try:
-        assert sweep.current_umask() == umask
-        sweep.write_table(pd.DataFrame({"x": [1]}), tmp_path / "t.csv")
+        assert files.current_umask() == umask
+        files.write_table(pd.DataFrame({"x": [1]}), tmp_path / "t.csv")
         sweep.run_grid([{"a": 1}], lambda g: [{"score": 1}], tmp_path / "cache", progress=False)
     finally:
         os.umask(previous)
-    files = [tmp_path / "t.csv", *(tmp_path / "cache").glob("*.json")]
-    assert len(files) == 2 and [stat.S_IMODE(f.stat().st_mode) for f in files] == [mode, mode]
+    written = [tmp_path / "t.csv", *(tmp_path / "cache").glob("*.json")]
+    assert len(written) == 2 and [stat.S_IMODE(f.stat().st_mode) for f in written] == [mode, mode]
 
 
 SCHEMA = sweep.ResultSchema(always={"diverged": sweep.FLAG, "seconds": sweep.FINITE},

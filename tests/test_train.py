@@ -7,7 +7,8 @@ import torch
 from dreg_utils import penalties
 from dreg_utils.data.synthetic import make_family
 from dreg_utils.models import CompactMLP
-from dreg_utils.train import METHODS, FitResult, evaluate, fit, resolve_device, task_loss
+from dreg_utils.train import METHODS, FitResult, evaluate, fit, task_loss
+from dreg_utils.device import resolve_device
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ from dreg_utils import metrics, penalties, validation
 from dreg_utils.activations import Poly, make_activation
 from dreg_utils.data.synthetic import make_family, target_function
 from dreg_utils.models import CompactMLP
-from dreg_utils.train import fit, resolve_device
+from dreg_utils.train import fit
+from dreg_utils.device import resolve_device
 
 X, Y = torch.zeros(8, 3), torch.zeros(8, 1)
 

@@ -15,7 +15,7 @@ import re
 from importlib import metadata
 from pathlib import Path
 
-from ..sweep import atomic_write_text
+from ..files import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository, for the default output path
 BOOK_STACK = ("sphinx", "myst-nb", "myst-parser", "sphinx-book-theme", "nbclient", "jupyter-cache")

@@ -43,7 +43,8 @@ import pandas as pd
 
 from ..extras import require
 from ..settings import PROFILES, parse_value
-from ..sweep import PROGRESS_ENV, atomic_write_text, write_table
+from ..sweep import PROGRESS_ENV
+from ..files import atomic_write_text, write_table
 from ..validation import check_choice, check_int
 from .chapters import check_page, parameter_types
 from .progress import CellCounter, ProgressLine

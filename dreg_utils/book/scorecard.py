@@ -20,7 +20,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from ..claims import FAILS, HOLDS, INCONCLUSIVE, PARTLY, VERDICTS
-from ..sweep import atomic_write_text
+from ..files import atomic_write_text
 from ..validation import check_choice
 
 NOT_RUN = "not run"  # a row whose chapter did not run the claim's configuration

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from ..sweep import write_table
+from ..files import write_table
 from ..validation import check_int
 from .labels import show
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..settings import StudySettings
-from ..train import resolve_device
+from ..device import resolve_device
 from ..validation import check_choice
 from .chapters import CHAPTER_SETTINGS
 from .tables import download, significant

@@ -31,8 +31,9 @@ from ..data.formula import is_srepr, read_srepr
 from ..data.regression import DATASETS, FEYNMAN, REAL, check_datasets, load_dataset
 from ..runs import seed_summary
 from ..settings import StudySettings, check_training, knob
+from ..files import write_table
 from ..sweep import (DIVERGENCE, FINITE, FLAG, INTEGER, NUMBER, TEXT, Kind, ResultSchema, local_backend,
-                     run_grid, write_table)
+                     run_grid)
 from ..threads import single_threaded
 from ..validation import (check_choice, check_float, check_hidden, check_int,
                           check_lambdas, check_nonempty_list, check_seeds)

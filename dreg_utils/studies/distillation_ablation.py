@@ -31,9 +31,10 @@ import pandas as pd
 
 from .. import claims
 from ..data.regression import DATASETS
-from ..stats import t_interval
+from ..significance import t_interval
 from ..settings import StudySettings, knob
-from ..sweep import local_backend, run_grid, write_table
+from ..sweep import local_backend, run_grid
+from ..files import write_table
 from ..symbolic_regression import relative_improvement
 from ..validation import check_choices, check_int, check_lambdas, check_seeds
 from .distillation import (STUDY_VERSION, DistillationSettings, finished_runs, make_configs, result_schema,

@@ -39,8 +39,10 @@ from ..metrics import input_gradient_norms, nonfinite_metric, tail_stats
 from ..models import n_parameters
 from ..runs import label_hidden, seed_summary
 from ..settings import StudySettings, check_training, knob
-from ..sweep import DIVERGENCE, FINITE, INTEGER, LIST, NUMBER, ResultSchema, run_grid, write_table
-from ..train import FitResult, evaluate, resolve_device
+from ..sweep import DIVERGENCE, FINITE, INTEGER, LIST, NUMBER, ResultSchema, run_grid
+from ..files import write_table
+from ..train import FitResult, evaluate
+from ..device import resolve_device
 from ..validation import (check_choice, check_choices, check_float, check_hidden, check_int,
                           check_nonempty_list, check_seeds, check_unique)
 

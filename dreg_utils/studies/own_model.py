@@ -24,8 +24,8 @@ from ..penalties import dreg_penalty
 from ..regulariser import REGULARISERS, Regulariser
 from ..runs import seed_summary
 from ..settings import StudySettings, check_training, knob
-from ..sweep import write_table
-from ..train import resolve_device
+from ..files import write_table
+from ..device import resolve_device
 from ..validation import (check_choice, check_choices, check_float, check_hidden, check_int, check_seeds,
                           check_unique)
 

@@ -37,7 +37,7 @@ from ..claims import (ACC, COMPARISONS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RAT
                       SN_ACC, SN_P99, TREND, WELCH, alternative)
 from ..models import n_parameters
 from ..runs import hidden_label, pair_runs
-from ..stats import COLUMNS, holm, min_sign_test_p, paired_tests, relative_reduction_sign_test, welch_test
+from ..significance import COLUMNS, holm, min_sign_test_p, paired_tests, relative_reduction_sign_test, welch_test
 from ..settings import StudySettings
 from ..validation import check_float, check_int, check_unit_interval
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..claims import ALPHA, SIGN, VERDICTS, support
-from ..stats import paired_tests
+from ..significance import paired_tests
 from ..validation import check_unit_interval
 from .statistics import check_columns, holm_over_deciding, mark_roles, matched_values, no_test, tag
 from .statistics_text import format_p

@@ -14,7 +14,7 @@ import pandas as pd
 from .. import claims
 from ..claims import (ALPHA, MNIST_CLAIMS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO, RELATIVE, SIGN_TESTS,
                       SN_ACC, SN_P99, TREND, accuracy_cost, alternative)
-from ..stats import min_pairs_for_sign_test, min_sign_test_p
+from ..significance import min_pairs_for_sign_test, min_sign_test_p
 from ..validation import check_choice, check_unit_interval
 
 MAIN_TESTS = ("paired_t", "welch_t", "spearman")  # the test whose effect and CI a summary shows

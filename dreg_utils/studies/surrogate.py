@@ -38,7 +38,8 @@ from ..optimisation import (OBJECTIVES, Objective, cosine, estimate_minimum, gra
                             make_objective, surrogate_gradient, uniform)
 from ..runs import label_hidden, seed_summary
 from ..settings import StudySettings, check_training, knob
-from ..sweep import DIVERGENCE, FINITE, LIST, NUMBER, ResultSchema, local_backend, run_grid, write_table
+from ..sweep import DIVERGENCE, FINITE, LIST, NUMBER, ResultSchema, local_backend, run_grid
+from ..files import write_table
 from ..threads import single_threaded
 from ..train import FitResult, evaluate
 from ..validation import check_choices, check_float, check_hidden, check_int, check_seeds, check_unique

@@ -25,7 +25,8 @@ from ..penalties import dreg_penalty
 from ..activations import ACTIVATIONS
 from ..runs import label_hidden, seed_summary
 from ..settings import StudySettings, check_training, knob
-from ..sweep import DIVERGENCE, FINITE, NUMBER, ResultSchema, run_grid, write_table
+from ..sweep import DIVERGENCE, FINITE, NUMBER, ResultSchema, run_grid
+from ..files import write_table
 from ..train import FitResult, evaluate
 from ..validation import (check_choice, check_choices, check_hidden, check_lambdas, check_seeds,
                           check_unique)

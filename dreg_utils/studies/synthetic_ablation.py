@@ -27,9 +27,10 @@ from .. import claims
 from ..activations import ACTIVATIONS
 from ..data.synthetic import FAMILIES
 from ..runs import hidden_label, label_hidden
-from ..stats import t_interval
+from ..significance import t_interval
 from ..settings import StudySettings, check_training, knob
-from ..sweep import local_backend, run_grid, write_table
+from ..sweep import local_backend, run_grid
+from ..files import write_table
 from ..validation import check_choice, check_choices, check_float, check_hidden, check_int, check_seeds, check_unique
 from .synthetic import RESULT_SCHEMA, STUDY_VERSION, group_key, run_group
 

@@ -11,7 +11,8 @@ import torch
 
 from ..data.regression import load_dataset
 from ..models import CompactMLP
-from ..sweep import FINITE, LIST, ResultSchema, run_grid, write_table
+from ..sweep import FINITE, LIST, ResultSchema, run_grid
+from ..files import write_table
 from ..threads import single_threaded
 from ..train import fit
 from .distillation import validate

@@ -1,4 +1,4 @@
-"""Tests of dreg_utils.stats against scipy and against p-values written out by hand."""
+"""Tests of dreg_utils.significance against scipy and against p-values written out by hand."""
 import math
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 from scipy import stats as sps
 
 from dreg_utils.runs import pair_runs
-from dreg_utils.stats import (
+from dreg_utils.significance import (
     COLUMNS,
     add_holm,
     bootstrap_mean_ci,
