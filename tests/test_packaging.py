@@ -286,8 +286,10 @@ def test_make_refuses_an_older_python_in_one_line(tmp_path):
                    "exec(sys.argv[2])\n")
     old.chmod(0o755)
     venv = tmp_path / "venv"
+    # A make of its own, also when the tests run under `make test` (no inherited make level or flags).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     result = subprocess.run(["make", "--no-print-directory", f"PYTHON={old}", f"VENV={venv}", f"{venv}/.installed"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+                            cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode != 0 and not venv.exists()
     refusal = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
     assert refusal == [f"make: {old} is Python 3.10; dreg-book needs Python 3.11 or newer "
