@@ -1,13 +1,15 @@
 #!/usr/bin/env python
 """gplearn's own fit against :func:`dreg_utils.fast_gplearn.fit`, in one process.
 
-Both fit the same standardised Concrete training split (618 x 8) with the same seeds, at the
-default profile's budget (500 programs x 10 generations) and at gplearn's own, the paper
-profile's (1000 x 20). The two arms alternate per seed, so machine noise hits both alike; the
-script checks that both found the same program (``fast_gplearn`` changes speed, not results).
+Both fit the same standardised training split of the distillation study's ``cost_dataset``
+(Concrete, 618 x 8) with the same seeds, with the study's gplearn settings
+(:data:`distillation.GP_KEYS`) at the default profile's budget (500 programs x 10 generations)
+and at the paper profile's, gplearn's own (1000 x 20); ``--quick`` at the smoke profile's
+(60 x 3). The two arms alternate per seed, so machine noise hits both alike; the script checks
+that both found the same program (``fast_gplearn`` changes speed, not results).
 
     python benchmarks/bench_gplearn.py                 # the table
-    python benchmarks/bench_gplearn.py --quick         # one seed, small budgets: checks that it runs
+    python benchmarks/bench_gplearn.py --quick         # one seed, the smoke budget: checks that it runs
     python benchmarks/bench_gplearn.py --out benchmarks/results
 
 With ``--out DIR`` the table goes to ``DIR/gplearn.csv`` (one row per budget: seconds per fit of
@@ -22,11 +24,22 @@ import pandas as pd
 
 from dreg_utils import fast_gplearn
 from dreg_utils.data.regression import load_dataset
-from dreg_utils.symbolic_regression import GP_DEFAULTS, make_symbolic_regressor
+from dreg_utils.studies.distillation import GP_KEYS, DistillationSettings
+from dreg_utils.symbolic_regression import make_symbolic_regressor
 from machine import describe, save_results
 
-BUDGETS = {"default (500 x 10)": (500, 10), "paper (1000 x 20)": (1000, 20)}
-QUICK_BUDGETS = {"quick (100 x 3)": (100, 3)}
+BUDGET_PROFILES = ("default", "paper")  # the profiles whose budgets are timed
+QUICK_PROFILES = ("smoke",)  # --quick
+
+
+def workload(quick: bool = False) -> tuple[str, dict[str, dict]]:
+    """The dataset fitted (the first profile's ``cost_dataset``) and, per budget label such as
+    "default (500 x 10)", the distillation study's gplearn settings of that profile."""
+    profiles = QUICK_PROFILES if quick else BUDGET_PROFILES
+    settings = [DistillationSettings.from_profile(profile) for profile in profiles]
+    budgets = {f"{profile} ({s['population_size']} x {s['generations']})": {key: s[key] for key in GP_KEYS}
+               for profile, s in zip(profiles, settings)}
+    return settings[0]["cost_dataset"], budgets
 
 
 def timed(fit, regressor, x, y) -> tuple[float, str]:
@@ -41,11 +54,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="fits per arm and budget")
     parser.add_argument("--out", default=None, help="folder for gplearn.csv and gplearn.meta.json")
     args = parser.parse_args()
-    data = load_dataset("concrete")
+    dataset, budgets = workload(args.quick)
+    data = load_dataset(dataset)
     seeds = range(1 if args.quick else args.seeds)
     rows = []
-    for label, (population, generations) in (QUICK_BUDGETS if args.quick else BUDGETS).items():
-        gp = {**GP_DEFAULTS, "population_size": population, "generations": generations}
+    for label, gp in budgets.items():
         seconds = {"gplearn": 0.0, "fast": 0.0}
         for seed in seeds:
             plain, plain_program = timed(lambda r, x, y: r.fit(x, y), make_symbolic_regressor(gp, seed),
@@ -62,7 +75,7 @@ def main() -> None:
     with pd.option_context("display.width", 120, "display.precision", 3):
         print(table.to_string(index=False))
     if args.out:
-        save_results(args.out, "gplearn", table, {**describe(), "quick": args.quick, "dataset": "concrete",
+        save_results(args.out, "gplearn", table, {**describe(), "quick": args.quick, "dataset": dataset,
                                                    "n_train": int(data.x_train.shape[0])})
 
 

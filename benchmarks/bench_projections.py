@@ -10,7 +10,7 @@ variance, relative to ||J||_F^4:
 * sphere v = sqrt(k) u, u uniform: 2 (k ||A||_F^2 - tr(A)^2) / ((k + 2) tr(A)^2)
 
 (the last two are 0 for k = 1: exact). This script draws many single projections through
-:func:`dreg_utils.jacobians.projected_jacobian_sq` on small float64 MLPs, measures each
+:func:`dreg_utils.jacobians.projected_jacobian_sq` on small float64 MLPs (``CompactMLP``), measures each
 sample's variance over the draws relative to its exact ||J||_F^4 (by
 ``jacobian_sq_frobenius``), averages over the batch, and puts the formulas beside it.
 
@@ -31,22 +31,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from dreg_utils.jacobians import PROJECTIONS, jacobian_sq_frobenius, projected_jacobian_sq
+from dreg_utils.jacobians import jacobian_sq_frobenius, projected_jacobian_sq
+from dreg_utils.models import CompactMLP
+from dreg_utils.vocabulary import PROJECTIONS
 from machine import describe, save_results
 
-# (label, input dimension, hidden widths, outputs, activation)
-MODELS = (("10-64-4 tanh", 10, (64,), 4, nn.Tanh), ("10-64-64-10 relu", 10, (64, 64), 10, nn.ReLU),
-          ("784-128-64-10 relu", 784, (128, 64), 10, nn.ReLU), ("10-64-1 tanh", 10, (64,), 1, nn.Tanh))
+# (label, input dimension, hidden widths, outputs, activation): small probes, no study's models
+MODELS = (("10-64-4 tanh", 10, (64,), 4, "tanh"), ("10-64-64-10 relu", 10, (64, 64), 10, "relu"),
+          ("784-128-64-10 relu", 784, (128, 64), 10, "relu"), ("10-64-1 tanh", 10, (64,), 1, "tanh"))
 BATCH = 32
-
-
-def build(inputs: int, hidden: tuple[int, ...], outputs: int, activation: type[nn.Module], seed: int) -> nn.Sequential:
-    torch.manual_seed(seed)
-    widths = (inputs, *hidden)
-    layers: list[nn.Module] = []
-    for fan_in, fan_out in zip(widths[:-1], widths[1:]):
-        layers += [nn.Linear(fan_in, fan_out), activation()]
-    return nn.Sequential(*layers, nn.Linear(widths[-1], outputs)).double()
 
 
 def predicted_relative_variance(jac: torch.Tensor, distribution: str) -> torch.Tensor:
@@ -95,7 +88,7 @@ def main() -> None:
     torch.set_num_threads(1)
     rows = []
     for label, inputs, hidden, outputs, activation in MODELS:
-        model = build(inputs, hidden, outputs, activation, args.seed)
+        model = CompactMLP.seeded(args.seed, inputs, hidden, outputs, activation=activation).double()
         x = torch.randn(BATCH, inputs, generator=torch.Generator().manual_seed(args.seed), dtype=torch.float64)
         rows += measure(label, model, x, draws, args.seed)
     table = pd.DataFrame(rows)

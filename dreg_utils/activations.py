@@ -18,8 +18,7 @@ import torch
 from torch import nn
 
 from .validation import check_choice, check_float
-
-ACTIVATIONS = ("relu", "poly", "tanh")
+from .vocabulary import ACTIVATIONS
 
 
 class ReLU(nn.Module):

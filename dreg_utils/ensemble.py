@@ -55,8 +55,9 @@ from .models import CompactMLP, ForwardTrace
 from .train import TASKS, FitResult, guarded_epoch
 from .device import resolve_device
 from .validation import check_choice, check_float, check_int, check_nonempty_list
+from .vocabulary import methods_for
 
-ENSEMBLE_METHODS = ("base", "dreg", "igp", "sn", "jacobian")
+ENSEMBLE_METHODS = methods_for("ensemble")
 _SN_EPS = 1e-12  # torch's default eps of spectral_norm
 
 
@@ -73,16 +74,25 @@ def _runs(indices: Sequence[int]) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True)
 class Member:
-    """One model of a group: its seed (initialisation and minibatch order), method and lambda."""
+    """One model of a group: its seed (initialisation and minibatch order), method and lambda.
+    A plain record: the public functions that take members check them (:func:`check_members`)."""
 
     seed: int
     method: str = "base"
     lam: float = 0.0
 
-    def __post_init__(self) -> None:
-        check_int("seed", self.seed, minimum=0)
-        check_choice("method", self.method, ENSEMBLE_METHODS)
-        check_float("lam", self.lam, minimum=0.0)
+
+def check_members(members: Sequence[Member]) -> list[Member]:
+    """``members`` as a non-empty list of :class:`Member` with seeds >= 0, methods of
+    :data:`ENSEMBLE_METHODS` and finite lambdas >= 0 (each named ``members[i].field``)."""
+    members = check_nonempty_list("members", members)
+    for i, member in enumerate(members):
+        if not isinstance(member, Member):
+            raise TypeError(f"members must be Member(seed, method, lam) objects, got {member!r}")
+        check_int(f"members[{i}].seed", member.seed, minimum=0)
+        check_choice(f"members[{i}].method", member.method, ENSEMBLE_METHODS)
+        check_float(f"members[{i}].lam", member.lam, minimum=0.0)
+    return members
 
 
 def _sn_parts(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -324,9 +334,17 @@ def build_group(members: Sequence[Member], in_features: int, hidden: Sequence[in
                 ) -> tuple[list[CompactMLP], StackedMLP, torch.optim.Optimizer]:
     """The members' seeded CompactMLPs (``spectral_norm=True`` for SN members), their
     StackedMLP in training mode on ``device``, and one fused AdamW over its parameters."""
+    return _build_group(check_members(members), in_features, hidden, out_features, activation, lr,
+                        weight_decay, resolve_device(device))
+
+
+def _build_group(members: Sequence[Member], in_features: int, hidden: Sequence[int], out_features: int,
+                 activation: str, lr: float, weight_decay: float, device: torch.device
+                 ) -> tuple[list[CompactMLP], StackedMLP, torch.optim.Optimizer]:
+    """:func:`build_group` for checked members and a resolved device."""
     models = [CompactMLP.seeded(m.seed, in_features, hidden, out_features, activation=activation,
                                 spectral_norm=m.method == "sn") for m in members]
-    net = StackedMLP(models).to(resolve_device(device)).train()
+    net = StackedMLP(models).to(device).train()
     return models, net, torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
 
 
@@ -343,12 +361,10 @@ def fit_ensemble(members: Sequence[Member], x_train: torch.Tensor, y_train: torc
     finite is reported as diverged from that epoch on (its history stops there), with
     the first failing step and quantity as :func:`dreg_utils.train.fit` reports them
     (the epoch is replayed from a snapshot, then the group resumes from the epoch's
-    end), while the others keep training.
+    end), while the others keep training. Every argument is checked here (:func:`train_group`
+    trains from arguments checked already).
     """
-    members = check_nonempty_list("members", members)
-    bad = [m for m in members if not isinstance(m, Member)]
-    if bad:
-        raise TypeError(f"members must be Member(seed, method, lam) objects, got {bad[0]!r}")
+    members = check_members(members)
     check_choice("activation", activation, ACTIVATIONS)
     check_choice("task", task, TASKS)
     epochs = check_int("epochs", epochs, minimum=1)
@@ -358,13 +374,24 @@ def fit_ensemble(members: Sequence[Member], x_train: torch.Tensor, y_train: torc
     if x_train.ndim != 2 or x_train.shape[0] != y_train.shape[0]:
         raise ValueError(f"x_train must be (n, d) with one row per target; got x {tuple(x_train.shape)}, "
                          f"y {tuple(y_train.shape)}")
+    return train_group(members, x_train, y_train, hidden, activation=activation, task=task,
+                       out_features=out_features, epochs=epochs, batch_size=batch_size, lr=lr,
+                       weight_decay=weight_decay, device=resolve_device(device), progress=progress)
+
+
+def train_group(members: Sequence[Member], x_train: torch.Tensor, y_train: torch.Tensor,
+                hidden: Sequence[int], *, activation: str, task: str, out_features: int | None, epochs: int,
+                batch_size: int, lr: float, weight_decay: float, device: torch.device | str,
+                progress: bool = False) -> list[FitResult]:
+    """:func:`fit_ensemble` from arguments checked already (a study's settings, members built from
+    them) and a resolved ``device``: nothing is checked again. ``out_features`` None: the number of
+    classes, or of target columns."""
     if out_features is None:
         out_features = int(y_train.max()) + 1 if task == "classification" else \
             (1 if y_train.ndim == 1 else y_train.shape[1])
-    dev = resolve_device(device)
-    models, net, optimizer = build_group(members, x_train.shape[1], hidden, out_features,
-                                         activation=activation, lr=lr, weight_decay=weight_decay, device=dev)
-    x_train, y_train = x_train.to(dev), y_train.to(dev)
+    models, net, optimizer = _build_group(members, x_train.shape[1], hidden, out_features, activation, lr,
+                                          weight_decay, device)
+    x_train, y_train = x_train.to(device), y_train.to(device)
     step = make_group_step(net, optimizer, members, task)
     generators = [torch.Generator().manual_seed(m.seed) for m in members]
     results = [FitResult(model) for model in models]
@@ -375,7 +402,7 @@ def fit_ensemble(members: Sequence[Member], x_train: torch.Tensor, y_train: torc
     n_batches = math.ceil(n / batch_size)
     start = time.perf_counter()
     for epoch in tqdm(range(1, epochs + 1), desc=f"{len(members)} members", disable=not progress):
-        orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(dev)
+        orders = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(device)
         batches = [(x_train[index], y_train[index])
                    for index in (orders[:, i:i + batch_size] for i in range(0, n, batch_size))]
         train_loss, failed, found = guarded_epoch(step, batches, net, optimizer, params,
@@ -388,7 +415,7 @@ def fit_ensemble(members: Sequence[Member], x_train: torch.Tensor, y_train: torc
     seconds = time.perf_counter() - start
     net.eval()
     for s, result in enumerate(results):
-        net.copy_member_to_(s, result.model.to(dev))
+        net.copy_member_to_(s, result.model.to(device))
         result.seconds = seconds / len(members)
     return results
 

@@ -21,12 +21,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from .validation import check_choice, check_int
+from .vocabulary import DEFAULT_PROJECTION, PROJECTIONS
 
 LOSSES = ("mse", "ce")
-PROJECTIONS = ("gaussian", "rademacher", "sphere")
-# The projection distribution of every Jacobian-penalty estimate unless one is named: Rademacher
-# varies less than Gaussian and is exact for one output per sample.
-DEFAULT_PROJECTION = "rademacher"
 # Layers that draw random numbers on every call in training mode; in eval mode dropout is the
 # identity and RReLU takes its mean slope.
 DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)

@@ -28,11 +28,12 @@ from torch.autograd.function import once_differentiable
 from torch.nn import functional as F
 
 from .activations import Poly, ReLU
-from .jacobians import (DEFAULT_PROJECTION, LOSSES, PROJECTIONS, check_grad_enabled, check_target_batch,
-                        jacobian_sq_frobenius, loss_gradient_sq, projected_jacobian_sq)
+from .jacobians import (LOSSES, check_grad_enabled, check_target_batch, jacobian_sq_frobenius, loss_gradient_sq,
+                        projected_jacobian_sq)
 from .models import CompactMLP, ForwardTrace, check_input
 from .sequential import check_batch, sequential_dreg_penalty
 from .validation import check_choice, check_int
+from .vocabulary import DEFAULT_PROJECTION, PROJECTIONS
 
 
 def dreg_layer_terms(model: CompactMLP, x: torch.Tensor | None = None,

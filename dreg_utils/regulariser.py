@@ -24,7 +24,7 @@
   "sphere").
 * ``"igp"``: with targets ``y``, E_batch ||grad_x loss(f(x_i), y_i)||^2 (``loss`` "mse" or
   "ce"); without, E_batch ||J_x f(x)||_F^2 (the exact Jacobian penalty).
-* ``"none"``: a zero penalty, so one loop serves every method.
+* ``"none"`` (also called ``"base"``): a zero penalty, so one loop serves every method.
 
 Normalisation: the penalty is the batch mean with no factor 1/2. JacobianReg (Hoffman et al.,
 2019) returns half the batch mean of its sphere-projection estimate, so its lambda is twice ours
@@ -40,22 +40,22 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .jacobians import (DEFAULT_PROJECTION, LOSSES, PROJECTIONS, check_grad_enabled, check_output,
-                        check_samples_independent, check_target_batch, check_targets, jacobian_sq_of_output,
-                        per_sample_loss, projected_jacobian_sq_of_output, squared_gradient)
+from .jacobians import (LOSSES, check_grad_enabled, check_output, check_samples_independent, check_target_batch,
+                        check_targets, jacobian_sq_of_output, per_sample_loss, projected_jacobian_sq_of_output,
+                        squared_gradient)
 from .models import CompactMLP
 from .penalties import dreg_penalty
 from .sequential import check_batch, sequential_output_and_dreg_penalty
 from .validation import check_choice, check_int
-
-REGULARISERS = ("none", "dreg", "jacobian", "igp")
+from .vocabulary import DEFAULT_PROJECTION, PROJECTIONS, method_key
 
 
 class Regulariser:
     """Callable ``reg(model, x, y=None) -> (model(x), penalty)`` for one penalty ``method``.
 
     Args:
-        method: "none", "dreg", "jacobian" or "igp" (see the module docstring).
+        method: "none" (or "base"), "dreg", "jacobian" or "igp" (see the module docstring); the
+            attribute ``method`` holds the vocabulary's key ("base" for "none").
         n_projections: "jacobian" only: None for the exact penalty, else the number of
             random projections per sample.
         distribution: "jacobian" with projections: "rademacher" (``DEFAULT_PROJECTION``),
@@ -66,7 +66,7 @@ class Regulariser:
 
     def __init__(self, method: str, n_projections: int | None = None, distribution: str = DEFAULT_PROJECTION,
                  loss: str = "mse", generator: torch.Generator | None = None):
-        self.method = check_choice("method", method, REGULARISERS)
+        self.method = method_key(method, "regulariser")
         if n_projections is not None:
             if method != "jacobian":
                 raise ValueError(f"n_projections={n_projections!r} applies only to method='jacobian', "
@@ -94,7 +94,7 @@ class Regulariser:
         x = check_batch(model, x)
         if y is not None:
             check_target_batch(y, x)
-        if self.method == "none":
+        if self.method == "base":
             output = model(x)
             return output, output.new_zeros(())
         if self.method == "dreg":

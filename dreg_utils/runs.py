@@ -9,25 +9,23 @@ import numpy as np
 import pandas as pd
 
 from .validation import check_choice, check_nonempty_list
+from .vocabulary import DIVERGENCE_COLUMNS, SUMMARY_COLUMNS, diverged, finished
 
 
-DIVERGENCE_COLUMNS = ("diverged_step", "diverged_epoch", "diverged_reason")
-
-
-def divergence_status(runs: pd.DataFrame, keys: list[str], flag: str = "diverged") -> pd.DataFrame:
+def divergence_status(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Per group of ``keys`` (in order of appearance): ``n_diverged`` and ``status``, "ok"
-    when no run diverged, else "diverged (k/n)" with k of the group's n runs diverged."""
-    counts = runs[flag].astype(bool).groupby([runs[k] for k in keys], sort=False).agg(["sum", "size"])
+    when no run diverged, else "diverged (k/n)" with k of the group's n runs diverged
+    (:func:`dreg_utils.vocabulary.diverged`)."""
+    counts = diverged(runs).groupby([runs[k] for k in keys], sort=False).agg(["sum", "size"])
     status = ["ok" if k == 0 else f"diverged ({k}/{n})" for k, n in zip(counts["sum"], counts["size"])]
     return pd.DataFrame({"n_diverged": counts["sum"].astype(int), "status": status}, index=counts.index)
 
 
-def diverged_runs(runs: pd.DataFrame, keys: list[str], flag: str = "diverged") -> pd.DataFrame:
+def diverged_runs(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """The diverged runs, one row each: ``keys`` and the step, epoch and reason (empty if none;
-    a run whose ``flag`` is missing or NaN, e.g. one without training, did not diverge)."""
+    a run whose flag is missing or NaN, e.g. one without training, did not diverge)."""
     columns = [*keys, *(c for c in DIVERGENCE_COLUMNS if c in runs)]
-    flags = runs[flag].eq(True) if flag in runs else pd.Series(False, index=runs.index)
-    table = runs.loc[flags, columns].reset_index(drop=True)
+    table = runs.loc[diverged(runs), columns].reset_index(drop=True)
     return table.astype({c: "Int64" for c in ("diverged_step", "diverged_epoch") if c in table})
 
 
@@ -52,17 +50,15 @@ def seed_summary(runs: pd.DataFrame, keys: Sequence[str], metrics: Sequence[str]
     keeps its row, with NaN metrics. Groups are in order of appearance, or sorted by ``keys``.
     """
     keys, metrics = list(keys), list(metrics)
-    flags = runs["diverged"].eq(True) if "diverged" in runs else pd.Series(False, index=runs.index)
-    ok = runs[~flags]
-    grouped = ok.groupby(keys, sort=False)
+    grouped = finished(runs).groupby(keys, sort=False)
     summary = grouped[metrics].mean()
     if std_of:
         summary = summary.join(grouped[list(std_of)].std(ddof=1).add_suffix("_std"))
     summary["n_seeds"] = grouped.size()
-    status = divergence_status(runs.assign(diverged=flags), keys)
+    status = divergence_status(runs, keys)
     summary = (status.sort_index() if sort else status).join(summary)
     summary["n_seeds"] = summary["n_seeds"].fillna(0).astype(int)
-    columns = [*metrics, *(f"{m}_std" for m in std_of), "n_seeds", "n_diverged", "status"]
+    columns = [*metrics, *(f"{m}_std" for m in std_of), *SUMMARY_COLUMNS]
     return summary[columns].reset_index()
 
 

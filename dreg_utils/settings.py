@@ -2,13 +2,15 @@
 
 A study declares a frozen dataclass deriving from :class:`StudySettings`:
 
-* each knob is a field whose default is the ``default`` profile's value;
+* each knob is a field ``name: type = knob(default, constraint)``: its default is the ``default``
+  profile's value, its constraint (:mod:`dreg_utils.constraints`) what it may be;
 * ``PRESETS`` holds what the ``smoke`` and ``paper`` profiles change;
-* ``normalise`` checks every value (a message naming the bad value and what is valid)
-  and returns the values in canonical form (lists, floats).
+* ``check_together`` checks what involves several knobs (overridden where a study has such rules).
 
-Adding a knob is one edit in the study's settings class plus the notebook's
-``parameters`` cell. The profiles:
+Building settings checks every knob against its declaration (a one-line message naming the knob,
+the bad value and what is valid) and stores the values in canonical form (lists, floats): this is
+the boundary, and code that takes built settings does not check them again. Adding a knob is one
+edit in the study's settings class plus the notebook's ``parameters`` cell. The profiles:
 
 * ``smoke``: the smallest run that exercises every code path (tests; < 60 s a notebook);
 * ``default``: the CPU main job behind ``make book``;
@@ -32,8 +34,8 @@ from collections.abc import Iterator, Mapping
 from copy import deepcopy
 from typing import Any, ClassVar, TypeVar
 
-from .device import resolve_device
-from .validation import check_choice, check_float, check_int
+from .constraints import Constraint
+from .validation import check_choice
 
 PROFILES = ("smoke", "default", "paper")
 T = TypeVar("T", bound="StudySettings")
@@ -44,9 +46,10 @@ def profile_from_env(default: str = "default") -> str:
     return os.environ.get("DREG_PROFILE", default)
 
 
-def knob(value: Any) -> Any:
-    """A dataclass field whose default is ``value`` (copied, so lists are never shared)."""
-    return dataclasses.field(default_factory=lambda: deepcopy(value))
+def knob(value: Any, constraint: Constraint) -> Any:
+    """A knob: a dataclass field whose default is ``value`` (copied, so lists are never shared) and
+    whose values must satisfy ``constraint``."""
+    return dataclasses.field(default_factory=lambda: deepcopy(value), metadata={"constraint": constraint})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,13 +61,25 @@ class StudySettings(Mapping):
 
     def __post_init__(self) -> None:
         check_choice("profile", self.profile, PROFILES)
-        values = self.normalise({name: getattr(self, name) for name in self.knobs()})
+        values = {name: constraint.check(name, getattr(self, name))
+                  for name, constraint in self.constraints().items()}
+        self.check_together(values)
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
-    def normalise(self, values: dict[str, Any]) -> dict[str, Any]:
-        """Check every knob; return the values in canonical form (overridden per study)."""
-        return values
+    def check_together(self, values: dict[str, Any]) -> None:
+        """Check the rules that involve several knobs (``values``: each knob checked alone and
+        canonical); none unless a study overrides this."""
+
+    @classmethod
+    def constraints(cls) -> dict[str, Constraint]:
+        """Each knob's declared constraint, in declaration order; a knob without one is refused."""
+        declared = {f.name: f.metadata.get("constraint") for f in dataclasses.fields(cls) if f.name != "profile"}
+        missing = [name for name, constraint in declared.items() if constraint is None]
+        if missing:
+            raise TypeError(f"{cls.__name__} declares no constraint for {missing}; "
+                            "declare each knob as knob(default, constraint)")
+        return declared
 
     @classmethod
     def knobs(cls) -> tuple[str, ...]:
@@ -88,7 +103,6 @@ class StudySettings(Mapping):
     def from_profile(cls: type[T], profile: str | None = None, **overrides: Any) -> T:
         """The profile's settings (``None``: ``$DREG_PROFILE``) with every non-None override."""
         profile = profile_from_env() if profile is None else profile
-        check_choice("profile", profile, PROFILES)
         cls._refuse_unknown(overrides)
         values = {**cls.PRESETS.get(profile, {}),
                   **{name: value for name, value in overrides.items() if value is not None}}
@@ -132,23 +146,6 @@ class StudySettings(Mapping):
 
     def __len__(self) -> int:
         return 1 + len(self.knobs())
-
-
-def check_training(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The training knobs among ``values`` (epochs, batch_size >= 1; lr > 0;
-    weight_decay >= 0; device "auto", "cpu" or "cuda"), checked."""
-    checked = {}
-    for name in ("epochs", "batch_size"):
-        if name in values:
-            checked[name] = check_int(name, values[name], minimum=1)
-    if "lr" in values:
-        checked["lr"] = check_float("lr", values["lr"], strictly_positive=True)
-    if "weight_decay" in values:
-        checked["weight_decay"] = check_float("weight_decay", values["weight_decay"], minimum=0.0)
-    if "device" in values:
-        resolve_device(values["device"])
-        checked["device"] = values["device"]
-    return checked
 
 
 INTEGER = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")

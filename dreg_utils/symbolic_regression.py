@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import sympy
@@ -34,14 +35,15 @@ from sklearn.tree import DecisionTreeRegressor
 
 from . import fast_gplearn
 from .data.regression import RegressionData, in_raw_units
-from .ensemble import Member, fit_ensemble
+from .ensemble import Member, fit_ensemble, train_group
 from .jacobians import jacobian_sq_frobenius
 from .models import CompactMLP, check_input
 from .metrics import nonfinite_metric
 from .train import FitResult, fit
 from .validation import check_choice, check_float, check_hidden, check_int
+from .vocabulary import methods_for
 
-TEACHER_METHODS = ("base", "jacobian", "dreg")
+TEACHER_METHODS = methods_for("teachers")  # one vectorised group; train_teacher also runs jacobian_rp
 GP_FUNCTIONS = ("add", "sub", "mul", "div", "neg", "inv", "abs", "sqrt", "log", "max", "min",
                 "sin", "cos", "tan")
 GP_METRICS = ("mean absolute error", "mse", "rmse")
@@ -131,9 +133,7 @@ def check_gp_settings(gp: dict) -> dict:
     s["population_size"] = check_int("population_size", s["population_size"], minimum=2)
     s["generations"] = check_int("generations", s["generations"], minimum=1)
     s["tournament_size"] = check_int("tournament_size", s["tournament_size"], minimum=1)
-    if s["tournament_size"] > s["population_size"]:
-        raise ValueError(f"tournament_size={s['tournament_size']} is not valid; it must be <= "
-                         f"population_size={s['population_size']}")
+    check_tournament(s["tournament_size"], s["population_size"])
     s["parsimony_coefficient"] = check_float("parsimony_coefficient", s["parsimony_coefficient"],
                                              minimum=0.0)
     s["init_depth"] = list(_pair("init_depth", s["init_depth"],
@@ -144,6 +144,13 @@ def check_gp_settings(gp: dict) -> dict:
     if s["n_jobs"] == 0:
         raise ValueError("n_jobs=0 is not valid; use a positive count or -1 for all cores")
     return s
+
+
+def check_tournament(tournament_size: int, population_size: int) -> None:
+    """A tournament draws its programs from the population: at most ``population_size`` of them."""
+    if tournament_size > population_size:
+        raise ValueError(f"tournament_size={tournament_size} is not valid; it must be <= "
+                         f"population_size={population_size}")
 
 
 def make_symbolic_regressor(gp: dict, seed: int) -> SymbolicRegressor:
@@ -280,6 +287,22 @@ def _column_tensor(a: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(a, dtype=torch.float32).reshape(len(a), -1)
 
 
+@dataclass(frozen=True)
+class TeacherInputs:
+    """A dataset's splits as its teachers see them: float32 tensors with one row per sample, made
+    once from the numpy splits (:meth:`of`) for the teachers' training and their predictions."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    x_test: torch.Tensor
+
+    @classmethod
+    def of(cls, data: RegressionData) -> TeacherInputs:
+        """The tensors of ``data``'s training inputs and targets and of its validation and test inputs."""
+        return cls(*(_column_tensor(getattr(data, name)) for name in ("x_train", "y_train", "x_val", "x_test")))
+
+
 class TeacherDiverged(RuntimeError):
     """:func:`train_teacher`'s error for a teacher whose training diverged; ``result`` is its
     :class:`~dreg_utils.train.FitResult` (step, epoch and reason)."""
@@ -299,7 +322,7 @@ def train_teacher(data: RegressionData, method: str, lam: float, seed: int, hidd
     Returns the model in eval mode and the training seconds; raises :class:`TeacherDiverged`
     when the training diverged.
     """
-    check_choice("method", method, (*TEACHER_METHODS, "jacobian_rp"))
+    check_choice("method", method, methods_for("teacher"))
     model = CompactMLP.seeded(seed, data.n_features, check_hidden("hidden", hidden), 1,
                               activation="relu")
     result = fit(model, _column_tensor(data.x_train), _column_tensor(data.y_train),
@@ -313,14 +336,23 @@ def train_teacher(data: RegressionData, method: str, lam: float, seed: int, hidd
 
 def predict(model: CompactMLP, x: np.ndarray) -> np.ndarray:
     """Teacher predictions as a float64 vector."""
-    x = check_input(model, torch.as_tensor(x, dtype=torch.float32))
+    return _predict(model, check_input(model, torch.as_tensor(x, dtype=torch.float32)))
+
+
+def _predict(model: CompactMLP, x: torch.Tensor) -> np.ndarray:
+    """:func:`predict` of an input tensor checked already (:class:`TeacherInputs`)."""
     with torch.no_grad():
         return model(x).double().numpy().ravel()
 
 
 def mean_jacobian_sq(model: CompactMLP, x: np.ndarray) -> float:
     """E_x ||J_x f(x)||_F^2 over the rows of ``x``: how smooth the teacher is."""
-    sq, _ = jacobian_sq_frobenius(model, check_input(model, torch.as_tensor(x, dtype=torch.float32)))
+    return _mean_jacobian_sq(model, check_input(model, torch.as_tensor(x, dtype=torch.float32)))
+
+
+def _mean_jacobian_sq(model: CompactMLP, x: torch.Tensor) -> float:
+    """:func:`mean_jacobian_sq` of an input tensor checked already (:class:`TeacherInputs`)."""
+    sq, _ = jacobian_sq_frobenius(model, x)
     return float(sq.mean())
 
 
@@ -386,12 +418,16 @@ def boosting_baseline(data: RegressionData, seed: int) -> dict:
             "boost_seconds": seconds}
 
 
-def train_teachers(data: RegressionData, teachers: Sequence[tuple[str, float]], seed: int,
+TEACHER_GROUP = {"activation": "relu", "task": "regression", "out_features": 1}  # a teacher group's shape
+
+
+def train_teachers(data: RegressionData | TeacherInputs, teachers: Sequence[tuple[str, float]], seed: int,
                    hidden: Sequence[int], epochs: int, batch_size: int, lr: float,
                    weight_decay: float) -> list[FitResult]:
     """Train the teachers ``(method, lambda)`` of one seed as one group, each a ReLU
-    ``CompactMLP(d, hidden, 1)`` on the standardised training split with the initialisation
-    and minibatch order of ``seed`` (as :func:`train_teacher` would train it alone).
+    ``CompactMLP(d, hidden, 1)`` on the standardised training split (``data``, or its tensors)
+    with the initialisation and minibatch order of ``seed`` (as :func:`train_teacher` would
+    train it alone). Every argument is checked (:func:`teach` trains from checked ones).
 
     Returns one :class:`~dreg_utils.train.FitResult` per teacher, in order; a diverged
     teacher is marked so and the others train on. ``seconds`` is the group's wall time over
@@ -399,11 +435,19 @@ def train_teachers(data: RegressionData, teachers: Sequence[tuple[str, float]], 
     teachers = list(teachers)
     for method, lam in teachers:
         check_choice("method", method, TEACHER_METHODS)
-    members = [Member(seed, method, lam) for method, lam in teachers]
-    return fit_ensemble(members, _column_tensor(data.x_train), _column_tensor(data.y_train),
-                        check_hidden("hidden", hidden), activation="relu", task="regression",
-                        out_features=1, epochs=epochs, batch_size=batch_size, lr=lr,
-                        weight_decay=weight_decay, device="cpu")
+    inputs = data if isinstance(data, TeacherInputs) else TeacherInputs.of(data)
+    return fit_ensemble([Member(seed, method, lam) for method, lam in teachers], inputs.x_train,
+                        inputs.y_train, check_hidden("hidden", hidden), epochs=epochs,
+                        batch_size=batch_size, lr=lr, weight_decay=weight_decay, device="cpu", **TEACHER_GROUP)
+
+
+def teach(inputs: TeacherInputs, teachers: Sequence[tuple[str, float]], seed: int, hidden: Sequence[int],
+          epochs: int, batch_size: int, lr: float, weight_decay: float) -> list[FitResult]:
+    """:func:`train_teachers` from a study's checked settings and the dataset's tensors: the same
+    group, trained without checking anything again (:func:`dreg_utils.ensemble.train_group`)."""
+    return train_group([Member(seed, method, lam) for method, lam in teachers], inputs.x_train,
+                       inputs.y_train, hidden, epochs=epochs, batch_size=batch_size, lr=lr,
+                       weight_decay=weight_decay, device=torch.device("cpu"), **TEACHER_GROUP)
 
 
 def distill(data: RegressionData, method: str, lam: float, seed: int, teacher: dict, gp: dict,
@@ -413,12 +457,14 @@ def distill(data: RegressionData, method: str, lam: float, seed: int, teacher: d
     ``teacher`` holds ``hidden, epochs, batch_size, lr, weight_decay``
     (:func:`train_teachers` with one teacher); the rest as :func:`distill_teacher`.
     """
-    trained, = train_teachers(data, [(method, lam)], seed, **teacher)
-    return distill_teacher(data, trained, seed, gp, tree_max_depth, rtol, raw_students)
+    inputs = TeacherInputs.of(data)
+    trained, = train_teachers(inputs, [(method, lam)], seed, **teacher)
+    return distill_teacher(data, trained, seed, gp, tree_max_depth, rtol, raw_students, inputs)
 
 
 def distill_teacher(data: RegressionData, teacher: FitResult, seed: int, gp: dict,
-                    tree_max_depth: int, rtol: float = 0.01, raw_students: bool = False) -> dict:
+                    tree_max_depth: int, rtol: float = 0.01, raw_students: bool = False,
+                    inputs: TeacherInputs | None = None) -> dict:
     """The students of one trained teacher: D', symbolic and tree students; one flat result row.
 
     A teacher whose training or predictions are not finite gives a diverged row
@@ -426,18 +472,24 @@ def distill_teacher(data: RegressionData, teacher: FitResult, seed: int, gp: dic
     students. The teacher always trains on standardised data; with ``raw_students`` the
     students fit D' in raw units (inputs and the teacher's predictions unstandardised; R^2
     is unchanged by the scaling, but gplearn's constant range and parsimony are not).
+    ``inputs``: ``data``'s tensors (:class:`TeacherInputs`) that trained ``teacher`` (None: made
+    and checked against the teacher here).
     """
     seconds = teacher.seconds
     if teacher.diverged:
         return {**teacher.divergence(), "teacher_seconds": seconds}
     model = teacher.model.eval()
-    soft = {split: predict(model, getattr(data, f"x_{split}")) for split in ("train", "val", "test")}
+    if inputs is None:  # a caller's own teacher and data: checked to fit each other, here
+        inputs = TeacherInputs.of(data)
+        for split in ("x_train", "x_val", "x_test"):
+            check_input(model, getattr(inputs, split), split)
+    soft = {split: _predict(model, getattr(inputs, f"x_{split}")) for split in ("train", "val", "test")}
     reason = nonfinite_metric({f"teacher prediction ({split})": v for split, v in soft.items()})
     if reason:
         return {"diverged": True, "diverged_step": None, "diverged_epoch": None,
                 "diverged_reason": reason, "teacher_seconds": seconds}
     row = {**_scores("teacher", data, soft["val"], soft["test"]), "teacher_seconds": seconds,
-           "teacher_jacobian_sq": mean_jacobian_sq(model, data.x_test),
+           "teacher_jacobian_sq": _mean_jacobian_sq(model, inputs.x_test),
            "teacher_train_r2": r2_score(data.y_train, soft["train"])}
     if raw_students:
         soft = {split: v * data.y_std + data.y_mean for split, v in soft.items()}

@@ -33,8 +33,9 @@ from .activations import Poly, ReLU
 from .device import resolve_device
 from .penalties import dreg_forward, dreg_penalty
 from .validation import check_choice, check_float, check_int
+from .vocabulary import methods_for
 
-METHODS = ("base", "dreg", "igp", "sn", "jacobian", "jacobian_rp")
+METHODS = methods_for("fit")
 TASKS = ("regression", "classification")
 
 

@@ -109,23 +109,3 @@ def check_hidden(name: str, hidden: Any) -> tuple[int, ...]:
     """Hidden-layer widths: a non-empty sequence of positive integers."""
     widths = check_nonempty_list(name, hidden)
     return tuple(check_int(f"{name}[{i}]", w, minimum=1) for i, w in enumerate(widths))
-
-
-def check_lambdas(name: str, values: Any, need_zero: bool) -> list[float]:
-    """Distinct penalty strengths >= 0. ``need_zero`` requires 0.0 (the unregularised
-    baseline); otherwise the list may be empty and must not contain 0.0 (a shared baseline)."""
-    if not need_zero and isinstance(values, (list, tuple)) and len(values) == 0:
-        return []
-    lams = check_unique(name, [check_float(f"{name}[{i}]", v, minimum=0.0)
-                               for i, v in enumerate(check_nonempty_list(name, values))])
-    if need_zero and 0.0 not in lams:
-        raise ValueError(f"{name}={lams} must include 0.0, the unregularised baseline")
-    if not need_zero and 0.0 in lams:
-        raise ValueError(f"{name}={lams} must not include 0.0: the lambda = 0 baseline is shared")
-    return lams
-
-
-def check_seeds(name: str, values: Any) -> list[int]:
-    """A non-empty list of distinct integer seeds >= 0."""
-    return check_unique(name, [check_int(f"{name}[{i}]", v, minimum=0)
-                               for i, v in enumerate(check_nonempty_list(name, values))])

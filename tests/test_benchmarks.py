@@ -1,7 +1,10 @@
-"""Smoke test of the benchmark scripts: they run, print and save their table (timings are not checked)."""
+"""Smoke test of the benchmark scripts: they run, print and save their table (timings are not
+checked); their workloads are the studies' settings, and by default those of the saved tables."""
+import importlib
 import json
 import subprocess
 import sys
+from itertools import product
 from pathlib import Path
 
 import pandas as pd
@@ -164,7 +167,7 @@ def test_bench_projections_quick_saves_the_table(tmp_path):
 def test_bench_gplearn_quick_saves_the_ratio(tmp_path):
     run_quick("bench_gplearn.py", tmp_path)
     saved = pd.read_csv(tmp_path / "gplearn.csv")
-    assert list(saved["budget"]) == ["quick (100 x 3)"]
+    assert list(saved["budget"]) == ["smoke (60 x 3)"]  # the smoke profile's budget
     row = saved.iloc[0]
     assert row["fast_over_gplearn"] == pytest.approx(row["fast_s_per_fit"] / row["gplearn_s_per_fit"])
     assert json.loads((tmp_path / "gplearn.meta.json").read_text())["dataset"] == "concrete"
@@ -177,3 +180,129 @@ def test_bench_teachers_quick_saves_both_paths(tmp_path):
     assert row["epochs"] == 5 and row["teachers"] == 6  # the default group: base, 3 Jacobian, 2 CR-penalty
     assert row["group_over_one_at_a_time"] == pytest.approx(row["group_s"] / row["one_at_a_time_s"])
     assert row["max_prediction_difference"] < 1e-3  # the same teachers after 5 epochs, up to float32 rounding
+
+
+# ----------------------------------------------------------------------------- workloads from the settings
+
+MNIST_PROTOCOL = ("capacities", "activations", "methods", "seeds", "lam", "epochs", "batch_size", "lr",
+                  "weight_decay", "n_train", "n_test")
+TRAINING = ("epochs", "batch_size", "lr", "weight_decay")
+PROFILES = ("smoke", "default", "paper")
+
+
+def benchmark(name: str):
+    """The module ``benchmarks/<name>.py``, imported as its scripts import each other."""
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    return importlib.import_module(name)
+
+
+def tiny_images():
+    import torch
+
+    from dreg_utils.data.mnist import MNISTData
+
+    zeros = torch.zeros(2, 784), torch.zeros(2, dtype=torch.long)
+    return MNISTData("tiny", *zeros, *zeros, source="zeros")
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_mnist_benchmarks_train_the_studys_runs_in_its_groups(profile):
+    """bench_sweep (and bench_gpu, which takes its workload) trains Table 3's grid of the MNIST
+    study's settings, run for run, in the study's groups (one shape each, IGPEN apart); bench_naive
+    its ReLU half on at most 5,000 training images."""
+    from dreg_utils.studies.mnist import MNISTSettings
+    from dreg_utils.vocabulary import METHODS
+
+    study = MNISTSettings.from_profile(profile)
+    sweep = benchmark("bench_sweep").workload(profile)
+    assert {k: sweep[k] for k in MNIST_PROTOCOL} == {k: study[k] for k in MNIST_PROTOCOL}
+    groups = benchmark("workloads").mnist_groups(sweep, tiny_images())
+    runs = [config for _, _, configs in groups for config in configs]
+    expected = [(tuple(h), a, m, s, study["lam"] if METHODS[m].takes_lambda else 0.0)
+                for h, a, m, s in product(study["capacities"], study["activations"], study["methods"], study["seeds"])]
+    trained = [(tuple(c["hidden"]), c["activation"], c["method"], c["seed"], c["lam"]) for c in runs]
+    assert sorted(trained) == sorted(expected)
+    assert all(c[k] == study[k] for c in runs for k in TRAINING)
+    assert len(groups) == 2 * len(study["capacities"]) * len(study["activations"])
+    for hidden, activation, configs in groups:
+        assert {(tuple(c["hidden"]), c["activation"]) for c in configs} == {(hidden, activation)}
+        assert {c["method"] for c in configs} == {"igp"} or "igp" not in {c["method"] for c in configs}
+    quick_gpu = benchmark("bench_gpu").chosen_groups(sweep, True, tiny_images())
+    assert [(h, a, [c["epochs"] for c in configs]) for h, a, configs in quick_gpu] == \
+        [(groups[0][0], groups[0][1], [1] * len(groups[0][2]))]
+
+    naive = benchmark("bench_naive")
+    reference = naive.workload(profile)
+    assert reference["activations"] == ["relu"] and reference["n_train"] == min(5_000, study["n_train"] or 5_000)
+    assert all(reference[k] == study[k] for k in MNIST_PROTOCOL if k not in ("activations", "n_train"))
+    quick = naive.workload(profile, quick=True)
+    assert (quick["capacities"], quick["seeds"], quick["epochs"]) == (study["capacities"][:1], study["seeds"][:1], 1)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_penalty_benchmark_times_every_fit_method_at_the_studys_settings(profile):
+    from dreg_utils.claims import COST_CLAIMS
+    from dreg_utils.studies.mnist import MNISTSettings
+    from dreg_utils.vocabulary import methods_for
+
+    study = MNISTSettings.from_profile(profile)
+    settings, variants = benchmark("bench_penalties").workload(profile)
+    assert {k: settings[k] for k in MNIST_PROTOCOL} == {k: study[k] for k in MNIST_PROTOCOL}
+    first, *others = study["activations"]
+    assert tuple(v.method for v in variants if v.activation == first) == methods_for("fit")
+    assert [(v.method, v.activation) for v in variants if v.activation != first] == \
+        [(m, a) for a in others for m in ("base", "dreg")]
+    assert set(COST_CLAIMS) <= {v.label for v in variants}  # the names the performance chapter reads
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_distillation_benchmarks_take_the_studys_teachers_and_budgets(profile):
+    from dreg_utils.studies.distillation import DistillationSettings, teacher_grid
+
+    study = DistillationSettings.from_profile(profile)
+    teachers = benchmark("bench_teachers")
+    protocol = {k: study[k] for k in ("hidden", "epochs", "batch_size", "lr", "weight_decay")}
+    assert teachers.workload(profile) == (study["cost_dataset"], teacher_grid(study), protocol)
+    assert teachers.workload(profile, quick=True)[2] == {**protocol, "epochs": teachers.QUICK_EPOCHS}
+    gp_keys = ("population_size", "generations", "tournament_size", "parsimony_coefficient", "function_set")
+    budgets = {**benchmark("bench_gplearn").workload()[1], **benchmark("bench_gplearn").workload(quick=True)[1]}
+    label = f"{profile} ({study['population_size']} x {study['generations']})"
+    assert budgets[label] == {k: study[k] for k in gp_keys}
+
+
+def test_the_default_workloads_are_those_of_the_saved_tables():
+    """Run without --profile, each benchmark measures what benchmarks/results holds, so a new run
+    compares with the saved tables (bench_penalties' lam excepted: now the study's 1e-2, was 1e-3;
+    a step's cost does not depend on its value)."""
+    from dreg_utils.runs import hidden_label
+
+    results = ROOT / "benchmarks" / "results"
+
+    def meta(name: str) -> dict:
+        return json.loads((results / f"{name}.meta.json").read_text())
+
+    workloads = benchmark("workloads")
+    sweep = benchmark("bench_sweep").workload()
+    groups = workloads.mnist_groups(sweep, tiny_images())
+    steps = sweep["epochs"] * -(-workloads.SPLIT_SIZES[0] // sweep["batch_size"])
+    assert (sum(len(configs) for _, _, configs in groups), steps) == \
+        (meta("sweep")["runs"], meta("sweep")["steps_per_run"])
+    check = benchmark("bench_sweep").check_group(sweep, groups)
+    assert f"{check[0]} {check[1]}" == meta("sweep")["check_cell"]
+    naive = benchmark("bench_naive").workload()
+    naive_runs = len(naive["capacities"]) * len(naive["methods"]) * len(naive["seeds"])
+    assert (naive_runs, naive["n_train"], naive["epochs"], naive["batch_size"]) == \
+        tuple(meta("naive")[k] for k in ("runs", "n_train", "epochs", "batch"))
+    settings, variants = benchmark("bench_penalties").workload()
+    saved = pd.read_csv(results / "penalties.csv", dtype={"hidden": str})
+    assert [v.label for v in variants] == list(dict.fromkeys(saved["method"]))
+    assert [hidden_label(h) for h in settings["capacities"]] == list(dict.fromkeys(saved["hidden"]))
+    assert (settings["batch_size"], settings["lr"], settings["weight_decay"]) == \
+        tuple(meta("penalties")[k] for k in ("batch", "lr", "weight_decay"))
+    dataset, budgets = benchmark("bench_gplearn").workload()
+    assert (dataset, list(budgets)) == (meta("gplearn")["dataset"],
+                                        list(pd.read_csv(results / "gplearn.csv")["budget"]))
+    dataset, teachers, protocol = benchmark("bench_teachers").workload()
+    assert (dataset, [list(t) for t in teachers], protocol["epochs"]) == \
+        (meta("teachers")["dataset"], meta("teachers")["teachers"], pd.read_csv(results / "teachers.csv")["epochs"][0])

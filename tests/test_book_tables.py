@@ -83,14 +83,14 @@ def test_folded_is_a_collapsed_block_holding_the_whole_table():
     html = tables.folded(table, "All <columns>")
     assert html.startswith("<details") and "<details open" not in html
     assert "<summary" in html and "All &lt;columns&gt;" in html
-    assert "p90 change % (ours)" in html and "12.3" in html and "12.345" not in html
+    assert "p90 reduction % (ours)" in html and "12.3" in html and "12.345" not in html
 
 
 def test_scrolled_wraps_the_table_in_the_outlined_scroll_container():
     table = pd.DataFrame({"family": ["smooth"], "p90_reduction_pct": [12.345]})
     html = tables.scrolled(table)
     assert html.startswith('<div class="dreg-scroll">') and html.endswith("</div>")
-    assert "p90 change % (ours)" in html and "12.3" in html  # styled like every table
+    assert "p90 reduction % (ours)" in html and "12.3" in html  # styled like every table
     assert "0.500" in tables.scrolled(pd.DataFrame({"x": [0.5]}).style.format(precision=3))  # a Styler as given
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+from dreg_utils.book import mnist_text
 from dreg_utils.studies import mnist as mnist_study
 from dreg_utils.studies import distillation as sr_study
 from dreg_utils import symbolic_regression as symbolic
@@ -180,7 +181,7 @@ def test_mnist_group_with_a_huge_learning_rate(tiny_mnist):
     summary = mnist_study.summarize(runs).set_index("method")
     assert summary.loc["base", "status"] == "ok" and summary.loc["dreg", "status"] == "diverged (2/2)"
     assert summary.loc["base", list(mnist_study.METRICS)].notna().all()
-    layout = mnist_study.table3_layout(mnist_study.table3(summary.reset_index()))
+    layout = mnist_text.table3_layout(mnist_study.table3(summary.reset_index()))
     assert layout.loc[("16, 8", "RELU_DREG"), ("Test Acc (%)", "ours")] == "diverged (2/2)"
     assert "diverged" not in layout.loc[("16, 8", "RELU_BASE"), ("Test Acc (%)", "ours")]
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from dreg_utils.ensemble import (ENSEMBLE_METHODS, Member, StackedMLP, build_group, fit_ensemble,
+from dreg_utils.ensemble import (ENSEMBLE_METHODS, Member, StackedMLP, build_group, check_members, fit_ensemble,
                                  make_group_step)
 from dreg_utils.models import CompactMLP
 from dreg_utils.train import fit
@@ -158,10 +158,11 @@ def test_divergence_is_reported_per_member_like_fit(blobs):
 
 
 @pytest.mark.parametrize("make, error, pattern", [
-    (lambda: Member(0, "dropout"), ValueError,
+    (lambda: check_members([Member(0, "dropout")]), ValueError,
      r"method='dropout' is not valid; choose one of \['base', 'dreg', 'igp', 'sn', 'jacobian'\]"),
-    (lambda: Member(0, "dreg", -1e-3), ValueError, r"lam=-0.001 is not valid; it must be >= 0"),
-    (lambda: Member(-1), ValueError, r"seed=-1 is not valid"),
+    (lambda: check_members([Member(0, "dreg", -1e-3)]), ValueError,
+     r"^members\[0\].lam=-0.001 is not valid; it must be >= 0"),
+    (lambda: build_group([Member(0), Member(-1)], 3, (4,), 2), ValueError, r"^members\[1\].seed=-1 is not valid"),
     (lambda: fit_ensemble([], torch.zeros(4, 2), torch.zeros(4).long(), (3,)), ValueError,
      r"members must be a non-empty list"),
     (lambda: fit_ensemble([(0, "base", 0.0)], torch.zeros(4, 2), torch.zeros(4).long(), (3,)), TypeError,

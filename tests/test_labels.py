@@ -20,7 +20,7 @@ def test_show_labels_known_columns_and_leaves_the_others():
     table = pd.DataFrame({"family": ["smooth"], "p90_reduction_pct": [12.0], "lambda_ref": [1.0]})
     table.attrs["labels"] = {"lambda_ref": "lambda=0.01"}
     shown = labels.show(table)
-    assert list(shown.columns) == ["family", "p90 change % (ours)", "lambda=0.01"]
+    assert list(shown.columns) == ["family", "p90 reduction % (ours)", "lambda=0.01"]
     assert list(table.columns) == ["family", "p90_reduction_pct", "lambda_ref"]  # the data is untouched
     assert labels.label("snr_proxy") == "SNR proxy" and labels.label("unknown") == "unknown"
 

@@ -9,7 +9,7 @@ import pytest  # noqa: E402
 
 from dreg_utils.studies import mnist as study  # noqa: E402
 from dreg_utils import claims, models  # noqa: E402
-from dreg_utils.book import plotting
+from dreg_utils.book import mnist_figures, mnist_text, statistics_text
 from dreg_utils.studies.mnist import MNISTSettings
 from dreg_utils.settings import PROFILES
 
@@ -131,13 +131,13 @@ def test_sweep_caches_and_saves_tidy_tables(tiny_mnist, tmp_path):
     row = tidy[(tidy["method"] == "RELU_DREG") & (tidy["metric"] == "test_acc")].iloc[0]
     assert (row["paper"], row["paper_std"]) == (96.05, 0.17)
     assert row["difference"] == pytest.approx(row["ours"] - 96.05)
-    layout = study.table3_layout(tidy)
+    layout = mnist_text.table3_layout(tidy)
     assert layout.shape == (4, 3 * len(study.METRICS))
-    assert layout.loc[("32, 16", "RELU_DREG"), ("Test Acc (%)", "paper")] == "96.05 ± 0.17"
+    assert layout.loc[("32, 16", "RELU_DREG"), ("Test Acc (%)", "paper")] == "96.05\u00a0±\u00a00.17"  # one line
     assert layout.loc[("32, 16", "RELU_DREG"), ("p99/Mean", "paper")] == "13.81"
-    for fig in (plotting.tail_vs_capacity_figure(summary), plotting.accuracy_vs_p99_figure(summary),
-                plotting.frontier_figure(study.summarize(frontier)),
-                plotting.ig_ecdf_figure(quantiles, saved, "32-16")):
+    for fig in (mnist_figures.tail_vs_capacity_figure(summary), mnist_figures.accuracy_vs_p99_figure(summary),
+                mnist_figures.frontier_figure(study.summarize(frontier)),
+                mnist_figures.ig_ecdf_figure(quantiles, saved, "32-16")):
         assert fig.axes
         matplotlib.pyplot.close(fig)
 
@@ -173,7 +173,7 @@ def fake_runs(dreg_p99_factor: float, dreg_acc_shift: float) -> pd.DataFrame:
 
 @pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")  # DREG's accuracies are BASE's - 0.4
 def test_findings_hold_on_paper_like_runs():
-    result = study.findings(fake_runs(dreg_p99_factor=0.5, dreg_acc_shift=-0.4))
+    result = statistics_text.findings(fake_runs(dreg_p99_factor=0.5, dreg_acc_shift=-0.4))
     assert list(result["finding"]) == [1, 2, 3, 4, 5]
     assert list(result["verdict"]) == ["holds"] * 5
     assert "p99 lower in 12/12 pairs" in result.loc[0, "ours"]
@@ -182,7 +182,7 @@ def test_findings_hold_on_paper_like_runs():
 
 
 def test_findings_fail_when_dreg_does_nothing():
-    result = study.findings(fake_runs(dreg_p99_factor=1.2, dreg_acc_shift=-3.0))
+    result = statistics_text.findings(fake_runs(dreg_p99_factor=1.2, dreg_acc_shift=-3.0))
     # BASE tails still grow with capacity (half of finding 5), but DREG no longer lowers them
     assert result.set_index("finding").loc[[1, 2, 5], "verdict"].tolist() == ["does not hold", "does not hold",
                                                                               "partly"]

@@ -1,12 +1,13 @@
-"""Reading the benchmark tables: missing files, pivots, the papers' cost claims, figures."""
+"""The performance study and its presentation: reading the benchmark tables (missing files), pivots,
+the papers' cost claims, the words and figures of the chapter."""
 import json
 
 import matplotlib
 import pandas as pd
 import pytest
 
-from dreg_utils.book import performance
-from dreg_utils.book import plotting
+from dreg_utils.book import performance_figures, performance_text
+from dreg_utils.studies import performance
 
 matplotlib.use("Agg")
 
@@ -49,7 +50,7 @@ def test_the_repository_holds_measured_tables():
 
 
 def test_penalty_ratio_table_keeps_capacity_order_and_reads_ratios():
-    table = performance.penalty_ratio_table(penalties_table())
+    table = performance_text.penalty_ratio_table(penalties_table())
     assert table["hidden"].tolist() == ["32-16", "128-64"]
     assert table.columns[:3].tolist() == ["hidden", "params", "BASE ms/step"]
     assert table["BASE ms/step"].tolist() == [0.5, 0.7]
@@ -58,7 +59,7 @@ def test_penalty_ratio_table_keeps_capacity_order_and_reads_ratios():
 
 
 def test_cost_claims_give_the_measured_range_per_method():
-    claims = performance.cost_claims(penalties_table()).set_index("method")
+    claims = performance_text.cost_claims(penalties_table()).set_index("method")
     assert set(claims.index) == {"DREG", "IGP", "JAC", "JAC-RP"}
     assert claims.loc["JAC", "ours (ratio to BASE, over capacities)"] == "3.00x to 3.00x"
     assert "10x" in claims.loc["JAC", "paper"]
@@ -67,22 +68,22 @@ def test_cost_claims_give_the_measured_range_per_method():
 def test_sweep_totals_and_machine_line():
     meta = {**META, "vectorised_min_extrapolated": 19.4, "sequential_min_extrapolated": 28.9,
             "vectorised_min_measured": None}
-    assert performance.sweep_totals(meta)["minutes"].tolist() == [19.4, 28.9]
-    assert len(performance.sweep_totals({**meta, "vectorised_min_measured": 19.9})) == 3
-    line = performance.machine_line(meta)
+    assert performance_text.sweep_totals(meta)["minutes"].tolist() == [19.4, 28.9]
+    assert len(performance_text.sweep_totals({**meta, "vectorised_min_measured": 19.9})) == 3
+    line = performance_text.machine_line(meta)
     assert "Test CPU, 2 usable core(s)" in line and "quick run" not in line
-    assert "quick run" in performance.machine_line({**meta, "quick": True})
-    assert "cuda (H100)" in performance.machine_line({**meta, "device": "cuda", "gpu": "H100"})
+    assert "quick run" in performance_text.machine_line({**meta, "quick": True})
+    assert "cuda (H100)" in performance_text.machine_line({**meta, "device": "cuda", "gpu": "H100"})
 
 
 def test_figures_draw_every_method_and_cell():
-    fig = plotting.penalty_cost_figure(penalties_table())
+    fig = performance_figures.penalty_cost_figure(penalties_table())
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert set(labels) == {"DREG", "DREG-poly", "SN", "IGP", "JAC-RP", "JAC", "BASE (1x)"}
     assert fig.axes[0].get_yscale() == "log"
     sweep = pd.DataFrame({"hidden": ["32-16", "32-16"], "activation": ["relu", "poly"],
                           "vectorised_train_s": [60.0, 90.0], "sequential_train_s": [120.0, 150.0]})
-    fig = plotting.sweep_time_figure(sweep)
+    fig = performance_figures.sweep_time_figure(sweep)
     heights = sorted(round(p.get_height(), 6) for p in fig.axes[0].patches if p.get_height() > 0)
     assert heights == [1.0, 1.5, 2.0, 2.5]
 
@@ -119,7 +120,7 @@ def test_projection_variance_table_pairs_measured_with_predicted_and_names_exact
             rows.append({"model": model, "outputs": outputs, "distribution": distribution,
                          "relative_variance": value, "predicted": value * 1.01,
                          "reduction_vs_gaussian": values[0] / value if value else float("inf")})
-    table = performance.projection_variance_table(pd.DataFrame(rows))
+    table = performance_text.projection_variance_table(pd.DataFrame(rows))
     assert table["model"].tolist() == ["10-64-4 tanh", "10-64-1 tanh"]  # the benchmark's order, not sorted
     assert table.loc[0, "gaussian (predicted)"] == "0.680 (0.687)"
     assert table.loc[0, "rademacher: reduction"] == "9.7x" and table.loc[0, "sphere: reduction"] == "5.7x"

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import sympy
 
-from dreg_utils.data.regression import (DATASETS, FEYNMAN, GENERATED, REAL, RegressionData,
-                                        ground_truth, load_dataset)
+from dreg_utils.data.regression import DATASETS, GENERATED, REAL, RegressionData, ground_truth, load_dataset
+from dreg_utils.vocabulary import FEYNMAN_DATASETS as FEYNMAN
 
 SHAPES = {"concrete": (1030, 8), "diabetes": (442, 10), "auto_mpg": (392, 7), "friedman1": (1000, 10),
           "feynman_I_14_4": (1000, 2), "feynman_I_18_4": (1000, 4), "feynman_I_12_2": (1000, 4)}

@@ -174,7 +174,8 @@ BATCH_NORM = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Lin
 
 
 @pytest.mark.parametrize("call, error, pattern", [
-    (lambda: Regulariser("sn"), ValueError, r"method='sn' is not valid; choose one of \['none', 'dreg', 'jacobian', 'igp'\]"),
+    (lambda: Regulariser("sn"), ValueError,
+     r"method='sn' is not valid; choose one of \['base', 'none', 'dreg', 'igp', 'jacobian'\]"),
     (lambda: Regulariser("dreg", n_projections=2), ValueError,
      r"n_projections=2 applies only to method='jacobian', not method='dreg'"),
     (lambda: Regulariser("jacobian", n_projections=0), ValueError, r"n_projections=0 is not valid"),

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pytest
 from PIL import Image
 
-from dreg_utils.book import scorecard
+from dreg_utils.book import chapters, plotting, scorecard
 from dreg_utils.claims import VERDICTS
 
 GLUE = re.compile(r"\{glue(?::text)?\}`/book/executed/(\w+)\.ipynb::(sc_\w+?)(?::s)?`")
@@ -47,7 +47,7 @@ def test_rows_are_distinct_and_point_at_chapters_that_exist():
     from pathlib import Path
     notebooks = Path(__file__).resolve().parents[1] / "notebooks"
     assert all((notebooks / f"{row.chapter}.md").is_file() for row in scorecard.ROWS)
-    assert {row.chapter for row in scorecard.ROWS} <= set(scorecard.CHAPTER_TITLES)
+    assert {row.chapter for row in scorecard.ROWS} <= set(chapters.CHAPTER_TITLES)
 
 
 def test_front_scorecard_has_one_row_per_claim_with_ours_and_a_badge():
@@ -79,14 +79,14 @@ def test_glue_row_refuses_an_empty_value():
 def test_figure_html_embeds_the_png_with_alt_text_and_caption():
     fig, ax = plt.subplots(figsize=(2, 1))
     ax.plot([0, 1], [0, 1])
-    html = scorecard.figure_html(fig, alt="a rising line <test>", caption="Caption & more")
+    html = plotting.figure_html(fig, alt="a rising line <test>", caption="Caption & more")
     plt.close(fig)
     data = re.search(r'src="data:image/png;base64,([^"]+)"', html).group(1)
     image = Image.open(io.BytesIO(base64.b64decode(data)))
     assert image.format == "PNG" and image.width > 100
     assert 'alt="a rising line &lt;test&gt;"' in html and "<figcaption>Caption &amp; more</figcaption>" in html
     with pytest.raises(ValueError, match="alt"):
-        scorecard.figure_html(fig, alt="", caption="c")
+        plotting.figure_html(fig, alt="", caption="c")
 
 
 def test_write_scorecards_writes_both_snippets(tmp_path):

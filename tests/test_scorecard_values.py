@@ -7,8 +7,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from test_stats_study import analyse, mnist_runs  # noqa: E402
 
-from dreg_utils.book import plotting  # noqa: E402
-from dreg_utils.studies import statistics_text as verdict_text  # noqa: E402
+from dreg_utils.book import mnist_figures  # noqa: E402
+from dreg_utils.book import statistics_text as verdict_text  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def test_headline_figure_draws_each_method_through_its_capacities():
             for n_params, hidden in ((100, "8-4"), (400, "16-8"), (200, "12-6")):
                 rows.append({"activation": activation, "method": method, "hidden": hidden, "n_params": n_params,
                              "ig_p99": shift * n_params / 100, "test_acc": 90 + n_params / 100})
-    fig = plotting.headline_figure(pd.DataFrame(rows))
+    fig = mnist_figures.headline_figure(pd.DataFrame(rows))
     assert [ax.get_title() for ax in fig.axes] == ["RELU", "POLY"]
     for ax in fig.axes:
         lines = {line.get_label(): line for line in ax.get_lines()}

@@ -9,7 +9,8 @@ import jupytext
 import pytest
 
 from dreg_utils.book.chapters import CHAPTER_SETTINGS
-from dreg_utils.settings import PROFILES, StudySettings, parse_value, profile_from_env
+from dreg_utils.constraints import Interval
+from dreg_utils.settings import PROFILES, StudySettings, knob, parse_value, profile_from_env
 from dreg_utils.studies.mnist import MNISTSettings
 from dreg_utils.studies.synthetic import SyntheticSettings
 
@@ -120,17 +121,12 @@ def test_from_notebook_reads_the_parameters_and_refuses_a_missing_knob():
 def test_a_subclass_declares_knobs_presets_and_checks_in_one_place():
     @dataclasses.dataclass(frozen=True)
     class Toy(StudySettings):
-        width: int = 3
+        width: int = knob(3, Interval(int, 1, None))
         PRESETS = {"smoke": {"width": 1}}
 
-        def normalise(self, values):
-            if values["width"] < 1:
-                raise ValueError(f"width={values['width']!r} is not valid; it must be >= 1")
-            return values
-
-    assert Toy.knobs() == ("width",)
+    assert Toy.knobs() == ("width",) and Toy.knob_types() == {"width": int}
     assert Toy.from_profile("smoke").width == 1 and Toy.from_profile("paper").width == 3
-    with pytest.raises(ValueError, match=r"width=0 is not valid"):
+    with pytest.raises(ValueError, match=r"^width=0 is not valid; it must be an integer >= 1$"):
         Toy.from_profile("default", width=0)
 
 

@@ -12,10 +12,10 @@ import pytest  # noqa: E402
 from scipy import stats as sps  # noqa: E402
 
 from dreg_utils import claims  # noqa: E402
-from dreg_utils.book import plotting
+from dreg_utils.book import statistics_figures
 from dreg_utils.studies import statistics as study  # noqa: E402
 from dreg_utils.studies import statistics_synthetic as synthetic_stats
-from dreg_utils.studies import statistics_text as verdict_text
+from dreg_utils.book import statistics_text as verdict_text
 from dreg_utils.studies.mnist import MNISTSettings
 from dreg_utils.studies.statistics import StatisticsSettings
 from dreg_utils.studies.synthetic import SyntheticSettings
@@ -79,7 +79,7 @@ def test_every_claim_holds_on_a_paper_like_table(paper_like):
 
 
 def test_paper_design_sizes_and_the_24_of_24_sign_test(paper_like):
-    designs = verdict_text.designs(paper_like).set_index("design")
+    designs = study.designs(paper_like).set_index("design")
     assert designs["pairs_ours"].to_dict() == {"DREG vs BASE": 24, "DREG vs SN": 24,
                                                  "POLY_BASE vs RELU_BASE": 12}
     sign = row(paper_like, verdict_text.P99, "sign_test")
@@ -188,7 +188,7 @@ def test_a_smoke_sized_design_is_inconclusive_and_says_why():
     assert (verdicts["verdict"] == "inconclusive").all()
     assert "cannot go below 0.5^4 = 0.0625 ≥ α = 0.05" in verdicts.loc[1, "sample_size"]
     assert "4 non-tied pairs (paper: 24)" in verdicts.loc[1, "sample_size"]
-    assert verdict_text.designs(tests).set_index("design").loc["POLY_BASE vs RELU_BASE", "pairs_ours"] == 2
+    assert study.designs(tests).set_index("design").loc["POLY_BASE vs RELU_BASE", "pairs_ours"] == 2
 
 
 def test_a_diverged_run_drops_its_pair():
@@ -263,7 +263,7 @@ def test_summary_view_has_one_row_per_comparison(paper_like):
 
 def test_closing_note_lists_every_claim(paper_like):
     verdicts = verdict_text.verdict_table(paper_like)
-    note = synthetic_stats.closing_note(verdicts, pd.DataFrame(), verdict_text.designs(paper_like))
+    note = verdict_text.closing_note(verdicts, pd.DataFrame(), study.designs(paper_like))
     assert all(f"**Claim {c}**" in note for c in range(1, 6))
     assert "Tally: holds 5, partly 0, does not hold 0, inconclusive 0." in note
     assert "smaller than the paper's" not in note
@@ -275,7 +275,7 @@ def test_pair_ratios_and_their_figure():
     assert len(ratios) == 24 and list(ratios.columns) == ["hidden", "activation", "seed", "ig_mean", "ig_p99"]
     assert ratios["ig_p99"].median() == pytest.approx(0.45, rel=0.05)
     assert (ratios["ig_p99"] < ratios["ig_mean"]).all()  # the hand-made DREG is selective
-    fig = plotting.pair_ratio_figure(ratios)
+    fig = statistics_figures.pair_ratio_figure(ratios)
     assert len(fig.axes) == 1 and fig.axes[0].get_xlabel().startswith("DREG / BASE")
     plt.close(fig)
 
@@ -305,7 +305,7 @@ def test_synthetic_tests_pool_families_and_read_directions():
     pooled = tests[tests["family"] == synthetic_stats.ALL_FAMILIES]
     pairs = pooled[pooled["test"] == "paired_t"].set_index("metric")["n"]
     assert pairs["test_mse"] == pairs["grad_p90"] == 6
-    readings = synthetic_stats.synthetic_readings(tests).set_index("comparison")
+    readings = verdict_text.synthetic_readings(tests).set_index("comparison")
     p90 = readings.loc["lambda=0.01 / lambda=0: grad_p90"]
     assert p90["reading"] == "lower with DREG" and p90["lower_with_dreg"] == "6/6"
     assert p90["p_sign"] == pytest.approx(2 * 0.5 ** 6, rel=1e-12)

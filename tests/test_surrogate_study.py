@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from dreg_utils.book import plotting
+from dreg_utils.book import surrogate_figures
 from dreg_utils import optimisation
 from dreg_utils.studies import surrogate as study
 from dreg_utils.threads import single_threaded
@@ -142,9 +142,9 @@ def test_tiny_sweep_end_to_end(tmp_path):
     again, _, _ = study.run_sweep(settings, tmp_path, progress=False)
     assert again["cached"].all()
     objective = optimisation.make_objective("rastrigin")
-    figures = [plotting.trajectories_figure(paths, lambda x: objective.value(torch.as_tensor(x)).numpy(),
+    figures = [surrogate_figures.trajectories_figure(paths, lambda x: objective.value(torch.as_tensor(x)).numpy(),
                                             objective.lower, objective.upper, "rastrigin"),
-               plotting.regret_figure(starts), plotting.cosine_vs_tail_figure(runs)]
+               surrogate_figures.regret_figure(starts), surrogate_figures.cosine_vs_tail_figure(runs)]
     assert all(len(f.axes) >= 1 for f in figures)
     plt.close("all")
 

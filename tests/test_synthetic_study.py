@@ -15,25 +15,28 @@ def summary(family="piecewise", mses=(0.10, 0.10, 0.104, 0.2), p90s=(4.0, 3.0, 2
     return pd.DataFrame(rows)
 
 
-def test_percent_improvement_sign():
-    assert study.percent_improvement(4.0, 1.0) == 75.0
-    assert study.percent_improvement(1.0, 1.5) == -50.0
+def test_percent_reduction_and_change_signs():
+    assert study.percent_reduction(4.0, 1.0) == 75.0 and study.percent_change(4.0, 1.0) == -75.0
+    assert study.percent_reduction(1.0, 1.5) == -50.0 and study.percent_change(1.0, 1.5) == 50.0
 
 
 def test_table2_percentages_and_paper_columns():
     t2 = study.table2(summary(), 1e-2)
     row = t2.iloc[0]
-    assert row["p90_reduction_pct"] == pytest.approx(75.0)
-    assert row["test_mse_reduction_pct"] == pytest.approx(-100.0)
+    assert row["p90_reduction_pct"] == pytest.approx(75.0)  # the p90 fell: + = lower
+    assert row["test_mse_change_pct"] == pytest.approx(100.0)  # the MSE doubled: + = higher
     assert row["paper_p90_reduction_pct"] == 78.9
+    assert f"{row['paper_test_mse_change_pct']:+.2f}" == "+0.00"  # the paper's 0.00, not -0.00
+    sparse = study.table2(summary("sparse"), 1e-2).iloc[0]
+    assert sparse["paper_test_mse_change_pct"] == -4.12  # Table 2 prints its 4.12% decrease as +4.12
 
 
 @pytest.mark.parametrize("ours_p90, mse_change, expected", [
-    (60.0, -1.0, "holds"), (10.0, 0.0, "partly"),
-    (-5.0, 0.0, "does not hold"), (70.0, -20.0, "does not hold")])
+    (60.0, 1.0, "holds"), (10.0, 0.0, "partly"),
+    (-5.0, 0.0, "does not hold"), (70.0, 20.0, "does not hold")])
 def test_verdict_rule(ours_p90, mse_change, expected):
     row = pd.Series({"p90_reduction_pct": ours_p90, "paper_p90_reduction_pct": 78.9,
-                     "test_mse_reduction_pct": mse_change})
+                     "test_mse_change_pct": mse_change})
     assert study.verdict(row) == expected
 
 
@@ -55,8 +58,8 @@ def test_display_labels_are_applied_only_when_shown():
     t1 = study.table1(summary(), "piecewise", 1e-2)
     assert list(show(t1).columns) == ["metric", "lambda=0", "lambda=0.01", "ratio (ours)", "paper lambda=0",
                                       "paper lambda=0.01", "ratio (paper)"]
-    assert list(show(study.table2(summary(), 1e-2)).columns)[1:3] == ["test MSE change % (ours)",
-                                                                     "test MSE change % (paper)"]
+    assert list(show(study.table2(summary(), 1e-2)).columns)[1:3] == ["test MSE change % (ours, + = worse)",
+                                                                     "test MSE change % (paper, + = worse)"]
     assert all(c == c.lower() and " " not in c for c in study.table2(summary(), 1e-2).columns)
 
 

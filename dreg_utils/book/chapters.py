@@ -1,6 +1,6 @@
-"""The book's executable chapters: each notebook, the settings type of its study and the
-parameters its page takes, with their declared types and checks (what the runner refuses before
-a kernel starts)."""
+"""The book's executable chapters: each notebook, the settings type of its study, the folder of
+its results, its title, and the parameters its page takes, with their declared types and checks
+(what the runner refuses before a kernel starts)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -12,11 +12,11 @@ from ..studies.distillation import DistillationSettings
 from ..studies.distillation_ablation import DistillationAblationSettings
 from ..studies.mnist import MNISTSettings
 from ..studies.own_model import OwnModelSettings
+from ..studies.performance import PerformanceSettings
 from ..studies.statistics import StatisticsSettings
 from ..studies.surrogate import SurrogateSettings
 from ..studies.synthetic import SyntheticSettings
 from ..studies.synthetic_ablation import AblationSettings
-from .performance import PerformanceSettings
 
 CHAPTER_SETTINGS: dict[str, type[StudySettings]] = {
     "01_synthetic_families": SyntheticSettings,
@@ -29,6 +29,17 @@ CHAPTER_SETTINGS: dict[str, type[StudySettings]] = {
     "08_distillation_ablation": DistillationAblationSettings,
     "09_own_model": OwnModelSettings,
 }
+# The folder of each chapter's results under $DREG_RESULTS_DIR (paths.results_dir); None: the
+# page writes none.
+RESULTS_FOLDERS: dict[str, str | None] = {
+    "01_synthetic_families": "synthetic", "02_mnist_sweep": "mnist", "03_statistical_tests": "stats",
+    "04_sr_distillation": "symbolic", "05_surrogate_optimization": "surrogate", "06_performance": None,
+    "07_synthetic_ablation": "synthetic_ablation", "08_distillation_ablation": "distillation_ablation",
+    "09_own_model": "own_model",
+}
+# The title of each chapter that another page links to (the scorecard's evidence links).
+CHAPTER_TITLES = {"01_synthetic_families": "Synthetic families", "03_statistical_tests": "Statistical tests",
+                  "04_sr_distillation": "SR distillation", "06_performance": "Performance"}
 # What a page's parameters cell may set besides its study's knobs (and ``profile``): the folder of
 # its results (None: paths.results_dir's default).
 PAGE_PARAMETERS: dict[str, Any] = {"results_dir": str | None}

@@ -1,23 +1,32 @@
 """Display labels. Computed tables carry snake_case columns (data that code may read); a page
 shows a table with :func:`show`, which puts these labels on its columns. A table whose label
-depends on a value (e.g. the lambda of a column) names it in ``table.attrs["labels"]``."""
+depends on a value (e.g. the lambda of a column) names it in ``table.attrs["labels"]``.
+
+A signed column's label says which way is good, in the vocabulary's convention: a reduction is
+positive when the quantity fell, any other difference is positive when it rose and says
+"(+ = better)" or "(+ = worse)" (:func:`dreg_utils.vocabulary.change_label`)."""
 from __future__ import annotations
 
 import pandas as pd
 
+from ..vocabulary import change_label, reduction_label
+
 LABELS = {
-    # synthetic families (notebook 01)
+    # synthetic families (notebook 01); test_mse_change_pct also in notebooks 05 and 07
     "lambda_0": "lambda=0", "ratio_ours": "ratio (ours)", "paper_lambda_0": "paper lambda=0",
-    "ratio_paper": "ratio (paper)", "test_mse_reduction_pct": "test MSE change % (ours)",
-    "paper_test_mse_reduction_pct": "test MSE change % (paper)", "p90_reduction_pct": "p90 change % (ours)",
-    "paper_p90_reduction_pct": "p90 change % (paper)", "proxy_reduction_pct": "proxy change % (ours)",
+    "ratio_paper": "ratio (paper)", "test_mse_change_pct": change_label("test_mse", "ours"),
+    "paper_test_mse_change_pct": change_label("test_mse", "paper"),
+    "p90_reduction_pct": reduction_label("grad_p90", "ours"),
+    "paper_p90_reduction_pct": reduction_label("grad_p90", "paper"),
+    "proxy_reduction_pct": reduction_label("derivative_proxy", "ours"),
     "plateau_lambda": "plateau up to lambda", "plateau_p90_reduction_pct": "p90 reduction at plateau end %",
-    "plateau_test_mse_reduction_pct": "test MSE improvement %",
+    "plateau_test_mse_change_pct": change_label("test_mse", what="change at plateau end %"),
     # synthetic ablation (notebook 07)
-    "mean_p90_reduction_pct": "mean p90 reduction %", "mean_gap_to_paper": "mean gap to the paper (points)",
-    "mean_test_mse_change_pct": "mean test MSE change %",
+    "mean_p90_reduction_pct": "mean " + reduction_label("grad_p90"),
+    "mean_gap_to_paper": "mean gap to the paper (points)",
+    "mean_test_mse_change_pct": "mean " + change_label("test_mse"),
     # distillation ablation (notebook 08)
-    "paper_improvement_pct": "paper improvement %",
+    "paper_improvement_pct": change_label("gp_test_r2", "paper", "improvement %"),
     # symbolic distillation (notebook 04)
     "snr_proxy": "SNR proxy",
     "teacher_r2_base": "teacher R2 (lambda=0)",
@@ -25,27 +34,27 @@ LABELS = {
     "teacher_r2_best": "teacher R2 (best lambda)",
     "student_r2_base": "student R2 (lambda=0)",
     "student_r2_best": "student R2 (best lambda)",
-    "improvement_pct": "improvement %",
-    "gain_r2": "gain (R2 points)",
+    "improvement_pct": change_label("gp_test_r2", what="improvement %"),
+    "gain_r2": change_label("gp_test_r2", "points", "gain"),
     "fidelity_r2_base": "fidelity R2 (lambda=0)",
     "fidelity_r2_best": "fidelity R2 (best lambda)",
     "length_best": "length (best lambda)",
     "tree_r2_base": "tree R2 (lambda=0)",
     "tree_r2_best": "tree R2 (best lambda)",
-    "tree_improvement_pct": "tree improvement %",
+    "tree_improvement_pct": change_label("tree_test_r2", what="improvement %"),
     "gp_on_y_r2": "GP on y R2",
     "boosting_r2": "boosting R2",
     "lambda_validation": "lambda (validation)",
     "lambda_oracle": "lambda (oracle)",
     "student_r2_validation": "student R2 (validation lambda)",
     "student_r2_oracle": "student R2 (oracle lambda)",
-    "improvement_pct_validation": "improvement % (validation)",
-    "improvement_pct_oracle": "improvement % (oracle)",
+    "improvement_pct_validation": change_label("gp_test_r2", "validation lambda", "improvement %"),
+    "improvement_pct_oracle": change_label("gp_test_r2", "oracle lambda", "improvement %"),
     "gap_to_oracle": "gap to oracle",
     "teacher_clean_r2_base": "teacher clean R2 (lambda=0)",
     "student_clean_r2_base": "student clean R2 (lambda=0)",
     "student_clean_r2_validation": "student clean R2 (validation lambda)",
-    "clean_r2_gain": "clean R2 gain",
+    "clean_r2_gain": change_label("gp_clean_r2", "points", "gain"),
     "recovered_base": "recovered (lambda=0)",
     "recovered_validation": "recovered (validation lambda)",
     "raw_units": "raw units",
@@ -58,16 +67,15 @@ LABELS = {
     "fits_per_arm": "fits per arm", "gplearn_s_per_fit": "gplearn (s per fit)",
     "fast_s_per_fit": "fast_gplearn (s per fit)", "fast_over_gplearn": "ratio",
     # MNIST frontier (notebook 02)
-    "accuracy_change": "accuracy change (points)", "p99_reduction_pct": "p99 reduction %",
+    "accuracy_change": change_label("test_acc", "points", "change"), "p99_reduction_pct": reduction_label("ig_p99"),
     "settings_tried": "settings tried",
     # surrogates (notebook 05): changes against BASE
-    "test_mse_change_pct": "test MSE change %",
-    "p99_over_mean_change_pct": "p99/mean change %",
-    "cos_p10_diff": "cos p10 diff",
-    "gd_regret_diff": "GD regret diff",
-    "lbfgs_regret_diff": "L-BFGS regret diff",
-    "gd_exits_diff": "GD exits diff",
-    "lbfgs_exits_diff": "L-BFGS exits diff",
+    "p99_over_mean_change_pct": change_label("grad_p99_over_mean"),
+    "cos_p10_diff": change_label("cos_p10", what="diff"),
+    "gd_regret_diff": change_label("gd_regret_median", what="diff"),
+    "lbfgs_regret_diff": change_label("lbfgs_regret_median", what="diff"),
+    "gd_exits_diff": change_label("gd_left_domain", what="diff"),
+    "lbfgs_exits_diff": change_label("lbfgs_left_domain", what="diff"),
     # performance (notebook 06)
     "group9_step_ms": "group of 9: ms/step", "group3_step_ms": "IGP group of 3: ms/step",
     "single_step_ms": "one run: ms/step", "sequential_min": "one at a time (min)",

@@ -11,17 +11,15 @@ glue a row, and every value on both pages comes from the executed notebooks of t
 """
 from __future__ import annotations
 
-import base64
 import html
-import io
 from dataclasses import dataclass
 from pathlib import Path
-
-import matplotlib.pyplot as plt
 
 from ..claims import FAILS, HOLDS, INCONCLUSIVE, PARTLY, VERDICTS
 from ..files import atomic_write_text
 from ..validation import check_choice
+from ..vocabulary import FAMILIES
+from .chapters import CHAPTER_TITLES
 
 NOT_RUN = "not run"  # a row whose chapter did not run the claim's configuration
 # sphinx-design's colour of each verdict badge.
@@ -29,8 +27,6 @@ BADGE_COLOURS = {HOLDS: "success", PARTLY: "warning", FAILS: "danger", INCONCLUS
                  NOT_RUN: "light"}
 EXECUTED_DOC = "/book/executed"  # where the book's executed notebooks are, from the book root
 FIELDS = ("paper", "ours", "verdict", "details")
-CHAPTER_TITLES = {"01_synthetic_families": "Synthetic families", "03_statistical_tests": "Statistical tests",
-                  "04_sr_distillation": "SR distillation", "06_performance": "Performance"}
 
 
 @dataclass(frozen=True)
@@ -46,10 +42,9 @@ class Row:
 
 _DREG, _TTT = "DREG paper", "Teaching the Teacher"
 _COST_SECTION = "one-training-step-method-by-method"
-_FAMILIES = ("smooth", "piecewise", "sparse", "oscillatory", "entangled")
 ROWS: tuple[Row, ...] = (
     *(Row(f"synthetic_{family}", f"DREG cuts the p90 gradient norm ({family} family)",
-          f"{_DREG}, Tables 1-2", "01_synthetic_families") for family in _FAMILIES),
+          f"{_DREG}, Tables 1-2", "01_synthetic_families") for family in FAMILIES),
     Row("mnist_claim1", "DREG lowers p99 and p99/mean at a modest accuracy cost",
         f"{_DREG}, Section 6.3, finding 1", "03_statistical_tests"),
     Row("mnist_claim2", "DREG shrinks the tail more than the bulk", f"{_DREG}, Section 6.3, finding 2",
@@ -104,27 +99,6 @@ def glue_row(key: str, paper: str, ours: str, verdict: str, details: str) -> Non
     for field, value in values.items():
         glue(glue_key(key, field), value, display=False)
     glue(glue_key(key, "verdict"), HTML(badge_html(verdict)), display=False)
-
-
-def figure_html(fig: plt.Figure, alt: str, caption: str, dpi: int = 150) -> str:
-    """A matplotlib figure as a self-contained HTML figure (PNG data URI, alt text, caption),
-    so that another page of the book can paste it with the cross-document ``{glue}`` role."""
-    alt, caption = _text("alt", alt), _text("caption", caption)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return (f'<figure class="headline-figure"><img src="data:image/png;base64,{data}" '
-            f'alt="{html.escape(alt)}" style="width: 100%; height: auto;">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
-
-
-def glue_figure(key: str, fig: plt.Figure, alt: str, caption: str) -> None:
-    """Glue ``fig`` as a self-contained HTML figure (:func:`figure_html`) and close it."""
-    from IPython.display import HTML
-    from myst_nb import glue
-
-    glue(key, HTML(figure_html(fig, alt, caption)), display=False)
-    plt.close(fig)
 
 
 def _ref(row: Row, field: str) -> str:

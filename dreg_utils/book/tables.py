@@ -45,15 +45,21 @@ def significant(value: float, digits: int = 3) -> str:
     return f"{rounded:.{max(digits - 1 - exponent, 0)}f}"
 
 
-def plus_minus(mean: float, sd: float, digits: int = 2) -> str:
-    """"mean ± sd" with sd to ``digits`` significant digits and the mean to the same decimal
-    place (``91.70 ± 0.79``), joined by non-breaking spaces; the mean alone when sd is missing."""
+def plus_minus(mean: float, sd: float, digits: int = 2, decimals: int | None = None) -> str:
+    """"mean ± sd" joined by non-breaking spaces (``91.70 ± 0.79``): sd to ``digits`` significant
+    digits and the mean to the same decimal place, the mean alone when sd is missing or 0; with
+    ``decimals``, both to that many decimal places and the mean alone when sd is missing."""
     check_int("digits", digits, minimum=1)
     if mean is None or math.isnan(mean):
         return MISSING
-    if sd is None or math.isnan(sd) or sd == 0:
+    if decimals is not None:
+        check_int("decimals", decimals, minimum=0)
+        if sd is None or math.isnan(sd):
+            return f"{mean:.{decimals}f}"
+    elif sd is None or math.isnan(sd) or sd == 0:
         return significant(mean, digits + 1)
-    decimals = max(digits - 1 - math.floor(math.log10(abs(sd))), 0)
+    else:
+        decimals = max(digits - 1 - math.floor(math.log10(abs(sd))), 0)
     return f"{mean:.{decimals}f}{NBSP}±{NBSP}{sd:.{decimals}f}"
 
 

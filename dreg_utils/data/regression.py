@@ -36,12 +36,8 @@ import sympy
 
 from ..extras import require
 from ..validation import check_choice, check_float, check_int, check_nonempty_list
+from ..vocabulary import GENERATED_DATASETS as GENERATED, REAL_DATASETS as REAL, REGRESSION_DATASETS as DATASETS
 from .formula import SPEC_EXAMPLE, check_ranges, parse_formula, parse_formula_spec
-
-REAL = ("concrete", "diabetes", "auto_mpg")
-FEYNMAN = ("feynman_I_14_4", "feynman_I_18_4", "feynman_I_12_2")
-GENERATED = ("friedman1", *FEYNMAN)
-DATASETS = (*REAL, *GENERATED)
 _LABEL = {"friedman1": "Friedman #1", "feynman_I_14_4": "Feynman I.14.4",
           "feynman_I_18_4": "Feynman I.18.4", "feynman_I_12_2": "Feynman I.12.2"}
 _INPUT_RANGE = {name: (0.0, 1.0) if name == "friedman1" else (1.0, 5.0) for name in GENERATED}

@@ -24,8 +24,7 @@ import numpy as np
 import torch
 
 from ..validation import check_choice, check_float, check_int
-
-FAMILIES = ("smooth", "piecewise", "sparse", "oscillatory", "entangled")
+from ..vocabulary import FAMILIES
 
 
 @dataclass(frozen=True)

@@ -24,19 +24,20 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 
-from .. import claims
 from .. import symbolic_regression as symbolic
 from ..data.formula import is_srepr, read_srepr
-from ..data.regression import DATASETS, FEYNMAN, REAL, check_datasets, load_dataset
+from ..constraints import COUNT, LAMBDAS, NONNEGATIVE, POSITIVE, SEEDS, WIDTHS, Interval, ListOf, Options, Satisfies
+from ..data.formula import SPEC_EXAMPLE
+from ..data.regression import DATASETS, REAL, RegressionData, check_dataset, check_datasets, load_dataset
 from ..runs import seed_summary
-from ..settings import StudySettings, check_training, knob
+from ..settings import StudySettings, knob
 from ..files import write_table
 from ..sweep import (DIVERGENCE, FINITE, FLAG, INTEGER, NUMBER, TEXT, Kind, ResultSchema, local_backend,
                      run_grid)
 from ..threads import single_threaded
-from ..validation import (check_choice, check_float, check_hidden, check_int,
-                          check_lambdas, check_nonempty_list, check_seeds)
+from ..vocabulary import FEYNMAN_DATASETS as FEYNMAN, finished
 
 # Part of every run's cache key: bump it when a change of the run function changes what a run
 # computes, so cached rows are recomputed instead of reused.
@@ -71,19 +72,20 @@ DIRECT_SCHEMA = ResultSchema(
     optional={**_CLEAN, "boost_clean_r2": NUMBER})
 
 
-def _check_noise_datasets(values) -> list[str]:
-    """Datasets with a known ground truth: the Feynman formulas or formula specs."""
-    values = check_datasets("noise_datasets", values)
+def _check_noise_datasets(name: str, values) -> list[str]:
+    """Datasets with a known ground truth, the Feynman formulas or formula specs ([]: none)."""
+    if isinstance(values, (list, tuple)) and len(values) == 0:
+        return []
+    values = check_datasets(name, values)
     bad = [v for v in values if v in DATASETS and v not in FEYNMAN]
     if bad:
-        raise ValueError(f"noise_datasets contains {bad!r}, which have no recoverable ground truth; "
+        raise ValueError(f"{name} contains {bad!r}, which have no recoverable ground truth; "
                          f"choose from {list(FEYNMAN)} or give formula specs")
     return values
 
 
-def _check_noise(name: str, values) -> list[float]:
-    return [check_float(f"{name}[{i}]", v, minimum=0.0)
-            for i, v in enumerate(check_nonempty_list(name, values))]
+DATASET_LIST = ListOf(Satisfies(str, check_dataset, outside=["mnist", 3], inside=["concrete", SPEC_EXAMPLE]))
+NOISE_LEVELS = ListOf(NONNEGATIVE)
 
 
 @dataclass(frozen=True)
@@ -93,29 +95,32 @@ class DistillationSettings(StudySettings):
     gplearn's budget: ``smoke`` is tiny; ``default`` is half of gplearn's population for half
     its generations (CPU budget); ``paper`` uses gplearn's defaults (1000 x 20)."""
 
-    datasets: list[str] = knob(list(DATASETS))
-    lambdas: list[float] = knob([0.0, 0.01, 0.1, 0.5])  # Jacobian-penalty strengths; with 0.0
-    dreg_lambdas: list[float] = knob([0.01, 0.1])  # CR-penalty teachers, > 0; [] skips them
-    seeds: list[int] = knob([0])
-    noise: float = 0.1  # label noise of the generated datasets, a fraction of std(signal)
-    noise_datasets: list[str] = knob(["feynman_I_14_4", "feynman_I_18_4", "feynman_I_12_2"])
-    noise_levels: list[float] = knob([0.0, 0.1, 0.5])
-    hidden: list[int] = knob([100])
-    epochs: int = 150
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    population_size: int = 500
-    generations: int = 10
-    tournament_size: int = 20
-    parsimony_coefficient: float = 0.001
-    function_set: list[str] = knob(["add", "sub", "mul", "div"])
-    tree_max_depth: int = 6
-    cost_dataset: str = "concrete"
-    cost_epochs: int = 20
-    cost_repeats: int = 3
-    cost_outputs: list[int] = knob([1, 10])
-    n_jobs: int = 2
+    datasets: list[str] = knob(list(DATASETS), DATASET_LIST)
+    lambdas: list[float] = knob([0.0, 0.01, 0.1, 0.5], LAMBDAS)  # Jacobian-penalty strengths
+    # CR-penalty teachers, > 0 (lambda = 0 is the base teacher, shared); [] skips them
+    dreg_lambdas: list[float] = knob([0.01, 0.1], ListOf(POSITIVE, unique=True, empty=True))
+    seeds: list[int] = knob([0], SEEDS)
+    noise: float = knob(0.1, NONNEGATIVE)  # label noise of the generated datasets, a fraction of std(signal)
+    noise_datasets: list[str] = knob(list(FEYNMAN), Satisfies(
+        list[str], _check_noise_datasets, outside=["feynman_I_14_4", ["concrete"], ["mnist"]],
+        inside=[[], ["feynman_I_14_4"], [SPEC_EXAMPLE]]))
+    noise_levels: list[float] = knob([0.0, 0.1, 0.5], NOISE_LEVELS)
+    hidden: list[int] = knob([100], WIDTHS)
+    epochs: int = knob(150, COUNT)
+    batch_size: int = knob(64, COUNT)
+    lr: float = knob(1e-3, POSITIVE)
+    weight_decay: float = knob(0.0, NONNEGATIVE)
+    population_size: int = knob(500, Interval(int, 2, None))
+    generations: int = knob(10, COUNT)
+    tournament_size: int = knob(20, COUNT)  # at most population_size
+    parsimony_coefficient: float = knob(0.001, NONNEGATIVE)
+    function_set: list[str] = knob(["add", "sub", "mul", "div"], ListOf(Options(*symbolic.GP_FUNCTIONS)))
+    tree_max_depth: int = knob(6, COUNT)
+    cost_dataset: str = knob("concrete", Options(*DATASETS))
+    cost_epochs: int = knob(20, COUNT)
+    cost_repeats: int = knob(3, COUNT)
+    cost_outputs: list[int] = knob([1, 10], ListOf(COUNT))
+    n_jobs: int = knob(2, COUNT)
 
     PRESETS: ClassVar[dict[str, dict]] = {
         "smoke": dict(datasets=["concrete", "feynman_I_14_4"], lambdas=[0.0, 0.1], dreg_lambdas=[0.1],
@@ -128,26 +133,8 @@ class DistillationSettings(StudySettings):
                       generations=20, cost_epochs=50, cost_repeats=5),
     }
 
-    def normalise(self, s: dict) -> dict:
-        s["datasets"] = check_datasets("datasets", s["datasets"])
-        s["lambdas"] = check_lambdas("lambdas", s["lambdas"], need_zero=True)
-        s["dreg_lambdas"] = check_lambdas("dreg_lambdas", s["dreg_lambdas"], need_zero=False)
-        s["seeds"] = check_seeds("seeds", s["seeds"])
-        s["noise"] = check_float("noise", s["noise"], minimum=0.0)
-        s["noise_datasets"] = ([] if s["noise_datasets"] == [] else
-                               _check_noise_datasets(s["noise_datasets"]))
-        s["noise_levels"] = _check_noise("noise_levels", s["noise_levels"])
-        s["hidden"] = list(check_hidden("hidden", s["hidden"]))
-        for name in ("tree_max_depth", "cost_epochs", "cost_repeats"):
-            s[name] = check_int(name, s[name], minimum=1)
-        s.update(check_training(s))
-        gp = symbolic.check_gp_settings({k: s[k] for k in GP_KEYS})
-        s.update({k: gp[k] for k in GP_KEYS})
-        check_choice("cost_dataset", s["cost_dataset"], DATASETS)
-        s["cost_outputs"] = [check_int(f"cost_outputs[{i}]", v, minimum=1) for i, v in
-                             enumerate(check_nonempty_list("cost_outputs", s["cost_outputs"]))]
-        s["n_jobs"] = check_int("n_jobs", s["n_jobs"], minimum=1)
-        return s
+    def check_together(self, s: dict) -> None:
+        symbolic.check_tournament(s["tournament_size"], s["population_size"])
 
 
 def validate(settings: Mapping) -> DistillationSettings:
@@ -208,9 +195,11 @@ def run_task(configs: list[dict]) -> list[dict]:
             return [symbolic.direct(data, c["seed"], c["gp"], c["tree_max_depth"],
                                     raw_students=c.get("raw_students", False)) for c in configs]
         teachers = list(dict.fromkeys((c["method"], c["lam"]) for c in configs))
-        trained = dict(zip(teachers, symbolic.train_teachers(data, teachers, first["seed"], **first["teacher"])))
+        inputs = symbolic.TeacherInputs.of(data)  # numpy -> torch once, for training and predictions
+        trained = dict(zip(teachers, symbolic.teach(inputs, teachers, first["seed"], **first["teacher"])))
         return [symbolic.distill_teacher(data, trained[(c["method"], c["lam"])], c["seed"], c["gp"],
-                                         c["tree_max_depth"], raw_students=c.get("raw_students", False))
+                                         c["tree_max_depth"], raw_students=c.get("raw_students", False),
+                                         inputs=inputs)
                 for c in configs]
 
 
@@ -224,8 +213,8 @@ def run_runs(settings: dict, datasets: list[str], noise_levels: list[float],
     processes fed from one queue; with "joblib" or "dask" as in
     :func:`dreg_utils.sweep.run_grid` (``n_jobs`` and ``scheduler``)."""
     settings = validate(settings)
-    datasets = check_datasets("datasets", datasets)
-    noise_levels = _check_noise("noise_levels", noise_levels)
+    datasets = DATASET_LIST.check("datasets", datasets)
+    noise_levels = NOISE_LEVELS.check("noise_levels", noise_levels)
     results_dir = Path(results_dir)
     configs = make_configs(settings, datasets, noise_levels, with_dreg)
     if backend == "serial":
@@ -237,22 +226,16 @@ def run_runs(settings: dict, datasets: list[str], noise_levels: list[float],
     return runs
 
 
-def finished_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """The runs whose teacher did not diverge (direct runs have no teacher and always count)."""
-    return runs[~diverged_flags(runs)]
-
-
-def diverged_flags(runs: pd.DataFrame) -> pd.Series:
-    """True for the distillation runs whose teacher diverged (see :func:`symbolic.distill`)."""
-    return runs["diverged"].eq(True) if "diverged" in runs else pd.Series(False, index=runs.index)
+def load_datasets(settings: DistillationSettings) -> dict[str, RegressionData]:
+    """Each dataset of ``settings``, split and standardised as its runs see it (with its label noise)."""
+    return {name: load_dataset(name, noise=settings["noise"]) for name in settings["datasets"]}
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Means over the finished seeds of every metric per (dataset, noise, kind, method, lambda),
     with ``n_seeds`` (finished), ``n_diverged`` and ``status`` ("ok" or "diverged (k/n)"); a
     setting whose teachers all diverged keeps its row without means."""
-    frame = runs.assign(**{k: runs[k].fillna("-") for k in ("noise", "method", "lam")},
-                        diverged=diverged_flags(runs))
+    frame = runs.assign(**{k: runs[k].fillna("-") for k in ("noise", "method", "lam")})
     metrics = [m for m in METRICS if m in frame]
     frame[metrics] = frame[metrics].astype(float)
     return seed_summary(frame, ["dataset", "noise", "kind", "method", "lam"], metrics)
@@ -364,7 +347,7 @@ def recovery_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Fraction of seeds whose symbolic student equals the ground truth, per dataset with a
     rational ground truth (rows; the Feynman formulas and such formula specs) and teacher
     (columns; "on y" is the student without a teacher). Empty when no dataset has one."""
-    runs = finished_runs(runs)
+    runs = finished(runs)
     if "gp_equals_truth" not in runs:
         return pd.DataFrame()
     block = runs[runs["gp_equals_truth"].notna()]
@@ -374,66 +357,27 @@ def recovery_table(runs: pd.DataFrame) -> pd.DataFrame:
     return table.pivot_table(index="dataset", columns="teacher", values="recovered", sort=False)
 
 
+def snr_correlation(table: pd.DataFrame) -> tuple[float, float]:
+    """Spearman's rank correlation of the SNR proxy and the student's gain over the datasets of
+    :func:`dataset_table`, and its p-value (both NaN with fewer than three datasets)."""
+    if len(table) <= 2:
+        return float("nan"), float("nan")
+    rho, p = spearmanr(table["snr_proxy"], table["gain_r2"])
+    return float(rho), float(p)
+
+
 def stage_times(runs: pd.DataFrame) -> pd.DataFrame:
     """Mean wall seconds of each stage per teacher method (direct runs: the controls on y)."""
     stages = ["teacher_seconds", "gp_seconds", "tree_seconds", "boost_seconds"]
-    runs = finished_runs(runs)
+    runs = finished(runs)
     frame = runs.assign(method=runs["method"].fillna("none (controls on y)"))
     return frame.groupby(["kind", "method"], sort=False)[stages].mean().reset_index()
-
-
-def headline(table: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
-    """The paper's headline numbers beside ours, each with a verdict from :mod:`dreg_utils.claims`
-    ("-" for rows that are no claim of the paper).
-
-    A relative change of an R^2 near zero is meaningless (Diabetes: -0.02 -> 0.14 is
-    "+750%"), so the verdicts use the datasets whose lambda = 0 student has
-    |R^2| >= ``STABLE_BASE``; the all-dataset means are shown too.
-    """
-    paper = claims.TEACHING_THE_TEACHER
-    stable = table["student_r2_base"].abs() >= STABLE_BASE
-    kept = table[stable]
-    chosen = selection[selection["dataset"].isin(kept["dataset"])]
-    top = kept.loc[kept["improvement_pct"].idxmax()] if len(kept) else None
-    mean_stable = kept["improvement_pct"].mean()
-    rows = [
-        {"claim": "mean student R2 improvement, best lambda per dataset (%), all datasets",
-         "paper": f"+{paper['mean_improvement_pct']:.0f}", "ours": f"{table['improvement_pct'].mean():+.1f}",
-         "verdict": "-"},
-        {"claim": f"same, datasets with |R2(lambda=0)| >= {STABLE_BASE} ({len(kept)} of {len(table)})",
-         "paper": f"+{paper['mean_improvement_pct']:.0f}", "ours": f"{mean_stable:+.1f}",
-         "verdict": claims.half_effect_verdict(mean_stable, paper["mean_improvement_pct"])},
-        {"claim": "same, lambda chosen on validation instead of test (%)", "paper": "-",
-         "ours": f"{chosen['improvement_pct_validation'].mean():+.1f}", "verdict": "-"},
-    ]
-    if top is not None:
-        rows.append({"claim": "largest improvement (%)",
-                     "paper": f"+{paper['max_improvement_pct']:.0f} ({paper['max_dataset']})",
-                     "ours": f"{top['improvement_pct']:+.1f} ({top['dataset']})",
-                     "verdict": claims.half_effect_verdict(top["improvement_pct"], paper["max_improvement_pct"])})
-    concrete = table[table["dataset"] == "concrete"]
-    if not concrete.empty:
-        ours = concrete["improvement_pct"].iloc[0]
-        rows.append({"claim": "improvement on Concrete (%)", "paper": f"+{paper['max_improvement_pct']:.0f}",
-                     "ours": f"{ours:+.1f}",
-                     "verdict": claims.half_effect_verdict(ours, paper["max_improvement_pct"])})
-    tree = kept["tree_improvement_pct"].mean()
-    rows.append({"claim": "tree students gain much less than symbolic ones (mean %, same datasets)",
-                 "paper": "no gain", "ours": f"tree {tree:+.1f} vs symbolic {mean_stable:+.1f}",
-                 "verdict": claims.tree_students_verdict(tree, mean_stable)})
-    lo, hi = paper["teacher_r2"]
-    for column, which in (("teacher_r2_base", "lambda=0"), ("teacher_r2_best", "best lambda")):
-        ours_lo, ours_hi = table[column].min(), table[column].max()
-        rows.append({"claim": f"teacher test R2 ({which}), range over datasets",
-                     "paper": f"{lo:.2f}-{hi:.2f}", "ours": f"{ours_lo:.2f}-{ours_hi:.2f}",
-                     "verdict": claims.teacher_r2_verdict(ours_lo, ours_hi)})
-    return pd.DataFrame(rows)
 
 
 def formulas(runs: pd.DataFrame, table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """Per dataset, the lambda = 0 and best-lambda student formulas of the first seed, simplified,
     in standardised units, with the raw-unit form for datasets with a ground truth."""
-    runs = finished_runs(runs)
+    runs = finished(runs)
     seed = runs["seed"].min()
     rows = []
     for _, entry in table.iterrows():
@@ -453,17 +397,3 @@ def formulas(runs: pd.DataFrame, table: pd.DataFrame, digits: int = 3) -> pd.Dat
                          "truth": data.truth, "length": int(run["gp_length"]),
                          "test_r2": run["gp_test_r2"]})
     return pd.DataFrame(rows)
-
-
-def formula_blocks(table: pd.DataFrame) -> list[tuple[str, str]]:
-    """The formulas of :func:`formulas` as (Markdown caption, LaTeX equation) pairs."""
-    blocks = []
-    for _, row in table.iterrows():
-        blocks.append((f"**{row['dataset']}**, teacher at {row['teacher']}: length {row['length']}, "
-                       f"test R² = {row['test_r2']:.3f}",
-                       rf"\hat y = {symbolic.formula_latex(row['formula'])}"))
-        if row["truth"] is not None:
-            blocks.append(("in raw units, and the truth:",
-                           rf"\hat y = {symbolic.formula_latex(row['raw_units'])} \qquad "
-                           rf"y = {symbolic.formula_latex(row['truth'])}"))
-    return blocks

@@ -32,13 +32,14 @@ import pandas as pd
 from .. import claims
 from ..data.regression import DATASETS
 from ..significance import t_interval
+from ..constraints import COUNT, INTERVAL_SEEDS, NONNEGATIVE, ListOf, Options
 from ..settings import StudySettings, knob
 from ..sweep import local_backend, run_grid
 from ..files import write_table
 from ..symbolic_regression import relative_improvement
-from ..validation import check_choices, check_int, check_lambdas, check_seeds
-from .distillation import (STUDY_VERSION, DistillationSettings, finished_runs, make_configs, result_schema,
-                           run_task, task_key)
+from ..validation import check_choices
+from ..vocabulary import finished
+from .distillation import STUDY_VERSION, DistillationSettings, make_configs, result_schema, run_task, task_key
 
 VARIANTS = ("ours", "raw_units", "rough_teacher", "gp_budget", "gp_large", "fidelity")
 GP_BUDGETS = {"gp_budget": (1000, 20), "gp_large": (2000, 20)}  # (population, generations)
@@ -49,30 +50,18 @@ PAPER_LAMBDAS = [0.0, 0.001, 0.01, 0.05, 0.1, 0.5]
 class DistillationAblationSettings(StudySettings):
     """Datasets, seeds and lambda grid of every variant, and which variants run."""
 
-    datasets: list[str] = knob(["concrete"])
-    seeds: list[int] = knob([0, 1, 2])
-    lambdas: list[float] = knob(PAPER_LAMBDAS)  # with 0.0; the paper's five otherwise
-    variants: list[str] = knob(["ours", "raw_units", "rough_teacher", "fidelity"])
-    rough_epochs: int = 600
-    n_jobs: int = 2  # worker processes running independent runs side by side
+    datasets: list[str] = knob(["concrete"], ListOf(Options(*DATASETS)))
+    seeds: list[int] = knob([0, 1, 2], INTERVAL_SEEDS)
+    # 0.0 and at least one lambda > 0: the paper's five otherwise
+    lambdas: list[float] = knob(PAPER_LAMBDAS, ListOf(NONNEGATIVE, unique=True, reference=0.0, min_length=2))
+    variants: list[str] = knob(["ours", "raw_units", "rough_teacher", "fidelity"], ListOf(Options(*VARIANTS)))
+    rough_epochs: int = knob(600, COUNT)
+    n_jobs: int = knob(2, COUNT)  # worker processes running independent runs side by side
 
     PRESETS: ClassVar[dict[str, dict]] = {
         "smoke": dict(seeds=[0, 1], lambdas=[0.0, 0.1], rough_epochs=40, n_jobs=1),
         "paper": dict(datasets=list(DATASETS), seeds=[0, 1, 2, 3, 4], variants=list(VARIANTS)),
     }
-
-    def normalise(self, s: dict) -> dict:
-        s["datasets"] = check_choices("datasets", s["datasets"], DATASETS)
-        s["seeds"] = check_seeds("seeds", s["seeds"])
-        if len(s["seeds"]) < 2:
-            raise ValueError(f"seeds={s['seeds']} must hold at least two seeds for an interval")
-        s["lambdas"] = check_lambdas("lambdas", s["lambdas"], need_zero=True)
-        if len(s["lambdas"]) < 2:
-            raise ValueError(f"lambdas={s['lambdas']} needs a lambda > 0 besides 0.0")
-        s["variants"] = check_choices("variants", s["variants"], VARIANTS)
-        s["rough_epochs"] = check_int("rough_epochs", s["rough_epochs"], minimum=1)
-        s["n_jobs"] = check_int("n_jobs", s["n_jobs"], minimum=1)
-        return s
 
 
 def protocol(settings: DistillationAblationSettings, variant: str) -> DistillationSettings:
@@ -132,7 +121,7 @@ def _seed_gains(distilled: pd.DataFrame, variant: str) -> pd.DataFrame:
 
 
 def _distilled(runs: pd.DataFrame) -> pd.DataFrame:
-    distilled = finished_runs(runs)
+    distilled = finished(runs)
     return distilled[distilled["kind"] == "distill"]
 
 

@@ -31,28 +31,27 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import statistics, statistics_text
 from .. import claims
 from ..data.mnist import DATASETS, SOURCES, MNISTData, check_source, load_mnist
-from ..ensemble import ENSEMBLE_METHODS, Member, fit_ensemble
+from ..constraints import (COUNT, DEVICE, NONNEGATIVE, POSITIVE, SEEDS, WIDTHS, ListOf, Nullable, Options,
+                           PathTo)
+from ..ensemble import Member, train_group
 from ..metrics import input_gradient_norms, nonfinite_metric, tail_stats
 from ..models import n_parameters
 from ..runs import label_hidden, seed_summary
-from ..settings import StudySettings, check_training, knob
+from ..settings import StudySettings, knob
 from ..sweep import DIVERGENCE, FINITE, INTEGER, LIST, NUMBER, ResultSchema, run_grid
 from ..files import write_table
 from ..train import FitResult, evaluate
 from ..device import resolve_device
-from ..validation import (check_choice, check_choices, check_float, check_hidden, check_int,
-                          check_nonempty_list, check_seeds, check_unique)
+from ..vocabulary import LAMBDA_METHODS, PAPER_ACTIVATIONS, PAPER_LABELS, TABLE3_METHODS, finished, methods_for
 
 # Part of every run's cache key: bump it when a change of the run function changes what a run
 # computes, so cached rows are recomputed instead of reused.
 STUDY_VERSION = "3"
 
-ACTIVATIONS = ("relu", "poly")  # the paper's two (Table 3)
-METHODS = ENSEMBLE_METHODS  # ("base", "dreg", "igp", "sn")
-PAPER_NAMES = {"base": "BASE", "dreg": "DREG", "igp": "IGPEN", "sn": "SN", "jacobian": "IGPEN-OUT"}
+ACTIVATIONS = PAPER_ACTIVATIONS  # the paper's two (Table 3)
+METHODS = methods_for("ensemble")  # any method one vectorised group trains; Table 3's four by default
 PAPER_CAPACITIES = [[32, 16], [128, 64], [256, 128], [512, 256]]
 METRICS = ("test_acc", "ig_mean", "ig_p95", "ig_p99", "ig_max", "ig_p99_over_mean")
 METRIC_LABELS = {"test_acc": "Test Acc (%)", "ig_mean": "IG Mean", "ig_p95": "IG p95",
@@ -70,14 +69,7 @@ MEMBER_KEYS = ("method", "lam", "seed")  # what may differ inside one vectorised
 TRAINING_KEYS = ("epochs", "batch_size", "lr", "weight_decay")
 
 
-def _optional_size(name: str, value) -> int | None:
-    return None if value is None else check_int(name, value, minimum=1)
-
-
-def _lambdas(name: str, values) -> list[float]:
-    values = check_nonempty_list(name, values)
-    return check_unique(name, [check_float(f"{name}[{i}]", v, strictly_positive=True)
-                               for i, v in enumerate(values)])
+STRENGTHS = ListOf(POSITIVE, unique=True)  # the frontier's lambdas of one method
 
 
 @dataclass(frozen=True)
@@ -92,28 +84,31 @@ class MNISTSettings(StudySettings):
     Debian package, the paper-scale run a machine without MNIST's files can make), each
     reported as a dataset of its own."""
 
-    dataset: str = "mnist"
-    source: str = "auto"
-    data_dir: str | None = None  # folder with the four IDX files; None reads $DREG_DATA_DIR
-    n_train: int | None = None
-    n_test: int | None = None
-    capacities: list[list[int]] = knob(PAPER_CAPACITIES)
-    activations: list[str] = knob(["relu", "poly"])
-    methods: list[str] = knob(["base", "dreg", "igp", "sn"])  # "jacobian": the output gradient
-    seeds: list[int] = knob([0, 1, 2])
-    lam: float = 1e-2
-    epochs: int = 8
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    device: str = "auto"
-    frontier_capacity: list[int] = knob([128, 64])
-    frontier_activation: str = "relu"
-    dreg_lambdas: list[float] = knob([1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1])
-    igp_lambdas: list[float] = knob([1e-2, 1e-1, 1.0, 3.0, 10.0, 30.0, 100.0])
-    jacobian_lambdas: list[float] = knob([1e-3, 1e-2, 1e-1])  # the output-gradient penalty
-    frontier_seeds: list[int] = knob([0, 1, 2])
-    paper_scale_datasets: list[str] = knob([])  # Table 3 again on each, all images (see above)
+    dataset: str = knob("mnist", Options(*DATASETS))
+    source: str = knob("auto", Options(*SOURCES))
+    # folder with the four IDX files; None reads $DREG_DATA_DIR
+    data_dir: str | None = knob(None, Nullable(PathTo("folder")))
+    n_train: int | None = knob(None, Nullable(COUNT))
+    n_test: int | None = knob(None, Nullable(COUNT))
+    capacities: list[list[int]] = knob(PAPER_CAPACITIES, ListOf(WIDTHS, unique=True))
+    activations: list[str] = knob(list(PAPER_ACTIVATIONS), ListOf(Options(*ACTIVATIONS), unique=True))
+    # "jacobian": the output gradient
+    methods: list[str] = knob(list(TABLE3_METHODS), ListOf(Options(*METHODS), unique=True))
+    seeds: list[int] = knob([0, 1, 2], SEEDS)
+    lam: float = knob(1e-2, NONNEGATIVE)
+    epochs: int = knob(8, COUNT)
+    batch_size: int = knob(64, COUNT)
+    lr: float = knob(1e-3, POSITIVE)
+    weight_decay: float = knob(1e-2, NONNEGATIVE)
+    device: str = knob("auto", DEVICE)
+    frontier_capacity: list[int] = knob([128, 64], WIDTHS)
+    frontier_activation: str = knob("relu", Options(*ACTIVATIONS))
+    dreg_lambdas: list[float] = knob([1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], STRENGTHS)
+    igp_lambdas: list[float] = knob([1e-2, 1e-1, 1.0, 3.0, 10.0, 30.0, 100.0], STRENGTHS)
+    jacobian_lambdas: list[float] = knob([1e-3, 1e-2, 1e-1], STRENGTHS)  # the output-gradient penalty
+    frontier_seeds: list[int] = knob([0, 1, 2], SEEDS)
+    # Table 3 again on each, all images (see above)
+    paper_scale_datasets: list[str] = knob([], ListOf(Options(*DATASETS), unique=True, empty=True))
 
     PRESETS: ClassVar[dict[str, dict]] = {
         "smoke": dict(n_train=1024, n_test=256, capacities=[[32, 16], [64, 32]], seeds=[0, 1],
@@ -122,37 +117,11 @@ class MNISTSettings(StudySettings):
         "paper": dict(paper_scale_datasets=["fashion-mnist"]),
     }
 
-    def normalise(self, s: dict) -> dict:
-        check_choice("dataset", s["dataset"], DATASETS)
-        check_choice("source", s["source"], SOURCES)
+    def check_together(self, s: dict) -> None:
         check_source(s["dataset"], s["source"])
-        if s["data_dir"] is not None and not isinstance(s["data_dir"], (str, Path)):
-            raise TypeError(f"data_dir must be a folder path or None, got {s['data_dir']!r}")
-        s["n_train"] = _optional_size("n_train", s["n_train"])
-        s["n_test"] = _optional_size("n_test", s["n_test"])
-        capacities = check_nonempty_list("capacities", s["capacities"])
-        s["capacities"] = check_unique("capacities", [list(check_hidden(f"capacities[{i}]", c))
-                                                      for i, c in enumerate(capacities)])
-        s["activations"] = check_unique("activations",
-                                        check_choices("activations", s["activations"], ACTIVATIONS))
-        s["methods"] = check_unique("methods", check_choices("methods", s["methods"], METHODS))
-        s["seeds"] = check_seeds("seeds", s["seeds"])
-        s["lam"] = check_float("lam", s["lam"], minimum=0.0)
-        s["frontier_capacity"] = list(check_hidden("frontier_capacity", s["frontier_capacity"]))
-        check_choice("frontier_activation", s["frontier_activation"], ACTIVATIONS)
-        s["dreg_lambdas"] = _lambdas("dreg_lambdas", s["dreg_lambdas"])
-        s["igp_lambdas"] = _lambdas("igp_lambdas", s["igp_lambdas"])
-        s["jacobian_lambdas"] = _lambdas("jacobian_lambdas", s["jacobian_lambdas"])
-        s["frontier_seeds"] = check_seeds("frontier_seeds", s["frontier_seeds"])
-        if s["paper_scale_datasets"] in ([], ()):
-            s["paper_scale_datasets"] = []
-        else:
-            s["paper_scale_datasets"] = check_unique("paper_scale_datasets", check_choices(
-                "paper_scale_datasets", s["paper_scale_datasets"], DATASETS))
         if s["dataset"] in s["paper_scale_datasets"] and s["n_train"] is s["n_test"] is None:
             raise ValueError(f"paper_scale_datasets={s['paper_scale_datasets']} repeats dataset="
                              f"{s['dataset']!r}, which already runs with all its images")
-        return {**s, **check_training(s)}
 
 
 def validate(settings: Mapping) -> MNISTSettings:
@@ -168,9 +137,7 @@ def load_data(settings: dict) -> MNISTData:
 
 def paper_scale_settings(settings: Mapping, dataset: str) -> MNISTSettings:
     """The settings of Table 3's grid on ``dataset`` with all of its images (any source)."""
-    settings = validate(settings)
-    check_choice("dataset", dataset, DATASETS)
-    return settings.replace(dataset=dataset, source="auto", n_train=None, n_test=None,
+    return validate(settings).replace(dataset=dataset, source="auto", n_train=None, n_test=None,
                             paper_scale_datasets=[])
 
 
@@ -186,7 +153,7 @@ def _config(settings: dict, identity: dict, hidden: list[int], activation: str, 
             lam: float, seed: int) -> dict:
     """A run's identity: data, model, method, lam (0 for BASE and SN), seed, training settings."""
     return {**identity, "hidden": list(hidden), "activation": activation, "method": method,
-            "lam": float(lam) if method in ("dreg", "igp", "jacobian") else 0.0, "seed": seed,
+            "lam": lam if method in LAMBDA_METHODS else 0.0, "seed": seed,
             **{k: settings[k] for k in TRAINING_KEYS}}
 
 
@@ -241,22 +208,24 @@ def _measure(result: FitResult, x_test: torch.Tensor, y_test: torch.Tensor, grou
     return row
 
 
-def run_group(configs: list[dict], data: MNISTData, device: str = "auto") -> list[dict]:
-    """Train the group's runs together (one vectorised pass) and measure each on the test split."""
+def run_group(configs: list[dict], data: MNISTData, device: torch.device | str) -> list[dict]:
+    """Train the group's runs together (one vectorised pass: :func:`dreg_utils.ensemble.train_group`)
+    and measure each on the test split. The configurations come from checked settings and
+    ``device`` is resolved (:func:`dreg_utils.device.resolve_device`): nothing is checked again."""
     first = configs[0]
-    dev = resolve_device(device)
-    results = fit_ensemble([Member(c["seed"], c["method"], c["lam"]) for c in configs],
-                           data.x_train, data.y_train, first["hidden"], activation=first["activation"],
-                           task="classification", out_features=10, epochs=first["epochs"],
-                           batch_size=first["batch_size"], lr=first["lr"],
-                           weight_decay=first["weight_decay"], device=dev)
-    x_test, y_test = data.x_test.to(dev), data.y_test.to(dev)
+    results = train_group([Member(c["seed"], c["method"], c["lam"]) for c in configs],
+                          data.x_train, data.y_train, first["hidden"], activation=first["activation"],
+                          task="classification", out_features=10, epochs=first["epochs"],
+                          batch_size=first["batch_size"], lr=first["lr"],
+                          weight_decay=first["weight_decay"], device=device)
+    x_test, y_test = data.x_test.to(device), data.y_test.to(device)
     return [_measure(result, x_test, y_test, len(configs)) for result in results]
 
 
-def _run(configs: list[dict], settings: dict, data: MNISTData, results_dir: Path, name: str,
+def _run(configs: list[dict], settings: MNISTSettings, data: MNISTData, results_dir: Path, name: str,
          progress: bool, **grid_options) -> pd.DataFrame:
-    runs = run_grid(configs, lambda group: run_group(group, data, settings["device"]),
+    device = resolve_device(settings.device)  # once for every run
+    runs = run_grid(configs, lambda group: run_group(group, data, device),
                     results_dir / "cache", group_key=group_key, progress=progress, desc=f"mnist {name}",
                     version=STUDY_VERSION, schema=RESULT_SCHEMA, **grid_options)
     runs.insert(1, "data_source", data.source)  # after "dataset"; not part of the key
@@ -295,6 +264,12 @@ def run_frontier(settings: dict, data: MNISTData, results_dir: str | Path = "res
                 progress, backend=backend, n_jobs=n_jobs, scheduler=scheduler)
 
 
+def read_quantiles(results_dir: str | Path, name: str = "runs") -> pd.DataFrame:
+    """The quantiles of g_i per run (run_key, level, ig_norm) that :func:`run_sweep` (``name``
+    "runs") or :func:`run_frontier` ("frontier") saved in ``results_dir``."""
+    return pd.read_csv(Path(results_dir) / f"{name}_ig_quantiles.csv")
+
+
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Per (hidden, activation, method, lam): mean and std (ddof=1) of every metric over the
     finished seeds, ``n_seeds`` (finished), ``n_diverged`` and ``status`` ("ok" or
@@ -304,12 +279,12 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     ``ig_p99_over_mean`` is the ratio of the seed means of p99 and mean, as in the paper's
     Table 3; ``ig_p99_over_mean_std`` is the seed std of the per-run ratios.
     """
-    if runs["diverged"].eq(True).all():
+    if finished(runs).empty:
         raise ValueError("every run diverged: there is nothing to summarise")
     summary = seed_summary(runs, ["hidden", "activation", "method", "lam"], METRICS, std_of=METRICS)
     summary["ig_p99_over_mean"] = summary["ig_p99"] / summary["ig_mean"]
     summary["n_params"] = summary["hidden"].map(n_parameters)
-    summary["label"] = summary["activation"].str.upper() + "_" + summary["method"].map(PAPER_NAMES)
+    summary["label"] = summary["activation"].str.upper() + "_" + summary["method"].map(PAPER_LABELS)
     return summary
 
 
@@ -339,45 +314,6 @@ def table3(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _pm(mean: float, std: float, digits: int) -> str:
-    if np.isnan(mean):
-        return "-"
-    return f"{mean:.{digits}f}" if np.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
-def table3_layout(tidy: pd.DataFrame) -> pd.DataFrame:
-    """Table 3's layout: rows (capacity, method) in the paper's order, and per metric the
-    columns ours and paper ("mean ± std" over seeds) and Δ = ours - paper. A cell whose
-    runs all diverged shows the status ("diverged (n/n)") in place of our value."""
-    records: dict[tuple[str, str], dict] = {}
-    for r in tidy.itertuples(index=False):
-        digits = 2 if r.metric in ("test_acc", "ig_p99_over_mean") else 3
-        label = METRIC_LABELS[r.metric]
-        row = records.setdefault((r.capacity, r.method), {})
-        all_diverged = np.isnan(r.ours) and getattr(r, "status", "ok") != "ok"
-        row[(label, "ours")] = r.status if all_diverged else _pm(r.ours, r.ours_std, digits)
-        row[(label, "paper")] = _pm(r.paper, r.paper_std, digits)
-        row[(label, "Δ")] = "-" if np.isnan(r.difference) else f"{r.difference:+.{digits}f}"
-    capacities = list(dict.fromkeys(tidy["capacity"]))
-    order = sorted(records, key=lambda key: (capacities.index(key[0]), key[1]))
-    wide = pd.DataFrame([records[key] for key in order],
-                        index=pd.MultiIndex.from_tuples(order, names=["capacity", "method"]))
-    wide.columns = pd.MultiIndex.from_tuples(wide.columns)
-    return wide
-
-
-def findings(runs: pd.DataFrame, alpha: float = claims.ALPHA) -> pd.DataFrame:
-    """The paper's five Section-6.3 findings on our runs: per claim the paper's statistic, ours
-    and the verdict. The tests are the statistics chapter's (:func:`statistics.mnist_tests`,
-    each claim with its declared sidedness) and so is the rule (:func:`claims.mnist_verdicts`),
-    so both chapters give every claim the same verdict."""
-    tests = statistics.mnist_tests(runs)
-    verdicts = claims.mnist_verdicts(tests, alpha)
-    return pd.DataFrame([{"finding": number, "paper": claim.paper_statistic,
-                          "ours": statistics_text.ours_text(tests, number), "verdict": verdicts[number]}
-                         for number, claim in claims.MNIST_CLAIMS.items()])
-
-
 def frontier_table(summary: pd.DataFrame, max_cost: float = 1.0) -> pd.DataFrame:
     """Per method, the setting with the lowest mean p99 among those whose mean accuracy is at
     most ``max_cost`` points below BASE's, with its p99 reduction relative to BASE in percent.
@@ -390,12 +326,12 @@ def frontier_table(summary: pd.DataFrame, max_cost: float = 1.0) -> pd.DataFrame
     for method, block in summary[summary["method"] != "base"].groupby("method", sort=False):
         within = block[block["test_acc"] >= base_acc - max_cost]
         if within.empty:
-            rows.append({"method": PAPER_NAMES[method], "lam": np.nan, "test_acc": np.nan, "ig_p99": np.nan,
+            rows.append({"method": PAPER_LABELS[method], "lam": np.nan, "test_acc": np.nan, "ig_p99": np.nan,
                          "accuracy_change": np.nan, "p99_reduction_pct": np.nan,
                          "settings_tried": len(block)})
             continue
         best = within.loc[within["ig_p99"].idxmin()]
-        rows.append({"method": PAPER_NAMES[method], "lam": best["lam"], "test_acc": best["test_acc"],
+        rows.append({"method": PAPER_LABELS[method], "lam": best["lam"], "test_acc": best["test_acc"],
                      "ig_p99": best["ig_p99"], "accuracy_change": best["test_acc"] - base_acc,
                      "p99_reduction_pct": 100.0 * (1 - best["ig_p99"] / base_p99),
                      "settings_tried": len(block)})

@@ -21,16 +21,16 @@ from ..data.synthetic import FAMILIES, Splits, make_family
 from ..jacobians import jacobian_sq_frobenius
 from ..metrics import input_gradient_norms, tail_stats
 from ..penalties import dreg_penalty
-from ..regulariser import REGULARISERS, Regulariser
+from ..regulariser import Regulariser
 from ..runs import seed_summary
-from ..settings import StudySettings, check_training, knob
+from ..constraints import COUNT, DEVICE, NONNEGATIVE, POSITIVE, SEEDS, Interval, ListOf, Nullable, Options
+from ..settings import StudySettings, knob
 from ..files import write_table
 from ..device import resolve_device
-from ..validation import (check_choice, check_choices, check_float, check_hidden, check_int, check_seeds,
-                          check_unique)
+from ..validation import check_int
+from ..vocabulary import DEFAULT_PROJECTION, PROJECTIONS, REGULARISER_METHODS
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
-PROJECTIONS = ("gaussian", "rademacher", "sphere")
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}  # the torch modules of the page's own MLP
 METRICS = ("test_mse", "grad_mean", "grad_p99", "grad_max", "train_s")
 INPUTS = 10  # the synthetic families' input dimension d (DREG paper, Appendix A.2)
 
@@ -42,50 +42,31 @@ class OwnModelSettings(StudySettings):
     (2,000 training and 1,000 test points, d = 10), five seeds and lambda = 1e-2 for every
     penalty (the largest strength of the DREG paper's grid, matched across methods as it matches IGP's)."""
 
-    family: str = "piecewise"
-    activations: list[str] = knob(["relu", "tanh"])
-    methods: list[str] = knob(list(REGULARISERS))  # must include "none"
-    dreg_lam: float = 1e-2
-    jacobian_lam: float = 1e-2
-    igp_lam: float = 1e-2
-    n_projections: int | None = 1  # None: the exact Jacobian penalty
-    distribution: str = "rademacher"
-    seeds: list[int] = knob([0, 1, 2])
-    hidden: list[int] = knob([64, 64])
-    epochs: int = 40
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    n_train: int = 1000
-    n_test: int = 1000
-    noise: float = 0.1
-    device: str = "cpu"
+    family: str = knob("piecewise", Options(*FAMILIES))
+    activations: list[str] = knob(["relu", "tanh"], ListOf(Options(*ACTIVATIONS), unique=True))
+    methods: list[str] = knob(list(REGULARISER_METHODS),
+                              ListOf(Options(*REGULARISER_METHODS), unique=True, reference="none"))
+    dreg_lam: float = knob(1e-2, NONNEGATIVE)
+    jacobian_lam: float = knob(1e-2, NONNEGATIVE)
+    igp_lam: float = knob(1e-2, NONNEGATIVE)
+    n_projections: int | None = knob(1, Nullable(COUNT))  # None: the exact Jacobian penalty
+    distribution: str = knob(DEFAULT_PROJECTION, Options(*PROJECTIONS))
+    seeds: list[int] = knob([0, 1, 2], SEEDS)
+    # two widths: the page's model is 10 -> h1 -> h2 -> 1
+    hidden: list[int] = knob([64, 64], ListOf(COUNT, min_length=2, max_length=2))
+    epochs: int = knob(40, COUNT)
+    batch_size: int = knob(64, COUNT)
+    lr: float = knob(3e-3, POSITIVE)
+    weight_decay: float = knob(0.0, NONNEGATIVE)
+    n_train: int = knob(1000, Interval(int, 2, None))
+    n_test: int = knob(1000, Interval(int, 2, None))
+    noise: float = knob(0.1, NONNEGATIVE)
+    device: str = knob("cpu", DEVICE)
 
     PRESETS: ClassVar[dict[str, dict]] = {
         "smoke": dict(seeds=[0], hidden=[16, 16], epochs=3, n_train=256, n_test=256),
         "paper": dict(seeds=[0, 1, 2, 3, 4], epochs=100, n_train=2000, device="auto"),
     }
-
-    def normalise(self, s: dict) -> dict:
-        s["family"] = check_choice("family", s["family"], FAMILIES)
-        s["activations"] = check_unique("activations", check_choices("activations", s["activations"],
-                                                                     list(ACTIVATIONS)))
-        s["methods"] = check_unique("methods", check_choices("methods", s["methods"], REGULARISERS))
-        if "none" not in s["methods"]:
-            raise ValueError(f"methods={s['methods']} must include 'none', the unregularised reference")
-        for name in ("dreg_lam", "jacobian_lam", "igp_lam"):
-            s[name] = check_float(name, s[name], minimum=0.0)
-        if s["n_projections"] is not None:
-            s["n_projections"] = check_int("n_projections", s["n_projections"], minimum=1)
-        s["distribution"] = check_choice("distribution", s["distribution"], PROJECTIONS)
-        s["seeds"] = check_seeds("seeds", s["seeds"])
-        s["hidden"] = list(check_hidden("hidden", s["hidden"]))
-        if len(s["hidden"]) != 2:
-            raise ValueError(f"hidden={s['hidden']} must list two widths (the page's model is 10 -> h1 -> h2 -> 1)")
-        for name in ("n_train", "n_test"):
-            s[name] = check_int(name, s[name], minimum=2)
-        s["noise"] = check_float("noise", s["noise"], minimum=0.0)
-        return {**s, **check_training(s)}
 
 
 def validate(settings: Mapping) -> OwnModelSettings:

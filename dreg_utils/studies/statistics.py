@@ -33,13 +33,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from ..claims import (ACC, COMPARISONS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO, RELATIVE, SIGN_TESTS,
-                      SN_ACC, SN_P99, TREND, WELCH, alternative)
+from ..claims import (ACC, COMPARISONS, MNIST_CLAIMS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO, RELATIVE,
+                      SIGN_TESTS, SN_ACC, SN_P99, TREND, WELCH, alternative)
 from ..models import n_parameters
 from ..runs import hidden_label, pair_runs
 from ..significance import COLUMNS, holm, min_sign_test_p, paired_tests, relative_reduction_sign_test, welch_test
-from ..settings import StudySettings
-from ..validation import check_float, check_int, check_unit_interval
+from ..constraints import LEVEL, POSITIVE, Interval, Nullable, PathTo
+from ..settings import StudySettings, knob
+from ..vocabulary import LAMBDA_METHODS, finished
 
 PAIR_KEYS = ("hidden", "activation", "seed")
 MNIST_COLUMNS = ("hidden", "activation", "method", "seed", "diverged", "test_acc", "ig_mean", "ig_p99",
@@ -48,6 +49,10 @@ MNIST_COLUMNS = ("hidden", "activation", "method", "seed", "diverged", "test_acc
 
 # ----------------------------------------------------------------------------- parameters and inputs
 
+RUNS_TABLE = Nullable(PathTo("file", exists=True, give="the runs.csv that a sweep wrote, or None to use (or "
+                             "create) the default one"),
+                      what="the path of a runs.csv table, or None for the default location")
+
 @dataclass(frozen=True)
 class StatisticsSettings(StudySettings):
     """The statistical tests (notebook 03) of the MNIST and synthetic sweeps of one profile.
@@ -55,33 +60,15 @@ class StatisticsSettings(StudySettings):
     ``mnist_runs`` / ``synthetic_runs``: a runs.csv to analyse; None = the default location
     under $DREG_RESULTS_DIR (or results/), running the cached sweep when that table is missing."""
 
-    mnist_runs: str | None = None
-    synthetic_runs: str | None = None
-    synthetic_lam: float = 1e-2  # DREG strength compared with lambda = 0 on the synthetic families
-    alpha: float = 0.05
-    confidence: float = 0.95
-    n_boot: int = 10_000
-    bootstrap_seed: int = 0
+    mnist_runs: str | None = knob(None, RUNS_TABLE)
+    synthetic_runs: str | None = knob(None, RUNS_TABLE)
+    synthetic_lam: float = knob(1e-2, POSITIVE)  # DREG strength compared with lambda = 0 on the synthetic families
+    alpha: float = knob(0.05, LEVEL)
+    confidence: float = knob(0.95, LEVEL)
+    n_boot: int = knob(10_000, Interval(int, 100, None))
+    bootstrap_seed: int = knob(0, Interval(int, 0, None))
 
     PRESETS: ClassVar[dict[str, dict]] = {"smoke": dict(n_boot=2000)}
-
-    def normalise(self, s: dict) -> dict:
-        for name in ("mnist_runs", "synthetic_runs"):
-            value = s[name]
-            if value is None:
-                continue
-            if not isinstance(value, (str, Path)):
-                raise TypeError(f"{name} must be the path of a runs.csv table, or None for the default "
-                                f"location, got {value!r}")
-            if not Path(value).is_file():
-                raise FileNotFoundError(f"{name}={str(value)!r} is not a file; give the runs.csv that a "
-                                        f"sweep wrote, or None to use (or create) the default one")
-        s["synthetic_lam"] = check_float("synthetic_lam", s["synthetic_lam"], strictly_positive=True)
-        for name in ("alpha", "confidence"):
-            s[name] = check_unit_interval(name, s[name])
-        s["n_boot"] = check_int("n_boot", s["n_boot"], minimum=100)
-        s["bootstrap_seed"] = check_int("bootstrap_seed", s["bootstrap_seed"], minimum=0)
-        return s
 
 
 def validate(settings: Mapping) -> StatisticsSettings:
@@ -104,8 +91,8 @@ def check_columns(runs: pd.DataFrame, needed: Sequence[str], what: str) -> None:
 def mnist_grid(settings: dict) -> tuple[dict[str, list], int]:
     """The values each column of the MNIST runs table takes under ``settings``, and its row count."""
     methods = settings["methods"]
-    lams = ([0.0] if {"base", "sn"} & set(methods) else []) + (
-        [settings["lam"]] if {"dreg", "igp", "jacobian"} & set(methods) else [])
+    lams = ([0.0] if set(methods) - set(LAMBDA_METHODS) else []) + (
+        [settings["lam"]] if set(methods) & set(LAMBDA_METHODS) else [])
     grid = {"hidden": [hidden_label(c) for c in settings["capacities"]],
             "activation": settings["activations"], "method": methods, "seed": settings["seeds"],
             "lam": lams, "epochs": [settings["epochs"]]}
@@ -163,11 +150,6 @@ def load_or_run(path: str | Path | None, default_path: str | Path, grid: dict[st
 
 
 # ----------------------------------------------------------------------------- matching and tagging
-
-def finished(runs: pd.DataFrame) -> pd.DataFrame:
-    """The runs that did not diverge."""
-    return runs[~runs["diverged"].astype(bool)]
-
 
 def matched_values(runs: pd.DataFrame, a: Hashable, b: Hashable, value: str,
                    by: Sequence[str] = PAIR_KEYS,
@@ -381,3 +363,19 @@ def mnist_tests(runs: pd.DataFrame, *, confidence: float = 0.95, n_boot: int = 1
     first = ["claim", "comparison", "metric", "test", "role", "n", "statistic", "p_value"]
     tests = tests[first + [c for c in tests.columns if c not in first]]
     return holm_over_deciding(tests)
+
+
+def designs(tests: pd.DataFrame) -> pd.DataFrame:
+    """The paired designs: matched pairs ours against the paper's, unmatched keys, and the
+    smallest sign-test p each number of pairs allows, with the claim's sidedness."""
+    rows = []
+    for name, claim in (("DREG vs BASE", 1), ("DREG vs SN", 4), ("POLY_BASE vs RELU_BASE", 3)):
+        comparison, paper_n, _ = MNIST_CLAIMS[claim].headline
+        side = alternative(comparison)
+        block = tests[tests["comparison"] == comparison]
+        n = int(block["n"].max()) if len(block) else 0
+        rows.append({"design": name, "pairs_ours": n, "pairs_paper": paper_n,
+                     "unmatched_keys": int(block["unmatched"].max()) if len(block) else 0,
+                     "min_sign_p_ours": min_sign_test_p(n, side) if n else math.nan,
+                     "min_sign_p_paper": min_sign_test_p(paper_n, side)})
+    return pd.DataFrame(rows)

@@ -12,11 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..claims import ALPHA, SIGN, VERDICTS, support
+from ..claims import SIGN
 from ..significance import paired_tests
-from ..validation import check_unit_interval
 from .statistics import check_columns, holm_over_deciding, mark_roles, matched_values, no_test, tag
-from .statistics_text import format_p
 
 SYNTHETIC_KEYS = ("family", "seed")
 SYNTHETIC_METRICS = ("test_mse", "grad_p90", "grad_p99")
@@ -111,57 +109,3 @@ def synthetic_analysis(runs: pd.DataFrame, lam: float, *, confidence: float = 0.
                     unmatched=len(variances) - len(ok))
     tests = pd.concat([tests, mark_roles(var_tests, DECIDING_TEST)], ignore_index=True)
     return holm_over_deciding(tests), variances
-
-
-def synthetic_readings(tests: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
-    """The pooled synthetic comparisons in words: pairs, how many went down with DREG, the median
-    ratio, the mean log ratio with its CI, raw p of each test, the Holm p of the deciding test
-    (the sign test), and a reading decided by that test."""
-    check_unit_interval("alpha", alpha)
-    readings = {"yes": "lower with DREG", "opposite": "higher with DREG", "no": "no significant change",
-                "unreachable": f"too few pairs to reach p < {alpha:g}", "missing": "no test"}
-    rows = []
-    pooled = tests[tests["family"] == ALL_FAMILIES]
-    for comparison, block in pooled.groupby("comparison", sort=False):
-        by_test = block.set_index("test")
-        if "paired_t" not in by_test.index:
-            rows.append({"comparison": comparison, "pairs": int(block["n"].max()), "reading": "no test"})
-            continue
-        t, sign = by_test.loc["paired_t"], by_test.loc["sign_test"]
-        status = support(pooled, comparison, -1, alpha)
-        rows.append({"comparison": comparison, "pairs": int(t["n"]),
-                     "lower_with_dreg": f"{int(sign['n'] - sign['statistic'])}/{int(t['n'])}",
-                     "median_ratio": by_test.loc["median_ratio", "effect"],
-                     "mean_log_ratio": t["effect"], "ci_low": t["ci_low"], "ci_high": t["ci_high"],
-                     "p_t": t["p_value"], "p_wilcoxon": by_test.loc["wilcoxon", "p_value"],
-                     "p_sign": sign["p_value"], "holm_deciding": by_test.loc[DECIDING_TEST, "p_holm"],
-                     "reading": readings[status]})
-    return pd.DataFrame(rows)
-
-
-def closing_note(verdicts: pd.DataFrame, readings: pd.DataFrame, designs: pd.DataFrame) -> str:
-    """Markdown: one bullet per claim (verdict, ours, the paper's, sample-size note), the tally,
-    a warning when our designs have fewer pairs than the paper's, and the synthetic readings."""
-    lines = []
-    for r in verdicts.to_dict("records"):
-        note = f" *Sample size:* {r['sample_size']}." if r["sample_size"] else ""
-        lines.append(f"- **Claim {r['claim']}**: {r['claim_text']} → **{r['verdict']}** "
-                     f"(after Holm: {r['verdict_holm']}). *Ours:* {r['ours']}. "
-                     f"*Paper:* {r['paper']}.{note}")
-    tally = verdicts["verdict"].value_counts()
-    lines.append("\nTally: " + ", ".join(f"{v} {tally.get(v, 0)}" for v in VERDICTS) + ".")
-    short = designs[designs["pairs_ours"] < designs["pairs_paper"]].to_dict("records")
-    if short:
-        lines.append("These designs are smaller than the paper's ("
-                     + ", ".join(f"{d['design']}: {d['pairs_ours']} pairs, paper {d['pairs_paper']}"
-                                 for d in short)
-                     + "), so these verdicts say little about the claims themselves.")
-    if len(readings):
-        lines.append("\nSynthetic families, DREG against λ = 0, pooled over families and seeds:\n")
-        for r in readings.to_dict("records"):
-            detail = ("" if "median_ratio" not in r or pd.isna(r.get("median_ratio")) else
-                      f" (median ratio {r['median_ratio']:.3f}, lower in {r['lower_with_dreg']} pairs, "
-                      f"sign p = {format_p(r['p_sign'])}, Wilcoxon p = {format_p(r['p_wilcoxon'])}, "
-                      f"t p = {format_p(r['p_t'])})")
-            lines.append(f"- {r['comparison']}: **{r['reading']}**{detail}")
-    return "\n".join(lines)

@@ -33,23 +33,25 @@ import torch
 from scipy import stats as sps
 
 from ..metrics import input_gradient_norms, nonfinite_metric, tail_stats
-from ..ensemble import Member, fit_ensemble
+from ..constraints import COUNT, DEVICE, NONNEGATIVE, POSITIVE, SEEDS, WIDTHS, ListOf, Options
+from ..device import resolve_device
+from ..ensemble import Member, train_group
 from ..optimisation import (OBJECTIVES, Objective, cosine, estimate_minimum, gradient_descent, lbfgs,
                             make_objective, surrogate_gradient, uniform)
 from ..runs import label_hidden, seed_summary
-from ..settings import StudySettings, check_training, knob
+from ..settings import StudySettings, knob
 from ..sweep import DIVERGENCE, FINITE, LIST, NUMBER, ResultSchema, local_backend, run_grid
 from ..files import write_table
 from ..threads import single_threaded
 from ..train import FitResult, evaluate
-from ..validation import check_choices, check_float, check_hidden, check_int, check_seeds, check_unique
+from ..vocabulary import PAPER_ACTIVATIONS, finished, methods_for
 
 # Part of every run's cache key: bump it when a change of the run function changes what a run
 # computes, so cached rows are recomputed instead of reused.
 STUDY_VERSION = "3"
 
-ACTIVATIONS = ("relu", "poly")  # the two of the DREG paper
-METHODS = ("base", "dreg", "igp", "sn")
+ACTIVATIONS = PAPER_ACTIVATIONS  # the two of the DREG paper
+METHODS = methods_for("surrogate")
 OPTIMIZERS = ("gd", "lbfgs")
 TRAJECTORY_STARTS = 6  # starts whose paths are stored for the 2-d trajectory figure
 # What one run's result holds (see :func:`measure`); a cached record is checked against it.
@@ -66,25 +68,25 @@ class SurrogateSettings(StudySettings):
     """Surrogates in an optimisation loop (notebook 05). The paper reports no such experiment,
     so every value is ours. ``gd_step`` is in units of width^2 of the box."""
 
-    objectives: list[str] = knob(list(OBJECTIVES))
-    methods: list[str] = knob(list(METHODS))  # must include "base"
-    activations: list[str] = knob(["relu", "poly"])
-    seeds: list[int] = knob([0, 1, 2])
-    hidden: list[int] = knob([32, 32])
-    dreg_lam: float = 0.03
-    igp_lam: float = 0.03
-    epochs: int = 60
-    batch_size: int = 64
-    lr: float = 3e-3
-    weight_decay: float = 0.0
-    n_train: int = 1024
-    n_test: int = 1024
-    n_starts: int = 32
-    gd_step: float = 0.01
-    gd_steps: int = 200
-    lbfgs_steps: int = 25
-    device: str = "cpu"  # training only; the optimisation runs on the CPU
-    n_jobs: int = 2  # worker processes, one (objective, activation) group each; 1 runs in this process
+    objectives: list[str] = knob(list(OBJECTIVES), ListOf(Options(*OBJECTIVES), unique=True))
+    methods: list[str] = knob(list(METHODS), ListOf(Options(*METHODS), unique=True, reference="base"))
+    activations: list[str] = knob(list(PAPER_ACTIVATIONS), ListOf(Options(*ACTIVATIONS), unique=True))
+    seeds: list[int] = knob([0, 1, 2], SEEDS)
+    hidden: list[int] = knob([32, 32], WIDTHS)
+    dreg_lam: float = knob(0.03, NONNEGATIVE)
+    igp_lam: float = knob(0.03, NONNEGATIVE)
+    epochs: int = knob(60, COUNT)
+    batch_size: int = knob(64, COUNT)
+    lr: float = knob(3e-3, POSITIVE)
+    weight_decay: float = knob(0.0, NONNEGATIVE)
+    n_train: int = knob(1024, COUNT)
+    n_test: int = knob(1024, COUNT)
+    n_starts: int = knob(32, COUNT)
+    gd_step: float = knob(0.01, POSITIVE)
+    gd_steps: int = knob(200, COUNT)
+    lbfgs_steps: int = knob(25, COUNT)
+    device: str = knob("cpu", DEVICE)  # training only; the optimisation runs on the CPU
+    n_jobs: int = knob(2, COUNT)  # worker processes, one (objective, activation) group each; 1: this process
 
     PRESETS: ClassVar[dict[str, dict]] = {
         "smoke": dict(objectives=["rosenbrock", "piecewise"], seeds=[0], hidden=[16, 16], epochs=15,
@@ -92,22 +94,6 @@ class SurrogateSettings(StudySettings):
         "paper": dict(seeds=[0, 1, 2, 3, 4], hidden=[64, 64], epochs=200, lr=1e-3, n_train=2000,
                       n_test=1000, n_starts=64, gd_steps=300, lbfgs_steps=40, device="auto"),
     }
-
-    def normalise(self, s: dict) -> dict:
-        s["objectives"] = check_unique("objectives", check_choices("objectives", s["objectives"], OBJECTIVES))
-        s["methods"] = check_unique("methods", check_choices("methods", s["methods"], METHODS))
-        if "base" not in s["methods"]:
-            raise ValueError(f"methods={s['methods']} must include 'base', the unregularised reference")
-        s["activations"] = check_unique("activations",
-                                        check_choices("activations", s["activations"], ACTIVATIONS))
-        s["seeds"] = check_seeds("seeds", s["seeds"])
-        s["hidden"] = list(check_hidden("hidden", s["hidden"]))
-        for name in ("dreg_lam", "igp_lam"):
-            s[name] = check_float(name, s[name], minimum=0.0)
-        s["gd_step"] = check_float("gd_step", s["gd_step"], strictly_positive=True)
-        for name in ("n_train", "n_test", "n_starts", "gd_steps", "lbfgs_steps", "n_jobs"):
-            s[name] = check_int(name, s[name], minimum=1)
-        return {**s, **check_training(s)}
 
 
 def validate(settings: Mapping) -> SurrogateSettings:
@@ -169,18 +155,20 @@ def group_key(config: dict) -> str:
     return json.dumps({k: v for k, v in config.items() if k not in ("method", "lam", "seed")}, sort_keys=True)
 
 
-def run_group(configs: list[dict], device: str = "auto") -> list[dict]:
-    """Train the surrogates of one :func:`group_key` together (:func:`dreg_utils.ensemble.fit_ensemble`:
+def run_group(configs: list[dict], device: torch.device | str) -> list[dict]:
+    """Train the surrogates of one :func:`group_key` together (:func:`dreg_utils.ensemble.train_group`:
     each member's own initialisation and minibatch order, as alone), then measure and optimise
-    with each, in order."""
+    with each, in order. The configurations come from checked settings and ``device`` is resolved
+    (:func:`dreg_utils.device.resolve_device`): nothing is checked again."""
     first = configs[0]
     objective = make_objective(first["objective"])
     data = training_data(objective, first["n_train"], first["n_test"])
     with single_threaded():
-        results = fit_ensemble([Member(c["seed"], c["method"], c["lam"]) for c in configs], data["x_train"],
-                               data["y_train"], first["hidden"], activation=first["activation"],
-                               task="regression", epochs=first["epochs"], batch_size=first["batch_size"],
-                               lr=first["lr"], weight_decay=first["weight_decay"], device=device)
+        results = train_group([Member(c["seed"], c["method"], c["lam"]) for c in configs], data["x_train"],
+                              data["y_train"], first["hidden"], activation=first["activation"],
+                              task="regression", out_features=None, epochs=first["epochs"],
+                              batch_size=first["batch_size"], lr=first["lr"],
+                              weight_decay=first["weight_decay"], device=device)
         return [measure(result, objective, data, config) for result, config in zip(results, configs)]
 
 
@@ -253,13 +241,14 @@ def run_sweep(settings: dict, results_dir: str | Path = "results/surrogate",
     results_dir = Path(results_dir)
     if backend is None:
         backend, n_jobs = local_backend(settings["n_jobs"])
-    raw = run_grid(make_configs(settings), lambda group: run_group(group, settings["device"]),
+    device = resolve_device(settings.device)  # once for every run
+    raw = run_grid(make_configs(settings), lambda group: run_group(group, device),
                    results_dir / "cache", group_key=group_key, progress=progress, desc="surrogate runs",
                    backend=backend, n_jobs=n_jobs, scheduler=scheduler, version=STUDY_VERSION,
                    schema=RESULT_SCHEMA)
     ident = ["objective", "method", "activation", "seed"]
     starts, paths = [oracle(settings)], []
-    ok = raw[~raw["diverged"]]
+    ok = finished(raw)
     for r in ok.itertuples(index=False):
         for opt in OPTIMIZERS:
             regret, left, gone = (getattr(r, f"{opt}_{k}") for k in ("regret", "left", "diverged"))
@@ -301,7 +290,7 @@ def correlations(runs: pd.DataFrame, predictors: tuple[str, ...] = ("grad_p99_ov
     one objective (all methods, activations and seeds pooled). A good predictor of downstream
     quality has rho > 0 with regret and exits and rho < 0 with the cosines."""
     rows = []
-    for objective, block in runs[~runs["diverged"]].groupby("objective"):
+    for objective, block in finished(runs).groupby("objective"):
         for p in predictors:
             for o in outcomes:
                 x, y = block[p].to_numpy(float), block[o].to_numpy(float)

@@ -28,35 +28,38 @@ from ..activations import ACTIVATIONS
 from ..data.synthetic import FAMILIES
 from ..runs import hidden_label, label_hidden
 from ..significance import t_interval
-from ..settings import StudySettings, check_training, knob
+from ..constraints import COUNT, DEVICE, INTERVAL_SEEDS, NONNEGATIVE, POSITIVE, WIDTHS, ListOf, Options
+from ..device import resolve_device
+from ..settings import StudySettings, knob
 from ..sweep import local_backend, run_grid
 from ..files import write_table
-from ..validation import check_choice, check_choices, check_float, check_hidden, check_int, check_seeds, check_unique
+from ..vocabulary import diverged
 from .synthetic import RESULT_SCHEMA, STUDY_VERSION, group_key, run_group
 
 @dataclass(frozen=True)
 class AblationSettings(StudySettings):
     """The base protocol (our synthetic study's) and the values each factor takes in turn."""
 
-    families: list[str] = knob(list(FAMILIES))
-    seeds: list[int] = knob([0, 1, 2])
-    lam: float = 1e-2  # the base protocol's strength (the paper's Table-2 lambda)
-    activation: str = "relu"
-    hidden: list[int] = knob([64, 64])
-    epochs: int = 60
-    target_scale: float = 1.0
-    noise: float = 0.1
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    device: str = "auto"
-    activations: list[str] = knob(["poly", "tanh"])  # the variants of each factor
-    widths: list[list[int]] = knob([[32, 32], [256, 256]])
-    epoch_counts: list[int] = knob([200])
-    target_scales: list[float] = knob([0.3, 0.1])
-    noises: list[float] = knob([0.0])
-    lams: list[float] = knob([3e-2, 1e-1])
-    n_jobs: int = 2  # worker processes, one (variant, family) group each; 1: this process
+    families: list[str] = knob(list(FAMILIES), ListOf(Options(*FAMILIES), unique=True))
+    seeds: list[int] = knob([0, 1, 2], INTERVAL_SEEDS)
+    lam: float = knob(1e-2, POSITIVE)  # the base protocol's strength (the paper's Table-2 lambda)
+    activation: str = knob("relu", Options(*ACTIVATIONS))
+    hidden: list[int] = knob([64, 64], WIDTHS)
+    epochs: int = knob(60, COUNT)
+    target_scale: float = knob(1.0, POSITIVE)
+    noise: float = knob(0.1, NONNEGATIVE)
+    batch_size: int = knob(64, COUNT)
+    lr: float = knob(1e-3, POSITIVE)
+    weight_decay: float = knob(1e-2, NONNEGATIVE)
+    device: str = knob("auto", DEVICE)
+    # The variants of each factor ([] leaves a factor out).
+    activations: list[str] = knob(["poly", "tanh"], ListOf(Options(*ACTIVATIONS), empty=True))
+    widths: list[list[int]] = knob([[32, 32], [256, 256]], ListOf(WIDTHS, empty=True))
+    epoch_counts: list[int] = knob([200], ListOf(COUNT, empty=True))
+    target_scales: list[float] = knob([0.3, 0.1], ListOf(POSITIVE, empty=True))
+    noises: list[float] = knob([0.0], ListOf(NONNEGATIVE, empty=True))
+    lams: list[float] = knob([3e-2, 1e-1], ListOf(POSITIVE, empty=True))
+    n_jobs: int = knob(2, COUNT)  # worker processes, one (variant, family) group each; 1: this process
 
     PRESETS: ClassVar[dict[str, dict]] = {
         "smoke": dict(families=["smooth", "sparse"], seeds=[0, 1], hidden=[16, 16], epochs=3,
@@ -65,26 +68,6 @@ class AblationSettings(StudySettings):
         "paper": dict(seeds=[0, 1, 2, 3, 4], epoch_counts=[20, 200], target_scales=[0.3, 0.1, 0.03, 1e-2],
                       noises=[0.0, 0.3], lams=[1e-3, 3e-2, 1e-1, 1.0]),
     }
-
-    def normalise(self, s: dict) -> dict:
-        s["families"] = check_unique("families", check_choices("families", s["families"], FAMILIES))
-        s["seeds"] = check_seeds("seeds", s["seeds"])
-        if len(s["seeds"]) < 2:
-            raise ValueError(f"seeds={s['seeds']} must hold at least two seeds for an interval")
-        s["hidden"] = list(check_hidden("hidden", s["hidden"]))
-        s["activations"] = (check_choices("activations", s["activations"], ACTIVATIONS)
-                            if s["activations"] != [] else [])  # [] leaves a factor out
-        check_choice("activation", s["activation"], ACTIVATIONS)
-        s["widths"] = [list(check_hidden(f"widths[{i}]", w)) for i, w in enumerate(s["widths"])]
-        for name in ("lam", "target_scale"):
-            s[name] = check_float(name, s[name], strictly_positive=True)
-        s["noise"] = check_float("noise", s["noise"], minimum=0.0)
-        for name, minimum in (("target_scales", None), ("lams", None), ("noises", 0.0)):
-            s[name] = [check_float(f"{name}[{i}]", v, minimum=minimum, strictly_positive=minimum is None)
-                       for i, v in enumerate(s[name])]
-        s["epoch_counts"] = [check_int(f"epoch_counts[{i}]", e, minimum=1) for i, e in enumerate(s["epoch_counts"])]
-        s["n_jobs"] = check_int("n_jobs", s["n_jobs"], minimum=1)
-        return {**s, **check_training(s)}
 
 
 def validate(settings: Mapping) -> AblationSettings:
@@ -123,7 +106,8 @@ def run(settings: Mapping, results_dir: str | Path, progress: bool = True) -> pd
     """Train (or reuse) every run; save and return ``runs.csv``."""
     settings = validate(settings)
     backend, n_jobs = local_backend(settings.n_jobs)
-    runs = run_grid(make_configs(settings), lambda group: run_group(group, settings.device),
+    device = resolve_device(settings.device)  # once for every run
+    runs = run_grid(make_configs(settings), lambda group: run_group(group, device),
                     Path(results_dir) / "cache", group_key=group_key, progress=progress,
                     desc="ablation runs", backend=backend, n_jobs=n_jobs, version=STUDY_VERSION,
                     schema=RESULT_SCHEMA)
@@ -141,7 +125,7 @@ def reductions(runs: pd.DataFrame, settings: Mapping, confidence: float = 0.95) 
         hidden = hidden_label(protocol["hidden"])
         same = runs[(runs["activation"] == protocol["activation"]) & (runs["hidden"] == hidden)
                     & (runs["epochs"] == protocol["epochs"]) & np.isclose(runs["target_scale"], protocol["target_scale"])
-                    & np.isclose(runs["noise"], protocol["noise"]) & ~runs["diverged"].astype(bool)]
+                    & np.isclose(runs["noise"], protocol["noise"]) & ~diverged(runs)]
         for family in settings.families:
             block = same[same["family"] == family]
             base = block[block["lam"] == 0.0].set_index("seed")

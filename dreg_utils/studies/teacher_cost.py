@@ -15,9 +15,10 @@ from ..sweep import FINITE, LIST, ResultSchema, run_grid
 from ..files import write_table
 from ..threads import single_threaded
 from ..train import fit
+from ..vocabulary import methods_for
 from .distillation import validate
 
-COST_METHODS = ("base", "dreg", "jacobian", "jacobian_rp")
+COST_METHODS = methods_for("teacher")  # every penalty a teacher can train with
 STUDY_VERSION = "3"  # in the cache key; bump when teacher_cost changes what it returns
 # What the one run's result holds; a cached record is checked against it.
 RESULT_SCHEMA = ResultSchema(always={"rows": LIST, "wall_seconds": FINITE})

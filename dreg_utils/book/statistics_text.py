@@ -1,7 +1,10 @@
-"""The statistics chapter's words: each claim's measured evidence and verdict as text and tables.
+"""The words of the statistics chapter (notebook 03) and of the MNIST chapter's findings
+(notebook 02): each claim's measured evidence and verdict as text and tables, the synthetic
+readings and the closing note.
 
-The tests themselves are in :mod:`dreg_utils.studies.statistics`, the verdict rules in
-:mod:`dreg_utils.claims`; this module only turns a table of tests into what the chapter shows.
+The tests themselves are in :mod:`dreg_utils.studies.statistics` and
+:mod:`dreg_utils.studies.statistics_synthetic`, the verdict rules in :mod:`dreg_utils.claims`;
+this module only turns tables of tests into what the chapters show.
 """
 from __future__ import annotations
 
@@ -10,12 +13,17 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from .. import claims
 from ..claims import (ALPHA, MNIST_CLAIMS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO, RELATIVE, SIGN_TESTS,
-                      SN_ACC, SN_P99, TREND, accuracy_cost, alternative)
+                      SN_ACC, SN_P99, TREND, VERDICTS, accuracy_cost, alternative, support)
 from ..significance import min_pairs_for_sign_test, min_sign_test_p
+from ..studies.statistics import mnist_tests
+from ..studies.statistics_synthetic import ALL_FAMILIES, DECIDING_TEST
 from ..validation import check_choice, check_unit_interval
+from . import scorecard
+from .labels import show
 
 MAIN_TESTS = ("paired_t", "welch_t", "spearman")  # the test whose effect and CI a summary shows
 
@@ -219,22 +227,6 @@ def verdict_table(tests: pd.DataFrame, alpha: float = ALPHA, confidence: float =
                          for c, claim in MNIST_CLAIMS.items()])
 
 
-def designs(tests: pd.DataFrame) -> pd.DataFrame:
-    """The paired designs: matched pairs ours against the paper's, unmatched keys, and the
-    smallest sign-test p each number of pairs allows, with the claim's sidedness."""
-    rows = []
-    for name, claim in (("DREG vs BASE", 1), ("DREG vs SN", 4), ("POLY_BASE vs RELU_BASE", 3)):
-        comparison, paper_n, _ = MNIST_CLAIMS[claim].headline
-        side = alternative(comparison)
-        block = tests[tests["comparison"] == comparison]
-        n = int(block["n"].max()) if len(block) else 0
-        rows.append({"design": name, "pairs_ours": n, "pairs_paper": paper_n,
-                     "unmatched_keys": int(block["unmatched"].max()) if len(block) else 0,
-                     "min_sign_p_ours": min_sign_test_p(n, side) if n else math.nan,
-                     "min_sign_p_paper": min_sign_test_p(paper_n, side)})
-    return pd.DataFrame(rows)
-
-
 DECIDING_NAMES = {"sign_test": "sign", "relative_reduction_sign": "sign", "welch_t": "Welch t",
                   "spearman": "Spearman"}
 
@@ -265,3 +257,115 @@ def summary_view(tests: pd.DataFrame, keys: Sequence[str] = ("claim", "compariso
                     "holm_deciding": get(deciding, "p_holm")})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def findings(runs: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+    """The paper's five Section-6.3 findings on our MNIST runs (notebook 02): per claim the paper's
+    statistic, ours and the verdict. The tests are the statistics chapter's
+    (:func:`dreg_utils.studies.statistics.mnist_tests`, each claim with its declared sidedness)
+    and so is the rule (:func:`claims.mnist_verdicts`), so both chapters give every claim the
+    same verdict."""
+    tests = mnist_tests(runs)
+    verdicts = claims.mnist_verdicts(tests, alpha)
+    return pd.DataFrame([{"finding": number, "paper": claim.paper_statistic,
+                          "ours": ours_text(tests, number), "verdict": verdicts[number]}
+                         for number, claim in MNIST_CLAIMS.items()])
+
+
+def synthetic_readings(tests: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+    """The pooled synthetic comparisons in words: pairs, how many went down with DREG, the median
+    ratio, the mean log ratio with its CI, raw p of each test, the Holm p of the deciding test
+    (the sign test), and a reading decided by that test."""
+    check_unit_interval("alpha", alpha)
+    readings = {"yes": "lower with DREG", "opposite": "higher with DREG", "no": "no significant change",
+                "unreachable": f"too few pairs to reach p < {alpha:g}", "missing": "no test"}
+    rows = []
+    pooled = tests[tests["family"] == ALL_FAMILIES]
+    for comparison, block in pooled.groupby("comparison", sort=False):
+        by_test = block.set_index("test")
+        if "paired_t" not in by_test.index:
+            rows.append({"comparison": comparison, "pairs": int(block["n"].max()), "reading": "no test"})
+            continue
+        t, sign = by_test.loc["paired_t"], by_test.loc["sign_test"]
+        status = support(pooled, comparison, -1, alpha)
+        rows.append({"comparison": comparison, "pairs": int(t["n"]),
+                     "lower_with_dreg": f"{int(sign['n'] - sign['statistic'])}/{int(t['n'])}",
+                     "median_ratio": by_test.loc["median_ratio", "effect"],
+                     "mean_log_ratio": t["effect"], "ci_low": t["ci_low"], "ci_high": t["ci_high"],
+                     "p_t": t["p_value"], "p_wilcoxon": by_test.loc["wilcoxon", "p_value"],
+                     "p_sign": sign["p_value"], "holm_deciding": by_test.loc[DECIDING_TEST, "p_holm"],
+                     "reading": readings[status]})
+    return pd.DataFrame(rows)
+
+
+def closing_note(verdicts: pd.DataFrame, readings: pd.DataFrame, designs: pd.DataFrame) -> str:
+    """Markdown: one bullet per claim (verdict, ours, the paper's, sample-size note), the tally,
+    a warning when our designs have fewer pairs than the paper's, and the synthetic readings."""
+    lines = []
+    for r in verdicts.to_dict("records"):
+        note = f" *Sample size:* {r['sample_size']}." if r["sample_size"] else ""
+        lines.append(f"- **Claim {r['claim']}**: {r['claim_text']} → **{r['verdict']}** "
+                     f"(after Holm: {r['verdict_holm']}). *Ours:* {r['ours']}. "
+                     f"*Paper:* {r['paper']}.{note}")
+    tally = verdicts["verdict"].value_counts()
+    lines.append("\nTally: " + ", ".join(f"{v} {tally.get(v, 0)}" for v in VERDICTS) + ".")
+    short = designs[designs["pairs_ours"] < designs["pairs_paper"]].to_dict("records")
+    if short:
+        lines.append("These designs are smaller than the paper's ("
+                     + ", ".join(f"{d['design']}: {d['pairs_ours']} pairs, paper {d['pairs_paper']}"
+                                 for d in short)
+                     + "), so these verdicts say little about the claims themselves.")
+    if len(readings):
+        lines.append("\nSynthetic families, DREG against λ = 0, pooled over families and seeds:\n")
+        for r in readings.to_dict("records"):
+            detail = ("" if "median_ratio" not in r or pd.isna(r.get("median_ratio")) else
+                      f" (median ratio {r['median_ratio']:.3f}, lower in {r['lower_with_dreg']} pairs, "
+                      f"sign p = {format_p(r['p_sign'])}, Wilcoxon p = {format_p(r['p_wilcoxon'])}, "
+                      f"t p = {format_p(r['p_t'])})")
+            lines.append(f"- {r['comparison']}: **{r['reading']}**{detail}")
+    return "\n".join(lines)
+
+
+def p_style(table: pd.DataFrame) -> Styler:
+    """The table with its labels; p-values (columns starting "p ", "Holm" or "smallest") to 2
+    significant digits, the rest to 3 decimals."""
+    table = show(table)
+    p_columns = [c for c in table.columns if str(c).startswith(("p ", "Holm", "smallest"))]
+    return (table.style.format(precision=3, na_rep="-").format("{:.2g}", subset=p_columns, na_rep="-")
+            .hide(axis="index"))
+
+
+def inputs_line(inputs) -> str:
+    """Where the tested runs came from (a :class:`~dreg_utils.studies.statistics_inputs.Inputs`):
+    the MNIST data and sizes, and the origin of each table."""
+    runs = inputs.mnist
+    return (f"MNIST runs ({runs['dataset'].iloc[0]} from {runs['data_source'].iloc[0].split(';')[0]}, "
+            f"{int(runs['n_train'].iloc[0]):,} train / {int(runs['n_test'].iloc[0]):,} test images), "
+            f"{inputs.mnist_origin}; synthetic runs, {inputs.synthetic_origin}")
+
+
+def designs_note(designs: pd.DataFrame, profile: str) -> str | None:
+    """Markdown warning when our paired designs have fewer pairs than the paper's (None when not)."""
+    small = designs[designs["pairs_ours"] < designs["pairs_paper"]]
+    if small.empty:
+        return None
+    return (f"**Fewer pairs than the paper** under the `{profile}` profile: "
+            + ", ".join(f"{d['design']} {d['pairs_ours']} instead of {d['pairs_paper']}"
+                        for d in small.to_dict("records"))
+            + ". Tests that cannot reach $p < \\alpha$ with so few pairs make their claim "
+              "*inconclusive*, whatever the data say.")
+
+
+def glue_verdicts(verdicts: pd.DataFrame, tests: pd.DataFrame, alpha: float, profile: str) -> None:
+    """Glue each claim's text, the paper's statistic, ours and the verdict that the chapter's prose
+    pastes, and its scorecard row ``mnist_claimN`` (ours in a few words: :func:`short_ours`)."""
+    from myst_nb import glue  # the book extra: pages run in a kernel
+
+    glue("profile", profile, display=False)
+    for row in verdicts.itertuples():
+        for field, value in (("text", row.claim_text), ("paper", row.paper), ("ours", row.ours),
+                             ("verdict", row.verdict)):
+            glue(f"claim{row.claim}_{field}", value, display=False)
+        scorecard.glue_row(f"mnist_claim{row.claim}", paper=MNIST_CLAIMS[row.claim].paper_value,
+                           ours=short_ours(tests, row.claim, alpha), verdict=row.verdict,
+                           details=f"Ours: {row.ours}. Paper: {row.paper}. Verdict after Holm: {row.verdict_holm}.")

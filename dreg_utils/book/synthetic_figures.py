@@ -1,0 +1,36 @@
+"""The figure of the synthetic-families chapter (notebook 01): Figure 1 of the DREG paper."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..vocabulary import finished
+from .plotting import PALETTE, lambda_axis
+
+
+def lambda_sweep_figure(runs: pd.DataFrame, gradient: str = "grad_p90") -> plt.Figure:
+    """Figure 1: per family, lambda against a gradient-norm statistic (red, left axis) and
+    test MSE (blue, right axis); points are seeds, lines are seed means."""
+    families = list(dict.fromkeys(runs["family"]))
+    ncols = min(3, len(families))
+    nrows = -(-len(families) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.3 * nrows), squeeze=False)
+    for ax in axes.flat[len(families):]:
+        ax.set_visible(False)
+    lambdas = np.sort(runs["lam"].unique())
+    for ax, family in zip(axes.flat, families):
+        block = finished(runs[runs["family"] == family])
+        means = block.groupby("lam")[[gradient, "test_mse"]].mean()
+        ax.scatter(block["lam"], block[gradient], s=10, color=PALETTE["gradient"], alpha=0.4)
+        ax.plot(means.index, means[gradient], "o-", color=PALETTE["gradient"])
+        ax.set_ylabel(f"{gradient.replace('grad_', '')} of ||grad_x f||", color=PALETTE["gradient"])
+        twin = ax.twinx()
+        twin.scatter(block["lam"], block["test_mse"], s=10, color=PALETTE["mse"], alpha=0.4)
+        twin.plot(means.index, means["test_mse"], "s--", color=PALETTE["mse"])
+        twin.set_ylabel("test MSE", color=PALETTE["mse"])
+        twin.grid(False)
+        lambda_axis(ax, lambdas)
+        ax.set_title(family)
+    fig.tight_layout()
+    return fig
