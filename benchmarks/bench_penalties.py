@@ -47,8 +47,8 @@ from dreg_utils.vocabulary import METHODS, PAPER_LABELS, methods_for
 from machine import available_cores, cpu_name, describe, load_average, save_results
 from workloads import CLASSES, PIXELS, add_profile_argument
 
-# The table's names where they differ from the paper labels: those of the claims registry
-# (dreg_utils.claims.COST_CLAIMS), which the performance chapter reads.
+# The table's names where they differ from the paper labels: those of the papers' cost statements
+# (dreg_utils.published.COST_CLAIMS), which the performance chapter reads.
 TABLE_LABELS = {"igp": "IGP", "jacobian": "JAC"}
 TARGET = 1.2  # the cost claim checked: DREG <= 1.2x BASE at every capacity, and cheaper than IGP
 

@@ -2,9 +2,9 @@
 """The distillation study's teachers: one at a time (``train.fit``) against one vectorised group.
 
 The teachers of one dataset and seed differ only in lambda, so the study trains them as one
-group (:func:`dreg_utils.symbolic_regression.train_teachers`, the MNIST sweep's
+group (:func:`dreg_utils.teachers.train_teachers`, the MNIST sweep's
 :func:`dreg_utils.ensemble.fit_ensemble`) instead of one after another
-(:func:`dreg_utils.symbolic_regression.train_teacher`, :func:`dreg_utils.train.fit`).
+(:func:`dreg_utils.teachers.train_teacher`, :func:`dreg_utils.train.fit`).
 This script times both on the standardised split of the study's ``cost_dataset`` (Concrete)
 with the teacher protocol of ``--profile`` (default: ReLU 8-100-1, 150 epochs, batch 64) for
 the group the study trains (:func:`distillation.teacher_grid`: the base teacher, the
@@ -30,7 +30,7 @@ import torch
 
 from dreg_utils.data.regression import load_dataset
 from dreg_utils.studies.distillation import TEACHER_KEYS, DistillationSettings, teacher_grid
-from dreg_utils.symbolic_regression import predict, train_teacher, train_teachers
+from dreg_utils.teachers import predict, train_teacher, train_teachers
 from machine import describe, save_results
 from workloads import add_profile_argument
 

@@ -8,6 +8,9 @@ settings trusts them. A declaration:
 * ``check(name, value)`` returns the value in canonical form (lists, floats, ints) or raises a
   one-line ``TypeError`` (wrong type), ``ValueError`` (a value outside) or ``FileNotFoundError``
   (a path that is not there) naming the knob, the value and what is valid;
+* counts, widths and seeds also have an upper ``limit``: generous (far above any protocol of the
+  book), it refuses before any work a value that would overflow a C integer or could not fit in
+  memory (``MAX_EPOCHS``, ``MAX_WIDTH``, ...), the message naming the limit;
 * ``annotation`` is the type the knob's field declares (the runner reads text by it);
 * ``outside()`` and ``inside()`` give values just outside and just inside it, from which
   ``tests/test_constraints.py`` generates the bad-input tests of every knob of every study.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +28,9 @@ from typing import Any
 
 from .device import check_device
 from .validation import check_choice, check_choices, check_float, check_int, check_unique
+
+
+GENEROUS = "a generous limit, far above any protocol here"
 
 
 class Constraint(ABC):
@@ -61,12 +68,16 @@ class Constraint(ABC):
 
 class Interval(Constraint):
     """An ``int`` or finite ``float`` between ``low`` and ``high`` (None: unbounded); ``closed``
-    says which ends belong to it: "left", "right", "both" or "neither" (as in scikit-learn)."""
+    says which ends belong to it: "left", "right", "both" or "neither" (as in scikit-learn).
+    ``limit`` (None: none) is a practical upper bound on top of the interval, refused with a
+    message that names it and ``why`` it is there."""
 
-    def __init__(self, kind: type, low: float | None, high: float | None, closed: str = "left"):
+    def __init__(self, kind: type, low: float | None, high: float | None, closed: str = "left",
+                 limit: float | None = None, why: str = GENEROUS):
         check_choice("kind", kind, (int, float))
         check_choice("closed", closed, ("left", "right", "both", "neither"))
         self.kind, self.low, self.high = kind, low, high
+        self.limit, self.why = limit, why
         self.closed_low, self.closed_high = closed in ("left", "both"), closed in ("right", "both")
         self.annotation = kind
         self.what = "an integer" if kind is int else "a real number"
@@ -82,6 +93,9 @@ class Interval(Constraint):
         above = self.high is not None and (value > self.high if self.closed_high else value >= self.high)
         if below or above:
             raise ValueError(f"{name}={value!r} is not valid; it must be {self.bounds()}")
+        if self.limit is not None and value > self.limit:
+            kind = "an integer" if self.kind is int else "a number"
+            raise ValueError(f"{name}={value!r} is not valid; it must be {kind} <= {self.limit} ({self.why})")
         return value
 
     def bounds(self) -> str:
@@ -105,6 +119,8 @@ class Interval(Constraint):
             values.append(self._step(self.low, -1) if self.closed_low else self.low)
         if self.high is not None:
             values.append(self._step(self.high, 1) if self.closed_high else self.high)
+        if self.limit is not None:
+            values.append(self._step(self.limit, 1))
         if self.kind is int:
             return [*values, 1.5]
         return [*values, math.nan, math.inf, -math.inf]
@@ -198,6 +214,23 @@ class ListOf(Constraint):
         return [*([[]] if self.empty else []), self._valid(max(self.min_length, 1)), self._valid(self._longest())]
 
 
+class Widths(ListOf):
+    """Hidden-layer widths: a list of widths (each ``item``, with its limit) in which no two
+    neighbouring layers make a weight matrix of more than ``MAX_WEIGHTS`` entries."""
+
+    def check_value(self, name: str, value: Any) -> list:
+        values = super().check_value(name, value)
+        for first, second in zip(values, values[1:]):
+            if first * second > MAX_WEIGHTS:
+                raise ValueError(f"{name}={values!r} is not valid; neighbouring widths {first} and {second} make "
+                                 f"a weight matrix of {first * second} entries, above the limit of {MAX_WEIGHTS} "
+                                 f"(1 GiB of float32 weights; {GENEROUS})")
+        return values
+
+    def outside(self) -> list:
+        return [*super().outside(), [MAX_WIDTH, MAX_WEIGHTS // MAX_WIDTH + 1]]
+
+
 class Nullable(Constraint):
     """None, or a value that satisfies ``inner``; ``what`` says so in words (default: inner's "or None")."""
 
@@ -221,33 +254,62 @@ class Nullable(Constraint):
 
 class PathTo(Constraint):
     """A path (text or ``os.PathLike``) of a ``kind`` ("file" or "folder"); with ``exists`` it must
-    be one already, else ``FileNotFoundError`` saying what to ``give``."""
+    be one already, else ``FileNotFoundError`` saying what to ``give``. A ``writable`` folder (an
+    output) must be one that can be created and written: an existing path must be a folder in which
+    a file can be made, a missing one must lie under such a folder (tried with a temporary file or
+    folder, removed at once: permissions alone do not tell, e.g. for root or under /proc)."""
 
     annotation = str
 
-    def __init__(self, kind: str, exists: bool = False, give: str = ""):
+    def __init__(self, kind: str, exists: bool = False, give: str = "", writable: bool = False):
         self.kind, self.exists, self.give = check_choice("kind", kind, ("file", "folder")), exists, give
+        if writable and kind != "folder":
+            raise ValueError(f"writable=True applies to a folder, not a {kind}")
+        self.writable = writable
         self.what = f"a {kind} path"
 
     def has_type(self, value: Any) -> bool:
         return isinstance(value, (str, os.PathLike))
 
     def check_value(self, name: str, value: Any) -> Any:
-        if not str(value):
-            raise ValueError(f"{name}='' is not valid; give {self.what}")
+        if not str(value).strip():
+            raise ValueError(f"{name}={str(value)!r} is not valid; give {self.what}")
         found = Path(value).is_file() if self.kind == "file" else Path(value).is_dir()
         if self.exists and not found:
             raise FileNotFoundError(f"{name}={str(value)!r} is not a {self.kind}; give {self.give}")
+        if self.writable:
+            _check_writable_folder(name, Path(value))
         return value
 
     def outside(self) -> list:
         missing = "no/such/" + ("file.csv" if self.kind == "file" else "folder")
-        return [3, "", *([missing, __file__ if self.kind == "folder" else "."] if self.exists else [])]
+        values = [3, "", " ", *([missing, __file__ if self.kind == "folder" else "."] if self.exists else [])]
+        return [*values, *([__file__, f"{__file__}/results"] if self.writable else [])]
 
     def inside(self) -> list:
         if not self.exists:
             return ["data", "/tmp"]
         return [__file__, str(Path(__file__).resolve())] if self.kind == "file" else [".", str(Path.cwd())]
+
+
+def _check_writable_folder(name: str, path: Path) -> None:
+    """Refuse ``path`` unless it is a folder in which a file can be made, or is missing under one
+    (where a folder can be made); the try leaves nothing behind."""
+    existing = path.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "it is" if existing == path.absolute() else f"{str(existing)!r} is"
+        raise ValueError(f"{name}={str(path)!r} is not valid; {where} a file, not a folder; give a folder "
+                         "you can write (it is created if missing)")
+    try:
+        if existing == path.absolute():
+            tempfile.TemporaryFile(dir=existing).close()
+        else:
+            os.rmdir(tempfile.mkdtemp(dir=existing))
+    except OSError as error:
+        raise ValueError(f"{name}={str(path)!r} is not valid; {str(existing)!r} cannot be written "
+                         f"({error.strerror or error}); give a folder you can write") from None
 
 
 class Device(Constraint):
@@ -288,13 +350,25 @@ class Satisfies(Constraint):
         return list(self._inside)
 
 
-# The knobs most studies share.
-COUNT = Interval(int, 1, None)  # epochs, batch sizes, sample counts, worker processes
+# The knobs most studies share, with their limits (MAX_*): generous, far above the book's protocols
+# (at most 600 epochs, widths of 512, 60,000 images), and low enough that no value overflows a C
+# integer or asks for more memory than a machine has.
+MAX_COUNT = 10_000_000  # samples, batch sizes, repeats, bootstrap resamples
+MAX_EPOCHS = 100_000  # epochs, optimisation steps, generations
+MAX_WIDTH = 65_536  # units of one layer
+MAX_WEIGHTS = 2**28  # entries of one weight matrix (neighbouring widths multiplied)
+MAX_WORKERS = 1_024  # worker processes
+MAX_SEED = 2**32 - 1  # the largest seed NumPy's legacy generators and scikit-learn take
+COUNT = Interval(int, 1, None, limit=MAX_COUNT)  # sample counts, batch sizes, repeats
+EPOCHS = Interval(int, 1, None, limit=MAX_EPOCHS)  # epochs, optimisation steps, generations
+WORKERS = Interval(int, 1, None, limit=MAX_WORKERS)  # worker processes
+WIDTH = Interval(int, 1, None, limit=MAX_WIDTH)  # units of one layer (or outputs of a network)
+SEED = Interval(int, 0, None, limit=MAX_SEED, why="the largest 32-bit seed")
 POSITIVE = Interval(float, 0, None, closed="neither")  # learning rates, strengths that must act
 NONNEGATIVE = Interval(float, 0.0, None)  # penalty strengths, weight decay, noise
 LEVEL = Interval(float, 0, 1, closed="neither")  # significance and confidence levels
-SEEDS = ListOf(Interval(int, 0, None), unique=True)
-INTERVAL_SEEDS = ListOf(Interval(int, 0, None), unique=True, min_length=2)  # enough for an interval over seeds
+SEEDS = ListOf(SEED, unique=True)
+INTERVAL_SEEDS = ListOf(SEED, unique=True, min_length=2)  # enough for an interval over seeds
 LAMBDAS = ListOf(NONNEGATIVE, unique=True, reference=0.0)  # strengths with 0.0, the unregularised runs
-WIDTHS = ListOf(COUNT)  # hidden-layer widths
+WIDTHS = Widths(WIDTH)  # hidden-layer widths
 DEVICE = Device()

@@ -16,26 +16,9 @@ equals one optimizer per member. Training a group this way is therefore
 :func:`dreg_utils.train.fit` run once per member, up to floating-point rounding
 (tests/test_ensemble.py checks this to 1e-10 in float64 over ~200 steps).
 
-Penalties P_s per method, as in :mod:`dreg_utils.penalties`:
-
-* ``base``: none.
-* ``dreg``: the CR-penalty (1/L) sum_l sum_j E_B[phi'(z_j)^2] ||W_j||^2. Its gradient
-  through the norms, (2 lam / L) m_j W_j with m_j = E_B[phi'(z_j)^2] (for ReLU the active
-  fraction of unit j), is added in closed form to the DREG members' weights after the
-  backward pass; for poly the path through z (phi'' != 0) is differentiated by autograd
-  with the norms held constant. ReLU has no such path (phi'' = 0 almost everywhere).
-* ``igp``: E_B ||grad_x l(f_s(x), y)||^2 by double backprop (the gradient of the loss).
-* ``jacobian``: E_B ||J_s(x)||_F^2 = E_B sum_k ||grad_x f_s(x)_k||^2, the output gradient of
-  every logit (the input-gradient penalty as the DREG paper writes it, ||grad_x f(x)||^2),
-  from the Jacobian product J = W_L D_{L-1} W_{L-1} ... D_1 W_1 with D_l = diag(phi'(z_l)),
-  differentiated by autograd; :func:`dreg_utils.train.fit`'s ``jacobian`` method is the same
-  penalty for one model.
-* ``sn``: no penalty; each weight acts as W / sigma with sigma = u^T W v, where (u, v)
-  take one power-iteration step u <- W v / ||W v||, v <- W^T u / ||W^T u|| per
-  training forward pass and are constants for autograd: the semantics of
-  ``torch.nn.utils.parametrizations.spectral_norm`` (``n_power_iterations=1``), batched
-  over the SN members, exact up to rounding. Evaluation (the exported models in eval
-  mode) uses the stored (u, v) without stepping them, as torch does.
+How each method's penalty P_s is computed on the stacked parameters (DREG's gradient through
+the norms in closed form, spectral normalisation as torch's ``spectral_norm``):
+:mod:`dreg_utils.stacked`.
 """
 from __future__ import annotations
 
@@ -45,31 +28,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import nn
-from torch.nn import functional as F
 from tqdm import tqdm
 
-from .activations import ACTIVATIONS, make_activation
+from .activations import ACTIVATIONS
 from .jacobians import per_sample_loss
-from .models import CompactMLP, ForwardTrace
+from .models import CompactMLP
+from .stacked import StackedMLP, _runs
 from .train import TASKS, FitResult, guarded_epoch
 from .device import resolve_device
 from .validation import check_choice, check_float, check_int, check_nonempty_list
 from .vocabulary import methods_for
 
 ENSEMBLE_METHODS = methods_for("ensemble")
-_SN_EPS = 1e-12  # torch's default eps of spectral_norm
-
-
-def _runs(indices: Sequence[int]) -> list[tuple[int, int]]:
-    """Sorted distinct indices as maximal [start, stop) runs: [0, 1, 2, 5] -> [(0, 3), (5, 6)]."""
-    runs: list[tuple[int, int]] = []
-    for i in sorted(set(indices)):
-        if runs and runs[-1][1] == i:
-            runs[-1] = (runs[-1][0], i + 1)
-        else:
-            runs.append((i, i + 1))
-    return runs
 
 
 @dataclass(frozen=True)
@@ -93,239 +63,6 @@ def check_members(members: Sequence[Member]) -> list[Member]:
         check_choice(f"members[{i}].method", member.method, ENSEMBLE_METHODS)
         check_float(f"members[{i}].lam", member.lam, minimum=0.0)
     return members
-
-
-def _sn_parts(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(original weight, u, v) of a linear layer wrapped in torch's spectral_norm."""
-    parametrization = layer.parametrizations.weight
-    return parametrization.original, parametrization[0]._u, parametrization[0]._v
-
-
-def _raw_weight(layer: nn.Module) -> torch.Tensor:
-    """The trained weight tensor of a layer; reading ``layer.weight`` of an SN layer in
-    training mode would step its power iteration."""
-    return _sn_parts(layer)[0] if hasattr(layer, "parametrizations") else layer.weight
-
-
-class StackedMLP(nn.Module):
-    """S CompactMLPs of equal widths and activation, with parameters stacked along dim 0.
-
-    ``weights[l]`` holds the members' W^(l) *transposed*, shape [S, in_l, out_l], so that
-    the forward product h W^T and the weight gradient h^T dz are plain batched products
-    of contiguous tensors (the [S, out, in] layout costs a strided copy of every weight
-    gradient). ``biases[l]`` is [S, out_l]. Spectral-norm members keep their power-
-    iteration vectors in the buffers ``u<l>`` [S, out_l] and ``v<l>`` [S, in_l] (rows of
-    the other members stay zero).
-
-    Training with SN members: z = (h W^T) / sigma + b takes 1/sigma as a leaf tensor, and
-    :meth:`add_sn_gradient_` must run after ``backward()`` to add the part of dL/dW that
-    flows through sigma (:func:`make_group_step` does this).
-    """
-
-    def __init__(self, models: Sequence[CompactMLP]):
-        super().__init__()
-        models = check_nonempty_list("models", models)
-        first = models[0]
-        shapes = [tuple(_raw_weight(layer).shape) for layer in first.layers]
-        for i, model in enumerate(models):
-            if model.activation_name != first.activation_name or \
-                    [tuple(_raw_weight(layer).shape) for layer in model.layers] != shapes:
-                raise ValueError(f"models[{i}] differs from models[0] in layer shapes or activation; "
-                                 "a StackedMLP needs members of one architecture")
-            if any(True for a in model.activations for _ in a.parameters()):
-                raise ValueError("StackedMLP does not support trainable polynomial coefficients")
-        self.activation_name = first.activation_name
-        self.activation = make_activation(first.activation_name)
-        if self.activation_name == "poly":  # the members' (fixed) coefficients
-            self.activation.coefficients.copy_(first.activations[0].coefficients)
-        sn = torch.tensor([m.uses_spectral_norm for m in models])
-        self.register_buffer("sn_index", torch.nonzero(sn).flatten())
-        self._sn_members = self.sn_index.tolist()  # kept on the host: no device sync in a step
-        self._sn_slices = [slice(*run) for run in _runs(self._sn_members)]  # views, not copies
-        self._sn_block = self._sn_slices[0] if len(self._sn_slices) == 1 else None  # all SN members side by side
-        self._inverse_sigmas: list[torch.Tensor] = []
-        weights, biases = [], []
-        for l, (fan_out, fan_in) in enumerate(shapes):
-            w = torch.stack([_raw_weight(m.layers[l]).detach() for m in models])
-            weights.append(nn.Parameter(w.transpose(1, 2).contiguous()))
-            biases.append(nn.Parameter(torch.stack([m.layers[l].bias.detach() for m in models]).clone()))
-            u, v = w.new_zeros(len(models), fan_out), w.new_zeros(len(models), fan_in)
-            for i, model in enumerate(models):
-                if model.uses_spectral_norm:
-                    _, u[i], v[i] = _sn_parts(model.layers[l])
-            self.register_buffer(f"u{l}", u)
-            self.register_buffer(f"v{l}", v)
-        self.weights = nn.ParameterList(weights)
-        self.biases = nn.ParameterList(biases)
-
-    @property
-    def size(self) -> int:
-        """S, the number of members."""
-        return int(self.weights[0].shape[0])
-
-    @property
-    def depth(self) -> int:
-        """L, the number of linear layers."""
-        return len(self.weights)
-
-    @torch.no_grad()
-    def _inverse_sigma(self, l: int) -> torch.Tensor:
-        """1/sigma of layer l per member (1 for non-SN members), [S]. In training mode the SN
-        members' power iteration first steps once: u <- W v / ||W v||, t = W^T u, v <- t / ||t||;
-        then sigma = u^T W v = t^T v = ||t||, so the step needs no third pass over W (in eval
-        mode, sigma = u^T W v from the stored vectors)."""
-        idx, wt = self.sn_index, self.weights[l]
-        u, v = getattr(self, f"u{l}"), getattr(self, f"v{l}")
-        wt_sn = wt[idx if self._sn_block is None else self._sn_block]  # [n_sn, in, out]: W v = v^T Wt
-        if self.training:
-            u.index_copy_(0, idx, F.normalize(torch.bmm(v[idx].unsqueeze(1), wt_sn).squeeze(1), dim=1,
-                                              eps=_SN_EPS))
-            # W^T u as a row product (u^T W): about 4x faster on CPU than W^T @ u as a column
-            t = torch.bmm(u[idx].unsqueeze(1), wt_sn.transpose(1, 2)).squeeze(1)
-            norm = t.norm(dim=1)
-            v.index_copy_(0, idx, t / norm.clamp_min(_SN_EPS)[:, None])
-            sigma = norm.pow(2) / norm.clamp_min(_SN_EPS)
-        else:
-            sigma = (torch.bmm(v[idx].unsqueeze(1), wt_sn).squeeze(1) * u[idx]).sum(dim=1)
-        return torch.ones(self.size, dtype=wt.dtype, device=wt.device).index_copy_(0, idx, 1.0 / sigma)
-
-    def trace(self, x: torch.Tensor) -> ForwardTrace:
-        """Forward pass on x of shape [S, B, in]: output [S, B, out], pre-activations
-        [S, B, width] and the weights W^(l) as [S, out, in] views.
-
-        SN members compute z = (h W^T) / sigma + b, which equals h (W / sigma)^T + b
-        without forming W / sigma; ``weights`` are the raw W (DREG is never combined with SN).
-        """
-        has_sn = self.sn_index.numel() > 0
-        track = has_sn and self.training and torch.is_grad_enabled()
-        self._inverse_sigmas = []
-        h, zs = x, []
-        for l, (wt, b) in enumerate(zip(self.weights, self.biases)):
-            if has_sn:
-                inv_sigma = self._inverse_sigma(l).requires_grad_(track)
-                self._inverse_sigmas.append(inv_sigma)
-                z = torch.addcmul(b.unsqueeze(1), torch.bmm(h, wt), inv_sigma[:, None, None])
-            else:
-                z = torch.baddbmm(b.unsqueeze(1), h, wt)
-            if l == self.depth - 1:
-                return ForwardTrace(z, zs, [w.transpose(1, 2) for w in self.weights])
-            zs.append(z)
-            h = self.activation(z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.trace(x).output
-
-    def input_gradient_sq(self, losses: torch.Tensor, trace: ForwardTrace) -> torch.Tensor:
-        """Per member and sample, ||grad_x losses[s, i]||^2, shape [S, B], differentiable
-        (double backprop).
-
-        Autograd gives dz = d losses / dz^(1) at the first layer's pre-activations; then
-        grad_x = (dz / sigma) W^(1), computed as Wt (dz / sigma)^T so that the weight
-        gradient of the penalty comes out in the stored [S, in, out] layout.
-        """
-        z1 = trace.preactivations[0]
-        (dz,) = torch.autograd.grad(losses.sum(), z1, create_graph=True)
-        if self._inverse_sigmas:
-            dz = dz * self._inverse_sigmas[0][:, None, None]
-        return torch.bmm(self.weights[0], dz.transpose(1, 2)).pow(2).sum(dim=1)
-
-    def output_jacobian_sq(self, trace: ForwardTrace) -> torch.Tensor:
-        """Per member and sample, ||d f / d x||_F^2 over every output, shape [S, B],
-        differentiable. With J = A W_1, A = W_L D_{L-1} ... W_2 D_1 built from the output back
-        (one batched product per layer; SN members use W / sigma). With more inputs than first-layer
-        units (MNIST), ||J||_F^2 = tr(A G A^T) with G = W_1 W_1^T: the input dimension never appears
-        in a per-sample tensor; with fewer (small regression inputs), J = A W_1 itself is cheaper."""
-        scales = self._inverse_sigmas or [None] * self.depth
-        rows = self._scaled(self.weights[-1], scales[-1]).transpose(1, 2).unsqueeze(1)  # [S, 1, out, h]
-        rows = rows.expand(-1, trace.output.shape[1], -1, -1)
-        for l in range(self.depth - 2, -1, -1):
-            rows = rows * self.activation.derivative(trace.preactivations[l]).unsqueeze(2)  # D_l
-            if l > 0:
-                rows = rows @ self._scaled(self.weights[l], scales[l]).transpose(1, 2).unsqueeze(1)
-        first = self._scaled(self.weights[0], scales[0])  # [S, in, h]: W_1^T
-        if first.shape[1] < first.shape[2]:
-            members, batch, outputs, units = rows.shape
-            jac = torch.bmm(rows.reshape(members, batch * outputs, units), first.transpose(1, 2))
-            return jac.pow(2).reshape(members, batch, -1).sum(dim=2)
-        gram = (first.transpose(1, 2) @ first).unsqueeze(1)  # [S, 1, h, h]
-        return ((rows @ gram) * rows).sum(dim=(2, 3))
-
-    @staticmethod
-    def _scaled(wt: torch.Tensor, inv_sigma: torch.Tensor | None) -> torch.Tensor:
-        return wt if inv_sigma is None else wt * inv_sigma[:, None, None]
-
-    def dreg_terms(self, trace: ForwardTrace, detach_norms: bool = False,
-                   block: slice = slice(None)) -> torch.Tensor:
-        """Per member of ``block`` (default: all), the CR-penalty (1/L) sum_l E_B[d_l(x)]
-        (DREG eq. 5), shape [block size]: sum_j E_B[phi'(z_j)^2] ||W_j||^2 per hidden layer
-        (||W_j||^2 = column sums of Wt^2).
-
-        ``detach_norms``: the norms ||W_j||^2 are constants for autograd, so the graph only
-        carries the path through z (the norm path is added in closed form by
-        :meth:`add_dreg_gradient_`, without a backward pass over the weights)."""
-        def norms(wt: torch.Tensor) -> torch.Tensor:
-            return (wt[block].detach() if detach_norms else wt[block]).pow(2).sum(dim=1)
-
-        terms = [(self.activation.derivative(z[block]).pow(2).mean(dim=1) * norms(wt)).sum(dim=1)
-                 for z, wt in zip(trace.preactivations, self.weights)]
-        terms.append(norms(self.weights[-1]).sum(dim=1))
-        return torch.stack(terms, dim=1).mean(dim=1)
-
-    @torch.no_grad()
-    def add_dreg_gradient_(self, trace: ForwardTrace, lam: torch.Tensor,
-                           members: Sequence[int] | None = None) -> None:
-        """Add lam_s (2/L) m_j W_j to each weight's gradient, m_j = E_B[phi'(z_j)^2] (1 for the
-        output layer): the CR-penalty's gradient through the norms ||W_j||^2. For ReLU
-        (phi'' = 0 a.e.; m_j is the active fraction of unit j) this is the whole gradient; other
-        activations add the path through z by autograd (``dreg_terms(detach_norms=True)``).
-
-        Only the ``members`` listed (default: all) are touched: members with lam_s = 0 would
-        only add zeros, and skipping them saves a pass over their weights every step."""
-        members = range(self.size) if members is None else members
-        scale = (2.0 / self.depth) * lam  # [S]
-        for start, stop in _runs(members):  # contiguous blocks of members: views, no copies
-            s = slice(start, stop)
-            for wt, z in zip(self.weights, trace.preactivations):
-                m = self.activation.derivative(z[s]).pow(2).mean(dim=1)  # [block, width]
-                wt.grad[s].addcmul_(wt[s], (m * scale[s, None]).unsqueeze(1))
-            last = self.weights[-1]
-            last.grad[s].addcmul_(last[s], scale[s, None, None])
-
-    @torch.no_grad()
-    def add_sn_gradient_(self) -> None:
-        """Add the gradient that flows through sigma: with g = dL/d(1/sigma) from the last
-        backward pass, dL/dW += g d(1/sigma)/dW = -g / sigma^2 u v^T (u and v constants,
-        as in torch's spectral_norm)."""
-        for l, inv_sigma in enumerate(self._inverse_sigmas):
-            if inv_sigma.grad is None:
-                continue
-            coef = -inv_sigma.grad * inv_sigma.pow(2)
-            u, v, grad = getattr(self, f"u{l}"), getattr(self, f"v{l}"), self.weights[l].grad
-            for s in self._sn_slices:  # per block of adjacent SN members, one batched rank-1 update
-                grad[s].baddbmm_((v[s] * coef[s, None]).unsqueeze(2), u[s].unsqueeze(1))
-
-    @torch.no_grad()
-    def copy_member_to_(self, i: int, model: CompactMLP) -> CompactMLP:
-        """Write member i's parameters (and SN vectors) into ``model``, which has its shape."""
-        for l, layer in enumerate(model.layers):
-            weight = self.weights[l][i].transpose(0, 1)
-            if model.uses_spectral_norm:
-                original, u, v = _sn_parts(layer)
-                original.copy_(weight)
-                u.copy_(getattr(self, f"u{l}")[i])
-                v.copy_(getattr(self, f"v{l}")[i])
-            else:
-                layer.weight.copy_(weight)
-            layer.bias.copy_(self.biases[l][i])
-        return model
-
-    @torch.no_grad()
-    def finite_members(self) -> torch.Tensor:
-        """Boolean [S]: whether all of member s's parameters are finite."""
-        ok = torch.ones(self.size, dtype=torch.bool, device=self.weights[0].device)
-        for p in [*self.weights, *self.biases]:
-            ok &= torch.isfinite(p.flatten(1)).all(dim=1)
-        return ok
 
 
 def build_group(members: Sequence[Member], in_features: int, hidden: Sequence[int], out_features: int, *,

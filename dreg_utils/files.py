@@ -23,8 +23,12 @@ def current_umask() -> int:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the whole new one; the
-    file's mode is 0o666 less the umask, as ``open`` would create it."""
+    file's mode is 0o666 less the umask, as ``open`` would create it. Whatever was at ``path``
+    is replaced (a link or a FIFO itself, never what it leads to), except a directory:
+    ``IsADirectoryError`` naming it."""
     path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        raise IsADirectoryError(f"cannot write {path}: it is a directory (move or remove it)")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

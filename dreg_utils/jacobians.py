@@ -83,11 +83,20 @@ def check_output(output: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return output.reshape(n, -1)
 
 
+def check_target_dtype(y: torch.Tensor, name: str = "y") -> None:
+    """Refuse targets that are not real numbers (bool, complex), which no loss takes."""
+    if y.dtype == torch.bool or y.is_complex():
+        raise ValueError(f"{name} has dtype {y.dtype}, which no loss takes: loss='mse' needs floating-point "
+                         "(or integer) targets, loss='ce' integer class indices or floating-point class "
+                         "probabilities")
+
+
 def check_target_batch(y: object, x: torch.Tensor, name: str = "y") -> torch.Tensor:
-    """``y`` as targets of the batch ``x``: a tensor with one row per row of ``x`` and, if
+    """``y`` as targets of the batch ``x``: a real-valued tensor with one row per row of ``x`` and, if
     floating-point, finite values."""
     if not isinstance(y, torch.Tensor):
         raise ValueError(f"{name} must be a tensor with one row per row of x, got {type(y).__name__}")
+    check_target_dtype(y, name)
     if y.ndim == 0 or y.shape[0] != x.shape[0]:
         raise ValueError(f"{name} must be a tensor with one row per row of x: x has {x.shape[0]} rows but {name} "
                          f"has {y.shape[0] if y.ndim else 0} (shape {tuple(y.shape)})")
@@ -98,9 +107,10 @@ def check_target_batch(y: object, x: torch.Tensor, name: str = "y") -> torch.Ten
 
 def check_targets(output: torch.Tensor, y: torch.Tensor, loss: str, name: str = "y") -> None:
     """Refuse targets that do not fit the output (one row per sample) for ``loss``: "mse" needs one
-    target value per output value; "ce" needs class scores (n, classes, ...) and either class
-    indices of shape (n, ...) without the class dimension or class probabilities of the output's
-    shape."""
+    real target value per output value; "ce" needs class scores (n, classes, ...) and either class
+    indices in 0..classes-1 of shape (n, ...) without the class dimension or class probabilities of
+    the output's shape."""
+    check_target_dtype(y, name)
     shapes = f"{name} has shape {tuple(y.shape)} but the model's output has shape {tuple(output.shape)}"
     if loss == "mse":
         if y.numel() != output.numel():
@@ -114,6 +124,17 @@ def check_targets(output: torch.Tensor, y: torch.Tensor, loss: str, name: str = 
     if y.shape != (output.shape if y.is_floating_point() else indices):
         raise ValueError(f"{shapes}: loss='ce' needs class indices of shape {indices} or class probabilities "
                          f"of shape {tuple(output.shape)}")
+    if y.is_floating_point() or y.numel() == 0:
+        return
+    classes = output.shape[1]
+    low, high = (int(v) for v in torch.aminmax(y))
+    if low < 0 or high >= classes:
+        raise ValueError(f"{name} holds class index {low if low < 0 else high} but the model's output has "
+                         f"{classes} classes (axis 1): loss='ce' needs class indices in 0..{classes - 1}")
+    if y.is_inference() and torch.is_grad_enabled() and not torch.is_inference_mode_enabled():
+        raise RuntimeError(f"{name} was created under torch.inference_mode(), and cross-entropy saves its class "
+                           f"indices for backward, which inference tensors cannot be: pass {name}.clone() made "
+                           "outside inference_mode")
 
 
 def per_sample_loss(output: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
@@ -124,6 +145,8 @@ def per_sample_loss(output: torch.Tensor, y: torch.Tensor, loss: str) -> torch.T
     """
     check_choice("loss", loss, LOSSES)
     if loss == "ce":
+        if not y.is_floating_point() and y.dtype != torch.long:
+            y = y.long()  # F.cross_entropy takes int64 (or uint8) class indices only
         losses = F.cross_entropy(output, y, reduction="none")
         return losses if losses.ndim == 1 else losses.flatten(1).mean(dim=1)
     squared = (output - y.reshape(output.shape)).pow(2)

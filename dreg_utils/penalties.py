@@ -250,7 +250,7 @@ def jacobian_penalty(model: nn.Module, x: torch.Tensor, n_projections: int | Non
     x = check_batch(model, x)
     if n_projections is not None:
         check_int("n_projections", n_projections, minimum=1)
-        check_choice("distribution", distribution, PROJECTIONS)
+    check_choice("distribution", distribution, PROJECTIONS)
     check_grad_enabled("jacobian_penalty")
     if n_projections is None:
         sq, _ = jacobian_sq_frobenius(model, x, create_graph=True)

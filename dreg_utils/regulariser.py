@@ -32,8 +32,10 @@ for the same training objective. The output needs one row per sample, of shape (
 (n, k1, k2, ...); each sample's output is flattened. The input-gradient and Jacobian penalties
 differentiate through ``x``: they need gradients enabled, and models whose samples interact
 (batch normalisation in training mode) or that are random on every call (dropout in training
-mode) are refused. Empty batches and non-finite ``x`` or ``y`` are refused before any work,
-targets that do not fit the output before any backward pass.
+mode) are refused. Empty batches, non-finite ``x`` or ``y``, bool targets, an ``x`` of another dtype
+than the model's parameters and one made under ``torch.inference_mode`` (outside it, with gradients
+enabled) are refused before any work; targets that do not fit the output (class indices out of
+range included) before any backward pass.
 """
 from __future__ import annotations
 
@@ -60,12 +62,13 @@ class Regulariser:
             random projections per sample.
         distribution: "jacobian" with projections: "rademacher" (``DEFAULT_PROJECTION``),
             "gaussian" or "sphere".
-        loss: "igp" with targets: "mse" (squared error averaged over outputs) or "ce".
+        loss: "igp" only (the one method whose penalty uses the targets): "mse" (squared error
+            averaged over outputs; None, the default, means "mse") or "ce". Refused for the others.
         generator: "jacobian" with projections: the random generator of the projections.
     """
 
     def __init__(self, method: str, n_projections: int | None = None, distribution: str = DEFAULT_PROJECTION,
-                 loss: str = "mse", generator: torch.Generator | None = None):
+                 loss: str | None = None, generator: torch.Generator | None = None):
         self.method = method_key(method, "regulariser")
         if n_projections is not None:
             if method != "jacobian":
@@ -74,14 +77,23 @@ class Regulariser:
             check_int("n_projections", n_projections, minimum=1)
         self.n_projections = n_projections
         self.distribution = check_choice("distribution", distribution, PROJECTIONS)
-        self.loss = check_choice("loss", loss, LOSSES)
+        if self.method == "igp":
+            self.loss = "mse" if loss is None else check_choice("loss", loss, LOSSES)
+        elif loss is not None:
+            raise ValueError(f"loss={loss!r} applies only to method='igp' (the one method whose penalty uses the "
+                             f"targets y), not method={method!r}; leave it out")
+        else:
+            self.loss = None
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         self.generator = generator
 
     def __repr__(self) -> str:
-        extra = f", n_projections={self.n_projections}, distribution={self.distribution!r}" \
-            if self.method == "jacobian" and self.n_projections else ""
+        extra = ""
+        if self.method == "jacobian" and self.n_projections:
+            extra = f", n_projections={self.n_projections}, distribution={self.distribution!r}"
+        elif self.loss == "ce":
+            extra = ", loss='ce'"
         return f"Regulariser({self.method!r}{extra})"
 
     def __call__(self, model: nn.Module, x: torch.Tensor,

@@ -32,6 +32,7 @@ ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.
                nn.LogSigmoid, nn.Softsign, nn.Tanhshrink, nn.Hardshrink, nn.Softshrink, nn.Threshold,
                nn.PReLU, nn.RReLU, ReLU, Poly, Tanh)
 OUTPUT_RESHAPES = (nn.Flatten, nn.Unflatten)
+CASTS = {torch.float64: "double()", torch.float32: "float()", torch.float16: "half()", torch.bfloat16: "bfloat16()"}
 
 
 def flat_layers(model: nn.Sequential, prefix: str = "") -> list[tuple[str, nn.Module]]:
@@ -88,10 +89,18 @@ def _first_linear(model: nn.Module) -> nn.Linear | None:
     return first if isinstance(first, nn.Linear) else None
 
 
+def _cast(dtype: torch.dtype) -> str:
+    """The call that converts a tensor or module to ``dtype``: "double()", "float()", "half()",
+    "bfloat16()" or else "to(dtype)"."""
+    return CASTS.get(dtype, f"to({dtype})")
+
+
 def check_batch(model: nn.Module, x: object, name: str = "x") -> torch.Tensor:
     """``x`` as a penalty's input batch: :func:`~dreg_utils.models.check_input`'s checks, at least
-    one row and, for an ``nn.Sequential`` that starts with Linear, its ``in_features`` columns; a
-    ``ValueError`` naming the value otherwise."""
+    one row, for an ``nn.Sequential`` that starts with Linear its ``in_features`` columns, the dtype
+    of the model's floating-point parameters (where they share one) and, outside
+    ``torch.inference_mode`` with gradients enabled, no inference tensor; a ``ValueError``
+    (``RuntimeError`` for the inference tensor) naming the value otherwise."""
     x = check_input(model, x, name)
     if x.shape[0] == 0:
         raise ValueError(f"{name} has no rows (shape {tuple(x.shape)}); a penalty is a batch mean and needs at "
@@ -100,6 +109,15 @@ def check_batch(model: nn.Module, x: object, name: str = "x") -> torch.Tensor:
     if first is not None and x.shape[1] != first.in_features:
         raise ValueError(f"{name} has {x.shape[1]} features (shape {tuple(x.shape)}) but the model's first "
                          f"Linear layer takes in_features={first.in_features}")
+    dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()} if isinstance(model, nn.Module) else set()
+    if len(dtypes) == 1 and x.dtype not in dtypes:
+        (dtype,) = dtypes
+        raise ValueError(f"{name} has dtype {x.dtype} but the model's parameters have dtype {dtype}; make them "
+                         f"match: model.{_cast(x.dtype)} or {name}.{_cast(dtype)}")
+    if x.is_inference() and torch.is_grad_enabled() and not torch.is_inference_mode_enabled():
+        raise RuntimeError(f"{name} was created under torch.inference_mode() and is used outside it with gradients "
+                           f"enabled, but inference tensors cannot be used for autograd: pass {name}.clone() made "
+                           "outside inference_mode")
     return x
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import math
 import os
 import re
 import typing
@@ -150,25 +151,35 @@ class StudySettings(Mapping):
 
 INTEGER = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 DECIMAL = re.compile(r"[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+NUMBER_LIKE = re.compile(r"[-+]?\.?\d")  # text that starts like a number (any script's digits)
+NOT_BARE = set("[](){}'\"")  # text holding one of these must be quoted (or be a list)
 HOW_TO_WRITE = {
     int: "a whole number in decimal digits without leading zeros, e.g. 120",
     float: "a decimal number, e.g. 0.01 or 1e-3",
     bool: "true or false",
     list: 'a list in brackets, e.g. [0, 1] or ["relu", "poly"] (text items in quotes)',
-    Any: "a Python literal, e.g. 3, 0.01, 'relu' or [0, 1]",
+    Any: ("a whole number (120), a decimal number (0.01, 1e-3), true, false, None, a list in brackets "
+          "([0, 1]), or text (in quotes when it starts like a number or holds brackets or quotes)"),
 }
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for a message, shortened past 60 characters."""
+    return repr(text) if len(text) <= 60 else repr(text[:40]) + f"... ({len(text)} characters)"
 
 
 def parse_value(name: str, text: str, kind: Any) -> Any:
     """Parameter ``name`` written as ``text``, read by its declared type ``kind``; nothing is evaluated.
 
-    ``int``: decimal digits, leading zeros refused (``010``, ``0x10``, ``1:30`` are refused, never
-    read as 8, 16 or 90); ``float``: a decimal or scientific number (``1``, ``0.01``, ``1e-3``);
-    ``bool``: ``true``/``false``; ``str``: the text itself (``no`` is the text "no"); ``list[T]``: a
-    bracketed list, each item read by ``T`` (text items quoted); ``T | None``: also ``None`` or
-    ``null``; ``Any`` (a parameter without a declared type): a Python literal. A text that does not
-    fit raises ``ValueError`` naming the parameter, the text and how to write it; a type without a
-    reading raises ``TypeError``."""
+    ``int``: decimal digits, leading zeros refused (``010``, ``0x10``, ``1_000``, ``1:30`` are
+    refused, never read as 8, 16, 1000 or 90); ``float``: a decimal or scientific number (``1``,
+    ``0.01``, ``1e-3``), refused when it is too large for a float (``1e999``) or non-zero but too
+    small (``1e-400`` would read as 0.0); ``bool``: ``true``/``false``; ``str``: the text itself
+    (``no`` is the text "no"); ``list[T]``: a bracketed list, each item read by ``T`` (text items
+    quoted); ``T | None``: also ``None`` or ``null``; ``Any`` (a parameter without a declared type):
+    the type the text shows by the same grammar (:func:`infer_value`), never Python's literals. A
+    text that does not fit raises ``ValueError`` naming the parameter, the text and how to write it;
+    a type without a reading raises ``TypeError``."""
     options = [option for option in typing.get_args(kind) if option is not type(None)]
     if len(options) == 1 and type(None) in typing.get_args(kind):  # T | None
         if text.strip() in ("None", "null"):
@@ -179,41 +190,85 @@ def parse_value(name: str, text: str, kind: Any) -> Any:
             raise ValueError(f"{error}, or None") from None
     if kind is str:
         return text
+    if kind is Any:
+        return infer_value(name, text)
     text = text.strip()
     if kind is bool and text in ("true", "false", "True", "False"):
         return text.lower() == "true"
     if kind is int and INTEGER.fullmatch(text):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python converts
+            raise ValueError(f"{name}={_shown(text)} is not valid; it has too many digits") from None
     if kind is float and DECIMAL.fullmatch(text):
-        return float(text)
+        return _float(name, text)
     if typing.get_origin(kind) is list:
         return _parse_list(name, text, typing.get_args(kind)[0])
-    if kind is Any:
-        try:
-            return ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            pass
     if kind not in HOW_TO_WRITE:
         raise TypeError(f"{name}: a parameter of type {kind} cannot be read from text")
-    raise ValueError(f"{name}={text!r} is not valid; write {HOW_TO_WRITE[kind]}")
+    raise ValueError(f"{name}={_shown(text)} is not valid; write {HOW_TO_WRITE[kind]}")
+
+
+def _float(name: str, text: str) -> float:
+    """The decimal ``text`` as a float; refused when it overflows to inf or underflows to 0.0."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{name}={_shown(text)} is not valid; it is too large for a float "
+                         "(at most about 1.8e308)")
+    if value == 0.0 and re.search(r"[1-9]", re.split(r"[eE]", text)[0]):
+        raise ValueError(f"{name}={_shown(text)} is not valid; it is too small for a float and would read "
+                         "as 0.0 (the smallest positive float is about 4.9e-324)")
+    return value
+
+
+def infer_value(name: str, text: str, bare_text: bool = True) -> Any:
+    """A parameter without a declared type, read by the type its ``text`` shows, with the grammar of
+    typed parameters: ``None``/``null``, ``true``/``false``, a decimal integer, a decimal number, a
+    bracketed list (items read the same way, text items quoted), a quoted text, or (``bare_text``)
+    the text itself. Text that starts like a number but is not one (``0x10``, ``010``, ``1_000``)
+    and unquoted text with brackets or quotes are refused."""
+    stripped = text.strip()
+    if stripped in ("None", "null"):
+        return None
+    if stripped in ("true", "false", "True", "False"):
+        return stripped.lower() == "true"
+    if INTEGER.fullmatch(stripped):
+        return parse_value(name, stripped, int)
+    if DECIMAL.fullmatch(stripped):
+        return _float(name, stripped)
+    if stripped.startswith("["):
+        return _parse_list(name, stripped, Any)
+    if stripped[:1] in ("'", '"'):
+        try:
+            node = ast.parse(stripped, mode="eval").body
+        except SyntaxError:
+            node = None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+    elif bare_text and stripped and not NUMBER_LIKE.match(stripped) and not NOT_BARE & set(stripped):
+        return text
+    raise ValueError(f"{name}={_shown(text)} is not valid; write {HOW_TO_WRITE[Any]}")
 
 
 def _parse_list(name: str, text: str, item_kind: Any) -> list:
-    """A bracketed list whose items are read by ``item_kind`` (:func:`parse_value`)."""
+    """A bracketed list whose items are read by ``item_kind`` (:func:`parse_value`; ``Any``: by
+    :func:`infer_value`, text items quoted)."""
     try:
         node = ast.parse(text, mode="eval").body
-    except SyntaxError:
+    except (SyntaxError, MemoryError, RecursionError):  # RecursionError: nested too deeply
         node = None
     if not isinstance(node, ast.List):
-        raise ValueError(f"{name}={text!r} is not valid; write {HOW_TO_WRITE[list]}")
+        raise ValueError(f"{name}={_shown(text)} is not valid; write {HOW_TO_WRITE[list]}")
     items = []
     for i, item in enumerate(node.elts):
         written = ast.get_source_segment(text, item)
-        if item_kind is not str:
+        if item_kind is Any:
+            items.append(infer_value(f"{name}[{i}]", written, bare_text=False))
+        elif item_kind is not str:
             items.append(parse_value(f"{name}[{i}]", written, item_kind))
         elif isinstance(item, ast.Constant) and isinstance(item.value, str):
             items.append(item.value)
         else:
-            raise ValueError(f"{name}[{i}]={written!r} is not valid; write text items in quotes, "
+            raise ValueError(f"{name}[{i}]={_shown(written)} is not valid; write text items in quotes, "
                              'e.g. ["relu", "poly"]')
     return items

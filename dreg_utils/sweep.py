@@ -12,11 +12,17 @@ re-run recomputes just the configurations that have no file. Configurations that
 trained together (e.g. the seeds of one setting, vectorised) are handed to ``run_group`` as
 one list.
 
-A record read back is used only when it is whole and its result fits its study's
-:class:`ResultSchema` (the fields a run's result holds and their kinds, finite metrics
-unless the run diverged); otherwise the run is recomputed, with one warning on the
-``dreg_utils.sweep`` logger naming the file and the reason. A fresh result is checked against
-the same schema, as it will be read back, before it is written.
+A record read back is used only when it is a regular file of at most
+:data:`MAX_RECORD_BYTES` (never a FIFO or a device, which could block or never end), whole,
+of this configuration and study version, and its result fits its study's
+:class:`ResultSchema` (exactly the fields a run's result holds and their kinds, finite
+metrics unless the run diverged) and names none of the configuration's keys (so a row's
+settings always come from its configuration); otherwise, whatever is wrong with it, the run
+is recomputed, with one warning on the ``dreg_utils.sweep`` logger naming the file and the
+reason, and the new record replaces whatever was at that path (the rename replaces a FIFO's
+or a link's directory entry, never writing into it). A directory at a record's path is not
+removed: run_grid stops before any run, naming it. A fresh result is checked against the
+same schema, as it will be read back, before it is written.
 
 Groups run in this process (``backend="serial"``), in local worker processes
 (``"joblib"``: joblib's loky backend) or on a Dask cluster (``"dask"``: joblib's
@@ -36,6 +42,8 @@ import json
 import logging
 import math
 import os
+import stat
+import sys
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import closing, contextmanager
@@ -53,6 +61,8 @@ from .validation import check_choice, check_int
 BACKENDS = ("serial", "joblib", "dask")
 PROGRESS_ENV = "DREG_PROGRESS_FILE"  # where run_grid reports its progress, when set
 STALE_TMP_SECONDS = 600.0  # a temporary cache file this old is left over from a killed writer
+MAX_RECORD_BYTES = 32 * 2**20  # a cache record larger than this is not read (nor written)
+RESERVED = ("run_key", "cached")  # columns run_grid adds to every row
 log = logging.getLogger(__name__)
 
 
@@ -65,12 +75,15 @@ class Kind:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A float, or an int that a float can hold (a 400-digit integer is not a metric)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, float) or (isinstance(value, int) and abs(value) <= sys.float_info.max)
 
 
 FINITE = Kind("a finite number", lambda v: _is_number(v) and math.isfinite(v))
 NUMBER = Kind("a number (NaN allowed)", _is_number)
-INTEGER = Kind("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool))
+INTEGER = Kind("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2**63)
 TEXT = Kind("a string", lambda v: isinstance(v, str))
 FLAG = Kind("true or false", lambda v: isinstance(v, bool))
 LIST = Kind("a list", lambda v: isinstance(v, list))
@@ -79,6 +92,22 @@ LIST = Kind("a list", lambda v: isinstance(v, list))
 def or_none(kind: Kind) -> Kind:
     """``kind``, or null."""
     return Kind(f"{kind.name} or null", lambda v: v is None or kind.accepts(v))
+
+
+def list_of(kind: Kind, length: int | None = None) -> Kind:
+    """A list whose items are each ``kind`` (and, when given, ``length`` of them)."""
+    count = "" if length is None else f"{length} "
+    return Kind(f"a list of {count}items each {kind.name}",
+                lambda v: isinstance(v, list) and (length is None or len(v) == length)
+                and all(kind.accepts(item) for item in v))
+
+
+def record_of(fields: Mapping[str, Kind]) -> Kind:
+    """An object with exactly ``fields``, each of its kind."""
+    shown = ", ".join(f"{name}: {kind.name}" for name, kind in fields.items())
+    return Kind(f"an object {{{shown}}}",
+                lambda v: isinstance(v, dict) and set(v) == set(fields)
+                and all(kind.accepts(v[name]) for name, kind in fields.items()))
 
 
 # The divergence fields of a trained run (dreg_utils.train.FitResult.divergence).
@@ -90,14 +119,18 @@ DIVERGENCE = {"diverged": FLAG, "diverged_step": or_none(INTEGER), "diverged_epo
 class ResultSchema:
     """The fields of one run's result, declared once by its study: ``always`` in every result,
     ``finished`` as well unless the result has ``diverged`` true, ``optional`` where the run
-    has them. Every declared field present must be of its kind; other keys are allowed."""
+    has them. Every declared field present must be of its kind, and no other key is allowed
+    (so a record cannot add a column, nor one the study inserts itself). ``agree``, when given,
+    says why the fields of a result that fits them disagree with each other (None: they agree)."""
 
     always: Mapping[str, Kind]
     finished: Mapping[str, Kind] = field(default_factory=dict)
     optional: Mapping[str, Kind] = field(default_factory=dict)
+    agree: Callable[[dict], str | None] | None = None
 
     def problem(self, result: object) -> str | None:
-        """Why ``result`` does not fit (the first field missing or of the wrong kind), or None."""
+        """Why ``result`` does not fit (the first field missing, of the wrong kind, or not
+        declared, then ``agree``'s reason), or None."""
         if not isinstance(result, dict):
             return f"the result is {type(result).__name__}, not an object"
         groups = [(self.always, True), (self.finished, result.get("diverged") is not True),
@@ -109,14 +142,24 @@ class ResultSchema:
                         return f"field {name!r} is missing"
                 elif not kind.accepts(result[name]):
                     return f"field {name!r} is {result[name]!r:.60}, not {kind.name}"
-        return None
+        declared = {*self.always, *self.finished, *self.optional}
+        unknown = [name for name in result if name not in declared]
+        if unknown:
+            return f"field {unknown[0]!r:.60} is not one of the study's result fields"
+        return self.agree(result) if self.agree else None
 
 
 Schema = ResultSchema | Callable[[dict], ResultSchema] | None  # one schema, or one per configuration
 
 
 def _problem(schema: Schema, config: dict, result: object) -> str | None:
-    """Why ``result`` does not fit the schema of ``config``; None when it fits (or no schema)."""
+    """Why ``result`` cannot be the result of ``config``: a key that is also one of the
+    configuration's (it would overwrite the run's settings in its row) or one run_grid adds,
+    or it does not fit the schema of ``config``; None when it fits (or no schema)."""
+    if isinstance(result, dict):
+        clash = [name for name in result if name in config or name in RESERVED]
+        if clash:
+            return f"field {clash[0]!r:.60} is a key of the run's configuration or of run_grid's columns, not a result"
     declared = schema(config) if callable(schema) else schema
     return None if declared is None else declared.problem(result)
 
@@ -144,31 +187,86 @@ def report_progress(desc: str, done: int, total: int, cached: int, started: floa
     atomic_write_text(path, json.dumps(record))
 
 
-def _load_cached(path: Path, config: dict, version: str, schema: Schema) -> dict | None:
-    """The result stored for ``config`` at ``path``; None (the run is redone) when the file is
-    missing, or, with one warning naming the file and the reason, when it is unreadable, not a
-    record, records another configuration or study version, or its result does not fit ``schema``."""
+_FILE_TYPES = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+               stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory"}
+
+
+def _file_type(mode: int) -> str:
+    """What a file of ``mode`` (not a regular file) is, for a message."""
+    return _FILE_TYPES.get(stat.S_IFMT(mode), "a special file")
+
+
+class _Unusable(Exception):
+    """A cache record that is not used; its message says why."""
+
+
+def _read_record(path: Path) -> str | None:
+    """The text at ``path``, None when nothing is there; :class:`_Unusable` when it is not a
+    regular file (a link is followed to its target) or holds more than :data:`MAX_RECORD_BYTES`.
+    A directory raises ``IsADirectoryError``: the record written later could not replace it."""
     try:
-        text = path.read_text()
-    except FileNotFoundError:
+        if stat.S_ISDIR(path.lstat().st_mode):
+            raise IsADirectoryError(f"cache path {path} is a directory, not a run record: move or remove it "
+                                    "and run again (run_grid never deletes a directory)")
+        info = path.stat()
+    except FileNotFoundError:  # nothing there, or a link to nothing
         return None
-    except (OSError, UnicodeDecodeError) as error:
-        return _reject(path, f"unreadable ({type(error).__name__})")
+    if not stat.S_ISREG(info.st_mode):
+        raise _Unusable(f"{_file_type(info.st_mode)}, not a regular file")
+    if info.st_size > MAX_RECORD_BYTES:
+        raise _Unusable(f"{info.st_size} bytes, more than a record's {MAX_RECORD_BYTES}")
+    # O_NONBLOCK: should a FIFO replace the file meanwhile, opening it does not wait for a writer
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise _Unusable("not a regular file")
+        data = handle.read(MAX_RECORD_BYTES + 1)
+    if len(data) > MAX_RECORD_BYTES:
+        raise _Unusable(f"more than a record's {MAX_RECORD_BYTES} bytes")
+    return data.decode("utf-8")
+
+
+def _stored_result(text: str, config: dict, version: str, schema: Schema) -> dict:
+    """The result of the record ``text``; :class:`_Unusable` when it is not the run of ``config``
+    at study ``version`` with a result that fits ``schema`` (:func:`_problem`)."""
     try:
         record = json.loads(text)
     except json.JSONDecodeError as error:
-        return _reject(path, f"not valid JSON at character {error.pos} of {len(text)}: truncated or damaged")
+        raise _Unusable(f"not valid JSON at character {error.pos} of {len(text)}: truncated or damaged") from None
     if not isinstance(record, dict) or not isinstance(record.get("result"), dict):
-        return _reject(path, "not a run record (an object with a result object)")
+        raise _Unusable("not a run record (an object with a result object)")
     if json.dumps(record.get("config"), sort_keys=True, default=str) != \
             json.dumps(config, sort_keys=True, default=str):
-        return _reject(path, "it records another configuration")
-    if record.get("study_version", version) != version:
-        return _reject(path, f"it records study version {record['study_version']!r}, not {version!r}")
+        raise _Unusable("it records another configuration")
+    if "study_version" not in record:
+        raise _Unusable("it records no study version")
+    if record["study_version"] != version:
+        raise _Unusable(f"it records study version {record['study_version']!r:.40}, not {version!r}")
     problem = _problem(schema, config, record["result"])
     if problem:
-        return _reject(path, problem)
+        raise _Unusable(problem)
     return record["result"]
+
+
+def _load_cached(path: Path, config: dict, version: str, schema: Schema) -> dict | None:
+    """The result stored for ``config`` at ``path``; None (the run is redone) when the file is
+    missing, or, with one warning naming the file and the reason, when it is not a regular file
+    or too large, unreadable, not a record, records another configuration or study version (or
+    none), or its result does not fit ``schema`` or names a key of ``config``: whatever fails
+    while it is read and checked, it is a bad record, never an error of the sweep. A directory
+    at ``path`` raises ``IsADirectoryError`` naming it."""
+    try:
+        text = _read_record(path)
+        return None if text is None else _stored_result(text, config, version, schema)
+    except IsADirectoryError:
+        raise
+    except _Unusable as error:
+        return _reject(path, str(error))
+    except (OSError, UnicodeDecodeError) as error:
+        return _reject(path, f"unreadable ({type(error).__name__})")
+    except RecursionError:
+        return _reject(path, "nested too deeply")
+    except Exception as error:  # noqa: BLE001 - whatever a crafted record makes fail: a bad record
+        return _reject(path, f"not a valid record ({type(error).__name__}: {str(error)[:80]})")
 
 
 def _reject(path: Path, reason: str) -> None:
@@ -295,8 +393,10 @@ def run_grid(
     Workers run torch on one thread; ``run_group`` must be picklable by cloudpickle
     (lambdas and closures are). This process writes the cache files. ``version`` is the
     study's version, part of every cache key. ``schema`` (a :class:`ResultSchema`, or a
-    function giving a configuration's) is what every result must fit: a cached record that
-    does not is recomputed (one warning), a fresh result that does not raises ``RuntimeError``.
+    function giving a configuration's) is what every result must fit, and no result holds a
+    key of its configuration (nor ``run_key`` or ``cached``): a cached record that does not
+    is recomputed (one warning), a fresh result that does not raises ``RuntimeError``. A
+    directory where a record belongs raises ``IsADirectoryError`` before any run.
     """
     check_backend(backend, n_jobs, scheduler)
     keys = [config_key(c, version) for c in configs]
@@ -331,6 +431,8 @@ def run_grid(
                 text = json.dumps({"config": configs[i], "result": output, "study_version": version,
                                    "dreg_utils": __version__}, default=str)
                 problem = _problem(schema, configs[i], json.loads(text)["result"])  # as it will be read
+                if len(text.encode()) > MAX_RECORD_BYTES:
+                    problem = f"its record would take more than {MAX_RECORD_BYTES} bytes"
                 if problem:
                     raise RuntimeError(f"run_group's result for {configs[i]} does not fit the study's "
                                        f"result schema: {problem}")

@@ -21,8 +21,8 @@ import pandas as pd
 from .validation import check_choice
 
 # Training paths: ``fit`` (train.fit, one model), ``ensemble`` (ensemble.fit_ensemble, vectorised
-# groups of one shape), ``teacher`` (symbolic_regression.train_teacher, one teacher by fit),
-# ``teachers`` (symbolic_regression.train_teachers, one vectorised group of teachers),
+# groups of one shape), ``teacher`` (teachers.train_teacher, one teacher by fit),
+# ``teachers`` (teachers.train_teachers, one vectorised group of teachers),
 # ``regulariser`` (the public Regulariser for your own nn.Sequential), ``surrogate`` (the
 # surrogate study, which has a strength for DREG and IGP).
 TRAINERS = ("fit", "ensemble", "teacher", "teachers", "regulariser", "surrogate")

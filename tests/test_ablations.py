@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dreg_utils.book import ablation_text
 from dreg_utils.data.regression import in_raw_units, load_dataset
 from dreg_utils.significance import t_interval
 from dreg_utils.studies import distillation_ablation as dab
@@ -40,7 +41,13 @@ def test_synthetic_reductions_and_conclusion_on_hand_made_runs():
     assert table.loc[0, "pairs"] == 2 and table.loc[0, "paper_p90_reduction_pct"] == 65.1
     summary = sab.closest(table)
     assert summary.loc[0, "mean_gap_to_paper"] == pytest.approx(2.6)
-    assert "Within 15 points of the paper" in sab.conclusion(summary)
+    assert sab.near_paper(summary)["factor"].tolist() == ["base"]
+    assert ablation_text.synthetic_conclusion(summary) == (
+        "Closest to the paper: base = - (mean p90 reduction 62.5%, 2.6 points from the paper's per-family numbers "
+        "on average, test MSE +0.0%). Within 15 points of the paper at a test MSE at most 5% worse: base = -.")
+    assert sab.near_paper(summary, mse_tolerance=-1.0).empty  # the MSE did not fall
+    assert ablation_text.synthetic_conclusion(summary, -1.0).endswith(
+        "No variant comes within 15 points of the paper's reductions while keeping the test MSE within -1%.")
 
 
 def test_raw_units_undo_the_standardisation_and_keep_r2():
@@ -73,13 +80,18 @@ def test_distillation_gains_by_hand():
     assert table.loc["ours", "improvement_pct"] == pytest.approx(50.0)  # (+100% and 0%) / 2
     assert table.loc["ours", "paper_improvement_pct"] == 515.0
     assert table.loc["fidelity", "student_r2_base"] == pytest.approx(0.35)
-    assert "closest to the paper" in dab.conclusion(table.reset_index())
+    assert ablation_text.distillation_conclusion(table.reset_index()) == (
+        "On concrete, the variant closest to the paper's +515% is ours: +50% (95% interval -585% to +685% over "
+        "2 seeds; lambda = 0 student R2 0.35); the interval does not exclude zero.")
+    no_gain = ablation_text.distillation_conclusion(table.reset_index(), "diabetes")
+    assert no_gain == "No variant has a gain on diabetes."
     assert dab.closest(table.reset_index())["variant"] == "ours"
     assert dab.closest(table.reset_index(), "diabetes") is None
     per_seed = dab.seed_gains(pd.DataFrame(rows), "ours")
     assert per_seed["gain"].tolist() == pytest.approx([100.0, 0.0])
-    assert dab.seed_spread(per_seed) == ("Over 2 seeds the median gain is +50% against a mean of +50%; the largest, "
-                                         "+100% (seed 0), starts from a lambda = 0 student R2 of 0.20.")
+    assert ablation_text.seed_spread(per_seed) == ("Over 2 seeds the median gain is +50% against a mean of +50%; "
+                                                   "the largest, +100% (seed 0), starts from a lambda = 0 student R2 "
+                                                   "of 0.20.")
     with pytest.raises(ValueError, match=r"variant contains \['best'\], which is not valid"):
         dab.seed_gains(pd.DataFrame(rows), "best")
 
@@ -101,9 +113,22 @@ def test_distillation_mean_gain_averages_datasets_within_each_seed():
     assert (ours["ci_low"], ours["ci_high"]) == pytest.approx((40.0 - half, 40.0 + half))
     assert ours["paper_improvement_pct"] == 120.0
     assert np.isnan(table.loc["raw_units", "improvement_pct"])  # no runs
-    line = dab.mean_conclusion(table.reset_index())
+    assert dab.nearest_paper(table.reset_index())["variant"] == "ours"  # raw_units has no gain
+    line = ablation_text.mean_conclusion(table.reset_index())
     assert line.startswith("Averaged over 2 dataset(s), the variant closest to the paper's +120% is ours: +40%")
     assert "does not exclude zero" in line
+
+
+@pytest.mark.parametrize("ci_low, words", [(5.0, "excludes zero."), (-5.0, "does not exclude zero."),
+                                           (float("nan"), "does not exclude zero.")])
+def test_a_conclusion_says_whether_the_interval_excludes_zero(ci_low, words):
+    table = pd.DataFrame({"variant": ["ours", "raw_units"], "dataset": "concrete", "datasets": 1, "seeds": 3,
+                          "student_r2_base": 0.5, "improvement_pct": [40.0, np.nan], "ci_low": [ci_low, 1.0],
+                          "ci_high": 75.0, "paper_improvement_pct": 515.0})
+    assert ablation_text.distillation_conclusion(table).endswith(f"; lambda = 0 student R2 0.50); the interval {words}")
+    assert ablation_text.mean_conclusion(table).startswith("Averaged over 1 dataset(s), the variant closest to the "
+                                                           "paper's +515% is ours: +40% (95% interval")
+    assert ablation_text.mean_conclusion(table).endswith(f"over 3 seeds); the interval {words}")
 
 
 def test_ablation_figures_draw_one_panel_per_family_or_dataset():

@@ -19,7 +19,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dreg_utils import jacobians, metrics, paths, penalties, significance, validation
+from dreg_utils import jacobians, metrics, paths, penalties, significance, teachers, validation
 from dreg_utils import symbolic_regression as symbolic
 from dreg_utils.book.chapters import CHAPTER_SETTINGS
 from dreg_utils.studies import distillation as sr_study
@@ -367,7 +367,7 @@ API_CASES = [
      ValueError, r"steps=-1 is not valid; it must be an integer >= 0"),
     ("SNR rows differ", lambda: symbolic.snr_proxy(np.zeros((10, 2)), np.zeros(9)), ValueError,
      r"snr_proxy needs x of shape \(n,\) or \(n, d\) and y of length n, got x \(10, 2\) and y \(9,\)"),
-    ("teacher input too wide", lambda: symbolic.predict(MODEL, np.zeros((4, 7))), ValueError,
+    ("teacher input too wide", lambda: teachers.predict(MODEL, np.zeros((4, 7))), ValueError,
      r"x has 7 features .* in_features=3"),
     ("results_dir float", lambda: paths.results_dir("synthetic", 3.5), TypeError,
      r"results_dir must be a folder path or None, got 3.5"),

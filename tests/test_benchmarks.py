@@ -242,7 +242,7 @@ def test_the_mnist_benchmarks_train_the_studys_runs_in_its_groups(profile):
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_penalty_benchmark_times_every_fit_method_at_the_studys_settings(profile):
-    from dreg_utils.claims import COST_CLAIMS
+    from dreg_utils.published import COST_CLAIMS
     from dreg_utils.studies.mnist import MNISTSettings
     from dreg_utils.vocabulary import methods_for
 

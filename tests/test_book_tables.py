@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from dreg_utils.book import tables
+from dreg_utils.book.labels import TABLE3_LABELS
 from dreg_utils.book.this_run import this_run
-from dreg_utils.studies.mnist import METRIC_LABELS, MNISTSettings
+from dreg_utils.studies.mnist import MNISTSettings
 from dreg_utils.studies.synthetic import SyntheticSettings
 
 NBSP = "\u00a0"
@@ -54,7 +55,7 @@ def tidy_table3() -> pd.DataFrame:
 
 
 def test_compare_puts_ours_beside_the_papers_for_the_chosen_metrics():
-    focus = tables.compare(tidy_table3(), ["test_acc", "ig_p99"], METRIC_LABELS, keys=["capacity", "method"])
+    focus = tables.compare(tidy_table3(), ["test_acc", "ig_p99"], TABLE3_LABELS, keys=["capacity", "method"])
     assert list(focus.columns) == [("Test Acc (%)", "ours"), ("Test Acc (%)", "paper"),
                                    ("IG p99", "ours"), ("IG p99", "paper")]
     assert list(focus.index) == [("32, 16", "BASE"), ("32, 16", "DREG")]
@@ -72,9 +73,9 @@ def test_as_published_keeps_the_papers_decimals():
 
 def test_compare_refuses_unknown_metrics_and_missing_columns():
     with pytest.raises(ValueError, match="ig_max"):
-        tables.compare(tidy_table3(), ["ig_max"], METRIC_LABELS, keys=["capacity", "method"])
+        tables.compare(tidy_table3(), ["ig_max"], TABLE3_LABELS, keys=["capacity", "method"])
     with pytest.raises(ValueError, match="paper_std"):
-        tables.compare(tidy_table3().drop(columns="paper_std"), ["test_acc"], METRIC_LABELS,
+        tables.compare(tidy_table3().drop(columns="paper_std"), ["test_acc"], TABLE3_LABELS,
                        keys=["capacity", "method"])
 
 

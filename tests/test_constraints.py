@@ -15,8 +15,8 @@ import math
 import pytest
 
 from dreg_utils.book.chapters import CHAPTER_SETTINGS
-from dreg_utils.constraints import (COUNT, LEVEL, NONNEGATIVE, POSITIVE, SEEDS, Device, Interval, ListOf,
-                                    Nullable, Options, PathTo)
+from dreg_utils.constraints import (COUNT, EPOCHS, LEVEL, MAX_WEIGHTS, MAX_WIDTH, NONNEGATIVE, POSITIVE, SEEDS, WIDTH,
+                                    WIDTHS, WORKERS, Device, Interval, ListOf, Nullable, Options, PathTo, Widths)
 from dreg_utils.settings import StudySettings, knob, parse_value
 
 REFUSALS = (TypeError, ValueError, FileNotFoundError)
@@ -102,6 +102,33 @@ def test_a_value_just_inside_a_declaration_is_accepted_and_reads_back_from_text(
     (PathTo("folder"), "", ValueError, "n='' is not valid; give a folder path"),
     (PathTo("file", exists=True, give="a table"), "no/such.csv", FileNotFoundError,
      "n='no/such.csv' is not a file; give a table"),
+    (EPOCHS, 99999999999999999999999, ValueError,
+     "n=99999999999999999999999 is not valid; it must be an integer <= 100000 (a generous limit, far above any "
+     "protocol here)"),
+    (COUNT, 10_000_001, ValueError, "n=10000001 is not valid; it must be an integer <= 10000000 (a generous limit, "
+     "far above any protocol here)"),
+    (WORKERS, 1025, ValueError, "n=1025 is not valid; it must be an integer <= 1024 (a generous limit, far above "
+     "any protocol here)"),
+    (SEEDS, [0, 2**32], ValueError, "n[1]=4294967296 is not valid; it must be an integer <= 4294967295 (the largest "
+     "32-bit seed)"),
+    (Interval(float, 0, None, limit=10.0), 10.5, ValueError, "n=10.5 is not valid; it must be a number <= 10.0 "
+     "(a generous limit, far above any protocol here)"),
+    (WIDTHS, [1_000_000_000, 1_000_000_000], ValueError, "n[0]=1000000000 is not valid; it must be an integer <= "
+     "65536 (a generous limit, far above any protocol here)"),
+    (WIDTHS, [784, 65536, 4097], ValueError, "n=[784, 65536, 4097] is not valid; neighbouring widths 65536 and 4097 "
+     "make a weight matrix of 268500992 entries, above the limit of 268435456 (1 GiB of float32 weights; a "
+     "generous limit, far above any protocol here)"),
+    (Widths(WIDTH, max_length=2), [8, 8, 8], ValueError, "n=[8, 8, 8] must hold at most 2 values"),
+    (PathTo("folder"), " ", ValueError, "n=' ' is not valid; give a folder path"),
+    (PathTo("folder", writable=True), __file__, ValueError,
+     f"n={__file__!r} is not valid; it is a file, not a folder; give a folder you can write (it is created if "
+     "missing)"),
+    (PathTo("folder", writable=True), f"{__file__}/a/b", ValueError,
+     f"n={__file__ + '/a/b'!r} is not valid; {__file__!r} is a file, not a folder; give a folder you can write "
+     "(it is created if missing)"),
+    (PathTo("folder", writable=True), "/proc/1/results", ValueError,
+     "n='/proc/1/results' is not valid; '/proc/1' cannot be written (No such file or directory); give a folder "
+     "you can write"),
     (Device(), "gpu", ValueError, "n='gpu' is not valid; choose one of ['auto', 'cpu', 'cuda']"),
     (Device(), "cpu:0", ValueError, "n='cpu:0' is not valid; an index goes only with 'cuda', e.g. 'cuda:0'"),
 ])
@@ -118,6 +145,24 @@ def test_each_kind_of_declaration_refuses_with_its_message(constraint, value, er
 def test_an_accepted_value_is_returned_in_canonical_form(constraint, value, canonical):
     checked = constraint.check("n", value)
     assert checked == canonical and repr(checked) == repr(canonical)
+
+
+@pytest.mark.parametrize("constraint, value", [
+    (EPOCHS, 100_000), (WIDTH, MAX_WIDTH), (WORKERS, 1024), (SEEDS, [2**32 - 1]),
+    (WIDTHS, [MAX_WIDTH, MAX_WEIGHTS // MAX_WIDTH]), (WIDTHS, [784, MAX_WIDTH, 16, MAX_WIDTH, 10]),
+])
+def test_a_value_at_a_limit_is_accepted(constraint, value):
+    assert constraint.check("n", value) == value
+
+
+def test_a_writable_folder_is_tried_and_left_as_it_was(tmp_path):
+    """An existing folder and a missing one below it are accepted; the try leaves nothing behind."""
+    writable = PathTo("folder", writable=True)
+    assert writable.check("n", str(tmp_path)) == str(tmp_path)
+    assert writable.check("n", tmp_path / "new" / "results") == tmp_path / "new" / "results"
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="writable=True applies to a folder, not a file"):
+        PathTo("file", writable=True)
 
 
 def test_a_knob_without_a_declaration_is_refused_when_its_settings_are_built():

@@ -13,7 +13,6 @@ themselves to 1e-10 in float64.
 """
 import numpy as np
 import pytest
-import torch
 
 from dreg_utils.studies import mnist as mnist_study
 from dreg_utils.studies import synthetic as synthetic_study

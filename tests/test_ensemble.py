@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from dreg_utils.ensemble import (ENSEMBLE_METHODS, Member, StackedMLP, build_group, check_members, fit_ensemble,
-                                 make_group_step)
+from dreg_utils.ensemble import ENSEMBLE_METHODS, Member, build_group, check_members, fit_ensemble, make_group_step
 from dreg_utils.models import CompactMLP
+from dreg_utils.stacked import StackedMLP
 from dreg_utils.train import fit
 
 MEMBERS = [Member(0, "base"), Member(1, "dreg", 0.05), Member(2, "igp", 0.1), Member(3, "sn"),

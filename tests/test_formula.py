@@ -1,5 +1,6 @@
 """The formula language's bounds, formulas checked on their ranges where settings are built, and
 stored student formulas read back without running any text."""
+import math
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ import sympy
 from gplearn._program import _Program
 from gplearn.functions import _function_map
 
+from dreg_utils import formulas
 from dreg_utils import symbolic_regression as symbolic
 from dreg_utils.data.formula import (MAX_EXPONENT, is_srepr, parse_formula, parse_formula_spec,
                                      range_points, read_srepr)
@@ -45,6 +47,64 @@ def test_numbers_beyond_the_bounds_are_refused(text, message):
     with pytest.raises(ValueError, match=message):
         parse_formula(text, ["x0"])
     assert time.perf_counter() - start < 1.0
+
+
+CHILD = """
+import signal, sys
+from dreg_utils.data.formula import parse_formula_spec, read_srepr
+def stop(*_):
+    raise SystemExit("TIMEOUT: still computing after 10 s")
+signal.signal(signal.SIGALRM, stop)
+signal.alarm(10)
+for read, text in ((read_srepr, sys.argv[1]), (parse_formula_spec, sys.argv[2])):
+    try:
+        read(text)
+        print("ACCEPTED")
+    except ValueError as error:
+        print(error)
+"""
+
+
+def test_a_function_of_a_huge_constant_is_refused_before_sympy_evaluates_it():
+    """Reproductions: reading this stored formula ran > 200 s (sympy evaluated tan of
+    cosh(1.6e16) with mpmath while building it), and checking this spec hung in lambdify.
+    Run in a child process stopped after 10 s, so that the old behaviour fails the test."""
+    stored = "Add(Symbol('z_x0'), atan(tan(cosh(tan(acos(Float('1e-300')))))))"
+    spec = "x0 + exp(exp(exp(100))); x0 in [0,1]"
+    done = subprocess.run([sys.executable, "-c", CHILD, stored, spec], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.splitlines() == [
+        f"stored formula {stored!r} is not valid: the constant cosh(tan(acos(Float('1e-300')))) is not a "
+        "real number within +-1e+100 (its argument or its value)",
+        "formula='x0 + exp(exp(exp(100)))': the constant exp(exp(100)) is not a real number within "
+        "+-1e+100 (its argument or its value)"], done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("x0 + exp(1e100)", r"the constant exp\(1e\+100\) is not a real number within \+-1e\+100"),
+    ("x0 * cosh(tan(acos(1e-300)))", r"the constant cosh\(tan\(acos\(1e-300\)\)\)"),
+    ("x0 + acos(2)", r"the constant acos\(2\) is not a real number"),
+    ("x0 + log(0)", r"the constant log\(0\) is not a real number"),
+    ("x0/0", r"formula='x0/0' is not finite: 'x0 / 0' is zoo\*x0 \(a division by zero or an infinite value\)"),
+    ("x0 + 1/0", r"formula='x0 \+ 1/0' is not finite: '1 / 0' is zoo"),
+    ("(x0**100)**100", r"raises to the power 10000 \(powers of powers multiply their exponents\), beyond "
+                       r"the largest allowed \|exponent\| 100"),
+    ("x0**100 * x0**100", r"raises to the power 200 \(powers of powers"),
+    ("10**100 * 10**100 * x0", r"computes 10 \*\* 100 \* 10 \*\* 100, beyond the largest allowed magnitude"),
+])
+def test_constants_infinities_and_powers_of_powers_are_bounded(text, message):
+    """Reproductions: ``x0/0`` raised a bare KeyError 'ComplexInfinity' from the printer;
+    ``(x0**100)**100`` passed the per-power bound as x0**10000."""
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=message):
+        parse_formula_spec(f"{text}; x0 in [0, 1]")
+    assert time.perf_counter() - start < 1.0
+
+
+def test_bounded_functions_of_constants_are_kept():
+    expr, (x0,) = parse_formula("x0 * exp(sin(1)) + sin(pi/4) + tan(1) + sqrt(2)", ["x0"])
+    assert float(expr.subs(x0, 1)) == pytest.approx(math.exp(math.sin(1)) + math.sin(math.pi / 4) + math.tan(1)
+                                                    + math.sqrt(2))
 
 
 @pytest.mark.parametrize("text", ["x0**100", "x0**-2.5", "2**64 * x0", "10**100 * x0", "1e100 * x0",
@@ -105,13 +165,35 @@ def _random_programs(n: int, seed: int = 0) -> list[list]:
 
 
 def test_every_student_formula_reads_back_as_it_was_stored():
-    symbols = symbolic.standardized_symbols(["a", "b", "c", "d"])
-    texts = [sympy.srepr(symbolic.program_to_sympy(program, symbols)) for program in _random_programs(300)]
+    symbols = formulas.standardized_symbols(["a", "b", "c", "d"])
+    texts = [sympy.srepr(formulas.program_to_sympy(program, symbols)) for program in _random_programs(300)]
     texts += [sympy.srepr(e) for e in (sympy.zoo, sympy.nan, -sympy.oo, sympy.Rational(-3, 7) * symbols[0] ** 3,
-                                       sympy.sqrt(2) * symbols[1], sympy.Symbol("k", positive=True))]
+                                       sympy.sqrt(2) * symbols[1], sympy.Symbol("k", positive=True),
+                                       sympy.cos(1) * symbols[0], sympy.Max(sympy.sin(1), sympy.cos(1)) + symbols[2],
+                                       sympy.tan(sympy.sin(1)) * symbols[3])]  # functions of constants (X0/X0 = 1)
     for text in texts:
         # the reference: what sympify, the old reader, built from the same (self-made) text
         assert sympy.srepr(read_srepr(text)) == sympy.srepr(sympy.sympify(text)) and is_srepr(text)
+
+
+@pytest.mark.parametrize("text, message", [
+    (sympy.srepr(sympy.Symbol("z_}\\href{javascript:alert(1)}{x")), "Symbol takes one name, an identifier"),
+    ("Symbol('</script><script>alert(1)</script>')", "Symbol takes one name, an identifier"),
+    ("Pow(Pow(Symbol('x'), Integer(100)), Integer(100))", r"raises to the power 10000 \(powers of powers"),
+    ("Mul(Pow(Symbol('x'), Integer(100)), Pow(Symbol('x'), Integer(100)))", r"raises to the power 200"),
+    ("Mul(" + ", ".join(["Pow(Integer(10), Integer(100))"] * 2000) + ")", "multiplies numbers beyond"),
+    ("Abs(Pow(acos(asin(cosh(Integer(7)))), Float('-0.5')))", r"the constant asin\(cosh\(Integer\(7\)\)\)"),
+    ("Max(log(Float('0.5', precision=53)), Min(cosh(log(asin(-pi)))))", r"the constant asin\(-pi\) is not a real number"),
+    ("Max(I, Integer(1))", r"the constant Max\(I, Integer\(1\)\) is not a real number"),
+])
+def test_a_stored_formula_is_bounded_and_names_only_identifiers(text, message):
+    """Reproductions: a symbol name put active LaTeX (\\href) into the book page through
+    formula_latex; a power of a power read back as x**10000; building these took seconds to
+    minutes (sympy comparing or taking Abs of complex constants)."""
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=message):
+        read_srepr(text)
+    assert time.perf_counter() - start < 2.0 and not is_srepr(text)
 
 
 @pytest.mark.parametrize("text", [

@@ -185,10 +185,27 @@ def test_per_sample_losses_of_outputs_with_more_dimensions_average_each_sample()
     ("ce", (4,), torch.zeros(4, dtype=torch.long), r"loss='ce' needs class scores of shape \(n, classes, ...\)"),
     ("ce", (4, 3, 2), torch.zeros(4, dtype=torch.long), r"loss='ce' needs class indices of shape \(4, 2\) or "
                                                         r"class probabilities of shape \(4, 3, 2\)"),
+    ("ce", (4, 3), torch.tensor([0, 1, 3, 2]), r"^y holds class index 3 but the model's output has 3 classes "
+                                               r"\(axis 1\): loss='ce' needs class indices in 0\.\.2$"),
+    ("ce", (4, 3, 2), torch.tensor([[0, 1]] * 3 + [[-1, 2]]), r"^y holds class index -1 but .* in 0\.\.2$"),
+    ("ce", (4, 3), torch.tensor([0, 1, 2, 2], dtype=torch.uint8) + 1, r"^y holds class index 3 but"),
+    ("mse", (4, 2), torch.ones(4, 2, dtype=torch.bool), r"^y has dtype torch.bool, which no loss takes: loss='mse' "
+                                                        r"needs floating-point \(or integer\) targets"),
+    ("ce", (4, 2), torch.ones(4, dtype=torch.bool), r"^y has dtype torch.bool, which no loss takes"),
 ])
 def test_targets_that_do_not_fit_the_output_are_refused(loss, output_shape, y, pattern):
+    """Before (class index out of range, bool targets): raw torch errors from the loss."""
     with pytest.raises(ValueError, match=pattern):
         jacobians.check_targets(torch.zeros(output_shape), y, loss)
+
+
+def test_class_indices_of_every_integer_dtype_give_the_int64_losses():
+    """Before: int32 indices failed inside F.cross_entropy ("expected target dtype to be Long")."""
+    gen = torch.Generator().manual_seed(4)
+    out, labels = torch.randn(6, 4, 5, generator=gen), torch.randint(0, 4, (6, 5), generator=gen)
+    expected = F.cross_entropy(out, labels, reduction="none").mean(dim=1)
+    for dtype in (torch.int64, torch.int32, torch.int16, torch.uint8):
+        assert torch.equal(jacobians.per_sample_loss(out, labels.to(dtype), "ce"), expected), dtype
 
 
 def test_dropout_and_rrelu_in_training_mode_are_refused_and_exact_in_eval_mode():

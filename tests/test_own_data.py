@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import sympy
 
+from dreg_utils import formulas
 from dreg_utils import symbolic_regression as symbolic
 from dreg_utils.data.formula import parse_formula, parse_formula_spec
 from dreg_utils.data.regression import (check_dataset, formula_spec, from_arrays, from_formula,
@@ -186,8 +187,8 @@ def test_a_hand_built_dataset_with_a_truth_distils_end_to_end():
     data = from_arrays(x, x[:, 0] * x[:, 1], ["a", "b"], truth="a*b", name="mine")
     row = symbolic.distill(data, "jacobian", 0.1, 0, TINY_TEACHER, TINY_GP, tree_max_depth=3)
     assert isinstance(row["gp_equals_truth"], bool) and -10 < row["gp_clean_r2"] <= 1
-    a, b = symbolic.raw_symbols(data)
-    assert symbolic.formulas_equal(a * b * 1.0, data.truth, (a, b), x)
+    a, b = formulas.raw_symbols(data)
+    assert formulas.formulas_equal(a * b * 1.0, data.truth, (a, b), x)
 
 
 def test_the_study_runs_a_formula_spec(tmp_path):

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from torch.func import jacrev, vmap
 
+from dreg_utils.book import own_model_text
 from dreg_utils.studies import own_model as study
 
 
@@ -74,4 +75,10 @@ def test_conventions_jacobianreg_is_half_of_ours(float64, outputs, projections, 
     exact = float(jacobians(model, x).pow(2).sum(dim=(1, 2)).mean())
     assert table["value"].iloc[0] == pytest.approx(exact, rel=1e-12)
     assert table["value"].iloc[1] == pytest.approx(exact / 2, rel=tolerance)
-    assert table["same objective with"].tolist() == ["lambda", "2 x lambda", "lambda"]
+    assert table["convention"].tolist() == ["jacobian", "jacobianreg", "dreg"]
+    assert table["lambda_factor"].tolist() == [1.0, 2.0, 1.0]
+    assert table["projections"].tolist() == [0, projections, 0]
+    shown = own_model_text.conventions_display(table)
+    assert shown["same objective with"].tolist() == ["lambda", "2 x lambda", "lambda"]
+    assert shown["definition"].iloc[1] == f"(1/2) E_b k ||v^T J||^2, {projections} sphere projection(s)"
+    assert shown["value"].tolist() == table["value"].tolist()

@@ -110,7 +110,9 @@ def test_statistics_inputs_read_the_given_tables(tmp_path):
                                                "synthetic_lam": None, "n_boot": None, "bootstrap_seed": None})
     inputs = ch.data
     assert isinstance(inputs, Inputs) and len(inputs.mnist) == len(mnist_runs())
-    assert inputs.mnist_origin.startswith(f"read {tmp_path / 'mnist.csv'} (not the profile's grid")
+    assert inputs.mnist_origin.path == str(tmp_path / "mnist.csv") and inputs.mnist_origin.mismatches
+    assert statistics_text.origin_text(inputs.mnist_origin).startswith(
+        f"read {tmp_path / 'mnist.csv'} (not the profile's grid")
     assert inputs.synthetic_settings.profile == "smoke" and inputs.mnist_settings.profile == "smoke"
     assert statistics_text.inputs_line(inputs).startswith("MNIST runs (mnist from test, 400 train / 100 test")
 

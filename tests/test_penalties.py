@@ -363,6 +363,8 @@ def test_a_trace_of_an_empty_batch_is_refused():
      r"x has 7 features \(shape \(3, 7\)\) but the model's first Linear layer takes in_features=4"),
     (lambda: penalties.jacobian_penalty(SEQ(), torch.randn(3, 4), n_projections=1, distribution="uniform"),
      ValueError, r"distribution='uniform' is not valid; choose one of \['gaussian', 'rademacher', 'sphere'\]"),
+    (lambda: penalties.jacobian_penalty(SEQ(), torch.randn(3, 4), distribution="bogus"),  # exact: before, accepted
+     ValueError, r"^distribution='bogus' is not valid; choose one of \['gaussian', 'rademacher', 'sphere'\]$"),
     (lambda: penalties.jacobian_penalty(torch.nn.Sequential(torch.nn.Linear(4, 2), torch.nn.Flatten(0)),
                                         torch.randn(3, 4)),
      ValueError, r"the model's output has shape \(6,\) for x of shape \(3, 4\); the penalties need one output row"),
@@ -394,3 +396,77 @@ def test_penalties_without_autograd_are_refused_or_need_none(mode):
             with pytest.raises(RuntimeError, match=r"takes phi' of torch.nn activations by autograd, which "
                                                    r"torch.inference_mode\(\) forbids; call it under torch.no_grad"):
                 penalties.dreg_penalty(model, x)
+
+
+def inference_tensor(t: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        return t.clone()
+
+
+SCORES = lambda: torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))  # noqa: E731
+DTYPE = r"^x has dtype torch.float64 but the model's parameters have dtype torch.float32; make them match: " \
+        r"model.double\(\) or x.float\(\)$"
+INFERENCE = r"^x was created under torch.inference_mode\(\) and is used outside it with gradients enabled, but " \
+            r"inference tensors cannot be used for autograd: pass x.clone\(\) made outside inference_mode$"
+
+
+@pytest.mark.parametrize("call, error, pattern", [
+    (lambda: penalties.input_gradient_penalty(SCORES(), torch.randn(3, 4), torch.tensor([0, 5, 1]), loss="ce"),
+     ValueError, r"^y holds class index 5 but the model's output has 3 classes \(axis 1\): loss='ce' needs class "
+                 r"indices in 0\.\.2$"),
+    (lambda: penalties.input_gradient_penalty(SCORES(), torch.randn(3, 4), torch.tensor([0, -100, 1]), loss="ce"),
+     ValueError, r"^y holds class index -100 but .*in 0\.\.2$"),
+    (lambda: penalties.input_gradient_penalty(SCORES(), torch.randn(3, 4), torch.ones(3, 3, dtype=torch.bool)),
+     ValueError, r"^y has dtype torch.bool, which no loss takes: loss='mse' needs floating-point \(or integer\) "
+                 r"targets, loss='ce' integer class indices or floating-point class probabilities$"),
+    (lambda: penalties.input_gradient_penalty(SCORES(), torch.randn(3, 4), torch.ones(3, dtype=torch.bool), loss="ce"),
+     ValueError, r"^y has dtype torch.bool, which no loss takes"),
+    (lambda: penalties.input_gradient_penalty(SCORES(), torch.randn(3, 4), torch.ones(3, 3, dtype=torch.complex64)),
+     ValueError, r"^y has dtype torch.complex64, which no loss takes"),
+    (lambda: penalties.jacobian_penalty(SCORES().float(), torch.randn(3, 4)), ValueError, DTYPE),
+    (lambda: penalties.input_gradient_penalty(SCORES().float(), torch.randn(3, 4)), ValueError, DTYPE),
+    (lambda: penalties.dreg_penalty(SCORES().float(), torch.randn(3, 4)), ValueError, DTYPE),
+    (lambda: penalties.dreg_penalty(make_model(0, 4, (5,), 3, "poly").float(), torch.randn(3, 4)),
+     ValueError, DTYPE),
+    (lambda: penalties.jacobian_penalty(SCORES(), inference_tensor(torch.randn(3, 4))), RuntimeError, INFERENCE),
+    (lambda: penalties.input_gradient_penalty(SCORES(), inference_tensor(torch.randn(3, 4)), torch.zeros(3, 3)),
+     RuntimeError, INFERENCE),
+    (lambda: penalties.dreg_penalty(SCORES(), inference_tensor(torch.randn(3, 4))), RuntimeError, INFERENCE),
+    (lambda: penalties.dreg_penalty(make_model(0, 4, (5,), 3, "poly"), inference_tensor(torch.randn(3, 4))),
+     RuntimeError, INFERENCE),
+    (lambda: penalties.input_gradient_penalty(SCORES(), torch.randn(3, 4), inference_tensor(torch.tensor([0, 2, 1])),
+                                              loss="ce"),
+     RuntimeError, r"^y was created under torch.inference_mode\(\), and cross-entropy saves its class indices for "
+                   r"backward, which inference tensors cannot be: pass y.clone\(\) made outside inference_mode$"),
+])
+def test_bad_targets_dtypes_and_inference_tensors_are_refused_in_one_line(call, error, pattern):
+    """Before: raw torch errors ("Target 5 is out of bounds", "Subtraction ... with a bool tensor",
+    "mat1 and mat2 must have the same dtype", "Setting requires_grad=True on inference tensor")."""
+    with pytest.raises(error, match=pattern) as raised:
+        call()
+    assert raised.value.__cause__ is None and raised.value.__context__ is None
+
+
+def test_class_indices_at_the_ends_of_the_range_and_of_any_integer_dtype_are_accepted():
+    """Indices 0 and classes - 1 are valid; int32 (before: "expected target dtype to be Long or
+    Byte") and uint8 give the int64 penalty bit for bit, which equals torch.func's."""
+    model, x = SCORES(), torch.randn(6, 4, generator=torch.Generator().manual_seed(1))
+    labels = torch.tensor([0, 2, 2, 0, 1, 2])
+    def one(xi, yi):
+        return grad(lambda v: torch.nn.functional.cross_entropy(model(v.unsqueeze(0)), yi.unsqueeze(0)))(xi)
+
+    expected = vmap(one)(x, labels).pow(2).sum(dim=1).mean()
+    got = penalties.input_gradient_penalty(model, x, labels, loss="ce")
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+    for dtype in (torch.int32, torch.uint8):
+        assert torch.equal(penalties.input_gradient_penalty(model, x, labels.to(dtype), loss="ce"), got)
+
+
+def test_an_inference_tensor_is_accepted_where_autograd_does_not_need_it():
+    """Inside inference_mode (CompactMLP) and under no_grad the CR-penalty of an inference-mode x
+    equals that of an ordinary x: the refusal is only for autograd."""
+    model, compact, x = SCORES(), make_model(0, 4, (5,), 3, "poly"), torch.randn(3, 4)
+    with torch.no_grad():
+        assert torch.equal(penalties.dreg_penalty(model, inference_tensor(x)), penalties.dreg_penalty(model, x))
+    with torch.inference_mode():
+        assert torch.equal(penalties.dreg_penalty(compact, inference_tensor(x)), penalties.dreg_penalty(compact, x))

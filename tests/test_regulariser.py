@@ -168,9 +168,18 @@ def test_cross_entropy_igp_matches_torch_func():
 def test_the_package_exports_the_regulariser():
     assert dreg_utils.Regulariser is Regulariser and "Regulariser" in dreg_utils.__all__
     assert repr(Regulariser("jacobian", n_projections=2)) == "Regulariser('jacobian', n_projections=2, distribution='rademacher')"
+    assert repr(Regulariser("igp", loss="ce")) == "Regulariser('igp', loss='ce')"
 
 
-BATCH_NORM = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, 3))
+def test_only_igp_has_a_loss_and_it_defaults_to_mse():
+    """Before: Regulariser("dreg", loss="ce") was accepted and the loss silently ignored."""
+    assert Regulariser("igp").loss == "mse" and Regulariser("igp", loss=None).loss == "mse"
+    assert Regulariser("igp", loss="ce").loss == "ce"
+    assert [Regulariser(method).loss for method in ("none", "dreg", "jacobian")] == [None, None, None]
+
+
+def batch_norm() -> nn.Sequential:
+    return nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Linear(6, 3))
 
 
 @pytest.mark.parametrize("call, error, pattern", [
@@ -181,15 +190,20 @@ BATCH_NORM = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh(), nn.Lin
     (lambda: Regulariser("jacobian", n_projections=0), ValueError, r"n_projections=0 is not valid"),
     (lambda: Regulariser("jacobian", distribution="uniform"), ValueError, r"distribution='uniform' is not valid"),
     (lambda: Regulariser("igp", loss="hinge"), ValueError, r"loss='hinge' is not valid; choose one of \['mse', 'ce'\]"),
+    (lambda: Regulariser("dreg", loss="ce"), ValueError,
+     r"loss='ce' applies only to method='igp' \(the one method whose penalty uses the targets y\), not "
+     r"method='dreg'; leave it out"),
+    (lambda: Regulariser("jacobian", loss="mse"), ValueError, r"loss='mse' applies only to method='igp'.*'jacobian'"),
+    (lambda: Regulariser("none", loss="mse"), ValueError, r"loss='mse' applies only to method='igp'.*'none'"),
     (lambda: Regulariser("jacobian", generator=3), TypeError, r"generator must be a torch.Generator or None, got int"),
     (lambda: Regulariser("dreg")(lambda v: v, batch()[0]), TypeError, r"model must be a torch.nn.Module, got function"),
     (lambda: Regulariser("igp")(sequential(nn.Tanh()), batch()[0], torch.zeros(5, 3)), ValueError,
      r"y must be a tensor with one row per row of x: x has 12 rows but y has 5 \(shape \(5, 3\)\)"),
     (lambda: Regulariser("dreg")(nn.Linear(4, 3), batch()[0]), TypeError,
      r"method='dreg' needs a CompactMLP or an nn.Sequential .*, got Linear"),
-    (lambda: Regulariser("dreg")(BATCH_NORM, batch()[0]), TypeError, r"layer 1 of the Sequential is BatchNorm1d"),
-    (lambda: Regulariser("jacobian")(BATCH_NORM, batch()[0]), ValueError, r"batch normalisation in training mode"),
-    (lambda: Regulariser("igp")(BATCH_NORM, *batch()), ValueError, r"batch normalisation in training mode"),
+    (lambda: Regulariser("dreg")(batch_norm(), batch()[0]), TypeError, r"layer 1 of the Sequential is BatchNorm1d"),
+    (lambda: Regulariser("jacobian")(batch_norm(), batch()[0]), ValueError, r"batch normalisation in training mode"),
+    (lambda: Regulariser("igp")(batch_norm(), *batch()), ValueError, r"batch normalisation in training mode"),
     (lambda: Regulariser("dreg")(sequential(nn.Tanh()), torch.zeros(3, 4, dtype=torch.long)), ValueError,
      r"x must be a 2-D floating-point tensor"),
 ])
@@ -332,3 +346,57 @@ def test_inputs_that_do_not_fit_the_model_are_refused_in_one_line(call, pattern)
     """Before: raw torch errors from inside the forward pass or the loss."""
     with pytest.raises(ValueError, match=pattern):
         call()
+
+
+def made_in_inference_mode(t: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        return t.clone()
+
+
+LABELS = torch.tensor([0, 1, 2] * 4)
+
+
+@pytest.mark.parametrize("method, call, error, pattern", [
+    ("igp", lambda: Regulariser("igp", loss="ce")(sequential(nn.Tanh()), batch()[0], LABELS + 2), ValueError,
+     r"^y holds class index 4 but the model's output has 3 classes \(axis 1\): loss='ce' needs class indices "
+     r"in 0\.\.2$"),
+    ("igp", lambda: Regulariser("igp", loss="ce")(sequential(nn.Tanh()), batch()[0], LABELS - 1), ValueError,
+     r"^y holds class index -1 but .*in 0\.\.2$"),
+    ("igp", lambda: Regulariser("igp")(sequential(nn.Tanh()), batch()[0], batch()[1] > 0), ValueError,
+     r"^y has dtype torch.bool, which no loss takes: loss='mse' needs floating-point \(or integer\) targets, "
+     r"loss='ce' integer class indices or floating-point class probabilities$"),
+    ("dreg", lambda: Regulariser("dreg")(sequential(nn.Tanh()), batch()[0], batch()[1] > 0), ValueError,
+     r"^y has dtype torch.bool, which no loss takes"),
+    ("jacobian", lambda: Regulariser("jacobian")(sequential(nn.Tanh()), batch()[0].float()), ValueError,
+     r"^x has dtype torch.float32 but the model's parameters have dtype torch.float64; make them match: "
+     r"model.float\(\) or x.double\(\)$"),
+    ("dreg", lambda: Regulariser("dreg")(CompactMLP.seeded(1, 4, (7,), 3), batch()[0].float()), ValueError,
+     r"^x has dtype torch.float32 but the model's parameters have dtype torch.float64"),
+    ("none", lambda: Regulariser("none")(sequential(nn.Tanh()).float(), batch()[0]), ValueError,
+     r"^x has dtype torch.float64 but the model's parameters have dtype torch.float32; make them match: "
+     r"model.double\(\) or x.float\(\)$"),
+    ("jacobian", lambda: Regulariser("jacobian")(sequential(nn.Tanh()), made_in_inference_mode(batch()[0])),
+     RuntimeError, r"^x was created under torch.inference_mode\(\) and is used outside it with gradients enabled, "
+                   r"but inference tensors cannot be used for autograd: pass x.clone\(\) made outside inference_mode$"),
+    ("dreg", lambda: Regulariser("dreg")(sequential(nn.Tanh()), made_in_inference_mode(batch()[0])),
+     RuntimeError, r"^x was created under torch.inference_mode\(\)"),
+    ("igp", lambda: Regulariser("igp", loss="ce")(sequential(nn.Tanh()), batch()[0], made_in_inference_mode(LABELS)),
+     RuntimeError, r"^y was created under torch.inference_mode\(\), and cross-entropy saves its class indices"),
+])
+def test_bad_targets_dtypes_and_inference_tensors_are_refused_in_one_line(method, call, error, pattern):
+    """Before: raw torch errors ("Target 4 is out of bounds", "Subtraction ... with a bool tensor",
+    "mat1 and mat2 must have the same dtype", "Inference tensors cannot be saved for backward")."""
+    with pytest.raises(error, match=pattern) as raised:
+        call()
+    assert raised.value.__cause__ is None and raised.value.__context__ is None
+
+
+def test_class_indices_of_any_integer_dtype_give_the_same_penalty():
+    """int32 indices (before: "expected target dtype to be Long or Byte") and uint8 ones give the
+    int64 penalty bit for bit; an inference-mode x still works under no_grad for the CR-penalty."""
+    model, (x, _) = sequential(nn.Tanh()), batch()
+    expected = Regulariser("igp", loss="ce")(model, x, LABELS)[1]
+    for dtype in (torch.int32, torch.uint8):
+        assert torch.equal(Regulariser("igp", loss="ce")(model, x, LABELS.to(dtype))[1], expected)
+    with torch.no_grad():
+        assert torch.equal(Regulariser("dreg")(model, made_in_inference_mode(x))[1], Regulariser("dreg")(model, x)[1])

@@ -15,7 +15,10 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -180,7 +183,7 @@ OTHER = {"study": "fake", "a": 2}
 
 
 def _record(config: dict, result: dict) -> str:
-    return json.dumps({"config": config, "result": result, "dreg_utils": __version__})
+    return json.dumps({"config": config, "result": result, "study_version": "1", "dreg_utils": __version__})
 
 
 def _run(cache_dir: Path) -> tuple[list, list[list[dict]]]:
@@ -255,6 +258,101 @@ def test_a_record_of_another_study_version_is_recomputed(tmp_path, caplog):
     assert "it records study version '0', not '1'" in caplog.text
 
 
+def test_a_record_without_a_study_version_is_recomputed(tmp_path, caplog):
+    record = json.loads(_record(CONFIG, {"value": 99}))
+    del record["study_version"]
+    (tmp_path / f"{sweep.config_key(CONFIG)}.json").write_text(json.dumps(record))
+    with caplog.at_level(logging.WARNING, logger="dreg_utils.sweep"):
+        rows, calls = _run(tmp_path)
+    assert calls == [[CONFIG], [OTHER]] and rows[0] == [1, 10, False]
+    assert "it records no study version" in caplog.text
+
+
+VALUE = sweep.ResultSchema(always={"value": sweep.FINITE})
+
+
+@pytest.mark.parametrize("text, reason", [
+    ('{"a":' * 100000 + "1" + "}" * 100000, "nested too deeply"),
+    (_record(CONFIG, {"value": 10**400}), f"field 'value' is {str(10**400)[:60]}, not a finite number"),
+    (_record(CONFIG, {"value": 1.0, "study": "other"}), "field 'study' is a key of the run's configuration"),
+    (_record(CONFIG, {"value": 1.0, "extra": 2}), "field 'extra' is not one of the study's result fields"),
+    (_record(CONFIG, {"value": 0}).replace('"value": 0', '"value": ' + "[" * 100000 + "]" * 100000),
+     "nested too deeply"),
+], ids=["deep JSON", "400-digit metric", "a config key", "an undeclared key", "deep value"])
+def test_a_crafted_record_is_recomputed_not_an_error(tmp_path, caplog, text, reason):
+    """Reproductions: deeply nested JSON raised RecursionError and a 400-digit metric
+    OverflowError out of run_grid; now each is a bad record, recomputed with one log line."""
+    path = tmp_path / f"{sweep.config_key(CONFIG)}.json"
+    path.write_text(text)
+    with caplog.at_level(logging.WARNING, logger="dreg_utils.sweep"):
+        runs = sweep.run_grid([CONFIG], lambda g: [{"value": 10.0}], tmp_path, progress=False, schema=VALUE)
+    assert runs[["value", "cached"]].values.tolist() == [[10.0, False]]
+    assert len(caplog.records) == 1 and f"cache file {path} is not used (" in caplog.text
+    assert reason in caplog.text
+
+
+def test_a_record_too_large_is_not_read(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(sweep, "MAX_RECORD_BYTES", 300)
+    path = tmp_path / f"{sweep.config_key(CONFIG)}.json"
+    path.write_text(_record(CONFIG, {"value": 1.0}) + " " * 300)  # valid JSON, but too long
+    with caplog.at_level(logging.WARNING, logger="dreg_utils.sweep"):
+        runs = sweep.run_grid([CONFIG], lambda g: [{"value": 2.0}], tmp_path, progress=False)
+    assert runs["value"].tolist() == [2.0] and not runs["cached"].any()
+    assert "bytes, more than a record's 300)" in caplog.text
+
+
+CHILD = """
+import json, logging, os, re, resource, sys
+from pathlib import Path
+from dreg_utils import sweep
+vm = int(re.search(r"VmSize:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1)) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (vm + 2**30, vm + 2**30))  # reading /dev/zero ends soon
+logging.basicConfig(stream=sys.stdout, format="%(message)s")
+root, kind = Path(sys.argv[1]), sys.argv[2]
+config = {"a": 1}
+path = root / f"{sweep.config_key(config)}.json"
+os.mkfifo(path) if kind == "fifo" else os.symlink("/dev/zero", path)
+runs = sweep.run_grid([config], lambda g: [{"m": 1.0}], root, progress=False,
+                      schema=sweep.ResultSchema(always={"m": sweep.FINITE}))
+print(runs["cached"].tolist(), json.loads(path.read_text())["result"], path.is_symlink())
+"""
+
+
+@pytest.mark.parametrize("kind, what", [("fifo", "a FIFO"), ("zero", "a character device")])
+def test_a_fifo_or_a_device_is_never_read_and_is_replaced(tmp_path, kind, what):
+    """Reproductions: a FIFO at a record's path hung the sweep for ever, a link to /dev/zero
+    ended in MemoryError. Neither is opened now: one log line, the run recomputed and its
+    record written in place of the FIFO or the link (never into what it leads to)."""
+    done = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path), kind], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    path = tmp_path / f"{sweep.config_key({'a': 1})}.json"
+    assert done.stdout.splitlines() == [
+        f"cache file {path} is not used ({what}, not a regular file); its run is recomputed",
+        "[False] {'m': 1.0} False"], done.stderr[-2000:]
+
+
+def test_a_directory_at_a_record_path_stops_the_sweep_before_any_run(tmp_path):
+    """Reproduction: a directory there was logged as unreadable, the run trained, then writing
+    its record failed with a bare IsADirectoryError. It is not removed (it may hold anything):
+    run_grid stops at once, naming it."""
+    path = tmp_path / f"{sweep.config_key(CONFIG)}.json"
+    (path / "inner").mkdir(parents=True)
+    calls = []
+    with pytest.raises(IsADirectoryError, match=f"cache path {re.escape(str(path))} is a directory, not a run "
+                                                "record: move or remove it and run again"):
+        sweep.run_grid([CONFIG], lambda g: calls.append(g) or [{"v": 1}], tmp_path, progress=False)
+    assert calls == [] and (path / "inner").is_dir()
+
+
+def test_a_link_to_a_record_is_followed(tmp_path):
+    """A record reached through a symbolic link (a regular file) is read as any other."""
+    target = tmp_path / "elsewhere.json"
+    target.write_text(_record(CONFIG, {"value": 10}))
+    os.symlink(target, tmp_path / f"{sweep.config_key(CONFIG)}.json")
+    rows, calls = _run(tmp_path)
+    assert rows[0] == [1, 10, True] and calls == [[OTHER]]
+
+
 # ------------------------------------------------------------------ records that do not fit their study
 
 def _mnist_settings():
@@ -279,12 +377,24 @@ def test_a_record_without_metrics_is_recomputed_not_read_as_nan(tmp_path, tiny_m
         f"cache file {planted} is not used (field 'diverged_step' is missing); its run is recomputed"]
 
 
+QUANTILES = f"not a list of {len(mnist_study.QUANTILE_LEVELS)} items each a list of 2 items each a finite number"
+
+
 @pytest.mark.parametrize("change, reason", [
     ({"test_acc": float("nan")}, "field 'test_acc' is nan, not a finite number"),
     ({"ig_p99": None}, "field 'ig_p99' is None, not a finite number"),
-    ({"ig_quantiles": "[[0, 1]]"}, "field 'ig_quantiles' is '[[0, 1]]', not a list"),
-])
+    ({"ig_quantiles": "[[0, 1]]"}, f"field 'ig_quantiles' is '[[0, 1]]', {QUANTILES}"),
+    ({"ig_quantiles": [1, 2]}, f"field 'ig_quantiles' is [1, 2], {QUANTILES}"),
+    ({"ig_quantiles": [["a", "b", "c"]]}, f"field 'ig_quantiles' is [['a', 'b', 'c']], {QUANTILES}"),
+    ({"test_acc": 10**400}, f"field 'test_acc' is {str(10**400)[:60]}, not a finite number"),
+    ({"method": "dreg", "lam": 0.5}, "field 'method' is a key of the run's configuration"),
+    ({"data_source": "x"}, "field 'data_source' is not one of the study's result fields"),
+], ids=["nan", "null", "quantiles text", "quantiles flat", "quantiles text triples", "400-digit metric",
+        "settings overwritten", "a column the study inserts"])
 def test_a_record_with_a_bad_metric_is_recomputed(tmp_path, tiny_mnist, caplog, change, reason):
+    """Reproductions (beyond the first two): quantiles [1, 2] or [["a", "b", "c"]] raised in
+    mnist._run, a 400-digit metric OverflowError, "method"/"lam" in a result showed a BASE run
+    as DREG, and "data_source" collided with the column the study inserts."""
     settings = _mnist_settings()
     first = mnist_study.run_sweep(settings, tiny_mnist, tmp_path, progress=False)
     planted = tmp_path / "cache" / f"{first['run_key'].iloc[0]}.json"
@@ -293,7 +403,51 @@ def test_a_record_with_a_bad_metric_is_recomputed(tmp_path, tiny_mnist, caplog, 
     with caplog.at_level(logging.WARNING, logger="dreg_utils.sweep"):
         again = mnist_study.run_sweep(settings, tiny_mnist, tmp_path, progress=False)
     assert again["cached"].tolist() == [False, True] and again["test_acc"].notna().all()
+    assert again[["method", "lam"]].values.tolist() == first[["method", "lam"]].values.tolist()
     assert reason in caplog.text and len(caplog.records) == 1
+
+
+DISTILLED = {"teacher_seconds": 1.0, "teacher_val_r2": 0.9, "teacher_test_r2": 0.9, "teacher_train_r2": 0.9,
+             "teacher_jacobian_sq": 1.0, "gp_val_r2": 0.5, "gp_test_r2": 0.5, "gp_length": 3, "gp_seconds": 1.0,
+             "gp_program": "add(X0, X1)", "gp_formula": "Add(Symbol('z_a', real=True), Float('0.5', precision=53))",
+             "gp_fidelity_r2": 0.3, "tree_val_r2": 0.1, "tree_test_r2": 0.1, "tree_seconds": 1.0,
+             "tree_fidelity_r2": 0.2}
+
+
+SLOW = "Add(Symbol('z_a'), atan(tan(cosh(tan(acos(Float('1e-300')))))))"
+NOT_STUDENT = "not sympy.srepr text of a formula over the inputs z_<name> (read_srepr)"
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({}, None),
+    ({"gp_seconds": 10**400}, f"field 'gp_seconds' is {str(10**400)[:60]}, not a finite number"),
+    ({"gp_length": 10**400}, f"field 'gp_length' is {str(10**400)[:60]}, not an integer"),
+    ({"gp_formula": "Symbol('k', real=True)"}, "field 'gp_formula' is \"Symbol('k', real=True)\", "
+                                              f"{NOT_STUDENT}"),
+    ({"gp_formula": SLOW}, f"field 'gp_formula' is {SLOW!r:.60}, {NOT_STUDENT}"),
+], ids=["fits", "400-digit seconds", "400-digit length", "not a student's symbol", "slow constant"])
+def test_the_distillation_schema_names_the_problem_of_a_record(change, problem):
+    """Reproduction: a 400-digit gp_seconds raised OverflowError out of the schema check."""
+    assert distillation.DISTILL_SCHEMA.problem({**DISTILLED, **change}) == problem
+
+
+def test_the_surrogate_and_teacher_cost_schemas_check_their_lists():
+    from dreg_utils.studies import surrogate, teacher_cost
+
+    run = {"diverged": False, "diverged_step": None, "diverged_epoch": None, "diverged_reason": None,
+           "train_seconds": 1.0, **{m: 0.5 for m in ("test_mse", "grad_p99", "grad_mean", "cos_mean", "cos_p5",
+                                                    "cos_p10", "cos_negative", "grad_p99_over_mean")},
+           **{f"{o}_{k}": v for o in surrogate.OPTIMIZERS
+              for k, v in (("regret", [0.1, 0.2]), ("left", [False, True]), ("diverged", [False, False]),
+                           ("paths", [[[0.0, 1.0], [0.5, 0.5]]]))}}
+    assert surrogate.RESULT_SCHEMA.problem(run) is None
+    assert surrogate.RESULT_SCHEMA.problem({**run, "gd_left": [False]}) == \
+        "the per-start lists of gd differ in length ([1, 2])"
+    assert "field 'lbfgs_paths' is [[0, 1, 2]]" in surrogate.RESULT_SCHEMA.problem({**run, "lbfgs_paths": [[0, 1, 2]]})
+    cost = {"rows": [{"outputs": 1, "method": "base", "seconds": 1.0, "ratio_to_base": 1.0}], "wall_seconds": 2.0}
+    assert teacher_cost.RESULT_SCHEMA.problem(cost) is None
+    assert "field 'rows' is [1, 2], not a list of items each an object" in \
+        teacher_cost.RESULT_SCHEMA.problem({**cost, "rows": [1, 2]})
 
 
 # ------------------------------------------------------------------ stored formulas never run

@@ -15,6 +15,7 @@ from dreg_utils import claims  # noqa: E402
 from dreg_utils.book import statistics_figures
 from dreg_utils.studies import statistics as study  # noqa: E402
 from dreg_utils.studies import statistics_synthetic as synthetic_stats
+from dreg_utils.studies import statistics_inputs as inputs_study
 from dreg_utils.book import statistics_text as verdict_text
 from dreg_utils.studies.mnist import MNISTSettings
 from dreg_utils.studies.statistics import StatisticsSettings
@@ -376,9 +377,12 @@ def test_grid_mismatch_and_load_or_run(tmp_path):
                           "epochs": 4}
                          for f in synthetic_settings["families"] for lam in synthetic_settings["lambdas"]
                          for s in synthetic_settings["seeds"]])
-    assert study.grid_mismatch(runs, grid, n_runs) == []
-    assert study.grid_mismatch(runs[runs["seed"] == 0], grid, n_runs) == [
-        "seed is [0], expected [0, 1]", f"{n_runs // 2} runs, expected {n_runs}"]
+    assert inputs_study.grid_mismatch(runs, grid, n_runs) == []
+    mismatches = inputs_study.grid_mismatch(runs[runs["seed"] == 0].drop(columns="epochs"), grid, n_runs)
+    assert mismatches == [inputs_study.Mismatch("seed", [0], [0, 1]), inputs_study.Mismatch("epochs", None, [4]),
+                          inputs_study.Mismatch(inputs_study.N_RUNS, n_runs // 2, n_runs)]
+    assert [verdict_text.mismatch_text(m) for m in mismatches] == [
+        "seed is [0], expected [0, 1]", "no column 'epochs'", f"{n_runs // 2} runs, expected {n_runs}"]
     calls = []
 
     def run():
@@ -386,16 +390,22 @@ def test_grid_mismatch_and_load_or_run(tmp_path):
         return runs
 
     path = tmp_path / "runs.csv"
-    _, origin = study.load_or_run(settings["synthetic_runs"], path, grid, n_runs, run)
-    assert calls == [1] and "does not exist" in origin
+    _, origin = inputs_study.load_or_run(settings["synthetic_runs"], path, grid, n_runs, run)
+    assert calls == [1] and origin == inputs_study.Origin(str(path), ran=True)
+    assert verdict_text.origin_text(origin) == f"ran the cached sweep because {path} does not exist"
     runs.to_csv(path, index=False)
-    loaded, origin = study.load_or_run(None, path, grid, n_runs, run)
-    assert calls == [1] and origin == f"read {path}" and loaded["hidden"].iloc[0] == "32-32"
+    loaded, origin = inputs_study.load_or_run(None, path, grid, n_runs, run)
+    assert calls == [1] and origin == inputs_study.Origin(str(path), ran=False)
+    assert loaded["hidden"].iloc[0] == "32-32"
+    assert verdict_text.origin_text(origin) == f"read {path}"
     runs.assign(epochs=9).to_csv(path, index=False)
-    _, origin = study.load_or_run(None, path, grid, n_runs, run)
-    assert calls == [1, 1] and "epochs is [9], expected [4]" in origin
-    _, origin = study.load_or_run(path, tmp_path / "elsewhere.csv", grid, n_runs, run)
-    assert calls == [1, 1] and "not the profile's grid" in origin
+    _, origin = inputs_study.load_or_run(None, path, grid, n_runs, run)
+    assert calls == [1, 1] and origin.ran and origin.mismatches == (inputs_study.Mismatch("epochs", [9], [4]),)
+    assert verdict_text.origin_text(origin) == (f"ran the cached sweep because {path} holds another grid "
+                                                "(epochs is [9], expected [4])")
+    _, origin = inputs_study.load_or_run(path, tmp_path / "elsewhere.csv", grid, n_runs, run)
+    assert calls == [1, 1] and not origin.ran
+    assert verdict_text.origin_text(origin) == f"read {path} (not the profile's grid: epochs is [9], expected [4])"
 
 
 @pytest.mark.parametrize("profile", PROFILES)

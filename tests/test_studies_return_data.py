@@ -1,5 +1,11 @@
 """Studies return data; the book presents it: no module under dreg_utils/studies builds HTML,
-Markdown or LaTeX in its string literals (docstrings aside), and no study draws."""
+Markdown or LaTeX in its string literals (docstrings aside), writes sentences for a page, or draws.
+
+A sentence is a string literal longer than ``SENTENCE_CHARS`` characters with a space in it;
+messages to a person at a terminal are exempt (raise statements and assert messages, print,
+logging and warnings calls, argparse help, and the descriptions of a valid value that refusals
+quote). Shorter prose (a label, a note of a few words) is not caught: the scan is a tripwire for
+verdicts and conclusions built in a study, not a proof that none is there."""
 import ast
 import re
 from pathlib import Path
@@ -63,6 +69,73 @@ def markup_in(source: str) -> list[tuple[int, str, str]]:
 def test_no_study_builds_html_markdown_or_latex(path):
     hits = markup_in(path.read_text())
     assert not hits, "\n".join(f"{path.name}:{line}: {kind} in {text!r}" for line, kind, text in hits)
+
+
+SENTENCE_CHARS = 60  # a longer literal with a space in it reads as prose
+MESSAGE_CALLS = {"print", "warn", "debug", "info", "warning", "error", "exception", "critical",
+                 "Kind"}  # Kind(description, check): the kind of value a cache record's field must hold
+MESSAGE_KEYWORDS = {"help", "description", "prog", "give", "what"}  # argparse; a constraint's valid values
+COMMAND_LINES = {"code_fingerprints.py"}  # make test's check of the studies' code, not a study: it prints
+
+
+def messages(tree: ast.AST) -> set[int]:
+    """ids of the nodes inside messages to a person at a terminal (see the module docstring)."""
+    roots = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) or (isinstance(node, ast.Assert) and node.msg):
+            roots.append(node)
+        elif isinstance(node, ast.Call):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            quoted = [k.value for k in node.keywords if k.arg in MESSAGE_KEYWORDS]
+            roots += [node] if name in MESSAGE_CALLS else quoted
+    return {id(inner) for root in roots for inner in ast.walk(root)}
+
+
+def sentences_in(source: str) -> list[tuple[int, str]]:
+    """(line, text) of every string literal in ``source`` longer than ``SENTENCE_CHARS`` (an
+    f-string's replacement field counts one) with a space in it, outside docstrings and messages."""
+    tree = ast.parse(source)
+    skip = docstrings(tree) | messages(tree)
+    inner = {id(v) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for v in node.values}
+    found = []
+    for node in ast.walk(tree):
+        text = None if id(node) in skip or id(node) in inner else literal_text(node)
+        if text is not None and len(text) > SENTENCE_CHARS and " " in text:
+            found.append((node.lineno, text.replace(HOLE, "{}")))
+    return found
+
+
+@pytest.mark.parametrize("path", [p for p in sorted(STUDIES.glob("*.py")) if p.name not in COMMAND_LINES],
+                         ids=lambda p: p.name)
+def test_no_study_writes_sentences(path):
+    hits = sentences_in(path.read_text())
+    assert not hits, "build these in the chapter's dreg_utils/book module:\n" + "\n".join(
+        f"{path.name}:{line}: {text!r}" for line, text in hits)
+
+
+@pytest.mark.parametrize("snippet", [
+    'f"On {dataset}, the variant closest to the paper\'s +{paper:.0f}% is {variant}: {gain:+.0f}% (95% interval"',
+    'lines.append(f"{method.upper()} vs BASE: lower regret under both optimisers in {both}/{n} cells, "\n'
+    '             f"higher under both in {worse}/{n}")',
+    'return "No variant comes within fifteen points of the paper\'s reductions at that test MSE."',
+])
+def test_the_scan_finds_sentences(snippet):
+    assert len(sentences_in(f"{snippet}\n")) == 1
+
+
+@pytest.mark.parametrize("snippet", [
+    'raise ValueError(f"paper_scale_datasets={d} repeats dataset={x!r}, which already runs with all its images")',
+    'assert ok, f"every run of the grid must have finished before its summary is taken: {bad}"',
+    'log.warning(f"cache record {path} is unreadable and is recomputed now, because: {reason}")',
+    'print(f"recorded {n} studies ({m} modules) in {path}, each with its STUDY_VERSION")',
+    'Nullable(PathTo("file", give="the runs.csv that a sweep wrote, or None to use (or create) the default"))',
+    'STORED = Kind("sympy.srepr text of a formula over the inputs z_<name> (read_srepr)", check)',
+    '"""A docstring: a sentence of more than sixty characters, which says what the module does."""',
+    'COLUMNS = "ig_p99_over_mean,ig_p99,ig_mean,test_acc,train_loss,train_seconds,group_size"',
+    'SEED_VARIANCE = "seed variance of test MSE, per family: lambda / lambda=0"',
+])
+def test_the_scan_leaves_messages_and_data_alone(snippet):
+    assert sentences_in(f"{snippet}\n") == []
 
 
 @pytest.mark.parametrize("path", sorted(STUDIES.glob("*.py")), ids=lambda p: p.name)

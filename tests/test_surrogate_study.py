@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from dreg_utils.book import surrogate_figures
+from dreg_utils.book import surrogate_figures, surrogate_text
 from dreg_utils import optimisation
 from dreg_utils.studies import surrogate as study
 from dreg_utils.threads import single_threaded
@@ -163,9 +163,26 @@ def test_correlations_versus_base_and_verdict():
     assert np.isnan(corr.loc[("grad_p99_over_mean", "gd_left_domain"), "rho"])
     versus = study.versus_base(study.summarize(runs))
     assert versus.iloc[0]["test_mse_change_pct"] == pytest.approx(100.0)
-    lines = study.verdict(corr.reset_index(), versus)
-    assert any("p99/mean vs GD regret: predicts in 1/1" in line for line in lines)
-    assert any(line.startswith("DREG vs BASE: lower regret under both optimisers in 1/1") for line in lines)
+    predictors = study.regret_predictors(corr.reset_index()).set_index(["predictor", "outcome"])
+    assert predictors.loc[("grad_p99_over_mean", "gd_regret_median"), "relation"] == "predicts"
+    assert predictors.loc[("test_mse", "gd_regret_median"), "relation"] == "opposite"  # rho = -0.88
+    worth = study.method_worth(versus).iloc[0]
+    assert (worth["method"], worth["cells"], worth["lower_both"], worth["higher_both"]) == ("dreg", 1, 1, 0)
+    assert worth["worth"] == "mixed"  # lower regret in most cells, but test MSE +100% (over 50%)
+    lines = surrogate_text.verdict_lines(study.regret_predictors(corr.reset_index()), study.method_worth(versus))
+    # Spearman by hand: p99/mean and regret ranks differ by (0, 1, 0, -2, 0, 1): 1 - 6 * 6 / (6 * 35) = 0.83
+    assert lines[0] == "p99/mean vs GD regret: predicts in 1/1 objectives - o rho=+0.83 (predicts)"
+    assert lines[2] == "test MSE vs GD regret: predicts in 0/1 objectives - o rho=-0.88 (opposite)"
+    assert lines[-1] == ("DREG vs BASE: lower regret under both optimisers in 1/1 cells, higher under both in 0/1; "
+                         "median test-MSE change +100%, median p99/mean change -51%: mixed")  # 1.5 / 3.033 - 1
+
+
+@pytest.mark.parametrize("rho, relation", [(0.3, "predicts"), (0.29, "none"), (-0.29, "none"), (-0.3, "opposite"),
+                                           (float("nan"), "undefined")])
+def test_regret_predictors_reads_rho_against_the_threshold(rho, relation):
+    corr = pd.DataFrame({"objective": "o", "predictor": "test_mse", "outcome": ["gd_regret_median", "cos_mean"],
+                         "rho": rho, "n": 5})
+    assert study.regret_predictors(corr)["relation"].tolist() == [relation]  # the cosine row is no regret
 
 
 def test_estimate_minimum_uses_known_value_or_bounds_the_samples():

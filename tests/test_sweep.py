@@ -106,7 +106,11 @@ FINISHED = {"diverged": False, "seconds": 1.5, "score": 2.0, "ratio": float("nan
 
 @pytest.mark.parametrize("result, problem", [
     (FINISHED, None),
-    ({**FINISHED, "note": None, "steps": 3, "extra": "allowed"}, None),
+    ({**FINISHED, "note": None, "steps": 3}, None),
+    ({**FINISHED, "extra": 1}, "field 'extra' is not one of the study's result fields"),
+    ({**FINISHED, "score": 10**400}, f"field 'score' is {str(10**400)[:60]}, not a finite number"),
+    ({**FINISHED, "ratio": -10**400}, f"field 'ratio' is {str(-10**400)[:60]}, not a number (NaN allowed)"),
+    ({**FINISHED, "steps": 2**63}, f"field 'steps' is {2**63}, not an integer"),
     ({"diverged": True, "seconds": 0.1}, None),  # a diverged run has no metrics
     ({"diverged": False}, "field 'seconds' is missing"),
     ({"diverged": False, "seconds": 1.0}, "field 'score' is missing"),
@@ -125,6 +129,46 @@ def test_result_schema_names_the_first_problem(result, problem):
     assert SCHEMA.problem(result) == problem
 
 
+@pytest.mark.parametrize("kind, value, fits", [
+    (sweep.list_of(sweep.FINITE, 2), [1.0, 2], True),
+    (sweep.list_of(sweep.FINITE, 2), [1.0, 2, 3], False),
+    (sweep.list_of(sweep.FINITE, 2), [1.0, float("nan")], False),
+    (sweep.list_of(sweep.FINITE, 2), (1.0, 2.0), False),
+    (sweep.list_of(sweep.list_of(sweep.FINITE, 2)), [[1, 2], [3, 4]], True),
+    (sweep.list_of(sweep.list_of(sweep.FINITE, 2)), [["a", "b", "c"]], False),
+    (sweep.list_of(sweep.list_of(sweep.FINITE, 2)), [1, 2], False),
+    (sweep.record_of({"n": sweep.INTEGER, "s": sweep.TEXT}), {"n": 1, "s": "a"}, True),
+    (sweep.record_of({"n": sweep.INTEGER, "s": sweep.TEXT}), {"n": 1}, False),
+    (sweep.record_of({"n": sweep.INTEGER, "s": sweep.TEXT}), {"n": 1, "s": "a", "t": 2}, False),
+    (sweep.record_of({"n": sweep.INTEGER, "s": sweep.TEXT}), {"n": 1.5, "s": "a"}, False),
+])
+def test_list_and_object_kinds_check_every_item(kind, value, fits):
+    assert kind.accepts(value) is fits
+
+
+def test_a_schema_can_require_its_fields_to_agree():
+    schema = sweep.ResultSchema(always={"a": sweep.LIST, "b": sweep.LIST},
+                                agree=lambda r: None if len(r["a"]) == len(r["b"]) else "a and b differ")
+    assert schema.problem({"a": [1], "b": [2]}) is None
+    assert schema.problem({"a": [1], "b": []}) == "a and b differ"
+    assert schema.problem({"a": [1]}) == "field 'b' is missing"  # the fields first
+
+
+def test_a_result_may_not_set_a_key_of_its_configuration(tmp_path):
+    """Reproduction: rows were {**config, **result}, so a record's result {"method": "dreg"} showed
+    a "base" run as DREG; such a result is now refused, cached or fresh."""
+    config = {"method": "base", "lam": 0.0}
+    path = tmp_path / f"{sweep.config_key(config)}.json"
+    path.write_text(json.dumps({"config": config, "result": {"score": 1.0, "method": "dreg", "lam": 0.5},
+                                "study_version": "1"}))
+    rows = sweep.run_grid([config], lambda g: [{"score": 2.0}], tmp_path, progress=False)
+    assert rows[["method", "lam", "score", "cached"]].values.tolist() == [["base", 0.0, 2.0, False]]
+    for bad in ({"score": 1.0, "lam": 0.5}, {"score": 1.0, "run_key": "x"}, {"score": 1.0, "cached": True}):
+        with pytest.raises(RuntimeError, match=f"field '{next(iter(set(bad) - {'score'}))}' is a key of the "
+                                               "run's configuration or of run_grid's columns, not a result"):
+            sweep.run_grid([{**config, "seed": 1}], lambda g, bad=bad: [bad], tmp_path, progress=False)
+
+
 def test_a_fresh_result_that_does_not_fit_its_schema_is_not_written(tmp_path):
     with pytest.raises(RuntimeError, match=r"result for \{'a': 1\} does not fit the study's result "
                                            r"schema: field 'score' is missing"):
@@ -139,6 +183,20 @@ def test_a_result_is_checked_as_it_will_be_read_back(tmp_path):
     with pytest.raises(RuntimeError, match=r"field 'score' is '2.0', not a finite number"):
         sweep.run_grid([{"a": 1}], lambda g: [{**FINISHED, "score": np.float32(2.0)}], tmp_path,
                        progress=False, schema=SCHEMA)
+
+
+def test_a_fresh_record_too_large_to_read_back_is_not_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(sweep, "MAX_RECORD_BYTES", 200)
+    with pytest.raises(RuntimeError, match="its record would take more than 200 bytes"):
+        sweep.run_grid([{"a": 1}], lambda g: [{"values": list(range(100))}], tmp_path, progress=False)
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_a_directory_is_never_replaced(tmp_path):
+    (tmp_path / "t.csv").mkdir()
+    with pytest.raises(IsADirectoryError, match=f"cannot write {tmp_path / 't.csv'}: it is a directory"):
+        files.atomic_write_text(tmp_path / "t.csv", "x")
+    assert (tmp_path / "t.csv").is_dir() and not list(tmp_path.glob(".*.tmp"))
 
 
 def test_every_study_declares_the_schema_of_its_results():

@@ -15,13 +15,14 @@ from dreg_utils.book import distillation_text
 from dreg_utils.studies import distillation as sr_study
 from dreg_utils.studies import teacher_cost
 from dreg_utils import claims
-from dreg_utils import fast_gplearn
+from dreg_utils import fast_gplearn, formulas
 from dreg_utils import symbolic_regression as symbolic
 from dreg_utils.data.formula import read_srepr
 from dreg_utils.data.regression import load_dataset
 from dreg_utils.models import CompactMLP
 from dreg_utils.studies.distillation import DistillationSettings
 from dreg_utils.settings import PROFILES
+from dreg_utils.teachers import mean_jacobian_sq, predict, train_teacher, train_teachers
 
 TINY_GP = {"population_size": 40, "generations": 2, "tournament_size": 5}
 TINY_TEACHER = {"hidden": [16], "epochs": 2, "batch_size": 64, "lr": 1e-3, "weight_decay": 0.0}
@@ -106,9 +107,9 @@ def test_bad_gp_settings(gp, error, pattern):
 def test_program_to_sympy_of_a_known_program():
     x0, x1 = sympy.symbols("x0 x1")
     program = [F["add"], 0, F["mul"], 1, F["div"], 0.5, 0]  # add(X0, mul(X1, div(0.5, X0)))
-    assert sympy.simplify(symbolic.program_to_sympy(program, (x0, x1)) - (x0 + x1 * 0.5 / x0)) == 0
+    assert sympy.simplify(formulas.program_to_sympy(program, (x0, x1)) - (x0 + x1 * 0.5 / x0)) == 0
     with pytest.raises(ValueError, match="malformed"):
-        symbolic.program_to_sympy([F["add"], 0, 1, 1], (x0, x1))
+        formulas.program_to_sympy([F["add"], 0, 1, 1], (x0, x1))
 
 
 @pytest.mark.parametrize("program, expected", [
@@ -123,7 +124,7 @@ def test_program_to_sympy_follows_gplearns_protected_division(program, expected)
     from gplearn.fitness import _fitness_map
 
     x0, x1 = sympy.symbols("x0 x1")
-    expr = symbolic.program_to_sympy(program, (x0, x1))
+    expr = formulas.program_to_sympy(program, (x0, x1))
     assert not expr.has(sympy.zoo, sympy.nan)
     x = np.random.default_rng(0).uniform(-2, 2, size=(50, 2))
     gp = _Program(function_set=[F["add"], F["sub"], F["mul"], F["div"], F["inv"]], arities={1: [F["inv"]],
@@ -138,10 +139,10 @@ def test_program_to_sympy_follows_gplearns_protected_division(program, expected)
 def test_formulas_equal_refuses_a_non_rational_truth_and_rejects_a_non_rational_candidate():
     k, x = sympy.symbols("k x")
     points = np.random.default_rng(0).uniform(1, 2, size=(20, 2))
-    assert not symbolic.formulas_equal(sympy.zoo * k + 1, k * x, (k, x), points)
-    assert not symbolic.formulas_equal(sympy.sin(k), k * x, (k, x), points)
+    assert not formulas.formulas_equal(sympy.zoo * k + 1, k * x, (k, x), points)
+    assert not formulas.formulas_equal(sympy.sin(k), k * x, (k, x), points)
     with pytest.raises(ValueError, match=r"needs a rational function of \(k, x\) as truth, got sin\(k\)"):
-        symbolic.formulas_equal(k * x, sympy.sin(k), (k, x), points)
+        formulas.formulas_equal(k * x, sympy.sin(k), (k, x), points)
 
 
 def test_gplearn_runs_with_this_scikit_learn_and_its_formula_predicts_like_it():
@@ -150,53 +151,53 @@ def test_gplearn_runs_with_this_scikit_learn_and_its_formula_predicts_like_it():
     y = x[:, 0] * x[:, 1] + x[:, 2]
     reg = symbolic.make_symbolic_regressor({"population_size": 200, "generations": 4}, seed=0).fit(x, y)
     symbols = sympy.symbols("a b c")
-    expr = symbolic.program_to_sympy(reg._program.program, symbols)
+    expr = formulas.program_to_sympy(reg._program.program, symbols)
     formula = sympy.lambdify(symbols, expr, "numpy")
     np.testing.assert_allclose(np.broadcast_to(formula(*x.T), (200,)), reg.predict(x), rtol=1e-9, atol=1e-12)
     assert symbolic.r2_score(y, reg.predict(x)) > 0.5
 
 
 def test_formulas_equal_on_the_spring_energy(spring):
-    k, x = symbolic.raw_symbols(spring)
+    k, x = formulas.raw_symbols(spring)
     truth = spring.truth
     points = spring.x_test * spring.x_std + spring.x_mean
     program = [F["mul"], 0.5, F["mul"], 0, F["mul"], 1, 1]  # mul(0.5, mul(k, mul(x, x)))
-    found = symbolic.program_to_sympy(program, (k, x))
-    assert symbolic.formulas_equal(found, truth, (k, x), points)
-    assert symbolic.formulas_equal(0.501 * k * x**2 + 1e-5 * k, truth, (k, x), points)
-    assert not symbolic.formulas_equal(0.52 * k * x**2, truth, (k, x), points)
-    assert not symbolic.formulas_equal(k * x / 2, truth, (k, x), points)
-    assert not symbolic.formulas_equal(k * x**2 / 2 + 0.3 * x, truth, (k, x), points)
-    assert not symbolic.formulas_equal(sympy.sin(k), truth, (k, x), points)  # not rational: not the truth
+    found = formulas.program_to_sympy(program, (k, x))
+    assert formulas.formulas_equal(found, truth, (k, x), points)
+    assert formulas.formulas_equal(0.501 * k * x**2 + 1e-5 * k, truth, (k, x), points)
+    assert not formulas.formulas_equal(0.52 * k * x**2, truth, (k, x), points)
+    assert not formulas.formulas_equal(k * x / 2, truth, (k, x), points)
+    assert not formulas.formulas_equal(k * x**2 / 2 + 0.3 * x, truth, (k, x), points)
+    assert not formulas.formulas_equal(sympy.sin(k), truth, (k, x), points)  # not rational: not the truth
 
 
 def test_formulas_equal_rounds_pi_and_rational_forms():
     q1, q2, eps, r = symbols = sympy.symbols("q1 q2 epsilon r", positive=True)
     truth = q1 * q2 / (4 * sympy.pi * eps * r**2)
     points = np.random.default_rng(0).uniform(1, 5, size=(100, 4))
-    assert symbolic.formulas_equal(0.0796 * q1 * q2 / (eps * r * r), truth, symbols, points)
-    assert symbolic.formulas_equal(q2 / ((12.566 * eps * r) * (r / q1)), truth, symbols, points)
-    assert not symbolic.formulas_equal(q1 * q2 / (eps * r**2), truth, symbols, points)
+    assert formulas.formulas_equal(0.0796 * q1 * q2 / (eps * r * r), truth, symbols, points)
+    assert formulas.formulas_equal(q2 / ((12.566 * eps * r) * (r / q1)), truth, symbols, points)
+    assert not formulas.formulas_equal(q1 * q2 / (eps * r**2), truth, symbols, points)
 
 
 def test_standardised_truth_maps_back_to_raw_units():
     """The ground truth written in standardised coordinates, mapped back, is the truth again."""
     data = load_dataset("feynman_I_18_4", noise=0.0, n_samples=200)
-    raw = symbolic.raw_symbols(data)
-    z = symbolic.standardized_symbols(data.feature_names)
+    raw = formulas.raw_symbols(data)
+    z = formulas.standardized_symbols(data.feature_names)
     substitution = {xj: float(m) + float(s) * zj for xj, zj, m, s in zip(raw, z, data.x_mean, data.x_std)}
     in_z = (data.truth.xreplace(substitution) - data.y_mean) / data.y_std
     points = data.x_test * data.x_std + data.x_mean
-    assert symbolic.formulas_equal(symbolic.to_raw_units(in_z, data), data.truth, raw, points)
+    assert formulas.formulas_equal(formulas.to_raw_units(in_z, data), data.truth, raw, points)
     values = sympy.lambdify(z, in_z, "numpy")(*data.x_test.T)
     np.testing.assert_allclose(values, data.y_test, atol=1e-9)
 
 
 def test_round_simplify_and_latex():
     a, b = sympy.symbols("z_cement z_k")
-    assert symbolic.round_floats(0.123456 * a, 3) == sympy.Float(0.123, 3) * a
-    assert symbolic.simplify_formula((a + a) * 0.25 + 0.5 * a) == a
-    latex = symbolic.formula_latex(a + b)
+    assert formulas.round_floats(0.123456 * a, 3) == sympy.Float(0.123, 3) * a
+    assert formulas.simplify_formula((a + a) * 0.25 + 0.5 * a) == a
+    latex = formulas.formula_latex(a + b)
     assert r"\tilde{\mathrm{cement}}" in latex and r"\tilde{k}" in latex
 
 
@@ -207,14 +208,14 @@ def test_mean_jacobian_sq_of_a_linear_model():
     with torch.no_grad():  # zero the hidden layer's effect: f(x) = b, then make f linear via the bias path
         model.layers[0].weight.zero_()
         model.layers[0].bias.fill_(1.0)
-    assert symbolic.mean_jacobian_sq(model, np.zeros((5, 3))) == pytest.approx(0.0)
+    assert mean_jacobian_sq(model, np.zeros((5, 3))) == pytest.approx(0.0)
     model = CompactMLP(2, [2], 1)
     with torch.no_grad():  # f(x) = relu(x1) - relu(-x1) + 2 relu(x2) ... here: identity rows
         model.layers[0].weight.copy_(torch.eye(2))
         model.layers[0].bias.zero_()
         model.layers[1].weight.copy_(torch.tensor([[3.0, 4.0]]))
     x = np.array([[1.0, 1.0], [1.0, -1.0]])  # gradients (3, 4) and (3, 0)
-    assert symbolic.mean_jacobian_sq(model, x) == pytest.approx((25.0 + 9.0) / 2)
+    assert mean_jacobian_sq(model, x) == pytest.approx((25.0 + 9.0) / 2)
 
 
 @pytest.mark.parametrize("method, lam", [("base", 0.0), ("jacobian", 0.1), ("dreg", 0.1)])
@@ -238,9 +239,9 @@ def test_direct_controls(spring):
 
 def test_train_teacher_rejects_unknown_method(spring):
     with pytest.raises(ValueError, match=r"method='igp' is not valid"):
-        symbolic.train_teacher(spring, "igp", 0.1, 0, **TINY_TEACHER)
+        train_teacher(spring, "igp", 0.1, 0, **TINY_TEACHER)
     with pytest.raises(ValueError, match=r"method='sn' is not valid"):
-        symbolic.train_teachers(spring, [("base", 0.0), ("sn", 0.0)], 0, **TINY_TEACHER)
+        train_teachers(spring, [("base", 0.0), ("sn", 0.0)], 0, **TINY_TEACHER)
 
 
 def test_teachers_trained_as_a_group_match_teachers_trained_alone(spring):
@@ -249,10 +250,10 @@ def test_teachers_trained_as_a_group_match_teachers_trained_alone(spring):
     float32 rounding; the penalties make the teachers differ from each other."""
     teachers = [("base", 0.0), ("jacobian", 0.5), ("dreg", 0.5)]
     protocol = {**TINY_TEACHER, "epochs": 4}
-    group = symbolic.train_teachers(spring, teachers, 3, **protocol)
+    group = train_teachers(spring, teachers, 3, **protocol)
     x = spring.x_test
-    alone = [symbolic.predict(symbolic.train_teacher(spring, m, lam, 3, **protocol)[0], x) for m, lam in teachers]
-    grouped = [symbolic.predict(result.model.eval(), x) for result in group]
+    alone = [predict(train_teacher(spring, m, lam, 3, **protocol)[0], x) for m, lam in teachers]
+    grouped = [predict(result.model.eval(), x) for result in group]
     for a, g in zip(alone, grouped):
         np.testing.assert_allclose(g, a, atol=2e-5)
     assert np.abs(alone[0] - alone[1]).max() > 1e-3 and np.abs(alone[0] - alone[2]).max() > 1e-3
@@ -267,8 +268,8 @@ def test_a_task_trains_each_distinct_teacher_once_and_shares_it(spring, monkeypa
     assert len({sr_study.task_key(c) for c in configs}) == 1
     assert sr_study.task_key({**configs[0], "teacher": {**TINY_TEACHER, "epochs": 3}}) != sr_study.task_key(configs[0])
     trained = []
-    original = symbolic.teach
-    monkeypatch.setattr(symbolic, "teach", lambda inputs, teachers, *a, **k: trained.append(teachers)
+    original = sr_study.teach
+    monkeypatch.setattr(sr_study, "teach", lambda inputs, teachers, *a, **k: trained.append(teachers)
                         or original(inputs, teachers, *a, **k))
     monkeypatch.setattr(sr_study, "load_dataset", lambda name, noise: spring)
     rows = sr_study.run_task(configs)
@@ -374,8 +375,14 @@ def test_study_end_to_end_with_cache_tables_and_figures(tmp_path):
     table = sr_study.dataset_table(summary)
     assert list(table["dataset"]) == ["feynman_I_14_4"] and set(table["best_lambda"]) <= {0.0, 0.1}
     assert set(sr_study.bridge_table(summary).columns) >= {"jacobian_student_r2", "dreg_student_r2"}
-    assert list(sr_study.recovery_table(runs).columns) == ["on y", "lambda=0", "jacobian 0.1", "dreg 0.1"]
-    assert set(sr_study.stage_times(runs)["method"]) == {"none (controls on y)", "base", "jacobian", "dreg"}
+    recovery = sr_study.recovery_table(runs)
+    assert list(recovery.columns) == ["on_y", "lambda_0", "jacobian_0.1", "dreg_0.1"]
+    shown = distillation_text.recovery_display(recovery)
+    assert list(shown.index) == ["on y", "lambda=0", "jacobian 0.1", "dreg 0.1"]
+    times = sr_study.stage_times(runs)
+    assert set(times["method"]) == {"no_teacher", "base", "jacobian", "dreg"}
+    assert set(distillation_text.stage_times_display(times)["method"]) == {"none (controls on y)", "base",
+                                                                          "jacobian", "dreg"}
     found = sr_study.formulas(runs, table)
     blocks = distillation_text.formula_blocks(found)
     assert len(found) == 2 and len(blocks) == 4 and all(eq.startswith(r"\hat y") for _, eq in blocks)

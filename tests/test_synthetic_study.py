@@ -47,17 +47,33 @@ def test_plateau_stops_at_first_lambda_outside_tolerance():
     assert plateau["plateau_p90_reduction_pct"] == pytest.approx(50.0)
 
 
+def test_plateau_flags_a_model_collapsed_to_a_constant_and_the_page_says_so():
+    from dreg_utils.book import synthetic_text
+
+    s = summary()
+    s.loc[s["lam"] == 3e-3, "grad_mean"] = 0.009  # under 1% of lambda = 0's mean gradient norm, at the plateau end
+    plateau = study.stability_plateau(s)
+    assert plateau["collapsed"].tolist() == [True] and not study.stability_plateau(summary())["collapsed"].any()
+    shown = synthetic_text.plateau_display(plateau)
+    assert list(shown.columns)[-1] == "note" and shown["note"].tolist() == ["model collapsed to a near-constant"]
+
+
 def test_plateau_is_contiguous_from_zero():
     s = summary(mses=(0.10, 0.2, 0.10, 0.10))
     assert study.stability_plateau(s).iloc[0]["plateau_lambda"] == 0.0
 
 
 def test_display_labels_are_applied_only_when_shown():
+    from dreg_utils.book import synthetic_text
     from dreg_utils.book.labels import show
 
     t1 = study.table1(summary(), "piecewise", 1e-2)
-    assert list(show(t1).columns) == ["metric", "lambda=0", "lambda=0.01", "ratio (ours)", "paper lambda=0",
-                                      "paper lambda=0.01", "ratio (paper)"]
+    assert t1["metric"].tolist() == list(study.TABLE1_METRICS)
+    shown = synthetic_text.table1_display(t1, 1e-2)
+    assert list(shown.columns) == ["metric", "lambda=0", "lambda=0.01", "ratio (ours)", "paper lambda=0",
+                                   "paper lambda=0.01", "ratio (paper)"]
+    assert shown["metric"].tolist() == ["mean ||grad f||", "p90 ||grad f||", "p99 ||grad f||", "max ||grad f||",
+                                        "p99/mean", "test MSE"]
     assert list(show(study.table2(summary(), 1e-2)).columns)[1:3] == ["test MSE change % (ours, + = worse)",
                                                                      "test MSE change % (paper, + = worse)"]
     assert all(c == c.lower() and " " not in c for c in study.table2(summary(), 1e-2).columns)
@@ -65,8 +81,8 @@ def test_display_labels_are_applied_only_when_shown():
 
 def test_table1_ratios():
     t1 = study.table1(summary(), "piecewise", 1e-2).set_index("metric")
-    assert t1.loc["p90 ||grad f||", "ratio_ours"] == pytest.approx(4.0)
-    assert t1.loc["p90 ||grad f||", "ratio_paper"] == pytest.approx(4.94e-5 / 1.04e-5)
+    assert t1.loc["grad_p90", "ratio_ours"] == pytest.approx(4.0)
+    assert t1.loc["grad_p90", "ratio_paper"] == pytest.approx(4.94e-5 / 1.04e-5)
 
 
 def test_smoke_sweep_end_to_end(tmp_path):

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 import torch
 
-from dreg_utils import symbolic_regression as symbolic
 from dreg_utils.data.regression import load_dataset
 from dreg_utils.ensemble import Member, fit_ensemble
 from dreg_utils.studies import distillation, mnist, synthetic
 from dreg_utils.studies.distillation import DistillationSettings
 from dreg_utils.studies.mnist import MNISTSettings
 from dreg_utils.studies.synthetic import SyntheticSettings
+from dreg_utils.teachers import TeacherInputs, teach, train_teachers
 
 RECORDED = ("check_int", "check_float", "check_choice", "check_choices", "check_nonempty_list", "check_hidden",
             "check_members", "check_input", "check_device", "resolve_device")
@@ -119,7 +119,7 @@ def test_the_unchecked_paths_train_exactly_what_the_checked_ones_do(tiny_mnist):
     data = load_dataset("feynman_I_14_4", noise=0.1)
     teachers, protocol = [("base", 0.0), ("jacobian", 0.1)], dict(hidden=[8], epochs=2, batch_size=64, lr=1e-3,
                                                                   weight_decay=0.0)
-    checked = symbolic.train_teachers(data, teachers, 0, **protocol)
-    trusted = symbolic.teach(symbolic.TeacherInputs.of(data), teachers, 0, **protocol)
+    checked = train_teachers(data, teachers, 0, **protocol)
+    trusted = teach(TeacherInputs.of(data), teachers, 0, **protocol)
     for a, b in zip(checked, trusted):
         assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters()))

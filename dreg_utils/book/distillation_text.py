@@ -1,17 +1,20 @@
 """The distillation chapter's words (notebook 04): the paper's headline numbers beside ours with
-their verdicts, the students' formulas as Markdown captions and LaTeX, the datasets, the cost line
-and the verdict with its glued values and scorecard rows."""
+their verdicts, the students' formulas as Markdown captions and LaTeX, the datasets, the stage
+times and recovery table as shown, the cost line and the verdict with its glued values and
+scorecard rows."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 import pandas as pd
 
-from .. import claims
-from .. import symbolic_regression as symbolic
+from .. import claims, published
 from ..data.regression import RegressionData
-from ..studies.distillation import STABLE_BASE
+from ..formulas import formula_latex
+from ..studies.distillation import NO_TEACHER, STABLE_BASE
 from . import scorecard
+
+TEACHERS = {"on_y": "on y", "lambda_0": "lambda=0"}  # recovery_table's teachers; the others "<method> <lambda>"
 
 # The headline rows each glued value and scorecard row reads, by the start of their claim.
 MEAN_ALL, MEAN_STABLE = "mean student", "same, datasets"
@@ -26,7 +29,7 @@ def headline(table: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
     "+750%"), so the verdicts use the datasets whose lambda = 0 student has
     |R^2| >= ``STABLE_BASE``; the all-dataset means are shown too.
     """
-    paper = claims.TEACHING_THE_TEACHER
+    paper = published.TEACHING_THE_TEACHER
     stable = table["student_r2_base"].abs() >= STABLE_BASE
     kept = table[stable]
     chosen = selection[selection["dataset"].isin(kept["dataset"])]
@@ -72,11 +75,11 @@ def formula_blocks(table: pd.DataFrame) -> list[tuple[str, str]]:
     for _, row in table.iterrows():
         blocks.append((f"**{row['dataset']}**, teacher at {row['teacher']}: length {row['length']}, "
                        f"test R² = {row['test_r2']:.3f}",
-                       rf"\hat y = {symbolic.formula_latex(row['formula'])}"))
+                       rf"\hat y = {formula_latex(row['formula'])}"))
         if row["truth"] is not None:
             blocks.append(("in raw units, and the truth:",
-                           rf"\hat y = {symbolic.formula_latex(row['raw_units'])} \qquad "
-                           rf"y = {symbolic.formula_latex(row['truth'])}"))
+                           rf"\hat y = {formula_latex(row['raw_units'])} \qquad "
+                           rf"y = {formula_latex(row['truth'])}"))
     return blocks
 
 
@@ -85,12 +88,25 @@ def datasets_table(datasets: Mapping[str, RegressionData]) -> pd.DataFrame:
     return pd.DataFrame([data.describe() for data in datasets.values()])
 
 
+def stage_times_display(times: pd.DataFrame) -> pd.DataFrame:
+    """:func:`dreg_utils.studies.distillation.stage_times` as the page shows it: the direct runs'
+    method named "none (controls on y)"."""
+    return times.assign(method=times["method"].replace({NO_TEACHER: "none (controls on y)"}))
+
+
+def recovery_display(recovery: pd.DataFrame) -> pd.DataFrame:
+    """:func:`dreg_utils.studies.distillation.recovery_table` as the page shows it: one row per
+    teacher ("on y", "lambda=0", "<method> <lambda>"), one column per dataset."""
+    shown = recovery.T.rename_axis(index="teacher")
+    return shown.rename(index=lambda key: TEACHERS.get(key, " ".join(key.rsplit("_", 1))))
+
+
 def cost_line(cost: pd.DataFrame) -> str:
     """The exact Jacobian penalty's cost against the unregularised teacher with the fewest outputs,
     beside the paper's factor."""
     exact = cost[cost["method"] == "jacobian"].set_index("outputs")["ratio_to_base"]
     return (f"exact Jacobian penalty: {exact.iloc[0]:.1f}x the unregularised teacher with {exact.index[0]} "
-            f"output(s) (paper: about {claims.TEACHING_THE_TEACHER['teacher_overhead']:.0f}x)")
+            f"output(s) (paper: about {published.TEACHING_THE_TEACHER['teacher_overhead']:.0f}x)")
 
 
 def verdict_note(headline: pd.DataFrame, settings) -> str:

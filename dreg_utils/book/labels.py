@@ -1,6 +1,8 @@
 """Display labels. Computed tables carry snake_case columns (data that code may read); a page
 shows a table with :func:`show`, which puts these labels on its columns. A table whose label
 depends on a value (e.g. the lambda of a column) names it in ``table.attrs["labels"]``.
+:data:`TABLE1_LABELS` and :data:`TABLE3_LABELS` hold the DREG paper's names of the metrics of its
+Tables 1 and 3.
 
 A signed column's label says which way is good, in the vocabulary's convention: a reduction is
 positive when the quantity fell, any other difference is positive when it rose and says
@@ -71,6 +73,8 @@ LABELS = {
     "settings_tried": "settings tried",
     # surrogates (notebook 05): changes against BASE
     "p99_over_mean_change_pct": change_label("grad_p99_over_mean"),
+    "median_test_mse_change_pct": "median " + change_label("test_mse"),
+    "median_p99_over_mean_change_pct": "median " + change_label("grad_p99_over_mean"),
     "cos_p10_diff": change_label("cos_p10", what="diff"),
     "gd_regret_diff": change_label("gd_regret_median", what="diff"),
     "lbfgs_regret_diff": change_label("lbfgs_regret_median", what="diff"),
@@ -107,6 +111,13 @@ LABELS = {
     "bootstrap_high": "bootstrap high",
     "p_main": "p t/Welch/rho",
 }
+
+# The DREG paper's Table 1 rows (dreg_utils.studies.synthetic.TABLE1_METRICS).
+TABLE1_LABELS = {"grad_mean": "mean ||grad f||", "grad_p90": "p90 ||grad f||", "grad_p99": "p99 ||grad f||",
+                 "grad_max": "max ||grad f||", "grad_p99_over_mean": "p99/mean", "test_mse": "test MSE"}
+# The DREG paper's Table 3 headings of the MNIST metrics (dreg_utils.studies.mnist.METRICS).
+TABLE3_LABELS = {"test_acc": "Test Acc (%)", "ig_mean": "IG Mean", "ig_p95": "IG p95",
+                 "ig_p99": "IG p99", "ig_max": "IG Max", "ig_p99_over_mean": "p99/Mean"}
 
 
 def label(column: str, table: pd.DataFrame | None = None) -> str:

@@ -10,7 +10,8 @@ import pandas as pd
 
 from ..claims import VERDICTS
 from ..studies import mnist
-from ..studies.mnist import METRIC_LABELS, MNISTSettings
+from ..studies.mnist import MNISTSettings
+from .labels import TABLE3_LABELS
 from .statistics_text import findings
 from .tables import compare, download, plus_minus
 
@@ -24,7 +25,7 @@ def table3_layout(tidy: pd.DataFrame) -> pd.DataFrame:
     records: dict[tuple[str, str], dict] = {}
     for r in tidy.itertuples(index=False):
         digits = 2 if r.metric in ("test_acc", "ig_p99_over_mean") else 3
-        label = METRIC_LABELS[r.metric]
+        label = TABLE3_LABELS[r.metric]
         row = records.setdefault((r.capacity, r.method), {})
         all_diverged = np.isnan(r.ours) and getattr(r, "status", "ok") != "ok"
         row[(label, "ours")] = r.status if all_diverged else plus_minus(r.ours, r.ours_std, decimals=digits)
@@ -40,7 +41,7 @@ def table3_layout(tidy: pd.DataFrame) -> pd.DataFrame:
 
 def focus_table(tidy: pd.DataFrame) -> pd.DataFrame:
     """Table 3's central quantities, ours beside the paper's (:func:`dreg_utils.book.tables.compare`)."""
-    return compare(tidy, FOCUS_METRICS, METRIC_LABELS, keys=["capacity", "method"])
+    return compare(tidy, FOCUS_METRICS, TABLE3_LABELS, keys=["capacity", "method"])
 
 
 def data_note(data) -> str:

@@ -7,15 +7,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import claims
-from ..claims import COST_CLAIMS
+from .. import claims, published
+from ..published import COST_CLAIMS
 from ..studies.performance import load_benchmark
 from ..vocabulary import PROJECTIONS
 from . import scorecard
+from .labels import show
 from .tables import download
 
 CHAPTER = "06_performance"
 MACHINES = {"penalties": "Penalty", "sweep": "Sweep", "naive": "Naive-reference"}  # shown in "This run"
+ARMS = {"floor": "floor (matrix products alone)"}  # the naive comparison's arms shown by another name
 
 
 def machine_line(meta: dict) -> str:
@@ -57,7 +59,7 @@ def penalty_ratio_table(penalties: pd.DataFrame) -> pd.DataFrame:
 
 
 def cost_claims(penalties: pd.DataFrame) -> pd.DataFrame:
-    """The papers' cost statements (:data:`claims.COST_CLAIMS`) beside the range of our measured
+    """The papers' cost statements (:data:`published.COST_CLAIMS`) beside the range of our measured
     ratios over capacities."""
     rows = []
     for method, claim in COST_CLAIMS.items():
@@ -96,7 +98,7 @@ def glue_costs(penalties: pd.DataFrame) -> None:
     cheaper = int((dreg.values < igp.values).sum())
     dreg_range, igp_range = f"{dreg.min():.2f}x to {dreg.max():.2f}x", f"{igp.min():.2f}x to {igp.max():.2f}x"
     jac_range, paper_jac = (f"{jac.min():.1f}x to {jac.max():.1f}x",
-                           f"about {claims.TEACHING_THE_TEACHER['teacher_overhead']:g}x")
+                           f"about {published.TEACHING_THE_TEACHER['teacher_overhead']:g}x")
     dreg_verdict, jac_verdict = claims.dreg_cost_verdict(dreg, igp), claims.jacobian_cost_verdict(jac)
     for name, value in (("dreg_cost", dreg_range), ("igp_cost", igp_range), ("jac_cost", jac_range),
                         ("dreg_cost_verdict", dreg_verdict), ("jac_cost_verdict", jac_verdict),
@@ -108,6 +110,12 @@ def glue_costs(penalties: pd.DataFrame) -> None:
     scorecard.glue_row("ttt_cost", paper=paper_jac, ours=jac_range, verdict=jac_verdict,
                        details=f"Exact Jacobian penalty on 10-output models (784 inputs): {jac_range} a BASE "
                                f"step. {claims.JACOBIAN_COST_RULE}.")
+
+
+def naive_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """:func:`dreg_utils.studies.performance.naive_summary` as the page shows it: labelled
+    columns, the floor's row named by what it measures."""
+    return show(comparison.assign(arm=comparison["arm"].replace(ARMS)))
 
 
 def sweep_totals(meta: dict) -> pd.DataFrame:

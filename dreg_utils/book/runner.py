@@ -8,11 +8,17 @@ under its title saying how to re-run it.
 Before any kernel starts, the runner reads each VALUE by the type its page declares for the
 parameter (the field of the study's settings type, :mod:`dreg_utils.book.chapters`;
 :func:`dreg_utils.settings.parse_value`: ``epochs=010``, ``1:30`` or ``0x10`` are refused, never read
-as 8, 90 or 16, and ``dataset=no`` is the text "no") and builds the page's settings from them, as
-the page will: a bad name, value, profile or notebook path stops the run with one line on stderr
-and exit status 2. A notebook executes into a temporary file that replaces ``OUT/NAME.ipynb`` only
-when it succeeds; a failing one is kept as ``OUT/NAME.failed.ipynb``, named in the one-line error
-(exit status 1), and the previous good output is left as it was. The wall time of each notebook
+as 8, 90 or 16, ``lam=1e-400`` is refused, never read as 0.0, and ``dataset=no`` is the text "no")
+and builds the page's settings from them, as the page will, and checks that its ``results_dir``
+can be created and written: a bad, repeated or unknown name, a bad value, profile or notebook path
+stops the run with one line on stderr and exit status 2. A page's chapter is the one its
+``open_chapter("NAME", globals())`` call opens, whatever the file is called, so a copied chapter is
+checked as the original; a page that opens none reads each value by the type its text shows
+(:func:`dreg_utils.settings.infer_value`, the same grammar, never Python's literals).
+
+A notebook executes into a temporary file that replaces ``OUT/NAME.ipynb`` only when it succeeds;
+a failing one is kept as ``OUT/NAME.failed.ipynb``, named in the one-line error (exit status 1),
+and the previous good output is left as it was. The wall time of each notebook
 goes to ``OUT/timings.csv`` and, as a MyST table the reproducibility chapter includes, to
 ``OUT/timings.md``; the scorecards of the front and findings pages go to ``OUT/scorecard_*.md``
 (:mod:`dreg_utils.book.scorecard`). While a notebook runs, one line shows its cell and the
@@ -31,6 +37,7 @@ import ast
 import contextlib
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -41,12 +48,13 @@ from typing import Any
 
 import pandas as pd
 
+from ..constraints import Nullable, PathTo
 from ..extras import require
 from ..settings import PROFILES, parse_value
 from ..sweep import PROGRESS_ENV
 from ..files import atomic_write_text, write_table
 from ..validation import check_choice, check_int
-from .chapters import check_page, parameter_types
+from .chapters import CHAPTER_SETTINGS, check_page, parameter_types
 from .progress import CellCounter, ProgressLine
 from .scorecard import write_scorecards
 
@@ -69,6 +77,9 @@ Finished runs are reused from the results cache. This page was executed with pro
 """
 
 
+RESULTS_DIR = Nullable(PathTo("folder", writable=True))  # a chapter's results_dir: None, or a folder it can write
+# A call that opens a chapter, found by text in a cell that is not Python (a cell magic).
+OPEN_CHAPTER = re.compile(r"\bopen_chapter\s*\(\s*(?:(['\"])(?P<name>[^'\"]*)\1)?")
 PLAIN_PROGRESS_EVERY_S = 15.0  # off a terminal: at most one progress line per notebook this often
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # a kernel's share
 
@@ -87,11 +98,74 @@ def parse_param(text: str) -> tuple[str, str]:
     return name.strip(), value
 
 
+def parse_params(texts: list[str]) -> dict[str, str]:
+    """Each ``NAME=VALUE`` of the command line (:func:`parse_param`), name -> value as written; a
+    name given twice is refused (neither value would silently win)."""
+    values: dict[str, str] = {}
+    for text in texts:
+        name, value = parse_param(text)
+        if name in values:
+            raise ValueError(f"--param {name} is given twice ({name}={values[name]!r} and {name}={value!r}); "
+                             "give each parameter once")
+        values[name] = value
+    return values
+
+
 def read_parameters(source: Path, texts: Mapping[str, str]) -> dict:
     """``texts`` (name -> value as written) read by the types ``source``'s page declares
-    (:func:`dreg_utils.book.chapters.parameter_types`; a parameter without one: a Python literal)."""
-    types = parameter_types(source.stem)
+    (:func:`dreg_utils.book.chapters.parameter_types` of :func:`page_chapter`); a parameter
+    without one, by the type its text shows (:func:`dreg_utils.settings.infer_value`)."""
+    chapter = page_chapter(source)
+    types = parameter_types(chapter) if chapter is not None else {}
     return {name: parse_value(name, text, types.get(name, Any)) for name, text in texts.items()}
+
+
+def _without_magics(source: str) -> str:
+    """A code cell's text with IPython's magics made plain Python: ``%time x = f()`` becomes
+    ``x = f()``; a ``%%`` or ``!`` line becomes blank."""
+    lines = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%%", "!")):
+            line = ""
+        elif stripped.startswith("%"):
+            line = stripped.partition(" ")[2]
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _opened_chapters(source: str) -> list[str | None]:
+    """The chapter names that the code cell ``source`` passes to ``open_chapter`` (None for a call
+    whose name is not written as text): read from its syntax tree, or from its text when the cell
+    is not Python."""
+    try:
+        tree = ast.parse(_without_magics(source))
+    except SyntaxError:
+        return [match["name"] for match in OPEN_CHAPTER.finditer(source)]
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and (getattr(node.func, "id", None) == "open_chapter"
+                                           or getattr(node.func, "attr", None) == "open_chapter"):
+            first = node.args[0] if node.args else None
+            named = isinstance(first, ast.Constant) and isinstance(first.value, str)
+            names.append(first.value if named else None)
+    return names
+
+
+def page_chapter(source: Path) -> str | None:
+    """The chapter whose page ``source`` is: the name its ``open_chapter("NAME", globals())`` call
+    opens (kept by a copy of the page, whatever its file name); None for a page that opens none.
+    Refused: a call whose name is not written as text, names that are not chapters, or two chapters."""
+    names = {name for cell in jupytext.read(source).cells if cell.cell_type == "code"
+             for name in _opened_chapters(cell.source)}
+    if None in names:
+        raise ValueError(f"{source.name} calls open_chapter without its name as text; write "
+                         "open_chapter(\"NN_name\", globals())")
+    for name in names:
+        check_choice(f"{source.name}: open_chapter's name", name, tuple(CHAPTER_SETTINGS))
+    if len(names) > 1:
+        raise ValueError(f"{source.name} opens {len(names)} chapters, {sorted(names)}; a page opens one")
+    return names.pop() if names else None
 
 
 def add_rerun_note(path: Path, profile: str, name: str) -> None:
@@ -243,8 +317,10 @@ def check_run(sources: list[Path], profile: str, cwd: Path, parameters: Mapping[
     written on the command line, read per page by the type it declares (:func:`read_parameters`).
     Refused with ``ValueError`` (``FileNotFoundError`` for a missing notebook): a bad profile or
     ``jobs``, ``profile`` given as a parameter, a name that a page's ``parameters`` cell lacks, a
-    value that does not read as its type, and a value the page's settings refuse (built here as the
-    page builds them, in ``cwd``: :func:`dreg_utils.book.chapters.check_page`)."""
+    value that does not read as its type, a value the settings of the page's chapter
+    (:func:`page_chapter`) refuse (built here as the page builds them, in ``cwd``:
+    :func:`dreg_utils.book.chapters.check_page`), and a chapter's ``results_dir`` that cannot be
+    created and written (:data:`RESULTS_DIR`)."""
     check_choice("profile", profile, PROFILES)
     check_int("jobs", jobs, minimum=1)
     parameters = dict(parameters or {})
@@ -258,8 +334,11 @@ def check_run(sources: list[Path], profile: str, cwd: Path, parameters: Mapping[
     for source in sources:
         try:
             values = read_parameters(source, parameters) if from_text else dict(parameters)
-            with contextlib.chdir(cwd):
-                check_page(source.stem, profile, values)
+            chapter = page_chapter(source)
+            if chapter is not None:
+                with contextlib.chdir(cwd):
+                    check_page(chapter, profile, values)
+                    RESULTS_DIR.check("results_dir", values.get("results_dir"))
         except (ValueError, TypeError, OSError) as error:
             raise ValueError(f"{source.name}: {error}") from error
         pages[source.stem] = values
@@ -351,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="notebooks run side by side (each waits for the notebooks it needs)")
     args = parser.parse_args(argv)
     try:
-        texts = dict(parse_param(p) for p in args.param)
+        texts = parse_params(args.param)
         pages, waits = check_run(args.notebooks, args.profile, args.cwd, texts, args.jobs, from_text=True)
     except (ValueError, TypeError, OSError) as error:
         parser.error(" ".join(str(error).split()))

@@ -3,8 +3,9 @@
 readings and the closing note.
 
 The tests themselves are in :mod:`dreg_utils.studies.statistics` and
-:mod:`dreg_utils.studies.statistics_synthetic`, the verdict rules in :mod:`dreg_utils.claims`;
-this module only turns tables of tests into what the chapters show.
+:mod:`dreg_utils.studies.statistics_synthetic`, the verdict rules in :mod:`dreg_utils.claims`
+(the paper's numbers in :mod:`dreg_utils.published`); this module only turns tables of tests into
+what the chapters show.
 """
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from .. import claims
+from .. import claims, published
 from ..claims import (ALPHA, MNIST_CLAIMS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO, RELATIVE, SIGN_TESTS,
                       SN_ACC, SN_P99, TREND, VERDICTS, accuracy_cost, alternative, support)
 from ..significance import min_pairs_for_sign_test, min_sign_test_p
 from ..studies.statistics import mnist_tests
+from ..studies.statistics_inputs import N_RUNS, Mismatch, Origin
 from ..studies.statistics_synthetic import ALL_FAMILIES, DECIDING_TEST
 from ..validation import check_choice, check_unit_interval
 from . import scorecard
@@ -150,7 +152,7 @@ def _sample_size_notes(tests: pd.DataFrame, claim: int, alpha: float) -> list[st
         notes = [f"Spearman's test on {int(r.n)} BASE runs cannot go below p = {r.p_floor:.2g} ≥ α"
                  for r in trend.itertuples() if r.p_floor >= alpha]
         if len(welch):
-            small, large = claims.PAPER_WELCH_P
+            small, large = published.PAPER_WELCH_P
             bounds = [small] + [large] * (len(welch) - 1)
             met = sum(p < b for p, b in zip(welch["p_value"], bounds))
             notes.append(f"Welch's t has no discreteness floor; {int(welch['n'].iloc[0])} runs per "
@@ -176,12 +178,12 @@ def _sample_size_notes(tests: pd.DataFrame, claim: int, alpha: float) -> list[st
 
 def paper_table3_checks() -> dict[int, str]:
     """What the paper's own Table 3 (seed means per cell) shows for each claim, as counts of cells."""
-    capacities = list(claims.TABLE3)
+    capacities = list(published.TABLE3)
     cells = [(cap, act) for cap in capacities for act in ("RELU", "POLY")]
 
     def value(cap: tuple, label: str, metric: str) -> float:
-        row = claims.TABLE3[cap][label]
-        return row[5] if metric == "ratio" else row[claims.TABLE3_COLUMNS.index(metric)][0]
+        row = published.TABLE3[cap][label]
+        return row[5] if metric == "ratio" else row[published.TABLE3_COLUMNS.index(metric)][0]
 
     def cells_where(a: str, b: str, metric: str, acts: Sequence[str] = ("RELU", "POLY")) -> str:
         """How many cells have value(a) < value(b), e.g. "8/8"."""
@@ -335,13 +337,32 @@ def p_style(table: pd.DataFrame) -> Styler:
             .hide(axis="index"))
 
 
+def mismatch_text(mismatch: Mismatch) -> str:
+    """One difference from the profile's grid, e.g. "seed is [0], expected [0, 1]"."""
+    if mismatch.column == N_RUNS:
+        return f"{mismatch.found} runs, expected {mismatch.expected}"
+    if mismatch.found is None:
+        return f"no column {mismatch.column!r}"
+    return f"{mismatch.column} is {mismatch.found}, expected {mismatch.expected}"
+
+
+def origin_text(origin: Origin) -> str:
+    """Where a tested runs table came from (:class:`~dreg_utils.studies.statistics_inputs.Origin`), e.g.
+    "read results/mnist/runs.csv" or "ran the cached sweep because ... does not exist"."""
+    problems = "; ".join(mismatch_text(m) for m in origin.mismatches)
+    if not origin.ran:
+        return f"read {origin.path}" + (f" (not the profile's grid: {problems})" if problems else "")
+    reason = f"{origin.path} holds another grid ({problems})" if problems else f"{origin.path} does not exist"
+    return f"ran the cached sweep because {reason}"
+
+
 def inputs_line(inputs) -> str:
     """Where the tested runs came from (a :class:`~dreg_utils.studies.statistics_inputs.Inputs`):
-    the MNIST data and sizes, and the origin of each table."""
+    the MNIST data and sizes, and the origin of each table (:func:`origin_text`)."""
     runs = inputs.mnist
     return (f"MNIST runs ({runs['dataset'].iloc[0]} from {runs['data_source'].iloc[0].split(';')[0]}, "
             f"{int(runs['n_train'].iloc[0]):,} train / {int(runs['n_test'].iloc[0]):,} test images), "
-            f"{inputs.mnist_origin}; synthetic runs, {inputs.synthetic_origin}")
+            f"{origin_text(inputs.mnist_origin)}; synthetic runs, {origin_text(inputs.synthetic_origin)}")
 
 
 def designs_note(designs: pd.DataFrame, profile: str) -> str | None:

@@ -1,5 +1,5 @@
 """The synthetic chapters' words (notebooks 01 and 07): the data line of "This run", and chapter
-01's verdict, its glued values and its scorecard rows."""
+01's Table 1 and stability plateau as shown, its verdict, its glued values and its scorecard rows."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -9,6 +9,9 @@ import pandas as pd
 from ..data.synthetic import make_family
 from ..vocabulary import FAMILIES
 from . import scorecard
+from .labels import TABLE1_LABELS, show
+
+COLLAPSED = "model collapsed to a near-constant"
 
 
 def data_line(families: Sequence[str]) -> str:
@@ -18,6 +21,21 @@ def data_line(families: Sequence[str]) -> str:
     return (f"{len(families)} synthetic families ({', '.join(families)}); "
             f"train/val/test = {len(sizes.x_train)}/{len(sizes.x_val)}/{len(sizes.x_test)}, "
             f"d = {sizes.x_train.shape[1]}")
+
+
+def table1_display(table1: pd.DataFrame, lam: float) -> pd.DataFrame:
+    """Table 1 (:func:`dreg_utils.studies.synthetic.table1` at ``lam``) as the page shows it: the
+    paper's names of the metrics, and ``lam`` in the labels of its columns."""
+    shown = table1.assign(metric=table1["metric"].map(TABLE1_LABELS))
+    shown.attrs["labels"] = {"lambda_ref": f"lambda={lam:g}", "paper_lambda_ref": f"paper lambda={lam:g}"}
+    return show(shown)
+
+
+def plateau_display(plateau: pd.DataFrame) -> pd.DataFrame:
+    """The stability plateau (:func:`dreg_utils.studies.synthetic.stability_plateau`) as the page
+    shows it: a note in place of the ``collapsed`` flag."""
+    note = plateau["collapsed"].map(lambda collapsed: COLLAPSED if collapsed else "")
+    return show(plateau.drop(columns="collapsed").assign(note=note))
 
 
 def effects(row: pd.Series) -> str:

@@ -7,7 +7,12 @@ the constants ``pi`` and ``E``. Anything else (attribute access, subscripts, key
 unknown names) is refused with a message, so no text is ever handed to ``eval``. Numbers
 are bounded before sympy computes anything: a written number or a power of numbers beyond
 :data:`MAX_MAGNITUDE`, or an exponent beyond :data:`MAX_EXPONENT`, is refused (so
-``x0**(9**9**9)`` is refused without computing ``9**9**9``).
+``x0**(9**9**9)`` is refused without computing ``9**9**9``); so is a function of a constant
+whose argument or value (estimated in floating point before sympy evaluates it) is not a real
+number within :data:`MAX_MAGNITUDE` (:func:`constant_call_problem`: sympy would evaluate
+``exp(exp(exp(100)))`` with mpmath for hours), a power whose exponent, once sympy multiplies
+the exponents of powers of powers (``(x0**100)**100``), exceeds :data:`MAX_EXPONENT`
+(:func:`check_exponents`), and a formula that divides by zero or holds an infinity (``x0/0``).
 
 :func:`parse_formula_spec` reads one string that also names each input's range, for
 places that take text only (a notebook parameter)::
@@ -22,11 +27,13 @@ where it is given rather than when its data are generated.
 
 :func:`read_srepr` reads a formula stored as ``sympy.srepr`` text (the symbolic students of
 the distillation study) the same way: a fixed list of sympy constructors, literal numbers
-and strings, never ``sympify`` or ``eval``.
+and strings, never ``sympify`` or ``eval``, with the same bounds on numbers, exponents and
+functions of constants; a symbol's name is an identifier (so no LaTeX or HTML rides in on it).
 """
 from __future__ import annotations
 
 import ast
+import cmath
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -46,6 +53,12 @@ MAX_EXPONENT = 100  # largest |exponent| of a number in a power
 MAX_MAGNITUDE = 1e100  # largest |number| in a formula, and |value| of a formula on its ranges
 GRID_POINTS = 4096  # at most this many grid points (corners included) check a formula on its ranges
 RANDOM_POINTS = 1024  # and this many seeded uniform points
+# Each function's value at a complex float: the estimate checked before sympy evaluates a
+# function of a constant (constant_call_problem).
+_ESTIMATES = {"sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "exp": cmath.exp, "log": cmath.log,
+              "sqrt": cmath.sqrt, "abs": abs, "Abs": abs, "tanh": cmath.tanh, "sinh": cmath.sinh,
+              "cosh": cmath.cosh, "asin": cmath.asin, "acos": cmath.acos, "atan": cmath.atan}
+_NONFINITE = (sympy.zoo, sympy.oo, -sympy.oo, sympy.nan)
 _BINARY = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
            ast.Div: lambda a, b: a / b, ast.Pow: lambda a, b: a ** b}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -78,6 +91,7 @@ def parse_formula(text: str, inputs: Sequence[str]) -> tuple[sympy.Expr, tuple[s
         expr = _build(tree.body, known, text)
     except RecursionError:
         raise ValueError(f"formula={text[:80]!r}... is nested too deeply") from None
+    check_exponents(expr, text)
     if not expr.free_symbols:
         raise ValueError(f"formula={text!r} uses none of the inputs {list(known)}")
     return expr, symbols
@@ -128,6 +142,66 @@ def check_power(base: sympy.Expr, exponent: sympy.Expr, text: str) -> None:
                          f"beyond the largest allowed magnitude {MAX_MAGNITUDE:g}")
 
 
+def check_exponents(expr: sympy.Expr, text: str) -> None:
+    """Refuse ``expr`` when one of its powers has a number exponent beyond :data:`MAX_EXPONENT`:
+    sympy multiplies the exponents of a power of a power (``(x**100)**100`` is ``x**10000``)
+    and adds those of a product of powers (``x**100 * x**100``)."""
+    for power in expr.atoms(sympy.Pow):
+        size = _log10_size(power.exp)
+        if size is not None and size > math.log10(MAX_EXPONENT):
+            raise ValueError(f"formula={text[:200]!r} raises to the power {sympy.sstr(power.exp)[:40]} (powers "
+                             f"of powers multiply their exponents), beyond the largest allowed "
+                             f"|exponent| {MAX_EXPONENT}")
+
+
+def _bounded_real(value: complex | None) -> bool:
+    """Whether ``value`` is a real number within +-:data:`MAX_MAGNITUDE`."""
+    return value is not None and value.imag == 0 and abs(value.real) <= MAX_MAGNITUDE
+
+
+def _value(constant: sympy.Expr) -> complex | None:
+    """The value of a constant as a complex float; None when it is not a number."""
+    try:
+        return complex(constant)
+    except (TypeError, ValueError, ArithmeticError):
+        return None
+
+
+def constant_call_problem(name: str, args: Sequence[sympy.Expr]) -> str | None:
+    """Why the function ``name`` (a key of :data:`_ESTIMATES`, or ``Max``/``Min``) of ``args``
+    may not be built, or None. When no argument holds an input, sympy evaluates the call at
+    once (mpmath, at any precision the argument asks for: ``tan(cosh(tan(acos(1e-300))))``
+    runs for hours; ``Abs`` of a complex constant, seconds), so the arguments (complex floats of
+    the built constants) and the function's value (estimated with :mod:`cmath`) must first be
+    real and within +-:data:`MAX_MAGNITUDE`."""
+    if any(arg.free_symbols for arg in args):
+        return None
+    values = [_value(arg) for arg in args]
+    if all(_bounded_real(v) for v in values):
+        if name in ("Max", "Min"):
+            return None
+        try:
+            if _bounded_real(complex(_ESTIMATES[name](values[0]))):
+                return None
+        except (ValueError, ArithmeticError):
+            pass
+    return f"is not a real number within +-{MAX_MAGNITUDE:g} (its argument or its value)"
+
+
+def _checked(result: sympy.Expr, node: ast.AST, text: str) -> sympy.Expr:
+    """``result``, the sympy form of ``node``, refused when it is not finite (a division by
+    zero, ``log(0)``: zoo, oo or nan in it or among its terms) or is a number beyond
+    :data:`MAX_MAGNITUDE` (its parts were checked already)."""
+    if result in _NONFINITE or any(arg in _NONFINITE for arg in result.args):
+        raise ValueError(f"formula={text[:200]!r} is not finite: {ast.unparse(node)[:60]!r} is "
+                         f"{sympy.sstr(result)[:40]} (a division by zero or an infinite value)")
+    size = _log10_size(result)
+    if size is not None and size > math.log10(MAX_MAGNITUDE):
+        raise ValueError(f"formula={text[:200]!r} computes {ast.unparse(node)[:60]}, beyond the largest "
+                         f"allowed magnitude {MAX_MAGNITUDE:g}")
+    return result
+
+
 def _build(node: ast.AST, known: Mapping[str, sympy.Symbol], text: str) -> sympy.Expr:
     """The sympy form of one node of the parsed formula (whitelisted node types only)."""
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
@@ -144,7 +218,7 @@ def _build(node: ast.AST, known: Mapping[str, sympy.Symbol], text: str) -> sympy
         left, right = _build(node.left, known, text), _build(node.right, known, text)
         if isinstance(node.op, ast.Pow):
             check_power(left, right, text)
-        return _BINARY[type(node.op)](left, right)
+        return _checked(_BINARY[type(node.op)](left, right), node, text)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         operand = _build(node.operand, known, text)
         return -operand if isinstance(node.op, ast.USub) else operand
@@ -154,7 +228,11 @@ def _build(node: ast.AST, known: Mapping[str, sympy.Symbol], text: str) -> sympy
                              f"function; choose from {list(FUNCTIONS)}")
         if len(node.args) != 1:
             raise ValueError(f"formula={text!r}: {node.func.id} takes one argument, got {len(node.args)}")
-        return FUNCTIONS[node.func.id](_build(node.args[0], known, text))
+        argument = _build(node.args[0], known, text)
+        problem = constant_call_problem(node.func.id, [argument])
+        if problem:
+            raise ValueError(f"formula={text[:200]!r}: the constant {ast.unparse(node)[:60]} {problem}")
+        return _checked(FUNCTIONS[node.func.id](argument), node, text)
     raise ValueError(f"formula={text!r} contains {ast.unparse(node)!r}, which is not allowed; use "
                      f"numbers, the inputs, + - * / **, the constants {list(CONSTANTS)} and the "
                      f"functions {list(FUNCTIONS)}")
@@ -269,13 +347,18 @@ _ONE_ARGUMENT = ("Abs", "exp", "log", "sin", "cos", "tan", "sinh", "cosh", "tanh
 def read_srepr(text: str) -> sympy.Expr:
     """The formula stored as ``sympy.srepr(formula)`` text, rebuilt from a fixed list of
     constructors (``Add``, ``Mul``, ``Pow``, ``Symbol``, ``Integer``, ``Rational``, ``Float``,
-    :data:`STORED_FUNCTIONS`, :data:`STORED_CONSTANTS`) with literal arguments only; a power's
-    exponent is a literal number within :data:`MAX_EXPONENT` (and a power of numbers within
-    :data:`MAX_MAGNITUDE`). Anything else is refused with ``ValueError``; no text is evaluated."""
+    :data:`STORED_FUNCTIONS`, :data:`STORED_CONSTANTS`) with literal arguments only; a symbol's
+    name is an identifier; a power's exponent is a literal number within :data:`MAX_EXPONENT`
+    (and a power of numbers within :data:`MAX_MAGNITUDE`), as is every exponent of the result
+    (:func:`check_exponents`); a function of a constant is checked before sympy evaluates it
+    (:func:`constant_call_problem`), and no number computed on the way exceeds
+    :data:`MAX_MAGNITUDE`. Anything else is refused with ``ValueError``; no text is evaluated."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"stored formula {text!r} is not sympy.srepr text")
     try:
-        return _stored(_parse(text).body, text)
+        expr = _stored(_parse(text).body, text)
+        check_exponents(expr, text)
+        return expr
     except RecursionError:
         raise ValueError(f"stored formula {text[:80]!r}... is nested too deeply") from None
     except (TypeError, ArithmeticError, AttributeError) as error:  # sympy refusing whitelisted parts
@@ -341,8 +424,9 @@ def _stored(node: ast.AST, text: str) -> sympy.Expr:
     if name == "Symbol":
         label = _literal(args[0]) if len(args) == 1 else None
         assumptions = {k.arg: _literal(k.value) for k in node.keywords}
-        if not isinstance(label, str) or not 0 < len(label) <= 200:
-            raise refuse("Symbol takes one name")
+        if not isinstance(label, str) or not _NAME.match(label) or len(label) > 200:
+            raise refuse(f"Symbol takes one name, an identifier (letters, digits and _, not "
+                         f"starting with a digit), not {ast.unparse(args[0]) if args else 'none'!s:.60}")
         if not all(k in ASSUMPTIONS and isinstance(v, bool) for k, v in assumptions.items()):
             raise refuse(f"Symbol takes assumptions {list(ASSUMPTIONS)} set to True or False")
         return sympy.Symbol(label, **assumptions)
@@ -359,10 +443,28 @@ def _stored(node: ast.AST, text: str) -> sympy.Expr:
             raise refuse("a power's exponent must be a literal number")
         base = _stored(args[0], text)
         check_power(base, exponent, text)
-        return sympy.Pow(base, exponent)
+        return _bounded(sympy.Pow(base, exponent), node, text)
     if name not in STORED_FUNCTIONS:
         known = ["Pow", "Symbol", "Integer", "Rational", "Float", *STORED_FUNCTIONS]
         raise refuse(f"{name!r} is not one of {known}")
     if not args or (name in _ONE_ARGUMENT and len(args) != 1):
         raise refuse(f"{name} got {len(args)} arguments")
-    return STORED_FUNCTIONS[name](*(_stored(arg, text) for arg in args))
+    built = [_stored(arg, text) for arg in args]
+    if name == "Mul" and sum(max(_log10_size(arg) or 0.0, 0.0) for arg in built) > math.log10(MAX_MAGNITUDE):
+        raise refuse(f"{ast.unparse(node)[:60]} multiplies numbers beyond the largest allowed "
+                     f"magnitude {MAX_MAGNITUDE:g}")  # refused before sympy multiplies them
+    if name not in ("Add", "Mul"):
+        problem = constant_call_problem(name, built)
+        if problem:
+            raise refuse(f"the constant {ast.unparse(node)[:60]} {problem}")
+    return _bounded(STORED_FUNCTIONS[name](*built), node, text)
+
+
+def _bounded(result: sympy.Expr, node: ast.AST, text: str) -> sympy.Expr:
+    """``result``, the sympy form of ``node`` of a stored formula, refused when it is a number
+    beyond :data:`MAX_MAGNITUDE` (a product of bounded numbers can exceed it)."""
+    size = _log10_size(result)
+    if size is not None and size > math.log10(MAX_MAGNITUDE):
+        raise ValueError(f"stored formula {text[:120]!r} is not valid: {ast.unparse(node)[:60]} is a "
+                         f"number beyond the largest allowed magnitude {MAX_MAGNITUDE:g}")
+    return result

@@ -11,7 +11,7 @@ A run is one of two kinds, each one row of the tidy ``runs`` table:
 Every dataset uses data seed 0 (one fixed split); ``seed`` drives the teacher's
 initialisation and minibatch order and the student's random state. The distill runs of one
 (dataset, noise, seed, teacher protocol) are one task: their distinct teachers train as one
-vectorised group (:func:`dreg_utils.symbolic_regression.train_teachers`), then each run's
+vectorised group (:func:`dreg_utils.teachers.train_teachers`), then each run's
 students are fitted; tasks run in ``n_jobs`` worker processes.
 """
 from __future__ import annotations
@@ -27,15 +27,18 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from .. import symbolic_regression as symbolic
-from ..data.formula import is_srepr, read_srepr
-from ..constraints import COUNT, LAMBDAS, NONNEGATIVE, POSITIVE, SEEDS, WIDTHS, Interval, ListOf, Options, Satisfies
+from ..data.formula import read_srepr
+from ..constraints import (COUNT, EPOCHS, LAMBDAS, NONNEGATIVE, POSITIVE, SEEDS, WIDTH, WIDTHS, WORKERS, Interval,
+                           ListOf, Options, Satisfies)
 from ..data.formula import SPEC_EXAMPLE
 from ..data.regression import DATASETS, REAL, RegressionData, check_dataset, check_datasets, load_dataset
 from ..runs import seed_summary
 from ..settings import StudySettings, knob
 from ..files import write_table
+from ..formulas import simplify_formula, to_raw_units
 from ..sweep import (DIVERGENCE, FINITE, FLAG, INTEGER, NUMBER, TEXT, Kind, ResultSchema, local_backend,
                      run_grid)
+from ..teachers import TeacherInputs, teach
 from ..threads import single_threaded
 from ..vocabulary import FEYNMAN_DATASETS as FEYNMAN, finished
 
@@ -53,10 +56,21 @@ METRICS = ("teacher_test_r2", "teacher_val_r2", "teacher_train_r2", "teacher_cle
            "boost_test_r2", "snr_proxy")
 STABLE_BASE = 0.1  # |R^2| of the lambda = 0 student below which a relative change is not reported on
 
-# What one run's result holds (:func:`dreg_utils.symbolic_regression.distill_teacher` and
+# What one run's result holds, exactly (:func:`dreg_utils.symbolic_regression.distill_teacher` and
 # :func:`~dreg_utils.symbolic_regression.direct`); a cached record is checked against it. The
 # teacher's scores are finite (else the run diverged); a student's may not be.
-STORED_FORMULA = Kind("sympy.srepr text of a formula (read_srepr)", is_srepr)
+
+
+def _is_student_formula(text: object) -> bool:
+    """Whether ``text`` reads back (:func:`read_srepr`) as a formula over the standardised
+    inputs z_<name>, the only symbols a student formula holds."""
+    try:
+        return all(s.name.startswith("z_") for s in read_srepr(text).free_symbols)
+    except ValueError:
+        return False
+
+
+STORED_FORMULA = Kind("sympy.srepr text of a formula over the inputs z_<name> (read_srepr)", _is_student_formula)
 _STUDENTS = {"gp_val_r2": NUMBER, "gp_test_r2": NUMBER, "gp_length": INTEGER, "gp_seconds": FINITE,
              "gp_program": TEXT, "gp_formula": STORED_FORMULA, "tree_val_r2": NUMBER,
              "tree_test_r2": NUMBER, "tree_seconds": FINITE}
@@ -106,21 +120,21 @@ class DistillationSettings(StudySettings):
         inside=[[], ["feynman_I_14_4"], [SPEC_EXAMPLE]]))
     noise_levels: list[float] = knob([0.0, 0.1, 0.5], NOISE_LEVELS)
     hidden: list[int] = knob([100], WIDTHS)
-    epochs: int = knob(150, COUNT)
+    epochs: int = knob(150, EPOCHS)
     batch_size: int = knob(64, COUNT)
     lr: float = knob(1e-3, POSITIVE)
     weight_decay: float = knob(0.0, NONNEGATIVE)
-    population_size: int = knob(500, Interval(int, 2, None))
-    generations: int = knob(10, COUNT)
+    population_size: int = knob(500, Interval(int, 2, None, limit=100_000))
+    generations: int = knob(10, EPOCHS)
     tournament_size: int = knob(20, COUNT)  # at most population_size
     parsimony_coefficient: float = knob(0.001, NONNEGATIVE)
     function_set: list[str] = knob(["add", "sub", "mul", "div"], ListOf(Options(*symbolic.GP_FUNCTIONS)))
     tree_max_depth: int = knob(6, COUNT)
     cost_dataset: str = knob("concrete", Options(*DATASETS))
-    cost_epochs: int = knob(20, COUNT)
+    cost_epochs: int = knob(20, EPOCHS)
     cost_repeats: int = knob(3, COUNT)
-    cost_outputs: list[int] = knob([1, 10], ListOf(COUNT))
-    n_jobs: int = knob(2, COUNT)
+    cost_outputs: list[int] = knob([1, 10], ListOf(WIDTH))
+    n_jobs: int = knob(2, WORKERS)
 
     PRESETS: ClassVar[dict[str, dict]] = {
         "smoke": dict(datasets=["concrete", "feynman_I_14_4"], lambdas=[0.0, 0.1], dreg_lambdas=[0.1],
@@ -195,8 +209,8 @@ def run_task(configs: list[dict]) -> list[dict]:
             return [symbolic.direct(data, c["seed"], c["gp"], c["tree_max_depth"],
                                     raw_students=c.get("raw_students", False)) for c in configs]
         teachers = list(dict.fromkeys((c["method"], c["lam"]) for c in configs))
-        inputs = symbolic.TeacherInputs.of(data)  # numpy -> torch once, for training and predictions
-        trained = dict(zip(teachers, symbolic.teach(inputs, teachers, first["seed"], **first["teacher"])))
+        inputs = TeacherInputs.of(data)  # numpy -> torch once, for training and predictions
+        trained = dict(zip(teachers, teach(inputs, teachers, first["seed"], **first["teacher"])))
         return [symbolic.distill_teacher(data, trained[(c["method"], c["lam"])], c["seed"], c["gp"],
                                          c["tree_max_depth"], raw_students=c.get("raw_students", False),
                                          inputs=inputs)
@@ -346,14 +360,15 @@ def bridge_table(summary: pd.DataFrame) -> pd.DataFrame:
 def recovery_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Fraction of seeds whose symbolic student equals the ground truth, per dataset with a
     rational ground truth (rows; the Feynman formulas and such formula specs) and teacher
-    (columns; "on y" is the student without a teacher). Empty when no dataset has one."""
+    (columns: ``on_y`` the student without a teacher, ``lambda_0`` the unregularised teacher's,
+    ``<method>_<lambda>`` the others). Empty when no dataset has one."""
     runs = finished(runs)
     if "gp_equals_truth" not in runs:
         return pd.DataFrame()
     block = runs[runs["gp_equals_truth"].notna()]
-    labels = [("on y" if r.kind == "direct" else "lambda=0" if r.method == "base"
-               else f"{r.method} {float(r.lam):g}") for r in block.itertuples()]
-    table = block.assign(teacher=labels, recovered=block["gp_equals_truth"].astype(float))
+    keys = [("on_y" if r.kind == "direct" else "lambda_0" if r.method == "base"
+             else f"{r.method}_{float(r.lam):g}") for r in block.itertuples()]
+    table = block.assign(teacher=keys, recovered=block["gp_equals_truth"].astype(float))
     return table.pivot_table(index="dataset", columns="teacher", values="recovered", sort=False)
 
 
@@ -366,11 +381,15 @@ def snr_correlation(table: pd.DataFrame) -> tuple[float, float]:
     return float(rho), float(p)
 
 
+NO_TEACHER = "no_teacher"  # the method of a direct run (a student fit on y) in a summary
+
+
 def stage_times(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean wall seconds of each stage per teacher method (direct runs: the controls on y)."""
+    """Mean wall seconds of each stage per teacher method (direct runs, the controls on y, have
+    method :data:`NO_TEACHER`)."""
     stages = ["teacher_seconds", "gp_seconds", "tree_seconds", "boost_seconds"]
     runs = finished(runs)
-    frame = runs.assign(method=runs["method"].fillna("none (controls on y)"))
+    frame = runs.assign(method=runs["method"].fillna(NO_TEACHER))
     return frame.groupby(["kind", "method"], sort=False)[stages].mean().reset_index()
 
 
@@ -391,8 +410,8 @@ def formulas(runs: pd.DataFrame, table: pd.DataFrame, digits: int = 3) -> pd.Dat
             run = pick[np.isclose(pick["lam"].astype(float), lam)].iloc[0]
             expr = read_srepr(run["gp_formula"])  # stored with sympy.srepr; never sympify
             rows.append({"dataset": dataset, "teacher": label,
-                         "formula": symbolic.simplify_formula(expr, digits),
-                         "raw_units": (symbolic.simplify_formula(symbolic.to_raw_units(expr, data), digits)
+                         "formula": simplify_formula(expr, digits),
+                         "raw_units": (simplify_formula(to_raw_units(expr, data), digits)
                                        if data.truth is not None else None),
                          "truth": data.truth, "length": int(run["gp_length"]),
                          "test_r2": run["gp_test_r2"]})

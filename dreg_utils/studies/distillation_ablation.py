@@ -1,7 +1,7 @@
 """Why is our Teaching-the-Teacher gain smaller than the paper's? Each candidate reason, measured.
 
 The paper reports that a Jacobian-regularised teacher raises its symbolic student's R^2 by a
-large relative margin, largest on Concrete (``claims.TEACHING_THE_TEACHER``); our chapter
+large relative margin, largest on Concrete (``published.TEACHING_THE_TEACHER``); our chapter
 finds far less. Candidate reasons, each
 a variant of our protocol run on the same seeds (the teacher of a seed and lambda is the same
 network in every variant that keeps its protocol, trained once for all of them):
@@ -29,10 +29,10 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from .. import claims
+from .. import published
 from ..data.regression import DATASETS
 from ..significance import t_interval
-from ..constraints import COUNT, INTERVAL_SEEDS, NONNEGATIVE, ListOf, Options
+from ..constraints import EPOCHS, INTERVAL_SEEDS, NONNEGATIVE, WORKERS, ListOf, Options
 from ..settings import StudySettings, knob
 from ..sweep import local_backend, run_grid
 from ..files import write_table
@@ -55,8 +55,8 @@ class DistillationAblationSettings(StudySettings):
     # 0.0 and at least one lambda > 0: the paper's five otherwise
     lambdas: list[float] = knob(PAPER_LAMBDAS, ListOf(NONNEGATIVE, unique=True, reference=0.0, min_length=2))
     variants: list[str] = knob(["ours", "raw_units", "rough_teacher", "fidelity"], ListOf(Options(*VARIANTS)))
-    rough_epochs: int = knob(600, COUNT)
-    n_jobs: int = knob(2, COUNT)  # worker processes running independent runs side by side
+    rough_epochs: int = knob(600, EPOCHS)
+    n_jobs: int = knob(2, WORKERS)  # worker processes running independent runs side by side
 
     PRESETS: ClassVar[dict[str, dict]] = {
         "smoke": dict(seeds=[0, 1], lambdas=[0.0, 0.1], rough_epochs=40, n_jobs=1),
@@ -136,8 +136,8 @@ def gains(runs: pd.DataFrame, settings: Mapping, confidence: float = 0.95) -> pd
         for dataset in settings.datasets:
             block = per_seed[per_seed["dataset"] == dataset]
             low, high = t_interval(block["gain"].to_numpy(float), confidence)
-            paper = (claims.TEACHING_THE_TEACHER["max_improvement_pct"] if dataset == "concrete"
-                     else claims.TEACHING_THE_TEACHER["mean_improvement_pct"])
+            paper = (published.TEACHING_THE_TEACHER["max_improvement_pct"] if dataset == "concrete"
+                     else published.TEACHING_THE_TEACHER["mean_improvement_pct"])
             rows.append({"variant": variant, "dataset": dataset, "seeds": len(block),
                          "student_r2_base": block["base"].mean(), "student_r2_best": block["best"].mean(),
                          "improvement_pct": block["gain"].mean(), "ci_low": low, "ci_high": high,
@@ -160,51 +160,19 @@ def mean_gains(runs: pd.DataFrame, settings: Mapping, confidence: float = 0.95) 
         low, high = t_interval(means, confidence)
         rows.append({"variant": variant, "datasets": len(settings.datasets), "seeds": len(means),
                      "improvement_pct": means.mean() if means.size else np.nan, "ci_low": low, "ci_high": high,
-                     "paper_improvement_pct": claims.TEACHING_THE_TEACHER["mean_improvement_pct"]})
+                     "paper_improvement_pct": published.TEACHING_THE_TEACHER["mean_improvement_pct"]})
     return pd.DataFrame(rows)
 
 
-def mean_conclusion(table: pd.DataFrame) -> str:
-    """The variant whose mean gain over the datasets comes closest to the paper's +120%."""
+def nearest_paper(table: pd.DataFrame) -> pd.Series | None:
+    """The row of ``table`` (:func:`gains` or :func:`mean_gains`) whose gain is nearest the
+    paper's (None: no row has a gain)."""
     block = table[table["improvement_pct"].notna()]
-    if block.empty:
-        return "No variant has a gain on every dataset."
-    top = block.loc[(block["improvement_pct"] - block["paper_improvement_pct"]).abs().idxmin()]
-    survives = bool(np.isfinite(top["ci_low"]) and top["ci_low"] > 0)
-    return (f"Averaged over {int(top['datasets'])} dataset(s), the variant closest to the paper's "
-            f"+{top['paper_improvement_pct']:.0f}% is {top['variant']}: {top['improvement_pct']:+.0f}% "
-            f"(95% interval {top['ci_low']:+.0f}% to {top['ci_high']:+.0f}% over {int(top['seeds'])} seeds); "
-            "the interval " + ("excludes zero." if survives else "does not exclude zero."))
-
-
-def closest(table: pd.DataFrame, dataset: str = "concrete") -> pd.Series | None:
-    """The row of :func:`gains` on ``dataset`` whose gain is nearest the paper's (None: no gain)."""
-    block = table[(table["dataset"] == dataset) & table["improvement_pct"].notna()]
     if block.empty:
         return None
     return block.loc[(block["improvement_pct"] - block["paper_improvement_pct"]).abs().idxmin()]
 
 
-def conclusion(table: pd.DataFrame, dataset: str = "concrete") -> str:
-    """The variant whose gain on ``dataset`` comes closest to the paper's, and whether its
-    95% interval excludes zero."""
-    top = closest(table, dataset)
-    if top is None:
-        return f"No variant has a gain on {dataset}."
-    survives = top["ci_low"] > 0 if np.isfinite(top["ci_low"]) else False
-    return (f"On {dataset}, the variant closest to the paper's +{top['paper_improvement_pct']:.0f}% is "
-            f"{top['variant']}: {top['improvement_pct']:+.0f}% (95% interval {top['ci_low']:+.0f}% to "
-            f"{top['ci_high']:+.0f}% over {int(top['seeds'])} seeds; lambda = 0 student R2 "
-            f"{top['student_r2_base']:.2f}); the interval "
-            + ("excludes zero." if survives else "does not exclude zero."))
-
-
-def seed_spread(per_seed: pd.DataFrame) -> str:
-    """How much of a mean gain one seed carries: median against mean, and the largest seed's
-    gain with its lambda = 0 student R^2 (a relative gain explodes as that R^2 nears 0)."""
-    if per_seed.empty:
-        return "No seed finished."
-    top = per_seed.loc[per_seed["gain"].idxmax()]
-    return (f"Over {len(per_seed)} seeds the median gain is {per_seed['gain'].median():+.0f}% against a mean of "
-            f"{per_seed['gain'].mean():+.0f}%; the largest, {top['gain']:+.0f}% (seed {int(top['seed'])}), starts "
-            f"from a lambda = 0 student R2 of {top['base']:.2f}.")
+def closest(table: pd.DataFrame, dataset: str = "concrete") -> pd.Series | None:
+    """The row of :func:`gains` on ``dataset`` whose gain is nearest the paper's (None: no gain)."""
+    return nearest_paper(table[table["dataset"] == dataset])

@@ -31,16 +31,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import claims
+from .. import published
 from ..data.mnist import DATASETS, SOURCES, MNISTData, check_source, load_mnist
-from ..constraints import (COUNT, DEVICE, NONNEGATIVE, POSITIVE, SEEDS, WIDTHS, ListOf, Nullable, Options,
+from ..constraints import (COUNT, DEVICE, EPOCHS, NONNEGATIVE, POSITIVE, SEEDS, WIDTHS, ListOf, Nullable, Options,
                            PathTo)
 from ..ensemble import Member, train_group
 from ..metrics import input_gradient_norms, nonfinite_metric, tail_stats
 from ..models import n_parameters
 from ..runs import label_hidden, seed_summary
 from ..settings import StudySettings, knob
-from ..sweep import DIVERGENCE, FINITE, INTEGER, LIST, NUMBER, ResultSchema, run_grid
+from ..sweep import DIVERGENCE, FINITE, INTEGER, NUMBER, ResultSchema, list_of, run_grid
 from ..files import write_table
 from ..train import FitResult, evaluate
 from ..device import resolve_device
@@ -54,17 +54,15 @@ ACTIVATIONS = PAPER_ACTIVATIONS  # the paper's two (Table 3)
 METHODS = methods_for("ensemble")  # any method one vectorised group trains; Table 3's four by default
 PAPER_CAPACITIES = [[32, 16], [128, 64], [256, 128], [512, 256]]
 METRICS = ("test_acc", "ig_mean", "ig_p95", "ig_p99", "ig_max", "ig_p99_over_mean")
-METRIC_LABELS = {"test_acc": "Test Acc (%)", "ig_mean": "IG Mean", "ig_p95": "IG p95",
-                 "ig_p99": "IG p99", "ig_max": "IG Max", "ig_p99_over_mean": "p99/Mean"}
 # Quantile levels stored per run to draw the distribution of g_i: every percent, and the
 # tail above 0.9 on a log grid of 1 - level down to 1e-4.
 QUANTILE_LEVELS = np.unique(np.concatenate([np.linspace(0.0, 1.0, 101), 1.0 - np.logspace(-4, -1, 31)]))
-# What one run's result holds (see :func:`_measure`); a cached record is checked against it.
+# What one run's result holds, exactly (see :func:`_measure`); a cached record is checked against it.
 RESULT_SCHEMA = ResultSchema(
     always={**DIVERGENCE, "train_seconds": FINITE, "group_size": INTEGER},
     finished={**{m: FINITE for m in METRICS}, "ig_p90": FINITE, "train_loss": NUMBER,
               "ig_p99_over_mean": NUMBER,  # NaN where every gradient norm is 0
-              "ig_quantiles": LIST})
+              "ig_quantiles": list_of(list_of(FINITE, 2), len(QUANTILE_LEVELS))})  # [level, g_i quantile]
 MEMBER_KEYS = ("method", "lam", "seed")  # what may differ inside one vectorised group
 TRAINING_KEYS = ("epochs", "batch_size", "lr", "weight_decay")
 
@@ -87,7 +85,8 @@ class MNISTSettings(StudySettings):
     dataset: str = knob("mnist", Options(*DATASETS))
     source: str = knob("auto", Options(*SOURCES))
     # folder with the four IDX files; None reads $DREG_DATA_DIR
-    data_dir: str | None = knob(None, Nullable(PathTo("folder")))
+    data_dir: str | None = knob(None, Nullable(PathTo("folder", exists=True,
+                                                     give="the folder of the four IDX files, or None")))
     n_train: int | None = knob(None, Nullable(COUNT))
     n_test: int | None = knob(None, Nullable(COUNT))
     capacities: list[list[int]] = knob(PAPER_CAPACITIES, ListOf(WIDTHS, unique=True))
@@ -96,7 +95,7 @@ class MNISTSettings(StudySettings):
     methods: list[str] = knob(list(TABLE3_METHODS), ListOf(Options(*METHODS), unique=True))
     seeds: list[int] = knob([0, 1, 2], SEEDS)
     lam: float = knob(1e-2, NONNEGATIVE)
-    epochs: int = knob(8, COUNT)
+    epochs: int = knob(8, EPOCHS)
     batch_size: int = knob(64, COUNT)
     lr: float = knob(1e-3, POSITIVE)
     weight_decay: float = knob(1e-2, NONNEGATIVE)
@@ -290,13 +289,13 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
 
 def paper_value(hidden: str, label: str, metric: str) -> tuple[float, float]:
     """(mean, std) of one Table-3 cell; NaN where the paper has no such cell (std NaN for p99/Mean)."""
-    block = claims.TABLE3.get(tuple(int(w) for w in hidden.split("-")), {})
+    block = published.TABLE3.get(tuple(int(w) for w in hidden.split("-")), {})
     if label not in block:
         return float("nan"), float("nan")
     row = block[label]
     if metric == "ig_p99_over_mean":
         return row[5], float("nan")
-    return row[claims.TABLE3_COLUMNS.index(metric)]
+    return row[published.TABLE3_COLUMNS.index(metric)]
 
 
 def table3(summary: pd.DataFrame) -> pd.DataFrame:

@@ -23,7 +23,8 @@ from ..metrics import input_gradient_norms, tail_stats
 from ..penalties import dreg_penalty
 from ..regulariser import Regulariser
 from ..runs import seed_summary
-from ..constraints import COUNT, DEVICE, NONNEGATIVE, POSITIVE, SEEDS, Interval, ListOf, Nullable, Options
+from ..constraints import (COUNT, DEVICE, EPOCHS, MAX_COUNT, NONNEGATIVE, POSITIVE, SEEDS, WIDTH, Interval, ListOf,
+                           Nullable, Options, Widths)
 from ..settings import StudySettings, knob
 from ..files import write_table
 from ..device import resolve_device
@@ -53,13 +54,13 @@ class OwnModelSettings(StudySettings):
     distribution: str = knob(DEFAULT_PROJECTION, Options(*PROJECTIONS))
     seeds: list[int] = knob([0, 1, 2], SEEDS)
     # two widths: the page's model is 10 -> h1 -> h2 -> 1
-    hidden: list[int] = knob([64, 64], ListOf(COUNT, min_length=2, max_length=2))
-    epochs: int = knob(40, COUNT)
+    hidden: list[int] = knob([64, 64], Widths(WIDTH, min_length=2, max_length=2))
+    epochs: int = knob(40, EPOCHS)
     batch_size: int = knob(64, COUNT)
     lr: float = knob(3e-3, POSITIVE)
     weight_decay: float = knob(0.0, NONNEGATIVE)
-    n_train: int = knob(1000, Interval(int, 2, None))
-    n_test: int = knob(1000, Interval(int, 2, None))
+    n_train: int = knob(1000, Interval(int, 2, None, limit=MAX_COUNT))
+    n_test: int = knob(1000, Interval(int, 2, None, limit=MAX_COUNT))
     noise: float = knob(0.1, NONNEGATIVE)
     device: str = knob("cpu", DEVICE)
 
@@ -125,7 +126,9 @@ def save_runs(runs: pd.DataFrame, folder: str | Path) -> Path:
 def conventions(model: nn.Module, x: torch.Tensor, n_projections: int = 1,
                 generator: torch.Generator | None = None) -> pd.DataFrame:
     """One batch's penalty values under each convention (``model``: a CompactMLP or an
-    nn.Sequential of Linear layers and elementwise activations).
+    nn.Sequential of Linear layers and elementwise activations): per ``convention`` ("jacobian",
+    "jacobianreg", "dreg") its ``value``, ``lambda_factor`` (its lambda for our training objective,
+    in units of our lambda) and ``projections`` (random projections averaged; 0: exact).
 
     Ours: E_b ||J_x f(x_b)||_F^2 (exact), the CR-penalty (1/L) sum_l E_b d_l(x) (DREG eq. 5).
     JacobianReg (Hoffman et al., 2019): v uniform on the unit sphere of R^k, the estimate
@@ -144,8 +147,6 @@ def conventions(model: nn.Module, x: torch.Tensor, n_projections: int = 1,
         estimate += k * float(g.pow(2).sum()) / (x.shape[0] * n_projections)
     dreg = float(dreg_penalty(model, x).detach())
     model.train()
-    rows = [("ours: Jacobian penalty", "E_b ||J||_F^2 (exact)", float(exact.mean()), "lambda"),
-            ("JacobianReg", f"(1/2) E_b k ||v^T J||^2, {n_projections} sphere projection(s)", estimate / 2,
-             "2 x lambda"),
-            ("ours: CR-penalty (DREG)", "(1/L) sum_l E_b d_l(x), eq. 5", dreg, "lambda")]
-    return pd.DataFrame(rows, columns=["convention", "definition", "value", "same objective with"])
+    rows = [("jacobian", float(exact.mean()), 1.0, 0), ("jacobianreg", estimate / 2, 2.0, n_projections),
+            ("dreg", dreg, 1.0, 0)]
+    return pd.DataFrame(rows, columns=["convention", "value", "lambda_factor", "projections"])

@@ -24,7 +24,7 @@ stability compares the across-seed variance of the test MSE with and without DRE
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -38,7 +38,7 @@ from ..claims import (ACC, COMPARISONS, MNIST_CLAIMS, P99, POLY_MAX, POLY_P99, P
 from ..models import n_parameters
 from ..runs import hidden_label, pair_runs
 from ..significance import COLUMNS, holm, min_sign_test_p, paired_tests, relative_reduction_sign_test, welch_test
-from ..constraints import LEVEL, POSITIVE, Interval, Nullable, PathTo
+from ..constraints import LEVEL, MAX_COUNT, POSITIVE, SEED, Interval, Nullable, PathTo
 from ..settings import StudySettings, knob
 from ..vocabulary import LAMBDA_METHODS, finished
 
@@ -65,8 +65,8 @@ class StatisticsSettings(StudySettings):
     synthetic_lam: float = knob(1e-2, POSITIVE)  # DREG strength compared with lambda = 0 on the synthetic families
     alpha: float = knob(0.05, LEVEL)
     confidence: float = knob(0.95, LEVEL)
-    n_boot: int = knob(10_000, Interval(int, 100, None))
-    bootstrap_seed: int = knob(0, Interval(int, 0, None))
+    n_boot: int = knob(10_000, Interval(int, 100, None, limit=MAX_COUNT))
+    bootstrap_seed: int = knob(0, SEED)
 
     PRESETS: ClassVar[dict[str, dict]] = {"smoke": dict(n_boot=2000)}
 
@@ -106,47 +106,6 @@ def synthetic_grid(settings: dict) -> tuple[dict[str, list], int]:
             "hidden": [hidden_label(settings["hidden"])], "activation": [settings["activation"]],
             "epochs": [settings["epochs"]]}
     return grid, len(settings["families"]) * len(settings["lambdas"]) * len(settings["seeds"])
-
-
-def grid_mismatch(runs: pd.DataFrame, grid: dict[str, list], n_runs: int) -> list[str]:
-    """How a runs table differs from the expected grid (empty when it matches): per column the
-    values it has against those expected, and its row count against ``n_runs``."""
-    problems = []
-    for col, values in grid.items():
-        if col not in runs.columns:
-            problems.append(f"no column {col!r}")
-            continue
-        have, want = set(runs[col].tolist()), set(values)
-        if have != want:
-            problems.append(f"{col} is {sorted(have, key=str)}, expected {sorted(want, key=str)}")
-    if len(runs) != n_runs:
-        problems.append(f"{len(runs)} runs, expected {n_runs}")
-    return problems
-
-
-def load_or_run(path: str | Path | None, default_path: str | Path, grid: dict[str, list], n_runs: int,
-                run: Callable[[], pd.DataFrame]) -> tuple[pd.DataFrame, str]:
-    """The runs to analyse and a sentence saying where they came from.
-
-    A given ``path`` is read as it is (a grid other than the profile's is reported, not
-    refused). Otherwise ``default_path`` is read if it holds exactly the profile's grid, and
-    else ``run()`` (the study's cached sweep) produces the table.
-    """
-    if path is not None:
-        runs = read_runs(path)
-        problems = grid_mismatch(runs, grid, n_runs)
-        extra = f" (not the profile's grid: {'; '.join(problems)})" if problems else ""
-        return runs, f"read {path}{extra}"
-    default_path = Path(default_path)
-    if default_path.is_file():
-        runs = read_runs(default_path)
-        problems = grid_mismatch(runs, grid, n_runs)
-        if not problems:
-            return runs, f"read {default_path}"
-        reason = f"{default_path} holds another grid ({'; '.join(problems)})"
-    else:
-        reason = f"{default_path} does not exist"
-    return run(), f"ran the cached sweep because {reason}"
 
 
 # ----------------------------------------------------------------------------- matching and tagging

@@ -33,14 +33,14 @@ import torch
 from scipy import stats as sps
 
 from ..metrics import input_gradient_norms, nonfinite_metric, tail_stats
-from ..constraints import COUNT, DEVICE, NONNEGATIVE, POSITIVE, SEEDS, WIDTHS, ListOf, Options
+from ..constraints import COUNT, DEVICE, EPOCHS, NONNEGATIVE, POSITIVE, SEEDS, WIDTHS, WORKERS, ListOf, Options
 from ..device import resolve_device
 from ..ensemble import Member, train_group
 from ..optimisation import (OBJECTIVES, Objective, cosine, estimate_minimum, gradient_descent, lbfgs,
                             make_objective, surrogate_gradient, uniform)
 from ..runs import label_hidden, seed_summary
 from ..settings import StudySettings, knob
-from ..sweep import DIVERGENCE, FINITE, LIST, NUMBER, ResultSchema, local_backend, run_grid
+from ..sweep import DIVERGENCE, FINITE, FLAG, NUMBER, ResultSchema, list_of, local_backend, run_grid
 from ..files import write_table
 from ..threads import single_threaded
 from ..train import FitResult, evaluate
@@ -54,13 +54,28 @@ ACTIVATIONS = PAPER_ACTIVATIONS  # the two of the DREG paper
 METHODS = methods_for("surrogate")
 OPTIMIZERS = ("gd", "lbfgs")
 TRAJECTORY_STARTS = 6  # starts whose paths are stored for the 2-d trajectory figure
-# What one run's result holds (see :func:`measure`); a cached record is checked against it.
+# What one run's result holds, exactly (see :func:`measure`); a cached record is checked against it.
+# Per optimiser: each start's regret, exit and divergence flags, and the first starts' 2-d paths.
+_START_KINDS = {"regret": list_of(NUMBER), "left": list_of(FLAG), "diverged": list_of(FLAG),
+              "paths": list_of(list_of(list_of(NUMBER, 2)))}
+
+
+def _starts_agree(result: dict) -> str | None:
+    """Why an optimiser's per-start lists of ``result`` differ in length (None: they do not)."""
+    for o in OPTIMIZERS:
+        lengths = {len(result[f"{o}_{k}"]) for k in ("regret", "left", "diverged") if f"{o}_{k}" in result}
+        if len(lengths) > 1:
+            return f"the per-start lists of {o} differ in length ({sorted(lengths)})"
+    return None
+
+
 RESULT_SCHEMA = ResultSchema(
     always={**DIVERGENCE, "train_seconds": FINITE},
     finished={**{m: FINITE for m in ("test_mse", "grad_p99", "grad_mean", "cos_mean", "cos_p5",
                                      "cos_p10", "cos_negative")},
               "grad_p99_over_mean": NUMBER,  # NaN where every gradient norm is 0
-              **{f"{o}_{k}": LIST for o in OPTIMIZERS for k in ("regret", "left", "diverged", "paths")}})
+              **{f"{o}_{k}": kind for o in OPTIMIZERS for k, kind in _START_KINDS.items()}},
+    agree=_starts_agree)
 
 
 @dataclass(frozen=True)
@@ -75,7 +90,7 @@ class SurrogateSettings(StudySettings):
     hidden: list[int] = knob([32, 32], WIDTHS)
     dreg_lam: float = knob(0.03, NONNEGATIVE)
     igp_lam: float = knob(0.03, NONNEGATIVE)
-    epochs: int = knob(60, COUNT)
+    epochs: int = knob(60, EPOCHS)
     batch_size: int = knob(64, COUNT)
     lr: float = knob(3e-3, POSITIVE)
     weight_decay: float = knob(0.0, NONNEGATIVE)
@@ -83,10 +98,10 @@ class SurrogateSettings(StudySettings):
     n_test: int = knob(1024, COUNT)
     n_starts: int = knob(32, COUNT)
     gd_step: float = knob(0.01, POSITIVE)
-    gd_steps: int = knob(200, COUNT)
-    lbfgs_steps: int = knob(25, COUNT)
+    gd_steps: int = knob(200, EPOCHS)
+    lbfgs_steps: int = knob(25, EPOCHS)
     device: str = knob("cpu", DEVICE)  # training only; the optimisation runs on the CPU
-    n_jobs: int = knob(2, COUNT)  # worker processes, one (objective, activation) group each; 1: this process
+    n_jobs: int = knob(2, WORKERS)  # worker processes, one (objective, activation) group each; 1: this process
 
     PRESETS: ClassVar[dict[str, dict]] = {
         "smoke": dict(objectives=["rosenbrock", "piecewise"], seeds=[0], hidden=[16, 16], epochs=15,
@@ -284,7 +299,10 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     return seed_summary(runs, ["objective", "activation", "method"], metrics, sort=True)
 
 
-def correlations(runs: pd.DataFrame, predictors: tuple[str, ...] = ("grad_p99_over_mean", "test_mse"),
+PREDICTORS = ("grad_p99_over_mean", "test_mse")  # the quantity DREG targets, and the yardstick
+
+
+def correlations(runs: pd.DataFrame, predictors: tuple[str, ...] = PREDICTORS,
                  outcomes: tuple[str, ...] = OUTCOMES) -> pd.DataFrame:
     """Spearman rank correlation of each predictor with each outcome across the surrogates of
     one objective (all methods, activations and seeds pooled). A good predictor of downstream
@@ -322,36 +340,44 @@ def versus_base(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def verdict(corr: pd.DataFrame, versus: pd.DataFrame, threshold: float = 0.3) -> list[str]:
-    """Plain-language findings computed from the numbers.
+PREDICTS_RHO = 0.3  # ours: |rho| at which a predictor "predicts" regret (or the opposite)
+WORTH_MAX_MSE_CHANGE_PCT = 50.0  # ours: the median test-MSE rise a regulariser worth it may cost
+REGRET_OUTCOMES = ("gd_regret_median", "lbfgs_regret_median")
 
-    (1) Does a low p99/mean predict good downstream behaviour? Per objective, the Spearman
-    rho of p99/mean with the median regret of each optimiser: "predicts" when rho >=
-    ``threshold``, "opposite" when rho <= -``threshold``, else "no clear relation"; the same for
-    test MSE as the yardstick. (2) Is each regulariser worth its accuracy cost? Counted over
-    (objective, activation) cells: how often it lowers the median regret of both optimisers,
-    and its median test-MSE change.
-    """
-    def reading(rho: float) -> str:
-        if not np.isfinite(rho):
-            return "undefined"
-        return "predicts" if rho >= threshold else "opposite" if rho <= -threshold else "no clear relation"
 
-    lines = []
-    for predictor, label in (("grad_p99_over_mean", "p99/mean"), ("test_mse", "test MSE")):
-        for outcome, opt in (("gd_regret_median", "GD"), ("lbfgs_regret_median", "L-BFGS")):
-            block = corr[(corr["predictor"] == predictor) & (corr["outcome"] == outcome)]
-            parts = [f"{r.objective} rho={r.rho:+.2f} ({reading(r.rho)})" for r in block.itertuples()]
-            hits = int((block["rho"] >= threshold).sum())
-            lines.append(f"{label} vs {opt} regret: predicts in {hits}/{len(block)} objectives - "
-                         + "; ".join(parts))
-    for method, block in versus.groupby("method", sort=False):
-        both = ((block["gd_regret_diff"] < 0) & (block["lbfgs_regret_diff"] < 0)).sum()
-        worse = ((block["gd_regret_diff"] > 0) & (block["lbfgs_regret_diff"] > 0)).sum()
+def regret_predictors(corr: pd.DataFrame, threshold: float = PREDICTS_RHO) -> pd.DataFrame:
+    """Does a low p99/mean (or test MSE, the yardstick) predict a low regret? The rows of
+    :func:`correlations` with each optimiser's median regret, each with its ``relation``:
+    "predicts" when rho >= ``threshold``, "opposite" when rho <= -``threshold``, "none" between,
+    "undefined" where rho is NaN."""
+    block = corr[corr["outcome"].isin(REGRET_OUTCOMES)]
+    relation = np.select([~np.isfinite(block["rho"]), block["rho"] >= threshold, block["rho"] <= -threshold],
+                         ["undefined", "predicts", "opposite"], "none")
+    return block[["predictor", "outcome", "objective", "rho"]].assign(relation=relation)
+
+
+def method_worth(versus: pd.DataFrame, max_mse_change: float = WORTH_MAX_MSE_CHANGE_PCT) -> pd.DataFrame:
+    """Is each regulariser worth its accuracy cost? Per method, over the (objective, activation)
+    cells of :func:`versus_base`: ``cells``, ``lower_both`` and ``higher_both`` (cells where it
+    lowers, or raises, the median regret of both optimisers), the median test-MSE and p99/mean
+    changes (%), and ``worth``: "worth_it" when it lowers both in most cells at a median test-MSE
+    rise below ``max_mse_change``, else "not_worth_it" when it raises both at least as often,
+    else "mixed"."""
+    rows = []
+    for method, block in versus.groupby("method", sort=False) if not versus.empty else ():
+        both = int(((block["gd_regret_diff"] < 0) & (block["lbfgs_regret_diff"] < 0)).sum())
+        worse = int(((block["gd_regret_diff"] > 0) & (block["lbfgs_regret_diff"] > 0)).sum())
         mse = block["test_mse_change_pct"].median()
-        worth = ("worth it" if both > len(block) / 2 and mse < 50 else
-                 "not worth it" if worse >= both else "mixed")
-        lines.append(f"{method.upper()} vs BASE: lower regret under both optimisers in {both}/{len(block)} "
-                     f"cells, higher under both in {worse}/{len(block)}; median test-MSE change {mse:+.0f}%, "
-                     f"median p99/mean change {block['p99_over_mean_change_pct'].median():+.0f}%: {worth}")
-    return lines
+        worth = ("worth_it" if both > len(block) / 2 and mse < max_mse_change else
+                 "not_worth_it" if worse >= both else "mixed")
+        rows.append({"method": method, "cells": len(block), "lower_both": both, "higher_both": worse,
+                     "median_test_mse_change_pct": mse,
+                     "median_p99_over_mean_change_pct": block["p99_over_mean_change_pct"].median(),
+                     "worth": worth})
+    return pd.DataFrame(rows, columns=["method", "cells", "lower_both", "higher_both", "median_test_mse_change_pct",
+                                       "median_p99_over_mean_change_pct", "worth"])
+
+
+def true_regret(starts: pd.DataFrame) -> pd.Series:
+    """The median regret of each optimiser driven by the true gradient, per (objective, optimizer)."""
+    return starts[starts["method"] == "true"].groupby(["objective", "optimizer"])["regret"].median()

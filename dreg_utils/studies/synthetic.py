@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import claims
+from .. import claims, published
 from ..data.synthetic import FAMILIES, Splits, make_family
 from ..device import resolve_device
 from ..ensemble import Member, train_group
@@ -25,7 +25,7 @@ from ..metrics import input_gradient_norms, local_linearity_error, nonfinite_met
 from ..penalties import dreg_penalty
 from ..activations import ACTIVATIONS
 from ..runs import label_hidden, seed_summary
-from ..constraints import COUNT, DEVICE, LAMBDAS, NONNEGATIVE, POSITIVE, SEEDS, WIDTHS, ListOf, Options
+from ..constraints import COUNT, DEVICE, EPOCHS, LAMBDAS, NONNEGATIVE, POSITIVE, SEEDS, WIDTHS, ListOf, Options
 from ..settings import StudySettings, knob
 from ..sweep import DIVERGENCE, FINITE, NUMBER, ResultSchema, run_grid
 from ..files import write_table
@@ -62,7 +62,7 @@ class SyntheticSettings(StudySettings):
     seeds: list[int] = knob([0, 1, 2], SEEDS)
     hidden: list[int] = knob([64, 64], WIDTHS)
     activation: str = knob("relu", Options(*ACTIVATIONS))
-    epochs: int = knob(60, COUNT)
+    epochs: int = knob(60, EPOCHS)
     batch_size: int = knob(64, COUNT)
     lr: float = knob(1e-3, POSITIVE)
     weight_decay: float = knob(1e-2, NONNEGATIVE)
@@ -183,22 +183,22 @@ def _at(summary: pd.DataFrame, family: str, lam: float) -> pd.Series:
     return rows.iloc[0]
 
 
+TABLE1_METRICS = ("grad_mean", "grad_p90", "grad_p99", "grad_max", "grad_p99_over_mean", "test_mse")
+
+
 def table1(summary: pd.DataFrame, family: str = "piecewise", lam: float = 1e-2) -> pd.DataFrame:
-    """Table 1: sensitivity statistics at lambda = 0 and ``lam``, with the paper's values."""
+    """Table 1: sensitivity statistics (``metric``: one of :data:`TABLE1_METRICS`) at lambda = 0
+    (``lambda_0``) and ``lam`` (``lambda_ref``), their ratio, and the paper's values."""
     base, reg = _at(summary, family, 0.0), _at(summary, family, lam)
     rows = []
-    for metric, label in [("grad_mean", "mean ||grad f||"), ("grad_p90", "p90 ||grad f||"),
-                          ("grad_p99", "p99 ||grad f||"), ("grad_max", "max ||grad f||"),
-                          ("grad_p99_over_mean", "p99/mean"), ("test_mse", "test MSE")]:
-        p = claims.TABLE1_PIECEWISE.get(metric.replace("grad_", ""))
+    for metric in TABLE1_METRICS:
+        p = published.TABLE1_PIECEWISE.get(metric.replace("grad_", ""))
         paper_ratio = (p[0] / p[1] if p else
-                       claims.TABLE1_MAX_RATIO if metric == "grad_max" else np.nan)
-        rows.append({"metric": label, "lambda_0": base[metric], "lambda_ref": reg[metric],
+                       published.TABLE1_MAX_RATIO if metric == "grad_max" else np.nan)
+        rows.append({"metric": metric, "lambda_0": base[metric], "lambda_ref": reg[metric],
                      "ratio_ours": base[metric] / reg[metric], "paper_lambda_0": p[0] if p else np.nan,
                      "paper_lambda_ref": p[1] if p else np.nan, "ratio_paper": paper_ratio})
-    table = pd.DataFrame(rows)
-    table.attrs["labels"] = {"lambda_ref": f"lambda={lam:g}", "paper_lambda_ref": f"paper lambda={lam:g}"}
-    return table
+    return pd.DataFrame(rows)
 
 
 def percent_reduction(before: float, after: float) -> float:
@@ -213,7 +213,7 @@ def percent_change(before: float, after: float) -> float:
 
 
 def table2(summary: pd.DataFrame, lam: float = 1e-2) -> pd.DataFrame:
-    """Table 2 per family, ours and the paper's (:func:`claims.table2_paper`): the test-MSE
+    """Table 2 per family, ours and the paper's (:func:`published.table2_paper`): the test-MSE
     change (+ = higher) and the p90 reduction (+ = lower), in percent, and our proxy reduction.
 
     Families whose runs at lambda = 0 or at ``lam`` all diverged have no row (the summary's
@@ -225,7 +225,7 @@ def table2(summary: pd.DataFrame, lam: float = 1e-2) -> pd.DataFrame:
         if not (np.isclose(block["lam"], 0.0).any() and np.isclose(block["lam"], lam).any()):
             continue
         base, reg = _at(summary, family, 0.0), _at(summary, family, lam)
-        ref = claims.table2_paper(family)
+        ref = published.table2_paper(family)
         rows.append({"family": family,
                      "test_mse_change_pct": percent_change(base["test_mse"], reg["test_mse"]),
                      "paper_test_mse_change_pct": ref["test_mse_change_pct"],
@@ -252,7 +252,7 @@ def stability_plateau(summary: pd.DataFrame, mse_tolerance: float = 0.05) -> pd.
     Over that range (the "stability plateau") sensitivity falls at no real accuracy cost;
     the table gives the p90 reduction reached at its upper end. A model whose mean
     gradient norm fell below ``COLLAPSE_FRACTION`` of the baseline's predicts a
-    near-constant; the note column flags it, since its "plateau" only means the
+    near-constant; ``collapsed`` flags it, since its "plateau" only means the
     baseline was no better than a constant.
     """
     rows = []
@@ -265,5 +265,6 @@ def stability_plateau(summary: pd.DataFrame, mse_tolerance: float = 0.05) -> pd.
         rows.append({"family": family, "plateau_lambda": top["lam"],
                      "plateau_p90_reduction_pct": percent_reduction(base["grad_p90"], top["grad_p90"]),
                      "plateau_test_mse_change_pct": percent_change(base["test_mse"], top["test_mse"]),
-                     "note": "model collapsed to a near-constant" if collapsed else ""})
-    return pd.DataFrame(rows)
+                     "collapsed": bool(collapsed)})
+    return pd.DataFrame(rows, columns=["family", "plateau_lambda", "plateau_p90_reduction_pct",
+                                       "plateau_test_mse_change_pct", "collapsed"])

@@ -23,12 +23,12 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from .. import claims
+from .. import claims, published
 from ..activations import ACTIVATIONS
 from ..data.synthetic import FAMILIES
 from ..runs import hidden_label, label_hidden
 from ..significance import t_interval
-from ..constraints import COUNT, DEVICE, INTERVAL_SEEDS, NONNEGATIVE, POSITIVE, WIDTHS, ListOf, Options
+from ..constraints import COUNT, DEVICE, EPOCHS, INTERVAL_SEEDS, NONNEGATIVE, POSITIVE, WIDTHS, WORKERS, ListOf, Options
 from ..device import resolve_device
 from ..settings import StudySettings, knob
 from ..sweep import local_backend, run_grid
@@ -45,7 +45,7 @@ class AblationSettings(StudySettings):
     lam: float = knob(1e-2, POSITIVE)  # the base protocol's strength (the paper's Table-2 lambda)
     activation: str = knob("relu", Options(*ACTIVATIONS))
     hidden: list[int] = knob([64, 64], WIDTHS)
-    epochs: int = knob(60, COUNT)
+    epochs: int = knob(60, EPOCHS)
     target_scale: float = knob(1.0, POSITIVE)
     noise: float = knob(0.1, NONNEGATIVE)
     batch_size: int = knob(64, COUNT)
@@ -55,11 +55,11 @@ class AblationSettings(StudySettings):
     # The variants of each factor ([] leaves a factor out).
     activations: list[str] = knob(["poly", "tanh"], ListOf(Options(*ACTIVATIONS), empty=True))
     widths: list[list[int]] = knob([[32, 32], [256, 256]], ListOf(WIDTHS, empty=True))
-    epoch_counts: list[int] = knob([200], ListOf(COUNT, empty=True))
+    epoch_counts: list[int] = knob([200], ListOf(EPOCHS, empty=True))
     target_scales: list[float] = knob([0.3, 0.1], ListOf(POSITIVE, empty=True))
     noises: list[float] = knob([0.0], ListOf(NONNEGATIVE, empty=True))
     lams: list[float] = knob([3e-2, 1e-1], ListOf(POSITIVE, empty=True))
-    n_jobs: int = knob(2, COUNT)  # worker processes, one (variant, family) group each; 1: this process
+    n_jobs: int = knob(2, WORKERS)  # worker processes, one (variant, family) group each; 1: this process
 
     PRESETS: ClassVar[dict[str, dict]] = {
         "smoke": dict(families=["smooth", "sparse"], seeds=[0, 1], hidden=[16, 16], epochs=3,
@@ -137,7 +137,7 @@ def reductions(runs: pd.DataFrame, settings: Mapping, confidence: float = 0.95) 
             rows.append({"factor": factor, "value": str(value), "family": family, "pairs": len(pairs),
                          "p90_reduction_pct": cut.mean(), "ci_low": low, "ci_high": high,
                          "test_mse_change_pct": mse.mean(),
-                         "paper_p90_reduction_pct": claims.TABLE2_PERCENT[family]["p90"]})
+                         "paper_p90_reduction_pct": published.TABLE2_PERCENT[family]["p90"]})
     return pd.DataFrame(rows)
 
 
@@ -154,19 +154,8 @@ def closest(table: pd.DataFrame) -> pd.DataFrame:
 NEAR_PAPER_POINTS = 15.0  # ours: a variant is "near the paper" within this mean gap (points)
 
 
-def conclusion(summary: pd.DataFrame, mse_tolerance: float = claims.TABLE2_MSE_TOLERANCE) -> str:
-    """One sentence on :func:`closest`'s table: the variant nearest the paper's reductions, and
-    whether any variant comes within ``NEAR_PAPER_POINTS`` of them at a test MSE at most
-    ``mse_tolerance`` percent worse (the paper's "negligible MSE change")."""
-    top = summary.iloc[0]
-    near = summary[(summary["mean_gap_to_paper"] <= NEAR_PAPER_POINTS)
+def near_paper(summary: pd.DataFrame, mse_tolerance: float = claims.TABLE2_MSE_TOLERANCE) -> pd.DataFrame:
+    """The rows of :func:`closest`'s table within ``NEAR_PAPER_POINTS`` of the paper's reductions
+    at a test MSE at most ``mse_tolerance`` percent worse (the paper's "negligible MSE change")."""
+    return summary[(summary["mean_gap_to_paper"] <= NEAR_PAPER_POINTS)
                    & (summary["mean_test_mse_change_pct"] <= mse_tolerance)]
-    lead = (f"Closest to the paper: {top['factor']} = {top['value']} (mean p90 reduction "
-            f"{top['mean_p90_reduction_pct']:.1f}%, {top['mean_gap_to_paper']:.1f} points from the paper's "
-            f"per-family numbers on average, test MSE {top['mean_test_mse_change_pct']:+.1f}%). ")
-    if near.empty:
-        return lead + (f"No variant comes within {NEAR_PAPER_POINTS:g} points of the paper's reductions "
-                       f"while keeping the test MSE within {mse_tolerance:g}%.")
-    names = ", ".join(f"{r.factor} = {r.value}" for r in near.itertuples())
-    return lead + (f"Within {NEAR_PAPER_POINTS:g} points of the paper at a test MSE at most "
-                   f"{mse_tolerance:g}% worse: {names}.")

@@ -11,7 +11,7 @@ import torch
 
 from ..data.regression import load_dataset
 from ..models import CompactMLP
-from ..sweep import FINITE, LIST, ResultSchema, run_grid
+from ..sweep import FINITE, INTEGER, TEXT, ResultSchema, list_of, record_of, run_grid
 from ..files import write_table
 from ..threads import single_threaded
 from ..train import fit
@@ -20,8 +20,10 @@ from .distillation import validate
 
 COST_METHODS = methods_for("teacher")  # every penalty a teacher can train with
 STUDY_VERSION = "3"  # in the cache key; bump when teacher_cost changes what it returns
-# What the one run's result holds; a cached record is checked against it.
-RESULT_SCHEMA = ResultSchema(always={"rows": LIST, "wall_seconds": FINITE})
+# What the one run's result holds, exactly (rows: see teacher_cost); a cached record is checked against it.
+RESULT_SCHEMA = ResultSchema(always={"rows": list_of(record_of({"outputs": INTEGER, "method": TEXT, "seconds": FINITE,
+                                                                 "ratio_to_base": FINITE})),
+                                     "wall_seconds": FINITE})
 
 
 def teacher_cost(dataset: str, hidden: list[int], epochs: int, batch_size: int,
