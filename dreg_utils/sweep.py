@@ -15,9 +15,9 @@ one list.
 A record read back is used only when it is a regular file of at most
 :data:`MAX_RECORD_BYTES` (never a FIFO or a device, which could block or never end), whole,
 of this configuration and study version, and its result fits its study's
-:class:`ResultSchema` (exactly the fields a run's result holds and their kinds, finite
-metrics unless the run diverged) and names none of the configuration's keys (so a row's
-settings always come from its configuration); otherwise, whatever is wrong with it, the run
+:class:`~dreg_utils.schema.ResultSchema` (exactly the fields a run's result holds and their
+kinds, finite metrics unless the run diverged) and names none of the configuration's keys (so a
+row's settings always come from its configuration); otherwise, whatever is wrong with it, the run
 is recomputed, with one warning on the ``dreg_utils.sweep`` logger naming the file and the
 reason, and the new record replaces whatever was at that path (the rename replaces a FIFO's
 or a link's directory entry, never writing into it). A directory at a record's path is not
@@ -40,14 +40,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import stat
-import sys
 import time
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -56,6 +53,7 @@ from tqdm import tqdm
 from . import __version__
 from .extras import require
 from .files import atomic_write_text
+from .schema import Schema
 from .validation import check_choice, check_int
 
 BACKENDS = ("serial", "joblib", "dask")
@@ -64,92 +62,6 @@ STALE_TMP_SECONDS = 600.0  # a temporary cache file this old is left over from a
 MAX_RECORD_BYTES = 32 * 2**20  # a cache record larger than this is not read (nor written)
 RESERVED = ("run_key", "cached")  # columns run_grid adds to every row
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Kind:
-    """What one field of a run's result must be: ``name`` (for messages) and ``accepts``."""
-
-    name: str
-    accepts: Callable[[object], bool]
-
-
-def _is_number(value: object) -> bool:
-    """A float, or an int that a float can hold (a 400-digit integer is not a metric)."""
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, float) or (isinstance(value, int) and abs(value) <= sys.float_info.max)
-
-
-FINITE = Kind("a finite number", lambda v: _is_number(v) and math.isfinite(v))
-NUMBER = Kind("a number (NaN allowed)", _is_number)
-INTEGER = Kind("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2**63)
-TEXT = Kind("a string", lambda v: isinstance(v, str))
-FLAG = Kind("true or false", lambda v: isinstance(v, bool))
-LIST = Kind("a list", lambda v: isinstance(v, list))
-
-
-def or_none(kind: Kind) -> Kind:
-    """``kind``, or null."""
-    return Kind(f"{kind.name} or null", lambda v: v is None or kind.accepts(v))
-
-
-def list_of(kind: Kind, length: int | None = None) -> Kind:
-    """A list whose items are each ``kind`` (and, when given, ``length`` of them)."""
-    count = "" if length is None else f"{length} "
-    return Kind(f"a list of {count}items each {kind.name}",
-                lambda v: isinstance(v, list) and (length is None or len(v) == length)
-                and all(kind.accepts(item) for item in v))
-
-
-def record_of(fields: Mapping[str, Kind]) -> Kind:
-    """An object with exactly ``fields``, each of its kind."""
-    shown = ", ".join(f"{name}: {kind.name}" for name, kind in fields.items())
-    return Kind(f"an object {{{shown}}}",
-                lambda v: isinstance(v, dict) and set(v) == set(fields)
-                and all(kind.accepts(v[name]) for name, kind in fields.items()))
-
-
-# The divergence fields of a trained run (dreg_utils.train.FitResult.divergence).
-DIVERGENCE = {"diverged": FLAG, "diverged_step": or_none(INTEGER), "diverged_epoch": or_none(INTEGER),
-              "diverged_reason": or_none(TEXT)}
-
-
-@dataclass(frozen=True)
-class ResultSchema:
-    """The fields of one run's result, declared once by its study: ``always`` in every result,
-    ``finished`` as well unless the result has ``diverged`` true, ``optional`` where the run
-    has them. Every declared field present must be of its kind, and no other key is allowed
-    (so a record cannot add a column, nor one the study inserts itself). ``agree``, when given,
-    says why the fields of a result that fits them disagree with each other (None: they agree)."""
-
-    always: Mapping[str, Kind]
-    finished: Mapping[str, Kind] = field(default_factory=dict)
-    optional: Mapping[str, Kind] = field(default_factory=dict)
-    agree: Callable[[dict], str | None] | None = None
-
-    def problem(self, result: object) -> str | None:
-        """Why ``result`` does not fit (the first field missing, of the wrong kind, or not
-        declared, then ``agree``'s reason), or None."""
-        if not isinstance(result, dict):
-            return f"the result is {type(result).__name__}, not an object"
-        groups = [(self.always, True), (self.finished, result.get("diverged") is not True),
-                  (self.optional, False)]
-        for fields, required in groups:
-            for name, kind in fields.items():
-                if name not in result:
-                    if required:
-                        return f"field {name!r} is missing"
-                elif not kind.accepts(result[name]):
-                    return f"field {name!r} is {result[name]!r:.60}, not {kind.name}"
-        declared = {*self.always, *self.finished, *self.optional}
-        unknown = [name for name in result if name not in declared]
-        if unknown:
-            return f"field {unknown[0]!r:.60} is not one of the study's result fields"
-        return self.agree(result) if self.agree else None
-
-
-Schema = ResultSchema | Callable[[dict], ResultSchema] | None  # one schema, or one per configuration
 
 
 def _problem(schema: Schema, config: dict, result: object) -> str | None:

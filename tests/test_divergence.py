@@ -9,7 +9,7 @@ import torch
 
 from dreg_utils.book import mnist_text
 from dreg_utils.studies import mnist as mnist_study
-from dreg_utils.studies import distillation as sr_study
+from dreg_utils.studies import distillation_tables as sr_tables
 from dreg_utils import symbolic_regression as symbolic
 from dreg_utils.studies import synthetic as synthetic_study
 from dreg_utils.data.mnist import MNISTData
@@ -230,7 +230,7 @@ def test_a_diverged_teacher_gives_a_row_and_a_status_in_the_sr_summary():
     key = {"dataset": data.name, "noise": None, "kind": "distill", "seed": 0}
     runs = pd.DataFrame([{**key, "method": "base", "lam": 0.0, **bad},
                          {**key, "method": "jacobian", "lam": 0.1, **good}])
-    summary = sr_study.summarize(runs).set_index("method")
+    summary = sr_tables.summarize(runs).set_index("method")
     assert summary["status"].to_dict() == {"base": "diverged (1/1)", "jacobian": "ok"}
     assert summary.loc["jacobian", "gp_test_r2"] == pytest.approx(good["gp_test_r2"])
     assert summary.loc["base", "n_seeds"] == 0 and np.isnan(summary.loc["base", "gp_test_r2"])

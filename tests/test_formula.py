@@ -13,8 +13,9 @@ from gplearn.functions import _function_map
 
 from dreg_utils import formulas
 from dreg_utils import symbolic_regression as symbolic
-from dreg_utils.data.formula import (MAX_EXPONENT, is_srepr, parse_formula, parse_formula_spec,
-                                     range_points, read_srepr)
+from dreg_utils.data.formula import parse_formula, parse_formula_spec, range_points
+from dreg_utils.data.formula_bounds import MAX_EXPONENT
+from dreg_utils.data.stored_formula import is_srepr, read_srepr
 from dreg_utils.studies.distillation import DistillationSettings
 
 
@@ -51,7 +52,8 @@ def test_numbers_beyond_the_bounds_are_refused(text, message):
 
 CHILD = """
 import signal, sys
-from dreg_utils.data.formula import parse_formula_spec, read_srepr
+from dreg_utils.data.formula import parse_formula_spec
+from dreg_utils.data.stored_formula import read_srepr
 def stop(*_):
     raise SystemExit("TIMEOUT: still computing after 10 s")
 signal.signal(signal.SIGALRM, stop)

@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from dreg_utils.book import parameters
 from dreg_utils.book import runner as notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,21 +40,21 @@ print(json.dumps({"profile": profile, "epochs": epochs}))
 ])
 def test_parse_param_splits_name_and_the_value_as_written(text, expected):
     """The value stays text: each page reads it by its declared type (test_runner_params.py)."""
-    assert notebooks.parse_param(text) == expected
+    assert parameters.parse_param(text) == expected
 
 
 @pytest.mark.parametrize("text", ["epochs", "=3", "two words=3"])
 def test_parse_param_rejects_malformed(text):
     with pytest.raises(ValueError, match="write NAME=VALUE"):
-        notebooks.parse_param(text)
+        parameters.parse_param(text)
 
 
 def test_parse_params_refuses_a_parameter_given_twice():
     """Before: --param lam=0.1 --param lam=0.2 ran with 0.2, silently."""
-    assert notebooks.parse_params(["lam=0.1", "epochs=3"]) == {"lam": "0.1", "epochs": "3"}
+    assert parameters.parse_params(["lam=0.1", "epochs=3"]) == {"lam": "0.1", "epochs": "3"}
     with pytest.raises(ValueError, match=r"^--param lam is given twice \(lam='0.1' and lam=' 0.2'\); "
                                          r"give each parameter once$"):
-        notebooks.parse_params(["lam=0.1", "epochs=3", " lam= 0.2"])
+        parameters.parse_params(["lam=0.1", "epochs=3", " lam= 0.2"])
 
 
 def test_execute_injects_parameters_and_adds_the_rerun_note(tmp_path):
@@ -96,10 +97,10 @@ def test_command_line_rejects_a_malformed_param(tmp_path):
 def test_parameter_names_reads_the_parameters_cell(tmp_path):
     source = tmp_path / "07_tiny.md"
     source.write_text(TINY)
-    assert notebooks.parameter_names(source) == ["profile", "epochs"]
+    assert parameters.parameter_names(source) == ["profile", "epochs"]
     source.write_text(TINY.replace(":tags: [parameters]\n", ""))
     with pytest.raises(ValueError, match="has no cell tagged 'parameters'"):
-        notebooks.parameter_names(source)
+        parameters.parameter_names(source)
 
 
 @pytest.mark.parametrize("typo", ["epoch", "nonsense"])

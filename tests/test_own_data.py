@@ -11,6 +11,7 @@ from dreg_utils.data.regression import (check_dataset, formula_spec, from_arrays
                                         load_dataset)
 from dreg_utils.settings import PROFILES
 from dreg_utils.studies import distillation as study
+from dreg_utils.studies import distillation_tables as study_tables
 from dreg_utils.studies.distillation import DistillationSettings
 
 SPEC = "x0**2 + sin(x1); x0 in [-2, 2]; x1 in [0, 3]"
@@ -197,10 +198,10 @@ def test_the_study_runs_a_formula_spec(tmp_path):
         dreg_lambdas=[], hidden=[8], epochs=1, population_size=20, generations=1, tournament_size=5))
     runs = study.run_runs(s, s["datasets"], [0.1], tmp_path, "runs", progress=False)
     assert len(runs) == 3 and runs["gp_clean_r2"].notna().all()
-    table = study.dataset_table(study.summarize(runs))
+    table = study_tables.dataset_table(study_tables.summarize(runs))
     assert list(table["dataset"]) == s["datasets"]
-    assert list(study.recovery_table(runs).index) == s["datasets"]
-    found = study.formulas(runs, table)
+    assert list(study_tables.recovery_table(runs).index) == s["datasets"]
+    found = study_tables.formulas(runs, table)
     assert found["truth"].map(sympy.srepr).nunique() == 1 and found["raw_units"].notna().all()
 
 

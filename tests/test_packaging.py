@@ -20,7 +20,7 @@ PACKAGE = ROOT / "dreg_utils"
 IMPORT_NAME = {"scikit-learn": "sklearn", "pyyaml": "yaml", "jupyter-book": "jupyter_book",
                "sphinxcontrib-bibtex": "sphinxcontrib", "sphinx-mathjax-offline": "sphinx_mathjax_offline"}
 # Book support that needs the `book` extra by design (it says so when that is missing).
-BOOK_ONLY = {"dreg_utils.book.runner"}
+BOOK_ONLY = {"dreg_utils.book.runner", "dreg_utils.book.parameters"}
 # Packages the `book` extra brings in besides its own list (jupyter-book's and ipykernel's).
 BOOK_TRANSITIVE = {"sphinx", "myst_nb", "IPython", "jupyter_book"}
 

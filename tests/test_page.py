@@ -16,7 +16,7 @@ from dreg_utils import claims  # noqa: E402
 from dreg_utils.book import (distillation_text, mnist_text, performance_text, scorecard,  # noqa: E402
                              statistics_text, surrogate_figures, synthetic_text)
 from dreg_utils.book.page import Chapter, open_chapter  # noqa: E402
-from dreg_utils.studies import distillation, mnist, performance, statistics  # noqa: E402
+from dreg_utils.studies import distillation, distillation_tables, mnist, performance, statistics  # noqa: E402
 from dreg_utils.studies.statistics_inputs import Inputs  # noqa: E402
 from dreg_utils.studies.synthetic import SyntheticSettings  # noqa: E402
 
@@ -119,10 +119,10 @@ def test_statistics_inputs_read_the_given_tables(tmp_path):
 
 def test_snr_correlation_is_spearmans_and_nan_below_three_datasets():
     table = pd.DataFrame({"snr_proxy": [1.0, 2.0, 3.0, 4.0], "gain_r2": [0.4, 0.3, 0.2, 0.35]})
-    rho, p = distillation.snr_correlation(table)
+    rho, p = distillation_tables.snr_correlation(table)
     ranks_x, ranks_y = np.array([1, 2, 3, 4]), np.array([4, 2, 1, 3])
     assert rho == pytest.approx(np.corrcoef(ranks_x, ranks_y)[0, 1]) and 0 < p < 1
-    assert all(math.isnan(v) for v in distillation.snr_correlation(table.head(2)))
+    assert all(math.isnan(v) for v in distillation_tables.snr_correlation(table.head(2)))
 
 
 def test_load_datasets_gives_each_dataset_of_the_settings_with_its_noise():

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dreg_utils.book import runner
+from dreg_utils.book import parameters, runner
 from dreg_utils.settings import parse_value
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,13 +73,13 @@ def test_parse_value_refuses_a_type_it_cannot_read():
 def test_a_page_reads_each_value_by_its_knob_type():
     """Before: YAML 1.1 read epochs=010 as 8, 1:30 as 90 (base 60), lam=0x10 as 16, dataset=no as False."""
     source = ROOT / MNIST
-    assert runner.read_parameters(source, {"dataset": "no"}) == {"dataset": "no"}
-    values = runner.read_parameters(source, {"epochs": "10", "lam": "1e-3", "n_train": "None",
+    assert parameters.read_parameters(source, {"dataset": "no"}) == {"dataset": "no"}
+    values = parameters.read_parameters(source, {"epochs": "10", "lam": "1e-3", "n_train": "None",
                                              "capacities": "[[32, 16]]", "results_dir": "/tmp/r"})
     assert values == {"epochs": 10, "lam": 1e-3, "n_train": None, "capacities": [[32, 16]], "results_dir": "/tmp/r"}
     for name, text in [("epochs", "010"), ("epochs", "1:30"), ("lam", "0x10")]:
         with pytest.raises(ValueError, match=f"{name}='{text}' is not valid"):
-            runner.read_parameters(source, {name: text})
+            parameters.read_parameters(source, {name: text})
 
 
 @pytest.fixture
@@ -190,7 +190,7 @@ def test_a_chapter_copied_under_another_name_is_checked_as_the_original(tmp_path
     """Before: a copy of 02_mnist_sweep.md was not checked (its file name is not a chapter's): its values
     were read as Python literals (lam=0x10 as 16, epochs=1_000 as 1000) and lam=-1 started a kernel."""
     source = copy_of(tmp_path, (ROOT / MNIST).read_text())
-    assert runner.page_chapter(source) == "02_mnist_sweep"
+    assert parameters.page_chapter(source) == "02_mnist_sweep"
     with pytest.raises(SystemExit) as stop:
         runner.main([str(source), "--out", str(tmp_path / "out"), "--cwd", str(ROOT), "--param", param])
     error = capsys.readouterr().err
@@ -228,7 +228,7 @@ lam = None
     ("print(1)", None),
 ])
 def test_page_chapter_is_the_chapter_that_its_open_chapter_call_opens(tmp_path, body, chapter):
-    assert runner.page_chapter(copy_of(tmp_path, CHAPTER_PAGE.format(body=body), "page.md")) == chapter
+    assert parameters.page_chapter(copy_of(tmp_path, CHAPTER_PAGE.format(body=body), "page.md")) == chapter
 
 
 @pytest.mark.parametrize("body, pattern", [
@@ -241,7 +241,7 @@ def test_page_chapter_is_the_chapter_that_its_open_chapter_call_opens(tmp_path, 
 ])
 def test_a_page_whose_chapter_cannot_be_told_is_refused(tmp_path, body, pattern):
     with pytest.raises(ValueError, match=pattern):
-        runner.page_chapter(copy_of(tmp_path, CHAPTER_PAGE.format(body=body), "page.md"))
+        parameters.page_chapter(copy_of(tmp_path, CHAPTER_PAGE.format(body=body), "page.md"))
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -252,7 +252,7 @@ def test_a_page_that_is_not_a_chapter_reads_values_by_the_type_their_text_shows(
     from test_notebooks_runner import TINY
 
     source = copy_of(tmp_path, TINY, "tiny.md")
-    value = runner.read_parameters(source, {"epochs": text})["epochs"]
+    value = parameters.read_parameters(source, {"epochs": text})["epochs"]
     assert value == expected and repr(value) == repr(expected)
 
 

@@ -26,8 +26,9 @@ import pandas as pd
 import pytest
 
 from dreg_utils import __version__, sweep
-from dreg_utils.data.formula import read_srepr
-from dreg_utils.studies import distillation
+from dreg_utils.data.stored_formula import read_srepr
+from dreg_utils.schema import FINITE, ResultSchema
+from dreg_utils.studies import distillation, distillation_tables
 from dreg_utils.studies import mnist as mnist_study
 from dreg_utils.studies.mnist import MNISTSettings
 
@@ -268,7 +269,7 @@ def test_a_record_without_a_study_version_is_recomputed(tmp_path, caplog):
     assert "it records no study version" in caplog.text
 
 
-VALUE = sweep.ResultSchema(always={"value": sweep.FINITE})
+VALUE = ResultSchema(always={"value": FINITE})
 
 
 @pytest.mark.parametrize("text, reason", [
@@ -305,6 +306,7 @@ CHILD = """
 import json, logging, os, re, resource, sys
 from pathlib import Path
 from dreg_utils import sweep
+from dreg_utils.schema import FINITE, ResultSchema
 vm = int(re.search(r"VmSize:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1)) * 1024
 resource.setrlimit(resource.RLIMIT_AS, (vm + 2**30, vm + 2**30))  # reading /dev/zero ends soon
 logging.basicConfig(stream=sys.stdout, format="%(message)s")
@@ -313,7 +315,7 @@ config = {"a": 1}
 path = root / f"{sweep.config_key(config)}.json"
 os.mkfifo(path) if kind == "fifo" else os.symlink("/dev/zero", path)
 runs = sweep.run_grid([config], lambda g: [{"m": 1.0}], root, progress=False,
-                      schema=sweep.ResultSchema(always={"m": sweep.FINITE}))
+                      schema=ResultSchema(always={"m": FINITE}))
 print(runs["cached"].tolist(), json.loads(path.read_text())["result"], path.is_symlink())
 """
 
@@ -466,7 +468,7 @@ def test_a_planted_formula_is_never_run_by_the_formula_table(tmp_path):
                           "gp_length": 3, "gp_test_r2": 0.5}])
     table = pd.DataFrame([{"dataset": "feynman_I_14_4", "best_lambda": 0.0}])
     with pytest.raises(ValueError, match=r"stored formula .* is not valid: .* is not a sympy constructor call"):
-        distillation.formulas(runs, table)
+        distillation_tables.formulas(runs, table)
     assert not marker.exists()
 
 

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 
 from dreg_utils import files, sweep
+from dreg_utils.schema import (FINITE, FLAG, INTEGER, LIST, NUMBER, TEXT, ResultSchema, list_of, or_none,
+                               record_of)
 
 
 def configs(n=4):
@@ -98,9 +100,9 @@ def test_results_are_written_as_the_umask_allows(tmp_path, umask, mode):
     assert len(written) == 2 and [stat.S_IMODE(f.stat().st_mode) for f in written] == [mode, mode]
 
 
-SCHEMA = sweep.ResultSchema(always={"diverged": sweep.FLAG, "seconds": sweep.FINITE},
-                            finished={"score": sweep.FINITE, "ratio": sweep.NUMBER, "values": sweep.LIST},
-                            optional={"note": sweep.or_none(sweep.TEXT), "steps": sweep.INTEGER})
+SCHEMA = ResultSchema(always={"diverged": FLAG, "seconds": FINITE},
+                      finished={"score": FINITE, "ratio": NUMBER, "values": LIST},
+                      optional={"note": or_none(TEXT), "steps": INTEGER})
 FINISHED = {"diverged": False, "seconds": 1.5, "score": 2.0, "ratio": float("nan"), "values": [1, 2]}
 
 
@@ -130,25 +132,25 @@ def test_result_schema_names_the_first_problem(result, problem):
 
 
 @pytest.mark.parametrize("kind, value, fits", [
-    (sweep.list_of(sweep.FINITE, 2), [1.0, 2], True),
-    (sweep.list_of(sweep.FINITE, 2), [1.0, 2, 3], False),
-    (sweep.list_of(sweep.FINITE, 2), [1.0, float("nan")], False),
-    (sweep.list_of(sweep.FINITE, 2), (1.0, 2.0), False),
-    (sweep.list_of(sweep.list_of(sweep.FINITE, 2)), [[1, 2], [3, 4]], True),
-    (sweep.list_of(sweep.list_of(sweep.FINITE, 2)), [["a", "b", "c"]], False),
-    (sweep.list_of(sweep.list_of(sweep.FINITE, 2)), [1, 2], False),
-    (sweep.record_of({"n": sweep.INTEGER, "s": sweep.TEXT}), {"n": 1, "s": "a"}, True),
-    (sweep.record_of({"n": sweep.INTEGER, "s": sweep.TEXT}), {"n": 1}, False),
-    (sweep.record_of({"n": sweep.INTEGER, "s": sweep.TEXT}), {"n": 1, "s": "a", "t": 2}, False),
-    (sweep.record_of({"n": sweep.INTEGER, "s": sweep.TEXT}), {"n": 1.5, "s": "a"}, False),
+    (list_of(FINITE, 2), [1.0, 2], True),
+    (list_of(FINITE, 2), [1.0, 2, 3], False),
+    (list_of(FINITE, 2), [1.0, float("nan")], False),
+    (list_of(FINITE, 2), (1.0, 2.0), False),
+    (list_of(list_of(FINITE, 2)), [[1, 2], [3, 4]], True),
+    (list_of(list_of(FINITE, 2)), [["a", "b", "c"]], False),
+    (list_of(list_of(FINITE, 2)), [1, 2], False),
+    (record_of({"n": INTEGER, "s": TEXT}), {"n": 1, "s": "a"}, True),
+    (record_of({"n": INTEGER, "s": TEXT}), {"n": 1}, False),
+    (record_of({"n": INTEGER, "s": TEXT}), {"n": 1, "s": "a", "t": 2}, False),
+    (record_of({"n": INTEGER, "s": TEXT}), {"n": 1.5, "s": "a"}, False),
 ])
 def test_list_and_object_kinds_check_every_item(kind, value, fits):
     assert kind.accepts(value) is fits
 
 
 def test_a_schema_can_require_its_fields_to_agree():
-    schema = sweep.ResultSchema(always={"a": sweep.LIST, "b": sweep.LIST},
-                                agree=lambda r: None if len(r["a"]) == len(r["b"]) else "a and b differ")
+    schema = ResultSchema(always={"a": LIST, "b": LIST},
+                          agree=lambda r: None if len(r["a"]) == len(r["b"]) else "a and b differ")
     assert schema.problem({"a": [1], "b": [2]}) is None
     assert schema.problem({"a": [1], "b": []}) == "a and b differ"
     assert schema.problem({"a": [1]}) == "field 'b' is missing"  # the fields first

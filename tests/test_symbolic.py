@@ -13,11 +13,12 @@ from sklearn.metrics import r2_score as sk_r2
 
 from dreg_utils.book import distillation_text
 from dreg_utils.studies import distillation as sr_study
+from dreg_utils.studies import distillation_tables as sr_tables
 from dreg_utils.studies import teacher_cost
 from dreg_utils import claims
 from dreg_utils import fast_gplearn, formulas
 from dreg_utils import symbolic_regression as symbolic
-from dreg_utils.data.formula import read_srepr
+from dreg_utils.data.stored_formula import read_srepr
 from dreg_utils.data.regression import load_dataset
 from dreg_utils.models import CompactMLP
 from dreg_utils.studies.distillation import DistillationSettings
@@ -334,13 +335,13 @@ def fake_summary():
 
 def test_dataset_table_and_lambda_selection():
     summary = fake_summary()
-    table = sr_study.dataset_table(summary).set_index("dataset")
+    table = sr_tables.dataset_table(summary).set_index("dataset")
     assert table.loc["a", "best_lambda"] == 0.1
     assert table.loc["a", "improvement_pct"] == pytest.approx(50.0)
     assert table.loc["a", "gain_r2"] == pytest.approx(0.2)
     assert table.loc["a", "tree_improvement_pct"] == pytest.approx(0.0)
     assert table.loc["a", "teacher_r2_best"] == pytest.approx(0.8)
-    selection = sr_study.lambda_selection(summary).set_index("dataset")
+    selection = sr_tables.lambda_selection(summary).set_index("dataset")
     assert selection.loc["a", "lambda_validation"] == 0.5 and selection.loc["a", "lambda_oracle"] == 0.1
     assert selection.loc["a", "gap_to_oracle"] == pytest.approx(0.1)
     head = distillation_text.headline(table.reset_index(), selection.reset_index()).set_index("claim")
@@ -371,22 +372,22 @@ def test_study_end_to_end_with_cache_tables_and_figures(tmp_path):
     assert len(runs) == 4 and not runs["cached"].any() and (tmp_path / "runs.csv").exists()
     again = sr_study.run_runs(s, s["datasets"], [0.1], tmp_path, "runs", progress=False)
     assert again["cached"].all() and again["gp_test_r2"].equals(runs["gp_test_r2"])
-    summary = sr_study.summarize(runs)
-    table = sr_study.dataset_table(summary)
+    summary = sr_tables.summarize(runs)
+    table = sr_tables.dataset_table(summary)
     assert list(table["dataset"]) == ["feynman_I_14_4"] and set(table["best_lambda"]) <= {0.0, 0.1}
-    assert set(sr_study.bridge_table(summary).columns) >= {"jacobian_student_r2", "dreg_student_r2"}
-    recovery = sr_study.recovery_table(runs)
+    assert set(sr_tables.bridge_table(summary).columns) >= {"jacobian_student_r2", "dreg_student_r2"}
+    recovery = sr_tables.recovery_table(runs)
     assert list(recovery.columns) == ["on_y", "lambda_0", "jacobian_0.1", "dreg_0.1"]
     shown = distillation_text.recovery_display(recovery)
     assert list(shown.index) == ["on y", "lambda=0", "jacobian 0.1", "dreg 0.1"]
-    times = sr_study.stage_times(runs)
+    times = sr_tables.stage_times(runs)
     assert set(times["method"]) == {"no_teacher", "base", "jacobian", "dreg"}
     assert set(distillation_text.stage_times_display(times)["method"]) == {"none (controls on y)", "base",
                                                                           "jacobian", "dreg"}
-    found = sr_study.formulas(runs, table)
+    found = sr_tables.formulas(runs, table)
     blocks = distillation_text.formula_blocks(found)
     assert len(found) == 2 and len(blocks) == 4 and all(eq.startswith(r"\hat y") for _, eq in blocks)
-    noise = sr_study.noise_table(summary)
+    noise = sr_tables.noise_table(summary)
     assert noise["noise"].tolist() == [0.1]
     cost = teacher_cost.run_cost(s, tmp_path)
     assert len(cost) == 2 * len(teacher_cost.COST_METHODS) and (tmp_path / "teacher_cost.csv").exists()

@@ -11,7 +11,7 @@ import pandas as pd
 from .. import claims, published
 from ..data.regression import RegressionData
 from ..formulas import formula_latex
-from ..studies.distillation import NO_TEACHER, STABLE_BASE
+from ..studies.distillation_tables import NO_TEACHER, STABLE_BASE
 from . import scorecard
 
 TEACHERS = {"on_y": "on y", "lambda_0": "lambda=0"}  # recovery_table's teachers; the others "<method> <lambda>"
@@ -89,13 +89,13 @@ def datasets_table(datasets: Mapping[str, RegressionData]) -> pd.DataFrame:
 
 
 def stage_times_display(times: pd.DataFrame) -> pd.DataFrame:
-    """:func:`dreg_utils.studies.distillation.stage_times` as the page shows it: the direct runs'
+    """:func:`dreg_utils.studies.distillation_tables.stage_times` as the page shows it: the direct runs'
     method named "none (controls on y)"."""
     return times.assign(method=times["method"].replace({NO_TEACHER: "none (controls on y)"}))
 
 
 def recovery_display(recovery: pd.DataFrame) -> pd.DataFrame:
-    """:func:`dreg_utils.studies.distillation.recovery_table` as the page shows it: one row per
+    """:func:`dreg_utils.studies.distillation_tables.recovery_table` as the page shows it: one row per
     teacher ("on y", "lambda=0", "<method> <lambda>"), one column per dataset."""
     shown = recovery.T.rename_axis(index="teacher")
     return shown.rename(index=lambda key: TEACHERS.get(key, " ".join(key.rsplit("_", 1))))

@@ -6,15 +6,11 @@ repository root as working directory) and written to ``OUT/NAME.ipynb``, with a 
 under its title saying how to re-run it.
 
 Before any kernel starts, the runner reads each VALUE by the type its page declares for the
-parameter (the field of the study's settings type, :mod:`dreg_utils.book.chapters`;
-:func:`dreg_utils.settings.parse_value`: ``epochs=010``, ``1:30`` or ``0x10`` are refused, never read
-as 8, 90 or 16, ``lam=1e-400`` is refused, never read as 0.0, and ``dataset=no`` is the text "no")
+parameter (:mod:`dreg_utils.book.parameters`: a page's chapter is the one its
+``open_chapter("NAME", globals())`` call opens, so a copied chapter is checked as the original)
 and builds the page's settings from them, as the page will, and checks that its ``results_dir``
 can be created and written: a bad, repeated or unknown name, a bad value, profile or notebook path
-stops the run with one line on stderr and exit status 2. A page's chapter is the one its
-``open_chapter("NAME", globals())`` call opens, whatever the file is called, so a copied chapter is
-checked as the original; a page that opens none reads each value by the type its text shows
-(:func:`dreg_utils.settings.infer_value`, the same grammar, never Python's literals).
+stops the run with one line on stderr and exit status 2.
 
 A notebook executes into a temporary file that replaces ``OUT/NAME.ipynb`` only when it succeeds;
 a failing one is kept as ``OUT/NAME.failed.ipynb``, named in the one-line error (exit status 1),
@@ -33,11 +29,9 @@ with a non-zero exit status.
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import os
 import platform
-import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -50,11 +44,12 @@ import pandas as pd
 
 from ..constraints import Nullable, PathTo
 from ..extras import require
-from ..settings import PROFILES, parse_value
+from ..settings import PROFILES
 from ..sweep import PROGRESS_ENV
 from ..files import atomic_write_text, write_table
 from ..validation import check_choice, check_int
-from .chapters import CHAPTER_SETTINGS, check_page, parameter_types
+from .chapters import check_page
+from .parameters import check_parameters, page_chapter, parse_params, read_parameters
 from .progress import CellCounter, ProgressLine
 from .scorecard import write_scorecards
 
@@ -78,94 +73,12 @@ Finished runs are reused from the results cache. This page was executed with pro
 
 
 RESULTS_DIR = Nullable(PathTo("folder", writable=True))  # a chapter's results_dir: None, or a folder it can write
-# A call that opens a chapter, found by text in a cell that is not Python (a cell magic).
-OPEN_CHAPTER = re.compile(r"\bopen_chapter\s*\(\s*(?:(['\"])(?P<name>[^'\"]*)\1)?")
 PLAIN_PROGRESS_EVERY_S = 15.0  # off a terminal: at most one progress line per notebook this often
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # a kernel's share
 
 
 class NotebookFailed(RuntimeError):
     """A notebook raised while it ran: one line naming it, its cell, the error and the kept copy."""
-
-
-def parse_param(text: str) -> tuple[str, str]:
-    """``NAME=VALUE`` split into the name and the value as written (each page reads the value by
-    the type it declares for the parameter: :func:`read_parameters`)."""
-    name, sep, value = text.partition("=")
-    if not sep or not name.strip().isidentifier():
-        raise ValueError(f"--param {text!r} is not valid; write NAME=VALUE, e.g. epochs=120 or "
-                         "'lambdas=[0.0, 0.1]'")
-    return name.strip(), value
-
-
-def parse_params(texts: list[str]) -> dict[str, str]:
-    """Each ``NAME=VALUE`` of the command line (:func:`parse_param`), name -> value as written; a
-    name given twice is refused (neither value would silently win)."""
-    values: dict[str, str] = {}
-    for text in texts:
-        name, value = parse_param(text)
-        if name in values:
-            raise ValueError(f"--param {name} is given twice ({name}={values[name]!r} and {name}={value!r}); "
-                             "give each parameter once")
-        values[name] = value
-    return values
-
-
-def read_parameters(source: Path, texts: Mapping[str, str]) -> dict:
-    """``texts`` (name -> value as written) read by the types ``source``'s page declares
-    (:func:`dreg_utils.book.chapters.parameter_types` of :func:`page_chapter`); a parameter
-    without one, by the type its text shows (:func:`dreg_utils.settings.infer_value`)."""
-    chapter = page_chapter(source)
-    types = parameter_types(chapter) if chapter is not None else {}
-    return {name: parse_value(name, text, types.get(name, Any)) for name, text in texts.items()}
-
-
-def _without_magics(source: str) -> str:
-    """A code cell's text with IPython's magics made plain Python: ``%time x = f()`` becomes
-    ``x = f()``; a ``%%`` or ``!`` line becomes blank."""
-    lines = []
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        if stripped.startswith(("%%", "!")):
-            line = ""
-        elif stripped.startswith("%"):
-            line = stripped.partition(" ")[2]
-        lines.append(line)
-    return "\n".join(lines)
-
-
-def _opened_chapters(source: str) -> list[str | None]:
-    """The chapter names that the code cell ``source`` passes to ``open_chapter`` (None for a call
-    whose name is not written as text): read from its syntax tree, or from its text when the cell
-    is not Python."""
-    try:
-        tree = ast.parse(_without_magics(source))
-    except SyntaxError:
-        return [match["name"] for match in OPEN_CHAPTER.finditer(source)]
-    names = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and (getattr(node.func, "id", None) == "open_chapter"
-                                           or getattr(node.func, "attr", None) == "open_chapter"):
-            first = node.args[0] if node.args else None
-            named = isinstance(first, ast.Constant) and isinstance(first.value, str)
-            names.append(first.value if named else None)
-    return names
-
-
-def page_chapter(source: Path) -> str | None:
-    """The chapter whose page ``source`` is: the name its ``open_chapter("NAME", globals())`` call
-    opens (kept by a copy of the page, whatever its file name); None for a page that opens none.
-    Refused: a call whose name is not written as text, names that are not chapters, or two chapters."""
-    names = {name for cell in jupytext.read(source).cells if cell.cell_type == "code"
-             for name in _opened_chapters(cell.source)}
-    if None in names:
-        raise ValueError(f"{source.name} calls open_chapter without its name as text; write "
-                         "open_chapter(\"NN_name\", globals())")
-    for name in names:
-        check_choice(f"{source.name}: open_chapter's name", name, tuple(CHAPTER_SETTINGS))
-    if len(names) > 1:
-        raise ValueError(f"{source.name} opens {len(names)} chapters, {sorted(names)}; a page opens one")
-    return names.pop() if names else None
 
 
 def add_rerun_note(path: Path, profile: str, name: str) -> None:
@@ -183,26 +96,6 @@ def add_rerun_note(path: Path, profile: str, name: str) -> None:
     atomic_write_text(path, nbformat.writes(notebook))
 
 
-def parameter_names(source: Path) -> list[str]:
-    """The names a notebook's ``parameters`` cell assigns (what papermill can inject)."""
-    cells = [c for c in jupytext.read(source).cells
-             if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
-    if not cells:
-        raise ValueError(f"{source} has no cell tagged 'parameters'")
-    tree = ast.parse(cells[0].source)
-    return [target.id for node in tree.body if isinstance(node, ast.Assign)
-            for target in node.targets if isinstance(target, ast.Name)]
-
-
-def check_parameters(sources: list[Path], parameters: dict) -> None:
-    """Refuse, before any work, a parameter that some notebook in ``sources`` does not have
-    (papermill would only warn and run the page with the profile's value)."""
-    for source in sources:
-        valid = [name for name in parameter_names(source) if name != "profile"]
-        unknown = sorted(set(parameters) - set(valid))
-        if unknown:
-            raise ValueError(f"{source.name} has no parameter {', '.join(map(repr, unknown))}; "
-                             f"its parameters are {valid}")
 
 
 def notebook_needs(source: Path) -> list[str]:

@@ -40,7 +40,8 @@ from ..metrics import input_gradient_norms, nonfinite_metric, tail_stats
 from ..models import n_parameters
 from ..runs import label_hidden, seed_summary
 from ..settings import StudySettings, knob
-from ..sweep import DIVERGENCE, FINITE, INTEGER, NUMBER, ResultSchema, list_of, run_grid
+from ..schema import DIVERGENCE, FINITE, INTEGER, NUMBER, ResultSchema, list_of
+from ..sweep import run_grid
 from ..files import write_table
 from ..train import FitResult, evaluate
 from ..device import resolve_device

@@ -40,7 +40,8 @@ from ..optimisation import (OBJECTIVES, Objective, cosine, estimate_minimum, gra
                             make_objective, surrogate_gradient, uniform)
 from ..runs import label_hidden, seed_summary
 from ..settings import StudySettings, knob
-from ..sweep import DIVERGENCE, FINITE, FLAG, NUMBER, ResultSchema, list_of, local_backend, run_grid
+from ..schema import DIVERGENCE, FINITE, FLAG, NUMBER, ResultSchema, list_of
+from ..sweep import local_backend, run_grid
 from ..files import write_table
 from ..threads import single_threaded
 from ..train import FitResult, evaluate

@@ -27,7 +27,8 @@ from ..activations import ACTIVATIONS
 from ..runs import label_hidden, seed_summary
 from ..constraints import COUNT, DEVICE, EPOCHS, LAMBDAS, NONNEGATIVE, POSITIVE, SEEDS, WIDTHS, ListOf, Options
 from ..settings import StudySettings, knob
-from ..sweep import DIVERGENCE, FINITE, NUMBER, ResultSchema, run_grid
+from ..schema import DIVERGENCE, FINITE, NUMBER, ResultSchema
+from ..sweep import run_grid
 from ..files import write_table
 from ..train import FitResult, evaluate
 

@@ -11,7 +11,8 @@ import torch
 
 from ..data.regression import load_dataset
 from ..models import CompactMLP
-from ..sweep import FINITE, INTEGER, TEXT, ResultSchema, list_of, record_of, run_grid
+from ..schema import FINITE, INTEGER, TEXT, ResultSchema, list_of, record_of
+from ..sweep import run_grid
 from ..files import write_table
 from ..threads import single_threaded
 from ..train import fit
