@@ -13,17 +13,20 @@ Every method is measured in the same process, interleaved: each repetition runs 
 of steps of every method in a fresh random order, so drift (frequency scaling, other
 load) hits all of them alike. After a warm-up, the ratio of a method to BASE is the
 median over repetitions of (median step time of the method in that repetition) /
-(median step time of BASE in that repetition). The ``DREG-poly`` column is relative to
-BASE with the same polynomial activation (its absolute time is printed as well).
+(median step time of BASE with the same activation in that repetition). The printout names
+the methods by their paper labels (:data:`dreg_utils.vocabulary.PAPER_LABELS`), a step with
+another activation as the paper does (``POLY_DREG``, relative to ``POLY_BASE``, whose
+absolute time is printed as well).
 
     python benchmarks/bench_penalties.py            # the full table (about a minute)
     python benchmarks/bench_penalties.py --quick    # a few steps: checks that it runs
     python benchmarks/bench_penalties.py --profile smoke   # the smoke profile's capacities
     python benchmarks/bench_penalties.py --out benchmarks/results   # also save the table
 
-With ``--out DIR`` the table goes to ``DIR/penalties.csv`` (one row per capacity and
-method: median ratio, its interquartile range, median step time) and the machine to
-``DIR/penalties.meta.json``; the performance chapter of the book reads them.
+With ``--out DIR`` the table goes to ``DIR/penalties.csv`` (one row per capacity, method key
+and activation: median ratio to BASE with that activation, its interquartile range, median
+step time) and the machine to ``DIR/penalties.meta.json``; the performance chapter of the book
+reads them and names the methods.
 """
 from __future__ import annotations
 
@@ -39,58 +42,60 @@ from typing import NamedTuple
 import pandas as pd
 import torch
 
+from dreg_utils.claims import DREG_COST_LIMIT as TARGET  # the cost claim checked: DREG <= TARGET x BASE
 from dreg_utils.models import CompactMLP
 from dreg_utils.runs import hidden_label
 from dreg_utils.studies.mnist import MNISTSettings
 from dreg_utils.train import make_step
-from dreg_utils.vocabulary import METHODS, PAPER_LABELS, methods_for
+from dreg_utils.vocabulary import METHODS, PAPER_LABELS, methods_for, paper_cell_label
 from machine import available_cores, cpu_name, describe, load_average, save_results
 from workloads import CLASSES, PIXELS, add_profile_argument
 
-# The table's names where they differ from the paper labels: those of the papers' cost statements
-# (dreg_utils.published.COST_CLAIMS), which the performance chapter reads.
-TABLE_LABELS = {"igp": "IGP", "jacobian": "JAC"}
-TARGET = 1.2  # the cost claim checked: DREG <= 1.2x BASE at every capacity, and cheaper than IGP
-
 
 class Variant(NamedTuple):
-    """One timed step: its table label, method, activation and the label of its BASE."""
+    """One timed step: a method (its vocabulary key) with an activation; its ratio is to BASE
+    with the same activation."""
 
-    label: str
     method: str
     activation: str
-    baseline: str
 
-
-def table_label(method: str) -> str:
-    """The method's name in the table: its paper label, or its name in :data:`TABLE_LABELS`."""
-    return TABLE_LABELS.get(method, PAPER_LABELS[method])
+    @property
+    def baseline(self) -> Variant:
+        """BASE with the same activation."""
+        return Variant("base", self.activation)
 
 
 def workload(profile: str = "default") -> tuple[MNISTSettings, tuple[Variant, ...]]:
     """The MNIST study's settings of ``profile`` (capacities, batch size, lr, weight decay, lam)
     and the variants timed: every method ``train.fit`` runs with the study's first activation,
-    then BASE and DREG with each other activation (labelled ``<label>-<activation>``)."""
+    then BASE and DREG with each other activation."""
     settings = MNISTSettings.from_profile(profile)
     first, *others = settings["activations"]
-    variants = [Variant(table_label(m), m, first, table_label("base")) for m in methods_for("fit")]
-    for activation in others:
-        variants += [Variant(f"{table_label(m)}-{activation}", m, activation, f"{table_label('base')}-{activation}")
-                     for m in ("base", "dreg")]
+    variants = [Variant(m, first) for m in methods_for("fit")]
+    variants += [Variant(m, activation) for activation in others for m in ("base", "dreg")]
     return settings, tuple(variants)
+
+
+def printed_label(variant: Variant, first: str) -> str:
+    """The variant's name in the printout: the paper label, with the activation (as the paper
+    writes it, e.g. POLY_DREG) unless it is the first one."""
+    if variant.activation == first:
+        return PAPER_LABELS[variant.method]
+    return paper_cell_label(variant.activation, variant.method)
 
 
 def build_steps(settings: MNISTSettings, variants: tuple[Variant, ...], hidden: tuple[int, ...], seed: int):
     """One model, optimizer and training step per variant (same initialisation for all)."""
     steps = {}
-    for label, method, activation, _ in variants:
+    for variant in variants:
+        method, activation = variant
         model = CompactMLP.seeded(seed, PIXELS, hidden, CLASSES, activation=activation,
                                   spectral_norm=method == "sn").train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
         generator = torch.Generator().manual_seed(seed)
         lam = settings["lam"] if METHODS[method].takes_lambda else 0.0
-        steps[label] = (model, make_step(model, optimizer, method, lam, "classification",
-                                         n_projections=1, generator=generator))
+        steps[variant] = (model, make_step(model, optimizer, method, lam, "classification",
+                                           n_projections=1, generator=generator))
     return steps
 
 
@@ -111,16 +116,16 @@ def measure(settings: MNISTSettings, variants: tuple[Variant, ...], hidden, batc
     rng = random.Random(seed)
     for _, step in steps.values():
         run_block(step, batches, warmup, 0)
-    per_rep = {label: [] for label in steps}
+    per_rep = {variant: [] for variant in steps}
     gc.collect()
     gc.disable()
     try:
         for rep in range(reps):
             order = list(steps)
             rng.shuffle(order)
-            for label in order:
-                times = run_block(steps[label][1], batches, block, rep * block)
-                per_rep[label].append(statistics.median(times))
+            for variant in order:
+                times = run_block(steps[variant][1], batches, block, rep * block)
+                per_rep[variant].append(statistics.median(times))
     finally:
         gc.enable()
     finite = all(torch.isfinite(p).all() for model, _ in steps.values() for p in model.parameters())
@@ -130,10 +135,10 @@ def measure(settings: MNISTSettings, variants: tuple[Variant, ...], hidden, batc
 def ratios(variants: tuple[Variant, ...], per_rep):
     """Median over repetitions of the paired ratio to the matching BASE, and its IQR."""
     out = {}
-    for label, _, _, base in variants:
-        r = sorted(m / b for m, b in zip(per_rep[label], per_rep[base]))
+    for variant in variants:
+        r = sorted(m / b for m, b in zip(per_rep[variant], per_rep[variant.baseline]))
         q = statistics.quantiles(r, n=4) if len(r) >= 2 else [r[0]] * 3
-        out[label] = (statistics.median(r), q[0], q[2])
+        out[variant] = (statistics.median(r), q[0], q[2])
     return out
 
 
@@ -141,9 +146,13 @@ def table(settings: MNISTSettings, variants: tuple[Variant, ...], capacities: li
           warmup: int, reps: int, block: int, seed: int) -> tuple[list[dict], list[str], bool, bool]:
     """Measure every capacity, printing its row: the table's records, the IQR lines, whether
     the target held at every capacity and whether every parameter stayed finite."""
-    columns = [v.label for v in variants if v.method != "base"]
-    header = (f"{'hidden':<11}{'params':>8}{'BASE ms':>9}" + "".join(f"{c:>10}" for c in columns)
-              + f"{'BASE-poly ms':>14}")
+    first = variants[0].activation
+    columns = [v for v in variants if v.method != "base"]
+    others = [v for v in variants if v.method == "base" and v.activation != first]
+    dreg = [v for v in variants if v.method == "dreg"]
+    header = (f"{'hidden':<11}{'params':>8}{PAPER_LABELS['base'] + ' ms':>9}"
+              + "".join(f"{printed_label(c, first):>10}" for c in columns)
+              + "".join(f"{printed_label(b, first) + ' ms':>14}" for b in others))
     print(header)
     print("-" * len(header))
     spreads, all_ok, finite_all, records = [], True, True, []
@@ -151,18 +160,17 @@ def table(settings: MNISTSettings, variants: tuple[Variant, ...], capacities: li
         per_rep, finite = measure(settings, variants, hidden, batches, warmup, reps, block, seed)
         finite_all &= finite
         r = ratios(variants, per_rep)
-        spreads.append(f"{hidden}: DREG {r['DREG'][1]:.2f}-{r['DREG'][2]:.2f}, "
-                       f"DREG-poly {r['DREG-poly'][1]:.2f}-{r['DREG-poly'][2]:.2f}")
+        spreads.append(f"{hidden}: " + ", ".join(f"{printed_label(v, first)} {r[v][1]:.2f}-{r[v][2]:.2f}"
+                                                  for v in dreg))
         n_params = CompactMLP(PIXELS, hidden, CLASSES).num_parameters()
-        base_ms = 1e3 * statistics.median(per_rep["BASE"])
-        base_poly_ms = 1e3 * statistics.median(per_rep["BASE-poly"])
-        print(f"{str(hidden):<11}{n_params:>8}{base_ms:>9.3f}"
-              + "".join(f"{r[c][0]:>10.2f}" for c in columns) + f"{base_poly_ms:>14.3f}")
-        all_ok &= r["DREG"][0] <= TARGET and r["DREG"][0] < r["IGP"][0]
-        records += [{"hidden": hidden_label(hidden), "params": n_params, "method": label,
-                     "baseline": baseline, "ratio": r[label][0], "ratio_q1": r[label][1],
-                     "ratio_q3": r[label][2], "step_ms": 1e3 * statistics.median(per_rep[label])}
-                    for label, _, _, baseline in variants]
+        step_ms = {v: 1e3 * statistics.median(per_rep[v]) for v in variants}
+        print(f"{str(hidden):<11}{n_params:>8}{step_ms[Variant('base', first)]:>9.3f}"
+              + "".join(f"{r[c][0]:>10.2f}" for c in columns) + "".join(f"{step_ms[b]:>14.3f}" for b in others))
+        dreg_ratio, igp_ratio = r[Variant("dreg", first)][0], r[Variant("igp", first)][0]
+        all_ok &= dreg_ratio <= TARGET and dreg_ratio < igp_ratio
+        records += [{"hidden": hidden_label(hidden), "params": n_params, "method": v.method,
+                     "activation": v.activation, "ratio": r[v][0], "ratio_q1": r[v][1], "ratio_q3": r[v][2],
+                     "step_ms": step_ms[v]} for v in variants]
     return records, spreads, all_ok, finite_all
 
 
@@ -196,7 +204,8 @@ def main(argv=None) -> int:
     print(f"torch {torch.__version__}, {threads} thread{'s' * (threads != 1)}, {cpu_name()}, "
           f"python {platform.python_version()}, load average {load_average()}")
     print(f"batch {batch}, {PIXELS} -> hidden -> {CLASSES}, cross-entropy, AdamW lr {settings['lr']} "
-          f"wd {settings['weight_decay']}, lam {lam}, JAC-RP 1 projection; {warmup} warm-up steps, "
+          f"wd {settings['weight_decay']}, lam {lam}, {PAPER_LABELS['jacobian_rp']} 1 projection; "
+          f"{warmup} warm-up steps, "
           f"{reps} interleaved repetitions x {block} steps per method")
     busy = load_average() != "n/a" and float(load_average()) > 0.5
     if busy and args.threads > 1:
@@ -207,15 +216,15 @@ def main(argv=None) -> int:
     records, spreads, all_ok, finite_all = table(settings, variants, capacities, batches, warmup, reps, block,
                                                  args.seed)
     print()
-    print("ratios: median over repetitions of paired per-repetition ratios; DREG-poly is "
-          "relative to BASE-poly.")
+    print("ratios: median over repetitions of paired per-repetition ratios, each to BASE with the "
+          "same activation.")
     print("interquartile range of the per-repetition ratios:")
     for line in spreads:
         print(f"  {line}")
     if not finite_all:
         print("warning: some model's parameters became non-finite during the benchmark")
     verdict = "not judged with --quick" if args.quick else ("met" if all_ok else "MISSED")
-    print(f"target (DREG <= {TARGET}x BASE at every capacity and cheaper than IGP): {verdict}")
+    print(f"target (DREG <= {TARGET}x BASE at every capacity and cheaper than {PAPER_LABELS['igp']}): {verdict}")
     if args.out:
         meta = {**describe(), "quick": args.quick, "profile": args.profile, "batch": batch, "lam": lam,
                 "lr": settings["lr"], "weight_decay": settings["weight_decay"], "warmup_steps": warmup,

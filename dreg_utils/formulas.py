@@ -1,6 +1,7 @@
 """Student formulas: gplearn programs as sympy expressions (its protected operators in their plain
-forms), in standardised or raw units, rounded for reading, written in LaTeX, and compared with a
-known rational ground truth (structural equality up to a tolerance in every constant)."""
+forms), in standardised or raw units, rounded for reading, and compared with a known rational
+ground truth (structural equality up to a tolerance in every constant). The book writes them in
+LaTeX (:func:`dreg_utils.book.distillation_text.formula_latex`)."""
 from __future__ import annotations
 
 import math
@@ -84,20 +85,6 @@ def round_floats(expr: sympy.Expr, digits: int = 3) -> sympy.Expr:
 def simplify_formula(expr: sympy.Expr, digits: int = 3) -> sympy.Expr:
     """A readable form of a student formula: constants rounded, then ``sympy.simplify``."""
     return round_floats(sympy.simplify(round_floats(expr, digits + 2)), digits)
-
-
-def _latex_name(name: str) -> str:
-    """Short names and Greek letters as sympy writes them; long names upright, underscores kept."""
-    if len(name) <= 3 or name in ("epsilon",):
-        return sympy.latex(sympy.Symbol(name))
-    return r"\mathrm{" + name.replace("_", r"\_") + "}"
-
-
-def formula_latex(expr: sympy.Expr) -> str:
-    """LaTeX of a formula; a standardised input z_<name> is written with a tilde over its name."""
-    names = {s: (r"\tilde{" + _latex_name(s.name[2:]) + "}" if s.name.startswith("z_")
-                 else _latex_name(s.name)) for s in expr.free_symbols}
-    return sympy.latex(expr, symbol_names=names)
 
 
 def _scaled_terms(poly: sympy.Poly, points: np.ndarray) -> dict[tuple, float]:

@@ -85,13 +85,13 @@ PAPER_WELCH_P = (0.01, 0.001)  # claim 5: Welch p-value bounds, smallest capacit
 
 TEACHING_THE_TEACHER = {"mean_improvement_pct": 120.0, "max_improvement_pct": 515.0,
                         "max_dataset": "Concrete", "teacher_r2": (0.84, 0.98), "teacher_overhead": 10.0}
-# The papers' statements about cost, per method of the performance chapter.
+# The papers' statements about cost, per method (vocabulary key) of the performance chapter.
 COST_CLAIMS = {
-    "DREG": "DREG paper, Sec. 2: a footprint comparable to first-order training",
-    "IGP": "DREG paper, Sec. 2: double backpropagation, O(2x) memory",
-    "JAC": f"Teaching-the-Teacher paper: about {TEACHING_THE_TEACHER['teacher_overhead']:g}x the cost "
-           "of unregularised training",
-    "JAC-RP": "Teaching-the-Teacher paper: random projections proposed as the cheaper estimate",
+    "dreg": "DREG paper, Sec. 2: a footprint comparable to first-order training",
+    "igp": "DREG paper, Sec. 2: double backpropagation, O(2x) memory",
+    "jacobian": f"Teaching-the-Teacher paper: about {TEACHING_THE_TEACHER['teacher_overhead']:g}x the cost "
+                "of unregularised training",
+    "jacobian_rp": "Teaching-the-Teacher paper: random projections proposed as the cheaper estimate",
 }
 
 

@@ -13,7 +13,8 @@ Methods (the loss minimised on each minibatch B, task loss l = MSE or cross-entr
 * ``dreg``: E_B[l] + lam * CR (DREG eq. 5, :func:`dreg_utils.penalties.dreg_penalty`).
 * ``igp``: E_B[l] + lam * E_B ||grad_x l(f(x), y)||^2 by double backprop.
 * ``jacobian``: E_B[l] + lam * E_B ||J_x f||_F^2, exact ("Teaching the Teacher").
-* ``jacobian_rp``: the same with ``n_projections`` Gaussian random projections (unbiased).
+* ``jacobian_rp``: the same with ``n_projections`` random projections (unbiased), drawn from
+  :data:`~dreg_utils.vocabulary.FIT_PROJECTION` (Gaussian).
 * ``sn``: E_B[l] on a model built with ``spectral_norm=True``.
 """
 from __future__ import annotations
@@ -33,7 +34,7 @@ from .activations import Poly, ReLU
 from .device import resolve_device
 from .penalties import dreg_forward, dreg_penalty
 from .validation import check_choice, check_float, check_int
-from .vocabulary import methods_for
+from .vocabulary import FIT_PROJECTION, methods_for
 
 METHODS = methods_for("fit")
 TASKS = ("regression", "classification")
@@ -214,9 +215,10 @@ def make_step(model: CompactMLP, optimizer: torch.optim.Optimizer, method: str =
 
     Returns ``step(xb, yb)``, which zeroes the gradients, computes the task loss plus
     ``lam`` times the method's penalty, back-propagates, calls ``optimizer.step()`` and
-    returns the minibatch's mean task loss (detached). :func:`fit` calls exactly this
-    function, so ``benchmarks/bench_penalties.py`` times what training runs.
-    ``generator`` draws the projections of ``jacobian_rp``.
+    returns the minibatch's mean task loss (detached). ``generator`` draws the projections of
+    ``jacobian_rp``. This function checks its arguments and builds the step by :func:`_step`;
+    :func:`fit`, which checks the same arguments before any work, builds its step there too, so
+    ``benchmarks/bench_penalties.py`` times what training runs.
 
     DREG never builds an autograd graph for the CR-penalty
     (:func:`dreg_utils.penalties.dreg_forward`): its derivative with respect to the
@@ -229,6 +231,13 @@ def make_step(model: CompactMLP, optimizer: torch.optim.Optimizer, method: str =
     _check_method(model, method)
     lam = check_float("lam", lam, minimum=0.0)
     check_int("n_projections", n_projections, minimum=1)
+    return _step(model, optimizer, method, lam, task, n_projections, generator)
+
+
+def _step(model: CompactMLP, optimizer: torch.optim.Optimizer, method: str, lam: float, task: str,
+          n_projections: int, generator: torch.Generator | None
+          ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """:func:`make_step` of arguments checked already."""
     loss_name = "ce" if task == "classification" else "mse"
     zero_grad, opt_step = optimizer.zero_grad, optimizer.step
 
@@ -256,7 +265,7 @@ def make_step(model: CompactMLP, optimizer: torch.optim.Optimizer, method: str =
         if method in ("jacobian", "jacobian_rp"):
             sq, out = (jacobian_sq_frobenius(model, xb, create_graph=True) if method == "jacobian" else
                        projected_jacobian_sq(model, xb, n_projections, generator, create_graph=True,
-                                             distribution="gaussian"))
+                                             distribution=FIT_PROJECTION))
             task_value = task_loss(out, yb, task)
             return task_value, task_value + lam * sq.mean()
         task_value = task_loss(model(xb), yb, task)  # base, sn
@@ -342,8 +351,7 @@ def fit(model: CompactMLP, x_train: torch.Tensor, y_train: torch.Tensor,
         x_val, y_val = x_val.to(dev), y_val.to(dev)
     generator = torch.Generator().manual_seed(check_int("seed", seed))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    step = make_step(model, optimizer, method, lam, task, n_projections=n_projections,
-                     generator=generator)
+    step = _step(model, optimizer, method, lam, task, n_projections, generator)
     result = FitResult(model)
     params = [(parameter_name(name), p) for name, p in model.named_parameters()]
     start = time.perf_counter()

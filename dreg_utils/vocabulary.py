@@ -83,6 +83,15 @@ METHOD_COLOURS = {key: method.colour for key, method in METHODS.items()}
 # The DREG paper's two activations (ReLU and the polynomial of eq. 3); tanh is ours.
 ACTIVATIONS = ("relu", "poly", "tanh")
 PAPER_ACTIVATIONS = ("relu", "poly")
+
+
+def paper_cell_label(activation: str, method: str) -> str:
+    """The DREG paper's name of ``method`` trained with ``activation`` (Table 3), e.g. "POLY_DREG"."""
+    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("method", method, METHODS)
+    return f"{activation.upper()}_{PAPER_LABELS[method]}"
+
+
 # The DREG paper's five synthetic function families (Section 6.1).
 FAMILIES = ("smooth", "piecewise", "sparse", "oscillatory", "entangled")
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
@@ -96,6 +105,10 @@ REGRESSION_DATASETS = (*REAL_DATASETS, *GENERATED_DATASETS)
 # Rademacher, which varies less than Gaussian and is exact for one output per sample.
 PROJECTIONS = ("gaussian", "rademacher", "sphere")
 DEFAULT_PROJECTION = "rademacher"
+# The projection of ``train.fit``'s ``jacobian_rp`` (the teachers, notebook 04's teacher cost and
+# the penalty benchmark's JAC-RP): Gaussian, not the default, because the teacher protocol and its
+# cached results were measured with it.
+FIT_PROJECTION = "gaussian"
 
 # ----------------------------------------------------------------------------- run tables
 

@@ -3,11 +3,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dreg_utils.book import ablation_text
+from dreg_utils.book import ablation_text, labels
 from dreg_utils.data.regression import in_raw_units, load_dataset
 from dreg_utils.significance import t_interval
 from dreg_utils.studies import distillation_ablation as dab
-from dreg_utils.studies import synthetic_ablation as sab
+from dreg_utils.studies import synthetic, synthetic_ablation as sab
 
 
 def test_t_interval_by_hand():
@@ -37,7 +37,7 @@ def test_synthetic_reductions_and_conclusion_on_hand_made_runs():
              "grad_p90": p90, "test_mse": 1.0} for lam, seed, p90 in
             [(0.0, 0, 2.0), (0.0, 1, 4.0), (1e-2, 0, 1.0), (1e-2, 1, 1.0)]]
     table = sab.reductions(pd.DataFrame(rows), s)
-    assert table.loc[0, "p90_reduction_pct"] == pytest.approx(62.5)  # (50% + 75%) / 2
+    assert table.loc[0, "per_seed_p90_reduction_pct"] == pytest.approx(62.5)  # (50% + 75%) / 2
     assert table.loc[0, "pairs"] == 2 and table.loc[0, "paper_p90_reduction_pct"] == 65.1
     summary = sab.closest(table)
     assert summary.loc[0, "mean_gap_to_paper"] == pytest.approx(2.6)
@@ -48,6 +48,31 @@ def test_synthetic_reductions_and_conclusion_on_hand_made_runs():
     assert sab.near_paper(summary, mse_tolerance=-1.0).empty  # the MSE did not fall
     assert ablation_text.synthetic_conclusion(summary, -1.0).endswith(
         "No variant comes within 15 points of the paper's reductions while keeping the test MSE within -1%.")
+
+
+def test_chapters_01_and_07_name_their_two_p90_estimators_apart():
+    """Chapter 07 averages the per-seed reductions, chapter 01 reduces the seed means: on one
+    table they differ, so they carry different column names and labels that say which."""
+    s = sab.AblationSettings.from_profile("smoke", families=["smooth"], activations=[], widths=[],
+                                          epoch_counts=[], target_scales=[], noises=[], lams=[])
+    runs = pd.DataFrame([{"family": "smooth", "lam": lam, "seed": seed, "hidden": "16-16", "activation": "relu",
+                          "epochs": 3, "target_scale": 1.0, "noise": 0.1, "diverged": False, "grad_p90": p90,
+                          "test_mse": mse, **{m: 1.0 for m in synthetic.METRICS if m not in ("grad_p90", "test_mse")}}
+                         for lam, seed, p90, mse in [(0.0, 0, 2.0, 1.0), (0.0, 1, 4.0, 3.0),
+                                                     (1e-2, 0, 1.0, 2.0), (1e-2, 1, 1.0, 3.0)]])
+    per_seed = sab.reductions(runs, s).iloc[0]
+    of_means = synthetic.table2(synthetic.summarize(runs), 1e-2).iloc[0]
+    assert per_seed["per_seed_p90_reduction_pct"] == pytest.approx((50.0 + 75.0) / 2)
+    assert of_means["p90_reduction_pct"] == pytest.approx(100 * (1 - 1.0 / 3.0))  # 1 - mean(1, 1) / mean(2, 4)
+    assert per_seed["per_seed_test_mse_change_pct"] == pytest.approx((100.0 + 0.0) / 2)
+    assert of_means["test_mse_change_pct"] == pytest.approx(100 * (2.5 / 2.0 - 1))
+    assert "p90_reduction_pct" not in per_seed and "test_mse_change_pct" not in per_seed
+    assert labels.label("per_seed_p90_reduction_pct", chapter="07_synthetic_ablation") == \
+        "mean p90 reduction over seeds %"
+    assert labels.label("p90_reduction_pct", chapter="01_synthetic_families") == \
+        "p90 reduction of the seed means % (ours)"
+    assert labels.label("per_seed_test_mse_change_pct").startswith("mean test MSE change over seeds %")
+    assert labels.label("test_mse_change_pct").startswith("test MSE change of the seed means %")
 
 
 def test_raw_units_undo_the_standardisation_and_keep_r2():
@@ -139,7 +164,7 @@ def test_ablation_figures_draw_one_panel_per_family_or_dataset():
 
     synthetic = pd.DataFrame({"factor": ["base", "lam", "base", "lam"], "value": ["-", "0.1", "-", "0.1"],
                               "family": ["smooth", "smooth", "sparse", "sparse"],
-                              "p90_reduction_pct": [5.0, 40.0, 3.0, 50.0], "ci_low": [1.0, 30.0, np.nan, 45.0],
+                              "per_seed_p90_reduction_pct": [5.0, 40.0, 3.0, 50.0], "ci_low": [1.0, 30.0, np.nan, 45.0],
                               "ci_high": [9.0, 50.0, np.nan, 55.0], "paper_p90_reduction_pct": [65.1, 65.1, 88.2, 88.2]})
     fig = ablation_figures.ablation_figure(synthetic)
     assert [ax.get_title() for ax in fig.axes] == ["smooth", "sparse"]

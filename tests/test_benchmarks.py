@@ -27,8 +27,9 @@ def test_bench_penalties_quick_prints_and_saves_the_table(tmp_path):
     done = run_quick("bench_penalties.py", tmp_path, "--threads", "1")
     lines = done.stdout.splitlines()
     header = next(line for line in lines if line.startswith("hidden"))
-    assert header.split() == ["hidden", "params", "BASE", "ms", "DREG", "IGP", "SN", "JAC", "JAC-RP",
-                              "DREG-poly", "BASE-poly", "ms"]
+    # the paper labels of every chapter; a step with the other activation as the paper names it
+    assert header.split() == ["hidden", "params", "BASE", "ms", "DREG", "IGPEN", "SN", "IGPEN-OUT", "JAC-RP",
+                              "POLY_DREG", "POLY_BASE", "ms"]
     rows = [line for line in lines if line.startswith("(")]
     assert [row.split(")")[0] + ")" for row in rows] == ["(32, 16)", "(128, 64)"]
     for row in rows:
@@ -36,10 +37,15 @@ def test_bench_penalties_quick_prints_and_saves_the_table(tmp_path):
         assert len(numbers) == 1 + 1 + 6 + 1  # params, BASE ms, six ratios, BASE-poly ms
         assert all(float(v) > 0 for v in numbers)
     assert any(line.startswith("target (DREG <= 1.2x BASE") for line in lines)
+    from dreg_utils.vocabulary import methods_for
+
     saved = pd.read_csv(tmp_path / "penalties.csv")
     assert list(saved["hidden"].unique()) == ["32-16", "128-64"]
-    assert set(saved["method"]) == {"BASE", "DREG", "IGP", "SN", "JAC", "JAC-RP", "BASE-poly", "DREG-poly"}
-    assert (saved.loc[saved["method"] == "BASE", "ratio"] == 1.0).all()
+    assert saved.columns.tolist() == ["hidden", "params", "method", "activation", "ratio", "ratio_q1", "ratio_q3",
+                                      "step_ms"]
+    assert list(dict.fromkeys(zip(saved["method"], saved["activation"]))) == \
+        [*((m, "relu") for m in methods_for("fit")), ("base", "poly"), ("dreg", "poly")]  # keys, not labels
+    assert (saved.loc[saved["method"] == "base", "ratio"] == 1.0).all()
     assert (saved["step_ms"] > 0).all()
     meta = json.loads((tmp_path / "penalties.meta.json").read_text())
     assert meta["quick"] is True and meta["torch_threads"] == 1 and meta["cpu"]
@@ -253,7 +259,7 @@ def test_the_penalty_benchmark_times_every_fit_method_at_the_studys_settings(pro
     assert tuple(v.method for v in variants if v.activation == first) == methods_for("fit")
     assert [(v.method, v.activation) for v in variants if v.activation != first] == \
         [(m, a) for a in others for m in ("base", "dreg")]
-    assert set(COST_CLAIMS) <= {v.label for v in variants}  # the names the performance chapter reads
+    assert set(COST_CLAIMS) <= {v.method for v in variants}  # the methods the performance chapter reads
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -296,7 +302,7 @@ def test_the_default_workloads_are_those_of_the_saved_tables():
         tuple(meta("naive")[k] for k in ("runs", "n_train", "epochs", "batch"))
     settings, variants = benchmark("bench_penalties").workload()
     saved = pd.read_csv(results / "penalties.csv", dtype={"hidden": str})
-    assert [v.label for v in variants] == list(dict.fromkeys(saved["method"]))
+    assert list(variants) == list(dict.fromkeys(zip(saved["method"], saved["activation"])))
     assert [hidden_label(h) for h in settings["capacities"]] == list(dict.fromkeys(saved["hidden"]))
     assert (settings["batch_size"], settings["lr"], settings["weight_decay"]) == \
         tuple(meta("penalties")[k] for k in ("batch", "lr", "weight_decay"))

@@ -1,16 +1,19 @@
 """Table formatting, folded tables, CSV downloads and the "This run" table of the chapters."""
+import ast
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from dreg_utils.book import tables
-from dreg_utils.book.labels import TABLE3_LABELS
+from dreg_utils.book.labels import TABLE3_LABELS, label
 from dreg_utils.book.this_run import this_run
 from dreg_utils.studies.mnist import MNISTSettings
 from dreg_utils.studies.synthetic import SyntheticSettings
 
 NBSP = "\u00a0"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("value, digits, text", [
@@ -69,6 +72,21 @@ def test_as_published_keeps_the_papers_decimals():
     assert tables.as_published(17.79, 1.5) == f"17.79{NBSP}±{NBSP}1.50"  # the finer of the two
     assert tables.as_published(515.0) == "515"
     assert tables.as_published(float("nan"), 0.1) == "-"
+    assert tables.as_published(None, 0.2) == "-" and tables.as_published(96.05, float("nan")) == "96.05"
+    assert tables.as_published(1.0, 0.0) == f"1{NBSP}±{NBSP}0"  # a printed zero sd is kept
+
+
+def test_mean_plus_minus_sd_is_written_by_one_function():
+    """Only plus_minus joins a mean and an sd; as_published chooses the paper's decimals and calls it."""
+    writers = set()
+    for path in sorted((ROOT / "dreg_utils").rglob("*.py")):
+        for function in ast.walk(ast.parse(path.read_text())):
+            if isinstance(function, ast.FunctionDef) and any(
+                    isinstance(node, ast.JoinedStr) and any(isinstance(part, ast.Constant) and "±" in part.value
+                                                            for part in node.values)
+                    for node in ast.walk(function)):
+                writers.add(f"{path.relative_to(ROOT)}:{function.name}")
+    assert writers == {"dreg_utils/book/tables.py:plus_minus"}
 
 
 def test_compare_refuses_unknown_metrics_and_missing_columns():
@@ -84,14 +102,14 @@ def test_folded_is_a_collapsed_block_holding_the_whole_table():
     html = tables.folded(table, "All <columns>")
     assert html.startswith("<details") and "<details open" not in html
     assert "<summary" in html and "All &lt;columns&gt;" in html
-    assert "p90 reduction % (ours)" in html and "12.3" in html and "12.345" not in html
+    assert label("p90_reduction_pct") in html and "12.3" in html and "12.345" not in html
 
 
 def test_scrolled_wraps_the_table_in_the_outlined_scroll_container():
     table = pd.DataFrame({"family": ["smooth"], "p90_reduction_pct": [12.345]})
     html = tables.scrolled(table)
     assert html.startswith('<div class="dreg-scroll">') and html.endswith("</div>")
-    assert "p90 reduction % (ours)" in html and "12.3" in html  # styled like every table
+    assert label("p90_reduction_pct") in html and "12.3" in html  # styled like every table
     assert "0.500" in tables.scrolled(pd.DataFrame({"x": [0.5]}).style.format(precision=3))  # a Styler as given
 
 

@@ -172,12 +172,14 @@ def test_mnist_notes_read_the_findings_the_frontier_and_the_data(tiny_mnist):
     assert note.count("- **Finding") == 5
     assert note.endswith("Tally: holds 5, partly 0, does not hold 0, inconclusive 0.")
     assert mnist_text.data_note(tiny_mnist).startswith("**Not the paper's data**")
-    best = pd.DataFrame({"method": ["DREG", "SN", "IGPEN"], "lam": [0.1, np.nan, 1.0],
+    best = pd.DataFrame({"method": ["dreg", "sn", "igp"], "lam": [0.1, np.nan, 1.0],
                          "p99_reduction_pct": [40.0, 60.0, np.nan], "accuracy_change": [-0.5, -0.9, 0.0]})
     assert mnist_text.frontier_note(best) == (
         "Within one point of BASE's accuracy, **SN** buys the most tail suppression: p99 60% lower "
         "(-0.90 points of accuracy); the others reach DREG 40% at λ = 0.1.")
     assert mnist_text.frontier_note(best.head(0)).startswith("No setting of any method lowers p99")
+    assert list(mnist_text.frontier_view(best)["method"]) == ["DREG", "SN", "IGPEN"]
+    assert list(best["method"]) == ["dreg", "sn", "igp"]  # the study's table keeps its keys
 
 
 def test_statistics_notes_and_glue(glued):
@@ -216,16 +218,16 @@ def test_distillation_verdict_and_cost_words(glued):
 
 
 def penalties() -> pd.DataFrame:
-    rows = [{"hidden": h, "method": m, "ratio": r}
+    rows = [{"hidden": h, "method": m, "activation": "relu", "ratio": r}
             for h, ratios in (("32-16", (1.1, 2.0, 9.0)), ("64-32", (1.3, 1.2, 12.0)))
-            for m, r in zip(("DREG", "IGP", "JAC"), ratios)]
+            for m, r in zip(("dreg", "igp", "jacobian"), ratios)]
     return pd.DataFrame(rows)
 
 
 def test_performance_cost_words_and_glue(glued):
     note = performance_text.cost_note(penalties())
-    assert note.startswith("DREG costs 1.10x to 1.30x a BASE step and is cheaper than IGP at 1 of 2 capacities "
-                           "(IGP: 1.20x to 2.00x). The exact Jacobian penalty on these 10-output models costs "
+    assert note.startswith("DREG costs 1.10x to 1.30x a BASE step and is cheaper than IGPEN at 1 of 2 capacities "
+                           "(IGPEN: 1.20x to 2.00x). The exact Jacobian penalty on these 10-output models costs "
                            "9.0x to 12.0x")
     performance_text.glue_costs(penalties())
     assert glued["dreg_cost"] == "1.10x to 1.30x" and glued["dreg_cost_verdict"] == claims.PARTLY

@@ -7,22 +7,25 @@ import pandas as pd
 import pytest
 
 from dreg_utils.book import performance_figures, performance_text
+from dreg_utils.published import COST_CLAIMS
 from dreg_utils.studies import performance
+from dreg_utils.vocabulary import ACTIVATIONS, METHOD_COLOURS, METHOD_LABELS, METHODS, PROJECTIONS, methods_for
 
 matplotlib.use("Agg")
 
-METHODS = ("BASE", "DREG", "IGP", "SN", "JAC", "JAC-RP", "BASE-poly", "DREG-poly")
-BASELINE = {"DREG-poly": "BASE-poly", "BASE-poly": "BASE-poly"}
+# What bench_penalties times: every method fit runs with ReLU, then BASE and DREG with poly.
+STEPS = [*((method, "relu") for method in methods_for("fit")), ("base", "poly"), ("dreg", "poly")]
 
 
 def penalties_table() -> pd.DataFrame:
+    """Two capacities; the k-th step of STEPS costs 1 + 0.5 k times BASE (DREG 1.5, IGPEN 2.0,
+    SN 2.5, IGPEN-OUT 3.0, JAC-RP 3.5, POLY_DREG 4.5)."""
     rows = []
     for hidden, params, base_ms in (("32-16", 25_818, 0.5), ("128-64", 109_386, 0.7)):
-        for k, method in enumerate(METHODS):
-            ratio = 1.0 if method.startswith("BASE") else 1.0 + 0.5 * k
-            rows.append({"hidden": hidden, "params": params, "method": method,
-                         "baseline": BASELINE.get(method, "BASE"), "ratio": ratio, "ratio_q1": ratio * 0.9,
-                         "ratio_q3": ratio * 1.1, "step_ms": base_ms * ratio})
+        for k, (method, activation) in enumerate(STEPS):
+            ratio = 1.0 if method == "base" else 1.0 + 0.5 * k
+            rows.append({"hidden": hidden, "params": params, "method": method, "activation": activation,
+                         "ratio": ratio, "ratio_q1": ratio * 0.9, "ratio_q3": ratio * 1.1, "step_ms": base_ms * ratio})
     return pd.DataFrame(rows)
 
 
@@ -52,17 +55,40 @@ def test_the_repository_holds_measured_tables():
 def test_penalty_ratio_table_keeps_capacity_order_and_reads_ratios():
     table = performance_text.penalty_ratio_table(penalties_table())
     assert table["hidden"].tolist() == ["32-16", "128-64"]
-    assert table.columns[:3].tolist() == ["hidden", "params", "BASE ms/step"]
+    # the methods by the paper labels of every other chapter; another activation as the paper names it
+    assert table.columns.tolist() == ["hidden", "params", "BASE ms/step", "DREG / BASE", "IGPEN / BASE", "SN / BASE",
+                                      "IGPEN-OUT / BASE", "JAC-RP / BASE", "POLY_DREG / POLY_BASE"]
     assert table["BASE ms/step"].tolist() == [0.5, 0.7]
-    assert table["DREG / BASE"].tolist() == [1.5, 1.5] and table["JAC / BASE"].tolist() == [3.0, 3.0]
-    assert "DREG-poly / BASE-poly" in table
+    assert table["DREG / BASE"].tolist() == [1.5, 1.5] and table["IGPEN-OUT / BASE"].tolist() == [3.0, 3.0]
+    assert table["POLY_DREG / POLY_BASE"].tolist() == [4.5, 4.5]
+
+
+def test_the_repository_penalty_table_names_methods_by_key_and_keeps_its_ratios():
+    penalties, _ = performance.load_benchmark(None, "penalties")
+    assert penalties.columns.tolist() == ["hidden", "params", "method", "activation", "ratio", "ratio_q1",
+                                          "ratio_q3", "step_ms"]
+    assert set(penalties["method"]) <= set(METHODS) and set(penalties["activation"]) <= set(ACTIVATIONS)
+    assert (penalties.loc[penalties["method"] == "base", "ratio"] == 1.0).all()
+    table = performance_text.penalty_ratio_table(penalties)
+    igp = penalties[(penalties["method"] == "igp") & (penalties["activation"] == "relu")]
+    assert table["IGPEN / BASE"].tolist() == igp["ratio"].tolist()
+    assert table["hidden"].tolist() == ["32-16", "128-64", "256-128", "512-256"]
 
 
 def test_cost_claims_give_the_measured_range_per_method():
+    assert set(COST_CLAIMS) <= set(METHODS)  # keyed by method keys; the page shows the paper labels
     claims = performance_text.cost_claims(penalties_table()).set_index("method")
-    assert set(claims.index) == {"DREG", "IGP", "JAC", "JAC-RP"}
-    assert claims.loc["JAC", "ours (ratio to BASE, over capacities)"] == "3.00x to 3.00x"
-    assert "10x" in claims.loc["JAC", "paper"]
+    assert claims.index.tolist() == ["DREG", "IGPEN", "IGPEN-OUT", "JAC-RP"]
+    assert claims.loc["IGPEN-OUT", "ours (ratio to BASE, over capacities)"] == "3.00x to 3.00x"
+    assert "10x" in claims.loc["IGPEN-OUT", "paper"]
+
+
+def test_cost_note_names_the_methods_as_every_chapter_does():
+    note = performance_text.cost_note(penalties_table())
+    assert note.startswith("DREG costs 1.50x to 1.50x a BASE step and is cheaper than IGPEN at 2 of 2 capacities "
+                           "(IGPEN: 2.00x to 2.00x). The exact Jacobian penalty on these 10-output models costs "
+                           "3.0x to 3.0x")
+    assert "IGP " not in note and "IGP." not in note
 
 
 def test_sweep_totals_and_machine_line():
@@ -78,8 +104,12 @@ def test_sweep_totals_and_machine_line():
 
 def test_figures_draw_every_method_and_cell():
     fig = performance_figures.penalty_cost_figure(penalties_table())
-    labels = fig.axes[0].get_legend_handles_labels()[1]
-    assert set(labels) == {"DREG", "DREG-poly", "SN", "IGP", "JAC-RP", "JAC", "BASE (1x)"}
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    assert sorted(labels) == sorted([*(METHOD_LABELS[m] for m in methods_for("fit") if m != "base"), "DREG, poly",
+                                     "BASE (1x)"])
+    lines = {label: handle.lines[0] for handle, label in zip(handles, labels) if label != "BASE (1x)"}
+    assert all(lines[METHOD_LABELS[m]].get_color() == METHOD_COLOURS[m] for m in methods_for("fit")[1:])
+    assert lines["DREG, poly"].get_color() == METHOD_COLOURS["dreg"] and lines["DREG, poly"].get_linestyle() == "--"
     assert fig.axes[0].get_yscale() == "log"
     sweep = pd.DataFrame({"hidden": ["32-16", "32-16"], "activation": ["relu", "poly"],
                           "vectorised_train_s": [60.0, 90.0], "sequential_train_s": [120.0, 150.0]})
@@ -119,7 +149,7 @@ def test_naive_summary_gives_ratios_to_the_reference_and_a_floor_row():
 def test_projection_variance_table_pairs_measured_with_predicted_and_names_exact_estimates():
     rows = []
     for model, outputs, values in (("10-64-4 tanh", 4, (0.68, 0.07, 0.12)), ("10-64-1 tanh", 1, (2.0, 0.0, 0.0))):
-        for distribution, value in zip(("gaussian", "rademacher", "sphere"), values):
+        for distribution, value in zip(PROJECTIONS, values):
             rows.append({"model": model, "outputs": outputs, "distribution": distribution,
                          "relative_variance": value, "predicted": value * 1.01,
                          "reduction_vs_gaussian": values[0] / value if value else float("inf")})

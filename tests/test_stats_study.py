@@ -223,7 +223,18 @@ def test_claim_5_tests_match_scipy(paper_like):
     trend = row(paper_like, verdict_text.TREND, "spearman")
     assert trend["n"] == 24
     assert (trend["statistic"], trend["p_value"]) == pytest.approx((rho.statistic, rho.pvalue), rel=1e-10)
-    assert trend["note"].startswith("POLY_BASE ") and "; RELU_BASE " in trend["note"]
+    # BASE's seed means at the ends of the capacity range: numbers in the tests table, words in the book
+    ends = paper_like[paper_like["test"] == study.SEED_MEAN]
+    cells = [("poly", "32-16"), ("poly", "512-256"), ("relu", "32-16"), ("relu", "512-256")]
+    assert list(zip(ends["activation"], ends["capacity"])) == cells
+    expected = [base.loc[(base["activation"] == a) & (base["hidden"] == h), "ig_p99_over_mean"].mean()
+                for a, h in cells]
+    assert ends["statistic"].tolist() == pytest.approx(expected, rel=1e-12)
+    assert (ends["n"] == 3).all() and (ends["role"] == "effect size").all() and ends["p_holm"].isna().all()
+    assert trend["note"] == ""
+    words = verdict_text.ours_text(paper_like, 5)
+    assert (f"over 24 runs (POLY_BASE {expected[0]:.2f} at 32-16 -> {expected[1]:.2f} at 512-256; "
+            f"RELU_BASE {expected[2]:.2f} at 32-16 -> {expected[3]:.2f} at 512-256)") in words
     welch_rows = paper_like[paper_like["test"] == "welch_t"]
     assert list(welch_rows["capacity"]) == list(CAPACITIES)  # ordered by parameter count, not as text
 
@@ -306,7 +317,16 @@ def test_synthetic_tests_pool_families_and_read_directions():
     pooled = tests[tests["family"] == synthetic_stats.ALL_FAMILIES]
     pairs = pooled[pooled["test"] == "paired_t"].set_index("metric")["n"]
     assert pairs["test_mse"] == pairs["grad_p90"] == 6
+    # the study names each comparison by its key and keeps lambda as a number; the book writes the words
+    assert set(tests["comparison"]) == {"test_mse", "grad_p90", "grad_p99", synthetic_stats.SEED_VARIANCE}
+    assert (tests["lam"] == 1e-2).all()
     readings = verdict_text.synthetic_readings(tests).set_index("comparison")
+    assert list(readings.index) == ["lambda=0.01 / lambda=0: test_mse", "lambda=0.01 / lambda=0: grad_p90",
+                                    "lambda=0.01 / lambda=0: grad_p99",
+                                    "seed variance of test MSE, per family: lambda / lambda=0"]
+    by_family = verdict_text.synthetic_by_family(tests)
+    assert list(by_family["family"].unique()) == ["smooth", "sparse"]
+    assert set(by_family["comparison"]) == set(readings.index[:3])
     p90 = readings.loc["lambda=0.01 / lambda=0: grad_p90"]
     assert p90["reading"] == "lower with DREG" and p90["lower_with_dreg"] == "6/6"
     assert p90["p_sign"] == pytest.approx(2 * 0.5 ** 6, rel=1e-12)

@@ -5,7 +5,9 @@ A sentence is a string literal longer than ``SENTENCE_CHARS`` characters with a 
 messages to a person at a terminal are exempt (raise statements and assert messages, print,
 logging and warnings calls, argparse help, and the descriptions of a valid value that refusals
 quote). Shorter prose (a label, a note of a few words) is not caught: the scan is a tripwire for
-verdicts and conclusions built in a study, not a proof that none is there."""
+verdicts and conclusions built in a study, not a proof that none is there. Nor does a study format a
+number into words (an f-string with a format spec such as ``:.2f`` and a space in its text): it
+returns the number, and the book words it."""
 import ast
 import re
 from pathlib import Path
@@ -108,7 +110,8 @@ def sentences_in(source: str) -> list[tuple[int, str]]:
 @pytest.mark.parametrize("path", [p for p in sorted(STUDIES.glob("*.py")) if p.name not in COMMAND_LINES],
                          ids=lambda p: p.name)
 def test_no_study_writes_sentences(path):
-    hits = sentences_in(path.read_text())
+    """Neither sentences nor numbers formatted into words: a study returns the numbers."""
+    hits = sorted(sentences_in(path.read_text()) + formatted_phrases(path.read_text()))
     assert not hits, "build these in the chapter's dreg_utils/book module:\n" + "\n".join(
         f"{path.name}:{line}: {text!r}" for line, text in hits)
 
@@ -136,6 +139,30 @@ def test_the_scan_finds_sentences(snippet):
 ])
 def test_the_scan_leaves_messages_and_data_alone(snippet):
     assert sentences_in(f"{snippet}\n") == []
+
+
+def formatted_phrases(source: str) -> list[tuple[int, str]]:
+    """(line, text) of every f-string in ``source`` that formats a value (a format spec such as
+    ``:.2f`` or ``:g``) into words (its literal text has a space), outside docstrings and messages.
+    A key such as ``f"{method}_{lam:g}"`` has no space and is data."""
+    tree = ast.parse(source)
+    skip = docstrings(tree) | messages(tree)
+    return [(node.lineno, literal_text(node).replace(HOLE, "{}")) for node in ast.walk(tree)
+            if isinstance(node, ast.JoinedStr) and id(node) not in skip
+            and any(isinstance(v, ast.FormattedValue) and v.format_spec is not None for v in node.values)
+            and " " in "".join(v.value for v in node.values if isinstance(v, ast.Constant))]
+
+
+@pytest.mark.parametrize("snippet, found", [
+    ('note = "; ".join(f"{act.upper()}_BASE {m:.2f} at {caps[0]}" for act in acts)', 1),
+    ('label = f"lambda={lam:g} / lambda=0: {metric}"', 1),
+    ('rows.append({"teacher": f"best lambda = {best:g}"})', 1),
+    ('key = f"{r.method}_{float(r.lam):g}"', 0),  # a key: no space
+    ('label = f"DREG vs BASE at {hidden}"', 0),  # no number formatted
+    ('raise ValueError(f"lambda={lam:g} is not in the table")', 0),  # a message
+])
+def test_the_scan_finds_numbers_formatted_into_words(snippet, found):
+    assert len(formatted_phrases(f"{snippet}\n")) == found
 
 
 @pytest.mark.parametrize("path", sorted(STUDIES.glob("*.py")), ids=lambda p: p.name)

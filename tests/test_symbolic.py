@@ -198,8 +198,20 @@ def test_round_simplify_and_latex():
     a, b = sympy.symbols("z_cement z_k")
     assert formulas.round_floats(0.123456 * a, 3) == sympy.Float(0.123, 3) * a
     assert formulas.simplify_formula((a + a) * 0.25 + 0.5 * a) == a
-    latex = formulas.formula_latex(a + b)
+    latex = distillation_text.formula_latex(a + b)  # the book writes LaTeX; formulas.py holds none
     assert r"\tilde{\mathrm{cement}}" in latex and r"\tilde{k}" in latex
+    assert not hasattr(formulas, "formula_latex")
+
+
+def test_formula_captions_name_the_teacher_from_its_key_and_lambda():
+    """The study's formulas table holds the teacher's key and lambda; the book writes the words."""
+    a = sympy.Symbol("z_x0")
+    found = pd.DataFrame([{"dataset": "concrete", "teacher": teacher, "lam": lam, "formula": 2 * a,
+                           "raw_units": None, "truth": None, "length": 3, "test_r2": 0.5}
+                          for teacher, lam in (("lambda_0", 0.0), ("best_lambda", 0.01))])
+    captions = [caption for caption, _ in distillation_text.formula_blocks(found)]
+    assert captions == ["**concrete**, teacher at lambda = 0: length 3, test R² = 0.500",
+                        "**concrete**, teacher at best lambda = 0.01: length 3, test R² = 0.500"]
 
 
 # ------------------------------------------------------------------ teachers and students
@@ -387,6 +399,7 @@ def test_study_end_to_end_with_cache_tables_and_figures(tmp_path):
     found = sr_tables.formulas(runs, table)
     blocks = distillation_text.formula_blocks(found)
     assert len(found) == 2 and len(blocks) == 4 and all(eq.startswith(r"\hat y") for _, eq in blocks)
+    assert list(found["teacher"]) == ["lambda_0", "best_lambda"] and found["lam"].iloc[0] == 0.0
     noise = sr_tables.noise_table(summary)
     assert noise["noise"].tolist() == [0.1]
     cost = teacher_cost.run_cost(s, tmp_path)

@@ -74,8 +74,9 @@ def test_display_labels_are_applied_only_when_shown():
                                    "paper lambda=0.01", "ratio (paper)"]
     assert shown["metric"].tolist() == ["mean ||grad f||", "p90 ||grad f||", "p99 ||grad f||", "max ||grad f||",
                                         "p99/mean", "test MSE"]
-    assert list(show(study.table2(summary(), 1e-2)).columns)[1:3] == ["test MSE change % (ours, + = worse)",
-                                                                     "test MSE change % (paper, + = worse)"]
+    assert list(show(study.table2(summary(), 1e-2), "01_synthetic_families").columns)[1:5] == [
+        "test MSE change of the seed means % (ours, + = worse)", "test MSE change % (paper, + = worse)",
+        "p90 reduction of the seed means % (ours)", "p90 reduction % (paper)"]
     assert all(c == c.lower() and " " not in c for c in study.table2(summary(), 1e-2).columns)
 
 

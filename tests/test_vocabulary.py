@@ -1,17 +1,20 @@
 """The vocabulary is the one definition of every name, and the book has one sign convention.
 
-The source scan fails, naming file and line, on a second definition outside
-``dreg_utils/vocabulary.py``: a literal list of three or more method names, a method- or
-family-keyed label table, a literal families, activations, projections or dataset list, or a
-run table's ``["diverged"]`` read in place of the finished rule. The sign tests check that each
-signed column's label says which way is good and that one quantity keeps its sign from the
-chapter's table to the scorecard of the front and findings pages and to the ablation chapter.
+The source scan (the package, the benchmarks and the notebooks' code cells) fails, naming file
+and line, on a second definition outside ``dreg_utils/vocabulary.py``: a literal list of three or
+more method names, a method- or family-keyed label table, a literal families, activations,
+projections or dataset list, or a run table's ``["diverged"]`` read in place of the finished rule.
+The sign tests check that each signed column's label says which way is good and that one quantity
+keeps its sign from the chapter's table to the scorecard of the front and findings pages and to
+the ablation chapter.
 """
 import ast
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
+import jupytext
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,9 +23,11 @@ from torch import nn
 
 from dreg_utils import published, vocabulary as v
 from dreg_utils.book import synthetic_text
-from dreg_utils.book.labels import LABELS
+from dreg_utils.book.labels import book_labels
 from dreg_utils.regulariser import Regulariser
 from dreg_utils.studies import synthetic, synthetic_ablation
+
+LABELS = book_labels()  # every chapter's labels: one per column across the book
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMED_LISTS = {"families": v.FAMILIES, "activations": v.ACTIVATIONS, "paper activations": v.PAPER_ACTIVATIONS,
@@ -57,11 +62,39 @@ def second_definitions(source: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def test_every_name_is_defined_once():
+def notebook_code(path: Path) -> list[tuple[int, str]]:
+    """(first line in the file, source) of each code cell of the MyST notebook at ``path``."""
+    text, cells, start = path.read_text(), [], 0
+    for cell in jupytext.reads(text, fmt="md:myst").cells:
+        if cell.cell_type == "code" and cell.source.strip():
+            start = text.index(cell.source, start)
+            cells.append((text.count("\n", 0, start), cell.source))
+    return cells
+
+
+def scan(finder: Callable[[str], list[tuple[int, str]]]) -> list[str]:
+    """"file:line: what" for everything ``finder`` finds in the package (but the vocabulary), the
+    benchmarks and the notebooks' code cells."""
     sources = sorted([*ROOT.glob("dreg_utils/**/*.py"), *ROOT.glob("benchmarks/**/*.py")])
     found = [f"{path.relative_to(ROOT)}:{line}: {what}" for path in sources if path.name != "vocabulary.py"
-             for line, what in second_definitions(path.read_text())]
+             for line, what in finder(path.read_text())]
+    return found + [f"{path.relative_to(ROOT)}:{offset + line}: {what}" for path in sorted(ROOT.glob("notebooks/*.md"))
+                    for offset, code in notebook_code(path) for line, what in finder(code)]
+
+
+def test_every_name_is_defined_once():
+    found = scan(second_definitions)
     assert not found, "import these from dreg_utils.vocabulary instead:\n" + "\n".join(found)
+
+
+def test_the_scan_reads_the_notebooks_code_cells(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("---\njupytext:\n  text_representation:\n    format_name: myst\n---\n# A page\n\n"
+                    "Prose with runs[\"diverged\"] is not code.\n\n```{code-cell} ipython3\nx = 1\n"
+                    "ok = runs[~runs[\"diverged\"]]\n```\n")
+    found = [(offset + line, what) for offset, code in notebook_code(page) for line, what in second_definitions(code)]
+    assert [line for line, _ in found] == [12]  # the file's line, counted from 1
+    assert page.read_text().splitlines()[11] == 'ok = runs[~runs["diverged"]]'
 
 
 def test_the_scan_finds_each_kind_of_copy():
@@ -76,6 +109,74 @@ for activation in ("relu", "poly"):
 pair = ("base", "dreg")  # two methods: a choice, not a list
 '''
     assert [line for line, _ in second_definitions(source)] == [1, 2, 3, 4, 5, 6, 7]
+
+
+# Data names a method by its key and the book maps the key to a label through the vocabulary. A
+# string literal that is a method's label, or a shortening of one ("IGP", "JAC"), alone or with an
+# activation ("BASE-poly"), is a label used as data; prose (the text of an f-string) is not scanned.
+LABEL_WORDS = {*v.PAPER_LABELS.values(), *(key.upper() for key in v.METHODS)}
+LABEL = re.compile(r"([A-Z][A-Z0-9]+(?:-[A-Z]+)*)(?:-(?:%s))?" % "|".join(v.ACTIVATIONS))
+
+
+def literal_names(source: str) -> list[tuple[int, str]]:
+    """(line, what) for every method label used as data in ``source``, and every projection
+    passed by a literal name (``distribution="..."``) instead of the vocabulary's."""
+    tree = ast.parse(source)
+    prose = {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for part in ast.walk(node)}
+    found = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in prose
+                and (match := LABEL.fullmatch(node.value))
+                and any(word.startswith(match.group(1)) for word in LABEL_WORDS)):
+            found.append((node.lineno, f"the method label {node.value!r} used as data"))
+        elif isinstance(node, ast.keyword) and node.arg == "distribution" and isinstance(node.value, ast.Constant):
+            found.append((node.value.lineno, f"the projection {node.value.value!r} named by a literal"))
+    return sorted(found)
+
+
+def test_data_names_methods_by_key_and_projections_by_the_vocabulary():
+    found = scan(literal_names)
+    assert not found, ("name methods by their keys and map them to labels with dreg_utils.vocabulary "
+                       "(PAPER_LABELS, METHOD_LABELS); name projections by its constants:\n" + "\n".join(found))
+
+
+def test_the_label_scan_finds_labels_used_as_data():
+    source = '''TABLE_LABELS = {"igp": "IGP", "jacobian": "JAC"}
+base = penalties["method"].isin(["BASE", "BASE-poly"])
+ratio = r["DREG-poly"]
+claims = {"JAC-RP": "random projections"}
+order = [m for m in ("SN", "IGPEN-OUT") if m]
+sq = projected_jacobian_sq(model, x, 1, generator, distribution="gaussian")
+note = f"DREG costs {ratio} a BASE step"  # prose
+words = ("a BASE step", "base", "igp", "POLY_DREG", "MSE", "SNR", "L-BFGS")
+'''
+    found = [(line, re.search(r"'(.+)'", what).group(1)) for line, what in literal_names(source)]
+    assert found == [(1, "IGP"), (1, "JAC"), (2, "BASE"), (2, "BASE-poly"), (3, "DREG-poly"), (4, "JAC-RP"),
+                     (5, "IGPEN-OUT"), (5, "SN"), (6, "gaussian")]
+
+
+def test_fit_draws_the_vocabularys_projection(monkeypatch):
+    from dreg_utils import train
+    from dreg_utils.models import CompactMLP
+
+    drawn, projected = [], train.projected_jacobian_sq
+
+    def spy(*args, distribution, **kwargs):
+        drawn.append(distribution)
+        return projected(*args, distribution=distribution, **kwargs)
+
+    monkeypatch.setattr(train, "projected_jacobian_sq", spy)
+    model = CompactMLP.seeded(0, 3, (4,), 2)
+    train.fit(model, torch.randn(8, 3), torch.randn(8, 2), method="jacobian_rp", lam=0.1, epochs=1,
+              batch_size=4, device="cpu")
+    assert drawn == [v.FIT_PROJECTION] * 2 and v.FIT_PROJECTION in v.PROJECTIONS
+
+
+def test_paper_cell_labels_are_the_papers_table3_rows():
+    assert {v.paper_cell_label(a, m) for block in published.TABLE3.values() for a in v.PAPER_ACTIVATIONS
+            for m in v.TABLE3_METHODS} == {label for block in published.TABLE3.values() for label in block}
+    with pytest.raises(ValueError, match="method='IGP' is not valid"):
+        v.paper_cell_label("relu", "IGP")
 
 
 def test_methods_are_consistent():
@@ -201,9 +302,9 @@ def test_one_quantity_has_one_sign_on_every_page():
         expected_p90, expected_mse = (25.0, 20.0) if family == "smooth" else (-25.0, -20.0)
         # chapter 01's table and chapter 07's agree with each other and with the data
         assert row["p90_reduction_pct"] == pytest.approx(expected_p90)
-        assert ablation.loc[family, "p90_reduction_pct"] == pytest.approx(expected_p90)
+        assert ablation.loc[family, "per_seed_p90_reduction_pct"] == pytest.approx(expected_p90)
         assert row["test_mse_change_pct"] == pytest.approx(expected_mse)
-        assert ablation.loc[family, "test_mse_change_pct"] == pytest.approx(expected_mse)
+        assert ablation.loc[family, "per_seed_test_mse_change_pct"] == pytest.approx(expected_mse)
         assert ablation.loc[family, "paper_p90_reduction_pct"] == row["paper_p90_reduction_pct"]
         # the scorecard (front and findings pages) and the chapter's verdict lines sign them alike
         fields = synthetic_text.scorecard_fields(row, 1e-2, "smoke")

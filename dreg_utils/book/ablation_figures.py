@@ -19,11 +19,12 @@ def ablation_figure(table: pd.DataFrame) -> plt.Figure:
     for ax, family in zip(axes[0], families):
         block = table[table["family"] == family].assign(label=lambda b: b["factor"] + " = " + b["value"])
         y = [labels.index(label) for label in block["label"]]
-        errors = [block["p90_reduction_pct"] - block["ci_low"], block["ci_high"] - block["p90_reduction_pct"]]
-        ax.errorbar(block["p90_reduction_pct"], y, xerr=np.nan_to_num(errors), fmt="o",
+        reduction = block["per_seed_p90_reduction_pct"]
+        errors = [reduction - block["ci_low"], block["ci_high"] - reduction]
+        ax.errorbar(reduction, y, xerr=np.nan_to_num(errors), fmt="o",
                     color=PALETTE["gradient"], ecolor="0.6", capsize=2)
         ax.axvline(block["paper_p90_reduction_pct"].iloc[0], color="k", ls="--", lw=1, label="paper")
-        ax.axvspan(*sorted((0.0, float(block.loc[block["factor"] == "base", "p90_reduction_pct"].iloc[0]))),
+        ax.axvspan(*sorted((0.0, float(block.loc[block["factor"] == "base", "per_seed_p90_reduction_pct"].iloc[0]))),
                    color="0.85", zorder=0)
         ax.set_title(family)
         ax.set_xlabel("p90 reduction (%)")

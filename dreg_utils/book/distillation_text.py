@@ -1,5 +1,5 @@
 """The distillation chapter's words (notebook 04): the paper's headline numbers beside ours with
-their verdicts, the students' formulas as Markdown captions and LaTeX, the datasets, the stage
+their verdicts, the students' formulas in LaTeX with Markdown captions, the datasets, the stage
 times and recovery table as shown, the cost line and the verdict with its glued values and
 scorecard rows."""
 from __future__ import annotations
@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pandas as pd
+import sympy
 
 from .. import claims, published
 from ..data.regression import RegressionData
-from ..formulas import formula_latex
 from ..studies.distillation_tables import NO_TEACHER, STABLE_BASE
 from . import scorecard
 
@@ -69,11 +69,27 @@ def headline(table: pd.DataFrame, selection: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _latex_name(name: str) -> str:
+    """Short names and Greek letters as sympy writes them; long names upright, underscores kept."""
+    if len(name) <= 3 or name in ("epsilon",):
+        return sympy.latex(sympy.Symbol(name))
+    return r"\mathrm{" + name.replace("_", r"\_") + "}"
+
+
+def formula_latex(expr: sympy.Expr) -> str:
+    """LaTeX of a formula; a standardised input z_<name> is written with a tilde over its name."""
+    names = {s: (r"\tilde{" + _latex_name(s.name[2:]) + "}" if s.name.startswith("z_")
+                 else _latex_name(s.name)) for s in expr.free_symbols}
+    return sympy.latex(expr, symbol_names=names)
+
+
 def formula_blocks(table: pd.DataFrame) -> list[tuple[str, str]]:
-    """The formulas of :func:`formulas` as (Markdown caption, LaTeX equation) pairs."""
+    """The formulas of :func:`dreg_utils.studies.distillation_tables.formulas` as (Markdown caption,
+    LaTeX equation) pairs, the caption naming the teacher ("lambda = 0" or "best lambda = <lam>")."""
     blocks = []
     for _, row in table.iterrows():
-        blocks.append((f"**{row['dataset']}**, teacher at {row['teacher']}: length {row['length']}, "
+        teacher = "lambda = 0" if row["teacher"] == "lambda_0" else f"best lambda = {row['lam']:g}"
+        blocks.append((f"**{row['dataset']}**, teacher at {teacher}: length {row['length']}, "
                        f"test R² = {row['test_r2']:.3f}",
                        rf"\hat y = {formula_latex(row['formula'])}"))
         if row["truth"] is not None:

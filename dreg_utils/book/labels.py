@@ -1,8 +1,14 @@
-"""Display labels. Computed tables carry snake_case columns (data that code may read); a page
-shows a table with :func:`show`, which puts these labels on its columns. A table whose label
-depends on a value (e.g. the lambda of a column) names it in ``table.attrs["labels"]``.
-:data:`TABLE1_LABELS` and :data:`TABLE3_LABELS` hold the DREG paper's names of the metrics of its
-Tables 1 and 3.
+"""Display labels, one table per chapter. Computed tables carry snake_case columns (data that code
+may read); a page shows a table with :func:`show` (in a notebook, the page's ``ch.show``), which
+puts its chapter's labels on its columns. A table whose label depends on a value (e.g. the lambda
+of a column) names it in ``table.attrs["labels"]``. :data:`TABLE1_LABELS` and
+:data:`TABLE3_LABELS` hold the DREG paper's names of the metrics of its Tables 1 and 3.
+
+A column has one label across the book: two chapters that show one column label it alike
+(``tests/test_labels.py``), so a table shown without its chapter (``chapter=None``) reads the
+same. A quantity measured another way gets another column name, e.g. chapter 01's
+``p90_reduction_pct`` (the reduction of the seed means) and chapter 07's
+``per_seed_p90_reduction_pct`` (the mean of the per-seed reductions).
 
 A signed column's label says which way is good, in the vocabulary's convention: a reduction is
 positive when the quantity fell, any other difference is positive when it rose and says
@@ -11,105 +17,104 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..validation import check_choice
 from ..vocabulary import change_label, reduction_label
 
-LABELS = {
-    # synthetic families (notebook 01); test_mse_change_pct also in notebooks 05 and 07
-    "lambda_0": "lambda=0", "ratio_ours": "ratio (ours)", "paper_lambda_0": "paper lambda=0",
-    "ratio_paper": "ratio (paper)", "test_mse_change_pct": change_label("test_mse", "ours"),
-    "paper_test_mse_change_pct": change_label("test_mse", "paper"),
-    "p90_reduction_pct": reduction_label("grad_p90", "ours"),
-    "paper_p90_reduction_pct": reduction_label("grad_p90", "paper"),
-    "proxy_reduction_pct": reduction_label("derivative_proxy", "ours"),
-    "plateau_lambda": "plateau up to lambda", "plateau_p90_reduction_pct": "p90 reduction at plateau end %",
-    "plateau_test_mse_change_pct": change_label("test_mse", what="change at plateau end %"),
-    # synthetic ablation (notebook 07)
-    "mean_p90_reduction_pct": "mean " + reduction_label("grad_p90"),
-    "mean_gap_to_paper": "mean gap to the paper (points)",
-    "mean_test_mse_change_pct": "mean " + change_label("test_mse"),
-    # distillation ablation (notebook 08)
-    "paper_improvement_pct": change_label("gp_test_r2", "paper", "improvement %"),
-    # symbolic distillation (notebook 04)
-    "snr_proxy": "SNR proxy",
-    "teacher_r2_base": "teacher R2 (lambda=0)",
-    "best_lambda": "best lambda",
-    "teacher_r2_best": "teacher R2 (best lambda)",
-    "student_r2_base": "student R2 (lambda=0)",
-    "student_r2_best": "student R2 (best lambda)",
-    "improvement_pct": change_label("gp_test_r2", what="improvement %"),
-    "gain_r2": change_label("gp_test_r2", "points", "gain"),
-    "fidelity_r2_base": "fidelity R2 (lambda=0)",
-    "fidelity_r2_best": "fidelity R2 (best lambda)",
-    "length_best": "length (best lambda)",
-    "tree_r2_base": "tree R2 (lambda=0)",
-    "tree_r2_best": "tree R2 (best lambda)",
-    "tree_improvement_pct": change_label("tree_test_r2", what="improvement %"),
-    "gp_on_y_r2": "GP on y R2",
-    "boosting_r2": "boosting R2",
-    "lambda_validation": "lambda (validation)",
-    "lambda_oracle": "lambda (oracle)",
-    "student_r2_validation": "student R2 (validation lambda)",
-    "student_r2_oracle": "student R2 (oracle lambda)",
-    "improvement_pct_validation": change_label("gp_test_r2", "validation lambda", "improvement %"),
-    "improvement_pct_oracle": change_label("gp_test_r2", "oracle lambda", "improvement %"),
-    "gap_to_oracle": "gap to oracle",
-    "teacher_clean_r2_base": "teacher clean R2 (lambda=0)",
-    "student_clean_r2_base": "student clean R2 (lambda=0)",
-    "student_clean_r2_validation": "student clean R2 (validation lambda)",
-    "clean_r2_gain": change_label("gp_clean_r2", "points", "gain"),
-    "recovered_base": "recovered (lambda=0)",
-    "recovered_validation": "recovered (validation lambda)",
-    "raw_units": "raw units",
-    "test_r2": "test R2",
-    **{f"{m}_{k}": f"{m}: {v}" for m in ("jacobian", "dreg") for k, v in (
-        ("best_lambda", "best lambda"), ("teacher_r2", "teacher R2"), ("student_r2", "student R2"),
-        ("jacobian_sq", "E||J||^2"))},
-    "ratio_to_base": "ratio to unregularised",
-    # gplearn benchmark (notebook 06)
-    "fits_per_arm": "fits per arm", "gplearn_s_per_fit": "gplearn (s per fit)",
-    "fast_s_per_fit": "fast_gplearn (s per fit)", "fast_over_gplearn": "ratio",
-    # MNIST frontier (notebook 02)
-    "accuracy_change": change_label("test_acc", "points", "change"), "p99_reduction_pct": reduction_label("ig_p99"),
-    "settings_tried": "settings tried",
-    # surrogates (notebook 05): changes against BASE
-    "p99_over_mean_change_pct": change_label("grad_p99_over_mean"),
-    "median_test_mse_change_pct": "median " + change_label("test_mse"),
-    "median_p99_over_mean_change_pct": "median " + change_label("grad_p99_over_mean"),
-    "cos_p10_diff": change_label("cos_p10", what="diff"),
-    "gd_regret_diff": change_label("gd_regret_median", what="diff"),
-    "lbfgs_regret_diff": change_label("lbfgs_regret_median", what="diff"),
-    "gd_exits_diff": change_label("gd_left_domain", what="diff"),
-    "lbfgs_exits_diff": change_label("lbfgs_left_domain", what="diff"),
-    # performance (notebook 06)
-    "group9_step_ms": "group of 9: ms/step", "group3_step_ms": "IGP group of 3: ms/step",
-    "single_step_ms": "one run: ms/step", "sequential_min": "one at a time (min)",
-    "vectorised_min": "vectorised (min)", "floor_min": "floor (min)", "wall_over_floor": "wall / floor",
-    "products_over_floor": "products / floor", "adamw_over_floor": "AdamW / floor",
-    "rest_over_floor": "rest / floor",
-    "ratio_to_reference": "ratio to the naive loop", "mean_test_acc": "mean test accuracy (%)",
-    # your own model (notebook 09)
-    "lam": "lambda", "test_mse": "test MSE", "test_mse_std": "MSE sd", "test_mse_vs_none": "MSE vs none",
-    "grad_p99": "p99 |grad|", "grad_p99_std": "p99 sd", "grad_p99_vs_none": "p99 vs none",
-    "grad_max": "max |grad|", "train_s": "train s",
-    # statistics (notebook 03)
-    "pairs_ours": "pairs (ours)", "pairs_paper": "pairs (paper)", "unmatched_keys": "unmatched keys",
-    "min_sign_p_ours": "smallest sign-test p (ours)", "min_sign_p_paper": "smallest sign-test p (paper)",
-    "sample_size": "sample size", "paper_table3": "paper's Table 3 (seed means)",
-    "claim_text": "claim (our words)",
-    "verdict_holm": "verdict after Holm",
-    "lower_with_dreg": "lower with DREG",
-    "median_ratio": "median ratio",
-    "p_t": "p t",
-    "p_wilcoxon": "p Wilcoxon",
-    "p_sign": "p sign",
-    "mean_log_ratio": "mean log ratio",
-    "holm_deciding": "Holm (deciding)",
-    "deciding_test": "deciding test",
-    "ci_low": "CI low",
-    "ci_high": "CI high",
-    "bootstrap_low": "bootstrap low",
-    "bootstrap_high": "bootstrap high",
-    "p_main": "p t/Welch/rho",
+# Changes of the seed means (chapters 01 and 05): the mean over seeds of each arm, then the change.
+_SEED_MEANS_MSE = change_label("test_mse", "ours", "change of the seed means %")
+_CI = {"ci_low": "CI low", "ci_high": "CI high"}
+_RUN_METRICS = {"lam": "lambda", "test_mse": "test MSE", "test_mse_std": "MSE sd", "grad_p99": "p99 |grad|",
+                "grad_max": "max |grad|"}
+
+LABELS: dict[str, dict[str, str]] = {
+    "01_synthetic_families": {
+        "lambda_0": "lambda=0", "ratio_ours": "ratio (ours)", "paper_lambda_0": "paper lambda=0",
+        "ratio_paper": "ratio (paper)", "test_mse_change_pct": _SEED_MEANS_MSE,
+        "paper_test_mse_change_pct": change_label("test_mse", "paper"),
+        "p90_reduction_pct": "p90 reduction of the seed means % (ours)",
+        "paper_p90_reduction_pct": reduction_label("grad_p90", "paper"),
+        "proxy_reduction_pct": reduction_label("derivative_proxy", "ours"),
+        "plateau_lambda": "plateau up to lambda", "plateau_p90_reduction_pct": "p90 reduction at plateau end %",
+        "plateau_test_mse_change_pct": change_label("test_mse", what="change at plateau end %"),
+        **_RUN_METRICS,
+    },
+    "02_mnist_sweep": {
+        "lam": "lambda", "accuracy_change": change_label("test_acc", "points", "change"),
+        "p99_reduction_pct": reduction_label("ig_p99"), "settings_tried": "settings tried",
+    },
+    "03_statistical_tests": {
+        "pairs_ours": "pairs (ours)", "pairs_paper": "pairs (paper)", "unmatched_keys": "unmatched keys",
+        "min_sign_p_ours": "smallest sign-test p (ours)", "min_sign_p_paper": "smallest sign-test p (paper)",
+        "sample_size": "sample size", "paper_table3": "paper's Table 3 (seed means)",
+        "claim_text": "claim (our words)", "verdict_holm": "verdict after Holm", "lower_with_dreg": "lower with DREG",
+        "median_ratio": "median ratio", "p_t": "p t", "p_wilcoxon": "p Wilcoxon", "p_sign": "p sign",
+        "mean_log_ratio": "mean log ratio", "holm_deciding": "Holm (deciding)", "deciding_test": "deciding test",
+        **_CI, "bootstrap_low": "bootstrap low", "bootstrap_high": "bootstrap high", "p_main": "p t/Welch/rho",
+    },
+    "04_sr_distillation": {
+        "lam": "lambda", "snr_proxy": "SNR proxy", "teacher_r2_base": "teacher R2 (lambda=0)",
+        "best_lambda": "best lambda", "teacher_r2_best": "teacher R2 (best lambda)",
+        "student_r2_base": "student R2 (lambda=0)", "student_r2_best": "student R2 (best lambda)",
+        "improvement_pct": change_label("gp_test_r2", what="improvement %"),
+        "gain_r2": change_label("gp_test_r2", "points", "gain"),
+        "fidelity_r2_base": "fidelity R2 (lambda=0)", "fidelity_r2_best": "fidelity R2 (best lambda)",
+        "length_best": "length (best lambda)", "tree_r2_base": "tree R2 (lambda=0)",
+        "tree_r2_best": "tree R2 (best lambda)",
+        "tree_improvement_pct": change_label("tree_test_r2", what="improvement %"),
+        "gp_on_y_r2": "GP on y R2", "boosting_r2": "boosting R2",
+        "lambda_validation": "lambda (validation)", "lambda_oracle": "lambda (oracle)",
+        "student_r2_validation": "student R2 (validation lambda)", "student_r2_oracle": "student R2 (oracle lambda)",
+        "improvement_pct_validation": change_label("gp_test_r2", "validation lambda", "improvement %"),
+        "improvement_pct_oracle": change_label("gp_test_r2", "oracle lambda", "improvement %"),
+        "gap_to_oracle": "gap to oracle",
+        "teacher_clean_r2_base": "teacher clean R2 (lambda=0)", "student_clean_r2_base": "student clean R2 (lambda=0)",
+        "student_clean_r2_validation": "student clean R2 (validation lambda)",
+        "clean_r2_gain": change_label("gp_clean_r2", "points", "gain"),
+        "recovered_base": "recovered (lambda=0)", "recovered_validation": "recovered (validation lambda)",
+        "raw_units": "raw units", "test_r2": "test R2",
+        **{f"{m}_{k}": f"{m}: {v}" for m in ("jacobian", "dreg") for k, v in (
+            ("best_lambda", "best lambda"), ("teacher_r2", "teacher R2"), ("student_r2", "student R2"),
+            ("jacobian_sq", "E||J||^2"))},
+        "ratio_to_base": "ratio to unregularised",
+    },
+    "05_surrogate_optimization": {
+        "test_mse": "test MSE", "test_mse_change_pct": _SEED_MEANS_MSE,
+        "p99_over_mean_change_pct": change_label("grad_p99_over_mean"),
+        "median_test_mse_change_pct": "median " + change_label("test_mse"),
+        "median_p99_over_mean_change_pct": "median " + change_label("grad_p99_over_mean"),
+        "cos_p10_diff": change_label("cos_p10", what="diff"),
+        "gd_regret_diff": change_label("gd_regret_median", what="diff"),
+        "lbfgs_regret_diff": change_label("lbfgs_regret_median", what="diff"),
+        "gd_exits_diff": change_label("gd_left_domain", what="diff"),
+        "lbfgs_exits_diff": change_label("lbfgs_left_domain", what="diff"),
+    },
+    "06_performance": {
+        "fits_per_arm": "fits per arm", "gplearn_s_per_fit": "gplearn (s per fit)",
+        "fast_s_per_fit": "fast_gplearn (s per fit)", "fast_over_gplearn": "ratio",
+        "group9_step_ms": "group of 9: ms/step", "group3_step_ms": "IGPEN group of 3: ms/step",
+        "single_step_ms": "one run: ms/step", "sequential_min": "one at a time (min)",
+        "vectorised_min": "vectorised (min)", "floor_min": "floor (min)", "wall_over_floor": "wall / floor",
+        "products_over_floor": "products / floor", "adamw_over_floor": "AdamW / floor",
+        "rest_over_floor": "rest / floor", "ratio_to_reference": "ratio to the naive loop",
+        "mean_test_acc": "mean test accuracy (%)",
+    },
+    "07_synthetic_ablation": {
+        "per_seed_p90_reduction_pct": "mean p90 reduction over seeds %",
+        "per_seed_test_mse_change_pct": "mean " + change_label("test_mse", what="change over seeds %"),
+        "paper_p90_reduction_pct": reduction_label("grad_p90", "paper"), **_CI,
+        "mean_p90_reduction_pct": "mean " + reduction_label("grad_p90"),
+        "mean_gap_to_paper": "mean gap to the paper (points)",
+        "mean_test_mse_change_pct": "mean " + change_label("test_mse"),
+    },
+    "08_distillation_ablation": {
+        "paper_improvement_pct": change_label("gp_test_r2", "paper", "improvement %"),
+        "student_r2_base": "student R2 (lambda=0)", "student_r2_best": "student R2 (best lambda)",
+        "improvement_pct": change_label("gp_test_r2", what="improvement %"), **_CI,
+    },
+    "09_own_model": {
+        **_RUN_METRICS, "test_mse_vs_none": "MSE vs none", "grad_p99_std": "p99 sd",
+        "grad_p99_vs_none": "p99 vs none", "train_s": "train s",
+    },
 }
 
 # The DREG paper's Table 1 rows (dreg_utils.studies.synthetic.TABLE1_METRICS).
@@ -120,12 +125,31 @@ TABLE3_LABELS = {"test_acc": "Test Acc (%)", "ig_mean": "IG Mean", "ig_p95": "IG
                  "ig_p99": "IG p99", "ig_max": "IG Max", "ig_p99_over_mean": "p99/Mean"}
 
 
-def label(column: str, table: pd.DataFrame | None = None) -> str:
-    """The label a page shows for ``column`` (the column itself when it has none)."""
+def book_labels() -> dict[str, str]:
+    """Every chapter's labels in one mapping (a column has one label across the book)."""
+    merged: dict[str, str] = {}
+    for chapter, labels in LABELS.items():
+        for column, text in labels.items():
+            if merged.setdefault(column, text) != text:
+                raise ValueError(f"column {column!r} is labelled {merged[column]!r} by one chapter and "
+                                 f"{text!r} by {chapter}; give one of them another column name")
+    return merged
+
+
+def label(column: str, table: pd.DataFrame | None = None, chapter: str | None = None) -> str:
+    """The label a page shows for ``column``: from ``table.attrs["labels"]``, else from
+    ``chapter``'s labels (None: any chapter's), else the column itself."""
     extra = {} if table is None else table.attrs.get("labels", {})
-    return {**LABELS, **extra}.get(column, column)
+    if column in extra:
+        return extra[column]
+    if chapter is None:
+        return book_labels().get(column, column)
+    check_choice("chapter", chapter, LABELS)
+    return LABELS[chapter].get(column, column)
 
 
-def show(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with its display labels, ready for ``.style``."""
-    return table.rename(columns=lambda column: label(column, table))
+def show(table: pd.DataFrame, chapter: str | None = None) -> pd.DataFrame:
+    """``table`` with the display labels of ``chapter`` (None: of any chapter), ready for ``.style``."""
+    if chapter is not None:
+        check_choice("chapter", chapter, LABELS)
+    return table.rename(columns=lambda column: label(column, table, chapter))

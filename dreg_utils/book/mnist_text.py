@@ -11,6 +11,7 @@ import pandas as pd
 from ..claims import VERDICTS
 from ..studies import mnist
 from ..studies.mnist import MNISTSettings
+from ..vocabulary import PAPER_LABELS
 from .labels import TABLE3_LABELS
 from .statistics_text import findings
 from .tables import compare, download, plus_minus
@@ -52,19 +53,26 @@ def data_note(data) -> str:
             "10,000): compare directions and ratios with Table 3, not absolute values.")
 
 
+def frontier_view(best: pd.DataFrame) -> pd.DataFrame:
+    """:func:`dreg_utils.studies.mnist.frontier_table` as the page shows it: each method by its
+    paper label (DREG, IGPEN, SN, IGPEN-OUT)."""
+    return best.assign(method=best["method"].map(PAPER_LABELS))
+
+
 def frontier_note(best: pd.DataFrame) -> str:
     """Markdown: which method buys the most p99 reduction within the accuracy budget of
-    :func:`dreg_utils.studies.mnist.frontier_table`, and what the others reach."""
+    :func:`dreg_utils.studies.mnist.frontier_table` (methods by key), and what the others reach."""
     ranked = best.dropna(subset=["p99_reduction_pct"]).sort_values("p99_reduction_pct", ascending=False)
     if ranked.empty:
         return "No setting of any method lowers p99 while staying within one point of BASE."
 
     def setting(r) -> str:
-        return "" if r.method == "SN" else f" at λ = {r.lam:g}"
+        return "" if r.method == "sn" else f" at λ = {r.lam:g}"
 
     top = ranked.iloc[0]
-    others = "; ".join(f"{r.method} {r['p99_reduction_pct']:.0f}%{setting(r)}" for _, r in ranked.iloc[1:].iterrows())
-    return (f"Within one point of BASE's accuracy, **{top.method}** buys the most tail suppression: "
+    others = "; ".join(f"{PAPER_LABELS[r.method]} {r['p99_reduction_pct']:.0f}%{setting(r)}"
+                       for _, r in ranked.iloc[1:].iterrows())
+    return (f"Within one point of BASE's accuracy, **{PAPER_LABELS[top.method]}** buys the most tail suppression: "
             f"p99 {top['p99_reduction_pct']:.0f}% lower{setting(top)} "
             f"({top['accuracy_change']:+.2f} points of accuracy)"
             + (f"; the others reach {others}." if others else "."))

@@ -5,7 +5,8 @@
 cell's ``results_dir``, else ``$DREG_RESULTS_DIR/FOLDER``), loads its data where the chapter has
 one (MNIST images, the runs the statistics chapter tests, the regression datasets, the benchmark
 tables) and sets the book's figure theme. The :class:`Chapter` it returns also times the page's
-work, shows its "This run" table and its diverged runs.
+work, shows its "This run" table and its diverged runs, and puts its own labels on a table
+(:meth:`Chapter.show`).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from ..settings import StudySettings
 from ..studies import distillation, mnist, performance, statistics_inputs
 from ..validation import check_choice
 from .chapters import CHAPTER_SETTINGS, RESULTS_FOLDERS
+from .labels import show
 from .plotting import set_theme
 from .this_run import this_run
 
@@ -58,6 +60,10 @@ class Chapter:
         """The page's "This run" table (:func:`dreg_utils.book.this_run.this_run`) with the wall
         time of its timed work."""
         return this_run(self.name, self.settings, runs, data=data, seconds=self.seconds, device=device)
+
+    def show(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` with this chapter's display labels (:func:`dreg_utils.book.labels.show`)."""
+        return show(table, self.name)
 
     def show_diverged(self, runs: pd.DataFrame, keys: Sequence[str], what: str = "runs diverged") -> None:
         """Display, only when some run diverged, how many ("N {what} (excluded from every mean):")

@@ -7,21 +7,27 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ..vocabulary import METHOD_COLOURS, METHOD_LABELS
+from .performance_text import timed_steps
 from .plotting import plain_log_axis
 
 
 def penalty_cost_figure(penalties: pd.DataFrame) -> plt.Figure:
-    """Step time of each method relative to BASE against model capacity (log y), with the
-    interquartile range of the per-repetition ratios as error bars."""
+    """Step time of each method relative to BASE with the same activation against model capacity
+    (log y), with the interquartile range of the per-repetition ratios as error bars; each method in
+    its colour and legend label, dashed with the activation named where it is not the first."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     capacities = penalties.drop_duplicates("hidden")["hidden"].tolist()
     x = np.arange(len(capacities))
-    methods = [m for m in ("DREG", "DREG-poly", "SN", "IGP", "JAC-RP", "JAC") if m in set(penalties["method"])]
-    for i, method in enumerate(methods):
-        block = penalties[penalties["method"] == method].set_index("hidden").loc[capacities]
+    first = penalties["activation"].iloc[0]
+    steps = timed_steps(penalties)
+    for i, (method, activation) in enumerate(steps):
+        block = penalties[(penalties["method"] == method) & (penalties["activation"] == activation)]
+        block = block.set_index("hidden").loc[capacities]
         err = np.vstack([block["ratio"] - block["ratio_q1"], block["ratio_q3"] - block["ratio"]])
-        ax.errorbar(x + (i - (len(methods) - 1) / 2) * 0.04, block["ratio"], yerr=err.clip(min=0), marker="o",
-                    capsize=3, label=method)
+        ax.errorbar(x + (i - (len(steps) - 1) / 2) * 0.04, block["ratio"], yerr=err.clip(min=0), marker="o",
+                    capsize=3, color=METHOD_COLOURS[method], ls="-" if activation == first else "--",
+                    label=METHOD_LABELS[method] + ("" if activation == first else f", {activation}"))
     ax.axhline(1.0, color="black", lw=1, ls="--", label="BASE (1x)")
     ax.set_yscale("log")
     plain_log_axis(ax.yaxis)
@@ -29,7 +35,7 @@ def penalty_cost_figure(penalties: pd.DataFrame) -> plt.Figure:
     ax.set_xlabel("hidden widths (h1, h2) of the 784 -> h1 -> h2 -> 10 MLP")
     ax.set_ylabel("time per training step / BASE (ratio, log scale)")
     ax.set_title("Cost of one training step, relative to no regularisation")
-    ax.legend(fontsize=8, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 

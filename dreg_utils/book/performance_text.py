@@ -10,7 +10,7 @@ import pandas as pd
 from .. import claims, published
 from ..published import COST_CLAIMS
 from ..studies.performance import load_benchmark
-from ..vocabulary import PROJECTIONS
+from ..vocabulary import METHODS, PAPER_LABELS, PROJECTIONS, paper_cell_label
 from . import scorecard
 from .labels import show
 from .tables import download
@@ -45,47 +45,79 @@ def show_sources(chapter) -> None:
                                  for name, what in MACHINES.items())))
 
 
+def timed_steps(penalties: pd.DataFrame) -> list[tuple[str, str]]:
+    """(method key, activation) of every step the penalty benchmark timed except BASE's: those
+    of its first activation (the one every method runs with) first, each activation's in the
+    vocabulary's order of methods."""
+    timed = set(zip(penalties["method"], penalties["activation"]))
+    return [(method, activation) for activation in dict.fromkeys(penalties["activation"])
+            for method in METHODS if method != "base" and (method, activation) in timed]
+
+
+def step_label(penalties: pd.DataFrame, method: str, activation: str) -> str:
+    """A timed step's name: the method's paper label, with the activation as the paper writes it
+    (e.g. POLY_DREG) unless it is the benchmark's first."""
+    first = penalties["activation"].iloc[0]
+    return PAPER_LABELS[method] if activation == first else paper_cell_label(activation, method)
+
+
+def _step_rows(penalties: pd.DataFrame, method: str, activation: str | None = None) -> pd.DataFrame:
+    """The rows of one timed step (``activation`` None: the benchmark's first), in capacity order."""
+    activation = penalties["activation"].iloc[0] if activation is None else activation
+    return penalties[(penalties["method"] == method) & (penalties["activation"] == activation)]
+
+
+def _ratios(penalties: pd.DataFrame, method: str) -> pd.Series:
+    """``method``'s step-time ratios to BASE with the first activation, in capacity order."""
+    return _step_rows(penalties, method)["ratio"]
+
+
+def _cost_ratios(penalties: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series, int]:
+    """The ratios the cost claims judge, DREG's, IGPEN's and the exact Jacobian penalty's, and at
+    how many capacities DREG is cheaper than IGPEN."""
+    dreg, igp, jac = _ratios(penalties, "dreg"), _ratios(penalties, "igp"), _ratios(penalties, "jacobian")
+    return dreg, igp, jac, int((dreg.values < igp.values).sum())
+
+
 def penalty_ratio_table(penalties: pd.DataFrame) -> pd.DataFrame:
-    """Capacities as rows, methods as columns, the median step-time ratio to BASE as values
-    (BASE itself shown by its step time in milliseconds)."""
-    table = penalties.pivot(index=["hidden", "params"], columns="method", values="ratio")
-    base_ms = penalties[penalties["method"] == "BASE"].set_index(["hidden", "params"])["step_ms"]
-    order = [m for m in ("DREG", "IGP", "SN", "JAC", "JAC-RP", "DREG-poly") if m in table]
-    table = table[order].rename(columns=lambda m: f"{m} / BASE" if m != "DREG-poly" else
-                                "DREG-poly / BASE-poly")
-    table.insert(0, "BASE ms/step", base_ms)
-    capacity = penalties.drop_duplicates("hidden")["hidden"].tolist()
-    return table.reset_index().set_index("hidden").loc[capacity].reset_index()
+    """Capacities as rows, each timed step but BASE as a column (its label over that of BASE with
+    the same activation, e.g. "IGPEN / BASE", "POLY_DREG / POLY_BASE"), the median step-time
+    ratio as values; BASE shown by its step time in milliseconds."""
+    base = _step_rows(penalties, "base")
+    table = base[["hidden", "params"]].reset_index(drop=True)
+    table[f"{PAPER_LABELS['base']} ms/step"] = base["step_ms"].to_numpy()
+    for method, activation in timed_steps(penalties):
+        label = (f"{step_label(penalties, method, activation)} / "
+                 f"{step_label(penalties, 'base', activation)}")
+        table[label] = _step_rows(penalties, method, activation)["ratio"].to_numpy()
+    return table
 
 
 def cost_claims(penalties: pd.DataFrame) -> pd.DataFrame:
     """The papers' cost statements (:data:`published.COST_CLAIMS`) beside the range of our measured
-    ratios over capacities."""
+    ratios over capacities (first activation), each method named by its paper label."""
     rows = []
     for method, claim in COST_CLAIMS.items():
-        r = penalties.loc[penalties["method"] == method, "ratio"]
+        r = _ratios(penalties, method)
         if r.empty:
             continue
-        rows.append({"method": method, "paper": claim,
+        rows.append({"method": PAPER_LABELS[method], "paper": claim,
                      "ours (ratio to BASE, over capacities)": f"{r.min():.2f}x to {r.max():.2f}x"})
     return pd.DataFrame(rows)
 
 
-def _ratios(penalties: pd.DataFrame, method: str) -> pd.Series:
-    return penalties[penalties["method"] == method]["ratio"]
-
-
 def cost_note(penalties: pd.DataFrame) -> str:
-    """Markdown: the range of DREG's, IGP's and the exact Jacobian penalty's step-time ratios, and
-    at how many capacities DREG is cheaper than IGP."""
-    dreg, igp, jac = (_ratios(penalties, m) for m in ("DREG", "IGP", "JAC"))
-    cheaper = int((dreg.values < igp.values).sum())
-    return (f"DREG costs {dreg.min():.2f}x to {dreg.max():.2f}x a BASE step and is cheaper than IGP at "
-            f"{cheaper} of {len(dreg)} capacities (IGP: {igp.min():.2f}x to {igp.max():.2f}x). "
-            f"The exact Jacobian penalty on these 10-output models costs {jac.min():.1f}x to {jac.max():.1f}x, "
-            "of the order of the tenfold cost *Teaching the Teacher* reports; its one-projection estimate "
-            "costs about as much as IGP. Peak memory is not measured here, so the paper's statement about "
-            "the memory of double backpropagation is neither confirmed nor refuted.")
+    """Markdown: the range of DREG's, IGPEN's and the exact Jacobian penalty's step-time ratios, and
+    at how many capacities DREG is cheaper than IGPEN."""
+    dreg, igp, jac, cheaper = _cost_ratios(penalties)
+    labels = PAPER_LABELS
+    return (f"{labels['dreg']} costs {dreg.min():.2f}x to {dreg.max():.2f}x a {labels['base']} step and is cheaper "
+            f"than {labels['igp']} at {cheaper} of {len(dreg)} capacities ({labels['igp']}: {igp.min():.2f}x to "
+            f"{igp.max():.2f}x). The exact Jacobian penalty on these 10-output models costs "
+            f"{jac.min():.1f}x to {jac.max():.1f}x, of the order of the tenfold cost *Teaching the Teacher* "
+            f"reports; its one-projection estimate costs about as much as {labels['igp']}. "
+            "Peak memory is not measured here, so the paper's statement about the memory of double "
+            "backpropagation is neither confirmed nor refuted.")
 
 
 def glue_costs(penalties: pd.DataFrame) -> None:
@@ -94,8 +126,8 @@ def glue_costs(penalties: pd.DataFrame) -> None:
     the rules stated by :data:`claims.DREG_COST_RULE` and :data:`claims.JACOBIAN_COST_RULE`)."""
     from myst_nb import glue  # the book extra: pages run in a kernel
 
-    dreg, igp, jac = (_ratios(penalties, m) for m in ("DREG", "IGP", "JAC"))
-    cheaper = int((dreg.values < igp.values).sum())
+    dreg, igp, jac, cheaper = _cost_ratios(penalties)
+    labels = PAPER_LABELS
     dreg_range, igp_range = f"{dreg.min():.2f}x to {dreg.max():.2f}x", f"{igp.min():.2f}x to {igp.max():.2f}x"
     jac_range, paper_jac = (f"{jac.min():.1f}x to {jac.max():.1f}x",
                            f"about {published.TEACHING_THE_TEACHER['teacher_overhead']:g}x")
@@ -104,12 +136,13 @@ def glue_costs(penalties: pd.DataFrame) -> None:
                         ("dreg_cost_verdict", dreg_verdict), ("jac_cost_verdict", jac_verdict),
                         ("jac_cost_paper", paper_jac)):
         glue(name, value, display=False)
-    scorecard.glue_row("dreg_cost", paper="about 1x a BASE step", ours=dreg_range, verdict=dreg_verdict,
-                       details=f"DREG {dreg_range} a BASE step, IGP {igp_range}; DREG cheaper than IGP at "
-                               f"{cheaper} of {len(dreg)} capacities. {claims.DREG_COST_RULE}.")
+    scorecard.glue_row("dreg_cost", paper=f"about 1x a {labels['base']} step", ours=dreg_range, verdict=dreg_verdict,
+                       details=f"{labels['dreg']} {dreg_range} a {labels['base']} step, {labels['igp']} {igp_range}; "
+                               f"{labels['dreg']} cheaper than {labels['igp']} at {cheaper} of {len(dreg)} capacities. "
+                               f"{claims.DREG_COST_RULE}.")
     scorecard.glue_row("ttt_cost", paper=paper_jac, ours=jac_range, verdict=jac_verdict,
-                       details=f"Exact Jacobian penalty on 10-output models (784 inputs): {jac_range} a BASE "
-                               f"step. {claims.JACOBIAN_COST_RULE}.")
+                       details=f"Exact Jacobian penalty on 10-output models (784 inputs): "
+                               f"{jac_range} a {labels['base']} step. {claims.JACOBIAN_COST_RULE}.")
 
 
 def naive_table(comparison: pd.DataFrame) -> pd.DataFrame:
@@ -159,7 +192,7 @@ def projection_variance_table(projections: pd.DataFrame) -> pd.DataFrame:
         measured = table[("relative_variance", distribution)]
         predicted = table[("predicted", distribution)]
         shown[f"{distribution} (predicted)"] = [f"{m:.3f} ({p:.3f})" for m, p in zip(measured, predicted)]
-    for distribution in ("rademacher", "sphere"):
+    for distribution in (d for d in PROJECTIONS if d != "gaussian"):  # reduction_vs_gaussian's reference
         reduction = table[("reduction_vs_gaussian", distribution)]
         shown[f"{distribution}: reduction"] = ["exact" if r == float("inf") else f"{r:.1f}x" for r in reduction]
     return shown

@@ -20,10 +20,11 @@ from .. import claims, published
 from ..claims import (ALPHA, MNIST_CLAIMS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO, RELATIVE, SIGN_TESTS,
                       SN_ACC, SN_P99, TREND, VERDICTS, accuracy_cost, alternative, support)
 from ..significance import min_pairs_for_sign_test, min_sign_test_p
-from ..studies.statistics import mnist_tests
+from ..studies.statistics import SEED_MEAN, mnist_tests
 from ..studies.statistics_inputs import N_RUNS, Mismatch, Origin
-from ..studies.statistics_synthetic import ALL_FAMILIES, DECIDING_TEST
+from ..studies.statistics_synthetic import ALL_FAMILIES, DECIDING_TEST, SEED_VARIANCE
 from ..validation import check_choice, check_unit_interval
+from ..vocabulary import paper_cell_label
 from . import scorecard
 from .labels import show
 
@@ -56,6 +57,15 @@ def _pairs_text(tests: pd.DataFrame, comparison: str, what: str, direction: int)
     return f"{what} in {k}/{int(t['n'])} pairs ({ps})"
 
 
+def _capacity_ends(tests: pd.DataFrame) -> str:
+    """BASE's seed means at the smallest and largest capacity per activation (the trend's
+    :data:`~dreg_utils.studies.statistics.SEED_MEAN` rows), e.g. "RELU_BASE 1.20 at 32-16 -> 1.60 at 512-256"."""
+    means = tests[(tests["comparison"] == TREND) & (tests["test"] == SEED_MEAN)]
+    return "; ".join(f"{paper_cell_label(activation, 'base')} {ends['statistic'].iloc[0]:.2f} at "
+                     f"{ends['capacity'].iloc[0]} -> {ends['statistic'].iloc[-1]:.2f} at {ends['capacity'].iloc[-1]}"
+                     for activation, ends in means.groupby("activation", sort=False))
+
+
 def _claim5_text(tests: pd.DataFrame) -> str:
     block = tests[tests["claim"] == 5]
     trend = _get(tests, TREND, ("spearman", "none"))
@@ -63,7 +73,7 @@ def _claim5_text(tests: pd.DataFrame) -> str:
         text = f"BASE p99/mean vs capacity: no test ({trend['note']})"
     else:
         text = (f"BASE p99/mean vs capacity: Spearman rho = {trend['statistic']:.2f}, "
-                f"p = {format_p(trend['p_value'])} over {int(trend['n'])} runs ({trend['note']})")
+                f"p = {format_p(trend['p_value'])} over {int(trend['n'])} runs ({_capacity_ends(tests)})")
     welch = [f"{r.capacity}: {r.mean_a:.2f} vs {r.mean_b:.2f}, p = {format_p(r.p_value)}"
              for r in block.itertuples() if r.test == "welch_t"]
     missing = [r.comparison for r in block.itertuples() if r.test == "none" and r.comparison != TREND]
@@ -274,23 +284,39 @@ def findings(runs: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
                          for number, claim in MNIST_CLAIMS.items()])
 
 
+def synthetic_comparison(comparison: str, lam: float) -> str:
+    """A synthetic comparison in words: "lambda=0.01 / lambda=0: grad_p90" for a metric's key, or
+    the seed-variance ratio's (:data:`~dreg_utils.studies.statistics_synthetic.SEED_VARIANCE`)."""
+    if comparison == SEED_VARIANCE:
+        return "seed variance of test MSE, per family: lambda / lambda=0"
+    return f"lambda={lam:g} / lambda=0: {comparison}"
+
+
+def synthetic_by_family(tests: pd.DataFrame) -> pd.DataFrame:
+    """:func:`summary_view` of the synthetic tests family by family (the pooled rows left out),
+    each comparison in words (:func:`synthetic_comparison`)."""
+    rows = tests[tests["family"] != ALL_FAMILIES]
+    words = [synthetic_comparison(c, lam) for c, lam in zip(rows["comparison"], rows["lam"])]
+    return summary_view(rows.assign(comparison=words), keys=("family", "comparison"))
+
+
 def synthetic_readings(tests: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
-    """The pooled synthetic comparisons in words: pairs, how many went down with DREG, the median
-    ratio, the mean log ratio with its CI, raw p of each test, the Holm p of the deciding test
-    (the sign test), and a reading decided by that test."""
+    """The pooled synthetic comparisons in words (:func:`synthetic_comparison`): pairs, how many went
+    down with DREG, the median ratio, the mean log ratio with its CI, raw p of each test, the Holm
+    p of the deciding test (the sign test), and a reading decided by that test."""
     check_unit_interval("alpha", alpha)
     readings = {"yes": "lower with DREG", "opposite": "higher with DREG", "no": "no significant change",
                 "unreachable": f"too few pairs to reach p < {alpha:g}", "missing": "no test"}
     rows = []
     pooled = tests[tests["family"] == ALL_FAMILIES]
     for comparison, block in pooled.groupby("comparison", sort=False):
-        by_test = block.set_index("test")
+        by_test, words = block.set_index("test"), synthetic_comparison(comparison, block["lam"].iloc[0])
         if "paired_t" not in by_test.index:
-            rows.append({"comparison": comparison, "pairs": int(block["n"].max()), "reading": "no test"})
+            rows.append({"comparison": words, "pairs": int(block["n"].max()), "reading": "no test"})
             continue
         t, sign = by_test.loc["paired_t"], by_test.loc["sign_test"]
         status = support(pooled, comparison, -1, alpha)
-        rows.append({"comparison": comparison, "pairs": int(t["n"]),
+        rows.append({"comparison": words, "pairs": int(t["n"]),
                      "lower_with_dreg": f"{int(sign['n'] - sign['statistic'])}/{int(t['n'])}",
                      "median_ratio": by_test.loc["median_ratio", "effect"],
                      "mean_log_ratio": t["effect"], "ci_low": t["ci_low"], "ci_high": t["ci_high"],
@@ -331,7 +357,7 @@ def closing_note(verdicts: pd.DataFrame, readings: pd.DataFrame, designs: pd.Dat
 def p_style(table: pd.DataFrame) -> Styler:
     """The table with its labels; p-values (columns starting "p ", "Holm" or "smallest") to 2
     significant digits, the rest to 3 decimals."""
-    table = show(table)
+    table = show(table, "03_statistical_tests")
     p_columns = [c for c in table.columns if str(c).startswith(("p ", "Holm", "smallest"))]
     return (table.style.format(precision=3, na_rep="-").format("{:.2g}", subset=p_columns, na_rep="-")
             .hide(axis="index"))

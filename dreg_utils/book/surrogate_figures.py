@@ -11,7 +11,7 @@ import seaborn as sns
 import torch
 
 from ..optimisation import make_objective
-from ..vocabulary import METHOD_COLOURS, METHOD_LABELS
+from ..vocabulary import METHOD_COLOURS, METHOD_LABELS, methods_for
 
 
 def trajectories_figure(paths: pd.DataFrame, value: Callable[[np.ndarray], np.ndarray], lower: float,
@@ -48,7 +48,7 @@ def regret_figure(starts: pd.DataFrame, floor: float = 1e-4) -> plt.Figure:
     """Per-start normalised regret (log, clipped at ``floor``) per method, one panel per
     (optimiser, objective); ``true`` is the optimiser driven by the true gradient."""
     data = starts.assign(regret=starts["regret"].clip(lower=floor))
-    order = [m for m in ["true", "base", "dreg", "igp", "sn"] if m in set(data["method"])]
+    order = [m for m in ["true", *methods_for("surrogate")] if m in set(data["method"])]
     g = sns.catplot(data=data, x="method", y="regret", hue="activation", col="objective", row="optimizer",
                     kind="box", order=order, height=2.6, aspect=1.0, log_scale=True, fliersize=1.5,
                     sharey=False)

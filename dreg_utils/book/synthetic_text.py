@@ -11,6 +11,7 @@ from ..vocabulary import FAMILIES
 from . import scorecard
 from .labels import TABLE1_LABELS, show
 
+CHAPTER = "01_synthetic_families"  # whose labels its tables show
 COLLAPSED = "model collapsed to a near-constant"
 
 
@@ -28,14 +29,14 @@ def table1_display(table1: pd.DataFrame, lam: float) -> pd.DataFrame:
     paper's names of the metrics, and ``lam`` in the labels of its columns."""
     shown = table1.assign(metric=table1["metric"].map(TABLE1_LABELS))
     shown.attrs["labels"] = {"lambda_ref": f"lambda={lam:g}", "paper_lambda_ref": f"paper lambda={lam:g}"}
-    return show(shown)
+    return show(shown, CHAPTER)
 
 
 def plateau_display(plateau: pd.DataFrame) -> pd.DataFrame:
     """The stability plateau (:func:`dreg_utils.studies.synthetic.stability_plateau`) as the page
     shows it: a note in place of the ``collapsed`` flag."""
     note = plateau["collapsed"].map(lambda collapsed: COLLAPSED if collapsed else "")
-    return show(plateau.drop(columns="collapsed").assign(note=note))
+    return show(plateau.drop(columns="collapsed").assign(note=note), CHAPTER)
 
 
 def effects(row: pd.Series) -> str:

@@ -65,17 +65,13 @@ def plus_minus(mean: float, sd: float, digits: int = 2, decimals: int | None = N
 
 def as_published(mean: float, sd: float | None = None) -> str:
     """A paper's "mean ± sd" with the decimals it was printed with (the shortest decimal form of
-    the stored numbers, so 96.33 and 0.09 read "96.33 ± 0.09"; trailing zeros are not stored)."""
-    if mean is None or math.isnan(mean):
-        return MISSING
-    def printed_decimals(value: float) -> int:  # the digits after the point of its shortest form
-        text = repr(float(value))
+    the stored numbers, so 96.33 and 0.09 read "96.33 ± 0.09"; trailing zeros are not stored),
+    written by :func:`plus_minus`."""
+    def printed_decimals(value: float | None) -> int:  # the digits after the point of its shortest form
+        text = "" if value is None or math.isnan(value) else repr(float(value))
         return 0 if "e" in text else len(text.partition(".")[2].rstrip("0"))
 
-    if sd is None or math.isnan(sd):
-        return f"{mean:.{printed_decimals(mean)}f}"
-    decimals = max(printed_decimals(mean), printed_decimals(sd))
-    return f"{mean:.{decimals}f}{NBSP}±{NBSP}{sd:.{decimals}f}"
+    return plus_minus(mean, sd, decimals=max(printed_decimals(mean), printed_decimals(sd)))
 
 
 def styled(table: pd.DataFrame, digits: int = 3, index: bool = False) -> Styler:

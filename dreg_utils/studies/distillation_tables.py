@@ -182,7 +182,8 @@ def stage_times(runs: pd.DataFrame) -> pd.DataFrame:
 
 def formulas(runs: pd.DataFrame, table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """Per dataset, the lambda = 0 and best-lambda student formulas of the first seed, simplified,
-    in standardised units, with the raw-unit form for datasets with a ground truth."""
+    in standardised units, with the raw-unit form for datasets with a ground truth; ``teacher``
+    says which ("lambda_0" or "best_lambda") and ``lam`` is that teacher's lambda."""
     runs = finished(runs)
     seed = runs["seed"].min()
     rows = []
@@ -193,10 +194,10 @@ def formulas(runs: pd.DataFrame, table: pd.DataFrame, digits: int = 3) -> pd.Dat
         noise = pick["noise"].iloc[0]
         data = load_dataset(dataset, noise=0.0 if pd.isna(noise) else float(noise))
         best = entry["best_lambda"]
-        for label, lam in (("lambda = 0", 0.0), (f"best lambda = {best:g}", best)):
+        for teacher, lam in (("lambda_0", 0.0), ("best_lambda", best)):
             run = pick[np.isclose(pick["lam"].astype(float), lam)].iloc[0]
             expr = read_srepr(run["gp_formula"])  # stored with sympy.srepr; never sympify
-            rows.append({"dataset": dataset, "teacher": label,
+            rows.append({"dataset": dataset, "teacher": teacher, "lam": lam,
                          "formula": simplify_formula(expr, digits),
                          "raw_units": (simplify_formula(to_raw_units(expr, data), digits)
                                        if data.truth is not None else None),

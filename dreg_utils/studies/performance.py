@@ -1,17 +1,26 @@
 """The performance study (notebook 06): the timing results that ``benchmarks/`` writes
 (``make bench``), read back as tables.
 
-``bench_penalties.py --out DIR`` writes ``penalties.csv``: per capacity and method the
-median over interleaved repetitions of the paired ratio (step time / step time of the
-matching BASE) and its interquartile range. ``bench_sweep.py --out DIR`` writes
-``sweep.csv``: per MNIST cell the step times of a vectorised group and of one run, the
-extrapolated training time of the 96-run Table 3 sweep both ways, and its floor: the
-sweep's matrix products alone. ``bench_naive.py --out DIR`` writes ``naive.csv``: the
-project's sweep and a naive per-run loop on the same 48 runs, each against its floor.
-``bench_projections.py --out DIR`` writes ``projections.csv``: per small model and projection
-distribution the measured and predicted relative variance of one-projection estimates of
-||J||_F^2. Each CSV has a ``.meta.json`` beside it naming the machine, the software and the date.
-The chapter's display tables and words are in :mod:`dreg_utils.book.performance_text`.
+Each benchmark of :data:`BENCHMARKS` writes, with ``--out DIR``, ``DIR/<name>.csv`` and a
+``.meta.json`` beside it naming the machine, the software and the date:
+
+* ``bench_penalties.py``: ``penalties.csv``, per capacity, method (its vocabulary key) and
+  activation the median over interleaved repetitions of the paired ratio (step time / step
+  time of BASE with the same activation), its interquartile range and the step time;
+* ``bench_sweep.py``: ``sweep.csv``, per MNIST cell the step times of a vectorised group and
+  of one run, the extrapolated training time of the 96-run Table 3 sweep both ways, and its
+  floor: the sweep's matrix products alone;
+* ``bench_naive.py``: ``naive.csv``, the project's sweep and a naive per-run loop on the same
+  48 runs, each against its floor;
+* ``bench_projections.py``: ``projections.csv``, per small model and projection distribution
+  the measured and predicted relative variance of one-projection estimates of ||J||_F^2;
+* ``bench_gplearn.py``: ``gplearn.csv``, per gplearn budget the seconds per fit of gplearn's
+  own fit and of :func:`dreg_utils.fast_gplearn.fit`, and their ratio;
+* ``bench_teachers.py``: ``teachers.csv``, the distillation study's teachers trained one at a
+  time and as one vectorised group: seconds, their ratio and the largest prediction difference.
+
+This module reads them back (:func:`load_benchmarks`) and derives the floor and naive-loop
+tables; the chapter's display tables and words are in :mod:`dreg_utils.book.performance_text`.
 """
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ MNIST (the Table-3 grid of notebook 02). Matched runs share capacity, activation
 DREG vs BASE and DREG vs SN give up to 24 pairs (4 capacities x 2 activations x 3 seeds),
 POLY_BASE vs RELU_BASE up to 12 (4 capacities x 3 seeds). Each paired comparison gets the
 paired t-test, the Wilcoxon signed-rank test and the exact sign test on d = a - b, plus
-Cohen's d_z, the median ratio and a bootstrap CI of mean(d) (:func:`stats.paired_tests`).
+Cohen's d_z, the median ratio and a bootstrap CI of mean(d)
+(:func:`dreg_utils.significance.paired_tests`).
 Claim 2 adds the exact sign test of r_p99 > r_mean with r = 1 - DREG/BASE; claim 5 a
 Spearman test of BASE p99/mean against capacity and a Welch test of p99/mean per capacity.
 Each comparison's one deciding test, declared in :mod:`dreg_utils.claims` (column ``role``),
@@ -17,9 +18,11 @@ Each comparison is tested with the sidedness its claim declares in :mod:`dreg_ut
 tests at alpha"): holds, partly, does not hold or inconclusive. An exact one-sided sign or
 signed-rank test on n pairs cannot go below 0.5**n (0.0625 for 4 pairs).
 
-Synthetic families (notebook 01): lambda = lam vs lambda = 0 over matched (family, seed)
-runs, per family and pooled, on the log ratio log q = log(value(lam) / value(0)) against 0; seed
-stability compares the across-seed variance of the test MSE with and without DREG.
+This module also holds the chapter's settings (:class:`StatisticsSettings`, for both sweeps),
+the values each runs table should take (:func:`mnist_grid`, :func:`synthetic_grid`) and the
+matching, tagging and Holm helpers that the synthetic families' tests share; those tests
+(notebook 01's sweep, lambda = lam vs lambda = 0) are in
+:mod:`dreg_utils.studies.statistics_synthetic`.
 """
 from __future__ import annotations
 
@@ -243,11 +246,16 @@ def _one_row(label: str, test: str, n: int, statistic: float, p_value: float, ef
     return pd.DataFrame([row], columns=COLUMNS).assign(p_floor=floor)
 
 
+SEED_MEAN = "seed_mean"  # the test name of a trend's descriptive rows (see capacity_trend)
+
+
 def capacity_trend(runs: pd.DataFrame, metric: str = "ig_p99_over_mean") -> pd.DataFrame:
     """Claim 5, first part: Spearman's rho between capacity (parameter count) and ``metric`` over
-    the finished BASE runs of all activations and seeds, with claim 5's sidedness; the note gives each
-    activation's seed mean at the smallest and largest capacity. p floor: the p-value of the
-    best ordering possible given the ties in capacity."""
+    the finished BASE runs of all activations and seeds, with claim 5's sidedness. p floor: the
+    p-value of the best ordering possible given the ties in capacity. Below the test, one
+    :data:`SEED_MEAN` row per activation (sorted) and end (smallest, then largest capacity):
+    ``activation``, ``capacity``, ``n`` runs and their mean of ``metric`` (``statistic`` and
+    ``effect``; NaN where the activation has no run at that capacity)."""
     ok = finished(runs)
     ok = ok[ok["method"] == "base"]
     x = ok["hidden"].map(n_parameters).to_numpy(dtype=float)
@@ -256,15 +264,28 @@ def capacity_trend(runs: pd.DataFrame, metric: str = "ig_p99_over_mean") -> pd.D
         return tag(no_test(TREND, x.size, "needs BASE runs at 2 or more capacities"), metric=metric,
                     unmatched=0)
     caps = _capacities(ok)
-    means = ok.groupby(["activation", "hidden"])[metric].mean()
-    note = "; ".join(f"{act.upper()}_BASE {means[act].get(caps[0], math.nan):.2f} at {caps[0]} -> "
-                     f"{means[act].get(caps[-1], math.nan):.2f} at {caps[-1]}"
-                     for act in sorted(ok["activation"].unique()))
     side = alternative(TREND)
     rho, p = sps.spearmanr(x, y, alternative=side)
     floor = float(sps.spearmanr(x, sps.rankdata(x, method="ordinal"), alternative=side).pvalue)
-    return _one_row(TREND, "spearman", x.size, float(rho), float(p), "Spearman rho (parameters, p99/mean)",
-                    note, floor, side).assign(metric=metric, unmatched=0)
+    test = _one_row(TREND, "spearman", x.size, float(rho), float(p), "Spearman rho (parameters, p99/mean)",
+                    "", floor, side)
+    return pd.concat([test, _seed_means(ok, metric, [caps[0], caps[-1]])],
+                     ignore_index=True).assign(metric=metric, unmatched=0)
+
+
+def _seed_means(runs: pd.DataFrame, metric: str, capacities: Sequence[str]) -> pd.DataFrame:
+    """One :data:`SEED_MEAN` row of the trend per activation of ``runs`` (sorted) and capacity."""
+    cells = runs.groupby(["activation", "hidden"])[metric].agg(["mean", "size"])
+    rows = []
+    for activation in sorted(runs["activation"].unique()):
+        for hidden in capacities:
+            mean, n = cells.loc[(activation, hidden)] if (activation, hidden) in cells.index else (math.nan, 0)
+            row = dict.fromkeys(COLUMNS, math.nan)
+            row.update(comparison=TREND, test=SEED_MEAN, n=int(n), statistic=mean, effect=mean,
+                       effect_name=f"seed mean of {metric}", alternative="", note="", p_floor=math.nan,
+                       activation=activation, capacity=hidden)
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def capacity_welch(runs: pd.DataFrame, metric: str = "ig_p99_over_mean", *,

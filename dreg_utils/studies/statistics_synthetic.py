@@ -20,7 +20,7 @@ SYNTHETIC_KEYS = ("family", "seed")
 SYNTHETIC_METRICS = ("test_mse", "grad_p90", "grad_p99")
 ALL_FAMILIES = "all families"
 SYNTHETIC_COLUMNS = ("family", "lam", "seed", "diverged", *SYNTHETIC_METRICS)
-SEED_VARIANCE = "seed variance of test MSE, per family: lambda / lambda=0"
+SEED_VARIANCE = "test_mse_seed_variance"  # the comparison of the per-family seed variances of test MSE
 DECIDING_TEST = SIGN  # the exact sign test decides each reading, as it decides each paired MNIST comparison
 LOG_RATIO_EFFECTS = {"paired_t": "mean of log q", "bootstrap_mean_diff": "mean of log q",
                      "wilcoxon": "median of log q", "sign_test": "share of pairs with q > 1",
@@ -60,7 +60,8 @@ def ratio_tests(numerator: np.ndarray, denominator: np.ndarray, label: str, *, c
 def synthetic_tests(runs: pd.DataFrame, lam: float, metrics: Sequence[str] = SYNTHETIC_METRICS, *,
                     confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
     """lambda = ``lam`` vs lambda = 0 over matched (family, seed) runs, per family and pooled over
-    families (``family`` = "all families"): :func:`ratio_tests` of q = value(lam) / value(0)."""
+    families (``family`` = "all families"): :func:`ratio_tests` of q = value(lam) / value(0), the
+    ``comparison`` named by the metric's key, ``lam`` the table's lambda."""
     check_columns(runs, (*SYNTHETIC_COLUMNS, *metrics), "synthetic")
     lam = _table_lambda(runs, lam)
     parts = []
@@ -68,9 +69,8 @@ def synthetic_tests(runs: pd.DataFrame, lam: float, metrics: Sequence[str] = SYN
         part = runs if family == ALL_FAMILIES else runs[runs["family"] == family]
         for metric in metrics:
             reg, base, unmatched = matched_values(part, lam, 0.0, metric, SYNTHETIC_KEYS, "lam")
-            label = f"lambda={lam:g} / lambda=0: {metric}"
-            out = ratio_tests(reg, base, label, confidence=confidence, n_boot=n_boot, seed=seed)
-            out = tag(out, family=family, metric=metric, unmatched=unmatched)
+            out = ratio_tests(reg, base, metric, confidence=confidence, n_boot=n_boot, seed=seed)
+            out = tag(out, family=family, metric=metric, lam=lam, unmatched=unmatched)
             parts.append(mark_roles(out, DECIDING_TEST))
     tests = pd.concat(parts, ignore_index=True)
     first = ["family", "comparison", "metric", "test", "n", "statistic", "p_value"]
@@ -97,15 +97,15 @@ def seed_variance(runs: pd.DataFrame, lam: float, metric: str = "test_mse") -> p
 def synthetic_analysis(runs: pd.DataFrame, lam: float, *, confidence: float = 0.95, n_boot: int = 10_000,
                        seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(tests, variances): :func:`synthetic_tests` plus the paired tests over families of the
-    log variance ratio against 0 (family "all families", metric "test_mse seed variance"), with
-    Holm over their deciding tests (:func:`statistics.holm_over_deciding`); and the per-family
-    :func:`seed_variance` table."""
+    log variance ratio against 0 (comparison :data:`SEED_VARIANCE`, family "all families", metric
+    "test_mse seed variance"), with Holm over their deciding tests
+    (:func:`statistics.holm_over_deciding`); and the per-family :func:`seed_variance` table."""
     tests = synthetic_tests(runs, lam, confidence=confidence, n_boot=n_boot, seed=seed)
     variances = seed_variance(runs, lam)
     ok = variances.dropna(subset=["variance_ratio"])
     var_tests = ratio_tests(ok["var_dreg"].to_numpy(), ok["var_base"].to_numpy(), SEED_VARIANCE,
                             confidence=confidence, n_boot=n_boot, seed=seed)
     var_tests = tag(var_tests, family=ALL_FAMILIES, metric="test_mse seed variance",
-                    unmatched=len(variances) - len(ok))
+                    lam=_table_lambda(runs, lam), unmatched=len(variances) - len(ok))
     tests = pd.concat([tests, mark_roles(var_tests, DECIDING_TEST)], ignore_index=True)
     return holm_over_deciding(tests), variances

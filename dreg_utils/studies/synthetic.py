@@ -94,13 +94,13 @@ def group_key(config: dict) -> str:
 
 def family_data(config: dict) -> Splits:
     """The run's family data: label noise ``noise`` (default 0.1) on the standardised target,
-    then the target (noise included) times ``target_scale`` (default 1; the ablation varies both)."""
+    then the target (noise included) times ``target_scale`` (default 1; the ablation varies both).
+    Its ``source`` describes the family before scaling; the run's row records ``target_scale``."""
     data = make_family(config["family"], noise=config.get("noise", 0.1))
     scale = config.get("target_scale", 1.0)
     if scale == 1.0:
         return data
-    return replace(data, y_train=data.y_train * scale, y_val=data.y_val * scale, y_test=data.y_test * scale,
-                   source=f"{data.source}, target x {scale:g}")
+    return replace(data, y_train=data.y_train * scale, y_val=data.y_val * scale, y_test=data.y_test * scale)
 
 
 def run_group(configs: list[dict], device: torch.device | str) -> list[dict]:
