@@ -220,3 +220,12 @@ def test_a_vectorised_surrogate_group_equals_surrogates_trained_alone():
             batch_size=64, lr=3e-3, weight_decay=0.0, seed=config["seed"], device="cpu")
         alone = evaluate(model.eval(), data["x_test"].float(), data["y_test"], "regression")["loss"]
         assert row["test_mse"] == pytest.approx(alone, rel=1e-5), config["method"]
+
+
+def test_a_method_is_named_by_its_paper_label_on_the_page():
+    """The surrogate page names the loss-gradient penalty IGPEN, as every other chapter does (it
+    printed the key in capitals, "IGP")."""
+    row = pd.DataFrame({"method": ["igp"], "cells": [2], "lower_both": [1], "higher_both": [0],
+                        "median_test_mse_change_pct": [3.0], "median_p99_over_mean_change_pct": [-20.0],
+                        "worth": ["mixed"]})
+    assert surrogate_text.worth_line(next(row.itertuples())).startswith("IGPEN vs BASE: ")

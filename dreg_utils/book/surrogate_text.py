@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from ..studies.surrogate import PREDICTORS, REGRET_OUTCOMES
-from ..vocabulary import METRICS
+from ..vocabulary import METRICS, PAPER_LABELS
 
 RELATIONS = {"predicts": "predicts", "opposite": "opposite", "none": "no clear relation", "undefined": "undefined"}
 WORTH = {"worth_it": "worth it", "not_worth_it": "not worth it", "mixed": "mixed"}
@@ -26,7 +26,7 @@ def predictor_line(predictors: pd.DataFrame, predictor: str, outcome: str) -> st
 
 def worth_line(row: tuple) -> str:
     """One row (a named tuple) of :func:`dreg_utils.studies.surrogate.method_worth` in words."""
-    return (f"{row.method.upper()} vs BASE: lower regret under both optimisers in {row.lower_both}/{row.cells} "
+    return (f"{PAPER_LABELS[row.method]} vs BASE: lower regret under both optimisers in {row.lower_both}/{row.cells} "
             f"cells, higher under both in {row.higher_both}/{row.cells}; median test-MSE change "
             f"{row.median_test_mse_change_pct:+.0f}%, median p99/mean change "
             f"{row.median_p99_over_mean_change_pct:+.0f}%: {WORTH[row.worth]}")
