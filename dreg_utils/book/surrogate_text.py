@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from ..studies.surrogate import PREDICTORS, REGRET_OUTCOMES
+from ..studies.surrogate import PREDICTORS, PREDICTS_RHO, REGRET_OUTCOMES, WORTH_MAX_MSE_CHANGE_PCT
 from ..vocabulary import METRICS, PAPER_LABELS
 
 RELATIONS = {"predicts": "predicts", "opposite": "opposite", "none": "no clear relation", "undefined": "undefined"}
@@ -49,10 +49,12 @@ def verdict_note(lines: list[str], true_regret: pd.Series, settings: Mapping, n_
 
 
 def glue_verdict(lines: list[str], profile: str) -> None:
-    """Glue the profile and the verdict lines the findings page pastes (:data:`GLUED`; "not run"
-    where this run has no such line)."""
+    """Glue the profile, the verdict lines the findings page pastes (:data:`GLUED`; "not run"
+    where this run has no such line) and the two thresholds of the rules the page states."""
     from myst_nb import glue  # the book extra: pages run in a kernel
 
     glue("profile", profile, display=False)
+    glue("predicts_rho", f"{PREDICTS_RHO:g}", display=False)
+    glue("worth_max_mse_change", f"{WORTH_MAX_MSE_CHANGE_PCT:g}%", display=False)
     for key, prefix in GLUED.items():
         glue(key, next((line for line in lines if line.startswith(prefix)), "not run"), display=False)
