@@ -131,10 +131,16 @@ def check_targets(output: torch.Tensor, y: torch.Tensor, loss: str, name: str = 
     if low < 0 or high >= classes:
         raise ValueError(f"{name} holds class index {low if low < 0 else high} but the model's output has "
                          f"{classes} classes (axis 1): loss='ce' needs class indices in 0..{classes - 1}")
-    if y.is_inference() and torch.is_grad_enabled() and not torch.is_inference_mode_enabled():
-        raise RuntimeError(f"{name} was created under torch.inference_mode(), and cross-entropy saves its class "
-                           f"indices for backward, which inference tensors cannot be: pass {name}.clone() made "
-                           "outside inference_mode")
+    check_not_inference(y, name, ", and cross-entropy saves its class indices for backward, which "
+                                 "inference tensors cannot be")
+
+
+def check_not_inference(tensor: torch.Tensor, name: str, why: str) -> None:
+    """Refuse ``tensor`` made under ``torch.inference_mode()`` where autograd will need it (gradients
+    on, outside inference mode): torch's own error names neither the tensor nor the remedy."""
+    if tensor.is_inference() and torch.is_grad_enabled() and not torch.is_inference_mode_enabled():
+        raise RuntimeError(f"{name} was created under torch.inference_mode(){why}: pass {name}.clone() "
+                           "made outside inference_mode")
 
 
 def per_sample_loss(output: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:

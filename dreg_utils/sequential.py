@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .activations import Poly, ReLU, Tanh
-from .jacobians import DROPOUT, check_output, check_samples_independent
+from .jacobians import DROPOUT, check_not_inference, check_output, check_samples_independent
 from .models import check_input
 
 ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.Softplus, nn.ELU,
@@ -114,10 +114,8 @@ def check_batch(model: nn.Module, x: object, name: str = "x") -> torch.Tensor:
         (dtype,) = dtypes
         raise ValueError(f"{name} has dtype {x.dtype} but the model's parameters have dtype {dtype}; make them "
                          f"match: model.{_cast(x.dtype)} or {name}.{_cast(dtype)}")
-    if x.is_inference() and torch.is_grad_enabled() and not torch.is_inference_mode_enabled():
-        raise RuntimeError(f"{name} was created under torch.inference_mode() and is used outside it with gradients "
-                           f"enabled, but inference tensors cannot be used for autograd: pass {name}.clone() made "
-                           "outside inference_mode")
+    check_not_inference(x, name, " and is used outside it with gradients enabled, but inference tensors "
+                                 "cannot be used for autograd")
     return x
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import paths
+from ..constraints import PathTo
 from ..settings import StudySettings
 from ..studies.distillation import DistillationSettings
 from ..studies.distillation_ablation import DistillationAblationSettings
@@ -53,10 +54,14 @@ def parameter_types(chapter: str) -> dict[str, Any]:
     return {**CHAPTER_SETTINGS[chapter].knob_types(), **PAGE_PARAMETERS}
 
 
+WRITABLE_FOLDER = PathTo("folder", writable=True)  # a results_dir is tried, not judged by its mode bits
+
+
 def check_page(chapter: str, profile: str, parameters: Mapping[str, Any]) -> None:
     """Build the settings ``chapter``'s page builds from ``profile`` and ``parameters`` (and check
-    its ``results_dir``), so a bad value raises as the page would; relative paths are read from
-    the working directory. A page that is not a chapter is not checked."""
+    its ``results_dir``: a folder that can be created and written), so a bad value raises as the page
+    would; relative paths are read from the working directory. A page that is not a chapter is not
+    checked."""
     if chapter not in CHAPTER_SETTINGS:
         return
     settings_type = CHAPTER_SETTINGS[chapter]
@@ -64,3 +69,4 @@ def check_page(chapter: str, profile: str, parameters: Mapping[str, Any]) -> Non
                                            if name in settings_type.knobs()})
     if parameters.get("results_dir") is not None:
         paths.results_dir(chapter, parameters["results_dir"])
+        WRITABLE_FOLDER.check("results_dir", parameters["results_dir"])

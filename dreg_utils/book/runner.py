@@ -42,7 +42,6 @@ from typing import Any
 
 import pandas as pd
 
-from ..constraints import Nullable, PathTo
 from ..extras import require
 from ..settings import PROFILES
 from ..sweep import PROGRESS_ENV
@@ -72,7 +71,6 @@ Finished runs are reused from the results cache. This page was executed with pro
 """
 
 
-RESULTS_DIR = Nullable(PathTo("folder", writable=True))  # a chapter's results_dir: None, or a folder it can write
 PLAIN_PROGRESS_EVERY_S = 15.0  # off a terminal: at most one progress line per notebook this often
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # a kernel's share
 
@@ -212,8 +210,8 @@ def check_run(sources: list[Path], profile: str, cwd: Path, parameters: Mapping[
     ``jobs``, ``profile`` given as a parameter, a name that a page's ``parameters`` cell lacks, a
     value that does not read as its type, a value the settings of the page's chapter
     (:func:`page_chapter`) refuse (built here as the page builds them, in ``cwd``:
-    :func:`dreg_utils.book.chapters.check_page`), and a chapter's ``results_dir`` that cannot be
-    created and written (:data:`RESULTS_DIR`)."""
+    :func:`dreg_utils.book.chapters.check_page`, which also refuses a ``results_dir`` that cannot
+    be created and written)."""
     check_choice("profile", profile, PROFILES)
     check_int("jobs", jobs, minimum=1)
     parameters = dict(parameters or {})
@@ -231,7 +229,6 @@ def check_run(sources: list[Path], profile: str, cwd: Path, parameters: Mapping[
             if chapter is not None:
                 with contextlib.chdir(cwd):
                     check_page(chapter, profile, values)
-                    RESULTS_DIR.check("results_dir", values.get("results_dir"))
         except (ValueError, TypeError, OSError) as error:
             raise ValueError(f"{source.name}: {error}") from error
         pages[source.stem] = values
