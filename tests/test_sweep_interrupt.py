@@ -3,7 +3,7 @@
 A child process runs a small synthetic sweep (serially, or on two joblib worker
 processes); once ``K_DONE`` cache files exist it is killed while the next runs train. Whatever is in the cache once it is dead is
 what it had finished: the re-run must reuse every one of those files unchanged and
-end with the table of an uninterrupted sweep.
+end with the table of an uninterrupted sweep on the same backend.
 """
 import json
 import os
@@ -37,8 +37,21 @@ CHILD = textwrap.dedent("""
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
-    return synthetic_study.run_sweep(SETTINGS_TINY, tmp_path_factory.mktemp("fresh"), progress=False)
+def uninterrupted_sweeps(tmp_path_factory):
+    """The uninterrupted sweep's table per backend, computed once each when first needed.
+
+    A group's last bits depend on torch's thread count (joblib workers run on one thread,
+    this process on all cores), so a resumed sweep is compared with one on its own backend.
+    """
+    tables = {}
+
+    def table(backend: dict) -> pd.DataFrame:
+        name = json.dumps(backend, sort_keys=True)
+        if name not in tables:
+            tables[name] = synthetic_study.run_sweep(SETTINGS_TINY, tmp_path_factory.mktemp("fresh"),
+                                                     progress=False, **backend)
+        return tables[name]
+    return table
 
 
 def kill_after(results_dir: Path, sig: signal.Signals, backend: dict, timeout: float = 120.0) -> None:
@@ -70,7 +83,8 @@ def snapshot(cache: Path) -> dict[str, tuple[str, int]]:
 @pytest.mark.parametrize("sig, backend", [(signal.SIGINT, {}), (signal.SIGKILL, {}),
                                           (signal.SIGINT, {"backend": "joblib", "n_jobs": 2})],
                          ids=["SIGINT-serial", "SIGKILL-serial", "SIGINT-joblib"])
-def test_killed_sweep_resumes_without_losing_runs(tmp_path, uninterrupted, sig, backend):
+def test_killed_sweep_resumes_without_losing_runs(tmp_path, uninterrupted_sweeps, sig, backend):
+    uninterrupted = uninterrupted_sweeps(backend)
     kill_after(tmp_path, sig, backend)
     cache = tmp_path / "cache"
     at_kill = snapshot(cache)
@@ -88,7 +102,7 @@ def test_killed_sweep_resumes_without_losing_runs(tmp_path, uninterrupted, sig, 
     old = time.time() - 2 * sweep.STALE_TMP_SECONDS
     os.utime(stale, (old, old))
 
-    runs = synthetic_study.run_sweep(SETTINGS_TINY, tmp_path, progress=False)
+    runs = synthetic_study.run_sweep(SETTINGS_TINY, tmp_path, progress=False, **backend)
 
     reused = set(runs.loc[runs["cached"], "run_key"])
     lost = sorted(set(at_kill) - reused)
