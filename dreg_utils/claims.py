@@ -245,6 +245,47 @@ def mnist_verdicts(tests: pd.DataFrame, alpha: float = ALPHA, p_col: str = "p_va
     return {number: combine(parts) for number, parts in claim_parts(tests, alpha, p_col).items()}
 
 
+# ----------------------------------------------------------------------------- the interval rule
+
+TIE_TOLERANCE = 1e-12  # ours: |a - b| <= TIE_TOLERANCE * max(1, |a|, |b|) is a tie, not a difference
+INTERVAL_RULE = ("holds: the 95% interval excludes zero in the paper's direction and the estimate reaches "
+                 "half the paper's effect; partly: it excludes zero but falls short; does not hold: it lies "
+                 "on the wrong side of zero; inconclusive: it includes zero (or nothing was measured)")
+DIRECTION_RULE = ("holds: the interval excludes zero in the paper's direction; does not hold: it lies on "
+                  "the wrong side; inconclusive: it includes zero (or nothing was measured)")
+
+
+def is_tie(a: float, b: float, tolerance: float = TIE_TOLERANCE) -> bool:
+    """Whether ``a`` and ``b`` are equal within floating-point tolerance (relative, floor 1)."""
+    a, b = check_float("a", a), check_float("b", b)
+    return abs(a - b) <= tolerance * max(1.0, abs(a), abs(b))
+
+
+def interval_verdict(estimate: float, low: float, high: float, paper_effect: float | None = None) -> str:
+    """The verdict on a claimed effect from its estimate and confidence interval (low, high),
+    all signed so that positive is the paper's direction (e.g. a reduction in percent).
+
+    holds: low > 0 and (no paper effect given, or estimate >= paper_effect / 2);
+    partly: low > 0 but the estimate falls short of half the paper's effect;
+    does not hold: high < 0 (the interval lies on the wrong side of zero);
+    inconclusive: the interval includes zero, or any of the three is NaN (nothing measured).
+    Bounds within :data:`TIE_TOLERANCE` of zero count as zero."""
+    estimate, low, high = _real("estimate", estimate), _real("low", low), _real("high", high)
+    if paper_effect is not None:
+        paper_effect = check_float("paper_effect", paper_effect, strictly_positive=True)
+    if math.isnan(estimate) or math.isnan(low) or math.isnan(high):
+        return INCONCLUSIVE
+    if low > high:
+        raise ValueError(f"low={low} is above high={high}; give the interval as (low, high)")
+    if not low <= estimate <= high:
+        raise ValueError(f"estimate={estimate} lies outside its interval ({low}, {high})")
+    if low > 0 and not is_tie(low, 0.0):
+        return HOLDS if paper_effect is None or estimate >= 0.5 * paper_effect else PARTLY
+    if high < 0 and not is_tie(high, 0.0):
+        return FAILS
+    return INCONCLUSIVE
+
+
 # ----------------------------------------------------------------------------- rules on effect sizes
 
 def _real(name: str, value: float) -> float:

@@ -73,7 +73,7 @@ def test_findings_scorecard_has_paper_ours_badge_details_and_evidence():
 
 def test_glue_row_refuses_an_empty_value():
     with pytest.raises(ValueError, match="ours"):
-        scorecard.glue_row("mnist_claim1", "24/24", " ", "holds", "details")
+        scorecard.glue_row("mnist_claim1", "24/24", " ", "holds", "a rule", "details")
 
 
 def test_figure_html_embeds_the_png_with_alt_text_and_caption():

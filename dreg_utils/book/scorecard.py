@@ -1,9 +1,10 @@
 """The scorecard: one row per published claim the book tests, shown on the front page and on
 the findings page, both generated from :data:`ROWS`.
 
-Each chapter glues, for each of its rows, four values with :func:`glue_row`: the paper's value,
-ours (one number or a short phrase), the verdict as a coloured badge (one of
-:data:`dreg_utils.claims.VERDICTS`) and the details (the full statistics). The pages paste them
+Each chapter glues, for each of its rows, five values with :func:`glue_row`: the paper's value,
+ours (the estimate with its interval, or a short phrase), the verdict as a coloured badge (one of
+:data:`dreg_utils.claims.VERDICTS`), the rule that turned the interval into that verdict, and the
+details (the full statistics). The pages paste them
 with myst-nb's cross-document ``{glue}`` role, so the build fails (``-W``) when a chapter did not
 glue a row, and every value on both pages comes from the executed notebooks of this build.
 :func:`write_scorecards` writes the two MyST snippets that ``book/intro.md`` and
@@ -26,7 +27,7 @@ NOT_RUN = "not run"  # a row whose chapter did not run the claim's configuration
 BADGE_COLOURS = {HOLDS: "success", PARTLY: "warning", FAILS: "danger", INCONCLUSIVE: "muted",
                  NOT_RUN: "light"}
 EXECUTED_DOC = "/book/executed"  # where the book's executed notebooks are, from the book root
-FIELDS = ("paper", "ours", "verdict", "details")
+FIELDS = ("paper", "ours", "verdict", "rule", "details")
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,16 @@ ROWS: tuple[Row, ...] = (
         f"{_DREG}, Section 6.3, finding 4", "03_statistical_tests"),
     Row("mnist_claim5", "Tails grow with capacity; DREG lowers them at every size",
         f"{_DREG}, Section 6.3, finding 5", "03_statistical_tests"),
+    Row("mnist_frontier", "DREG suppresses tails more effectively than SN and IGP (matched accuracy)",
+        f"{_DREG}, Section 6.3", "02_mnist_sweep", "the-matched-effect-frontier"),
     Row("dreg_cost", "The CR-penalty costs about one first-order step", f"{_DREG}, Section 2",
         "06_performance", _COST_SECTION),
+    Row("dreg_memory", "The CR-penalty avoids the memory of double backpropagation", f"{_DREG}, Section 2",
+        "06_performance", "peak-memory-per-training-step"),
     Row("ttt_improvement", "A Jacobian-regularised teacher improves its symbolic student",
         f"{_TTT}, results", "04_sr_distillation"),
-    Row("ttt_teacher", "Teacher test R² without regularisation", f"{_TTT}, results", "04_sr_distillation"),
+    Row("ttt_teacher", "The teacher keeps its accuracy under the penalty", f"{_TTT}, results",
+        "04_sr_distillation"),
     Row("ttt_tree", "Tree students are not helped", f"{_TTT}, results", "04_sr_distillation"),
     Row("ttt_cost", "The exact Jacobian penalty costs about 10x", f"{_TTT}, cost discussion",
         "06_performance", _COST_SECTION),
@@ -88,14 +94,16 @@ def _text(name: str, value: str) -> str:
     return value.strip()
 
 
-def glue_row(key: str, paper: str, ours: str, verdict: str, details: str) -> None:
+def glue_row(key: str, paper: str, ours: str, verdict: str, rule: str, details: str) -> None:
     """Glue one scorecard row from a chapter (called in the chapter's kernel): ``paper`` and
-    ``ours`` as short text, ``verdict`` as a badge, ``details`` as the full statistics."""
+    ``ours`` as short text (ours: the estimate with its interval where there is one), ``verdict``
+    as a badge, ``rule`` as the sentence that decides the verdict (e.g.
+    :data:`dreg_utils.claims.INTERVAL_RULE`), ``details`` as the full statistics."""
     from IPython.display import HTML
     from myst_nb import glue
 
     values = {"paper": _text("paper", paper), "ours": _text("ours", ours),
-              "details": _text("details", details)}
+              "rule": _text("rule", rule), "details": _text("details", details)}
     for field, value in values.items():
         glue(glue_key(key, field), value, display=False)
     glue(glue_key(key, "verdict"), HTML(badge_html(verdict)), display=False)
@@ -133,7 +141,8 @@ def findings_markdown() -> str:
     for row in ROWS:
         lines += [f"* - {row.claim}. Evidence: {_evidence(row)}.", "",
                   "    :::{dropdown} details", "    :class-container: scorecard-details",
-                  f"    {_text_ref(row, 'details')}", "", f"    Source: {row.where}.", "    :::",
+                  f"    {_text_ref(row, 'details')}", "", f"    Rule: {_text_ref(row, 'rule')}.", "",
+                  f"    Source: {row.where}.", "    :::",
                   f"  - {_text_ref(row, 'paper')}", f"  - {_text_ref(row, 'ours')}", f"  - {_ref(row, 'verdict')}"]
     return "\n".join(lines + ["::::", ""])
 
