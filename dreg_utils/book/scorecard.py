@@ -46,6 +46,12 @@ _COST_SECTION = "one-training-step-method-by-method"
 ROWS: tuple[Row, ...] = (
     *(Row(f"synthetic_{family}", f"DREG cuts the p90 gradient norm ({family} family)",
           f"{_DREG}, Tables 1-2", "01_synthetic_families") for family in FAMILIES),
+    Row("synthetic_weight_decay", "DREG beats tuned weight decay at matched validation MSE",
+        "referee's baseline (DREG paper, Tables 1-2 setting)", "01_synthetic_families",
+        "against-tuned-weight-decay"),
+    Row("seed_stability", "DREG makes retrained models more alike across seeds",
+        f"{_DREG}, Sections 1-2 (training stability)",
+        "03_statistical_tests"),
     Row("mnist_claim1", "DREG lowers p99 and p99/mean at a modest accuracy cost",
         f"{_DREG}, Section 6.3, finding 1", "03_statistical_tests"),
     Row("mnist_claim2", "DREG shrinks the tail more than the bulk", f"{_DREG}, Section 6.3, finding 2",
