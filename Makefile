@@ -91,7 +91,7 @@ browser-test: $(STAMP)
 # Saves its tables to benchmarks/results, which the performance chapter reads.
 # bench_sweep.py --full also trains the whole MNIST sweep (about 20 minutes on 2 cores).
 bench: $(STAMP)
-	for script in benchmarks/bench_*.py; do $(BIN)/python $$script --out benchmarks/results; done
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script --out benchmarks/results || exit 1; done
 
 # constraints.txt: the versions of every listed package in .venv (the reproducibility chapter
 # shows it); rewrite it after a change of versions, then rebuild the book.

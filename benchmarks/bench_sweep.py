@@ -21,7 +21,7 @@ alike; the median over repetitions of the mean step time). Per-epoch work (permu
 too. The sweep's wall time is then EXTRAPOLATED as
 sum over runs/groups of (steps x step + epochs x epoch work) + runs x evaluation, and the
 ratio vectorised / sequential comes from the same process. A check then trains one real
-epoch of the BASE/DREG/SN group of the study's frontier cell (``frontier_capacity``,
+epoch of the BASE/DREG/SN group of the study's frontier cell (the last of ``frontier_capacities``,
 ``frontier_activation``; with ``--quick`` the first group) both ways (``fit_ensemble``
 against ``fit`` run by run).
 
@@ -185,8 +185,8 @@ def one_real_epoch(data: MNISTData, group: Group) -> tuple[float, float]:
 
 def check_group(settings: MNISTSettings, groups: list[Group]) -> Group:
     """The group whose real epoch checks the extrapolation: the first of the study's frontier
-    cell (``frontier_capacity``, ``frontier_activation``)."""
-    cell = (tuple(settings["frontier_capacity"]), settings["frontier_activation"])
+    cell (the last of ``frontier_capacities``, ``frontier_activation``)."""
+    cell = (tuple(settings["frontier_capacities"][-1]), settings["frontier_activation"])
     for group in groups:
         if group[:2] == cell:
             return group

@@ -4,19 +4,24 @@ in one place and in one vocabulary. The published numbers the rules compare agai
 
 Every verdict is one of :data:`VERDICTS`:
 
-* ``holds``: the evidence supports the claim as stated;
-* ``partly``: part of it does: a claim with one part supported and another refuted, or an
-  effect in the paper's direction smaller than half the paper's;
-* ``does not hold``: the evidence goes against the claim and supports no part of it;
-* ``inconclusive``: our sample cannot decide (a test that cannot reach alpha with so few
-  pairs, or a comparison that could not be run).
+* ``holds``: the evidence supports the claim: every part's interval (or deciding test) lies on
+  the paper's side of the null (and, where the paper gives an effect, reaches half of it);
+* ``partly``: some part is supported and not all, or the effect is on the paper's side but
+  falls short of half the paper's;
+* ``does not hold``: the evidence goes against the claim: an interval lies on the wrong side of
+  the null (or a test in the opposite direction is significant), and no part is supported;
+* ``inconclusive``: the data cannot decide: an interval that includes the null (a test that is
+  merely not significant), a test that cannot reach alpha at this sample size (the size that
+  could is stated), or a comparison that could not be run.
 
 The five Section-6.3 claims are judged from a table of paired tests, one row per test with
 the columns of :mod:`dreg_utils.significance` plus ``claim``, ``role`` and ``p_floor`` (the smallest
 p-value the test can give on its sample). Each claim declares its sidedness: its comparisons are
 tested one-sided in the direction the paper states (:func:`alternative`), in every chapter.
 Each comparison declares the one test that decides it (:class:`Comparison`, ``role`` "deciding");
-only those form the Holm family, the other tests are "supporting" evidence (raw p only).
+only those that can reach alpha form the Holm family, the other tests are "supporting" evidence
+(raw p only). Each part of a claim gets a status (:data:`PART_STATUSES`, :func:`support`) and the
+claim its verdict from them (:func:`combine`), by the rule :data:`TEST_RULE`.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from .published import PAPER_ACCURACY_COST, PAPER_HEADLINE_TESTS, PAPER_WELCH_P, TABLE3, TEACHING_THE_TEACHER
+from .significance import sign_test
 from .validation import check_choice, check_float, check_unit_interval
 
 VERDICTS = ("holds", "partly", "does not hold", "inconclusive")
@@ -36,7 +42,6 @@ HOLDS, PARTLY, FAILS, INCONCLUSIVE = VERDICTS
 SIDEDNESS = ("one-sided", "two-sided")
 ALPHA = 0.05
 TABLE2_MSE_TOLERANCE = 5.0  # ours: the most a test MSE may worsen (%) for "negligible"
-TEACHER_R2_SLACK = 0.05  # ours: how far outside the paper's teacher-R2 range still counts as inside
 DREG_COST_LIMIT = 1.2  # ours: "comparable to first-order training" = at most 1.2x a BASE step
 
 # ----------------------------------------------------------------------------- Section 6.3: comparisons
@@ -73,6 +78,17 @@ COMPARISONS = {P99: Comparison(1, -1, SIGN), RATIO: Comparison(1, -1, SIGN), ACC
                TREND: Comparison(5, +1, "spearman"), WELCH: Comparison(5, -1, "welch_t")}
 MODEST_ACCURACY_COST = 1.0  # ours: the largest mean accuracy cost (points) we call "modest"
 
+# The status of one part of a claim (see :func:`support`).
+PART_STATUSES = ("supported", "refuted", "undecided", "unreachable", "missing")
+SUPPORTED, REFUTED, UNDECIDED, UNREACHABLE, MISSING = PART_STATUSES
+TEST_RULE = ("holds: every part's deciding test gives p < α in the paper's direction; partly: some part "
+             "does, not all; does not hold: a part's deciding test, run the other way, gives p < α, or its "
+             "95% interval lies on the wrong side of the null (sign tests: the Clopper-Pearson interval of "
+             "the share of pairs with a > b against 1/2; t and Welch: the mean difference against 0; "
+             "Spearman: ρ against 0), and no part is supported; inconclusive: otherwise (an interval that includes the null, or "
+             "a test that cannot reach α at this sample size). Claim 1's accuracy cost is modest when its "
+             f"95% interval lies below {MODEST_ACCURACY_COST:g} point and refuted when it lies above")
+
 
 # ----------------------------------------------------------------------------- rules on a tests table
 
@@ -91,37 +107,76 @@ def _check_tests(tests: pd.DataFrame, p_col: str, *extra: str) -> None:
         raise ValueError(f"the tests table lacks the columns {missing}; it has {list(tests.columns)}")
 
 
+def null_value(test: str) -> float:
+    """The value of a test's effect under its null: 1/2 for a sign test's share of pairs, else 0."""
+    return 0.5 if test in SIGN_TESTS else 0.0
+
+
+def _wrong_side(low: float, high: float, null: float, direction: int) -> bool:
+    """Whether the interval (low, high) lies wholly on the side of ``null`` opposite ``direction``
+    (a bound within :data:`TIE_TOLERANCE` of the null does not count; NaN bounds never do)."""
+    bound = high if direction > 0 else low
+    if math.isnan(bound) or is_tie(bound, null):
+        return False
+    return bound < null if direction > 0 else bound > null
+
+
+def opposite_p(test: pd.Series) -> float:
+    """The p-value of a one-sided deciding test run the other way (a row of a tests table): the
+    exact sign test of the opposite alternative, 1 - p for a t, Welch or Spearman test; NaN for a
+    two-sided test (its own p covers both ways)."""
+    if test["alternative"] not in ("less", "greater"):
+        return math.nan
+    if test["test"] in SIGN_TESTS:
+        flipped = "greater" if test["alternative"] == "less" else "less"
+        return sign_test(int(test["statistic"]), int(test["n"]), flipped)
+    return 1.0 - float(test["p_value"])
+
+
 def support(tests: pd.DataFrame, comparison: str, direction: int, alpha: float = ALPHA,
             p_col: str = "p_value") -> str:
-    """How one comparison bears on a claimed direction (+1: a > b; -1: a < b; Spearman: rho sign),
-    read from its deciding test alone (the row with ``role`` "deciding").
+    """The status of one comparison for a claimed direction (+1: a > b; -1: a < b; Spearman: rho
+    sign), read from its deciding test alone (the row with ``role`` "deciding"):
 
-    'yes': p < alpha, pointing the claimed way; 'opposite': p < alpha the other way (only a
-    two-sided test can); 'unreachable': not significant, and the test's floor for ``p_col``
-    (``p_floor``, or ``p_holm_floor`` after Holm) is >= alpha, so no data could have made it
-    significant; 'no': not significant though it could have been; 'missing': no deciding test ran.
-    """
+    'supported': p < alpha (``p_col``), pointing the claimed way; 'refuted': p < alpha the other
+    way, the same test run the other way gives p < alpha (:func:`opposite_p`), or the test's
+    interval (``ci_low``, ``ci_high``) lies on the wrong side of its null (:func:`null_value`);
+    'unreachable': none of these, and no outcome at this sample size could reach alpha
+    (``p_floor``, or for Holm p-values ``p_holm_floor``, >= alpha; a test left out of the Holm
+    family for that reason has no Holm p); 'undecided': none of these, though the test could have
+    been significant; 'missing': no deciding test ran. A refutation is read from the unadjusted
+    test and interval for raw and Holm p-values alike."""
     alpha = check_unit_interval("alpha", alpha)
     check_choice("direction", direction, (-1, 1))
-    _check_tests(tests, p_col)
+    _check_tests(tests, p_col, "ci_low", "ci_high", "statistic", "n", "alternative")
     block = tests[(tests["comparison"] == comparison) & (tests["role"] == "deciding")]
-    if block.empty or block[p_col].isna().any() or block["effect"].isna().any():
-        return "missing"
+    if block.empty or block["p_value"].isna().any() or block["effect"].isna().any():
+        return MISSING
     test = block.iloc[0]
-    if test[p_col] < alpha:
-        return "yes" if _direction(test["test"], test["effect"]) == direction else "opposite"
-    return "unreachable" if test[FLOOR_COLUMNS[p_col]] >= alpha else "no"
+    p, significant = test[p_col], test[p_col] < alpha  # NaN (no Holm p) is not significant
+    if significant and _direction(test["test"], test["effect"]) == direction:
+        return SUPPORTED
+    if (significant or opposite_p(test) < alpha
+            or _wrong_side(test["ci_low"], test["ci_high"], null_value(test["test"]), direction)):
+        return REFUTED
+    if test["p_floor"] >= alpha or test[FLOOR_COLUMNS[p_col]] >= alpha:
+        return UNREACHABLE
+    return MISSING if math.isnan(p) else UNDECIDED
 
 
 def combine(parts: Sequence[str]) -> str:
-    """A claim's verdict from the statuses of its parts: holds when every part is 'yes'; partly
-    when some part is 'yes' and another 'no' or 'opposite'; does not hold when a part is 'no' or
-    'opposite' and none is 'yes'; else inconclusive (a part cannot reach alpha, or is missing)."""
-    if parts and all(p == "yes" for p in parts):
+    """A claim's verdict from the statuses of its parts (:data:`PART_STATUSES`): holds when every
+    part is supported; partly when some part is supported, not all; does not hold when a part is
+    refuted and none is supported; inconclusive otherwise (every part undecided, unreachable or
+    missing: merely not significant is not evidence against)."""
+    unknown = sorted(set(parts) - set(PART_STATUSES))
+    if unknown:
+        raise ValueError(f"parts holds unknown statuses {unknown}; valid: {list(PART_STATUSES)}")
+    if parts and all(p == SUPPORTED for p in parts):
         return HOLDS
-    if any(p in ("no", "opposite") for p in parts):
-        return PARTLY if "yes" in parts else FAILS
-    return INCONCLUSIVE
+    if SUPPORTED in parts:
+        return PARTLY
+    return FAILS if REFUTED in parts else INCONCLUSIVE
 
 
 def accuracy_cost(tests: pd.DataFrame) -> tuple[float, float, float]:
@@ -134,39 +189,56 @@ def accuracy_cost(tests: pd.DataFrame) -> tuple[float, float, float]:
     return -t["effect"], -t["ci_high"], -t["ci_low"]
 
 
-def _status(tests: pd.DataFrame, comparison: str, alpha: float, p_col: str, key: str | None = None) -> str:
-    return support(tests, comparison, COMPARISONS[key or comparison].direction, alpha, p_col)
+class Part(NamedTuple):
+    """One part of a claim: the comparison that decides it and its status (:data:`PART_STATUSES`)."""
+    comparison: str
+    status: str
 
 
-def _claim1(tests: pd.DataFrame, alpha: float, p_col: str) -> list[str]:
-    """p99 lower and p99/mean lower; once a tail reduction is supported, the mean accuracy cost
-    (at most MODEST_ACCURACY_COST points) is a part too: it qualifies the reduction."""
-    tails = [_status(tests, P99, alpha, p_col), _status(tests, RATIO, alpha, p_col)]
-    if "yes" not in tails:
+def _part(tests: pd.DataFrame, comparison: str, alpha: float, p_col: str, key: str | None = None) -> Part:
+    return Part(comparison, support(tests, comparison, COMPARISONS[key or comparison].direction, alpha, p_col))
+
+
+def cost_status(tests: pd.DataFrame) -> str:
+    """Claim 1's "modest accuracy cost" from the cost's paired-t interval (:func:`accuracy_cost`):
+    supported when it lies at or below MODEST_ACCURACY_COST points, refuted when it lies above,
+    undecided when it straddles it, missing when no accuracy test ran."""
+    _, low, high = accuracy_cost(tests)
+    if math.isnan(low) or math.isnan(high):
+        return MISSING
+    if high <= MODEST_ACCURACY_COST:
+        return SUPPORTED
+    return REFUTED if low > MODEST_ACCURACY_COST else UNDECIDED
+
+
+def _claim1(tests: pd.DataFrame, alpha: float, p_col: str) -> list[Part]:
+    """p99 lower and p99/mean lower; once a tail reduction is supported, the accuracy cost
+    (:func:`cost_status`) is a part too: it qualifies the reduction."""
+    tails = [_part(tests, P99, alpha, p_col), _part(tests, RATIO, alpha, p_col)]
+    if all(t.status != SUPPORTED for t in tails):
         return tails
-    cost = accuracy_cost(tests)[0]
-    return tails + ["missing" if math.isnan(cost) else ("yes" if cost <= MODEST_ACCURACY_COST else "no")]
+    return tails + [Part(ACC, cost_status(tests))]
 
 
-def _claim2(tests: pd.DataFrame, alpha: float, p_col: str) -> list[str]:
+def _claim2(tests: pd.DataFrame, alpha: float, p_col: str) -> list[Part]:
     """The relative p99 reduction exceeds the relative mean reduction."""
-    return [_status(tests, RELATIVE, alpha, p_col)]
+    return [_part(tests, RELATIVE, alpha, p_col)]
 
 
-def _claim3(tests: pd.DataFrame, alpha: float, p_col: str) -> list[str]:
+def _claim3(tests: pd.DataFrame, alpha: float, p_col: str) -> list[Part]:
     """POLY_BASE above RELU_BASE on p99, the one metric declared for the claim (max: supporting)."""
-    return [_status(tests, POLY_P99, alpha, p_col)]
+    return [_part(tests, POLY_P99, alpha, p_col)]
 
 
-def _claim4(tests: pd.DataFrame, alpha: float, p_col: str) -> list[str]:
+def _claim4(tests: pd.DataFrame, alpha: float, p_col: str) -> list[Part]:
     """DREG more accurate than SN, and SN's p99 below DREG's."""
-    return [_status(tests, SN_ACC, alpha, p_col), _status(tests, SN_P99, alpha, p_col)]
+    return [_part(tests, SN_ACC, alpha, p_col), _part(tests, SN_P99, alpha, p_col)]
 
 
-def _claim5(tests: pd.DataFrame, alpha: float, p_col: str) -> list[str]:
+def _claim5(tests: pd.DataFrame, alpha: float, p_col: str) -> list[Part]:
     """BASE p99/mean rises with capacity (Spearman), and DREG's is lower at every capacity (Welch)."""
     welch = tests.loc[(tests["claim"] == 5) & (tests["comparison"] != TREND), "comparison"].unique()
-    return [_status(tests, TREND, alpha, p_col)] + [_status(tests, c, alpha, p_col, WELCH) for c in welch]
+    return [_part(tests, TREND, alpha, p_col)] + [_part(tests, c, alpha, p_col, WELCH) for c in welch]
 
 
 class Headline(NamedTuple):
@@ -185,7 +257,7 @@ class Claim:
     paper_statistic: str
     paper_value: str
     sidedness: str
-    rule: Callable[[pd.DataFrame, float, str], list[str]]
+    rule: Callable[[pd.DataFrame, float, str], list[Part]]
     headline: Headline | None = None
 
     def __post_init__(self) -> None:
@@ -232,17 +304,19 @@ def alternative(comparison: str) -> str:
     return "greater" if direction > 0 else "less"
 
 
-def claim_parts(tests: pd.DataFrame, alpha: float = ALPHA, p_col: str = "p_value") -> dict[int, list[str]]:
-    """The status of every part of claims 1-5 (see :func:`support`), by each claim's rule."""
+def claim_parts(tests: pd.DataFrame, alpha: float = ALPHA, p_col: str = "p_value") -> dict[int, list[Part]]:
+    """Every part of claims 1-5, each with its deciding comparison and status (:func:`support`),
+    by each claim's rule."""
     alpha = check_unit_interval("alpha", alpha)
     _check_tests(tests, p_col, "claim", "ci_low", "ci_high")
     return {number: claim.rule(tests, alpha, p_col) for number, claim in MNIST_CLAIMS.items()}
 
 
 def mnist_verdicts(tests: pd.DataFrame, alpha: float = ALPHA, p_col: str = "p_value") -> dict[int, str]:
-    """The verdict on each Section-6.3 claim: :func:`combine` of its parts. The one place the
-    MNIST chapter's findings and the statistics chapter's verdict table take verdicts from."""
-    return {number: combine(parts) for number, parts in claim_parts(tests, alpha, p_col).items()}
+    """The verdict on each Section-6.3 claim: :func:`combine` of its parts' statuses. The one place
+    the MNIST chapter's findings and the statistics chapter's verdict table take verdicts from."""
+    return {number: combine([part.status for part in parts])
+            for number, parts in claim_parts(tests, alpha, p_col).items()}
 
 
 # ----------------------------------------------------------------------------- the interval rule
@@ -307,72 +381,128 @@ def half_effect_verdict(ours: float, paper: float) -> str:
     return PARTLY if ours > 0 else FAILS
 
 
-def table2_verdict(p90_reduction: float, paper_p90_reduction: float, mse_change: float,
-                   mse_tolerance: float = TABLE2_MSE_TOLERANCE) -> str:
-    """Table 2's claim for one family, "p90 falls with a negligible MSE change" (in %; p90
-    reductions + = lower, the test-MSE change + = higher): does not hold when the MSE worsens by
-    more than ``mse_tolerance``; else :func:`half_effect_verdict` of the p90 reductions."""
+def table2_verdict(p90_reduction: float, p90_low: float, p90_high: float, paper_p90_reduction: float,
+                   mse_change_low: float, mse_tolerance: float = TABLE2_MSE_TOLERANCE) -> str:
+    """Table 2's claim for one family, "p90 falls with a negligible test-MSE change", from 95%
+    intervals (in %; p90 reductions + = lower, the test-MSE change + = higher).
+
+    The p90 part is :func:`interval_verdict` of the reduction (estimate, ``p90_low``, ``p90_high``)
+    against the paper's. The MSE part is refuted only when the MSE change's interval lies wholly
+    above ``mse_tolerance`` (``mse_change_low`` above it; NaN, no interval: not refuted); then the
+    claim is partly when the p90 part holds or holds partly (one part supported, one refuted), and
+    does not hold otherwise (one part refuted, none supported)."""
+    interval = [_real(name, value) for name, value in
+                (("p90_reduction", p90_reduction), ("p90_low", p90_low), ("p90_high", p90_high))]
+    paper_p90_reduction = check_float("paper_p90_reduction", paper_p90_reduction, strictly_positive=True)
+    mse_change_low = _real("mse_change_low", mse_change_low)
     mse_tolerance = check_float("mse_tolerance", mse_tolerance, minimum=0.0)
-    if _real("mse_change", mse_change) > mse_tolerance:
-        return FAILS
-    return half_effect_verdict(p90_reduction, paper_p90_reduction)
+    verdict = interval_verdict(*interval, paper_p90_reduction)
+    if not mse_change_low > mse_tolerance or is_tie(mse_change_low, mse_tolerance):
+        return verdict
+    return PARTLY if verdict in (HOLDS, PARTLY) else FAILS
 
 
-def tree_students_verdict(tree_gain: float, symbolic_gain: float) -> str:
-    """Teaching the Teacher: tree students gain much less than symbolic ones (mean % gains).
-    Inconclusive without a symbolic gain; holds when the tree gain is below half of it."""
-    tree_gain, symbolic_gain = _real("tree_gain", tree_gain), _real("symbolic_gain", symbolic_gain)
-    if not symbolic_gain > 0:
-        return INCONCLUSIVE
-    return HOLDS if tree_gain < 0.5 * symbolic_gain else FAILS
+def tree_students_verdict(difference: float, low: float, high: float) -> str:
+    """Teaching the Teacher: decision-tree students profit less from the penalised teacher than
+    symbolic ones. ``difference`` is the symbolic student's relative gain minus the tree
+    student's (percentage points, a mean over datasets) with its 95% interval (low, high):
+    :func:`interval_verdict` by :data:`DIRECTION_RULE` (holds: the interval lies above zero; does
+    not hold: below zero; inconclusive: it includes zero, or nothing was measured)."""
+    return interval_verdict(difference, low, high)
 
 
-def teacher_r2_verdict(low: float, high: float) -> str:
-    """Teaching the Teacher's teacher test R^2 range: holds when ours (low to high over datasets)
-    lies inside the paper's range widened by TEACHER_R2_SLACK on each side, else does not hold;
-    inconclusive when either end is NaN (no teacher finished)."""
-    low, high = _real("low", low), _real("high", high)
-    if math.isnan(low) or math.isnan(high):
-        return INCONCLUSIVE
-    if low > high:
-        raise ValueError(f"low={low} is above high={high}; give our range over datasets as (min, max)")
-    paper_low, paper_high = TEACHING_THE_TEACHER["teacher_r2"]
-    inside = low >= paper_low - TEACHER_R2_SLACK and high <= paper_high + TEACHER_R2_SLACK
-    return HOLDS if inside else FAILS
+TEACHER_R2_TOLERANCE = 0.02  # ours: the largest drop of a teacher's test R^2 that still keeps its accuracy
+TEACHER_R2_RULE = (f"a unit keeps its accuracy when the 95% interval of the teacher's test-R² drop (lambda = 0 "
+                   f"minus the validation-chosen lambda) lies below {TEACHER_R2_TOLERANCE:g}, and loses it when the "
+                   f"interval lies above {TEACHER_R2_TOLERANCE:g}; holds: every unit keeps it; partly: some lose it "
+                   "and some keep it; does not hold: some lose it and none keeps it; inconclusive: otherwise (or "
+                   "nothing was measured)")
 
 
-def _ratios(name: str, values: Sequence[float]) -> np.ndarray:
-    try:
-        array = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        array = np.array([])
-    if array.ndim != 1 or array.size == 0 or not np.isfinite(array).all():
-        raise ValueError(f"{name} must be a non-empty 1-D sequence of finite step-time ratios, "
-                         f"got {values!r}")
-    return array
-
-
-DREG_COST_RULE = f"Holds when DREG is cheaper at every capacity and at most {DREG_COST_LIMIT:g}x BASE"
-
-
-def dreg_cost_verdict(dreg_ratios: Sequence[float], igp_ratios: Sequence[float]) -> str:
-    """DREG paper, Sec. 2 (cost comparable to first-order training, below double backprop), over
-    capacities: holds when DREG is cheaper than IGP at every capacity and never above
-    DREG_COST_LIMIT x BASE; partly when it is cheaper at some; else does not hold."""
-    dreg, igp = _ratios("dreg_ratios", dreg_ratios), _ratios("igp_ratios", igp_ratios)
-    if dreg.size != igp.size:
-        raise ValueError(f"dreg_ratios and igp_ratios must pair capacities: {dreg.size} vs {igp.size} values")
-    cheaper = int((dreg < igp).sum())
-    if cheaper == dreg.size and dreg.max() <= DREG_COST_LIMIT:
+def teacher_r2_verdict(drops: Sequence[tuple[float, float, float]],
+                       tolerance: float = TEACHER_R2_TOLERANCE) -> str:
+    """Teaching the Teacher: the teacher keeps its accuracy under the penalty. ``drops`` holds one
+    (estimate, low, high) per unit (e.g. per dataset with its interval over seeds, or one mean
+    over datasets): the drop of the teacher's test R^2 from lambda = 0 to the chosen lambda
+    (+ = lost) with its 95% interval. By :data:`TEACHER_R2_RULE`: a unit keeps its accuracy
+    when its interval lies below ``tolerance`` and loses it when it lies above
+    (:func:`interval_verdict` of tolerance - drop, ties included)."""
+    tolerance = check_float("tolerance", tolerance, minimum=0.0)
+    if isinstance(drops, (str, bytes)) or not isinstance(drops, Sequence):
+        raise TypeError(f"drops must be a sequence of (estimate, low, high) triples, got {drops!r}")
+    units = []
+    for drop in drops:
+        if not (isinstance(drop, Sequence) and len(drop) == 3):
+            raise ValueError(f"drops must hold (estimate, low, high) triples, got {drop!r}")
+        estimate, low, high = (_real(name, v) for name, v in zip(("estimate", "low", "high"), drop))
+        measured = not any(math.isnan(v) for v in (estimate, low, high))
+        if low > high or (measured and not low <= estimate <= high):
+            raise ValueError(f"drops holds ({estimate}, {low}, {high}); give each as (estimate, low, high) "
+                             "with low <= estimate <= high")
+        units.append(interval_verdict(tolerance - estimate, tolerance - high, tolerance - low))
+    if units and all(u == HOLDS for u in units):
         return HOLDS
-    return PARTLY if cheaper else FAILS
+    if FAILS in units:
+        return PARTLY if HOLDS in units else FAILS
+    return INCONCLUSIVE
 
 
-JACOBIAN_COST_RULE = "Holds when every ratio is at least half the paper's factor"
+def _ratio_intervals(ratios: Sequence[float], lows: Sequence[float],
+                     highs: Sequence[float]) -> list[tuple[float, float, float]]:
+    """(ratio, low, high) per setting: finite ratios with their 95% intervals (NaN bounds: too few
+    repetitions for an interval), each low <= ratio <= high."""
+    arrays = []
+    for name, values in (("ratios", ratios), ("lows", lows), ("highs", highs)):
+        try:
+            array = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            array = np.array([[]])
+        if array.ndim != 1 or array.size == 0:
+            raise ValueError(f"{name} must be a non-empty 1-D sequence of step-time ratios, got {values!r}")
+        arrays.append(array)
+    if len({a.size for a in arrays}) != 1:
+        raise ValueError(f"ratios, lows and highs must pair settings: {[a.size for a in arrays]} values")
+    if not np.isfinite(arrays[0]).all():
+        raise ValueError(f"ratios must be finite step-time ratios, got {ratios!r}")
+    for ratio, low, high in zip(*arrays):
+        if not (math.isnan(low) or math.isnan(high)) and not low <= ratio <= high:
+            raise ValueError(f"the interval ({low}, {high}) does not hold its ratio {ratio}; give each "
+                             "setting's ratio with its interval, low <= ratio <= high")
+    return [tuple(map(float, t)) for t in zip(*arrays)]
 
 
-def jacobian_cost_verdict(jac_ratios: Sequence[float]) -> str:
-    """Teaching the Teacher's tenfold cost of the exact Jacobian penalty: holds when every measured
-    ratio to BASE is at least half the paper's factor, else does not hold."""
-    jac = _ratios("jac_ratios", jac_ratios)
-    return HOLDS if jac.min() >= 0.5 * TEACHING_THE_TEACHER["teacher_overhead"] else FAILS
+DREG_COST_RULE = (f"per capacity, the 95% interval of DREG's step-time ratio to BASE against {DREG_COST_LIMIT:g}x: "
+                  f"wholly below it supports the claim, wholly above it refutes it; holds: every capacity supports "
+                  "it; partly: some refute it and some support it; does not hold: some refute it and none supports "
+                  f"it; inconclusive: otherwise (an interval that includes {DREG_COST_LIMIT:g}x, or too few "
+                  "repetitions for an interval)")
+
+
+def dreg_cost_verdict(ratios: Sequence[float], lows: Sequence[float], highs: Sequence[float]) -> str:
+    """DREG paper, Sec. 2: the CR-penalty costs about as much as first-order training. One
+    (ratio, low, high) per capacity: DREG's step-time ratio to BASE and its 95% interval. By
+    :data:`DREG_COST_RULE`: :func:`interval_verdict` of DREG_COST_LIMIT - ratio per capacity, ties
+    included; holds when every capacity holds, partly when some fail and some hold, does not hold
+    when some fail and none holds, else inconclusive."""
+    units = [interval_verdict(DREG_COST_LIMIT - ratio, DREG_COST_LIMIT - high, DREG_COST_LIMIT - low)
+             for ratio, low, high in _ratio_intervals(ratios, lows, highs)]
+    if all(u == HOLDS for u in units):
+        return HOLDS
+    if FAILS in units:
+        return PARTLY if HOLDS in units else FAILS
+    return INCONCLUSIVE
+
+
+_JAC_EXTRA = TEACHING_THE_TEACHER["teacher_overhead"] - 1  # the paper's extra cost, in BASE steps
+JACOBIAN_COST_RULE = (f"on the penalty's extra cost over a BASE step, ratio − 1 (the paper's about "
+                      f"{TEACHING_THE_TEACHER['teacher_overhead']:g}x is {_JAC_EXTRA:g} extra steps), with its 95% "
+                      f"interval: {INTERVAL_RULE}")
+
+
+def jacobian_cost_verdict(ratio: float, low: float, high: float) -> str:
+    """Teaching the Teacher: the exact Jacobian penalty makes training about tenfold slower. From
+    one setting's step-time (or training-time) ratio to BASE and its 95% interval (NaN bounds: too
+    few repetitions), by :data:`JACOBIAN_COST_RULE`: :func:`interval_verdict` of the extra cost
+    ratio - 1 against the paper's (``teacher_overhead`` - 1)."""
+    ((ratio, low, high),) = _ratio_intervals([ratio], [low], [high])
+    return interval_verdict(ratio - 1, low - 1, high - 1, paper_effect=_JAC_EXTRA)

@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from .activations import ACTIVATIONS
 from .jacobians import per_sample_loss
-from .models import CompactMLP
+from .models import CompactMLP, spectral_norm_options
 from .stacked import StackedMLP, _runs
 from .train import TASKS, FitResult, guarded_epoch
 from .device import resolve_device
@@ -69,8 +69,9 @@ def build_group(members: Sequence[Member], in_features: int, hidden: Sequence[in
                 activation: str = "relu", lr: float = 1e-3, weight_decay: float = 1e-2,
                 device: str | torch.device = "cpu"
                 ) -> tuple[list[CompactMLP], StackedMLP, torch.optim.Optimizer]:
-    """The members' seeded CompactMLPs (``spectral_norm=True`` for SN members), their
-    StackedMLP in training mode on ``device``, and one fused AdamW over its parameters."""
+    """The members' seeded CompactMLPs (spectral normalisation as each SN method names it:
+    :func:`dreg_utils.models.spectral_norm_options`), their StackedMLP in training mode on ``device``,
+    and one fused AdamW over its parameters."""
     return _build_group(check_members(members), in_features, hidden, out_features, activation, lr,
                         weight_decay, resolve_device(device))
 
@@ -80,7 +81,7 @@ def _build_group(members: Sequence[Member], in_features: int, hidden: Sequence[i
                  ) -> tuple[list[CompactMLP], StackedMLP, torch.optim.Optimizer]:
     """:func:`build_group` for checked members and a resolved device."""
     models = [CompactMLP.seeded(m.seed, in_features, hidden, out_features, activation=activation,
-                                spectral_norm=m.method == "sn") for m in members]
+                                **spectral_norm_options(m.method)) for m in members]
     net = StackedMLP(models).to(device).train()
     return models, net, torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
 
@@ -92,8 +93,8 @@ def fit_ensemble(members: Sequence[Member], x_train: torch.Tensor, y_train: torc
                  progress: bool = False) -> list[FitResult]:
     """Train every member together; return one :class:`FitResult` per member, in order.
 
-    Each result's model is a ``CompactMLP`` (``spectral_norm=True`` for ``sn`` members)
-    holding that member's trained parameters; ``seconds`` is the group's wall time
+    Each result's model is a ``CompactMLP`` (with spectral normalisation for the SN methods'
+    members) holding that member's trained parameters; ``seconds`` is the group's wall time
     divided by the number of members. A member whose loss or parameters stop being
     finite is reported as diverged from that epoch on (its history stops there), with
     the first failing step and quantity as :func:`dreg_utils.train.fit` reports them

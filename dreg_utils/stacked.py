@@ -19,12 +19,16 @@ Penalties P_s per method, as in :mod:`dreg_utils.penalties`:
   from the Jacobian product J = W_L D_{L-1} W_{L-1} ... D_1 W_1 with D_l = diag(phi'(z_l)),
   differentiated by autograd; :func:`dreg_utils.train.fit`'s ``jacobian`` method is the same
   penalty for one model.
-* ``sn``: no penalty; each weight acts as W / sigma with sigma = u^T W v, where (u, v)
-  take one power-iteration step u <- W v / ||W v||, v <- W^T u / ||W^T u|| per
-  training forward pass and are constants for autograd: the semantics of
-  ``torch.nn.utils.parametrizations.spectral_norm`` (``n_power_iterations=1``), batched
-  over the SN members, exact up to rounding. Evaluation (the exported models in eval
-  mode) uses the stored (u, v) without stepping them, as torch does.
+* ``sn`` and its variants (:data:`~dreg_utils.vocabulary.SN_MODES`): no penalty; each
+  constrained weight acts as W / sigma with sigma = u^T W v, where (u, v) take one
+  power-iteration step u <- W v / ||W v||, v <- W^T u / ||W^T u|| per training forward pass
+  and are constants for autograd: the semantics of
+  ``torch.nn.utils.parametrizations.spectral_norm`` (``n_power_iterations=1``), batched over
+  the members that constrain the layer, exact up to rounding. ``sn`` and ``sn_scaled``
+  constrain every layer, ``sn_hidden`` the hidden layers only; ``sn_scaled`` multiplies its
+  output layer's weight by exp(s_s), s_s its learnable log-scale (``log_scales``).
+  Evaluation (the exported models in eval mode) uses the stored (u, v) without stepping
+  them, as torch does.
 """
 from __future__ import annotations
 
@@ -72,7 +76,9 @@ class StackedMLP(nn.Module):
     of contiguous tensors (the [S, out, in] layout costs a strided copy of every weight
     gradient). ``biases[l]`` is [S, out_l]. Spectral-norm members keep their power-
     iteration vectors in the buffers ``u<l>`` [S, out_l] and ``v<l>`` [S, in_l] (rows of
-    the other members stay zero).
+    the members that do not constrain layer l stay zero); ``sn_index`` lists the members
+    with spectral normalisation on any layer. ``log_scales`` [S] (a parameter only when a
+    member is "scaled") holds each scaled member's s, and stays 0 for the others.
 
     Training with SN members: z = (h W^T) / sigma + b takes 1/sigma as a leaf tensor, and
     :meth:`add_sn_gradient_` must run after ``backward()`` to add the part of dL/dW that
@@ -97,23 +103,34 @@ class StackedMLP(nn.Module):
             self.activation.coefficients.copy_(first.activations[0].coefficients)
         sn = torch.tensor([m.uses_spectral_norm for m in models])
         self.register_buffer("sn_index", torch.nonzero(sn).flatten())
-        self._sn_members = self.sn_index.tolist()  # kept on the host: no device sync in a step
-        self._sn_slices = [slice(*run) for run in _runs(self._sn_members)]  # views, not copies
-        self._sn_block = self._sn_slices[0] if len(self._sn_slices) == 1 else None  # all SN members side by side
-        self._inverse_sigmas: list[torch.Tensor] = []
+        # per layer l, the members that constrain it: on the host (no device sync in a step), as
+        # blocks of adjacent members (views, not copies) and as the index buffer ``sn_index<l>``
+        self._sn_members = [[i for i, m in enumerate(models) if hasattr(m.layers[l], "parametrizations")]
+                            for l in range(len(shapes))]
+        self._sn_slices = [[slice(*run) for run in _runs(members)] for members in self._sn_members]
+        self._inverse_sigmas: list[torch.Tensor | None] = []  # per layer, the leaves 1/sigma [S]
+        self._factors: list[torch.Tensor | None] = []  # per layer, what multiplies h W^T [S]
         weights, biases = [], []
         for l, (fan_out, fan_in) in enumerate(shapes):
             w = torch.stack([_raw_weight(m.layers[l]).detach() for m in models])
             weights.append(nn.Parameter(w.transpose(1, 2).contiguous()))
             biases.append(nn.Parameter(torch.stack([m.layers[l].bias.detach() for m in models]).clone()))
             u, v = w.new_zeros(len(models), fan_out), w.new_zeros(len(models), fan_in)
-            for i, model in enumerate(models):
-                if model.uses_spectral_norm:
-                    _, u[i], v[i] = _sn_parts(model.layers[l])
+            for i in self._sn_members[l]:
+                _, u[i], v[i] = _sn_parts(models[i].layers[l])
             self.register_buffer(f"u{l}", u)
             self.register_buffer(f"v{l}", v)
+            self.register_buffer(f"sn_index{l}", torch.tensor(self._sn_members[l], dtype=torch.long),
+                                 persistent=False)
         self.weights = nn.ParameterList(weights)
         self.biases = nn.ParameterList(biases)
+        scaled = [m.output_log_scale is not None for m in models]
+        self.register_buffer("scaled", torch.tensor(scaled), persistent=False)
+        self.log_scales = None
+        if any(scaled):
+            zero = weights[-1].new_zeros(())
+            self.log_scales = nn.Parameter(torch.stack(
+                [zero if m.output_log_scale is None else m.output_log_scale.detach() for m in models]))
 
     @property
     def size(self) -> int:
@@ -127,13 +144,14 @@ class StackedMLP(nn.Module):
 
     @torch.no_grad()
     def _inverse_sigma(self, l: int) -> torch.Tensor:
-        """1/sigma of layer l per member (1 for non-SN members), [S]. In training mode the SN
-        members' power iteration first steps once: u <- W v / ||W v||, t = W^T u, v <- t / ||t||;
-        then sigma = u^T W v = t^T v = ||t||, so the step needs no third pass over W (in eval
-        mode, sigma = u^T W v from the stored vectors)."""
-        idx, wt = self.sn_index, self.weights[l]
+        """1/sigma of layer l per member (1 for the members that do not constrain it), [S]. In
+        training mode the constraining members' power iteration first steps once:
+        u <- W v / ||W v||, t = W^T u, v <- t / ||t||; then sigma = u^T W v = t^T v = ||t||, so the
+        step needs no third pass over W (in eval mode, sigma = u^T W v from the stored vectors)."""
+        idx, wt = getattr(self, f"sn_index{l}"), self.weights[l]
         u, v = getattr(self, f"u{l}"), getattr(self, f"v{l}")
-        wt_sn = wt[idx if self._sn_block is None else self._sn_block]  # [n_sn, in, out]: W v = v^T Wt
+        block = self._sn_slices[l][0] if len(self._sn_slices[l]) == 1 else idx  # side by side: a view
+        wt_sn = wt[block]  # [n_sn, in, out]: W v = v^T Wt
         if self.training:
             u.index_copy_(0, idx, F.normalize(torch.bmm(v[idx].unsqueeze(1), wt_sn).squeeze(1), dim=1,
                                               eps=_SN_EPS))
@@ -146,24 +164,33 @@ class StackedMLP(nn.Module):
             sigma = (torch.bmm(v[idx].unsqueeze(1), wt_sn).squeeze(1) * u[idx]).sum(dim=1)
         return torch.ones(self.size, dtype=wt.dtype, device=wt.device).index_copy_(0, idx, 1.0 / sigma)
 
+    def _output_scales(self) -> torch.Tensor:
+        """exp(s) for the scaled members and exactly 1 for the others, [S], differentiable in s."""
+        return torch.where(self.scaled, self.log_scales.exp(), torch.ones_like(self.log_scales))
+
     def trace(self, x: torch.Tensor) -> ForwardTrace:
         """Forward pass on x of shape [S, B, in]: output [S, B, out], pre-activations
         [S, B, width] and the weights W^(l) as [S, out, in] views.
 
-        SN members compute z = (h W^T) / sigma + b, which equals h (W / sigma)^T + b
-        without forming W / sigma; ``weights`` are the raw W (DREG is never combined with SN).
+        Where a member constrains layer l, it computes z = (h W^T) / sigma + b, which equals
+        h (W / sigma)^T + b without forming W / sigma (a scaled member's output layer:
+        z = (h W^T) exp(s) / sigma + b); ``weights`` are the raw W (DREG is never combined with SN).
         """
-        has_sn = self.sn_index.numel() > 0
-        track = has_sn and self.training and torch.is_grad_enabled()
-        self._inverse_sigmas = []
+        track = self.training and torch.is_grad_enabled()
+        self._inverse_sigmas, self._factors = [], []
         h, zs = x, []
         for l, (wt, b) in enumerate(zip(self.weights, self.biases)):
-            if has_sn:
-                inv_sigma = self._inverse_sigma(l).requires_grad_(track)
-                self._inverse_sigmas.append(inv_sigma)
-                z = torch.addcmul(b.unsqueeze(1), torch.bmm(h, wt), inv_sigma[:, None, None])
-            else:
+            inv_sigma = factor = None
+            if self._sn_members[l]:
+                inv_sigma = factor = self._inverse_sigma(l).requires_grad_(track)
+            if l == self.depth - 1 and self.log_scales is not None:
+                factor = self._output_scales() * inv_sigma
+            self._inverse_sigmas.append(inv_sigma)
+            self._factors.append(factor)
+            if factor is None:
                 z = torch.baddbmm(b.unsqueeze(1), h, wt)
+            else:
+                z = torch.addcmul(b.unsqueeze(1), torch.bmm(h, wt), factor[:, None, None])
             if l == self.depth - 1:
                 return ForwardTrace(z, zs, [w.transpose(1, 2) for w in self.weights])
             zs.append(z)
@@ -182,17 +209,18 @@ class StackedMLP(nn.Module):
         """
         z1 = trace.preactivations[0]
         (dz,) = torch.autograd.grad(losses.sum(), z1, create_graph=True)
-        if self._inverse_sigmas:
-            dz = dz * self._inverse_sigmas[0][:, None, None]
+        if self._factors[0] is not None:
+            dz = dz * self._factors[0][:, None, None]
         return torch.bmm(self.weights[0], dz.transpose(1, 2)).pow(2).sum(dim=1)
 
     def output_jacobian_sq(self, trace: ForwardTrace) -> torch.Tensor:
         """Per member and sample, ||d f / d x||_F^2 over every output, shape [S, B],
         differentiable. With J = A W_1, A = W_L D_{L-1} ... W_2 D_1 built from the output back
-        (one batched product per layer; SN members use W / sigma). With more inputs than first-layer
-        units (MNIST), ||J||_F^2 = tr(A G A^T) with G = W_1 W_1^T: the input dimension never appears
-        in a per-sample tensor; with fewer (small regression inputs), J = A W_1 itself is cheaper."""
-        scales = self._inverse_sigmas or [None] * self.depth
+        (one batched product per layer; SN members use W / sigma, a scaled member's output layer
+        W_L exp(s) / sigma). With more inputs than first-layer units (MNIST), ||J||_F^2 = tr(A G A^T)
+        with G = W_1 W_1^T: the input dimension never appears in a per-sample tensor; with fewer
+        (small regression inputs), J = A W_1 itself is cheaper."""
+        scales = self._factors
         rows = self._scaled(self.weights[-1], scales[-1]).transpose(1, 2).unsqueeze(1)  # [S, 1, out, h]
         rows = rows.expand(-1, trace.output.shape[1], -1, -1)
         for l in range(self.depth - 2, -1, -1):
@@ -254,11 +282,11 @@ class StackedMLP(nn.Module):
         backward pass, dL/dW += g d(1/sigma)/dW = -g / sigma^2 u v^T (u and v constants,
         as in torch's spectral_norm)."""
         for l, inv_sigma in enumerate(self._inverse_sigmas):
-            if inv_sigma.grad is None:
+            if inv_sigma is None or inv_sigma.grad is None:
                 continue
             coef = -inv_sigma.grad * inv_sigma.pow(2)
             u, v, grad = getattr(self, f"u{l}"), getattr(self, f"v{l}"), self.weights[l].grad
-            for s in self._sn_slices:  # per block of adjacent SN members, one batched rank-1 update
+            for s in self._sn_slices[l]:  # per block of adjacent members, one batched rank-1 update
                 grad[s].baddbmm_((v[s] * coef[s, None]).unsqueeze(2), u[s].unsqueeze(1))
 
     @torch.no_grad()
@@ -266,7 +294,7 @@ class StackedMLP(nn.Module):
         """Write member i's parameters (and SN vectors) into ``model``, which has its shape."""
         for l, layer in enumerate(model.layers):
             weight = self.weights[l][i].transpose(0, 1)
-            if model.uses_spectral_norm:
+            if hasattr(layer, "parametrizations"):
                 original, u, v = _sn_parts(layer)
                 original.copy_(weight)
                 u.copy_(getattr(self, f"u{l}")[i])
@@ -274,6 +302,8 @@ class StackedMLP(nn.Module):
             else:
                 layer.weight.copy_(weight)
             layer.bias.copy_(self.biases[l][i])
+        if model.output_log_scale is not None:
+            model.output_log_scale.copy_(self.log_scales[i])
         return model
 
     @torch.no_grad()
@@ -282,4 +312,6 @@ class StackedMLP(nn.Module):
         ok = torch.ones(self.size, dtype=torch.bool, device=self.weights[0].device)
         for p in [*self.weights, *self.biases]:
             ok &= torch.isfinite(p.flatten(1)).all(dim=1)
+        if self.log_scales is not None:
+            ok &= torch.isfinite(self.log_scales)
         return ok

@@ -15,7 +15,8 @@ Methods (the loss minimised on each minibatch B, task loss l = MSE or cross-entr
 * ``jacobian``: E_B[l] + lam * E_B ||J_x f||_F^2, exact ("Teaching the Teacher").
 * ``jacobian_rp``: the same with ``n_projections`` random projections (unbiased), drawn from
   :data:`~dreg_utils.vocabulary.FIT_PROJECTION` (Gaussian).
-* ``sn``: E_B[l] on a model built with ``spectral_norm=True``.
+* ``sn``, ``sn_hidden``, ``sn_scaled``: E_B[l] on a model built with the method's spectral
+  normalisation (:func:`dreg_utils.models.spectral_norm_options`).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from .jacobians import jacobian_sq_frobenius, loss_gradient_sq, projected_jacobian_sq
-from .models import CompactMLP, check_input
+from .models import CompactMLP, check_input, spectral_norm_options
 from .activations import Poly, ReLU
 from .device import resolve_device
 from .penalties import dreg_forward, dreg_penalty
@@ -202,9 +203,10 @@ def evaluate(model: CompactMLP, x: torch.Tensor, y: torch.Tensor, task: str,
 
 def _check_method(model: CompactMLP, method: str) -> None:
     check_choice("method", method, METHODS)
-    if (method == "sn") != model.uses_spectral_norm:
-        raise ValueError(f"method={method!r} with spectral_norm={model.uses_spectral_norm}: build the "
-                         "model with CompactMLP(..., spectral_norm=True) exactly when method='sn'")
+    if model.sn_mode != spectral_norm_options(method).get("sn_mode"):
+        raise ValueError(f"method={method!r} with spectral_norm={model.uses_spectral_norm} (sn_mode="
+                         f"{model.sn_mode!r}): build the model with CompactMLP(..., "
+                         f"**spectral_norm_options({method!r}))")
 
 
 def make_step(model: CompactMLP, optimizer: torch.optim.Optimizer, method: str = "base",
@@ -268,7 +270,7 @@ def _step(model: CompactMLP, optimizer: torch.optim.Optimizer, method: str, lam:
                                              distribution=FIT_PROJECTION))
             task_value = task_loss(out, yb, task)
             return task_value, task_value + lam * sq.mean()
-        task_value = task_loss(model(xb), yb, task)  # base, sn
+        task_value = task_loss(model(xb), yb, task)  # base and the SN methods
         return task_value, task_value
 
     def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:

@@ -4,8 +4,10 @@ the run table's columns and its finished rule, and every metric with the directi
 Every other module takes these names from here (``tests/test_vocabulary.py`` enforces it). A
 method's ``key`` is what code and run tables use; ``paper`` is the DREG paper's label (Table 3:
 BASE, DREG, IGPEN, SN; IGPEN-OUT is ours, the output-gradient penalty of "Teaching the Teacher",
-and JAC-RP its random-projection estimate); ``label`` what a figure legend says; ``trainers``
-which training paths run it; ``aliases`` other names accepted for it.
+JAC-RP its random-projection estimate, SN-HIDDEN and SN-SCALE the two usual variants of spectral
+normalisation); ``label`` what a figure legend says; ``trainers`` which training paths run it;
+``aliases`` other names accepted for it; ``sn_mode`` which layers spectral normalisation constrains
+(:data:`SN_MODES`; None: no spectral normalisation).
 
 The sign convention of every page: a column ``<quantity>_reduction_pct`` is positive when the
 quantity fell and its label says "reduction" (:func:`reduction_label`); any other signed
@@ -39,18 +41,28 @@ class Method:
     takes_lambda: bool
     trainers: tuple[str, ...]
     aliases: tuple[str, ...] = ()
+    sn_mode: str | None = None
 
+
+# What spectral normalisation (Miyato et al., 2018) constrains: "all", every linear layer W / sigma(W)
+# (the DREG paper's SN); "hidden", the hidden layers only (the output layer is free); "scaled", every
+# layer, the output multiplied by one learnable scalar exp(s) (s starts at 0).
+SN_MODES = ("all", "hidden", "scaled")
+_SN_TRAINERS = ("fit", "ensemble", "surrogate")
 
 METHODS: dict[str, Method] = {m.key: m for m in (
     Method("base", "BASE", "BASE", "#7f7f7f", False, TRAINERS, aliases=("none",)),
     Method("dreg", "DREG", "DREG", "#c0392b", True, TRAINERS),
     Method("igp", "IGPEN", "IGPEN (loss gradient)", "#2471a3", True, ("fit", "ensemble", "regulariser", "surrogate")),
-    Method("sn", "SN", "SN", "#239b56", False, ("fit", "ensemble", "surrogate")),
+    Method("sn", "SN", "SN", "#239b56", False, _SN_TRAINERS, sn_mode="all"),
+    Method("sn_hidden", "SN-HIDDEN", "SN (hidden layers only)", "#82e0aa", False, _SN_TRAINERS, sn_mode="hidden"),
+    Method("sn_scaled", "SN-SCALE", "SN (learnable output scale)", "#145a32", False, _SN_TRAINERS, sn_mode="scaled"),
     Method("jacobian", "IGPEN-OUT", "IGPEN-OUT (output gradient)", "#8e44ad", True,
            ("fit", "ensemble", "teacher", "teachers", "regulariser")),
     Method("jacobian_rp", "JAC-RP", "JAC-RP (random projections)", "#b7950b", True, ("fit", "teacher")),
 )}
 LAMBDA_METHODS = tuple(key for key, method in METHODS.items() if method.takes_lambda)
+SN_METHODS = tuple(key for key, method in METHODS.items() if method.sn_mode is not None)
 # The four methods of the DREG paper's Table 3, in its order.
 TABLE3_METHODS = ("base", "dreg", "igp", "sn")
 # The public Regulariser's names in the order its documentation lists them ("none" is BASE).

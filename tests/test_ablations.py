@@ -98,16 +98,18 @@ def test_distillation_gains_by_hand():
     rows = []
     for seed, (zero, best) in enumerate([(0.2, 0.4), (0.5, 0.5)]):
         rows += [{"variant": "ours", "kind": "distill", "dataset": "concrete", "seed": seed, "lam": 0.0,
-                  "gp_test_r2": zero, "gp_fidelity_r2": zero, "diverged": False},
+                  "gp_val_r2": 0.3, "gp_test_r2": zero, "gp_fidelity_r2": zero, "diverged": False},
                  {"variant": "ours", "kind": "distill", "dataset": "concrete", "seed": seed, "lam": 0.1,
-                  "gp_test_r2": best, "gp_fidelity_r2": best / 2, "diverged": False}]
+                  "gp_val_r2": 0.4, "gp_test_r2": best, "gp_fidelity_r2": best / 2, "diverged": False}]
     table = dab.gains(pd.DataFrame(rows), s).set_index("variant")
     assert table.loc["ours", "improvement_pct"] == pytest.approx(50.0)  # (+100% and 0%) / 2
+    assert table.loc["ours", "improvement_pct_oracle"] == pytest.approx(50.0)  # validation picks the oracle here
     assert table.loc["ours", "paper_improvement_pct"] == 515.0
     assert table.loc["fidelity", "student_r2_base"] == pytest.approx(0.35)
     assert ablation_text.distillation_conclusion(table.reset_index()) == (
-        "On concrete, the variant closest to the paper's +515% is ours: +50% (95% interval -585% to +685% over "
-        "2 seeds; lambda = 0 student R2 0.35); the interval does not exclude zero.")
+        "On concrete, the variant closest to the paper's +515% is ours: +50% with lambda chosen on validation "
+        "(95% interval -585% to +685% over 2 seeds; lambda = 0 student R2 0.35; the oracle, best lambda > 0 on "
+        "test, an upper bound: +50%); the interval does not exclude zero.")
     no_gain = ablation_text.distillation_conclusion(table.reset_index(), "diabetes")
     assert no_gain == "No variant has a gain on diabetes."
     assert dab.closest(table.reset_index())["variant"] == "ours"
@@ -121,6 +123,29 @@ def test_distillation_gains_by_hand():
         dab.seed_gains(pd.DataFrame(rows), "best")
 
 
+def test_distillation_ablation_chooses_lambda_on_validation():
+    """Reproduction: chapter 08 took each seed's best lambda on the test split."""
+    s = dab.DistillationAblationSettings.from_profile("smoke", variants=["ours", "fidelity"])
+    # seed 0: test prefers 0.1 (+100%), validation 0.5 (+25%); seed 1: validation keeps lambda = 0 (0%)
+    grid = {0: [(0.0, 0.5, 0.4), (0.1, 0.4, 0.8), (0.5, 0.6, 0.5)],
+            1: [(0.0, 0.7, 0.5), (0.1, 0.6, 0.6), (0.5, 0.5, 0.4)]}
+    rows = [{"variant": "ours", "kind": "distill", "dataset": "concrete", "seed": seed, "lam": lam, "gp_val_r2": val,
+             "gp_test_r2": test, "gp_fidelity_r2": 1.0 - lam, "diverged": False}
+            for seed, students in grid.items() for lam, val, test in students]
+    per_seed = dab.seed_gains(pd.DataFrame(rows), "ours")
+    assert per_seed["lambda_validation"].tolist() == [0.5, 0.0] and per_seed["lambda_oracle"].tolist() == [0.1, 0.1]
+    assert per_seed["gain"].tolist() == pytest.approx([25.0, 0.0])
+    assert per_seed["gain_oracle"].tolist() == pytest.approx([100.0, 20.0])
+    table = dab.gains(pd.DataFrame(rows), s).set_index("variant")
+    assert table.loc["ours", "improvement_pct"] == pytest.approx(12.5)
+    assert table.loc["ours", "improvement_pct_oracle"] == pytest.approx(60.0)
+    assert table.loc["ours", "student_r2_validation"] == pytest.approx(0.5)  # 0.5 and 0.5
+    fidelity = dab.seed_gains(pd.DataFrame(rows), "fidelity")  # the same validation choice, scored on the teacher
+    assert fidelity["lambda_validation"].tolist() == [0.5, 0.0] and fidelity["gain"].tolist() == pytest.approx([-50, 0])
+    overall = dab.mean_gains(pd.DataFrame(rows), s).set_index("variant")
+    assert overall.loc["ours", ["improvement_pct", "improvement_pct_oracle"]].tolist() == pytest.approx([12.5, 60.0])
+
+
 def test_distillation_mean_gain_averages_datasets_within_each_seed():
     s = dab.DistillationAblationSettings.from_profile("smoke", datasets=["concrete", "diabetes"],
                                                       variants=["ours", "raw_units"])
@@ -129,7 +154,8 @@ def test_distillation_mean_gain_averages_datasets_within_each_seed():
     for seed, dataset, zero, best in [(0, "concrete", 0.2, 0.4), (0, "diabetes", 0.2, 0.3), (1, "concrete", 0.5, 0.5),
                                       (1, "diabetes", 0.5, 0.55), (2, "concrete", 0.1, 0.9)]:
         rows += [{"variant": "ours", "kind": "distill", "dataset": dataset, "seed": seed, "lam": lam,
-                  "gp_test_r2": r2, "diverged": False} for lam, r2 in ((0.0, zero), (0.1, best), (0.5, zero / 2))]
+                  "gp_val_r2": val, "gp_test_r2": r2, "diverged": False}
+                 for lam, r2, val in ((0.0, zero, 0.5), (0.1, best, 0.6), (0.5, zero / 2, 0.4))]
     table = dab.mean_gains(pd.DataFrame(rows), s).set_index("variant")
     ours = table.loc["ours"]
     assert ours["seeds"] == 2 and ours["datasets"] == 2  # seed 2 did not finish diabetes
@@ -140,8 +166,9 @@ def test_distillation_mean_gain_averages_datasets_within_each_seed():
     assert np.isnan(table.loc["raw_units", "improvement_pct"])  # no runs
     assert dab.nearest_paper(table.reset_index())["variant"] == "ours"  # raw_units has no gain
     line = ablation_text.mean_conclusion(table.reset_index())
-    assert line.startswith("Averaged over 2 dataset(s), the variant closest to the paper's +120% is ours: +40%")
-    assert "does not exclude zero" in line
+    assert line.startswith("Averaged over 2 dataset(s), the variant closest to the paper's +120% is ours: +40% with "
+                           "lambda chosen on validation")
+    assert "does not exclude zero" in line and "the oracle, best lambda > 0 on test, an upper bound: +40%" in line
 
 
 @pytest.mark.parametrize("ci_low, words", [(5.0, "excludes zero."), (-5.0, "does not exclude zero."),
@@ -149,11 +176,15 @@ def test_distillation_mean_gain_averages_datasets_within_each_seed():
 def test_a_conclusion_says_whether_the_interval_excludes_zero(ci_low, words):
     table = pd.DataFrame({"variant": ["ours", "raw_units"], "dataset": "concrete", "datasets": 1, "seeds": 3,
                           "student_r2_base": 0.5, "improvement_pct": [40.0, np.nan], "ci_low": [ci_low, 1.0],
-                          "ci_high": 75.0, "paper_improvement_pct": 515.0})
-    assert ablation_text.distillation_conclusion(table).endswith(f"; lambda = 0 student R2 0.50); the interval {words}")
+                          "ci_high": 75.0, "improvement_pct_oracle": [60.0, np.nan], "paper_improvement_pct": 515.0})
+    assert ablation_text.distillation_conclusion(table).endswith(
+        f"; lambda = 0 student R2 0.50; the oracle, best lambda > 0 on test, an upper bound: +60%); "
+        f"the interval {words}")
     assert ablation_text.mean_conclusion(table).startswith("Averaged over 1 dataset(s), the variant closest to the "
-                                                           "paper's +515% is ours: +40% (95% interval")
-    assert ablation_text.mean_conclusion(table).endswith(f"over 3 seeds); the interval {words}")
+                                                           "paper's +515% is ours: +40% with lambda chosen on "
+                                                           "validation (95% interval")
+    assert ablation_text.mean_conclusion(table).endswith(f"over 3 seeds; the oracle, best lambda > 0 on test, an upper "
+                                                         f"bound: +60%); the interval {words}")
 
 
 def test_ablation_figures_draw_one_panel_per_family_or_dataset():

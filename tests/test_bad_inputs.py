@@ -135,8 +135,8 @@ NOTEBOOK_CASES = [
      r"dreg_lambdas lists 0.01 more than once"),
     ("02 empty IGP grid", "mnist", dict(igp_lambdas=[]), {}, ValueError,
      r"igp_lambdas must be a non-empty list, got \[\]"),
-    ("02 zero frontier width", "mnist", dict(frontier_capacity=[128, 0]), {}, ValueError,
-     r"frontier_capacity\[1\]=0 is not valid; it must be an integer >= 1"),
+    ("02 zero frontier width", "mnist", dict(frontier_capacities=[[128, 0]]), {}, ValueError,
+     r"frontier_capacities\[0\]\[1\]=0 is not valid; it must be an integer >= 1"),
     # 03 statistical tests
     ("03 alpha 0", "stats", dict(alpha=0.0), {}, ValueError, r"alpha=0.0 is not valid; it must be in \(0, 1\)"),
     ("03 NaN alpha", "stats", dict(alpha=math.nan), {}, ValueError, r"alpha=nan is not valid; it must be finite"),

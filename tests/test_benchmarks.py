@@ -27,22 +27,24 @@ def test_bench_penalties_quick_prints_and_saves_the_table(tmp_path):
     done = run_quick("bench_penalties.py", tmp_path, "--threads", "1")
     lines = done.stdout.splitlines()
     header = next(line for line in lines if line.startswith("hidden"))
+    from dreg_utils.vocabulary import PAPER_LABELS, methods_for
+
     # the paper labels of every chapter; a step with the other activation as the paper names it
-    assert header.split() == ["hidden", "params", "BASE", "ms", "DREG", "IGPEN", "SN", "IGPEN-OUT", "JAC-RP",
+    assert header.split() == ["hidden", "params", "BASE", "ms", *(PAPER_LABELS[m] for m in methods_for("fit")[1:]),
                               "POLY_DREG", "POLY_BASE", "ms"]
     rows = [line for line in lines if line.startswith("(")]
     assert [row.split(")")[0] + ")" for row in rows] == ["(32, 16)", "(128, 64)"]
     for row in rows:
         numbers = row.split(")", 1)[1].split()
-        assert len(numbers) == 1 + 1 + 6 + 1  # params, BASE ms, six ratios, BASE-poly ms
+        assert len(numbers) == 1 + 1 + len(methods_for("fit")) + 1  # params, BASE ms, the ratios, BASE-poly ms
         assert all(float(v) > 0 for v in numbers)
-    assert any(line.startswith("target (DREG <= 1.2x BASE") for line in lines)
-    from dreg_utils.vocabulary import methods_for
+    # two repetitions are too few for a 95% interval: the verdict says so instead of judging a point
+    assert "target (the 95% interval of DREG's ratio below 1.2x BASE at every capacity): inconclusive" in lines
 
     saved = pd.read_csv(tmp_path / "penalties.csv")
     assert list(saved["hidden"].unique()) == ["32-16", "128-64"]
     assert saved.columns.tolist() == ["hidden", "params", "method", "activation", "ratio", "ratio_q1", "ratio_q3",
-                                      "step_ms"]
+                                      "ci_low", "ci_high", "step_ms"]
     assert list(dict.fromkeys(zip(saved["method"], saved["activation"]))) == \
         [*((m, "relu") for m in methods_for("fit")), ("base", "poly"), ("dreg", "poly")]  # keys, not labels
     assert (saved.loc[saved["method"] == "base", "ratio"] == 1.0).all()
@@ -312,3 +314,28 @@ def test_the_default_workloads_are_those_of_the_saved_tables():
     dataset, teachers, protocol = benchmark("bench_teachers").workload()
     assert (dataset, [list(t) for t in teachers], protocol["epochs"]) == \
         (meta("teachers")["dataset"], meta("teachers")["teachers"], pd.read_csv(results / "teachers.csv")["epochs"][0])
+    teacher_cost = benchmark("bench_teacher_cost").workload()
+    assert teacher_cost == {k: meta("teacher_cost")[k] for k in teacher_cost}
+    assert list(dict.fromkeys(pd.read_csv(results / "teacher_cost.csv")["outputs"])) == teacher_cost["outputs"]
+    memory = pd.read_csv(results / "memory.csv", dtype={"hidden": str})
+    assert [hidden_label(h) for h in settings["capacities"]] == list(dict.fromkeys(memory["hidden"]))
+    assert (settings["batch_size"], settings["lam"], settings["activations"][0]) == \
+        tuple(meta("memory")[k] for k in ("batch", "lam", "activation"))
+    assert list(dict.fromkeys(memory["method"])) == list(benchmark("bench_memory").METHODS_MEASURED)
+
+
+@pytest.mark.slow
+def test_bench_teacher_cost_quick_times_the_papers_scalar_teacher_first(tmp_path):
+    from dreg_utils.studies.distillation import DistillationSettings
+    from dreg_utils.studies.teacher_cost import COST_METHODS
+
+    run_quick("bench_teacher_cost.py", tmp_path)
+    saved = pd.read_csv(tmp_path / "teacher_cost.csv")
+    assert saved.columns.tolist() == ["outputs", "method", "seconds", "ratio", "ci_low", "ci_high", "repeats"]
+    settings = DistillationSettings.from_profile("default")
+    assert list(dict.fromkeys(saved["outputs"])) == [1, *(k for k in settings["cost_outputs"] if k != 1)]
+    assert list(saved["method"].iloc[:len(COST_METHODS)]) == list(COST_METHODS)
+    assert (saved.loc[saved["method"] == "base", "ratio"] == 1.0).all() and (saved["seconds"] > 0).all()
+    assert saved["ci_low"].isna().all() and (saved["repeats"] == 2).all()  # two repeats: too few for an interval
+    meta = json.loads((tmp_path / "teacher_cost.meta.json").read_text())
+    assert meta["quick"] is True and meta["hidden"] == settings["hidden"] and meta["dataset"] == settings["cost_dataset"]

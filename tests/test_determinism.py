@@ -11,12 +11,14 @@ measured is 2e-6 relative (9 AdamW steps), and we require 1e-5. Accuracy must ma
 argmax would need a near-tie to flip). tests/test_ensemble.py checks the trained parameters
 themselves to 1e-10 in float64.
 """
+import torch
 import numpy as np
 import pytest
 
 from dreg_utils.studies import mnist as mnist_study
 from dreg_utils.studies import synthetic as synthetic_study
-from dreg_utils.models import CompactMLP
+from dreg_utils.data.mnist import split_halves
+from dreg_utils.models import CompactMLP, spectral_norm_options
 from dreg_utils.train import fit
 
 TIMING = ("train_seconds",)
@@ -76,11 +78,13 @@ def test_vectorised_group_equals_each_run_alone(tiny_mnist, group):
 def test_vectorised_group_equals_fit(tiny_mnist, group):
     """The rows of the group against the same models trained by ``train.fit`` and measured alike."""
     configs, rows = group
+    validation, held_out = split_halves(tiny_mnist.y_test, mnist_study.HALVES_SEED)
+    halves = {"val": torch.from_numpy(validation), "heldout": torch.from_numpy(held_out)}
     for c, row in zip(configs, rows):
         model = CompactMLP.seeded(c["seed"], 784, c["hidden"], 10, activation=c["activation"],
-                                  spectral_norm=c["method"] == "sn")
+                                  **spectral_norm_options(c["method"]))
         result = fit(model, tiny_mnist.x_train, tiny_mnist.y_train, task="classification", method=c["method"],
                      lam=c["lam"], epochs=c["epochs"], batch_size=c["batch_size"], lr=c["lr"],
                      weight_decay=c["weight_decay"], seed=c["seed"], device="cpu")
-        reference = mnist_study._measure(result, tiny_mnist.x_test, tiny_mnist.y_test, len(configs))
+        reference = mnist_study._measure(result, tiny_mnist.x_test, tiny_mnist.y_test, halves, len(configs))
         assert_rows_close(row, reference)

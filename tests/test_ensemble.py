@@ -1,14 +1,17 @@
 """Vectorised training of several members equals training them one by one with fit (float64)."""
+import re
+
 import pytest
 import torch
 
 from dreg_utils.ensemble import ENSEMBLE_METHODS, Member, build_group, check_members, fit_ensemble, make_group_step
-from dreg_utils.models import CompactMLP
+from dreg_utils.models import CompactMLP, spectral_norm_options
 from dreg_utils.stacked import StackedMLP
 from dreg_utils.train import fit
 
 MEMBERS = [Member(0, "base"), Member(1, "dreg", 0.05), Member(2, "igp", 0.1), Member(3, "sn"),
-           Member(1, "base"), Member(4, "dreg", 0.5), Member(5, "jacobian", 0.1)]
+           Member(1, "base"), Member(4, "dreg", 0.5), Member(5, "jacobian", 0.1), Member(6, "sn_hidden"),
+           Member(7, "sn_scaled")]
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +25,7 @@ def blobs():
 
 def one_by_one(member, x, y, activation, **options):
     model = CompactMLP.seeded(member.seed, x.shape[1], (12, 8), 3, activation=activation,
-                              spectral_norm=member.method == "sn")
+                              **spectral_norm_options(member.method))
     return fit(model, x, y, task="classification", method=member.method, lam=member.lam,
                seed=member.seed, device="cpu", **options)
 
@@ -159,7 +162,7 @@ def test_divergence_is_reported_per_member_like_fit(blobs):
 
 @pytest.mark.parametrize("make, error, pattern", [
     (lambda: check_members([Member(0, "dropout")]), ValueError,
-     r"method='dropout' is not valid; choose one of \['base', 'dreg', 'igp', 'sn', 'jacobian'\]"),
+     r"method='dropout' is not valid; choose one of " + re.escape(str(list(ENSEMBLE_METHODS)))),
     (lambda: check_members([Member(0, "dreg", -1e-3)]), ValueError,
      r"^members\[0\].lam=-0.001 is not valid; it must be >= 0"),
     (lambda: build_group([Member(0), Member(-1)], 3, (4,), 2), ValueError, r"^members\[1\].seed=-1 is not valid"),

@@ -155,6 +155,23 @@ def test_idx_source_needs_a_directory(monkeypatch):
         load_mnist("mnist", source="idx")
 
 
+def test_test_halves_are_two_fixed_class_stratified_halves():
+    labels = np.repeat(np.arange(10), [7, 8, 9, 10, 11, 12, 13, 14, 15, 16])
+    validation, held_out = mnist.split_halves(labels, seed=0)
+    assert np.array_equal(np.sort(np.concatenate([validation, held_out])), np.arange(labels.size))
+    assert np.intersect1d(validation, held_out).size == 0
+    for c in range(10):  # each class split in half, round(n_c / 2) to validation
+        n_c = int((labels == c).sum())
+        assert int((labels[validation] == c).sum()) == round(n_c / 2)
+    again = mnist.split_halves(torch.from_numpy(labels), seed=0)  # a tensor of labels splits alike
+    assert all(np.array_equal(a, b) for a, b in zip(again, (validation, held_out)))
+    assert not np.array_equal(mnist.split_halves(labels, seed=1)[0], validation)
+    with pytest.raises(ValueError, match=r"labels must be a 1-D array of at least 2 test labels, got shape \(1,\)"):
+        mnist.split_halves(np.array([3]), seed=0)
+    with pytest.raises(ValueError, match=r"seed=-1 is not valid"):
+        mnist.split_halves(labels, seed=-1)
+
+
 def test_stratified_split():
     labels = np.repeat(np.arange(3), [10, 20, 30])
     train, test = mnist.stratified_split(labels, 0.2, seed=1)

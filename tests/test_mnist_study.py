@@ -3,15 +3,21 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import re  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch.func import jacrev, vmap  # noqa: E402
 
 from dreg_utils.studies import mnist as study  # noqa: E402
 from dreg_utils import claims, models, published  # noqa: E402
 from dreg_utils.book import mnist_figures, mnist_text, statistics_text
+from dreg_utils.data.mnist import split_halves
 from dreg_utils.studies.mnist import MNISTSettings
 from dreg_utils.settings import PROFILES
+from dreg_utils.train import FitResult
 
 
 def settings(**overrides):
@@ -39,13 +45,18 @@ def test_every_profile_validates(profile):
     (dict(activations=["relu", "gelu"]), ValueError,
      r"activations contains \['gelu'\], which is not valid; choose from \['relu', 'poly'\]"),
     (dict(methods=["base", "dropout"]), ValueError,
-     r"methods contains \['dropout'\], which is not valid; choose from \['base', 'dreg', 'igp', 'sn', 'jacobian'\]"),
+     r"methods contains \['dropout'\], which is not valid; choose from " + re.escape(str(list(study.METHODS)))),
     (dict(seeds=[0, 0]), ValueError, r"seeds lists 0 more than once"),
     (dict(lam=-0.01), ValueError, r"lam=-0.01 is not valid; it must be >= 0"),
     (dict(dreg_lambdas=[0.01, 0.0]), ValueError, r"dreg_lambdas\[1\]=0.0 is not valid; it must be > 0"),
     (dict(igp_lambdas=[-1.0]), ValueError, r"igp_lambdas\[0\]=-1.0 is not valid"),
     (dict(frontier_activation="gelu"), ValueError, r"frontier_activation='gelu' is not valid"),
-    (dict(frontier_capacity=[]), ValueError, r"frontier_capacity must be a non-empty list"),
+    (dict(frontier_capacities=[]), ValueError, r"frontier_capacities must be a non-empty list"),
+    (dict(frontier_capacities=[[128, 0]]), ValueError, r"frontier_capacities\[0\]\[1\]=0 is not valid"),
+    (dict(frontier_capacities=[32, 16]), TypeError, r"frontier_capacities\[0\]"),
+    (dict(frontier_weight_decays=[-0.1]), ValueError, r"frontier_weight_decays\[0\]=-0.1 is not valid; it must be >= 0"),
+    (dict(frontier_weight_decays=[0.1, 0.1]), ValueError, r"frontier_weight_decays lists 0.1 more than once"),
+    (dict(frontier_weight_decays=[]), ValueError, r"frontier_weight_decays must be a non-empty list"),
     (dict(epochs=0), ValueError, r"epochs=0 is not valid"),
     (dict(lr=0.0), ValueError, r"lr=0.0 is not valid; it must be > 0"),
     (dict(device="tpu"), ValueError, r"device='tpu' is not valid"),
@@ -96,29 +107,47 @@ def test_configs_and_groups(tiny_mnist):
     for group in groups.values():
         assert len({(str(c["hidden"]), c["activation"]) for c in group}) == 1
         assert len({c["method"] == "igp" for c in group}) == 1
+    s = settings(frontier_capacities=[[8, 4], [16, 8]], frontier_weight_decays=[0.0, 1e-2, 1e-1])
     frontier = study.make_frontier_configs(s, tiny_mnist)
-    assert len(frontier) == (2 + len(s["dreg_lambdas"]) + len(s["igp_lambdas"]) + len(s["jacobian_lambdas"])) \
-        * len(s["frontier_seeds"])
+    single = [m for m in study.METHODS if m not in study.LAMBDA_METHODS]  # BASE, SN and its variants
+    extra_decays = [w for w in s["frontier_weight_decays"] if w != s["weight_decay"]]
+    per_capacity = len(single) + len(s["dreg_lambdas"]) + len(s["igp_lambdas"]) + len(s["jacobian_lambdas"]) \
+        + len(extra_decays)
+    assert len(frontier) == 2 * per_capacity * len(s["frontier_seeds"])
+    assert {c["weight_decay"] for c in frontier if c["method"] != "base"} == {s["weight_decay"]}
+    assert sorted({c["weight_decay"] for c in frontier if c["method"] == "base"}) == [0.0, 1e-2, 1e-1]
+    # BASE at another weight decay trains in a group of its own (AdamW's decay is the group's)
+    decayed = [c for c in frontier if c["weight_decay"] == 1e-1]
+    assert {study.group_key(c) for c in decayed}.isdisjoint({study.group_key(c) for c in frontier
+                                                             if c["weight_decay"] != 1e-1})
 
 
 def test_sweep_caches_and_saves_tidy_tables(tiny_mnist, tmp_path):
     s = settings(capacities=[[32, 16]], activations=["relu"], seeds=[0, 1], epochs=1,
-                 frontier_capacity=[32, 16], dreg_lambdas=[1e-2], igp_lambdas=[1e-2], device="cpu")
+                 frontier_capacities=[[32, 16]], dreg_lambdas=[1e-2], igp_lambdas=[1e-2],
+                 frontier_weight_decays=[1e-2, 1e-1], device="cpu")
     runs = study.run_sweep(s, tiny_mnist, tmp_path, progress=False)
     assert len(runs) == 8 and not runs["cached"].any() and not runs["diverged"].any()
     assert set(runs["group_size"]) == {2, 6}
     assert ((runs["test_acc"] >= 0) & (runs["test_acc"] <= 100)).all()
     assert (runs["ig_p99"] <= runs["ig_max"]).all() and (runs["ig_mean"] > 0).all()
+    assert (runs["oj_mean"] > 0).all() and (runs["oj_mean"] <= runs["oj_p99"] * 1.5).all()
+    # the two halves of the test images partition it: their accuracies average to the test accuracy
+    validation, held_out = split_halves(tiny_mnist.y_test, study.HALVES_SEED)
+    pooled = (runs["val_acc"] * len(validation) + runs["heldout_acc"] * len(held_out)) / tiny_mnist.n_test
+    np.testing.assert_allclose(pooled, runs["test_acc"], rtol=1e-12)
+    assert (runs[["val_ig_p99", "heldout_ig_p99"]].max(axis=1) <= runs["ig_max"]).all()
     saved = pd.read_csv(tmp_path / "runs.csv")
     assert len(saved) == 8 and "ig_quantiles" not in saved and saved["hidden"].eq("32-16").all()
     quantiles = pd.read_csv(tmp_path / "runs_ig_quantiles.csv")
     assert len(quantiles) == 8 * len(study.QUANTILE_LEVELS)
     assert (quantiles.groupby("run_key")["ig_norm"].diff().dropna() >= 0).all()  # monotone
     # the frontier shares BASE, SN and DREG/IGP at lam = 1e-2 with the main grid (cached); the
-    # output-gradient runs are its own
+    # output-gradient runs, the SN variants and BASE at another weight decay are its own
     frontier = study.run_frontier(s, tiny_mnist, tmp_path, progress=False)
-    own = frontier["method"] == "jacobian"
-    assert frontier.loc[~own, "cached"].all() and own.any() and not frontier.loc[own, "cached"].any()
+    shared = frontier["method"].isin(s["methods"]) & (frontier["weight_decay"] == s["weight_decay"])
+    assert frontier.loc[shared, "cached"].all() and not frontier.loc[~shared, "cached"].any()
+    assert set(frontier.loc[~shared, "method"]) >= {"jacobian", "base"}
     again = study.run_sweep(s, tiny_mnist, tmp_path, progress=False)
     assert again["cached"].all()
     pd.testing.assert_series_equal(again["ig_p99"], runs["ig_p99"])
@@ -136,7 +165,7 @@ def test_sweep_caches_and_saves_tidy_tables(tiny_mnist, tmp_path):
     assert layout.loc[("32, 16", "RELU_DREG"), ("Test Acc (%)", "paper")] == "96.05\u00a0±\u00a00.17"  # one line
     assert layout.loc[("32, 16", "RELU_DREG"), ("p99/Mean", "paper")] == "13.81"
     for fig in (mnist_figures.tail_vs_capacity_figure(summary), mnist_figures.accuracy_vs_p99_figure(summary),
-                mnist_figures.frontier_figure(study.summarize(frontier)),
+                mnist_figures.frontier_figure(study.frontier_summary(frontier), s["weight_decay"]),
                 mnist_figures.ig_ecdf_figure(quantiles, saved, "32-16")):
         assert fig.axes
         matplotlib.pyplot.close(fig)
@@ -202,21 +231,33 @@ def test_n_parameters():
     assert np.isnan(study.paper_value("64-32", "RELU_BASE", "ig_p99")[0])
 
 
-def test_frontier_table_picks_the_smoothest_setting_within_the_accuracy_budget():
-    summary = pd.DataFrame([
-        dict(method="base", lam=0.0, test_acc=97.0, ig_p99=3.0),
-        dict(method="dreg", lam=1e-2, test_acc=96.5, ig_p99=2.0),
-        dict(method="dreg", lam=1e-1, test_acc=95.0, ig_p99=0.5),  # costs 2 points: excluded
-        dict(method="igp", lam=1.0, test_acc=97.2, ig_p99=1.5),
-        dict(method="sn", lam=0.0, test_acc=94.0, ig_p99=0.7)])
-    table = study.frontier_table(summary, max_cost=1.0).set_index("method")
-    assert list(table.index) == ["dreg", "igp", "sn"]  # method keys: the book shows the paper's labels
-    assert table.loc["dreg", "lam"] == 1e-2
-    assert table.loc["dreg", "p99_reduction_pct"] == pytest.approx(100 / 3)
-    assert table.loc["igp", "accuracy_change"] == pytest.approx(0.2)
-    assert np.isnan(table.loc["sn", "ig_p99"]) and table.loc["sn", "settings_tried"] == 1
-    with pytest.raises(ValueError, match="needs BASE runs"):
-        study.frontier_table(summary[summary["method"] != "base"])
+def test_measure_output_jacobian_norms_and_halves_against_jacrev():
+    """The run's ||J_f(x_i)||_F mean and p99 against jacrev, and each half's accuracy and p99 of
+    ||grad_x CE|| against jacrev of the per-sample loss and the argmax by hand."""
+    torch.manual_seed(0)
+    model = models.CompactMLP.seeded(3, 12, (8, 6), 10).double().eval()
+    x = torch.randn(41, 12, dtype=torch.float64)
+    y = torch.randint(0, 10, (41,))
+    validation, held_out = split_halves(y, study.HALVES_SEED)
+    halves = {"val": torch.from_numpy(validation), "heldout": torch.from_numpy(held_out)}
+    row = study._measure(FitResult(model, history=[{"train_task_loss": 1.0}]), x, y, halves, group_size=1)
+
+    jacobians = vmap(jacrev(lambda xi: model(xi[None])[0]))(x)  # (41, 10 logits, 12 inputs)
+    assert jacobians.shape == (41, 10, 12)
+    norms = jacobians.flatten(1).norm(dim=1).detach().numpy()
+    assert row["oj_mean"] == pytest.approx(norms.mean(), rel=1e-10)
+    assert row["oj_p99"] == pytest.approx(np.percentile(norms, 99), rel=1e-10)
+
+    def loss(xi, yi):
+        return torch.nn.functional.cross_entropy(model(xi[None]), yi[None])
+
+    grads = vmap(jacrev(loss))(x, y).norm(dim=1).detach().numpy()
+    assert row["ig_p99"] == pytest.approx(np.percentile(grads, 99), rel=1e-10)
+    correct = (model(x).argmax(dim=1) == y).detach().numpy()
+    for half, index in (("val", validation), ("heldout", held_out)):
+        assert row[f"{half}_ig_p99"] == pytest.approx(np.percentile(grads[index], 99), rel=1e-10)
+        assert row[f"{half}_acc"] == pytest.approx(100 * correct[index].mean(), rel=1e-12)
+    assert study.RESULT_SCHEMA.finished.keys() >= {"oj_mean", "oj_p99", *study.HALF_METRICS}
 
 
 def test_load_data_passes_the_data_settings(monkeypatch, tiny_mnist):

@@ -9,23 +9,26 @@ import pytest
 from dreg_utils.book import performance_figures, performance_text
 from dreg_utils.published import COST_CLAIMS
 from dreg_utils.studies import performance
-from dreg_utils.vocabulary import ACTIVATIONS, METHOD_COLOURS, METHOD_LABELS, METHODS, PROJECTIONS, methods_for
+from dreg_utils.vocabulary import ACTIVATIONS, METHOD_COLOURS, METHOD_LABELS, METHODS, PAPER_LABELS, PROJECTIONS, methods_for
 
 matplotlib.use("Agg")
 
 # What bench_penalties times: every method fit runs with ReLU, then BASE and DREG with poly.
 STEPS = [*((method, "relu") for method in methods_for("fit")), ("base", "poly"), ("dreg", "poly")]
+# The ratio of each step to BASE: DREG 1.5, IGPEN 2.0, IGPEN-OUT 3.0, JAC-RP 3.5, POLY_DREG 4.5; any other 2.5.
+RATIOS = {("dreg", "relu"): 1.5, ("igp", "relu"): 2.0, ("jacobian", "relu"): 3.0, ("jacobian_rp", "relu"): 3.5,
+          ("dreg", "poly"): 4.5}
 
 
 def penalties_table() -> pd.DataFrame:
-    """Two capacities; the k-th step of STEPS costs 1 + 0.5 k times BASE (DREG 1.5, IGPEN 2.0,
-    SN 2.5, IGPEN-OUT 3.0, JAC-RP 3.5, POLY_DREG 4.5)."""
+    """Two capacities; each step of STEPS at its ratio of RATIOS to BASE."""
     rows = []
     for hidden, params, base_ms in (("32-16", 25_818, 0.5), ("128-64", 109_386, 0.7)):
-        for k, (method, activation) in enumerate(STEPS):
-            ratio = 1.0 if method == "base" else 1.0 + 0.5 * k
+        for method, activation in STEPS:
+            ratio = 1.0 if method == "base" else RATIOS.get((method, activation), 2.5)
             rows.append({"hidden": hidden, "params": params, "method": method, "activation": activation,
-                         "ratio": ratio, "ratio_q1": ratio * 0.9, "ratio_q3": ratio * 1.1, "step_ms": base_ms * ratio})
+                         "ratio": ratio, "ratio_q1": ratio * 0.9, "ratio_q3": ratio * 1.1, "ci_low": ratio * 0.8,
+                         "ci_high": ratio * 1.2, "step_ms": base_ms * ratio})
     return pd.DataFrame(rows)
 
 
@@ -40,8 +43,9 @@ def test_load_benchmark_round_trip_and_missing_files(tmp_path):
     assert table["hidden"].tolist()[:1] == ["32-16"] and meta["cpu"] == "Test CPU"
     with pytest.raises(FileNotFoundError, match=r"no sweep benchmark in .*bench_sweep.py --out"):
         performance.load_benchmark(tmp_path, "sweep")
-    with pytest.raises(ValueError, match=r"name='memory' is not valid; choose one of \['penalties', 'sweep', 'naive', 'projections', 'gplearn', 'teachers'\]"):
-        performance.load_benchmark(tmp_path, "memory")
+    with pytest.raises(ValueError, match=r"name='disk' is not valid; choose one of \['penalties', 'sweep', 'naive', "
+                                         r"'projections', 'gplearn', 'teachers', 'memory', 'teacher_cost'\]"):
+        performance.load_benchmark(tmp_path, "disk")
     with pytest.raises(TypeError, match="bench_dir must be a folder path or None, got 3"):
         performance.load_benchmark(3, "penalties")
 
@@ -56,8 +60,9 @@ def test_penalty_ratio_table_keeps_capacity_order_and_reads_ratios():
     table = performance_text.penalty_ratio_table(penalties_table())
     assert table["hidden"].tolist() == ["32-16", "128-64"]
     # the methods by the paper labels of every other chapter; another activation as the paper names it
-    assert table.columns.tolist() == ["hidden", "params", "BASE ms/step", "DREG / BASE", "IGPEN / BASE", "SN / BASE",
-                                      "IGPEN-OUT / BASE", "JAC-RP / BASE", "POLY_DREG / POLY_BASE"]
+    assert table.columns.tolist() == ["hidden", "params", "BASE ms/step",
+                                      *(f"{PAPER_LABELS[m]} / BASE" for m in methods_for("fit")[1:]),
+                                      "POLY_DREG / POLY_BASE"]
     assert table["BASE ms/step"].tolist() == [0.5, 0.7]
     assert table["DREG / BASE"].tolist() == [1.5, 1.5] and table["IGPEN-OUT / BASE"].tolist() == [3.0, 3.0]
     assert table["POLY_DREG / POLY_BASE"].tolist() == [4.5, 4.5]
@@ -66,7 +71,8 @@ def test_penalty_ratio_table_keeps_capacity_order_and_reads_ratios():
 def test_the_repository_penalty_table_names_methods_by_key_and_keeps_its_ratios():
     penalties, _ = performance.load_benchmark(None, "penalties")
     assert penalties.columns.tolist() == ["hidden", "params", "method", "activation", "ratio", "ratio_q1",
-                                          "ratio_q3", "step_ms"]
+                                          "ratio_q3", "ci_low", "ci_high", "step_ms"]
+    assert ((penalties["ci_low"] <= penalties["ratio"]) & (penalties["ratio"] <= penalties["ci_high"])).all()
     assert set(penalties["method"]) <= set(METHODS) and set(penalties["activation"]) <= set(ACTIVATIONS)
     assert (penalties.loc[penalties["method"] == "base", "ratio"] == 1.0).all()
     table = performance_text.penalty_ratio_table(penalties)

@@ -437,7 +437,7 @@ def test_the_surrogate_and_teacher_cost_schemas_check_their_lists():
     from dreg_utils.studies import surrogate, teacher_cost
 
     run = {"diverged": False, "diverged_step": None, "diverged_epoch": None, "diverged_reason": None,
-           "train_seconds": 1.0, **{m: 0.5 for m in ("test_mse", "grad_p99", "grad_mean", "cos_mean", "cos_p5",
+           "train_seconds": 1.0, **{m: 0.5 for m in ("test_mse", "val_mse", "grad_p99", "grad_mean", "cos_mean", "cos_p5",
                                                     "cos_p10", "cos_negative", "grad_p99_over_mean")},
            **{f"{o}_{k}": v for o in surrogate.OPTIMIZERS
               for k, v in (("regret", [0.1, 0.2]), ("left", [False, True]), ("diverged", [False, False]),
@@ -466,7 +466,7 @@ def test_a_planted_formula_is_never_run_by_the_formula_table(tmp_path):
     runs = pd.DataFrame([{"dataset": "feynman_I_14_4", "kind": "distill", "seed": 0, "method": "base",
                           "lam": 0.0, "noise": 0.0, "diverged": False, "gp_formula": _payload(marker),
                           "gp_length": 3, "gp_test_r2": 0.5}])
-    table = pd.DataFrame([{"dataset": "feynman_I_14_4", "best_lambda": 0.0}])
+    table = pd.DataFrame([{"dataset": "feynman_I_14_4", "lambda_validation": 0.0}])
     with pytest.raises(ValueError, match=r"stored formula .* is not valid: .* is not a sympy constructor call"):
         distillation_tables.formulas(runs, table)
     assert not marker.exists()

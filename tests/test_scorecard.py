@@ -66,7 +66,7 @@ def test_findings_scorecard_has_paper_ours_badge_details_and_evidence():
     assert len(rows) == len(scorecard.ROWS)
     for text, row in zip(rows, scorecard.ROWS):
         fields = [key.rsplit("_", 1)[1] for _, key in GLUE.findall(text)]
-        assert fields == ["details", "paper", "ours", "verdict"]
+        assert fields == ["details", "rule", "paper", "ours", "verdict"]  # details and rule in the dropdown
         assert ":::{dropdown} details" in text and row.where in text
         assert f"(/book/executed/{row.chapter}.ipynb#{row.section})" in text
 

@@ -18,11 +18,13 @@ def paper_like():
 
 def test_short_values_count_the_pairs_that_point_the_papers_way(paper_like):
     short = {c: verdict_text.short_ours(paper_like, c) for c in range(1, 6)}
-    assert short[1].startswith("p99 lower in 24/24; cost 0.")  # built with a 0.4-point cost
-    assert short[2] == "24/24 pairs"  # p99 falls 55% per pair, the mean 30%
-    assert short[3] == "POLY p99 higher in 12/12"
-    assert short[4] == "DREG more accurate in 24/24; SN p99 lower in 24/24"
-    assert short[5].endswith("lower at 4/4 sizes") and short[5].startswith("rho +")
+    # Clopper-Pearson: 24/24 gives a share of at least 0.025 ** (1/24) = 86%; 12/12: 74%
+    share24, share12 = "(95% CI of the share 86% to 100%)", "(95% CI of the share 74% to 100%)"
+    assert short[1].startswith(f"p99 lower in 24/24 {share24}; cost 0.")  # built with a 0.4-point cost
+    assert short[2] == f"24/24 pairs {share24}"  # p99 falls 55% per pair, the mean 30%
+    assert short[3] == f"POLY p99 higher in 12/12 {share12}"
+    assert short[4] == f"DREG more accurate in 24/24 {share24}; SN p99 lower in 24/24 {share24}"
+    assert short[5].endswith("lower (95% CI below 0) at 4/4 sizes") and short[5].startswith("rho +")
 
 
 def test_short_values_follow_the_data_when_dreg_does_nothing():

@@ -24,7 +24,7 @@ def synthetic(**overrides):
 def test_from_profile_applies_only_non_none_overrides():
     settings = SyntheticSettings.from_profile("default", epochs=7, seeds=None)
     assert settings.epochs == 7 and settings["epochs"] == 7
-    assert settings.seeds == SyntheticSettings().seeds == [0, 1, 2]
+    assert settings.seeds == SyntheticSettings().seeds == [0, 1, 2, 3, 4]
     assert settings.profile == "default"
 
 
@@ -32,7 +32,7 @@ def test_presets_are_not_shared_or_mutated():
     first = SyntheticSettings.from_profile("smoke")
     first.families.append("smooth")  # the instance is frozen, its lists are its own
     assert len(SyntheticSettings.from_profile("smoke").families) == 5
-    assert len(SyntheticSettings.PRESETS["smoke"]) == 4
+    assert len(SyntheticSettings.PRESETS["smoke"]) == 5
 
 
 def test_settings_are_frozen_and_read_like_a_dict():

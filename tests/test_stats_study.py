@@ -137,9 +137,14 @@ def test_six_pairs_hold_raw_and_are_inconclusive_after_holm():
     verdicts = verdict_text.verdict_table(tests).set_index("claim")
     assert verdicts.loc[1, "verdict"] == "holds" and verdicts.loc[1, "verdict_holm"] == "inconclusive"
     m = int(tests["p_holm"].notna().sum())
-    assert (f"after Holm over the {m} deciding tests no outcome could be significant: {verdict_text.P99} "
-            f"p ≥ {6 / 64:.2g}") in verdicts.loc[1, "sample_size"]
-    # 7 deciding tests: the Welch p (2.7e-4) ranks first, the sign tests at 1/64 follow with factor 6
+    assert m == 6  # 7 deciding tests; POLY vs RELU's 3 pairs (floor 1/8) cannot decide and stay out
+    assert (f"after Holm over the {m} deciding tests that can reach α, no outcome could be significant: "
+            f"{verdict_text.P99} p ≥ {5 / 64:.2g}") in verdicts.loc[1, "sample_size"]
+    # 6 deciding tests: the Welch p (2.7e-4) ranks first, the sign tests at 1/64 follow with factor 5
+    parts = verdicts.loc[1, "parts"]
+    assert parts.count(": supported (after Holm: cannot decide at this size)") == 2
+    assert "accuracy cost ≤ 1 point: " in parts and parts.endswith(
+        ": supported (after Holm: no tail reduction to qualify)")
 
 
 def test_sample_size_notes_name_the_floors(paper_like):
@@ -160,16 +165,17 @@ def test_accuracy_cost_is_base_minus_dreg_by_hand():
     cost, low, high = claims.accuracy_cost(tests)
     assert cost == pytest.approx(np.mean(base - dreg), abs=1e-12)
     assert low < cost < high
-    # the tails still go the paper's way, but 3 points is not a modest cost
-    assert claims.claim_parts(tests)[1] == ["yes", "yes", "no"]
+    # the tails still go the paper's way, but 3 points is not a modest cost: its interval lies above 1
+    assert [part.status for part in claims.claim_parts(tests)[1]] == ["supported", "supported", "refuted"]
     assert verdict_text.verdict_table(tests).set_index("claim").loc[1, "verdict"] == "partly"
 
 
 def test_dreg_with_heavier_tails_contradicts_claims_1_and_5():
     tests = analyse(mnist_runs(dreg_p99=1.5))
-    assert claims.support(tests, verdict_text.P99, -1) == "no"  # one-sided: the other way is just "no"
+    # one-sided "less" cannot be significant the other way, but its interval lies above 1/2
+    assert claims.support(tests, verdict_text.P99, -1) == "refuted"
     # the modest accuracy cost does not rescue claim 1: it only qualifies a tail reduction
-    assert claims.claim_parts(tests)[1] == ["no", "no"]
+    assert [part.status for part in claims.claim_parts(tests)[1]] == ["refuted", "refuted"]
     verdicts = verdict_text.verdict_table(tests).set_index("claim")["verdict"]
     assert verdicts[1] == "does not hold"
     assert verdicts[5] == "partly"  # BASE still grows heavy-tailed, but DREG no longer lowers p99/mean
@@ -179,14 +185,20 @@ def test_dreg_with_heavier_tails_contradicts_claims_1_and_5():
 def test_uniform_shrinkage_is_not_selective():
     # p99 and mean both shrink by 30%: relative reductions are equal up to jitter, no direction.
     tests = analyse(mnist_runs(dreg_p99=0.7, dreg_mean=0.7))
-    assert claims.support(tests, verdict_text.RELATIVE, +1) in ("no", "opposite")
-    assert verdict_text.verdict_table(tests).set_index("claim").loc[2, "verdict"] == "does not hold"
+    sign = row(tests, verdict_text.RELATIVE, "relative_reduction_sign")
+    assert sign["ci_low"] < 0.5 < sign["ci_high"]  # the share's interval straddles 1/2
+    assert claims.support(tests, verdict_text.RELATIVE, +1) == "undecided"
+    # no evidence either way: inconclusive, not "does not hold"
+    assert verdict_text.verdict_table(tests).set_index("claim").loc[2, "verdict"] == "inconclusive"
 
 
 def test_a_smoke_sized_design_is_inconclusive_and_says_why():
     tests = analyse(mnist_runs(capacities=("32-16",), seeds=(0, 1)))
     verdicts = verdict_text.verdict_table(tests).set_index("claim")
-    assert (verdicts["verdict"] == "inconclusive").all()
+    assert (verdicts.loc[[1, 2, 3, 4], "verdict"] == "inconclusive").all()
+    # claim 5: one capacity gives no trend test, but the Welch test there supports its other part
+    assert verdicts.loc[5, "verdict"] == "partly"
+    assert "cannot decide at this size, needs ≥ 5 pairs" in verdicts.loc[1, "parts"]
     assert "cannot go below 0.5^4 = 0.0625 ≥ α = 0.05" in verdicts.loc[1, "sample_size"]
     assert "4 non-tied pairs (paper: 24)" in verdicts.loc[1, "sample_size"]
     assert study.designs(tests).set_index("design").loc["POLY_BASE vs RELU_BASE", "pairs_ours"] == 2
@@ -231,7 +243,10 @@ def test_claim_5_tests_match_scipy(paper_like):
                 for a, h in cells]
     assert ends["statistic"].tolist() == pytest.approx(expected, rel=1e-12)
     assert (ends["n"] == 3).all() and (ends["role"] == "effect size").all() and ends["p_holm"].isna().all()
-    assert trend["note"] == ""
+    # rho's interval: Fisher's z with the Bonett-Wright variance, by hand
+    half = sps.norm.ppf(0.975) * math.sqrt((1 + rho.statistic ** 2 / 2) / (24 - 3))
+    assert (trend["ci_low"], trend["ci_high"]) == pytest.approx(
+        (math.tanh(math.atanh(rho.statistic) - half), math.tanh(math.atanh(rho.statistic) + half)), rel=1e-12)
     words = verdict_text.ours_text(paper_like, 5)
     assert (f"over 24 runs (POLY_BASE {expected[0]:.2f} at 32-16 -> {expected[1]:.2f} at 512-256; "
             f"RELU_BASE {expected[2]:.2f} at 32-16 -> {expected[3]:.2f} at 512-256)") in words
@@ -320,7 +335,11 @@ def test_synthetic_tests_pool_families_and_read_directions():
     # the study names each comparison by its key and keeps lambda as a number; the book writes the words
     assert set(tests["comparison"]) == {"test_mse", "grad_p90", "grad_p99", synthetic_stats.SEED_VARIANCE}
     assert (tests["lam"] == 1e-2).all()
-    readings = verdict_text.synthetic_readings(tests).set_index("comparison")
+    table = verdict_text.synthetic_readings(tests)
+    # each comparison pooled first (and saying so), then family by family
+    assert list(table["scope"]) == ["pooled over 2 families and seeds", "smooth", "sparse"] * 3 + [
+        "pooled over 2 families"]
+    readings = table[table["scope"].str.startswith("pooled")].set_index("comparison")
     assert list(readings.index) == ["lambda=0.01 / lambda=0: test_mse", "lambda=0.01 / lambda=0: grad_p90",
                                     "lambda=0.01 / lambda=0: grad_p99",
                                     "seed variance of test MSE, per family: lambda / lambda=0"]

@@ -14,6 +14,7 @@ from dreg_utils.studies import surrogate as study
 from dreg_utils.threads import single_threaded
 from dreg_utils.data.synthetic import target_function
 from dreg_utils.studies.surrogate import SurrogateSettings
+from dreg_utils.vocabulary import SN_METHODS
 
 
 @pytest.mark.parametrize("name", ["rosenbrock", "rastrigin"])
@@ -126,9 +127,10 @@ def test_unknown_objective_name():
 def test_configs_cover_the_grid_with_each_methods_lambda():
     settings = surrogate()
     configs = study.make_configs(settings)
-    assert len(configs) == 2 * 4 * 2 * 1
+    assert len(configs) == 2 * len(settings["methods"]) * 2 * 1
     lams = {c["method"]: c["lam"] for c in configs}
-    assert lams == {"base": 0.0, "sn": 0.0, "dreg": settings["dreg_lam"], "igp": settings["igp_lam"]}
+    assert lams == {"base": 0.0, "dreg": settings["dreg_lam"], "igp": settings["igp_lam"],
+                    **{m: 0.0 for m in SN_METHODS}}
 
 
 def test_tiny_sweep_end_to_end(tmp_path):
@@ -149,40 +151,130 @@ def test_tiny_sweep_end_to_end(tmp_path):
     plt.close("all")
 
 
-def test_correlations_versus_base_and_verdict():
+def runs_table(regret: dict, mse: dict, seeds=(0, 1, 2), val: dict | None = None) -> pd.DataFrame:
+    """One finished run per (method, seed) of objective "o" / relu, with per-method median regrets
+    (both optimisers alike), test MSEs and validation MSEs given per seed as lists."""
+    rows = []
+    for method, values in regret.items():
+        for i, seed in enumerate(seeds):
+            rows.append({"objective": "o", "method": method, "activation": "relu", "seed": seed, "diverged": False,
+                         "grad_p99_over_mean": 3.0 if method == "base" else 1.5, "test_mse": mse[method][i],
+                         "val_mse": (val or mse)[method][i], "cos_mean": 0.9, "cos_p5": 0.5, "cos_p10": 0.6,
+                         "gd_regret_median": values[i], "lbfgs_regret_median": values[i],
+                         "gd_left_domain": 0.0, "lbfgs_left_domain": 0.0, "lbfgs_diverged": 0.0})
+    return pd.DataFrame(rows)
+
+
+def test_correlations_carry_spearman_and_its_interval():
     runs = pd.DataFrame({"objective": "o", "method": ["base", "dreg"] * 3, "activation": "relu",
                          "seed": [0, 0, 1, 1, 2, 2], "diverged": False,
                          "grad_p99_over_mean": [3.0, 1.5, 3.2, 1.4, 2.9, 1.6],
-                         "test_mse": [0.1, 0.2, 0.1, 0.2, 0.1, 0.2],
+                         "test_mse": [0.1, 0.2, 0.1, 0.2, 0.1, 0.2], "val_mse": [0.1, 0.2, 0.1, 0.2, 0.1, 0.2],
                          "cos_mean": 0.9, "cos_p5": 0.5, "cos_p10": [0.5, 0.8] * 3,
                          "gd_regret_median": [0.3, 0.1, 0.35, 0.12, 0.28, 0.11],
                          "lbfgs_regret_median": [0.3, 0.1, 0.35, 0.12, 0.28, 0.11],
                          "gd_left_domain": 0.0, "lbfgs_left_domain": 0.0, "lbfgs_diverged": 0.0})
     corr = study.correlations(runs).set_index(["predictor", "outcome"])
-    assert corr.loc[("grad_p99_over_mean", "gd_regret_median"), "rho"] > 0.8
+    row = corr.loc[("grad_p99_over_mean", "gd_regret_median")]
+    # Spearman by hand: p99/mean and regret ranks differ by (0, 1, 0, -2, 0, 1): 1 - 6 * 6 / (6 * 35) = 0.83
+    assert row["rho"] == pytest.approx(1 - 36 / 210)
+    # Fisher z: tanh(atanh 0.829 -/+ 1.96 sqrt(1.06 / 3)) = tanh(1.1836 -/+ 1.1651)
+    assert (row["low"], row["high"]) == (pytest.approx(0.0185, abs=2e-4), pytest.approx(0.9819, abs=2e-4))
     assert np.isnan(corr.loc[("grad_p99_over_mean", "gd_left_domain"), "rho"])
-    versus = study.versus_base(study.summarize(runs))
-    assert versus.iloc[0]["test_mse_change_pct"] == pytest.approx(100.0)
     predictors = study.regret_predictors(corr.reset_index()).set_index(["predictor", "outcome"])
     assert predictors.loc[("grad_p99_over_mean", "gd_regret_median"), "relation"] == "predicts"
     assert predictors.loc[("test_mse", "gd_regret_median"), "relation"] == "opposite"  # rho = -0.88
-    worth = study.method_worth(versus).iloc[0]
-    assert (worth["method"], worth["cells"], worth["lower_both"], worth["higher_both"]) == ("dreg", 1, 1, 0)
-    assert worth["worth"] == "mixed"  # lower regret in most cells, but test MSE +100% (over 50%)
-    lines = surrogate_text.verdict_lines(study.regret_predictors(corr.reset_index()), study.method_worth(versus))
-    # Spearman by hand: p99/mean and regret ranks differ by (0, 1, 0, -2, 0, 1): 1 - 6 * 6 / (6 * 35) = 0.83
-    assert lines[0] == "p99/mean vs GD regret: predicts in 1/1 objectives - o rho=+0.83 (predicts)"
-    assert lines[2] == "test MSE vs GD regret: predicts in 0/1 objectives - o rho=-0.88 (opposite)"
-    assert lines[-1] == ("DREG vs BASE: lower regret under both optimisers in 1/1 cells, higher under both in 0/1; "
-                         "median test-MSE change +100%, median p99/mean change -51%: mixed")  # 1.5 / 3.033 - 1
+    lines = surrogate_text.verdict_lines(study.regret_predictors(corr.reset_index()),
+                                         study.method_worth(study.paired_differences(runs)))
+    assert lines[0] == ("p99/mean vs GD regret: predicts in 1/1 objectives - o rho=+0.83 "
+                        "(95% CI +0.02 to +0.98; predicts)")
 
 
-@pytest.mark.parametrize("rho, relation", [(0.3, "predicts"), (0.29, "none"), (-0.29, "none"), (-0.3, "opposite"),
-                                           (float("nan"), "undefined")])
-def test_regret_predictors_reads_rho_against_the_threshold(rho, relation):
+def test_spearman_interval_is_fisher_z_with_the_fieller_variance():
+    # rho = 0.5 from 28 pairs: atanh 0.5493, half-width 1.96 sqrt(1.06 / 25) = 0.4036 -> tanh 0.1457 and 0.9529
+    low, high = study.spearman_interval(0.5, 28)
+    assert (low, high) == (pytest.approx(0.1447, abs=2e-4), pytest.approx(0.7411, abs=2e-4))
+    assert np.isnan(study.spearman_interval(0.5, 3)).all() and np.isnan(study.spearman_interval(np.nan, 30)).all()
+
+
+@pytest.mark.parametrize("rho, low, high, relation", [
+    (0.3, 0.05, 0.55, "predicts"), (0.29, 0.05, 0.5, "weak"), (0.5, -0.01, 0.8, "none"),
+    (-0.5, -0.8, -0.1, "opposite"), (0.6, float("nan"), float("nan"), "none"),
+    (float("nan"), float("nan"), float("nan"), "undefined")])
+def test_regret_predictors_read_rho_by_its_interval(rho, low, high, relation):
     corr = pd.DataFrame({"objective": "o", "predictor": "test_mse", "outcome": ["gd_regret_median", "cos_mean"],
-                         "rho": rho, "n": 5})
+                         "rho": rho, "low": low, "high": high, "n": 5})
     assert study.regret_predictors(corr)["relation"].tolist() == [relation]  # the cosine row is no regret
+
+
+def test_a_difference_of_1e17_is_a_tie():
+    assert study.tie_free_difference([0.1 + 0.2, 1e-17, 0.5], [0.3, 0.0, 0.25]).tolist() == [0.0, 0.0, 0.25]
+    assert 0.1 + 0.2 - 0.3 > 0  # 5.6e-17: not zero in floating point
+    base = [0.3, 0.4, 0.5, 0.2, 0.3, 0.6]
+    runs = runs_table({"base": base, "dreg": [0.1 + 0.2, 0.4, 0.5, 0.2, 0.3, 0.6]},
+                      {"base": [0.1] * 6, "dreg": [0.1] * 6}, seeds=range(6))
+    pairs = study.paired_differences(runs)
+    assert (pairs["gd_regret_diff"] == 0.0).all()
+    row = study.method_worth(pairs).iloc[0]
+    assert (row["gd_lower"], row["gd_higher"], row["gd_tied"]) == (0, 0, 6)
+    assert row["gd_verdict"] == "inconclusive" and row["worth"] == "inconclusive"  # not "higher regret"
+    versus = study.versus_base(study.summarize(runs))
+    assert versus.loc[0, "gd_regret_diff"] == 0.0
+
+
+def test_median_interval_is_the_sign_tests_order_statistics():
+    """Textbook ranks of the distribution-free 95% interval of a median: n = 10 -> (2nd, 9th),
+    n = 24 -> (7th, 18th), n = 6 -> (1st, 6th); n = 5 has none."""
+    assert study.median_interval(np.arange(10.0)[::-1]) == (4.5, 1.0, 8.0)
+    assert study.median_interval(np.arange(24.0)) == (11.5, 6.0, 17.0)
+    assert study.median_interval(np.arange(6.0)) == (2.5, 0.0, 5.0)
+    median, low, high = study.median_interval(np.arange(5.0))
+    assert median == 2.0 and np.isnan(low) and np.isnan(high)
+    assert study.smallest_decidable_n() == 6
+    assert np.isnan(study.median_interval([np.nan])).all()
+
+
+def test_a_verdict_whose_interval_straddles_zero_is_inconclusive():
+    """Eight pairs, regret lower in four and higher in four: the median's interval includes 0."""
+    base = [0.5] * 8
+    runs = runs_table({"base": base, "dreg": [0.3, 0.4, 0.45, 0.49, 0.51, 0.55, 0.6, 0.7]},
+                      {"base": [0.1] * 8, "dreg": [0.1] * 8}, seeds=range(8))
+    row = study.method_worth(study.paired_differences(runs)).iloc[0]
+    assert row["gd_low"] < 0 < row["gd_high"] and row["gd_verdict"] == "inconclusive"
+    assert row["cost"] == "within" and row["worth"] == "inconclusive"
+    line = surrogate_text.worth_line(next(study.method_worth(study.paired_differences(runs)).itertuples()))
+    assert line.startswith("DREG vs BASE: inconclusive - over 8 pairs")
+    assert "GD regret change +0 (95% CI -0.2 to +0.2; lower in 4, higher in 4, tied in 0: inconclusive)" in line
+
+
+@pytest.mark.parametrize("dreg_regret, dreg_mse, n, worth", [
+    ([0.4] * 8, [0.1] * 8, 8, "worth_it"),  # lower in every pair, no cost
+    ([0.4] * 8, [0.3] * 8, 8, "mixed"),  # lower, but test MSE +200% (over the budget)
+    ([0.6] * 8, [0.1] * 8, 8, "not_worth_it"),  # higher in every pair
+    ([0.4] * 5, [0.1] * 5, 5, "inconclusive"),  # lower in every pair, but five pairs give no interval
+])
+def test_worth_is_decided_by_intervals(dreg_regret, dreg_mse, n, worth):
+    runs = runs_table({"base": [0.5] * n, "dreg": dreg_regret}, {"base": [0.1] * n, "dreg": dreg_mse}, seeds=range(n))
+    row = study.method_worth(study.paired_differences(runs)).iloc[0]
+    assert row["n"] == n and row["worth"] == worth
+
+
+def test_sn_is_judged_by_its_variant_chosen_on_validation():
+    """SN-HIDDEN fits the validation draw best, so its verdict speaks for SN, although SN-SCALE
+    would look better on regret: the choice never looks at what it is judged on."""
+    n = 8
+    runs = runs_table({"base": [0.5] * n, "sn": [0.6] * n, "sn_hidden": [0.6] * n, "sn_scaled": [0.4] * n},
+                      {m: [0.1] * n for m in ("base", "sn", "sn_hidden", "sn_scaled")}, seeds=range(n),
+                      val={"base": [0.1] * n, "sn": [0.9] * n, "sn_hidden": [0.2] * n, "sn_scaled": [0.3] * n})
+    worth = study.method_worth(study.paired_differences(runs))
+    assert study.best_sn_variant(worth) == "sn_hidden"
+    assert study.best_sn_variant(worth[worth["method"] == "base"]) is None
+    line = surrogate_text.sn_line(worth)
+    assert line.startswith("SN, its best variant on validation MSE (SN-HIDDEN): not worth it - each variant: "
+                           "SN not worth it (median validation MSE 0.9); SN-HIDDEN not worth it")
+    assert "SN-SCALE worth it (median validation MSE 0.3)" in line
+    predictors = pd.DataFrame(columns=["predictor", "outcome", "objective", "rho", "low", "high", "relation"])
+    assert surrogate_text.verdict_lines(predictors, worth)[-1] == line
 
 
 def test_estimate_minimum_uses_known_value_or_bounds_the_samples():
@@ -202,20 +294,21 @@ def test_single_thread_restores_the_thread_count():
 def test_a_vectorised_surrogate_group_equals_surrogates_trained_alone():
     """run_group trains every method and seed of an (objective, activation) together; each
     surrogate's test MSE must equal that of the surrogate trained alone by fit, to 1e-5."""
-    from dreg_utils.models import CompactMLP
+    from dreg_utils.models import CompactMLP, spectral_norm_options
     from dreg_utils.train import evaluate, fit
 
     protocol = {"objective": "rosenbrock", "activation": "relu", "hidden": [8, 8], "epochs": 2,
                 "batch_size": 64, "lr": 3e-3, "weight_decay": 0.0, "n_train": 128, "n_test": 64,
                 "n_starts": 2, "gd_step": 0.01, "gd_steps": 3, "lbfgs_steps": 2}
     configs = [{**protocol, "method": m, "lam": lam, "seed": s}
-               for m, lam in (("base", 0.0), ("dreg", 0.03), ("igp", 0.03), ("sn", 0.0)) for s in (0, 1)]
+               for m, lam in (("base", 0.0), ("dreg", 0.03), ("igp", 0.03), ("sn", 0.0), ("sn_hidden", 0.0),
+                              ("sn_scaled", 0.0)) for s in (0, 1)]
     assert len({study.group_key(c) for c in configs}) == 1
     rows = study.run_group(configs, "cpu")
     objective = optimisation.make_objective("rosenbrock")
     data = study.training_data(objective, 128, 64)
     for config, row in zip(configs, rows):
-        model = CompactMLP.seeded(config["seed"], 2, [8, 8], 1, spectral_norm=config["method"] == "sn")
+        model = CompactMLP.seeded(config["seed"], 2, [8, 8], 1, **spectral_norm_options(config["method"]))
         fit(model, data["x_train"], data["y_train"], method=config["method"], lam=config["lam"], epochs=2,
             batch_size=64, lr=3e-3, weight_decay=0.0, seed=config["seed"], device="cpu")
         alone = evaluate(model.eval(), data["x_test"].float(), data["y_test"], "regression")["loss"]
@@ -225,7 +318,6 @@ def test_a_vectorised_surrogate_group_equals_surrogates_trained_alone():
 def test_a_method_is_named_by_its_paper_label_on_the_page():
     """The surrogate page names the loss-gradient penalty IGPEN, as every other chapter does (it
     printed the key in capitals, "IGP")."""
-    row = pd.DataFrame({"method": ["igp"], "cells": [2], "lower_both": [1], "higher_both": [0],
-                        "median_test_mse_change_pct": [3.0], "median_p99_over_mean_change_pct": [-20.0],
-                        "worth": ["mixed"]})
-    assert surrogate_text.worth_line(next(row.itertuples())).startswith("IGPEN vs BASE: ")
+    runs = runs_table({"base": [0.5] * 6, "igp": [0.4] * 6}, {"base": [0.1] * 6, "igp": [0.1] * 6}, seeds=range(6))
+    row = next(study.method_worth(study.paired_differences(runs)).itertuples())
+    assert surrogate_text.worth_line(row).startswith("IGPEN vs BASE: ")

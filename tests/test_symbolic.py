@@ -15,7 +15,6 @@ from dreg_utils.book import distillation_text
 from dreg_utils.studies import distillation as sr_study
 from dreg_utils.studies import distillation_tables as sr_tables
 from dreg_utils.studies import teacher_cost
-from dreg_utils import claims
 from dreg_utils import fast_gplearn, formulas
 from dreg_utils import symbolic_regression as symbolic
 from dreg_utils.data.stored_formula import read_srepr
@@ -208,10 +207,10 @@ def test_formula_captions_name_the_teacher_from_its_key_and_lambda():
     a = sympy.Symbol("z_x0")
     found = pd.DataFrame([{"dataset": "concrete", "teacher": teacher, "lam": lam, "formula": 2 * a,
                            "raw_units": None, "truth": None, "length": 3, "test_r2": 0.5}
-                          for teacher, lam in (("lambda_0", 0.0), ("best_lambda", 0.01))])
+                          for teacher, lam in (("lambda_0", 0.0), ("lambda_validation", 0.01))])
     captions = [caption for caption, _ in distillation_text.formula_blocks(found)]
     assert captions == ["**concrete**, teacher at lambda = 0: length 3, test R² = 0.500",
-                        "**concrete**, teacher at best lambda = 0.01: length 3, test R² = 0.500"]
+                        "**concrete**, teacher at validation lambda = 0.01: length 3, test R² = 0.500"]
 
 
 # ------------------------------------------------------------------ teachers and students
@@ -345,24 +344,6 @@ def fake_summary():
     return pd.DataFrame(rows)
 
 
-def test_dataset_table_and_lambda_selection():
-    summary = fake_summary()
-    table = sr_tables.dataset_table(summary).set_index("dataset")
-    assert table.loc["a", "best_lambda"] == 0.1
-    assert table.loc["a", "improvement_pct"] == pytest.approx(50.0)
-    assert table.loc["a", "gain_r2"] == pytest.approx(0.2)
-    assert table.loc["a", "tree_improvement_pct"] == pytest.approx(0.0)
-    assert table.loc["a", "teacher_r2_best"] == pytest.approx(0.8)
-    selection = sr_tables.lambda_selection(summary).set_index("dataset")
-    assert selection.loc["a", "lambda_validation"] == 0.5 and selection.loc["a", "lambda_oracle"] == 0.1
-    assert selection.loc["a", "gap_to_oracle"] == pytest.approx(0.1)
-    head = distillation_text.headline(table.reset_index(), selection.reset_index()).set_index("claim")
-    stable = head.filter(like="datasets with", axis=0)
-    assert stable["ours"].iloc[0] == "+50.0" and stable["verdict"].iloc[0] == "partly"
-    assert "1 of 2" in stable.index[0]  # 'b' (R2 0.02 at lambda = 0) is left out of the verdicts
-    assert set(head["verdict"]) <= {*claims.VERDICTS, "-"}  # "-": a row that is no claim of the paper
-
-
 def test_teacher_cost_ratios_are_relative_to_the_unregularised_teacher():
     rows = pd.DataFrame(teacher_cost.teacher_cost("feynman_I_14_4", [8], epochs=1, batch_size=256,
                                               outputs=[1, 3], repeats=1))
@@ -386,7 +367,7 @@ def test_study_end_to_end_with_cache_tables_and_figures(tmp_path):
     assert again["cached"].all() and again["gp_test_r2"].equals(runs["gp_test_r2"])
     summary = sr_tables.summarize(runs)
     table = sr_tables.dataset_table(summary)
-    assert list(table["dataset"]) == ["feynman_I_14_4"] and set(table["best_lambda"]) <= {0.0, 0.1}
+    assert list(table["dataset"]) == ["feynman_I_14_4"] and set(table["lambda_validation"]) <= {0.0, 0.1}
     assert set(sr_tables.bridge_table(summary).columns) >= {"jacobian_student_r2", "dreg_student_r2"}
     recovery = sr_tables.recovery_table(runs)
     assert list(recovery.columns) == ["on_y", "lambda_0", "jacobian_0.1", "dreg_0.1"]
@@ -399,7 +380,7 @@ def test_study_end_to_end_with_cache_tables_and_figures(tmp_path):
     found = sr_tables.formulas(runs, table)
     blocks = distillation_text.formula_blocks(found)
     assert len(found) == 2 and len(blocks) == 4 and all(eq.startswith(r"\hat y") for _, eq in blocks)
-    assert list(found["teacher"]) == ["lambda_0", "best_lambda"] and found["lam"].iloc[0] == 0.0
+    assert list(found["teacher"]) == ["lambda_0", "lambda_validation"] and found["lam"].iloc[0] == 0.0
     noise = sr_tables.noise_table(summary)
     assert noise["noise"].tolist() == [0.1]
     cost = teacher_cost.run_cost(s, tmp_path)

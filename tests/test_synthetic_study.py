@@ -31,12 +31,14 @@ def test_table2_percentages_and_paper_columns():
     assert sparse["paper_test_mse_change_pct"] == -4.12  # Table 2 prints its 4.12% decrease as +4.12
 
 
-@pytest.mark.parametrize("ours_p90, mse_change, expected", [
-    (60.0, 1.0, "holds"), (10.0, 0.0, "partly"),
-    (-5.0, 0.0, "does not hold"), (70.0, 20.0, "does not hold")])
-def test_verdict_rule(ours_p90, mse_change, expected):
-    row = pd.Series({"p90_reduction_pct": ours_p90, "paper_p90_reduction_pct": 78.9,
-                     "test_mse_change_pct": mse_change})
+@pytest.mark.parametrize("p90, mse_low, expected", [  # paired p90 reduction (estimate, low, high), MSE change low
+    ((60.0, 50.0, 70.0), 1.0, "holds"), ((10.0, 5.0, 15.0), 0.0, "partly"), ((10.0, -5.0, 25.0), 0.0, "inconclusive"),
+    ((-5.0, -9.0, -1.0), 0.0, "does not hold"), ((70.0, 60.0, 80.0), 20.0, "partly")])
+def test_verdict_reads_the_paired_intervals(p90, mse_low, expected):
+    row = pd.Series({"p90_reduction_pct": 99.0, "test_mse_change_pct": -50.0,  # the seed means play no part
+                     "p90_reduction_paired_pct": p90[0], "p90_reduction_paired_low": p90[1],
+                     "p90_reduction_paired_high": p90[2], "paper_p90_reduction_pct": 78.9,
+                     "test_mse_change_paired_low": mse_low})
     assert study.verdict(row) == expected
 
 

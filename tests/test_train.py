@@ -6,7 +6,7 @@ import torch
 
 from dreg_utils import penalties
 from dreg_utils.data.synthetic import make_family
-from dreg_utils.models import CompactMLP
+from dreg_utils.models import CompactMLP, spectral_norm_options
 from dreg_utils.train import METHODS, FitResult, evaluate, fit, task_loss
 from dreg_utils.device import resolve_device
 
@@ -17,14 +17,15 @@ def data():
 
 
 def train(data, method="base", activation="relu", seed=0, hidden=(16, 16), **kwargs):
-    model = CompactMLP.seeded(seed, 10, hidden, 1, activation=activation, spectral_norm=method == "sn")
+    model = CompactMLP.seeded(seed, 10, hidden, 1, activation=activation, **spectral_norm_options(method))
     options = dict(method=method, epochs=3, lr=1e-2, batch_size=64, seed=seed, device="cpu")
     options.update(kwargs)
     return fit(model, data.x_train, data.y_train, data.x_val, data.y_val, **options)
 
 
 CASES = [("base", "relu", 0.0), ("dreg", "relu", 1e-2), ("dreg", "poly", 1e-2), ("igp", "relu", 1e-2),
-         ("sn", "relu", 0.0), ("jacobian", "poly", 1e-2), ("jacobian_rp", "relu", 1e-2)]
+         ("sn", "relu", 0.0), ("sn_hidden", "relu", 0.0), ("sn_scaled", "poly", 0.0), ("jacobian", "poly", 1e-2),
+         ("jacobian_rp", "relu", 1e-2)]
 
 
 def test_cases_cover_every_method():
@@ -33,7 +34,7 @@ def test_cases_cover_every_method():
 
 @pytest.mark.parametrize("method, activation, lam", CASES)
 def test_each_method_lowers_training_loss(data, method, activation, lam):
-    model = CompactMLP.seeded(0, 10, (16, 16), 1, activation=activation, spectral_norm=method == "sn")
+    model = CompactMLP.seeded(0, 10, (16, 16), 1, activation=activation, **spectral_norm_options(method))
     before = evaluate(model, data.x_train, data.y_train, "regression")["loss"]
     result = fit(model, data.x_train, data.y_train, data.x_val, data.y_val, method=method, lam=lam,
                  epochs=3, lr=1e-2, seed=0, device="cpu", n_projections=2)

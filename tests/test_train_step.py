@@ -13,7 +13,7 @@ from torch.nn import functional as F
 import reference as ref
 from dreg_utils import penalties
 from dreg_utils.jacobians import jacobian_sq_frobenius, loss_gradient_sq, projected_jacobian_sq
-from dreg_utils.models import CompactMLP
+from dreg_utils.models import CompactMLP, spectral_norm_options
 from dreg_utils.train import METHODS, fit, make_step, task_loss
 
 SHAPES = [(3, (5,), 1), (6, (7, 4), 3), (4, (8, 3, 6), 2), (784, (32, 16), 10)]
@@ -172,7 +172,7 @@ def test_make_step_gradient_and_return_value(method, activation, task):
     k = 3
     x, y = make_batch(3, 24, 5, k, task)
     lam = 0.25
-    models = [make_model(2, 5, (6, 4), k, activation, spectral_norm=method == "sn") for _ in range(2)]
+    models = [make_model(2, 5, (6, 4), k, activation, **spectral_norm_options(method)) for _ in range(2)]
     expected = expected_step_grads(models[0], method, x, y, task, lam, torch.Generator().manual_seed(11))
     model = models[1]
     weights = [p.detach().clone() for p in model.parameters()]

@@ -51,7 +51,8 @@ CASES = [
     ("negative model seed", lambda: CompactMLP.seeded(-3, 3, (4,), 1), ValueError, r"seed=-3 is not valid"),
     ("NaN poly coefficient", lambda: Poly(c1=float("nan")), ValueError, r"c1=nan is not valid; it must be finite"),
     ("unknown method", lambda: fit_with(method="l1"), ValueError,
-     r"method='l1' is not valid; choose one of \['base', 'dreg', 'igp', 'sn', 'jacobian', 'jacobian_rp'\]"),
+     r"method='l1' is not valid; choose one of \['base', 'dreg', 'igp', 'sn', 'sn_hidden', 'sn_scaled', 'jacobian', "
+     r"'jacobian_rp'\]"),
     ("unknown task", lambda: fit_with(task="ranking"), ValueError,
      r"task='ranking' is not valid; choose one of \['regression', 'classification'\]"),
     ("unknown device", lambda: fit_with(device="tpu"), ValueError,

@@ -39,7 +39,8 @@ RESULTS_FOLDERS: dict[str, str | None] = {
     "09_own_model": "own_model",
 }
 # The title of each chapter that another page links to (the scorecard's evidence links).
-CHAPTER_TITLES = {"01_synthetic_families": "Synthetic families", "03_statistical_tests": "Statistical tests",
+CHAPTER_TITLES = {"01_synthetic_families": "Synthetic families", "02_mnist_sweep": "MNIST sweep",
+                  "03_statistical_tests": "Statistical tests",
                   "04_sr_distillation": "SR distillation", "06_performance": "Performance"}
 # What a page's parameters cell may set besides its study's knobs (and ``profile``): the folder of
 # its results (None: paths.results_dir's default).

@@ -48,7 +48,8 @@ def distillation_figure(summary: pd.DataFrame) -> plt.Figure:
 
 
 def snr_benefit_figure(table: pd.DataFrame) -> plt.Figure:
-    """SNR proxy (log scale) against the symbolic student's gain from the penalty, per dataset."""
+    """SNR proxy (log scale) against the symbolic student's gain from the penalty at the
+    validation-chosen lambda, per dataset."""
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     ax.scatter(table["snr_proxy"], table["gain_r2"], color=PALETTE["gradient"])
     ordered = table.sort_values("snr_proxy").reset_index(drop=True)
@@ -63,14 +64,15 @@ def snr_benefit_figure(table: pd.DataFrame) -> plt.Figure:
     ax.axvline(2.0, ls=":", color="grey")
     ax.axhline(0.0, color="grey", lw=0.8)
     ax.set_xlabel("SNR proxy Var(y) / Var(linear residuals)")
-    ax.set_ylabel("student test R2 gain, best lambda - lambda=0")
+    ax.set_ylabel("student test R2 gain,\nvalidation lambda - lambda=0")
     fig.tight_layout()
     return fig
 
 
 def noise_figure(noise: pd.DataFrame) -> plt.Figure:
     """Per ground-truth formula: the symbolic student's R^2 against the clean signal versus the
-    label-noise level, from the lambda = 0 teacher and from the validation-chosen lambda."""
+    label-noise level, from the lambda = 0 teacher, from the validation-chosen lambda and, dotted,
+    GP fitted to the noisy y without a teacher."""
     datasets = list(dict.fromkeys(noise["dataset"]))
     fig, axes = plt.subplots(1, len(datasets), figsize=(3.4 * len(datasets), 3.0), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
@@ -78,6 +80,7 @@ def noise_figure(noise: pd.DataFrame) -> plt.Figure:
         ax.plot(block["noise"], block["student_clean_r2_base"], "o-", label="lambda = 0")
         ax.plot(block["noise"], block["student_clean_r2_validation"], "s--",
                 label="lambda chosen on validation")
+        ax.plot(block["noise"], block["gp_on_y_clean_r2"], "^:", color="grey", label="GP on y (no teacher)")
         ax.set_xlabel("label noise (x std of signal)")
         ax.set_ylabel("student R2 vs clean signal")
         ax.set_title(dataset)

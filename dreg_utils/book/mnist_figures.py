@@ -118,23 +118,35 @@ def headline_figure(summary: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def frontier_figure(summary: pd.DataFrame) -> plt.Figure:
-    """The accuracy-vs-p99 frontier of the lambda sweep: DREG and IGPEN as lines over lambda
-    (labelled), BASE and SN as single points; bars are seed stds."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for method, rows in summary.groupby("method", sort=False):
-        rows = rows.sort_values("lam")
-        ax.errorbar(rows["ig_p99"], rows["test_acc"], xerr=rows["ig_p99_std"], yerr=rows["test_acc_std"],
-                    marker="o", capsize=2, color=METHOD_COLOURS[method], label=METHOD_LABELS[method],
-                    ls="-" if len(rows) > 1 else "none")
-        if method in LAMBDA_METHODS:
-            for r in rows.itertuples(index=False):
-                ax.annotate(f"{r.lam:g}", (r.ig_p99, r.test_acc), fontsize=7, xytext=(3, 3),
-                            textcoords="offset points", color=METHOD_COLOURS[method])
-    ax.set_xscale("log")
-    plain_log_axis(ax.xaxis)
-    ax.set_xlabel("p99 of ||grad_x CE|| (log; left is smoother)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.legend(fontsize=8)
+def frontier_figure(summary: pd.DataFrame, weight_decay: float) -> plt.Figure:
+    """The accuracy-vs-p99 frontier (:func:`dreg_utils.studies.mnist.frontier_summary`: all test
+    images), one panel per capacity: each penalty at ``weight_decay`` as a line over lambda
+    (labelled), SN and BASE as single points, and BASE over its weight decays as a dashed line
+    (labelled "wd ..."); bars are seed stds."""
+    cells = list(dict.fromkeys(zip(summary["hidden"], summary["activation"])))
+    fig, axes = plt.subplots(1, len(cells), figsize=(5.2 * len(cells), 4.2), squeeze=False, sharey=True)
+    for ax, (hidden, activation) in zip(axes[0], cells):
+        cell = summary[(summary["hidden"] == hidden) & (summary["activation"] == activation)]
+        at_default = cell[cell["weight_decay"] == weight_decay]
+        lines = [(method, rows.sort_values("lam"), "lam", "-", METHOD_LABELS[method])
+                 for method, rows in at_default.groupby("method", sort=False)]
+        base = cell[cell["method"] == "base"].sort_values("weight_decay")
+        if len(base) > 1:
+            lines.append(("base", base, "weight_decay", "--", f"{METHOD_LABELS['base']}, weight decay varied"))
+        for method, rows, setting, style, label in lines:
+            ax.errorbar(rows["ig_p99"], rows["test_acc"], xerr=rows["ig_p99_std"], yerr=rows["test_acc_std"],
+                        marker="o", capsize=2, color=METHOD_COLOURS[method], label=label,
+                        ls=style if len(rows) > 1 else "none")
+            if method in LAMBDA_METHODS or setting == "weight_decay":
+                prefix = "wd " if setting == "weight_decay" else ""
+                for r in rows.itertuples(index=False):
+                    ax.annotate(f"{prefix}{getattr(r, setting):g}", (r.ig_p99, r.test_acc), fontsize=7,
+                                xytext=(3, 3), textcoords="offset points", color=METHOD_COLOURS[method])
+        ax.set_xscale("log")
+        plain_log_axis(ax.xaxis)
+        ax.set_xlabel("p99 of ||grad_x CE|| (log; left is smoother)")
+        ax.set_title(f"{activation.upper()}, hidden {hidden}")
+    axes[0][0].set_ylabel("test accuracy (%)")
+    axes[0][-1].legend(fontsize=8)
     fig.tight_layout()
     return fig

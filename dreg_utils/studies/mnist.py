@@ -4,7 +4,11 @@ One run = (capacity, activation, method, seed): a CompactMLP 784 -> h1 -> h2 -> 
 trained with AdamW on cross-entropy (plus the method's penalty), then measured on
 the test split: accuracy and the per-sample input-gradient norms
 g_i = ||grad_x CE(f(x_i), y_i)||_2 in normalised input space, summarised by their
-mean, p95, p99, max and p99/mean.
+mean, p95, p99, max and p99/mean (Table 3), and, beside them, the mean and p99 of the
+per-sample output-Jacobian norms ||J_f(x_i)||_F (10 logits x 784 inputs; ``oj_``). Each run
+also records its accuracy and the p99 of g_i on each of two fixed, class-stratified halves of
+the test images (:func:`dreg_utils.data.mnist.split_halves`, seed ``HALVES_SEED``): ``val_``
+and ``heldout_``.
 
 Methods: ``base`` (no penalty), ``dreg`` (CR-penalty, eq. 5, strength ``lam``),
 ``igp`` (input-gradient penalty E||grad_x CE||^2 by double backprop, the same
@@ -13,7 +17,15 @@ Methods: ``base`` (no penalty), ``dreg`` (CR-penalty, eq. 5, strength ``lam``),
 
 The paper does not state its MNIST coefficient. We use lam = 1e-2 by default: the
 value its Tables 1-2 call "DREG" and the top of its lambda grid (Appendix A.2). The
-matched-effect sweep (:func:`make_frontier_configs`) varies lam per method instead.
+matched-effect frontier (:func:`make_frontier_configs`) varies lam per method instead, at
+several capacities, with BASE at a grid of weight decays as one more arm (the tuned-weight-decay
+baseline). Its selection never sees the images it reports on: :func:`frontier_table` chooses
+each arm's setting on the validation half of the test images and reports, on the held-out half,
+each arm's p99 reduction and accuracy change against BASE of the same seed with 95% intervals;
+:func:`frontier_comparisons` and :func:`frontier_verdict` judge the paper's "DREG suppresses
+tails more effectively than SN and IGP" from DREG's paired log p99 ratios against each arm.
+Splitting the test images, rather than holding out training images, keeps Table 3's runs as
+they were and lets the frontier reuse them from the cache.
 
 All runs of one configuration that differ only in seed, method or lam are trained
 together in one vectorised pass (:func:`dreg_utils.ensemble.fit_ensemble`); IGP runs
@@ -22,6 +34,7 @@ form their own group because double backprop would otherwise be paid by every me
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,40 +45,55 @@ import pandas as pd
 import torch
 
 from .. import published
-from ..data.mnist import DATASETS, SOURCES, MNISTData, check_source, load_mnist
+from ..claims import FAILS, HOLDS, INCONCLUSIVE, MODEST_ACCURACY_COST, PARTLY, interval_verdict
+from ..data.mnist import DATASETS, SOURCES, MNISTData, check_source, load_mnist, split_halves
 from ..constraints import (COUNT, DEVICE, EPOCHS, NONNEGATIVE, POSITIVE, SEEDS, WIDTHS, ListOf, Nullable, Options,
                            PathTo)
 from ..ensemble import Member, train_group
 from ..metrics import input_gradient_norms, nonfinite_metric, tail_stats
 from ..models import n_parameters
 from ..runs import label_hidden, seed_summary
+from ..significance import t_interval
 from ..settings import StudySettings, knob
 from ..schema import DIVERGENCE, FINITE, INTEGER, NUMBER, ResultSchema, list_of
 from ..sweep import run_grid
 from ..files import write_table
 from ..train import FitResult, evaluate
 from ..device import resolve_device
-from ..vocabulary import LAMBDA_METHODS, PAPER_ACTIVATIONS, PAPER_LABELS, TABLE3_METHODS, finished, methods_for
+from ..validation import check_float
+from ..vocabulary import (LAMBDA_METHODS, PAPER_ACTIVATIONS, PAPER_LABELS, TABLE3_METHODS, diverged, finished,
+                          methods_for)
 
 # Part of every run's cache key: bump it when a change of the run function changes what a run
 # computes, so cached rows are recomputed instead of reused.
-STUDY_VERSION = "3"
+STUDY_VERSION = "4"
 
 ACTIVATIONS = PAPER_ACTIVATIONS  # the paper's two (Table 3)
 METHODS = methods_for("ensemble")  # any method one vectorised group trains; Table 3's four by default
 PAPER_CAPACITIES = [[32, 16], [128, 64], [256, 128], [512, 256]]
-METRICS = ("test_acc", "ig_mean", "ig_p95", "ig_p99", "ig_max", "ig_p99_over_mean")
+METRICS = ("test_acc", "ig_mean", "ig_p95", "ig_p99", "ig_max", "ig_p99_over_mean", "oj_mean", "oj_p99")
+# The two halves of the test images (data.mnist.split_halves with this seed) and what each run
+# measures on each: the frontier chooses on "val" and reports on "heldout".
+HALVES_SEED = 0
+HALF_METRICS = tuple(f"{half}_{m}" for half in ("val", "heldout") for m in ("acc", "ig_p99"))
 # Quantile levels stored per run to draw the distribution of g_i: every percent, and the
 # tail above 0.9 on a log grid of 1 - level down to 1e-4.
 QUANTILE_LEVELS = np.unique(np.concatenate([np.linspace(0.0, 1.0, 101), 1.0 - np.logspace(-4, -1, 31)]))
 # What one run's result holds, exactly (see :func:`_measure`); a cached record is checked against it.
 RESULT_SCHEMA = ResultSchema(
     always={**DIVERGENCE, "train_seconds": FINITE, "group_size": INTEGER},
-    finished={**{m: FINITE for m in METRICS}, "ig_p90": FINITE, "train_loss": NUMBER,
+    finished={**{m: FINITE for m in (*METRICS, *HALF_METRICS)}, "ig_p90": FINITE, "train_loss": NUMBER,
               "ig_p99_over_mean": NUMBER,  # NaN where every gradient norm is 0
               "ig_quantiles": list_of(list_of(FINITE, 2), len(QUANTILE_LEVELS))})  # [level, g_i quantile]
 MEMBER_KEYS = ("method", "lam", "seed")  # what may differ inside one vectorised group
 TRAINING_KEYS = ("epochs", "batch_size", "lr", "weight_decay")
+FRONTIER_KEYS = ["hidden", "activation", "method", "lam", "weight_decay"]  # one setting of the frontier
+# The frontier's arm of BASE runs over ``frontier_weight_decays`` (each arm else is a method key).
+WEIGHT_DECAY_ARM = "weight_decay"
+# The columns of frontier_table: the arm's chosen setting, then its paired intervals against BASE.
+FRONTIER_COLUMNS = ["hidden", "activation", "arm", "method", "lam", "weight_decay", "settings_tried", "n_pairs",
+                    "accuracy_change", "accuracy_ci_low", "accuracy_ci_high", "p99_reduction_pct", "p99_ci_low",
+                    "p99_ci_high"]
 
 
 STRENGTHS = ListOf(POSITIVE, unique=True)  # the frontier's lambdas of one method
@@ -73,7 +101,9 @@ STRENGTHS = ListOf(POSITIVE, unique=True)  # the frontier's lambdas of one metho
 
 @dataclass(frozen=True)
 class MNISTSettings(StudySettings):
-    """The MNIST capacity sweep (notebook 02) and its matched-effect frontier.
+    """The MNIST capacity sweep (notebook 02) and its matched-effect frontier (at each of
+    ``frontier_capacities``: every lambda of the three penalty grids, SN, and BASE at each of
+    ``frontier_weight_decays``; every other run at ``weight_decay``).
 
     ``lam`` is the DREG and IGPEN strength (the paper does not state it; 1e-2 is its
     Tables 1-2 "DREG" value). ``n_train``/``n_test`` None: all images of the source.
@@ -101,19 +131,22 @@ class MNISTSettings(StudySettings):
     lr: float = knob(1e-3, POSITIVE)
     weight_decay: float = knob(1e-2, NONNEGATIVE)
     device: str = knob("auto", DEVICE)
-    frontier_capacity: list[int] = knob([128, 64], WIDTHS)
+    frontier_capacities: list[list[int]] = knob([[32, 16], [128, 64]], ListOf(WIDTHS, unique=True))
     frontier_activation: str = knob("relu", Options(*ACTIVATIONS))
     dreg_lambdas: list[float] = knob([1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], STRENGTHS)
     igp_lambdas: list[float] = knob([1e-2, 1e-1, 1.0, 3.0, 10.0, 30.0, 100.0], STRENGTHS)
     jacobian_lambdas: list[float] = knob([1e-3, 1e-2, 1e-1], STRENGTHS)  # the output-gradient penalty
+    # BASE at each: the tuned-weight-decay arm
+    frontier_weight_decays: list[float] = knob([0.0, 1e-3, 1e-2, 1e-1, 3e-1], ListOf(NONNEGATIVE, unique=True))
     frontier_seeds: list[int] = knob([0, 1, 2], SEEDS)
     # Table 3 again on each, all images (see above)
     paper_scale_datasets: list[str] = knob([], ListOf(Options(*DATASETS), unique=True, empty=True))
 
     PRESETS: ClassVar[dict[str, dict]] = {
         "smoke": dict(n_train=1024, n_test=256, capacities=[[32, 16], [64, 32]], seeds=[0, 1],
-                      epochs=2, frontier_capacity=[32, 16], dreg_lambdas=[1e-2, 1e-1],
-                      igp_lambdas=[1e-2, 1.0], jacobian_lambdas=[1e-2], frontier_seeds=[0, 1]),
+                      epochs=2, frontier_capacities=[[32, 16]], dreg_lambdas=[1e-2, 1e-1],
+                      igp_lambdas=[1e-2, 1.0], jacobian_lambdas=[1e-2], frontier_weight_decays=[0.0, 1e-2, 1e-1],
+                      frontier_seeds=[0, 1]),
         "paper": dict(paper_scale_datasets=["fashion-mnist"]),
     }
 
@@ -150,11 +183,14 @@ def data_identity(data: MNISTData) -> dict:
 
 
 def _config(settings: dict, identity: dict, hidden: list[int], activation: str, method: str,
-            lam: float, seed: int) -> dict:
-    """A run's identity: data, model, method, lam (0 for BASE and SN), seed, training settings."""
+            lam: float, seed: int, weight_decay: float | None = None) -> dict:
+    """A run's identity: data, model, method, lam (0 for BASE and SN), seed, training settings
+    (``weight_decay`` None: the settings' own)."""
+    training = {k: settings[k] for k in TRAINING_KEYS}
+    if weight_decay is not None:
+        training["weight_decay"] = weight_decay
     return {**identity, "hidden": list(hidden), "activation": activation, "method": method,
-            "lam": lam if method in LAMBDA_METHODS else 0.0, "seed": seed,
-            **{k: settings[k] for k in TRAINING_KEYS}}
+            "lam": lam if method in LAMBDA_METHODS else 0.0, "seed": seed, **training}
 
 
 def make_configs(settings: dict, data: MNISTData) -> list[dict]:
@@ -166,15 +202,20 @@ def make_configs(settings: dict, data: MNISTData) -> list[dict]:
 
 
 def make_frontier_configs(settings: dict, data: MNISTData) -> list[dict]:
-    """The matched-effect sweep at one capacity: BASE, SN, and DREG, IGP (the loss gradient) and the
-    output-gradient penalty ("jacobian") at each of their lambdas."""
+    """The matched-effect sweep at each of ``frontier_capacities``: BASE, every method without a lambda
+    (SN and its variants), and DREG, IGP (the loss gradient) and the output-gradient penalty
+    ("jacobian") at each of their lambdas, all at the settings' ``weight_decay``; and BASE at each
+    other weight decay of ``frontier_weight_decays``."""
     identity = data_identity(data)
-    hidden, activation = settings["frontier_capacity"], settings["frontier_activation"]
-    pairs = ([("base", 0.0), ("sn", 0.0)] + [("dreg", lam) for lam in settings["dreg_lambdas"]]
-             + [("igp", lam) for lam in settings["igp_lambdas"]]
-             + [("jacobian", lam) for lam in settings["jacobian_lambdas"]])
-    return [_config(settings, identity, hidden, activation, method, lam, seed)
-            for method, lam in pairs for seed in settings["frontier_seeds"]]
+    default = settings["weight_decay"]
+    arms = ([("base", 0.0, default)] + [(m, 0.0, default) for m in METHODS if m not in (*LAMBDA_METHODS, "base")]
+            + [("dreg", lam, default) for lam in settings["dreg_lambdas"]]
+            + [("igp", lam, default) for lam in settings["igp_lambdas"]]
+            + [("jacobian", lam, default) for lam in settings["jacobian_lambdas"]]
+            + [("base", 0.0, decay) for decay in settings["frontier_weight_decays"] if decay != default])
+    return [_config(settings, identity, hidden, settings["frontier_activation"], method, lam, seed, decay)
+            for hidden in settings["frontier_capacities"] for method, lam, decay in arms
+            for seed in settings["frontier_seeds"]]
 
 
 def group_key(config: dict) -> Hashable:
@@ -185,24 +226,41 @@ def group_key(config: dict) -> Hashable:
     return shared + (config["method"] if config["method"] in ("igp", "jacobian") else "",)
 
 
-def _measure(result: FitResult, x_test: torch.Tensor, y_test: torch.Tensor, group_size: int) -> dict:
-    """Accuracy (%) and the tail statistics and quantiles of g_i = ||grad_x CE(f(x_i), y_i)||.
+def _correct(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    """Per sample, whether the model's largest logit is at its label (in batches, as ``evaluate``)."""
+    with torch.no_grad():
+        return torch.cat([model(x[start:start + batch_size]).argmax(dim=1) == y[start:start + batch_size]
+                          for start in range(0, x.shape[0], batch_size)])
 
-    A diverged training run, or one whose test loss or some g_i is not finite, gives a
-    diverged row without metrics (``diverged_reason`` says which)."""
+
+def _measure(result: FitResult, x_test: torch.Tensor, y_test: torch.Tensor, halves: Mapping[str, torch.Tensor],
+             group_size: int) -> dict:
+    """Accuracy (%), the tail statistics and quantiles of g_i = ||grad_x CE(f(x_i), y_i)||, the mean
+    and p99 of the output-Jacobian norms ||J_f(x_i)||_F, and on each of ``halves`` (name -> indices
+    of test samples) the accuracy and the p99 of g_i (``<name>_acc``, ``<name>_ig_p99``).
+
+    A diverged training run, or one whose test loss, some g_i or some ||J_f(x_i)||_F is not
+    finite, gives a diverged row without metrics (``diverged_reason`` says which)."""
     row = {**result.divergence(), "train_seconds": result.seconds, "group_size": group_size}
     if result.diverged:
         return row
     model = result.model.eval()
     norms = input_gradient_norms(model, x_test, y_test, loss="ce")
+    jacobian_norms = input_gradient_norms(model, x_test)
     test = evaluate(model, x_test, y_test, "classification")
-    reason = nonfinite_metric({"test_loss": test["loss"], "input-gradient norm": norms})
+    reason = nonfinite_metric({"test_loss": test["loss"], "input-gradient norm": norms,
+                               "output-Jacobian norm": jacobian_norms})
     if reason:
         return {**row, "diverged": True, "diverged_reason": reason}
-    stats = tail_stats(norms)
+    stats, jacobian = tail_stats(norms), tail_stats(jacobian_norms)
+    correct = _correct(model, x_test, y_test)
+    on_halves = {f"{half}_{metric}": value for half, index in halves.items()
+                 for metric, value in (("acc", 100.0 * float(correct[index].double().mean())),
+                                       ("ig_p99", tail_stats(norms[index])["p99"]))}
     row.update(test_acc=100.0 * test["accuracy"],
                train_loss=result.history[-1]["train_task_loss"],
-               **{f"ig_{k}": v for k, v in stats.items()},
+               **{f"ig_{k}": v for k, v in stats.items()}, oj_mean=jacobian["mean"], oj_p99=jacobian["p99"],
+               **on_halves,
                ig_quantiles=np.column_stack([QUANTILE_LEVELS, np.quantile(norms.cpu().numpy(),
                                                                           QUANTILE_LEVELS)]).tolist())
     return row
@@ -210,8 +268,9 @@ def _measure(result: FitResult, x_test: torch.Tensor, y_test: torch.Tensor, grou
 
 def run_group(configs: list[dict], data: MNISTData, device: torch.device | str) -> list[dict]:
     """Train the group's runs together (one vectorised pass: :func:`dreg_utils.ensemble.train_group`)
-    and measure each on the test split. The configurations come from checked settings and
-    ``device`` is resolved (:func:`dreg_utils.device.resolve_device`): nothing is checked again."""
+    and measure each on the test split and on its two halves (:data:`HALVES_SEED`). The configurations
+    come from checked settings and ``device`` is resolved (:func:`dreg_utils.device.resolve_device`):
+    nothing is checked again."""
     first = configs[0]
     results = train_group([Member(c["seed"], c["method"], c["lam"]) for c in configs],
                           data.x_train, data.y_train, first["hidden"], activation=first["activation"],
@@ -219,7 +278,9 @@ def run_group(configs: list[dict], data: MNISTData, device: torch.device | str) 
                           batch_size=first["batch_size"], lr=first["lr"],
                           weight_decay=first["weight_decay"], device=device)
     x_test, y_test = data.x_test.to(device), data.y_test.to(device)
-    return [_measure(result, x_test, y_test, len(configs)) for result in results]
+    validation, held_out = split_halves(data.y_test, HALVES_SEED)
+    halves = {"val": torch.from_numpy(validation).to(device), "heldout": torch.from_numpy(held_out).to(device)}
+    return [_measure(result, x_test, y_test, halves, len(configs)) for result in results]
 
 
 def _run(configs: list[dict], settings: MNISTSettings, data: MNISTData, results_dir: Path, name: str,
@@ -289,9 +350,10 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def paper_value(hidden: str, label: str, metric: str) -> tuple[float, float]:
-    """(mean, std) of one Table-3 cell; NaN where the paper has no such cell (std NaN for p99/Mean)."""
+    """(mean, std) of one Table-3 cell; NaN where the paper has no such cell or metric (the
+    output-Jacobian norms; std NaN for p99/Mean)."""
     block = published.TABLE3.get(tuple(int(w) for w in hidden.split("-")), {})
-    if label not in block:
+    if label not in block or metric not in (*published.TABLE3_COLUMNS, "ig_p99_over_mean"):
         return float("nan"), float("nan")
     row = block[label]
     if metric == "ig_p99_over_mean":
@@ -314,25 +376,141 @@ def table3(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def frontier_table(summary: pd.DataFrame, max_cost: float = 1.0) -> pd.DataFrame:
-    """Per method (its key), the setting with the lowest mean p99 among those whose mean accuracy
-    is at most ``max_cost`` points below BASE's, with its p99 reduction relative to BASE in percent.
-    Settings whose runs all diverged have no metrics and are never picked."""
-    base = summary[(summary["method"] == "base") & summary["test_acc"].notna()]
-    if base.empty:
-        raise ValueError("frontier_table needs BASE runs that finished in the summary")
-    base_acc, base_p99 = float(base["test_acc"].iloc[0]), float(base["ig_p99"].iloc[0])
+def frontier_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per frontier setting (:data:`FRONTIER_KEYS`): the seed mean and std of the test accuracy and of
+    p99 over all test images (the frontier figure's points), ``n_seeds``, ``n_diverged``, ``status``."""
+    if finished(runs).empty:
+        raise ValueError("every run diverged: there is nothing to summarise")
+    return seed_summary(runs, FRONTIER_KEYS, ["test_acc", "ig_p99"], std_of=["test_acc", "ig_p99"])
+
+
+def _arm_blocks(cell: pd.DataFrame, weight_decay: float) -> list[tuple[str, pd.DataFrame, str]]:
+    """(arm, its runs, the column that names its settings) for one capacity's runs: each method but
+    BASE at ``weight_decay`` over its lambdas, DREG first; then, when BASE ran at another weight decay,
+    the weight-decay arm: BASE over its weight decays (``weight_decay`` included)."""
+    at_default = cell[cell["weight_decay"] == weight_decay]
+    methods = sorted((m for m in dict.fromkeys(at_default["method"]) if m != "base"), key=lambda m: m != "dreg")
+    arms = [(method, at_default[at_default["method"] == method], "lam") for method in methods]
+    base = cell[cell["method"] == "base"]
+    if base["weight_decay"].nunique() > 1:
+        arms.append((WEIGHT_DECAY_ARM, base, "weight_decay"))
+    return arms
+
+
+def _choose(block: pd.DataFrame, setting: str, min_accuracy: float) -> float | None:
+    """The value of ``setting`` whose runs have the lowest mean validation p99 among those whose runs
+    all finished with a mean validation accuracy of at least ``min_accuracy`` (None: no such)."""
+    complete = block.assign(ok=~diverged(block)).groupby(setting)["ok"].all()
+    means = finished(block).groupby(setting)[["val_acc", "val_ig_p99"]].mean()
+    eligible = means[complete.reindex(means.index) & (means["val_acc"] >= min_accuracy)]
+    return None if eligible.empty else float(eligible["val_ig_p99"].idxmin())
+
+
+def _percent_reduction(log_ratios: np.ndarray) -> tuple[float, float, float]:
+    """(estimate, low, high) of the percent reduction 100 (1 - exp(mean log ratio)) with the 95%
+    t-interval of the mean log ratio carried through (NaN where there are too few ratios)."""
+    values = log_ratios[np.isfinite(log_ratios)]
+    if values.size == 0:
+        return math.nan, math.nan, math.nan
+    low, high = t_interval(values)
+    return tuple(100.0 * (1.0 - math.exp(v)) for v in (float(values.mean()), high, low))
+
+
+def _pairs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """The finished runs of ``a`` and ``b`` matched by seed: the held-out accuracy and p99 of each
+    (columns ``_a`` and ``_b``)."""
+    columns = ["seed", "heldout_acc", "heldout_ig_p99"]
+    return finished(a)[columns].merge(finished(b)[columns], on="seed", suffixes=("_a", "_b"))
+
+
+def _setting_runs(cell: pd.DataFrame, row: Mapping) -> pd.DataFrame:
+    """The runs of ``cell`` at the setting (method, lam, weight_decay) of a :func:`frontier_table` row."""
+    return cell[(cell["method"] == row["method"]) & (cell["lam"] == row["lam"])
+                & (cell["weight_decay"] == row["weight_decay"])]
+
+
+def frontier_table(runs: pd.DataFrame, weight_decay: float,
+                   max_cost: float = MODEST_ACCURACY_COST) -> pd.DataFrame:
+    """Per capacity (hidden, activation) and arm (:func:`_arm_blocks`; BASE at ``weight_decay`` is
+    the reference), the setting chosen on the VALIDATION half of the test images: the lowest mean
+    ``val_ig_p99`` among the settings whose runs all finished with a mean ``val_acc`` at most
+    ``max_cost`` points below BASE's. Reported on the HELD-OUT half, against BASE of the same seed:
+    ``accuracy_change`` (points; mean of the paired differences, 95% t-interval ``accuracy_ci_low``
+    to ``accuracy_ci_high``) and ``p99_reduction_pct`` (100 (1 - exp(mean paired log p99 ratio)),
+    interval ``p99_ci_low`` to ``p99_ci_high``), over ``n_pairs`` seeds; ``settings_tried`` counts the
+    arm's settings. An arm with no setting within the budget has NaN in place of its setting."""
+    max_cost = check_float("max_cost", max_cost, minimum=0.0)
+    weight_decay = check_float("weight_decay", weight_decay, minimum=0.0)
+    missing = sorted({*FRONTIER_KEYS, "seed", *HALF_METRICS} - set(runs.columns))
+    if missing:
+        raise ValueError(f"frontier_table needs the frontier's runs (run_frontier); the table lacks {missing}")
     rows = []
-    for method, block in summary[summary["method"] != "base"].groupby("method", sort=False):
-        within = block[block["test_acc"] >= base_acc - max_cost]
-        if within.empty:
-            rows.append({"method": method, "lam": np.nan, "test_acc": np.nan, "ig_p99": np.nan,
-                         "accuracy_change": np.nan, "p99_reduction_pct": np.nan,
-                         "settings_tried": len(block)})
-            continue
-        best = within.loc[within["ig_p99"].idxmin()]
-        rows.append({"method": method, "lam": best["lam"], "test_acc": best["test_acc"],
-                     "ig_p99": best["ig_p99"], "accuracy_change": best["test_acc"] - base_acc,
-                     "p99_reduction_pct": 100.0 * (1 - best["ig_p99"] / base_p99),
-                     "settings_tried": len(block)})
-    return pd.DataFrame(rows)
+    for (hidden, activation), cell in runs.groupby(["hidden", "activation"], sort=False):
+        base = cell[(cell["method"] == "base") & (cell["weight_decay"] == weight_decay)]
+        if finished(base).empty:
+            raise ValueError(f"frontier_table needs BASE runs at weight_decay={weight_decay:g} that finished; "
+                             f"hidden {hidden} ({activation}) has none")
+        min_accuracy = float(finished(base)["val_acc"].mean()) - max_cost
+        for arm, block, setting in _arm_blocks(cell, weight_decay):
+            value = _choose(block, setting, min_accuracy)
+            row = {"hidden": hidden, "activation": activation, "arm": arm,
+                   "method": "base" if arm == WEIGHT_DECAY_ARM else arm, "lam": 0.0, "weight_decay": weight_decay,
+                   "settings_tried": int(block[setting].nunique())}
+            row[setting] = math.nan if value is None else value
+            if value is None:
+                rows.append({**row, "n_pairs": 0})
+                continue
+            pairs = _pairs(_setting_runs(cell, row), base)
+            change = (pairs["heldout_acc_a"] - pairs["heldout_acc_b"]).to_numpy()
+            log_ratio = np.log(pairs["heldout_ig_p99_a"] / pairs["heldout_ig_p99_b"]).to_numpy()
+            low, high = t_interval(change)
+            reduction = _percent_reduction(log_ratio)
+            rows.append({**row, "n_pairs": len(pairs), "accuracy_change": float(change.mean()),
+                         "accuracy_ci_low": low, "accuracy_ci_high": high,
+                         **dict(zip(("p99_reduction_pct", "p99_ci_low", "p99_ci_high"), reduction))})
+    return pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
+
+
+def frontier_comparisons(runs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """DREG against each other arm of ``table`` (:func:`frontier_table` of ``runs``), each at its
+    validation-chosen setting, on the held-out half: per arm, the pairs (same capacity, activation
+    and seed) pooled over capacities (``n_cells`` with both arms chosen, ``n_pairs``), the geometric
+    mean ``p99_ratio`` of DREG's p99 to the arm's with the 95% t-interval of the mean log ratio
+    (``ratio_ci_low``, ``ratio_ci_high``), and the ``verdict`` of
+    :func:`dreg_utils.claims.interval_verdict` on DREG's percent reduction (+ = DREG lower).
+    ``in_claim``: the arm is a penalty the paper's sentence compares against (all but the
+    weight-decay arm). An arm never chosen alongside DREG has no ratio and is inconclusive."""
+    cells = dict(list(runs.groupby(["hidden", "activation"], sort=False)))
+    ratios: dict[str, list[np.ndarray]] = {arm: [] for arm in dict.fromkeys(table["arm"]) if arm != "dreg"}
+    for (hidden, activation), chosen in table.groupby(["hidden", "activation"], sort=False):
+        dreg = chosen[(chosen["arm"] == "dreg") & chosen["n_pairs"].gt(0)]
+        others = chosen[(chosen["arm"] != "dreg") & chosen["n_pairs"].gt(0)]
+        cell = cells[(hidden, activation)]
+        for row in others.to_dict("records") if not dreg.empty else []:
+            pairs = _pairs(_setting_runs(cell, dreg.iloc[0]), _setting_runs(cell, row))
+            ratios[row["arm"]].append(np.log(pairs["heldout_ig_p99_a"] / pairs["heldout_ig_p99_b"]).to_numpy())
+    rows = []
+    for arm, found in ratios.items():
+        log_ratio = np.concatenate(found) if found else np.array([])
+        finite = log_ratio[np.isfinite(log_ratio)]
+        low, high = t_interval(finite)
+        reduction = _percent_reduction(log_ratio)
+        rows.append({"arm": arm, "in_claim": arm != WEIGHT_DECAY_ARM, "n_cells": len(found), "n_pairs": finite.size,
+                     "p99_ratio": math.exp(finite.mean()) if finite.size else math.nan,
+                     "ratio_ci_low": math.exp(low), "ratio_ci_high": math.exp(high),
+                     "verdict": interval_verdict(*reduction)})
+    return pd.DataFrame(rows, columns=["arm", "in_claim", "n_cells", "n_pairs", "p99_ratio", "ratio_ci_low",
+                                       "ratio_ci_high", "verdict"])
+
+
+def frontier_verdict(comparisons: pd.DataFrame) -> str:
+    """The paper's "DREG suppresses tails more effectively than SN and IGP" from
+    :func:`frontier_comparisons`' verdicts against the arms it names (``in_claim``): holds when it
+    holds against every one; partly when it holds against some and does not hold against another;
+    does not hold when it does not hold against some and holds against none; else inconclusive."""
+    verdicts = comparisons.loc[comparisons["in_claim"], "verdict"].tolist()
+    if verdicts and all(v == HOLDS for v in verdicts):
+        return HOLDS
+    if FAILS in verdicts:
+        return PARTLY if HOLDS in verdicts else FAILS
+    return INCONCLUSIVE

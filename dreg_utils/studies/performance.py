@@ -6,7 +6,8 @@ Each benchmark of :data:`BENCHMARKS` writes, with ``--out DIR``, ``DIR/<name>.cs
 
 * ``bench_penalties.py``: ``penalties.csv``, per capacity, method (its vocabulary key) and
   activation the median over interleaved repetitions of the paired ratio (step time / step
-  time of BASE with the same activation), its interquartile range and the step time;
+  time of BASE with the same activation), its interquartile range, its 95% interval
+  (:func:`median_interval`) and the step time;
 * ``bench_sweep.py``: ``sweep.csv``, per MNIST cell the step times of a vectorised group and
   of one run, the extrapolated training time of the 96-run Table 3 sweep both ways, and its
   floor: the sweep's matrix products alone;
@@ -17,10 +18,19 @@ Each benchmark of :data:`BENCHMARKS` writes, with ``--out DIR``, ``DIR/<name>.cs
 * ``bench_gplearn.py``: ``gplearn.csv``, per gplearn budget the seconds per fit of gplearn's
   own fit and of :func:`dreg_utils.fast_gplearn.fit`, and their ratio;
 * ``bench_teachers.py``: ``teachers.csv``, the distillation study's teachers trained one at a
-  time and as one vectorised group: seconds, their ratio and the largest prediction difference.
+  time and as one vectorised group: seconds, their ratio and the largest prediction difference;
+* ``bench_memory.py``: ``memory.csv``, per capacity and method the peak memory of one training
+  step's forward, penalty and backward: the bytes held when it starts (parameters, buffers,
+  gradients, the batch), the most it adds above them, their sum, and the same with the AdamW
+  update; repeated to show that the measurement is deterministic;
+* ``bench_teacher_cost.py``: ``teacher_cost.csv``, the distillation study's teacher (the paper's
+  setting: scalar output) and its k-output variants, per penalty the median over interleaved
+  repeats of the paired ratio of training seconds to the unregularised teacher's, with its 95%
+  interval (:func:`ratio_summary`).
 
-This module reads them back (:func:`load_benchmarks`) and derives the floor and naive-loop
-tables; the chapter's display tables and words are in :mod:`dreg_utils.book.performance_text`.
+This module reads them back (:func:`load_benchmarks`) and derives the floor, naive-loop and
+memory tables and the intervals of timed ratios; the chapter's display tables and words are in
+:mod:`dreg_utils.book.performance_text`.
 """
 from __future__ import annotations
 
@@ -29,13 +39,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from ..constraints import Nullable, PathTo
 from ..settings import StudySettings, knob
-from ..validation import check_choice
+from ..validation import check_choice, check_unit_interval
 
-BENCHMARKS = ("penalties", "sweep", "naive", "projections", "gplearn", "teachers")
+BENCHMARKS = ("penalties", "sweep", "naive", "projections", "gplearn", "teachers", "memory", "teacher_cost")
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
@@ -99,3 +111,74 @@ def naive_summary(naive: pd.DataFrame, meta: dict) -> pd.DataFrame:
     floor = pd.DataFrame([{"arm": "floor", "seconds": meta["floor_s"],
                            "wall_over_floor": 1.0}])
     return pd.concat([table, floor], ignore_index=True)
+
+
+def median_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
+    """The median of ``values`` and its distribution-free ``confidence`` interval: the order
+    statistics x_(k) and x_(n+1-k) of the n sorted values, k the largest with
+    P(Binomial(n, 1/2) <= k - 1) <= (1 - confidence) / 2 (coverage at least ``confidence`` for
+    any continuous distribution). The interval is (NaN, NaN) when n is too small for that
+    coverage (n < 6 at 95%): nothing short of more repeats can decide."""
+    confidence = check_unit_interval("confidence", confidence)
+    array = np.sort(np.asarray(values, dtype=float).ravel())
+    if array.size == 0 or not np.isfinite(array).all():
+        raise ValueError(f"values must be a non-empty sequence of finite numbers, got {values!r}")
+    n, tail = array.size, (1 - confidence) / 2
+    reachable = [k for k in range(1, n // 2 + 1) if sps.binom.cdf(k - 1, n, 0.5) <= tail]
+    median = float(np.median(array))
+    if not reachable:
+        return median, float("nan"), float("nan")
+    k = max(reachable)
+    return median, float(array[k - 1]), float(array[n - k])
+
+
+def ratio_summary(timings: pd.DataFrame, keys: list[str], confidence: float = 0.95) -> pd.DataFrame:
+    """Per ``keys`` and method of ``timings`` (one row per key values, method and ``repeat``, with
+    ``seconds``): the median seconds, and the median over repeats of the paired ratio (seconds /
+    the seconds of method "base" in the same repeat and key values) with its interval
+    (:func:`median_interval`): columns ``*keys, method, seconds, ratio, ci_low, ci_high, repeats``."""
+    missing = [c for c in (*keys, "method", "repeat", "seconds") if c not in timings.columns]
+    if missing:
+        raise ValueError(f"timings lacks the columns {missing}; it has {list(timings.columns)}")
+    rows = []
+    for key_values, block in timings.groupby(keys, sort=False):
+        key_values = key_values if isinstance(key_values, tuple) else (key_values,)
+        by_method = block.pivot(index="repeat", columns="method", values="seconds")
+        if "base" not in by_method:
+            raise ValueError(f"timings has no method 'base' at {dict(zip(keys, key_values))}")
+        for method in dict.fromkeys(block["method"]):
+            ratio, low, high = median_interval(by_method[method] / by_method["base"], confidence)
+            rows.append({**dict(zip(keys, key_values)), "method": method,
+                         "seconds": float(by_method[method].median()), "ratio": ratio,
+                         "ci_low": low, "ci_high": high, "repeats": len(by_method)})
+    return pd.DataFrame(rows)
+
+
+def memory_table(memory: pd.DataFrame) -> pd.DataFrame:
+    """``memory.csv`` with, per row, its peak (``total_bytes``) and the peak of the step's own
+    allocations (``peak_bytes``) each as a ratio to BASE's at the same capacity and activation,
+    and whether the repeated measurements agreed (``deterministic``: one value per row)."""
+    base = memory[memory["method"] == "base"].set_index(["hidden", "activation"])
+    index = pd.MultiIndex.from_frame(memory[["hidden", "activation"]])
+    return memory.assign(
+        total_ratio=memory["total_bytes"].to_numpy() / base["total_bytes"].reindex(index).to_numpy(),
+        peak_ratio=memory["peak_bytes"].to_numpy() / base["peak_bytes"].reindex(index).to_numpy(),
+        deterministic=memory["peak_min_bytes"] == memory["peak_max_bytes"])
+
+
+def memory_saving(memory: pd.DataFrame, method: str = "dreg", reference: str = "igp") -> pd.DataFrame:
+    """Per capacity (``memory``'s first activation), how much less ``method`` needs at its peak
+    than ``reference``: ``saving`` = 1 - total(method) / total(reference), with its range over the
+    repeated measurements (``saving_low``, ``saving_high``; equal when the measurement is
+    deterministic)."""
+    first = memory["activation"].iloc[0]
+    rows = memory[memory["activation"] == first].set_index(["hidden", "method"])
+    out = []
+    for hidden in dict.fromkeys(memory["hidden"]):
+        a, b = rows.loc[(hidden, method)], rows.loc[(hidden, reference)]
+        held_a, held_b = a["held_bytes"], b["held_bytes"]
+        out.append({"hidden": hidden,
+                    "saving": 1 - a["total_bytes"] / b["total_bytes"],
+                    "saving_low": 1 - (held_a + a["peak_max_bytes"]) / (held_b + b["peak_min_bytes"]),
+                    "saving_high": 1 - (held_a + a["peak_min_bytes"]) / (held_b + b["peak_max_bytes"])})
+    return pd.DataFrame(out)

@@ -9,14 +9,15 @@ Cohen's d_z, the median ratio and a bootstrap CI of mean(d)
 Claim 2 adds the exact sign test of r_p99 > r_mean with r = 1 - DREG/BASE; claim 5 a
 Spearman test of BASE p99/mean against capacity and a Welch test of p99/mean per capacity.
 Each comparison's one deciding test, declared in :mod:`dreg_utils.claims` (column ``role``),
-joins the Holm family (``p_holm``, and ``p_holm_floor``: the smallest Holm p it could reach);
-the other tests are supporting evidence with raw p-values only.
+joins the Holm family (``p_holm``, and ``p_holm_floor``: the smallest Holm p it could reach) when
+it can decide, i.e. its floor is below alpha (``decidable``; ``pairs_to_decide``: the pairs an
+exact test would need); the other tests are supporting evidence with raw p-values only.
 
 Each comparison is tested with the sidedness its claim declares in :mod:`dreg_utils.claims`
 (one-sided, in the paper's direction), and the verdicts come from there too
-(:func:`claims.mnist_verdicts`, the paper's rule "significant when supported by nonparametric
-tests at alpha"): holds, partly, does not hold or inconclusive. An exact one-sided sign or
-signed-rank test on n pairs cannot go below 0.5**n (0.0625 for 4 pairs).
+(:func:`claims.mnist_verdicts`, by :data:`claims.TEST_RULE`): holds, partly, does not hold or
+inconclusive. An exact one-sided sign or signed-rank test on n pairs cannot go below 0.5**n
+(0.0625 for 4 pairs).
 
 This module also holds the chapter's settings (:class:`StatisticsSettings`, for both sweeps),
 the values each runs table should take (:func:`mnist_grid`, :func:`synthetic_grid`) and the
@@ -36,13 +37,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from ..claims import (ACC, COMPARISONS, MNIST_CLAIMS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO, RELATIVE,
-                      SIGN_TESTS, SN_ACC, SN_P99, TREND, WELCH, alternative)
+from ..claims import (ACC, ALPHA, COMPARISONS, MNIST_CLAIMS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO,
+                      RELATIVE, SIGN_TESTS, SN_ACC, SN_P99, TREND, WELCH, alternative)
 from ..models import n_parameters
 from ..runs import hidden_label, pair_runs
-from ..significance import COLUMNS, holm, min_sign_test_p, paired_tests, relative_reduction_sign_test, welch_test
+from ..significance import (COLUMNS, holm, min_pairs_for_sign_test, min_sign_test_p, paired_tests,
+                            relative_reduction_sign_test, spearman_interval, welch_test)
 from ..constraints import LEVEL, MAX_COUNT, POSITIVE, SEED, Interval, Nullable, PathTo
 from ..settings import StudySettings, knob
+from ..validation import check_unit_interval
 from ..vocabulary import LAMBDA_METHODS, finished
 
 PAIR_KEYS = ("hidden", "activation", "seed")
@@ -175,12 +178,27 @@ def holm_floors(p_values: Sequence[float], floors: Sequence[float]) -> np.ndarra
     return np.array([holm(np.where(np.arange(p.size) == i, floor, p))[i] for i, floor in enumerate(floors)])
 
 
-def holm_over_deciding(tests: pd.DataFrame) -> pd.DataFrame:
-    """``tests`` with ``p_holm`` and ``p_holm_floor`` (:func:`holm_floors`) over one family: the
-    deciding tests that have a p-value, one per hypothesis. Every other row gets NaN: supporting
-    tests are shown with their raw p-values only."""
-    family = ((tests["role"] == "deciding") & tests["p_value"].notna()).to_numpy()
-    out = tests.assign(p_holm=math.nan, p_holm_floor=math.nan)
+def pairs_to_decide(test: str, alternative: str, alpha: float) -> float:
+    """The fewest non-tied pairs with which ``test`` could give p < ``alpha``: for the exact sign
+    and signed-rank tests :func:`significance.min_pairs_for_sign_test`; NaN for other tests."""
+    if test in (*SIGN_TESTS, "wilcoxon"):
+        return float(min_pairs_for_sign_test(alpha, alternative or "two-sided"))
+    return math.nan
+
+
+def holm_over_deciding(tests: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
+    """``tests`` with ``decidable`` (a deciding test whose floor is below ``alpha``: some outcome
+    on its sample could be significant), ``pairs_to_decide`` (:func:`pairs_to_decide`, on deciding
+    rows), and ``p_holm`` and ``p_holm_floor`` (:func:`holm_floors`) over one family: the decidable
+    deciding tests, one per hypothesis. Every other row gets NaN: supporting tests are shown with
+    their raw p-values only, and a test that cannot decide would only dilute the family."""
+    alpha = check_unit_interval("alpha", alpha)
+    deciding = (tests["role"] == "deciding") & tests["p_value"].notna()
+    decidable = deciding & (tests["p_floor"] < alpha)
+    family = decidable.to_numpy()
+    needed = [pairs_to_decide(t, side, alpha) if d else math.nan
+              for t, side, d in zip(tests["test"], tests["alternative"], deciding)]
+    out = tests.assign(decidable=decidable, pairs_to_decide=needed, p_holm=math.nan, p_holm_floor=math.nan)
     if family.any():
         p = tests.loc[family, "p_value"].to_numpy(dtype=float)
         out.loc[family, "p_holm"] = holm(p)
@@ -239,19 +257,21 @@ def _capacities(runs: pd.DataFrame) -> list[str]:
 
 
 def _one_row(label: str, test: str, n: int, statistic: float, p_value: float, effect_name: str,
-             note: str, floor: float, side: str) -> pd.DataFrame:
+             note: str, floor: float, side: str, ci: tuple[float, float]) -> pd.DataFrame:
     row = dict.fromkeys(COLUMNS, math.nan)
     row.update(comparison=label, test=test, n=n, statistic=statistic, p_value=p_value, effect=statistic,
-               effect_name=effect_name, alternative=side, note=note)
+               effect_name=effect_name, ci_low=ci[0], ci_high=ci[1], alternative=side, note=note)
     return pd.DataFrame([row], columns=COLUMNS).assign(p_floor=floor)
 
 
 SEED_MEAN = "seed_mean"  # the test name of a trend's descriptive rows (see capacity_trend)
 
 
-def capacity_trend(runs: pd.DataFrame, metric: str = "ig_p99_over_mean") -> pd.DataFrame:
+def capacity_trend(runs: pd.DataFrame, metric: str = "ig_p99_over_mean", *,
+                   confidence: float = 0.95) -> pd.DataFrame:
     """Claim 5, first part: Spearman's rho between capacity (parameter count) and ``metric`` over
-    the finished BASE runs of all activations and seeds, with claim 5's sidedness. p floor: the
+    the finished BASE runs of all activations and seeds, with claim 5's sidedness and rho's
+    interval at ``confidence`` (:func:`significance.spearman_interval`). p floor: the
     p-value of the best ordering possible given the ties in capacity. Below the test, one
     :data:`SEED_MEAN` row per activation (sorted) and end (smallest, then largest capacity):
     ``activation``, ``capacity``, ``n`` runs and their mean of ``metric`` (``statistic`` and
@@ -267,8 +287,9 @@ def capacity_trend(runs: pd.DataFrame, metric: str = "ig_p99_over_mean") -> pd.D
     side = alternative(TREND)
     rho, p = sps.spearmanr(x, y, alternative=side)
     floor = float(sps.spearmanr(x, sps.rankdata(x, method="ordinal"), alternative=side).pvalue)
+    ci = spearman_interval(float(rho), x.size, confidence)
     test = _one_row(TREND, "spearman", x.size, float(rho), float(p), "Spearman rho (parameters, p99/mean)",
-                    "", floor, side)
+                    "", floor, side, ci)
     return pd.concat([test, _seed_means(ok, metric, [caps[0], caps[-1]])],
                      ignore_index=True).assign(metric=metric, unmatched=0)
 
@@ -311,12 +332,13 @@ def capacity_welch(runs: pd.DataFrame, metric: str = "ig_p99_over_mean", *,
     return pd.concat(rows, ignore_index=True).assign(unmatched=0)
 
 
-def mnist_tests(runs: pd.DataFrame, *, confidence: float = 0.95, n_boot: int = 10_000,
+def mnist_tests(runs: pd.DataFrame, *, alpha: float = ALPHA, confidence: float = 0.95, n_boot: int = 10_000,
                 seed: int = 0) -> pd.DataFrame:
     """Every test behind claims 1-5 on a MNIST runs table, one row per test (``claim`` column),
     each comparison with its claim's sidedness (:func:`claims.alternative`) and each row's
     ``role`` (its comparison's declared deciding test, or supporting); Holm-adjusted p-values
-    (``p_holm``) over the deciding tests only, one per hypothesis (:func:`holm_over_deciding`)."""
+    (``p_holm``) over the deciding tests that can reach ``alpha``, one per hypothesis
+    (:func:`holm_over_deciding`)."""
     check_columns(runs, MNIST_COLUMNS, "MNIST")
     kw = dict(confidence=confidence, n_boot=n_boot, seed=seed)
     base = runs[runs["method"] == "base"]
@@ -335,14 +357,14 @@ def mnist_tests(runs: pd.DataFrame, *, confidence: float = 0.95, n_boot: int = 1
         POLY_RATIO: paired(base, "poly", "relu", "ig_p99_over_mean", POLY_RATIO, **by_poly),
         SN_ACC: paired(runs, "dreg", "sn", "test_acc", SN_ACC),
         SN_P99: paired(runs, "dreg", "sn", "ig_p99", SN_P99),
-        TREND: capacity_trend(runs),
+        TREND: capacity_trend(runs, confidence=confidence),
         WELCH: capacity_welch(runs, confidence=confidence),
     }
     tests = pd.concat([mark_roles(df, COMPARISONS[key].deciding).assign(claim=COMPARISONS[key].claim)
                        for key, df in parts.items()], ignore_index=True)
     first = ["claim", "comparison", "metric", "test", "role", "n", "statistic", "p_value"]
     tests = tests[first + [c for c in tests.columns if c not in first]]
-    return holm_over_deciding(tests)
+    return holm_over_deciding(tests, alpha)
 
 
 def designs(tests: pd.DataFrame) -> pd.DataFrame:

@@ -1,19 +1,24 @@
 """The synthetic families' statistics (notebook 03): lambda = lam vs lambda = 0 over matched
 (family, seed) runs, per family and pooled, on the log ratio log q = log(value(lam) / value(0))
 tested against 0 (a ratio of 2 and one of 1/2 cancel); the exact sign test decides each reading,
-and Holm runs over those deciding tests. Seed stability compares the across-seed variance of the
-test MSE with and without DREG.
+and Holm runs over those deciding tests that can reach alpha (a family's few seeds often cannot:
+those rows say how many pairs would). Seed stability compares the across-seed variance of the
+test MSE with and without DREG, family by family; its verdict comes from the t interval of the
+mean log variance ratio over families (:func:`seed_stability`), since a sign test over a handful
+of families cannot reach alpha.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..claims import SIGN
-from ..significance import paired_tests
+from ..claims import ALPHA, SIGN, interval_verdict
+from ..significance import min_pairs_for_sign_test, min_sign_test_p, paired_tests
+from ..validation import check_unit_interval
 from .statistics import check_columns, holm_over_deciding, mark_roles, matched_values, no_test, tag
 
 SYNTHETIC_KEYS = ("family", "seed")
@@ -22,6 +27,7 @@ ALL_FAMILIES = "all families"
 SYNTHETIC_COLUMNS = ("family", "lam", "seed", "diverged", *SYNTHETIC_METRICS)
 SEED_VARIANCE = "test_mse_seed_variance"  # the comparison of the per-family seed variances of test MSE
 DECIDING_TEST = SIGN  # the exact sign test decides each reading, as it decides each paired MNIST comparison
+SEED_VARIANCE_TEST = "paired_t"  # decides seed stability: one ratio per family, too few for a sign test
 LOG_RATIO_EFFECTS = {"paired_t": "mean of log q", "bootstrap_mean_diff": "mean of log q",
                      "wilcoxon": "median of log q", "sign_test": "share of pairs with q > 1",
                      "cohen_dz": "mean(log q) / sd(log q)", "median_ratio": "median of q"}
@@ -94,12 +100,13 @@ def seed_variance(runs: pd.DataFrame, lam: float, metric: str = "test_mse") -> p
     return pd.DataFrame(rows)
 
 
-def synthetic_analysis(runs: pd.DataFrame, lam: float, *, confidence: float = 0.95, n_boot: int = 10_000,
-                       seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def synthetic_analysis(runs: pd.DataFrame, lam: float, *, alpha: float = ALPHA, confidence: float = 0.95,
+                       n_boot: int = 10_000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(tests, variances): :func:`synthetic_tests` plus the paired tests over families of the
     log variance ratio against 0 (comparison :data:`SEED_VARIANCE`, family "all families", metric
-    "test_mse seed variance"), with Holm over their deciding tests
-    (:func:`statistics.holm_over_deciding`); and the per-family :func:`seed_variance` table."""
+    "test_mse seed variance", decided by :data:`SEED_VARIANCE_TEST`), with Holm over the deciding
+    tests that can reach ``alpha`` (:func:`statistics.holm_over_deciding`); and the per-family
+    :func:`seed_variance` table."""
     tests = synthetic_tests(runs, lam, confidence=confidence, n_boot=n_boot, seed=seed)
     variances = seed_variance(runs, lam)
     ok = variances.dropna(subset=["variance_ratio"])
@@ -107,5 +114,46 @@ def synthetic_analysis(runs: pd.DataFrame, lam: float, *, confidence: float = 0.
                             confidence=confidence, n_boot=n_boot, seed=seed)
     var_tests = tag(var_tests, family=ALL_FAMILIES, metric="test_mse seed variance",
                     lam=_table_lambda(runs, lam), unmatched=len(variances) - len(ok))
-    tests = pd.concat([tests, mark_roles(var_tests, DECIDING_TEST)], ignore_index=True)
-    return holm_over_deciding(tests), variances
+    tests = pd.concat([tests, mark_roles(var_tests, SEED_VARIANCE_TEST)], ignore_index=True)
+    return holm_over_deciding(tests, alpha), variances
+
+
+@dataclass(frozen=True)
+class SeedStability:
+    """The paper's "derivative control makes retraining more repeatable" on our families:
+    ``families`` with a variance ratio var(lam) / var(0) of the test MSE across seeds, their
+    ``median_ratio``, the geometric-mean ``ratio`` exp(mean log ratio) with its t interval
+    (``low``, ``high``) and two-sided t ``p_value``, the ``verdict`` from that interval, and the
+    sign test over families: its two-sided floor ``sign_floor`` and the families it would need
+    to reach alpha (``sign_families_needed``)."""
+    families: int
+    median_ratio: float
+    ratio: float
+    low: float
+    high: float
+    p_value: float
+    verdict: str
+    sign_floor: float
+    sign_families_needed: int
+
+
+def seed_stability(tests: pd.DataFrame, alpha: float = ALPHA) -> SeedStability:
+    """Seed stability from :func:`synthetic_analysis`'s tests: the :data:`SEED_VARIANCE` rows'
+    t interval of the mean log variance ratio, turned into a verdict by
+    :func:`claims.interval_verdict` with the paper's direction (a ratio below 1) as positive:
+    holds when the interval of the ratio lies below 1, does not hold when it lies above,
+    inconclusive when it includes 1 or fewer than 2 families have a ratio."""
+    alpha = check_unit_interval("alpha", alpha)
+    rows = tests[tests["comparison"] == SEED_VARIANCE].set_index("test")
+    if rows.empty:
+        raise ValueError(f"tests has no {SEED_VARIANCE!r} rows; pass the tests of synthetic_analysis")
+    n = int(rows["n"].max())
+    if SEED_VARIANCE_TEST in rows.index:
+        t = rows.loc[SEED_VARIANCE_TEST]
+        mean, low, high, p = float(t["effect"]), float(t["ci_low"]), float(t["ci_high"]), float(t["p_value"])
+        median = float(rows.loc["median_ratio", "effect"])
+    else:
+        mean = low = high = p = median = math.nan
+    verdict = interval_verdict(-mean, -high, -low)  # + = lower variance with DREG, the paper's direction
+    return SeedStability(n, median, math.exp(mean), math.exp(low), math.exp(high), p, verdict,
+                         min_sign_test_p(n) if n else 1.0, min_pairs_for_sign_test(alpha))

@@ -1,5 +1,6 @@
-"""What a teacher's penalty costs (notebook 04): training seconds of each penalty against the
-unregularised teacher, measured in one run so that only ratios are read."""
+"""What a teacher's penalty costs (notebook 04, and ``benchmarks/bench_teacher_cost.py`` for the
+performance chapter): training seconds of each penalty against the unregularised teacher,
+measured in one run so that only ratios are read."""
 from __future__ import annotations
 
 import statistics
@@ -27,10 +28,12 @@ RESULT_SCHEMA = ResultSchema(always={"rows": list_of(record_of({"outputs": INTEG
                                      "wall_seconds": FINITE})
 
 
-def teacher_cost(dataset: str, hidden: list[int], epochs: int, batch_size: int,
-                 outputs: list[int], repeats: int, lam: float = 0.01) -> list[dict]:
-    """Training seconds of each teacher penalty against the unregularised teacher, measured in
-    one run: the median of ``repeats`` interleaved fits, same data and epochs for all.
+def teacher_timings(dataset: str, hidden: list[int], epochs: int, batch_size: int,
+                    outputs: list[int], repeats: int, lam: float = 0.01) -> list[dict]:
+    """Training seconds of the teacher with each penalty (:data:`COST_METHODS`, BASE unregularised),
+    one row per number of outputs, repeat and method (``outputs``, ``repeat``, ``method``,
+    ``seconds``): in each repeat every method trains once from the same initialisation, on the
+    same data and epochs, one after the other (interleaved), on one CPU thread.
 
     With k outputs the exact Jacobian penalty needs k backward passes per step; the random-
     projection estimate (one projection) needs one, whatever k is. The target is y repeated
@@ -41,7 +44,6 @@ def teacher_cost(dataset: str, hidden: list[int], epochs: int, batch_size: int,
     y = torch.as_tensor(data.y_train, dtype=torch.float32).reshape(-1, 1)
     rows = []
     for k in outputs:
-        seconds: dict[str, list[float]] = {m: [] for m in COST_METHODS}
         for repeat in range(repeats):
             for method in COST_METHODS:
                 model = CompactMLP.seeded(repeat, x.shape[1], hidden, k, activation="relu")
@@ -49,7 +51,20 @@ def teacher_cost(dataset: str, hidden: list[int], epochs: int, batch_size: int,
                     result = fit(model, x, y.repeat(1, k), method=method,
                                  lam=0.0 if method == "base" else lam, epochs=epochs,
                                  batch_size=batch_size, seed=repeat, device="cpu", n_projections=1)
-                seconds[method].append(result.seconds)
+                rows.append({"outputs": k, "repeat": repeat, "method": method, "seconds": result.seconds})
+    return rows
+
+
+def teacher_cost(dataset: str, hidden: list[int], epochs: int, batch_size: int,
+                 outputs: list[int], repeats: int, lam: float = 0.01) -> list[dict]:
+    """Training seconds of each teacher penalty against the unregularised teacher, measured in
+    one run (:func:`teacher_timings`): per number of outputs and method the median of the
+    ``repeats`` fits, and its ratio to the median of the unregularised teacher's."""
+    timings = teacher_timings(dataset, hidden, epochs, batch_size, outputs, repeats, lam)
+    rows = []
+    for k in outputs:
+        seconds = {m: [r["seconds"] for r in timings if r["outputs"] == k and r["method"] == m]
+                   for m in COST_METHODS}
         base = statistics.median(seconds["base"])
         for method in COST_METHODS:
             median = statistics.median(seconds[method])
