@@ -191,7 +191,7 @@ def test_the_interval_tables_of_the_chapter():
     assert teacher["verdict (about 10x)"].tolist() == ["partly", "partly"] and teacher["outputs"].tolist() == [1, 10]
     with pytest.raises(ValueError, match="no scalar-output"):
         performance_text.glue_costs(penalties(), teacher_cost().query("outputs == 10"), TEACHER_META)
-    assert performance_text.with_interval(1.5, NAN, NAN) == "1.50x (no interval: too few repetitions)"
+    assert performance_text.ratio_interval(1.5, NAN, NAN) == "1.50x (no interval: too few repetitions)"
 
 
 def test_the_page_names_the_benchmark_folder_even_by_default():

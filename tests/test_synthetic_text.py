@@ -11,7 +11,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from dreg_utils import claims  # noqa: E402
-from dreg_utils.book import synthetic_figures, synthetic_text  # noqa: E402
+from dreg_utils.book import synthetic_figures, synthetic_text, tables  # noqa: E402
 from dreg_utils.studies import synthetic as study  # noqa: E402
 
 
@@ -32,9 +32,12 @@ def table2() -> pd.DataFrame:
 
 
 def test_with_interval_signs_the_estimate_and_its_bounds():
-    assert synthetic_text.with_interval(4.78, -3.25, 12.1) == "+4.8% (95% CI -3.2% to +12.1%)"
-    assert synthetic_text.with_interval(4.78, math.nan, math.nan) == "+4.8% (no interval: one pair)"
-    assert synthetic_text.with_interval(math.nan, math.nan, math.nan) == "not measured"
+    assert tables.with_interval(4.78, -3.25, 12.1) == "+4.8% (95% CI -3.2% to +12.1%)"
+    assert tables.with_interval(4.78, math.nan, math.nan, no_interval="no interval: one pair") == (
+        "+4.8% (no interval: one pair)")
+    assert tables.with_interval(math.nan, math.nan, math.nan) == "not measured"
+    assert tables.with_interval(1.074, 1.04, 1.1, unit="x", digits=2, signed=False, sample="21 repeats") == (
+        "1.07x (95% CI 1.04x to 1.10x, 21 repeats)")
 
 
 def test_table2_shows_each_verdict_beside_its_interval():

@@ -17,6 +17,7 @@ from ..data.regression import RegressionData
 from ..studies.distillation import NULL
 from ..studies.distillation_tables import NO_TEACHER, STABLE_BASE, interval, over_seeds, stable, teacher_retention
 from . import scorecard
+from .tables import with_interval
 
 TEACHERS = {"on_y": "on y", "lambda_0": "lambda=0"}  # recovery_table's teachers; the others "<method> <lambda>"
 
@@ -37,16 +38,12 @@ CLEAN_STUDENTS = {"student_clean_r2_base": "student of the lambda = 0 teacher (R
                                                  "signal)"}
 
 
-def with_interval(mean: float, low: float, high: float, n: int, unit: str = "%", digits: int = 1,
-                  over: str = "datasets") -> str:
-    """An estimate with its 95% interval and sample, e.g. "+26.2% (95% CI -35.4% to +87.8%, 6
-    datasets)"; "(no interval: 1 dataset)" when there is none, "not measured" without an estimate."""
-    if math.isnan(mean):
-        return "not measured"
-    value = f"{mean:+.{digits}f}{unit}"
-    if math.isnan(low) or math.isnan(high):
-        return f"{value} (no interval: {n} {over.rstrip('s') if n == 1 else over})"
-    return f"{value} (95% CI {low:+.{digits}f}{unit} to {high:+.{digits}f}{unit}, {n} {over})"
+def over_sample(mean: float, low: float, high: float, n: int, unit: str = "%", digits: int = 1,
+                over: str = "datasets") -> str:
+    """:func:`~dreg_utils.book.tables.with_interval` naming the sample, e.g. "+26.2% (95% CI -35.4%
+    to +87.8%, 6 datasets)"; "(no interval: 1 dataset)" when there is none."""
+    noun = f"{n} {over.rstrip('s') if n == 1 else over}"
+    return with_interval(mean, low, high, unit=unit, digits=digits, sample=noun, no_interval=f"no interval: {noun}")
 
 
 def _row(key: str, claim: str, paper: str, ours: str, verdict: str = NO_VERDICT, rule: str = "") -> dict:
@@ -66,7 +63,7 @@ def _teacher_row(table: pd.DataFrame, retention: pd.DataFrame) -> dict:
     """The teacher keeps its test R^2 under the penalty (at the validation-chosen lambda)."""
     units, per_dataset = _teacher_units(table, retention)
     drop = table["teacher_r2_drop"]
-    ours = "mean drop " + with_interval(*interval(drop), unit="", digits=3)
+    ours = "mean drop " + over_sample(*interval(drop), unit="", digits=3)
     if drop.notna().any():
         worst = table.loc[drop.idxmax()]
         ours += (f"; largest: {worst['dataset']} {worst['teacher_r2_base']:.3f} → "
@@ -102,19 +99,19 @@ def headline(table: pd.DataFrame, selection: pd.DataFrame, seeds: pd.DataFrame) 
     students = int(selection["null_students"].max()) if len(selection) else 0
     rows = [
         _row(IMPROVEMENT, f"mean student R2 improvement, lambda chosen on validation (%), {which}",
-             f"+{paper['mean_improvement_pct']:.0f}%", with_interval(*gain),
+             f"+{paper['mean_improvement_pct']:.0f}%", over_sample(*gain),
              claims.interval_verdict(*gain[:3], paper_effect=paper["mean_improvement_pct"]), claims.INTERVAL_RULE),
         _row(ALL, "same, all datasets (%)", f"+{paper['mean_improvement_pct']:.0f}%",
-             with_interval(*interval(table["improvement_pct_validation"]))),
+             over_sample(*interval(table["improvement_pct_validation"]))),
         _row(ORACLE, f"oracle: lambda chosen on test, an upper bound (%), {which}", "-",
-             with_interval(*interval(picked["improvement_pct_oracle"]))),
+             over_sample(*interval(picked["improvement_pct_oracle"]))),
         _row(ORACLE_NULL, "its null: the same test choice among as many students of the lambda = 0 teacher, GP "
                           "re-seeded, where the penalty can do nothing (%), same datasets", "-",
-             f"{with_interval(*interval(picked['null_improvement_pct_oracle']))}, {students} students each"
+             f"{over_sample(*interval(picked['null_improvement_pct_oracle']))}, {students} students each"
              if students else "not run"),
         _row(VALIDATION_NULL, "the validation choice among the same re-seeded students: what GP restarts alone "
                               "give (%), same datasets", "-",
-             with_interval(*interval(picked["null_improvement_pct_validation"])) if students else "not run"),
+             over_sample(*interval(picked["null_improvement_pct_validation"])) if students else "not run"),
     ]
     concrete = seeds[seeds["dataset"] == "concrete"]
     if len(concrete):
@@ -122,18 +119,18 @@ def headline(table: pd.DataFrame, selection: pd.DataFrame, seeds: pd.DataFrame) 
         est = (one["improvement_pct_validation"], one["ci_low"], one["ci_high"])
         rows.append(_row(CONCRETE, "improvement on Concrete, lambda chosen on validation (%)",
                          f"+{paper['max_improvement_pct']:.0f}%",
-                         with_interval(*est, int(one["seeds"]), over="seeds"),
+                         over_sample(*est, int(one["seeds"]), over="seeds"),
                          claims.interval_verdict(*est, paper_effect=paper["max_improvement_pct"]),
                          claims.INTERVAL_RULE))
     rows.append(_row(GP_ON_Y, "validation-chosen student minus GP fitted to y (R2 points), all datasets", "-",
-                     with_interval(*interval(table["student_r2_validation"] - table["gp_on_y_r2"]),
+                     over_sample(*interval(table["student_r2_validation"] - table["gp_on_y_r2"]),
                                    unit="", digits=3)))
     both = table[kept & (table["tree_r2_base"].abs() >= STABLE_BASE)]
     difference = interval(both["improvement_pct_validation"] - both["tree_improvement_pct"])
     rows.append(_row(TREES, "tree students profit less than symbolic ones (symbolic minus tree gain, "
                             "% points, each lambda chosen on validation), same datasets",
-                     "no gain", f"{with_interval(*difference)}; tree gain alone "
-                                f"{with_interval(*interval(both['tree_improvement_pct']))}",
+                     "no gain", f"{over_sample(*difference)}; tree gain alone "
+                                f"{over_sample(*interval(both['tree_improvement_pct']))}",
                      claims.tree_students_verdict(*difference[:3]), claims.DIRECTION_RULE))
     rows.append(_teacher_row(table, teacher_retention(seeds)))
     return pd.DataFrame(rows)

@@ -18,7 +18,7 @@ from ..vocabulary import LAMBDA_METHODS, PAPER_LABELS
 from . import scorecard
 from .labels import TABLE3_LABELS
 from .statistics_text import findings
-from .tables import compare, download, plus_minus
+from .tables import compare, download, plus_minus, with_interval
 
 FOCUS_METRICS = ["test_acc", "ig_p99", "ig_p99_over_mean"]  # Table 3's central quantities
 # Table 3's headings and ours for the output-Jacobian norm, which the paper does not report.
@@ -73,16 +73,6 @@ def jacobian_table(tidy: pd.DataFrame) -> pd.DataFrame:
     return wide[[METRIC_LABELS[m] for m in JACOBIAN_METRICS]]
 
 
-def _with_interval(estimate: float, low: float, high: float, unit: str = "%", digits: int = 1) -> str:
-    """E.g. "+42.1% (95% CI +30.2% to +50.3%)"; "(no interval)" when a bound is NaN; "-" without an estimate."""
-    if np.isnan(estimate):
-        return "-"
-    text = f"{estimate:+.{digits}f}{unit}"
-    if np.isnan(low) or np.isnan(high):
-        return f"{text} (no interval)"
-    return f"{text} (95% CI {low:+.{digits}f}{unit} to {high:+.{digits}f}{unit})"
-
-
 def _setting(row) -> str:
     """The validation-chosen setting of a frontier row, e.g. "λ = 0.1", "wd = 0.3", "on" (SN)."""
     if row["arm"] == WEIGHT_DECAY_ARM:
@@ -100,8 +90,8 @@ def frontier_view(table: pd.DataFrame) -> pd.DataFrame:
         "capacity": table["hidden"], "arm": table["arm"].map(ARM_LABELS),
         "chosen_setting": table.apply(_setting, axis=1), "settings_tried": table["settings_tried"],
         "n_pairs": table["n_pairs"],
-        "accuracy_with_interval": [_with_interval(r["accuracy_change"], r["accuracy_ci_low"], r["accuracy_ci_high"],
-                                                  unit="", digits=2) for r in table.to_dict("records")],
+        "accuracy_with_interval": [with_interval(r["accuracy_change"], r["accuracy_ci_low"], r["accuracy_ci_high"],
+                                                 unit="", digits=2, missing="-") for r in table.to_dict("records")],
         "p99_with_interval": [_p99_reduction(r) for r in table.to_dict("records")]})
     view.attrs["labels"] = {"chosen_setting": "setting (chosen on validation)", "n_pairs": "seeds paired",
                             "accuracy_with_interval": "accuracy change vs BASE (points, + = better)",
@@ -111,13 +101,13 @@ def frontier_view(table: pd.DataFrame) -> pd.DataFrame:
 
 def _p99_reduction(row) -> str:
     """A frontier row's p99 reduction against BASE with its interval."""
-    return _with_interval(row["p99_reduction_pct"], row["p99_ci_low"], row["p99_ci_high"])
+    return with_interval(row["p99_reduction_pct"], row["p99_ci_low"], row["p99_ci_high"], missing="-")
 
 
 def _ratio_change(row) -> str:
     """DREG's p99 against an arm's as a change in percent with its interval (negative: DREG lower)."""
-    return _with_interval(100 * (row["p99_ratio"] - 1), 100 * (row["ratio_ci_low"] - 1),
-                          100 * (row["ratio_ci_high"] - 1))
+    return with_interval(100 * (row["p99_ratio"] - 1), 100 * (row["ratio_ci_low"] - 1),
+                         100 * (row["ratio_ci_high"] - 1), missing="-")
 
 
 def comparisons_view(comparisons: pd.DataFrame) -> pd.DataFrame:

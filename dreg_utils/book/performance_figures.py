@@ -29,14 +29,8 @@ def penalty_cost_figure(penalties: pd.DataFrame) -> plt.Figure:
         ax.errorbar(x + (i - (len(steps) - 1) / 2) * 0.04, block["ratio"], yerr=err.clip(min=0), marker="o",
                     capsize=3, color=METHOD_COLOURS[method], ls="-" if activation == first else "--",
                     label=METHOD_LABELS[method] + ("" if activation == first else f", {activation}"))
-    ax.axhline(1.0, color="black", lw=1, ls="--", label="BASE (1x)")
-    ax.set_yscale("log")
-    plain_log_axis(ax.yaxis)
-    ax.set_xticks(x, [f"({c.replace('-', ', ')})" for c in capacities])
-    ax.set_xlabel("hidden widths (h1, h2) of the 784 -> h1 -> h2 -> 10 MLP")
-    ax.set_ylabel("time per training step / BASE (ratio, log scale)")
-    ax.set_title("Cost of one training step, relative to no regularisation")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    _ratio_axes(ax, x, capacities, "time per training step / BASE (ratio, log scale)",
+                "Cost of one training step, relative to no regularisation")
     fig.tight_layout()
     return fig
 
@@ -54,16 +48,22 @@ def memory_figure(memory: pd.DataFrame) -> plt.Figure:
         rows = table[table["method"] == method].set_index("hidden").loc[capacities]
         ax.plot(x + (i - (len(methods) - 1) / 2) * 0.06, rows["total_ratio"], marker=marker,
                 color=METHOD_COLOURS[method], label=METHOD_LABELS[method])
+    _ratio_axes(ax, x, capacities, "peak memory of one step / BASE (ratio, log scale)",
+                "Peak memory of one training step, relative to no regularisation")
+    fig.tight_layout()
+    return fig
+
+
+def _ratio_axes(ax: plt.Axes, x: np.ndarray, capacities: list[str], ylabel: str, title: str) -> None:
+    """A ratio-to-BASE panel over the MNIST capacities: BASE's line at 1, log y, labelled axes."""
     ax.axhline(1.0, color="black", lw=1, ls="--", label="BASE (1x)")
     ax.set_yscale("log")
     plain_log_axis(ax.yaxis)
     ax.set_xticks(x, [f"({c.replace('-', ', ')})" for c in capacities])
     ax.set_xlabel("hidden widths (h1, h2) of the 784 -> h1 -> h2 -> 10 MLP")
-    ax.set_ylabel("peak memory of one step / BASE (ratio, log scale)")
-    ax.set_title("Peak memory of one training step, relative to no regularisation")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    return fig
 
 
 def sweep_time_figure(sweep: pd.DataFrame) -> plt.Figure:

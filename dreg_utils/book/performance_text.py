@@ -17,7 +17,7 @@ from ..studies.performance import DEFAULT_DIR, load_benchmark, memory_saving, me
 from ..vocabulary import METHODS, PAPER_LABELS, PROJECTIONS, paper_cell_label
 from . import scorecard
 from .labels import show
-from .tables import download
+from .tables import download, with_interval
 
 CHAPTER = "06_performance"
 MACHINES = {"penalties": "Penalty", "sweep": "Sweep", "naive": "Naive-reference"}  # shown in "This run"
@@ -34,13 +34,10 @@ def bench_folder(bench_dir: str | Path | None) -> str:
     return str(bench_dir) if bench_dir is not None else f"{DEFAULT_DIR.parent.name}/{DEFAULT_DIR.name}"
 
 
-def with_interval(value: float, low: float, high: float, unit: str = "x", digits: int = 2) -> str:
-    """``value`` with its 95% interval, e.g. "1.07x (95% CI 1.04x to 1.10x)"; "no interval: too
-    few repetitions" where the bounds are NaN."""
-    shown = f"{value:.{digits}f}{unit}"
-    if math.isnan(low) or math.isnan(high):
-        return f"{shown} (no interval: too few repetitions)"
-    return f"{shown} (95% CI {low:.{digits}f}{unit} to {high:.{digits}f}{unit})"
+def ratio_interval(ratio: float, low: float, high: float) -> str:
+    """A step-time ratio with its 95% interval, e.g. "1.07x (95% CI 1.04x to 1.10x)"."""
+    return with_interval(ratio, low, high, unit="x", digits=2, signed=False,
+                         no_interval="no interval: too few repetitions")
 
 
 def machine_line(meta: dict) -> str:
@@ -157,11 +154,11 @@ def cost_interval_table(penalties: pd.DataFrame) -> pd.DataFrame:
     labels = PAPER_LABELS
     return pd.DataFrame({
         "hidden": dreg["hidden"].to_numpy(),
-        f"{labels['dreg']} / {labels['base']}": [with_interval(r.ratio, r.ci_low, r.ci_high)
+        f"{labels['dreg']} / {labels['base']}": [ratio_interval(r.ratio, r.ci_low, r.ci_high)
                                                  for r in dreg.itertuples()],
         f"vs {claims.DREG_COST_LIMIT:g}x": [claims.dreg_cost_verdict([r.ratio], [r.ci_low], [r.ci_high])
                                            for r in dreg.itertuples()],
-        f"{labels['jacobian']} / {labels['base']}": [with_interval(r.ratio, r.ci_low, r.ci_high)
+        f"{labels['jacobian']} / {labels['base']}": [ratio_interval(r.ratio, r.ci_low, r.ci_high)
                                                      for r in jac.itertuples()],
         f"vs about {published.TEACHING_THE_TEACHER['teacher_overhead']:g}x":
             [claims.jacobian_cost_verdict(r.ratio, r.ci_low, r.ci_high) for r in jac.itertuples()]})
@@ -174,7 +171,7 @@ def teacher_cost_table(teacher_cost: pd.DataFrame) -> pd.DataFrame:
     rows = teacher_cost[teacher_cost["method"] != "base"]
     return pd.DataFrame({
         "outputs": rows["outputs"].to_numpy(), "penalty": rows["method"].map(PAPER_LABELS).to_numpy(),
-        "ratio to unregularised": [with_interval(r.ratio, r.ci_low, r.ci_high) for r in rows.itertuples()],
+        "ratio to unregularised": [ratio_interval(r.ratio, r.ci_low, r.ci_high) for r in rows.itertuples()],
         f"verdict (about {published.TEACHING_THE_TEACHER['teacher_overhead']:g}x)": [
             claims.jacobian_cost_verdict(r.ratio, r.ci_low, r.ci_high) if r.method == "jacobian" else "-"
             for r in rows.itertuples()]})
@@ -202,11 +199,11 @@ def glue_costs(penalties: pd.DataFrame, teacher_cost: pd.DataFrame, teacher_meta
     dreg_rows, jac_rows = _interval_rows(penalties, "dreg"), _interval_rows(penalties, "jacobian")
     dreg_verdict = claims.dreg_cost_verdict(dreg_rows["ratio"], dreg_rows["ci_low"], dreg_rows["ci_high"])
     costliest = dreg_rows.loc[dreg_rows["ci_high"].fillna(dreg_rows["ratio"]).idxmax()]
-    dreg_ours = (f"{with_interval(costliest['ratio'], costliest['ci_low'], costliest['ci_high'])} at "
+    dreg_ours = (f"{ratio_interval(costliest['ratio'], costliest['ci_low'], costliest['ci_high'])} at "
                  f"({costliest['hidden'].replace('-', ', ')}), the costliest of {len(dreg_rows)} capacities")
     paper = _paper_setting(teacher_cost)
     jac_verdict = claims.jacobian_cost_verdict(paper["ratio"], paper["ci_low"], paper["ci_high"])
-    jac_ours = with_interval(paper["ratio"], paper["ci_low"], paper["ci_high"]) + ", scalar-output teacher"
+    jac_ours = ratio_interval(paper["ratio"], paper["ci_low"], paper["ci_high"]) + ", scalar-output teacher"
     mnist_verdicts = [claims.jacobian_cost_verdict(r.ratio, r.ci_low, r.ci_high) for r in jac_rows.itertuples()]
     paper_jac = f"about {published.TEACHING_THE_TEACHER['teacher_overhead']:g}x"
     dreg_range, igp_range = f"{dreg.min():.2f}x to {dreg.max():.2f}x", f"{igp.min():.2f}x to {igp.max():.2f}x"
@@ -223,7 +220,7 @@ def glue_costs(penalties: pd.DataFrame, teacher_cost: pd.DataFrame, teacher_meta
                        details=f"The paper's setting: a ReLU teacher (hidden widths {teacher_meta['hidden']}) with "
                                f"a scalar output on {teacher_meta['dataset']}, {teacher_meta['epochs']} epochs, "
                                f"{teacher_meta['repeats']} interleaved repeats: "
-                               f"{with_interval(paper['ratio'], paper['ci_low'], paper['ci_high'])} the "
+                               f"{ratio_interval(paper['ratio'], paper['ci_low'], paper['ci_high'])} the "
                                f"unregularised teacher's training time. Extension, MNIST-shaped models (784 inputs, "
                                f"10 outputs, one backward pass per output): {jac.min():.1f}x to {jac.max():.1f}x a "
                                f"{labels['base']} step; verdicts by capacity: {', '.join(mnist_verdicts)}.")
@@ -247,7 +244,7 @@ def teacher_cost_note(teacher_cost: pd.DataFrame, meta: dict) -> str:
     verdict = claims.jacobian_cost_verdict(paper["ratio"], paper["ci_low"], paper["ci_high"])
     return (f"Teacher: ReLU, hidden widths {meta['hidden']}, on {meta['dataset']}, {meta['epochs']} epochs, batch "
             f"{meta['batch_size']}, {meta['repeats']} interleaved repeats. In the paper's setting (one output) the "
-            f"exact Jacobian penalty costs {with_interval(paper['ratio'], paper['ci_low'], paper['ci_high'])} the "
+            f"exact Jacobian penalty costs {ratio_interval(paper['ratio'], paper['ci_low'], paper['ci_high'])} the "
             f"unregularised teacher's training time: **{verdict}** against the paper's about "
             f"{published.TEACHING_THE_TEACHER['teacher_overhead']:g}x.\n\n*Rule:* {claims.JACOBIAN_COST_RULE}.\n\n"
             f"**Teacher benchmark machine:** {machine_line(meta)}.")

@@ -3,7 +3,6 @@
 tuned weight decay as shown, its verdicts, its glued values and its scorecard rows."""
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -13,6 +12,7 @@ from ..data.synthetic import make_family
 from ..vocabulary import FAMILIES, PAPER_LABELS
 from . import scorecard
 from .labels import TABLE1_LABELS, show
+from .tables import with_interval
 
 CHAPTER = "01_synthetic_families"  # whose labels its tables show
 COLLAPSED = "model collapsed to a near-constant"
@@ -26,19 +26,10 @@ WEIGHT_DECAY_RULE = ("Per family: " + DIRECTION_RULE + " (the claimed direction:
                      "holds in none, else inconclusive")
 
 
-def with_interval(estimate: float, low: float, high: float, decimals: int = 1) -> str:
-    """A percentage with its 95% interval, signed: "+4.8% (95% CI -3.3% to +12.1%)"; "not measured"
-    without an estimate, "(no interval: one pair)" without bounds."""
-    if math.isnan(estimate):
-        return "not measured"
-    if math.isnan(low) or math.isnan(high):
-        return f"{estimate:+.{decimals}f}% (no interval: one pair)"
-    return f"{estimate:+.{decimals}f}% (95% CI {low:+.{decimals}f}% to {high:+.{decimals}f}%)"
-
-
 def _interval(row: pd.Series, stem: str) -> str:
     """:func:`with_interval` of a row's ``{stem}_pct``, ``{stem}_low`` and ``{stem}_high``."""
-    return with_interval(row[f"{stem}_pct"], row[f"{stem}_low"], row[f"{stem}_high"])
+    return with_interval(row[f"{stem}_pct"], row[f"{stem}_low"], row[f"{stem}_high"],
+                         no_interval="no interval: one pair")
 
 
 def data_line(families: Sequence[str]) -> str:

@@ -45,6 +45,21 @@ def significant(value: float, digits: int = 3) -> str:
     return f"{rounded:.{max(digits - 1 - exponent, 0)}f}"
 
 
+def with_interval(estimate: float, low: float, high: float, *, unit: str = "%", digits: int = 1,
+                  signed: bool = True, sample: str = "", no_interval: str = "no interval",
+                  missing: str = "not measured") -> str:
+    """An estimate with its 95% interval, e.g. "+4.8% (95% CI -3.3% to +12.1%, 5 seeds)" (``sample``
+    after the bounds when given); "+4.8% (no interval)" (``no_interval`` says why) when a bound is
+    NaN; ``missing`` without an estimate. ``signed``: a "+" before positive values."""
+    if math.isnan(estimate):
+        return missing
+    fmt = f"{'+' if signed else ''}.{digits}f"
+    shown = f"{estimate:{fmt}}{unit}"
+    if math.isnan(low) or math.isnan(high):
+        return f"{shown} ({no_interval})"
+    return f"{shown} (95% CI {low:{fmt}}{unit} to {high:{fmt}}{unit}{', ' + sample if sample else ''})"
+
+
 def plus_minus(mean: float, sd: float, digits: int = 2, decimals: int | None = None) -> str:
     """"mean ± sd" joined by non-breaking spaces (``91.70 ± 0.79``): sd to ``digits`` significant
     digits and the mean to the same decimal place, the mean alone when sd is missing or 0; with
