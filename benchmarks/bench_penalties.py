@@ -44,13 +44,13 @@ from typing import NamedTuple
 import pandas as pd
 import torch
 
-from dreg_utils.claims import DREG_COST_LIMIT as TARGET  # the cost claim checked: DREG <= TARGET x BASE
-from dreg_utils.claims import dreg_cost_verdict
 from dreg_utils.models import CompactMLP, spectral_norm_options
 from dreg_utils.runs import hidden_label
 from dreg_utils.studies.mnist import MNISTSettings
 from dreg_utils.studies.performance import median_interval
 from dreg_utils.train import make_step
+from dreg_utils.verdicts import DREG_COST_LIMIT as TARGET  # the cost claim checked: DREG <= TARGET x BASE
+from dreg_utils.verdicts import dreg_cost_verdict
 from dreg_utils.vocabulary import METHODS, PAPER_LABELS, methods_for, paper_cell_label
 from machine import available_cores, cpu_name, describe, load_average, save_results
 from workloads import CLASSES, PIXELS, add_profile_argument

@@ -1,18 +1,8 @@
-"""The claims registry: each claim the book tests, the comparisons behind it and its verdict rule,
-in one place and in one vocabulary. The published numbers the rules compare against are in
+"""The claims registry of the DREG paper's Section 6.3: each claim the book tests, the comparisons
+behind it, its sidedness and its verdict rule, in one place and in one vocabulary.
+The verdict words, the interval rule and the rules on effect sizes and costs are in
+:mod:`dreg_utils.verdicts`; the published numbers the rules compare against are in
 :mod:`dreg_utils.published`; the thresholds marked "ours" are the book's own.
-
-Every verdict is one of :data:`VERDICTS`:
-
-* ``holds``: the evidence supports the claim: every part's interval (or deciding test) lies on
-  the paper's side of the null (and, where the paper gives an effect, reaches half of it);
-* ``partly``: some part is supported and not all, or the effect is on the paper's side but
-  falls short of half the paper's;
-* ``does not hold``: the evidence goes against the claim: an interval lies on the wrong side of
-  the null (or a test in the opposite direction is significant), and no part is supported;
-* ``inconclusive``: the data cannot decide: an interval that includes the null (a test that is
-  merely not significant), a test that cannot reach alpha at this sample size (the size that
-  could is stated), or a comparison that could not be run.
 
 The five Section-6.3 claims are judged from a table of paired tests, one row per test with
 the columns of :mod:`dreg_utils.significance` plus ``claim``, ``role`` and ``p_floor`` (the smallest
@@ -33,16 +23,13 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from .published import PAPER_ACCURACY_COST, PAPER_HEADLINE_TESTS, PAPER_WELCH_P, TABLE3, TEACHING_THE_TEACHER
+from .published import PAPER_ACCURACY_COST, PAPER_HEADLINE_TESTS, PAPER_WELCH_P, TABLE3
 from .significance import sign_test
-from .validation import check_choice, check_float, check_unit_interval
+from .validation import check_choice, check_unit_interval
+from .verdicts import FAILS, HOLDS, INCONCLUSIVE, PARTLY, is_tie
 
-VERDICTS = ("holds", "partly", "does not hold", "inconclusive")
-HOLDS, PARTLY, FAILS, INCONCLUSIVE = VERDICTS
 SIDEDNESS = ("one-sided", "two-sided")
 ALPHA = 0.05
-TABLE2_MSE_TOLERANCE = 5.0  # ours: the most a test MSE may worsen (%) for "negligible"
-DREG_COST_LIMIT = 1.2  # ours: "comparable to first-order training" = at most 1.2x a BASE step
 
 # ----------------------------------------------------------------------------- Section 6.3: comparisons
 
@@ -114,7 +101,8 @@ def null_value(test: str) -> float:
 
 def _wrong_side(low: float, high: float, null: float, direction: int) -> bool:
     """Whether the interval (low, high) lies wholly on the side of ``null`` opposite ``direction``
-    (a bound within :data:`TIE_TOLERANCE` of the null does not count; NaN bounds never do)."""
+    (a bound within :data:`~dreg_utils.verdicts.TIE_TOLERANCE` of the null does not count; NaN
+    bounds never do)."""
     bound = high if direction > 0 else low
     if math.isnan(bound) or is_tie(bound, null):
         return False
@@ -318,191 +306,3 @@ def mnist_verdicts(tests: pd.DataFrame, alpha: float = ALPHA, p_col: str = "p_va
     return {number: combine([part.status for part in parts])
             for number, parts in claim_parts(tests, alpha, p_col).items()}
 
-
-# ----------------------------------------------------------------------------- the interval rule
-
-TIE_TOLERANCE = 1e-12  # ours: |a - b| <= TIE_TOLERANCE * max(1, |a|, |b|) is a tie, not a difference
-INTERVAL_RULE = ("holds: the 95% interval excludes zero in the paper's direction and the estimate reaches "
-                 "half the paper's effect; partly: it excludes zero but falls short; does not hold: it lies "
-                 "on the wrong side of zero; inconclusive: it includes zero (or nothing was measured)")
-DIRECTION_RULE = ("holds: the interval excludes zero in the paper's direction; does not hold: it lies on "
-                  "the wrong side; inconclusive: it includes zero (or nothing was measured)")
-
-
-def is_tie(a: float, b: float, tolerance: float = TIE_TOLERANCE) -> bool:
-    """Whether ``a`` and ``b`` are equal within floating-point tolerance (relative, floor 1)."""
-    a, b = check_float("a", a), check_float("b", b)
-    return abs(a - b) <= tolerance * max(1.0, abs(a), abs(b))
-
-
-def interval_verdict(estimate: float, low: float, high: float, paper_effect: float | None = None) -> str:
-    """The verdict on a claimed effect from its estimate and confidence interval (low, high),
-    all signed so that positive is the paper's direction (e.g. a reduction in percent).
-
-    holds: low > 0 and (no paper effect given, or estimate >= paper_effect / 2);
-    partly: low > 0 but the estimate falls short of half the paper's effect;
-    does not hold: high < 0 (the interval lies on the wrong side of zero);
-    inconclusive: the interval includes zero, or any of the three is NaN (nothing measured).
-    Bounds within :data:`TIE_TOLERANCE` of zero count as zero."""
-    estimate, low, high = _real("estimate", estimate), _real("low", low), _real("high", high)
-    if paper_effect is not None:
-        paper_effect = check_float("paper_effect", paper_effect, strictly_positive=True)
-    if math.isnan(estimate) or math.isnan(low) or math.isnan(high):
-        return INCONCLUSIVE
-    if low > high:
-        raise ValueError(f"low={low} is above high={high}; give the interval as (low, high)")
-    if not low <= estimate <= high:
-        raise ValueError(f"estimate={estimate} lies outside its interval ({low}, {high})")
-    if low > 0 and not is_tie(low, 0.0):
-        return HOLDS if paper_effect is None or estimate >= 0.5 * paper_effect else PARTLY
-    if high < 0 and not is_tie(high, 0.0):
-        return FAILS
-    return INCONCLUSIVE
-
-
-# ----------------------------------------------------------------------------- rules on effect sizes
-
-def _real(name: str, value: float) -> float:
-    """A real number; NaN allowed (it means: nothing measured)."""
-    if isinstance(value, (int, float, np.floating, np.integer)) and math.isnan(float(value)):
-        return math.nan
-    return check_float(name, value)
-
-
-def half_effect_verdict(ours: float, paper: float) -> str:
-    """The "at least half the paper's effect" rule, effects signed so that positive is the
-    paper's direction: holds when ours >= paper / 2; partly when 0 < ours < paper / 2; does not
-    hold when ours <= 0; inconclusive when ours is NaN (nothing measured)."""
-    ours, paper = _real("ours", ours), check_float("paper", paper, strictly_positive=True)
-    if math.isnan(ours):
-        return INCONCLUSIVE
-    if ours >= 0.5 * paper:
-        return HOLDS
-    return PARTLY if ours > 0 else FAILS
-
-
-def table2_verdict(p90_reduction: float, p90_low: float, p90_high: float, paper_p90_reduction: float,
-                   mse_change_low: float, mse_tolerance: float = TABLE2_MSE_TOLERANCE) -> str:
-    """Table 2's claim for one family, "p90 falls with a negligible test-MSE change", from 95%
-    intervals (in %; p90 reductions + = lower, the test-MSE change + = higher).
-
-    The p90 part is :func:`interval_verdict` of the reduction (estimate, ``p90_low``, ``p90_high``)
-    against the paper's. The MSE part is refuted only when the MSE change's interval lies wholly
-    above ``mse_tolerance`` (``mse_change_low`` above it; NaN, no interval: not refuted); then the
-    claim is partly when the p90 part holds or holds partly (one part supported, one refuted), and
-    does not hold otherwise (one part refuted, none supported)."""
-    interval = [_real(name, value) for name, value in
-                (("p90_reduction", p90_reduction), ("p90_low", p90_low), ("p90_high", p90_high))]
-    paper_p90_reduction = check_float("paper_p90_reduction", paper_p90_reduction, strictly_positive=True)
-    mse_change_low = _real("mse_change_low", mse_change_low)
-    mse_tolerance = check_float("mse_tolerance", mse_tolerance, minimum=0.0)
-    verdict = interval_verdict(*interval, paper_p90_reduction)
-    if not mse_change_low > mse_tolerance or is_tie(mse_change_low, mse_tolerance):
-        return verdict
-    return PARTLY if verdict in (HOLDS, PARTLY) else FAILS
-
-
-def tree_students_verdict(difference: float, low: float, high: float) -> str:
-    """Teaching the Teacher: decision-tree students profit less from the penalised teacher than
-    symbolic ones. ``difference`` is the symbolic student's relative gain minus the tree
-    student's (percentage points, a mean over datasets) with its 95% interval (low, high):
-    :func:`interval_verdict` by :data:`DIRECTION_RULE` (holds: the interval lies above zero; does
-    not hold: below zero; inconclusive: it includes zero, or nothing was measured)."""
-    return interval_verdict(difference, low, high)
-
-
-TEACHER_R2_TOLERANCE = 0.02  # ours: the largest drop of a teacher's test R^2 that still keeps its accuracy
-TEACHER_R2_RULE = (f"a unit keeps its accuracy when the 95% interval of the teacher's test-R² drop (lambda = 0 "
-                   f"minus the validation-chosen lambda) lies below {TEACHER_R2_TOLERANCE:g}, and loses it when the "
-                   f"interval lies above {TEACHER_R2_TOLERANCE:g}; holds: every unit keeps it; partly: some lose it "
-                   "and some keep it; does not hold: some lose it and none keeps it; inconclusive: otherwise (or "
-                   "nothing was measured)")
-
-
-def teacher_r2_verdict(drops: Sequence[tuple[float, float, float]],
-                       tolerance: float = TEACHER_R2_TOLERANCE) -> str:
-    """Teaching the Teacher: the teacher keeps its accuracy under the penalty. ``drops`` holds one
-    (estimate, low, high) per unit (e.g. per dataset with its interval over seeds, or one mean
-    over datasets): the drop of the teacher's test R^2 from lambda = 0 to the chosen lambda
-    (+ = lost) with its 95% interval. By :data:`TEACHER_R2_RULE`: a unit keeps its accuracy
-    when its interval lies below ``tolerance`` and loses it when it lies above
-    (:func:`interval_verdict` of tolerance - drop, ties included)."""
-    tolerance = check_float("tolerance", tolerance, minimum=0.0)
-    if isinstance(drops, (str, bytes)) or not isinstance(drops, Sequence):
-        raise TypeError(f"drops must be a sequence of (estimate, low, high) triples, got {drops!r}")
-    units = []
-    for drop in drops:
-        if not (isinstance(drop, Sequence) and len(drop) == 3):
-            raise ValueError(f"drops must hold (estimate, low, high) triples, got {drop!r}")
-        estimate, low, high = (_real(name, v) for name, v in zip(("estimate", "low", "high"), drop))
-        measured = not any(math.isnan(v) for v in (estimate, low, high))
-        if low > high or (measured and not low <= estimate <= high):
-            raise ValueError(f"drops holds ({estimate}, {low}, {high}); give each as (estimate, low, high) "
-                             "with low <= estimate <= high")
-        units.append(interval_verdict(tolerance - estimate, tolerance - high, tolerance - low))
-    if units and all(u == HOLDS for u in units):
-        return HOLDS
-    if FAILS in units:
-        return PARTLY if HOLDS in units else FAILS
-    return INCONCLUSIVE
-
-
-def _ratio_intervals(ratios: Sequence[float], lows: Sequence[float],
-                     highs: Sequence[float]) -> list[tuple[float, float, float]]:
-    """(ratio, low, high) per setting: finite ratios with their 95% intervals (NaN bounds: too few
-    repetitions for an interval), each low <= ratio <= high."""
-    arrays = []
-    for name, values in (("ratios", ratios), ("lows", lows), ("highs", highs)):
-        try:
-            array = np.asarray(values, dtype=float)
-        except (TypeError, ValueError):
-            array = np.array([[]])
-        if array.ndim != 1 or array.size == 0:
-            raise ValueError(f"{name} must be a non-empty 1-D sequence of step-time ratios, got {values!r}")
-        arrays.append(array)
-    if len({a.size for a in arrays}) != 1:
-        raise ValueError(f"ratios, lows and highs must pair settings: {[a.size for a in arrays]} values")
-    if not np.isfinite(arrays[0]).all():
-        raise ValueError(f"ratios must be finite step-time ratios, got {ratios!r}")
-    for ratio, low, high in zip(*arrays):
-        if not (math.isnan(low) or math.isnan(high)) and not low <= ratio <= high:
-            raise ValueError(f"the interval ({low}, {high}) does not hold its ratio {ratio}; give each "
-                             "setting's ratio with its interval, low <= ratio <= high")
-    return [tuple(map(float, t)) for t in zip(*arrays)]
-
-
-DREG_COST_RULE = (f"per capacity, the 95% interval of DREG's step-time ratio to BASE against {DREG_COST_LIMIT:g}x: "
-                  f"wholly below it supports the claim, wholly above it refutes it; holds: every capacity supports "
-                  "it; partly: some refute it and some support it; does not hold: some refute it and none supports "
-                  f"it; inconclusive: otherwise (an interval that includes {DREG_COST_LIMIT:g}x, or too few "
-                  "repetitions for an interval)")
-
-
-def dreg_cost_verdict(ratios: Sequence[float], lows: Sequence[float], highs: Sequence[float]) -> str:
-    """DREG paper, Sec. 2: the CR-penalty costs about as much as first-order training. One
-    (ratio, low, high) per capacity: DREG's step-time ratio to BASE and its 95% interval. By
-    :data:`DREG_COST_RULE`: :func:`interval_verdict` of DREG_COST_LIMIT - ratio per capacity, ties
-    included; holds when every capacity holds, partly when some fail and some hold, does not hold
-    when some fail and none holds, else inconclusive."""
-    units = [interval_verdict(DREG_COST_LIMIT - ratio, DREG_COST_LIMIT - high, DREG_COST_LIMIT - low)
-             for ratio, low, high in _ratio_intervals(ratios, lows, highs)]
-    if all(u == HOLDS for u in units):
-        return HOLDS
-    if FAILS in units:
-        return PARTLY if HOLDS in units else FAILS
-    return INCONCLUSIVE
-
-
-_JAC_EXTRA = TEACHING_THE_TEACHER["teacher_overhead"] - 1  # the paper's extra cost, in BASE steps
-JACOBIAN_COST_RULE = (f"on the penalty's extra cost over a BASE step, ratio − 1 (the paper's about "
-                      f"{TEACHING_THE_TEACHER['teacher_overhead']:g}x is {_JAC_EXTRA:g} extra steps), with its 95% "
-                      f"interval: {INTERVAL_RULE}")
-
-
-def jacobian_cost_verdict(ratio: float, low: float, high: float) -> str:
-    """Teaching the Teacher: the exact Jacobian penalty makes training about tenfold slower. From
-    one setting's step-time (or training-time) ratio to BASE and its 95% interval (NaN bounds: too
-    few repetitions), by :data:`JACOBIAN_COST_RULE`: :func:`interval_verdict` of the extra cost
-    ratio - 1 against the paper's (``teacher_overhead`` - 1)."""
-    ((ratio, low, high),) = _ratio_intervals([ratio], [low], [high])
-    return interval_verdict(ratio - 1, low - 1, high - 1, paper_effect=_JAC_EXTRA)

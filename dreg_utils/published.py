@@ -3,7 +3,8 @@
 Sources: the DREG paper (``papers/001_823860adda749d39.txt``: Tables 1-3, Sections 2, 6.1,
 6.3 and 7) and *Teaching the Teacher* (``papers/000_da2c75b3fa8940ee.txt``, arXiv 2507.22767:
 abstract, results and its cost discussion). The rules that judge our results against them, and
-the thresholds of our own those rules use, are in :mod:`dreg_utils.claims`.
+the thresholds of our own those rules use, are in :mod:`dreg_utils.claims` and
+:mod:`dreg_utils.verdicts`.
 """
 from __future__ import annotations
 

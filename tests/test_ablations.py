@@ -5,7 +5,7 @@ import pytest
 
 from dreg_utils.book import ablation_text, labels
 from dreg_utils.data.regression import in_raw_units, load_dataset
-from dreg_utils.significance import t_interval
+from dreg_utils.intervals import t_interval
 from dreg_utils.studies import distillation_ablation as dab
 from dreg_utils.studies import synthetic, synthetic_ablation as sab
 

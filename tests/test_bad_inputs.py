@@ -25,7 +25,9 @@ from dreg_utils.book.chapters import CHAPTER_SETTINGS
 from dreg_utils.studies import distillation as sr_study
 from dreg_utils.studies import teacher_cost
 from dreg_utils.studies import mnist as mnist_study
+from dreg_utils.studies import mnist_frontier
 from dreg_utils import claims
+from dreg_utils.book import statistics_synthetic_text
 from dreg_utils.book import statistics_text as verdict_text
 from dreg_utils.studies import surrogate as surrogate_study
 from dreg_utils.studies import synthetic as synthetic_study
@@ -275,7 +277,7 @@ ENTRY_POINTS = [
                                              progress=False),
      ValueError, r"lam=nan is not valid; it must be finite"),
     ("mnist run_frontier, negative lambda",
-     lambda out, data: mnist_study.run_frontier(MNISTSettings.from_profile("smoke", dreg_lambdas=[-1.0]), data,
+     lambda out, data: mnist_frontier.run_frontier(MNISTSettings.from_profile("smoke", dreg_lambdas=[-1.0]), data,
                                                 out, progress=False),
      ValueError, r"dreg_lambdas\[0\]=-1.0 is not valid; it must be > 0"),
     ("symbolic run_runs, negative noise",
@@ -357,7 +359,7 @@ API_CASES = [
      r"confidence=0.0 is not valid; it must be in \(0, 1\)"),
     ("alpha negative (support)", lambda: claims.support(pd.DataFrame(), "x", 1, alpha=-0.05), ValueError,
      r"alpha=-0.05 is not valid; it must be in \(0, 1\)"),
-    ("alpha 1 (readings)", lambda: verdict_text.synthetic_readings(pd.DataFrame(), alpha=1), ValueError,
+    ("alpha 1 (readings)", lambda: statistics_synthetic_text.synthetic_readings(pd.DataFrame(), alpha=1), ValueError,
      r"alpha=1.0 is not valid; it must be in \(0, 1\)"),
     ("zero points", lambda: surrogate_study.uniform(_objective(), 0, 0), ValueError,
      r"n=0 is not valid; it must be an integer >= 1"),

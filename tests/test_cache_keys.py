@@ -9,7 +9,7 @@ import pytest
 from dreg_utils import sweep
 from dreg_utils.data.mnist import load_mnist
 from dreg_utils.studies import distillation, mnist, surrogate, synthetic, synthetic_ablation
-from dreg_utils.studies import distillation_ablation
+from dreg_utils.studies import distillation_ablation, mnist_frontier
 from dreg_utils.studies.distillation import DistillationSettings
 from dreg_utils.studies.mnist import MNISTSettings
 
@@ -31,7 +31,7 @@ def _write_idx_files(folder) -> None:
 
 
 def _keys(settings, data) -> list[str]:
-    configs = mnist.make_configs(settings, data) + mnist.make_frontier_configs(settings, data)
+    configs = mnist.make_configs(settings, data) + mnist_frontier.make_frontier_configs(settings, data)
     return [sweep.config_key(c, mnist.STUDY_VERSION) for c in configs]
 
 

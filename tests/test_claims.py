@@ -12,6 +12,7 @@ import pytest
 from dreg_utils import claims, published
 from dreg_utils.book import statistics_text
 from dreg_utils.studies import statistics
+from dreg_utils.verdicts import VERDICTS, half_effect_verdict
 
 PACKAGE = Path(published.__file__).parent
 
@@ -19,7 +20,7 @@ PACKAGE = Path(published.__file__).parent
 # ----------------------------------------------------------------------------- declarations
 
 def test_one_vocabulary():
-    assert claims.VERDICTS == ("holds", "partly", "does not hold", "inconclusive")
+    assert VERDICTS == ("holds", "partly", "does not hold", "inconclusive")
 
 
 @pytest.mark.parametrize("number", [1, 2, 3, 4, 5])
@@ -191,14 +192,14 @@ def test_claim_1_counts_the_accuracy_cost_only_once_a_tail_reduction_is_supporte
     (70.0, "holds"), (60.0, "holds"), (59.9, "partly"), (10.0, "partly"), (0.0, "does not hold"),
     (-5.0, "does not hold"), (float("nan"), "inconclusive")])
 def test_half_effect_rule(ours, verdict):
-    assert claims.half_effect_verdict(ours, 120.0) == verdict
+    assert half_effect_verdict(ours, 120.0) == verdict
 
 
 def test_half_effect_rule_checks_its_arguments():
     with pytest.raises(ValueError, match="paper=0.0 is not valid; it must be > 0"):
-        claims.half_effect_verdict(1.0, 0.0)
+        half_effect_verdict(1.0, 0.0)
     with pytest.raises(TypeError, match="ours must be a real number"):
-        claims.half_effect_verdict("70", 120.0)
+        half_effect_verdict("70", 120.0)
 
 
 # ----------------------------------------------------------------------------- one verdict per claim
@@ -232,7 +233,7 @@ def test_chapters_02_and_03_give_the_same_verdicts(dreg_p99, dreg_cost, sn_cost)
     tests = statistics.mnist_tests(runs, n_boot=200)
     chapter03 = statistics_text.verdict_table(tests).set_index("claim")["verdict"]
     assert chapter02.to_dict() == chapter03.to_dict()
-    assert set(chapter02) <= set(claims.VERDICTS)
+    assert set(chapter02) <= set(VERDICTS)
 
 
 def test_the_shared_verdicts_follow_the_runs():

@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dreg_utils import claims
 from dreg_utils.book import distillation_text as text
 from dreg_utils.studies import distillation as study
 from dreg_utils.studies import distillation_tables as tables
 from dreg_utils.studies.distillation import DistillationSettings
+from dreg_utils.verdicts import (DIRECTION_RULE, INTERVAL_RULE, TEACHER_R2_RULE, TEACHER_R2_TOLERANCE, interval_verdict,
+                                 teacher_r2_verdict, tree_students_verdict)
 
 LAMBDAS = (0.0, 0.1, 0.5)
 
@@ -66,7 +67,7 @@ def test_the_headline_gain_is_the_lambda_chosen_on_validation():
     assert seeds.set_index("dataset").loc["a", "student_r2_validation"] == 0.44  # the seed at lambda = 0.5
     assert head.loc[text.IMPROVEMENT, "ours"] == "+10.0% (95% CI +10.0% to +10.0%, 2 datasets)"
     assert head.loc[text.IMPROVEMENT, "verdict"] == "partly"  # above zero, short of half of +120%
-    assert head.loc[text.IMPROVEMENT, "rule"] == claims.INTERVAL_RULE
+    assert head.loc[text.IMPROVEMENT, "rule"] == INTERVAL_RULE
     assert head.loc[text.ORACLE, "ours"].startswith("+30.0% (95% CI") and head.loc[text.ORACLE, "verdict"] == "-"
 
 
@@ -79,7 +80,7 @@ def test_a_gain_whose_interval_straddles_zero_is_inconclusive():
     assert head.loc[text.IMPROVEMENT, "ours"] == f"+20.0% (95% CI {20 - half:+.1f}% to {20 + half:+.1f}%, 2 datasets)"
     assert head.loc[text.IMPROVEMENT, "verdict"] == "inconclusive"
     assert head.loc[text.TREES, "verdict"] == "inconclusive"  # symbolic minus tree: +60 and -20 points
-    assert claims.interval_verdict(20.0, 20 - half, 20 + half, paper_effect=120.0) == "inconclusive"
+    assert interval_verdict(20.0, 20 - half, 20 + half, paper_effect=120.0) == "inconclusive"
 
 
 def exchangeable(n_datasets: int, seed: int = 0) -> tuple[dict, dict]:
@@ -103,8 +104,8 @@ def test_the_null_shows_the_oracle_gain_that_validation_choice_does_not_have():
     null_validation = tables.interval(selection["null_improvement_pct_validation"])
     assert oracle[1] > 0 and its_null[1] > 0  # both intervals above zero: selection alone
     assert its_null[1] <= oracle[0] <= its_null[2]  # the oracle's "gain" is within its null's interval
-    assert claims.interval_verdict(*validation[:3]) == "inconclusive"
-    assert claims.interval_verdict(*null_validation[:3]) == "inconclusive"
+    assert interval_verdict(*validation[:3]) == "inconclusive"
+    assert interval_verdict(*null_validation[:3]) == "inconclusive"
     assert (selection["null_students"] == len(LAMBDAS)).all()
     assert head.loc[text.IMPROVEMENT, "verdict"] == "inconclusive"
     assert head.loc[text.ORACLE_NULL, "ours"].endswith(f"{len(LAMBDAS)} students each")
@@ -137,12 +138,12 @@ def test_the_teacher_that_loses_accuracy_under_the_penalty_shows_as_a_loss():
     table, _, seeds, head = analyse(retention_runs(seeds=3))
     retention = tables.teacher_retention(seeds).set_index("dataset")
     assert retention.loc["feynman_I_12_2", "teacher_r2_drop"] == pytest.approx(0.955 - 0.628)
-    assert retention.loc["feynman_I_12_2", "ci_low"] > claims.TEACHER_R2_TOLERANCE
+    assert retention.loc["feynman_I_12_2", "ci_low"] > TEACHER_R2_TOLERANCE
     assert retention.loc["concrete", ["teacher_r2_drop", "ci_low", "ci_high", "seeds"]].tolist() == [0, 0, 0, 3]
     assert head.loc[text.TEACHER, "verdict"] == "partly"  # kept on concrete, lost on feynman_I_12_2
     assert "largest: feynman_I_12_2 0.955 → 0.628 at lambda = 0.5" in head.loc[text.TEACHER, "ours"]
     assert head.loc[text.TEACHER, "ours"].endswith("kept on 1, lost on 1 of 2 datasets")
-    assert head.loc[text.TEACHER, "rule"] == claims.TEACHER_R2_RULE
+    assert head.loc[text.TEACHER, "rule"] == TEACHER_R2_RULE
     one_seed = analyse(retention_runs(seeds=1))[3]  # no interval per dataset: the mean over datasets decides
     assert one_seed.loc[text.TEACHER, "verdict"] == "inconclusive"
     assert "units: the mean over datasets" in one_seed.loc[text.TEACHER, "claim"]
@@ -155,16 +156,16 @@ def test_the_teacher_that_loses_accuracy_under_the_penalty_shows_as_a_loss():
     ([(0.0, 0.0, 0.0), (0.01, 0.0, 0.02)], "inconclusive"),  # an interval ending at the tolerance decides nothing
     ([(math.nan,) * 3], "inconclusive"), ([], "inconclusive"), ([(-0.1, -0.2, 0.0)], "holds")])
 def test_teacher_rule(drops, verdict):
-    assert claims.teacher_r2_verdict(drops) == verdict
+    assert teacher_r2_verdict(drops) == verdict
 
 
 def test_teacher_rule_refuses_bad_units():
     with pytest.raises(ValueError, match=r"drops holds \(0.5, 0.1, 0.2\); give each as \(estimate, low, high\)"):
-        claims.teacher_r2_verdict([(0.5, 0.1, 0.2)])
+        teacher_r2_verdict([(0.5, 0.1, 0.2)])
     with pytest.raises(ValueError, match=r"drops must hold \(estimate, low, high\) triples, got \(0.1, 0.2\)"):
-        claims.teacher_r2_verdict([(0.1, 0.2)])
+        teacher_r2_verdict([(0.1, 0.2)])
     with pytest.raises(TypeError, match="drops must be a sequence of"):
-        claims.teacher_r2_verdict(0.1)
+        teacher_r2_verdict(0.1)
 
 
 @pytest.mark.parametrize("difference, low, high, verdict", [
@@ -172,7 +173,7 @@ def test_teacher_rule_refuses_bad_units():
     (math.nan, math.nan, math.nan, "inconclusive")])
 def test_tree_rule_reads_the_interval(difference, low, high, verdict):
     """Reproduction: a tree gain below half the symbolic one "held" from two point means."""
-    assert claims.tree_students_verdict(difference, low, high) == verdict
+    assert tree_students_verdict(difference, low, high) == verdict
 
 
 def test_every_student_is_set_against_gp_on_y():
@@ -234,16 +235,16 @@ def test_scorecard_rows_carry_the_interval_and_the_rule(monkeypatch):
     datasets, null = exchangeable(6)
     headline = analyse(runs_table(datasets, null))[3].reset_index()
     text.glue_verdict(headline, "smoke")
-    assert glued["sc_ttt_improvement_rule"] == claims.INTERVAL_RULE
+    assert glued["sc_ttt_improvement_rule"] == INTERVAL_RULE
     assert glued["sc_ttt_improvement_ours"] == glued["improvement_ours"] and "95% CI" in glued["improvement_ours"]
     assert "The oracle (lambda chosen on test, an upper bound) gives" in glued["sc_ttt_improvement_details"]
     assert "its null (the same choice where the penalty does nothing)" in glued["sc_ttt_improvement_details"]
     assert glued["validation_null_ours"] in glued["sc_ttt_improvement_details"]
-    assert glued["sc_ttt_teacher_rule"] == claims.TEACHER_R2_RULE
-    assert glued["sc_ttt_tree_rule"] == claims.DIRECTION_RULE
+    assert glued["sc_ttt_teacher_rule"] == TEACHER_R2_RULE
+    assert glued["sc_ttt_tree_rule"] == DIRECTION_RULE
     assert glued["oracle_null_ours"].endswith("students each") and glued["stable_base"] == "0.1"
     note = text.verdict_note(headline, DistillationSettings.from_profile("smoke"))
-    assert all(rule in note for rule in (claims.INTERVAL_RULE, claims.DIRECTION_RULE, claims.TEACHER_R2_RULE))
+    assert all(rule in note for rule in (INTERVAL_RULE, DIRECTION_RULE, TEACHER_R2_RULE))
 
 
 def test_over_sample_words():

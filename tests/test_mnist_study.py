@@ -12,6 +12,7 @@ import torch  # noqa: E402
 from torch.func import jacrev, vmap  # noqa: E402
 
 from dreg_utils.studies import mnist as study  # noqa: E402
+from dreg_utils.studies import mnist_frontier  # noqa: E402
 from dreg_utils import claims, models, published  # noqa: E402
 from dreg_utils.book import mnist_figures, mnist_text, statistics_text
 from dreg_utils.data.mnist import split_halves
@@ -108,7 +109,7 @@ def test_configs_and_groups(tiny_mnist):
         assert len({(str(c["hidden"]), c["activation"]) for c in group}) == 1
         assert len({c["method"] == "igp" for c in group}) == 1
     s = settings(frontier_capacities=[[8, 4], [16, 8]], frontier_weight_decays=[0.0, 1e-2, 1e-1])
-    frontier = study.make_frontier_configs(s, tiny_mnist)
+    frontier = mnist_frontier.make_frontier_configs(s, tiny_mnist)
     single = [m for m in study.METHODS if m not in study.LAMBDA_METHODS]  # BASE, SN and its variants
     extra_decays = [w for w in s["frontier_weight_decays"] if w != s["weight_decay"]]
     per_capacity = len(single) + len(s["dreg_lambdas"]) + len(s["igp_lambdas"]) + len(s["jacobian_lambdas"]) \
@@ -144,7 +145,7 @@ def test_sweep_caches_and_saves_tidy_tables(tiny_mnist, tmp_path):
     assert (quantiles.groupby("run_key")["ig_norm"].diff().dropna() >= 0).all()  # monotone
     # the frontier shares BASE, SN and DREG/IGP at lam = 1e-2 with the main grid (cached); the
     # output-gradient runs, the SN variants and BASE at another weight decay are its own
-    frontier = study.run_frontier(s, tiny_mnist, tmp_path, progress=False)
+    frontier = mnist_frontier.run_frontier(s, tiny_mnist, tmp_path, progress=False)
     shared = frontier["method"].isin(s["methods"]) & (frontier["weight_decay"] == s["weight_decay"])
     assert frontier.loc[shared, "cached"].all() and not frontier.loc[~shared, "cached"].any()
     assert set(frontier.loc[~shared, "method"]) >= {"jacobian", "base"}
@@ -165,7 +166,7 @@ def test_sweep_caches_and_saves_tidy_tables(tiny_mnist, tmp_path):
     assert layout.loc[("32, 16", "RELU_DREG"), ("Test Acc (%)", "paper")] == "96.05\u00a0±\u00a00.17"  # one line
     assert layout.loc[("32, 16", "RELU_DREG"), ("p99/Mean", "paper")] == "13.81"
     for fig in (mnist_figures.tail_vs_capacity_figure(summary), mnist_figures.accuracy_vs_p99_figure(summary),
-                mnist_figures.frontier_figure(study.frontier_summary(frontier), s["weight_decay"]),
+                mnist_figures.frontier_figure(mnist_frontier.frontier_summary(frontier), s["weight_decay"]),
                 mnist_figures.ig_ecdf_figure(quantiles, saved, "32-16")):
         assert fig.axes
         matplotlib.pyplot.close(fig)

@@ -14,7 +14,7 @@ from test_stats_study import analyse, mnist_runs, synthetic_runs  # noqa: E402
 
 from dreg_utils import claims  # noqa: E402
 from dreg_utils.book import (distillation_text, mnist_text, performance_text, scorecard,  # noqa: E402
-                             statistics_text, surrogate_figures, synthetic_text)
+                             statistics_notes, statistics_tables, statistics_text, surrogate_figures, synthetic_text)
 from dreg_utils.book.page import Chapter, open_chapter  # noqa: E402
 from dreg_utils.studies import distillation, distillation_tables, mnist, performance, statistics  # noqa: E402
 from dreg_utils.studies.statistics_inputs import Inputs  # noqa: E402
@@ -111,10 +111,10 @@ def test_statistics_inputs_read_the_given_tables(tmp_path):
     inputs = ch.data
     assert isinstance(inputs, Inputs) and len(inputs.mnist) == len(mnist_runs())
     assert inputs.mnist_origin.path == str(tmp_path / "mnist.csv") and inputs.mnist_origin.mismatches
-    assert statistics_text.origin_text(inputs.mnist_origin).startswith(
+    assert statistics_notes.origin_text(inputs.mnist_origin).startswith(
         f"read {tmp_path / 'mnist.csv'} (not the profile's grid")
     assert inputs.synthetic_settings.profile == "smoke" and inputs.mnist_settings.profile == "smoke"
-    assert statistics_text.inputs_line(inputs).startswith("MNIST runs (mnist from test, 400 train / 100 test")
+    assert statistics_notes.inputs_line(inputs).startswith("MNIST runs (mnist from test, 400 train / 100 test")
 
 
 def test_snr_correlation_is_spearmans_and_nan_below_three_datasets():
@@ -180,15 +180,15 @@ def test_mnist_notes_read_the_findings_and_the_data(tiny_mnist):
 def test_statistics_notes_and_glue(glued):
     tests = analyse(mnist_runs(seeds=(0,)))
     designs = statistics.designs(tests)
-    assert statistics_text.designs_note(designs, "smoke").startswith(
+    assert statistics_notes.designs_note(designs, "smoke").startswith(
         "**Fewer pairs than the paper** under the `smoke` profile: DREG vs BASE 8 instead of 24")
-    assert statistics_text.designs_note(statistics.designs(analyse(mnist_runs())), "smoke") is None
+    assert statistics_notes.designs_note(statistics.designs(analyse(mnist_runs())), "smoke") is None
     verdicts = statistics_text.verdict_table(tests)
     statistics_text.glue_verdicts(verdicts, tests, 0.05, "smoke")
     assert glued["claim1_text"] == claims.MNIST_CLAIMS[1].wording and glued["claim1_verdict"] == verdicts["verdict"][0]
     assert glued["sc_mnist_claim2_paper"] == claims.MNIST_CLAIMS[2].paper_value
     assert glued["sc_mnist_claim2_ours"] == statistics_text.short_ours(tests, 2)
-    styled = statistics_text.p_style(designs).to_html()
+    styled = statistics_tables.p_style(designs).to_html()
     assert "smallest sign-test p (ours)" in styled and "0.0039" in styled  # 0.5**8 to 2 digits
 
 

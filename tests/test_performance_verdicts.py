@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 from IPython.display import HTML
 
-from dreg_utils import claims
 from dreg_utils.book import performance_text
 from dreg_utils.studies import performance
+from dreg_utils.verdicts import (DREG_COST_LIMIT, DREG_COST_RULE, JACOBIAN_COST_RULE, MEMORY_RULE, dreg_cost_verdict,
+                                 jacobian_cost_verdict)
 
 NAN = math.nan
-LIMIT = claims.DREG_COST_LIMIT
+LIMIT = DREG_COST_LIMIT
 
 
 # ----------------------------------------------------------------------------- intervals of timed ratios
@@ -67,16 +68,16 @@ def test_ratio_summary_pairs_each_method_with_base_of_the_same_repeat():
     ([1.05, 1.10], [NAN, NAN], [NAN, NAN], "inconclusive"),         # too few repetitions: no interval
 ])
 def test_dreg_cost_is_decided_by_intervals_against_the_limit(ratios, lows, highs, verdict):
-    assert claims.dreg_cost_verdict(ratios, lows, highs) == verdict
+    assert dreg_cost_verdict(ratios, lows, highs) == verdict
 
 
 def test_dreg_cost_refuses_unpaired_or_inconsistent_intervals():
     with pytest.raises(ValueError, match=r"ratios, lows and highs must pair settings: \[2, 1, 2\] values"):
-        claims.dreg_cost_verdict([1.0, 1.1], [0.9], [1.1, 1.2])
+        dreg_cost_verdict([1.0, 1.1], [0.9], [1.1, 1.2])
     with pytest.raises(ValueError, match=r"the interval \(1.2, 1.3\) does not hold its ratio 1.1"):
-        claims.dreg_cost_verdict([1.1], [1.2], [1.3])
+        dreg_cost_verdict([1.1], [1.2], [1.3])
     with pytest.raises(ValueError, match="ratios must be a non-empty 1-D sequence"):
-        claims.dreg_cost_verdict([], [], [])
+        dreg_cost_verdict([], [], [])
 
 
 # ----------------------------------------------------------------------------- the exact Jacobian penalty
@@ -89,7 +90,7 @@ def test_dreg_cost_refuses_unpaired_or_inconsistent_intervals():
     (9.0, NAN, NAN, "inconclusive"),     # a point without an interval decides nothing
 ])
 def test_jacobian_cost_is_decided_by_the_interval_of_the_extra_cost(ratio, low, high, verdict):
-    assert claims.jacobian_cost_verdict(ratio, low, high) == verdict
+    assert jacobian_cost_verdict(ratio, low, high) == verdict
 
 
 # ----------------------------------------------------------------------------- peak memory
@@ -133,7 +134,7 @@ def test_the_memory_row_is_decided_by_the_range_over_repeats(glued, dreg_peaks, 
     performance_text.glue_memory(memory_frame(dreg_peaks, igp_peaks))
     badge = glued["sc_dreg_memory_verdict"]
     assert isinstance(badge, HTML) and f">{verdict}</span>" in badge.data
-    assert glued["sc_dreg_memory_rule"] == performance_text.MEMORY_RULE
+    assert glued["sc_dreg_memory_rule"] == MEMORY_RULE
     assert "range over repeats" in glued["sc_dreg_memory_ours"] and glued["memory_verdict"] == verdict
 
 
@@ -174,10 +175,10 @@ def test_the_cost_rows_carry_intervals_rules_and_the_papers_setting(glued):
     assert glued["dreg_cost_verdict"] == "inconclusive" and ">inconclusive</span>" in glued["sc_dreg_cost_verdict"].data
     assert glued["dreg_cost_limit"] == "1.2"
     assert glued["sc_dreg_cost_ours"] == "1.15x (95% CI 1.05x to 1.30x) at (64, 32), the costliest of 2 capacities"
-    assert glued["sc_dreg_cost_rule"] == claims.DREG_COST_RULE
+    assert glued["sc_dreg_cost_rule"] == DREG_COST_RULE
     # the exact Jacobian penalty is judged on the scalar-output teacher, not on the MNIST-shaped models
     assert ">partly</span>" in glued["sc_ttt_cost_verdict"].data
-    assert glued["sc_ttt_cost_rule"] == claims.JACOBIAN_COST_RULE
+    assert glued["sc_ttt_cost_rule"] == JACOBIAN_COST_RULE
     assert glued["sc_ttt_cost_ours"] == "2.00x (95% CI 1.80x to 2.30x), scalar-output teacher"
     assert "verdicts by capacity: partly, holds." in glued["sc_ttt_cost_details"]
 

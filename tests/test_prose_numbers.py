@@ -4,8 +4,8 @@ Every decimal, percentage, ratio ("2.0x") or duration ("34 s") in the Markdown o
 the book's pages must either be glued from the run (``{glue:text}`...```, removed before the scan),
 sit in maths, code or a link, name a section ("Section 6.3"), or be a value the code defines: a
 number the papers publish (:mod:`dreg_utils.published`), a threshold of the verdict rules or a
-study's threshold (an upper-case module constant of :mod:`dreg_utils.claims`, or one of
-:data:`THRESHOLDS`), or one of the few constants of :data:`PROTOCOL` below. When such a constant changes, the
+study's threshold (an upper-case module constant of :mod:`dreg_utils.claims` or
+:mod:`dreg_utils.verdicts`, or one of :data:`THRESHOLDS`), or one of the few constants of :data:`PROTOCOL` below. When such a constant changes, the
 prose that typed its old value fails here instead of going stale.
 """
 import ast
@@ -19,10 +19,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted((ROOT / "notebooks").glob("*.md")) + sorted(
     p for p in (ROOT / "book").glob("*.md"))
-CONSTANT_MODULES = ("dreg_utils.published", "dreg_utils.claims")
+CONSTANT_MODULES = ("dreg_utils.published", "dreg_utils.claims", "dreg_utils.verdicts")
 # The studies' thresholds that prose may name (each a module constant).
-THRESHOLDS = ("surrogate.PREDICTS_RHO", "surrogate.WORTH_MAX_MSE_CHANGE_PCT", "synthetic.COLLAPSE_FRACTION",
-              "synthetic_ablation.NEAR_PAPER_POINTS", "distillation_tables.STABLE_BASE")
+THRESHOLDS = ("surrogate_verdicts.PREDICTS_RHO", "surrogate_verdicts.WORTH_MAX_MSE_CHANGE_PCT",
+              "synthetic.COLLAPSE_FRACTION", "synthetic_ablation.NEAR_PAPER_POINTS", "distillation_tables.STABLE_BASE")
 # Constants typed in prose that no module defines, each with its reason.
 PROTOCOL = {
     0.1307: "MNIST normalisation mean (DREG paper, Appendix A.1)",

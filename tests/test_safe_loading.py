@@ -395,7 +395,7 @@ QUANTILES = f"not a list of {len(mnist_study.QUANTILE_LEVELS)} items each a list
         "settings overwritten", "a column the study inserts"])
 def test_a_record_with_a_bad_metric_is_recomputed(tmp_path, tiny_mnist, caplog, change, reason):
     """Reproductions (beyond the first two): quantiles [1, 2] or [["a", "b", "c"]] raised in
-    mnist._run, a 400-digit metric OverflowError, "method"/"lam" in a result showed a BASE run
+    mnist.run_configs, a 400-digit metric OverflowError, "method"/"lam" in a result showed a BASE run
     as DREG, and "data_source" collided with the column the study inserts."""
     settings = _mnist_settings()
     first = mnist_study.run_sweep(settings, tiny_mnist, tmp_path, progress=False)

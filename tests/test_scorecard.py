@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from dreg_utils.book import chapters, plotting, scorecard
-from dreg_utils.claims import VERDICTS
+from dreg_utils.verdicts import VERDICTS
 
 GLUE = re.compile(r"\{glue(?::text)?\}`/book/executed/(\w+)\.ipynb::(sc_\w+?)(?::s)?`")
 

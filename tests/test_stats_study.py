@@ -16,6 +16,7 @@ from dreg_utils.book import statistics_figures
 from dreg_utils.studies import statistics as study  # noqa: E402
 from dreg_utils.studies import statistics_synthetic as synthetic_stats
 from dreg_utils.studies import statistics_inputs as inputs_study
+from dreg_utils.book import statistics_notes, statistics_synthetic_text, statistics_tables
 from dreg_utils.book import statistics_text as verdict_text
 from dreg_utils.studies.mnist import MNISTSettings
 from dreg_utils.studies.statistics import StatisticsSettings
@@ -277,7 +278,7 @@ def test_paper_table3_checks_count_its_own_cells():
 
 
 def test_summary_view_has_one_row_per_comparison(paper_like):
-    view = verdict_text.summary_view(paper_like)
+    view = statistics_tables.summary_view(paper_like)
     assert len(view) == paper_like["comparison"].nunique() == 14
     p99 = view.set_index("comparison").loc[verdict_text.P99]
     assert p99["n"] == 24 and p99["effect"] < 0
@@ -290,7 +291,7 @@ def test_summary_view_has_one_row_per_comparison(paper_like):
 
 def test_closing_note_lists_every_claim(paper_like):
     verdicts = verdict_text.verdict_table(paper_like)
-    note = verdict_text.closing_note(verdicts, pd.DataFrame(), study.designs(paper_like))
+    note = statistics_notes.closing_note(verdicts, pd.DataFrame(), study.designs(paper_like))
     assert all(f"**Claim {c}**" in note for c in range(1, 6))
     assert "Tally: holds 5, partly 0, does not hold 0, inconclusive 0." in note
     assert "smaller than the paper's" not in note
@@ -335,7 +336,7 @@ def test_synthetic_tests_pool_families_and_read_directions():
     # the study names each comparison by its key and keeps lambda as a number; the book writes the words
     assert set(tests["comparison"]) == {"test_mse", "grad_p90", "grad_p99", synthetic_stats.SEED_VARIANCE}
     assert (tests["lam"] == 1e-2).all()
-    table = verdict_text.synthetic_readings(tests)
+    table = statistics_synthetic_text.synthetic_readings(tests)
     # each comparison pooled first (and saying so), then family by family
     assert list(table["scope"]) == ["pooled over 2 families and seeds", "smooth", "sparse"] * 3 + [
         "pooled over 2 families"]
@@ -343,7 +344,7 @@ def test_synthetic_tests_pool_families_and_read_directions():
     assert list(readings.index) == ["lambda=0.01 / lambda=0: test_mse", "lambda=0.01 / lambda=0: grad_p90",
                                     "lambda=0.01 / lambda=0: grad_p99",
                                     "seed variance of test MSE, per family: lambda / lambda=0"]
-    by_family = verdict_text.synthetic_by_family(tests)
+    by_family = statistics_synthetic_text.synthetic_by_family(tests)
     assert list(by_family["family"].unique()) == ["smooth", "sparse"]
     assert set(by_family["comparison"]) == set(readings.index[:3])
     p90 = readings.loc["lambda=0.01 / lambda=0: grad_p90"]
@@ -420,7 +421,7 @@ def test_grid_mismatch_and_load_or_run(tmp_path):
     mismatches = inputs_study.grid_mismatch(runs[runs["seed"] == 0].drop(columns="epochs"), grid, n_runs)
     assert mismatches == [inputs_study.Mismatch("seed", [0], [0, 1]), inputs_study.Mismatch("epochs", None, [4]),
                           inputs_study.Mismatch(inputs_study.N_RUNS, n_runs // 2, n_runs)]
-    assert [verdict_text.mismatch_text(m) for m in mismatches] == [
+    assert [statistics_notes.mismatch_text(m) for m in mismatches] == [
         "seed is [0], expected [0, 1]", "no column 'epochs'", f"{n_runs // 2} runs, expected {n_runs}"]
     calls = []
 
@@ -431,20 +432,20 @@ def test_grid_mismatch_and_load_or_run(tmp_path):
     path = tmp_path / "runs.csv"
     _, origin = inputs_study.load_or_run(settings["synthetic_runs"], path, grid, n_runs, run)
     assert calls == [1] and origin == inputs_study.Origin(str(path), ran=True)
-    assert verdict_text.origin_text(origin) == f"ran the cached sweep because {path} does not exist"
+    assert statistics_notes.origin_text(origin) == f"ran the cached sweep because {path} does not exist"
     runs.to_csv(path, index=False)
     loaded, origin = inputs_study.load_or_run(None, path, grid, n_runs, run)
     assert calls == [1] and origin == inputs_study.Origin(str(path), ran=False)
     assert loaded["hidden"].iloc[0] == "32-32"
-    assert verdict_text.origin_text(origin) == f"read {path}"
+    assert statistics_notes.origin_text(origin) == f"read {path}"
     runs.assign(epochs=9).to_csv(path, index=False)
     _, origin = inputs_study.load_or_run(None, path, grid, n_runs, run)
     assert calls == [1, 1] and origin.ran and origin.mismatches == (inputs_study.Mismatch("epochs", [9], [4]),)
-    assert verdict_text.origin_text(origin) == (f"ran the cached sweep because {path} holds another grid "
+    assert statistics_notes.origin_text(origin) == (f"ran the cached sweep because {path} holds another grid "
                                                 "(epochs is [9], expected [4])")
     _, origin = inputs_study.load_or_run(path, tmp_path / "elsewhere.csv", grid, n_runs, run)
     assert calls == [1, 1] and not origin.ran
-    assert verdict_text.origin_text(origin) == f"read {path} (not the profile's grid: epochs is [9], expected [4])"
+    assert statistics_notes.origin_text(origin) == f"read {path} (not the profile's grid: epochs is [9], expected [4])"
 
 
 @pytest.mark.parametrize("profile", PROFILES)

@@ -11,6 +11,7 @@ import torch
 from dreg_utils.book import surrogate_figures, surrogate_text
 from dreg_utils import optimisation
 from dreg_utils.studies import surrogate as study
+from dreg_utils.studies import surrogate_verdicts as verdicts
 from dreg_utils.threads import single_threaded
 from dreg_utils.data.synthetic import target_function
 from dreg_utils.studies.surrogate import SurrogateSettings
@@ -174,27 +175,27 @@ def test_correlations_carry_spearman_and_its_interval():
                          "gd_regret_median": [0.3, 0.1, 0.35, 0.12, 0.28, 0.11],
                          "lbfgs_regret_median": [0.3, 0.1, 0.35, 0.12, 0.28, 0.11],
                          "gd_left_domain": 0.0, "lbfgs_left_domain": 0.0, "lbfgs_diverged": 0.0})
-    corr = study.correlations(runs).set_index(["predictor", "outcome"])
+    corr = verdicts.correlations(runs).set_index(["predictor", "outcome"])
     row = corr.loc[("grad_p99_over_mean", "gd_regret_median")]
     # Spearman by hand: p99/mean and regret ranks differ by (0, 1, 0, -2, 0, 1): 1 - 6 * 6 / (6 * 35) = 0.83
     assert row["rho"] == pytest.approx(1 - 36 / 210)
     # Fisher z: tanh(atanh 0.829 -/+ 1.96 sqrt(1.06 / 3)) = tanh(1.1836 -/+ 1.1651)
     assert (row["low"], row["high"]) == (pytest.approx(0.0185, abs=2e-4), pytest.approx(0.9819, abs=2e-4))
     assert np.isnan(corr.loc[("grad_p99_over_mean", "gd_left_domain"), "rho"])
-    predictors = study.regret_predictors(corr.reset_index()).set_index(["predictor", "outcome"])
+    predictors = verdicts.regret_predictors(corr.reset_index()).set_index(["predictor", "outcome"])
     assert predictors.loc[("grad_p99_over_mean", "gd_regret_median"), "relation"] == "predicts"
     assert predictors.loc[("test_mse", "gd_regret_median"), "relation"] == "opposite"  # rho = -0.88
-    lines = surrogate_text.verdict_lines(study.regret_predictors(corr.reset_index()),
-                                         study.method_worth(study.paired_differences(runs)))
+    lines = surrogate_text.verdict_lines(verdicts.regret_predictors(corr.reset_index()),
+                                         verdicts.method_worth(verdicts.paired_differences(runs)))
     assert lines[0] == ("p99/mean vs GD regret: predicts in 1/1 objectives - o rho=+0.83 "
                         "(95% CI +0.02 to +0.98; predicts)")
 
 
 def test_spearman_interval_is_fisher_z_with_the_fieller_variance():
     # rho = 0.5 from 28 pairs: atanh 0.5493, half-width 1.96 sqrt(1.06 / 25) = 0.4036 -> tanh 0.1457 and 0.9529
-    low, high = study.spearman_interval(0.5, 28)
+    low, high = verdicts.spearman_interval(0.5, 28)
     assert (low, high) == (pytest.approx(0.1447, abs=2e-4), pytest.approx(0.7411, abs=2e-4))
-    assert np.isnan(study.spearman_interval(0.5, 3)).all() and np.isnan(study.spearman_interval(np.nan, 30)).all()
+    assert np.isnan(verdicts.spearman_interval(0.5, 3)).all() and np.isnan(verdicts.spearman_interval(np.nan, 30)).all()
 
 
 @pytest.mark.parametrize("rho, low, high, relation", [
@@ -204,34 +205,34 @@ def test_spearman_interval_is_fisher_z_with_the_fieller_variance():
 def test_regret_predictors_read_rho_by_its_interval(rho, low, high, relation):
     corr = pd.DataFrame({"objective": "o", "predictor": "test_mse", "outcome": ["gd_regret_median", "cos_mean"],
                          "rho": rho, "low": low, "high": high, "n": 5})
-    assert study.regret_predictors(corr)["relation"].tolist() == [relation]  # the cosine row is no regret
+    assert verdicts.regret_predictors(corr)["relation"].tolist() == [relation]  # the cosine row is no regret
 
 
 def test_a_difference_of_1e17_is_a_tie():
-    assert study.tie_free_difference([0.1 + 0.2, 1e-17, 0.5], [0.3, 0.0, 0.25]).tolist() == [0.0, 0.0, 0.25]
+    assert verdicts.tie_free_difference([0.1 + 0.2, 1e-17, 0.5], [0.3, 0.0, 0.25]).tolist() == [0.0, 0.0, 0.25]
     assert 0.1 + 0.2 - 0.3 > 0  # 5.6e-17: not zero in floating point
     base = [0.3, 0.4, 0.5, 0.2, 0.3, 0.6]
     runs = runs_table({"base": base, "dreg": [0.1 + 0.2, 0.4, 0.5, 0.2, 0.3, 0.6]},
                       {"base": [0.1] * 6, "dreg": [0.1] * 6}, seeds=range(6))
-    pairs = study.paired_differences(runs)
+    pairs = verdicts.paired_differences(runs)
     assert (pairs["gd_regret_diff"] == 0.0).all()
-    row = study.method_worth(pairs).iloc[0]
+    row = verdicts.method_worth(pairs).iloc[0]
     assert (row["gd_lower"], row["gd_higher"], row["gd_tied"]) == (0, 0, 6)
     assert row["gd_verdict"] == "inconclusive" and row["worth"] == "inconclusive"  # not "higher regret"
-    versus = study.versus_base(study.summarize(runs))
+    versus = verdicts.versus_base(study.summarize(runs))
     assert versus.loc[0, "gd_regret_diff"] == 0.0
 
 
 def test_median_interval_is_the_sign_tests_order_statistics():
     """Textbook ranks of the distribution-free 95% interval of a median: n = 10 -> (2nd, 9th),
     n = 24 -> (7th, 18th), n = 6 -> (1st, 6th); n = 5 has none."""
-    assert study.median_interval(np.arange(10.0)[::-1]) == (4.5, 1.0, 8.0)
-    assert study.median_interval(np.arange(24.0)) == (11.5, 6.0, 17.0)
-    assert study.median_interval(np.arange(6.0)) == (2.5, 0.0, 5.0)
-    median, low, high = study.median_interval(np.arange(5.0))
+    assert verdicts.median_interval(np.arange(10.0)[::-1]) == (4.5, 1.0, 8.0)
+    assert verdicts.median_interval(np.arange(24.0)) == (11.5, 6.0, 17.0)
+    assert verdicts.median_interval(np.arange(6.0)) == (2.5, 0.0, 5.0)
+    median, low, high = verdicts.median_interval(np.arange(5.0))
     assert median == 2.0 and np.isnan(low) and np.isnan(high)
-    assert study.smallest_decidable_n() == 6
-    assert np.isnan(study.median_interval([np.nan])).all()
+    assert verdicts.smallest_decidable_n() == 6
+    assert np.isnan(verdicts.median_interval([np.nan])).all()
 
 
 def test_a_verdict_whose_interval_straddles_zero_is_inconclusive():
@@ -239,10 +240,10 @@ def test_a_verdict_whose_interval_straddles_zero_is_inconclusive():
     base = [0.5] * 8
     runs = runs_table({"base": base, "dreg": [0.3, 0.4, 0.45, 0.49, 0.51, 0.55, 0.6, 0.7]},
                       {"base": [0.1] * 8, "dreg": [0.1] * 8}, seeds=range(8))
-    row = study.method_worth(study.paired_differences(runs)).iloc[0]
+    row = verdicts.method_worth(verdicts.paired_differences(runs)).iloc[0]
     assert row["gd_low"] < 0 < row["gd_high"] and row["gd_verdict"] == "inconclusive"
     assert row["cost"] == "within" and row["worth"] == "inconclusive"
-    line = surrogate_text.worth_line(next(study.method_worth(study.paired_differences(runs)).itertuples()))
+    line = surrogate_text.worth_line(next(verdicts.method_worth(verdicts.paired_differences(runs)).itertuples()))
     assert line.startswith("DREG vs BASE: inconclusive - over 8 pairs")
     assert "GD regret change +0 (95% CI -0.2 to +0.2; lower in 4, higher in 4, tied in 0: inconclusive)" in line
 
@@ -255,7 +256,7 @@ def test_a_verdict_whose_interval_straddles_zero_is_inconclusive():
 ])
 def test_worth_is_decided_by_intervals(dreg_regret, dreg_mse, n, worth):
     runs = runs_table({"base": [0.5] * n, "dreg": dreg_regret}, {"base": [0.1] * n, "dreg": dreg_mse}, seeds=range(n))
-    row = study.method_worth(study.paired_differences(runs)).iloc[0]
+    row = verdicts.method_worth(verdicts.paired_differences(runs)).iloc[0]
     assert row["n"] == n and row["worth"] == worth
 
 
@@ -266,9 +267,9 @@ def test_sn_is_judged_by_its_variant_chosen_on_validation():
     runs = runs_table({"base": [0.5] * n, "sn": [0.6] * n, "sn_hidden": [0.6] * n, "sn_scaled": [0.4] * n},
                       {m: [0.1] * n for m in ("base", "sn", "sn_hidden", "sn_scaled")}, seeds=range(n),
                       val={"base": [0.1] * n, "sn": [0.9] * n, "sn_hidden": [0.2] * n, "sn_scaled": [0.3] * n})
-    worth = study.method_worth(study.paired_differences(runs))
-    assert study.best_sn_variant(worth) == "sn_hidden"
-    assert study.best_sn_variant(worth[worth["method"] == "base"]) is None
+    worth = verdicts.method_worth(verdicts.paired_differences(runs))
+    assert verdicts.best_sn_variant(worth) == "sn_hidden"
+    assert verdicts.best_sn_variant(worth[worth["method"] == "base"]) is None
     line = surrogate_text.sn_line(worth)
     assert line.startswith("SN, its best variant on validation MSE (SN-HIDDEN): not worth it - each variant: "
                            "SN not worth it (median validation MSE 0.9); SN-HIDDEN not worth it")
@@ -319,5 +320,5 @@ def test_a_method_is_named_by_its_paper_label_on_the_page():
     """The surrogate page names the loss-gradient penalty IGPEN, as every other chapter does (it
     printed the key in capitals, "IGP")."""
     runs = runs_table({"base": [0.5] * 6, "igp": [0.4] * 6}, {"base": [0.1] * 6, "igp": [0.1] * 6}, seeds=range(6))
-    row = next(study.method_worth(study.paired_differences(runs)).itertuples())
+    row = next(verdicts.method_worth(verdicts.paired_differences(runs)).itertuples())
     assert surrogate_text.worth_line(row).startswith("IGPEN vs BASE: ")

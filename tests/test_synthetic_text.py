@@ -10,9 +10,10 @@ import myst_nb  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from dreg_utils import claims  # noqa: E402
 from dreg_utils.book import synthetic_figures, synthetic_text, tables  # noqa: E402
 from dreg_utils.studies import synthetic as study  # noqa: E402
+from dreg_utils.studies import synthetic_weight_decay as wd_study  # noqa: E402
+from dreg_utils.verdicts import INTERVAL_RULE  # noqa: E402
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def test_the_verdict_note_and_the_scorecard_rows_carry_the_interval_and_the_rule
     synthetic_text.glue_verdict(table2(), 0.01, "default")
     assert glued["sc_synthetic_sparse_ours"] == "p90 reduction +4.8% (95% CI -3.2% to +12.1%)"
     assert glued["sc_synthetic_sparse_rule"] == synthetic_text.TABLE2_RULE
-    assert claims.INTERVAL_RULE in synthetic_text.TABLE2_RULE and "+5%" in synthetic_text.TABLE2_RULE
+    assert INTERVAL_RULE in synthetic_text.TABLE2_RULE and "+5%" in synthetic_text.TABLE2_RULE
     assert "(5 seeds)" in glued["sc_synthetic_sparse_details"]
     assert glued["p90_sparse"] == "+4.8% (95% CI -3.2% to +12.1%)" and glued["verdict_sparse"] == "inconclusive"
     assert glued["sc_synthetic_smooth_ours"] == "not run" and "sc_synthetic_smooth_rule" in glued
@@ -71,7 +72,7 @@ def comparison() -> tuple[pd.DataFrame, pd.DataFrame]:
                             "dreg_grad_p90": [0.5, 0.6, 0.45, 1.1, 0.8, 1.0], "wd_grad_p90": [1.0, 1.1, 1.0, 1.0, 1.0, 1.05],
                             "dreg_test_mse": [1.0] * 6, "wd_test_mse": [1.0] * 6,
                             "dreg_collapsed": [False, False, False, True, True, False], "wd_collapsed": [False] * 6})
-    return study.weight_decay_comparison(choices), choices
+    return wd_study.weight_decay_comparison(choices), choices
 
 
 def test_the_weight_decay_table_note_and_scorecard_row(glued):
@@ -82,7 +83,7 @@ def test_the_weight_decay_table_note_and_scorecard_row(glued):
     assert shown["verdict"].tolist() == ["holds", "inconclusive"]
     assert shown["note"].tolist() == ["", "DREG's chosen model collapsed to a near-constant in 2/3 seeds"]
     assert shown.iloc[0]["DREG's p90 reduction vs tuned weight decay % (95% CI)"] == "+50.3% (95% CI +36.9% to +60.9%)"
-    verdict = study.weight_decay_verdict(table)
+    verdict = wd_study.weight_decay_verdict(table)
     note = synthetic_text.weight_decay_note(table, verdict)
     assert note.startswith("DREG's test p90 lower than tuned weight decay's in 1/2 families, higher in 0/2") \
         and "**partly**" in note

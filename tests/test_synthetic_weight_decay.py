@@ -13,6 +13,7 @@ from dreg_utils import ensemble
 from dreg_utils.data.synthetic import make_family
 from dreg_utils.models import CompactMLP
 from dreg_utils.studies import synthetic as study
+from dreg_utils.studies import synthetic_weight_decay as wd_study
 from dreg_utils.studies.synthetic import SyntheticSettings
 from dreg_utils.train import evaluate, fit
 
@@ -22,7 +23,7 @@ TINY = dict(families=["smooth"], lambdas=[0.0, 1e-2], seeds=[0, 1], hidden=[8], 
 
 def test_the_extra_runs_are_lambda_0_at_each_other_weight_decay_with_the_sweeps_seeds():
     settings = SyntheticSettings.from_profile("smoke", **TINY)
-    configs = study.weight_decay_configs(settings)
+    configs = wd_study.weight_decay_configs(settings)
     assert [(c["weight_decay"], c["seed"]) for c in configs] == [(0.0, 0), (0.0, 1), (1e-1, 0), (1e-1, 1)]
     sweep = study.make_configs(settings)[0]
     for config in configs:
@@ -46,7 +47,7 @@ def test_each_weight_decay_arm_starts_from_its_seeds_dreg_weights(tmp_path, monk
     monkeypatch.setattr(ensemble, "_build_group", recording)
     settings = SyntheticSettings.from_profile("smoke", **TINY)
     study.run_sweep(settings, tmp_path, progress=False)
-    study.run_weight_decay_sweep(settings, tmp_path, progress=False)
+    wd_study.run_weight_decay_sweep(settings, tmp_path, progress=False)
     start = {(seed, lam, wd): weights for seed, lam, wd, weights in built}
     assert {wd for _, _, wd in start} == {0.0, 1e-2, 1e-1}
     for seed in (0, 1):
@@ -60,9 +61,10 @@ def test_a_weight_decay_arm_is_the_run_trained_alone_with_its_seed(tmp_path):
     """Each arm equals dreg_utils.train.fit from its seed's initial weights with its seed's
     minibatch order (the order DREG's runs of that seed use) at its weight decay."""
     settings = SyntheticSettings.from_profile("smoke", **TINY)
-    runs = study.run_weight_decay_sweep(settings, tmp_path, progress=False)
+    runs = wd_study.run_weight_decay_sweep(settings, tmp_path, progress=False)
     assert (tmp_path / "weight_decay_runs.csv").exists() and len(runs) == 4 and not runs["diverged"].any()
-    assert "val_grad_p90" in runs and (study.run_weight_decay_sweep(settings, tmp_path, progress=False)["cached"]).all()
+    again = wd_study.run_weight_decay_sweep(settings, tmp_path, progress=False)
+    assert "val_grad_p90" in runs and again["cached"].all()
     data = make_family("smooth")
     for _, row in runs.iterrows():
         model = CompactMLP.seeded(row["seed"], 10, [8], 1, activation="relu")
@@ -108,12 +110,12 @@ def test_each_method_is_chosen_on_validation_never_on_test():
                      (3e-1, 1.20, 0.5, 1.0, 0.1)], weight_decay=1e-2).rename(columns={"setting": "lam"})
     wd_runs = run_rows([(1e-1, 1.00, 2.0, 1.0, 9.0), (1.0, 1.01, 2.5, 1.0, 0.5)], lam=0.0).rename(
         columns={"setting": "weight_decay"})
-    choice = study.weight_decay_choices(runs, wd_runs).iloc[0]
+    choice = wd_study.weight_decay_choices(runs, wd_runs).iloc[0]
     assert (choice["dreg_setting"], choice["wd_setting"]) == (1e-2, 1e-1)
     assert (choice["dreg_grad_p90"], choice["wd_grad_p90"]) == (4.0, 9.0)  # reported on test
     diverged = wd_runs.assign(diverged=[True, False])  # a diverged arm is never chosen
-    assert study.weight_decay_choices(runs, diverged).iloc[0]["wd_setting"] == 1.0
-    strict = study.weight_decay_choices(runs, wd_runs, mse_tolerance=0.5).iloc[0]
+    assert wd_study.weight_decay_choices(runs, diverged).iloc[0]["wd_setting"] == 1.0
+    strict = wd_study.weight_decay_choices(runs, wd_runs, mse_tolerance=0.5).iloc[0]
     assert (strict["dreg_setting"], strict["wd_setting"]) == (0.0, 1e-1)  # only BASE and 0.1 within 0.5%
 
 
@@ -122,16 +124,16 @@ def test_a_chosen_model_flattened_to_a_constant_is_flagged():
         columns={"setting": "lam"})
     runs.loc[1, "grad_mean"] = 1e-9
     wd_runs = run_rows([(1.0, 1.01, 2.5, 1.0, 0.5)], lam=0.0).rename(columns={"setting": "weight_decay"})
-    choice = study.weight_decay_choices(runs, wd_runs).iloc[0]
+    choice = wd_study.weight_decay_choices(runs, wd_runs).iloc[0]
     assert choice["dreg_setting"] == 0.3 and choice["dreg_collapsed"] and not choice["wd_collapsed"]
-    assert study.weight_decay_comparison(study.weight_decay_choices(runs, wd_runs)).iloc[0]["dreg_collapsed"] == 1
+    assert wd_study.weight_decay_comparison(wd_study.weight_decay_choices(runs, wd_runs)).iloc[0]["dreg_collapsed"] == 1
 
 
 def test_ties_go_to_the_smaller_setting_and_an_empty_choice_is_refused():
     candidates = run_rows([(1e-1, 1.0, 2.0, 1.0, 1.0), (1e-3, 1.0, 2.0, 1.0, 3.0)])
-    assert study.choose_on_validation(candidates, 1.0)["setting"] == 1e-3
+    assert wd_study.choose_on_validation(candidates, 1.0)["setting"] == 1e-3
     with pytest.raises(ValueError, match="no candidate has a validation MSE within 5% of 0.5"):
-        study.choose_on_validation(candidates, 0.5)
+        wd_study.choose_on_validation(candidates, 0.5)
 
 
 def choices_of(dreg: dict, wd: dict) -> pd.DataFrame:
@@ -144,7 +146,7 @@ def choices_of(dreg: dict, wd: dict) -> pd.DataFrame:
 def test_the_comparison_is_paired_signed_and_decided_per_family_by_its_interval():
     dreg = {"smooth": [0.5, 0.6, 0.45], "sparse": [1.1, 0.8, 1.0]}
     wd = {"smooth": [1.0, 1.1, 1.0], "sparse": [1.0, 1.0, 1.05]}
-    table = study.weight_decay_comparison(choices_of(dreg, wd)).set_index("family")
+    table = wd_study.weight_decay_comparison(choices_of(dreg, wd)).set_index("family")
     assert list(table.index) == ["smooth", "sparse"] and table["pairs"].tolist() == [3, 3]
     for family in table.index:
         logs = np.log(np.array(dreg[family]) / np.array(wd[family]))
@@ -153,23 +155,24 @@ def test_the_comparison_is_paired_signed_and_decided_per_family_by_its_interval(
         assert [table.loc[family, "p90_reduction_vs_wd_low"], table.loc[family, "p90_reduction_vs_wd_high"]] == \
             pytest.approx([-100 * np.expm1(ci.high), -100 * np.expm1(ci.low)])
     assert table["verdict"].tolist() == ["holds", "inconclusive"]  # DREG's p90 about half; straddles zero
-    assert study.weight_decay_verdict(table) == "partly"
-    flipped = study.weight_decay_comparison(choices_of(wd, dreg))
+    assert wd_study.weight_decay_verdict(table) == "partly"
+    flipped = wd_study.weight_decay_comparison(choices_of(wd, dreg))
     assert flipped["verdict"].tolist() == ["does not hold", "inconclusive"]
-    assert study.weight_decay_verdict(flipped) == "does not hold"
-    both = study.weight_decay_comparison(choices_of({"smooth": dreg["smooth"]}, {"smooth": wd["smooth"]}))
-    assert study.weight_decay_verdict(both) == "holds"
+    assert wd_study.weight_decay_verdict(flipped) == "does not hold"
+    both = wd_study.weight_decay_comparison(choices_of({"smooth": dreg["smooth"]}, {"smooth": wd["smooth"]}))
+    assert wd_study.weight_decay_verdict(both) == "holds"
 
 
 def test_an_exactly_constant_model_leaves_its_family_unmeasured():
-    table = study.weight_decay_comparison(choices_of({"oscillatory": [0.0, 1e-9, 2e-9]}, {"oscillatory": [1.0, 1.0, 1.1]}))
+    table = wd_study.weight_decay_comparison(choices_of({"oscillatory": [0.0, 1e-9, 2e-9]},
+                                                        {"oscillatory": [1.0, 1.0, 1.1]}))
     assert math.isnan(table.iloc[0]["p90_reduction_vs_wd_pct"]) and table.iloc[0]["verdict"] == "inconclusive"
 
 
 def test_a_grid_of_only_the_sweeps_weight_decay_trains_nothing_and_tunes_among_base_alone(tmp_path):
     settings = SyntheticSettings.from_profile("smoke", **{**TINY, "weight_decays": [1e-2]})
     runs = study.run_sweep(settings, tmp_path, progress=False)
-    wd_runs = study.run_weight_decay_sweep(settings, tmp_path, progress=False)
+    wd_runs = wd_study.run_weight_decay_sweep(settings, tmp_path, progress=False)
     assert wd_runs.empty and (tmp_path / "weight_decay_runs.csv").exists()
-    choices = study.weight_decay_choices(runs, wd_runs)
-    assert choices["wd_setting"].tolist() == [1e-2, 1e-2] and len(study.weight_decay_comparison(choices)) == 1
+    choices = wd_study.weight_decay_choices(runs, wd_runs)
+    assert choices["wd_setting"].tolist() == [1e-2, 1e-2] and len(wd_study.weight_decay_comparison(choices)) == 1

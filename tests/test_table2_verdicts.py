@@ -1,4 +1,4 @@
-"""Table 2's verdicts from intervals: claims.table2_verdict, and the synthetic study's paired
+"""Table 2's verdicts from intervals: verdicts.table2_verdict, and the synthetic study's paired
 effects (each seed's lambda run against its own lambda = 0 run) and verdicts, checked against an
 independent t interval (scipy)."""
 import math
@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dreg_utils import claims
 from dreg_utils.studies import synthetic as study
+from dreg_utils.verdicts import TABLE2_MSE_TOLERANCE, table2_verdict
 
 
 def reduction(log_ratio: float) -> float:
@@ -26,7 +26,7 @@ SPARSE = (reduction(-0.049), reduction(0.032), reduction(-0.129))
 
 def test_a_p90_interval_that_straddles_zero_is_inconclusive():
     assert SPARSE[1] < 0 < SPARSE[0] < SPARSE[2]  # +4.8% (-3.3% to +12.1%)
-    assert claims.table2_verdict(*SPARSE, 88.2, mse_change_low=-15.0) == "inconclusive"
+    assert table2_verdict(*SPARSE, 88.2, mse_change_low=-15.0) == "inconclusive"
 
 
 @pytest.mark.parametrize("p90, mse_low, verdict", [
@@ -41,27 +41,27 @@ def test_a_p90_interval_that_straddles_zero_is_inconclusive():
     ((float("nan"), float("nan"), float("nan")), -1.0, "inconclusive"),
 ])
 def test_the_mse_condition_refutes_only_when_its_interval_lies_above_the_tolerance(p90, mse_low, verdict):
-    assert claims.table2_verdict(*p90, 78.9, mse_low) == verdict
+    assert table2_verdict(*p90, 78.9, mse_low) == verdict
 
 
 def test_an_mse_point_estimate_above_the_tolerance_does_not_refute_by_itself():
     """Entangled in the default build: MSE +18.7% as a point, but its interval reaching below
     +5% does not refute "negligible change"; a p90 that fell by 9.7% with an interval above zero
     is partly (short of half the paper's 54.3%), not "does not hold"."""
-    assert claims.table2_verdict(9.7, 2.0, 17.0, 54.3, mse_change_low=-2.0) == "partly"
-    assert claims.table2_verdict(9.7, 2.0, 17.0, 54.3, mse_change_low=5.5) == "partly"
-    assert claims.table2_verdict(9.7, -2.0, 17.0, 54.3, mse_change_low=5.5) == "does not hold"
+    assert table2_verdict(9.7, 2.0, 17.0, 54.3, mse_change_low=-2.0) == "partly"
+    assert table2_verdict(9.7, 2.0, 17.0, 54.3, mse_change_low=5.5) == "partly"
+    assert table2_verdict(9.7, -2.0, 17.0, 54.3, mse_change_low=5.5) == "does not hold"
 
 
 def test_the_rule_names_a_bad_argument():
     with pytest.raises(TypeError, match="p90_low must be a real number"):
-        claims.table2_verdict(70.0, "60", 80.0, 78.9, 0.0)
+        table2_verdict(70.0, "60", 80.0, 78.9, 0.0)
     with pytest.raises(ValueError, match="paper_p90_reduction=0.0 is not valid; it must be > 0"):
-        claims.table2_verdict(70.0, 60.0, 80.0, 0.0, 0.0)
+        table2_verdict(70.0, 60.0, 80.0, 0.0, 0.0)
     with pytest.raises(ValueError, match="mse_tolerance=-1.0 is not valid"):
-        claims.table2_verdict(70.0, 60.0, 80.0, 78.9, 0.0, mse_tolerance=-1.0)
+        table2_verdict(70.0, 60.0, 80.0, 78.9, 0.0, mse_tolerance=-1.0)
     with pytest.raises(ValueError, match="lies outside its interval"):
-        claims.table2_verdict(90.0, 60.0, 80.0, 78.9, 0.0)
+        table2_verdict(90.0, 60.0, 80.0, 78.9, 0.0)
 
 
 # ----------------------------------------------------------------------------- the study's paired effects
@@ -125,7 +125,7 @@ def test_a_family_whose_mse_interval_lies_above_the_tolerance_is_at_most_partly(
                    {0.0: [0.10, 0.11, 0.12], 1e-2: [0.12, 0.132, 0.145]})  # p90 -74%, MSE +20% every seed
     row = with_verdicts(runs).iloc[0]
     assert row["p90_reduction_paired_low"] > 0.5 * row["paper_p90_reduction_pct"]
-    assert row["test_mse_change_paired_low"] > claims.TABLE2_MSE_TOLERANCE
+    assert row["test_mse_change_paired_low"] > TABLE2_MSE_TOLERANCE
     assert row["verdict"] == "partly"
 
 

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from dreg_utils import claims, significance
+from dreg_utils import claims, intervals, significance
+from dreg_utils.book import statistics_synthetic_text
 from dreg_utils.book import statistics_text as text
 from dreg_utils.studies import statistics as study
 from dreg_utils.studies import statistics_synthetic as synthetic_stats
@@ -153,7 +154,7 @@ def test_the_holm_family_excludes_tests_that_cannot_decide():
     expected = np.empty(4)
     expected[order] = np.minimum(1, np.maximum.accumulate((4 - np.arange(4)) * p[order]))
     assert family["p_holm"].to_numpy() == pytest.approx(expected, rel=1e-12)
-    table = text.synthetic_readings(tests)
+    table = statistics_synthetic_text.synthetic_readings(tests)
     smooth = table[(table["scope"] == "smooth")].iloc[0]
     assert smooth["reading"] == "cannot decide at n = 3 (sign test needs ≥ 6)"
     assert smooth["deciding_test"] == "sign: cannot decide (needs ≥ 6 pairs)"
@@ -190,10 +191,10 @@ def test_seed_stability_verdict(spread, verdict):
     assert stability.median_ratio == pytest.approx(np.median(np.exp(logs)), rel=1e-12)
     # a sign test over 5 families cannot decide: floor 2 * 0.5**5 = 0.0625; 6 families could
     assert (stability.families, stability.sign_floor, stability.sign_families_needed) == (5, 0.0625, 6)
-    ours, details = text.seed_stability_texts(stability)
+    ours, details = statistics_synthetic_text.seed_stability_texts(stability)
     assert ours.startswith(f"median ratio {stability.median_ratio:.2f}; geometric mean ") and "95% CI" in ours
     assert "it would need ≥ 6 families" in details
-    readings = text.synthetic_readings(tests).set_index("comparison")
+    readings = statistics_synthetic_text.synthetic_readings(tests).set_index("comparison")
     seed_row = readings.loc["seed variance of test MSE, per family: lambda / lambda=0"]
     expected = {"holds": "lower with DREG", "does not hold": "higher with DREG",
                 "inconclusive": "no significant change"}[verdict]
@@ -205,9 +206,10 @@ def test_seed_stability_glues_its_scorecard_row(monkeypatch):
     glued = {}
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value))
     stability = synthetic_stats.seed_stability(tests)
-    text.glue_seed_stability(stability)
-    assert glued["sc_seed_stability_rule"] == text.SEED_STABILITY_RULE
-    assert glued["sc_seed_stability_ours"] == glued["seed_stability_ours"] == text.seed_stability_texts(stability)[0]
+    statistics_synthetic_text.glue_seed_stability(stability)
+    assert glued["sc_seed_stability_rule"] == statistics_synthetic_text.SEED_STABILITY_RULE
+    ours = statistics_synthetic_text.seed_stability_texts(stability)[0]
+    assert glued["sc_seed_stability_ours"] == glued["seed_stability_ours"] == ours
     assert glued["seed_stability_verdict"] == stability.verdict
     assert stability.verdict in glued["sc_seed_stability_verdict"].data
 
@@ -225,9 +227,9 @@ def test_seed_stability_without_ratios_is_inconclusive():
 def test_spearman_interval_by_hand_and_its_coverage():
     rho, n = 0.5, 28
     half = sps.norm.ppf(0.975) * math.sqrt((1 + rho ** 2 / 2) / (n - 3))
-    assert significance.spearman_interval(rho, n) == pytest.approx(
+    assert intervals.spearman_interval(rho, n) == pytest.approx(
         (math.tanh(math.atanh(rho) - half), math.tanh(math.atanh(rho) + half)), rel=1e-12)
-    assert all(math.isnan(v) for v in significance.spearman_interval(0.3, 3))
+    assert all(math.isnan(v) for v in intervals.spearman_interval(0.3, 3))
     # coverage over simulated bivariate normal samples (population Spearman rho = 6/pi asin(r/2))
     rng = np.random.default_rng(0)
     r = 0.6
@@ -236,8 +238,8 @@ def test_spearman_interval_by_hand_and_its_coverage():
     hits = 0
     for _ in range(1000):
         x, y = rng.multivariate_normal([0, 0], cov, size=30).T
-        low, high = significance.spearman_interval(float(sps.spearmanr(x, y).statistic), 30)
+        low, high = intervals.spearman_interval(float(sps.spearmanr(x, y).statistic), 30)
         hits += low <= truth <= high
     assert 0.93 <= hits / 1000 <= 0.975
     with pytest.raises(ValueError, match="rho=1.5 is not valid"):
-        significance.spearman_interval(1.5, 10)
+        intervals.spearman_interval(1.5, 10)

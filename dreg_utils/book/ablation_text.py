@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..claims import TABLE2_MSE_TOLERANCE
 from ..studies import distillation_ablation, synthetic_ablation
+from ..verdicts import TABLE2_MSE_TOLERANCE
 
 
 def synthetic_conclusion(summary: pd.DataFrame, mse_tolerance: float = TABLE2_MSE_TOLERANCE) -> str:

@@ -1,5 +1,5 @@
 """The distillation chapter's words (notebook 04): the paper's headline numbers beside ours, each
-verdict from a 95% interval by :mod:`dreg_utils.claims` with the interval beside it, where a
+verdict from a 95% interval by :mod:`dreg_utils.verdicts` with the interval beside it, where a
 distilled student does not beat GP fitted to y, the students' formulas in LaTeX with Markdown
 captions, the datasets, the stage times and recovery table as shown, the cost line and the
 verdict with its glued values and scorecard rows."""
@@ -12,10 +12,12 @@ import pandas as pd
 import sympy
 from pandas.io.formats.style import Styler
 
-from .. import claims, published
+from .. import published
 from ..data.regression import RegressionData
 from ..studies.distillation import NULL
 from ..studies.distillation_tables import NO_TEACHER, STABLE_BASE, interval, over_seeds, stable, teacher_retention
+from ..verdicts import (DIRECTION_RULE, FAILS, HOLDS, INTERVAL_RULE, TEACHER_R2_RULE, interval_verdict, is_tie,
+                        teacher_r2_verdict, tree_students_verdict)
 from . import scorecard
 from .tables import with_interval
 
@@ -69,20 +71,20 @@ def _teacher_row(table: pd.DataFrame, retention: pd.DataFrame) -> dict:
         ours += (f"; largest: {worst['dataset']} {worst['teacher_r2_base']:.3f} → "
                  f"{worst['teacher_r2_validation']:.3f} at lambda = {worst['lambda_validation']:g}")
     if per_dataset:
-        each = [claims.teacher_r2_verdict([unit]) for unit in units]
-        ours += f"; kept on {each.count(claims.HOLDS)}, lost on {each.count(claims.FAILS)} of {len(each)} datasets"
+        each = [teacher_r2_verdict([unit]) for unit in units]
+        ours += f"; kept on {each.count(HOLDS)}, lost on {each.count(FAILS)} of {len(each)} datasets"
     how = "each dataset, its interval over seeds" if per_dataset else "the mean over datasets, its interval"
     lo, hi = published.TEACHING_THE_TEACHER["teacher_r2"]
     return _row(TEACHER, "the teacher keeps its test R2 under the penalty (drop from lambda = 0 to the "
                          f"validation-chosen lambda, R2 points; units: {how})",
-                f"R2 {lo:.2f}-{hi:.2f} under the penalty", ours, claims.teacher_r2_verdict(units),
-                claims.TEACHER_R2_RULE)
+                f"R2 {lo:.2f}-{hi:.2f} under the penalty", ours, teacher_r2_verdict(units),
+                TEACHER_R2_RULE)
 
 
 def headline(table: pd.DataFrame, selection: pd.DataFrame, seeds: pd.DataFrame) -> pd.DataFrame:
     """The paper's headline numbers beside ours (``key``, ``claim``, ``paper``, ``ours``,
     ``verdict``, ``rule``): every lambda chosen on validation, each verdict from a 95% interval
-    by :mod:`dreg_utils.claims` ("-": a row that is no claim of the paper).
+    by :mod:`dreg_utils.verdicts` ("-": a row that is no claim of the paper).
 
     ``table``: :func:`~dreg_utils.studies.distillation_tables.dataset_table`; ``selection``:
     :func:`~dreg_utils.studies.distillation_tables.lambda_selection`; ``seeds``:
@@ -100,7 +102,7 @@ def headline(table: pd.DataFrame, selection: pd.DataFrame, seeds: pd.DataFrame) 
     rows = [
         _row(IMPROVEMENT, f"mean student R2 improvement, lambda chosen on validation (%), {which}",
              f"+{paper['mean_improvement_pct']:.0f}%", over_sample(*gain),
-             claims.interval_verdict(*gain[:3], paper_effect=paper["mean_improvement_pct"]), claims.INTERVAL_RULE),
+             interval_verdict(*gain[:3], paper_effect=paper["mean_improvement_pct"]), INTERVAL_RULE),
         _row(ALL, "same, all datasets (%)", f"+{paper['mean_improvement_pct']:.0f}%",
              over_sample(*interval(table["improvement_pct_validation"]))),
         _row(ORACLE, f"oracle: lambda chosen on test, an upper bound (%), {which}", "-",
@@ -120,8 +122,8 @@ def headline(table: pd.DataFrame, selection: pd.DataFrame, seeds: pd.DataFrame) 
         rows.append(_row(CONCRETE, "improvement on Concrete, lambda chosen on validation (%)",
                          f"+{paper['max_improvement_pct']:.0f}%",
                          over_sample(*est, int(one["seeds"]), over="seeds"),
-                         claims.interval_verdict(*est, paper_effect=paper["max_improvement_pct"]),
-                         claims.INTERVAL_RULE))
+                         interval_verdict(*est, paper_effect=paper["max_improvement_pct"]),
+                         INTERVAL_RULE))
     rows.append(_row(GP_ON_Y, "validation-chosen student minus GP fitted to y (R2 points), all datasets", "-",
                      over_sample(*interval(table["student_r2_validation"] - table["gp_on_y_r2"]),
                                    unit="", digits=3)))
@@ -131,7 +133,7 @@ def headline(table: pd.DataFrame, selection: pd.DataFrame, seeds: pd.DataFrame) 
                             "% points, each lambda chosen on validation), same datasets",
                      "no gain", f"{over_sample(*difference)}; tree gain alone "
                                 f"{over_sample(*interval(both['tree_improvement_pct']))}",
-                     claims.tree_students_verdict(*difference[:3]), claims.DIRECTION_RULE))
+                     tree_students_verdict(*difference[:3]), DIRECTION_RULE))
     rows.append(_teacher_row(table, teacher_retention(seeds)))
     return pd.DataFrame(rows)
 
@@ -156,7 +158,7 @@ def gp_on_y_note(table: pd.DataFrame, students: Mapping[str, str], reference: st
         if compared.empty:
             continue
         losing = [r for _, r in compared.iterrows()
-                  if r[column] < r[reference] or claims.is_tie(r[column], r[reference])]
+                  if r[column] < r[reference] or is_tie(r[column], r[reference])]
         if losing:
             cases = ", ".join(f"{_name(r)} ({r[column]:.3f} vs {r[reference]:.3f})" for r in losing)
             lines.append(f"- The {words} does **not** beat GP fitted to y on {len(losing)} of {len(compared)}: "

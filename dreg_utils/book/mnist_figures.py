@@ -119,7 +119,7 @@ def headline_figure(summary: pd.DataFrame) -> plt.Figure:
 
 
 def frontier_figure(summary: pd.DataFrame, weight_decay: float) -> plt.Figure:
-    """The accuracy-vs-p99 frontier (:func:`dreg_utils.studies.mnist.frontier_summary`: all test
+    """The accuracy-vs-p99 frontier (:func:`dreg_utils.studies.mnist_frontier.frontier_summary`: all test
     images), one panel per capacity: each penalty at ``weight_decay`` as a line over lambda
     (labelled), SN and BASE as single points, and BASE over its weight decays as a dashed line
     (labelled "wd ..."); bars are seed stds."""

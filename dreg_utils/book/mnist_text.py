@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..claims import DIRECTION_RULE, MODEST_ACCURACY_COST, VERDICTS
+from ..claims import MODEST_ACCURACY_COST
 from ..data.mnist import split_halves
 from ..studies import mnist
-from ..studies.mnist import HALVES_SEED, WEIGHT_DECAY_ARM, MNISTSettings
+from ..studies.mnist import HALVES_SEED, MNISTSettings
+from ..studies.mnist_frontier import WEIGHT_DECAY_ARM
+from ..verdicts import DIRECTION_RULE, VERDICTS
 from ..vocabulary import LAMBDA_METHODS, PAPER_LABELS
 from . import scorecard
 from .labels import TABLE3_LABELS
@@ -83,7 +85,7 @@ def _setting(row) -> str:
 
 
 def frontier_view(table: pd.DataFrame) -> pd.DataFrame:
-    """:func:`dreg_utils.studies.mnist.frontier_table` as the page shows it: per capacity and arm
+    """:func:`dreg_utils.studies.mnist_frontier.frontier_table` as the page shows it: per capacity and arm
     (by its label), the setting chosen on the validation half, and on the held-out half the
     accuracy change and p99 reduction against BASE with their 95% intervals."""
     view = pd.DataFrame({
@@ -111,7 +113,7 @@ def _ratio_change(row) -> str:
 
 
 def comparisons_view(comparisons: pd.DataFrame) -> pd.DataFrame:
-    """:func:`dreg_utils.studies.mnist.frontier_comparisons` as the page shows it: per arm, DREG's
+    """:func:`dreg_utils.studies.mnist_frontier.frontier_comparisons` as the page shows it: per arm, DREG's
     held-out p99 against the arm's (change %, 95% CI), the pairs behind it and the verdict."""
     view = pd.DataFrame({
         "versus": comparisons["arm"].map(ARM_LABELS),

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import claims, published
+from .. import published
 from ..published import COST_CLAIMS
 from ..studies.performance import DEFAULT_DIR, load_benchmark, memory_saving, memory_table
+from ..verdicts import (DREG_COST_LIMIT, DREG_COST_RULE, JACOBIAN_COST_RULE, MEMORY_RULE, dreg_cost_verdict,
+                        interval_verdict, jacobian_cost_verdict)
 from ..vocabulary import METHODS, PAPER_LABELS, PROJECTIONS, paper_cell_label
 from . import scorecard
 from .labels import show
@@ -23,9 +25,6 @@ CHAPTER = "06_performance"
 MACHINES = {"penalties": "Penalty", "sweep": "Sweep", "naive": "Naive-reference"}  # shown in "This run"
 ARMS = {"floor": "floor (matrix products alone)"}  # the naive comparison's arms shown by another name
 MIB = 2 ** 20
-MEMORY_RULE = ("holds when DREG's peak memory is below IGPEN's at every capacity: the smallest relative saving "
-               "over capacities, its range over the repeated measurements as the interval (the measurement is "
-               f"deterministic, so the range is a point), judged by the direction rule: {claims.DIRECTION_RULE}")
 
 
 def bench_folder(bench_dir: str | Path | None) -> str:
@@ -148,7 +147,7 @@ def _interval_rows(penalties: pd.DataFrame, method: str) -> pd.DataFrame:
 
 def cost_interval_table(penalties: pd.DataFrame) -> pd.DataFrame:
     """Per capacity: DREG's step-time ratio to BASE with its 95% interval and its verdict against
-    :data:`claims.DREG_COST_LIMIT`, and the exact Jacobian penalty's (MNIST-shaped, an extension of
+    :data:`verdicts.DREG_COST_LIMIT`, and the exact Jacobian penalty's (MNIST-shaped, an extension of
     *Teaching the Teacher*'s claim) with its verdict against the paper's factor."""
     dreg, jac = _interval_rows(penalties, "dreg"), _interval_rows(penalties, "jacobian")
     labels = PAPER_LABELS
@@ -156,12 +155,12 @@ def cost_interval_table(penalties: pd.DataFrame) -> pd.DataFrame:
         "hidden": dreg["hidden"].to_numpy(),
         f"{labels['dreg']} / {labels['base']}": [ratio_interval(r.ratio, r.ci_low, r.ci_high)
                                                  for r in dreg.itertuples()],
-        f"vs {claims.DREG_COST_LIMIT:g}x": [claims.dreg_cost_verdict([r.ratio], [r.ci_low], [r.ci_high])
+        f"vs {DREG_COST_LIMIT:g}x": [dreg_cost_verdict([r.ratio], [r.ci_low], [r.ci_high])
                                            for r in dreg.itertuples()],
         f"{labels['jacobian']} / {labels['base']}": [ratio_interval(r.ratio, r.ci_low, r.ci_high)
                                                      for r in jac.itertuples()],
         f"vs about {published.TEACHING_THE_TEACHER['teacher_overhead']:g}x":
-            [claims.jacobian_cost_verdict(r.ratio, r.ci_low, r.ci_high) for r in jac.itertuples()]})
+            [jacobian_cost_verdict(r.ratio, r.ci_low, r.ci_high) for r in jac.itertuples()]})
 
 
 def teacher_cost_table(teacher_cost: pd.DataFrame) -> pd.DataFrame:
@@ -173,7 +172,7 @@ def teacher_cost_table(teacher_cost: pd.DataFrame) -> pd.DataFrame:
         "outputs": rows["outputs"].to_numpy(), "penalty": rows["method"].map(PAPER_LABELS).to_numpy(),
         "ratio to unregularised": [ratio_interval(r.ratio, r.ci_low, r.ci_high) for r in rows.itertuples()],
         f"verdict (about {published.TEACHING_THE_TEACHER['teacher_overhead']:g}x)": [
-            claims.jacobian_cost_verdict(r.ratio, r.ci_low, r.ci_high) if r.method == "jacobian" else "-"
+            jacobian_cost_verdict(r.ratio, r.ci_low, r.ci_high) if r.method == "jacobian" else "-"
             for r in rows.itertuples()]})
 
 
@@ -188,8 +187,8 @@ def _paper_setting(teacher_cost: pd.DataFrame) -> pd.Series:
 
 def glue_costs(penalties: pd.DataFrame, teacher_cost: pd.DataFrame, teacher_meta: dict) -> None:
     """Glue DREG's cost verdict and limit, which the page pastes, and the scorecard rows ``dreg_cost``
-    (:func:`claims.dreg_cost_verdict` over the capacities of ``penalties``) and ``ttt_cost``
-    (:func:`claims.jacobian_cost_verdict` on the scalar-output teacher of ``teacher_cost``, the
+    (:func:`verdicts.dreg_cost_verdict` over the capacities of ``penalties``) and ``ttt_cost``
+    (:func:`verdicts.jacobian_cost_verdict` on the scalar-output teacher of ``teacher_cost``, the
     paper's setting; the MNIST-shaped models of ``penalties`` as an extension), each with its
     interval and rule."""
     from myst_nb import glue  # the book extra: pages run in a kernel
@@ -197,26 +196,26 @@ def glue_costs(penalties: pd.DataFrame, teacher_cost: pd.DataFrame, teacher_meta
     dreg, igp, jac, cheaper = _cost_ratios(penalties)
     labels = PAPER_LABELS
     dreg_rows, jac_rows = _interval_rows(penalties, "dreg"), _interval_rows(penalties, "jacobian")
-    dreg_verdict = claims.dreg_cost_verdict(dreg_rows["ratio"], dreg_rows["ci_low"], dreg_rows["ci_high"])
+    dreg_verdict = dreg_cost_verdict(dreg_rows["ratio"], dreg_rows["ci_low"], dreg_rows["ci_high"])
     costliest = dreg_rows.loc[dreg_rows["ci_high"].fillna(dreg_rows["ratio"]).idxmax()]
     dreg_ours = (f"{ratio_interval(costliest['ratio'], costliest['ci_low'], costliest['ci_high'])} at "
                  f"({costliest['hidden'].replace('-', ', ')}), the costliest of {len(dreg_rows)} capacities")
     paper = _paper_setting(teacher_cost)
-    jac_verdict = claims.jacobian_cost_verdict(paper["ratio"], paper["ci_low"], paper["ci_high"])
+    jac_verdict = jacobian_cost_verdict(paper["ratio"], paper["ci_low"], paper["ci_high"])
     jac_ours = ratio_interval(paper["ratio"], paper["ci_low"], paper["ci_high"]) + ", scalar-output teacher"
-    mnist_verdicts = [claims.jacobian_cost_verdict(r.ratio, r.ci_low, r.ci_high) for r in jac_rows.itertuples()]
+    mnist_verdicts = [jacobian_cost_verdict(r.ratio, r.ci_low, r.ci_high) for r in jac_rows.itertuples()]
     paper_jac = f"about {published.TEACHING_THE_TEACHER['teacher_overhead']:g}x"
     dreg_range, igp_range = f"{dreg.min():.2f}x to {dreg.max():.2f}x", f"{igp.min():.2f}x to {igp.max():.2f}x"
     glue("dreg_cost_verdict", dreg_verdict, display=False)
-    glue("dreg_cost_limit", f"{claims.DREG_COST_LIMIT:g}", display=False)
+    glue("dreg_cost_limit", f"{DREG_COST_LIMIT:g}", display=False)
     scorecard.glue_row("dreg_cost", paper=f"about 1x a {labels['base']} step", ours=dreg_ours, verdict=dreg_verdict,
-                       rule=claims.DREG_COST_RULE,
+                       rule=DREG_COST_RULE,
                        details=f"{labels['dreg']} {dreg_range} a {labels['base']} step over {len(dreg)} capacities "
                                f"(median of paired per-repetition ratios; 95% intervals from their order "
                                f"statistics), {labels['igp']} {igp_range}; {labels['dreg']} cheaper than "
                                f"{labels['igp']} at {cheaper} of {len(dreg)} capacities.")
     scorecard.glue_row("ttt_cost", paper=paper_jac, ours=jac_ours, verdict=jac_verdict,
-                       rule=claims.JACOBIAN_COST_RULE,
+                       rule=JACOBIAN_COST_RULE,
                        details=f"The paper's setting: a ReLU teacher (hidden widths {teacher_meta['hidden']}) with "
                                f"a scalar output on {teacher_meta['dataset']}, {teacher_meta['epochs']} epochs, "
                                f"{teacher_meta['repeats']} interleaved repeats: "
@@ -241,25 +240,26 @@ def memory_display(memory: pd.DataFrame) -> pd.DataFrame:
 def teacher_cost_note(teacher_cost: pd.DataFrame, meta: dict) -> str:
     """Markdown: the teacher protocol timed, the scalar-output verdict with its interval, and the machine."""
     paper = _paper_setting(teacher_cost)
-    verdict = claims.jacobian_cost_verdict(paper["ratio"], paper["ci_low"], paper["ci_high"])
+    verdict = jacobian_cost_verdict(paper["ratio"], paper["ci_low"], paper["ci_high"])
     return (f"Teacher: ReLU, hidden widths {meta['hidden']}, on {meta['dataset']}, {meta['epochs']} epochs, batch "
             f"{meta['batch_size']}, {meta['repeats']} interleaved repeats. In the paper's setting (one output) the "
             f"exact Jacobian penalty costs {ratio_interval(paper['ratio'], paper['ci_low'], paper['ci_high'])} the "
             f"unregularised teacher's training time: **{verdict}** against the paper's about "
-            f"{published.TEACHING_THE_TEACHER['teacher_overhead']:g}x.\n\n*Rule:* {claims.JACOBIAN_COST_RULE}.\n\n"
+            f"{published.TEACHING_THE_TEACHER['teacher_overhead']:g}x.\n\n*Rule:* {JACOBIAN_COST_RULE}.\n\n"
             f"**Teacher benchmark machine:** {machine_line(meta)}.")
 
 
 def glue_memory(memory: pd.DataFrame) -> None:
     """Glue the memory ratios the prose pastes and the scorecard row ``dreg_memory``: DREG's peak
-    against IGPEN's at every capacity (:data:`MEMORY_RULE`, :func:`claims.interval_verdict` of the
-    smallest saving over capacities, its range over the repeats as the interval)."""
+    against IGPEN's at every capacity (:data:`~dreg_utils.verdicts.MEMORY_RULE`,
+    :func:`verdicts.interval_verdict` of the smallest saving over capacities, its range over the
+    repeats as the interval)."""
     from myst_nb import glue  # the book extra: pages run in a kernel
 
     table, saving = memory_table(memory), memory_saving(memory)
     labels = PAPER_LABELS
     worst = saving.loc[saving["saving"].idxmin()]
-    verdict = claims.interval_verdict(worst["saving"], worst["saving_low"], worst["saving_high"])
+    verdict = interval_verdict(worst["saving"], worst["saving_low"], worst["saving_high"])
     ratios = {m: table.loc[table["method"] == m, "total_ratio"] for m in ("dreg", "igp")}
     ranges = {m: f"{r.min():.2f}x to {r.max():.2f}x" for m, r in ratios.items()}
     ours = (f"{worst['saving']:.0%} less than {labels['igp']} (range over repeats {worst['saving_low']:.0%} to "

@@ -3,7 +3,7 @@ the findings page, both generated from :data:`ROWS`.
 
 Each chapter glues, for each of its rows, five values with :func:`glue_row`: the paper's value,
 ours (the estimate with its interval, or a short phrase), the verdict as a coloured badge (one of
-:data:`dreg_utils.claims.VERDICTS`), the rule that turned the interval into that verdict, and the
+:data:`dreg_utils.verdicts.VERDICTS`), the rule that turned the interval into that verdict, and the
 details (the full statistics). The pages paste them
 with myst-nb's cross-document ``{glue}`` role, so the build fails (``-W``) when a chapter did not
 glue a row, and every value on both pages comes from the executed notebooks of this build.
@@ -16,9 +16,9 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..claims import FAILS, HOLDS, INCONCLUSIVE, PARTLY, VERDICTS
 from ..files import atomic_write_text
 from ..validation import check_choice
+from ..verdicts import FAILS, HOLDS, INCONCLUSIVE, PARTLY, VERDICTS
 from ..vocabulary import FAMILIES
 from .chapters import CHAPTER_TITLES
 
@@ -104,7 +104,7 @@ def glue_row(key: str, paper: str, ours: str, verdict: str, rule: str, details: 
     """Glue one scorecard row from a chapter (called in the chapter's kernel): ``paper`` and
     ``ours`` as short text (ours: the estimate with its interval where there is one), ``verdict``
     as a badge, ``rule`` as the sentence that decides the verdict (e.g.
-    :data:`dreg_utils.claims.INTERVAL_RULE`), ``details`` as the full statistics."""
+    :data:`dreg_utils.verdicts.INTERVAL_RULE`), ``details`` as the full statistics."""
     from IPython.display import HTML
     from myst_nb import glue
 

@@ -1,11 +1,14 @@
-"""The words of the statistics chapter (notebook 03) and of the MNIST chapter's findings
-(notebook 02): each claim's measured evidence and verdict as text and tables, the synthetic
-readings and the closing note.
+"""The five Section-6.3 claims in words, for the statistics chapter (notebook 03) and the MNIST
+chapter's findings (notebook 02): each claim's measured evidence, each part's deciding interval
+and status, what our sample size can show, what the paper's own Table 3 shows, and the verdict
+table and findings built from them.
 
-The tests themselves are in :mod:`dreg_utils.studies.statistics` and
-:mod:`dreg_utils.studies.statistics_synthetic`, the verdict rules in :mod:`dreg_utils.claims`
-(the paper's numbers in :mod:`dreg_utils.published`); this module only turns tables of tests into
-what the chapters show.
+The tests themselves are in :mod:`dreg_utils.studies.statistics`, the verdict rules in
+:mod:`dreg_utils.claims` (the paper's numbers in :mod:`dreg_utils.published`); this module only
+turns tables of tests into what the chapters show. The chapter's other words are in
+:mod:`~dreg_utils.book.statistics_tables` (its tables of tests),
+:mod:`~dreg_utils.book.statistics_synthetic_text` (the synthetic readings and seed stability) and
+:mod:`~dreg_utils.book.statistics_notes` (its inputs and closing note).
 """
 from __future__ import annotations
 
@@ -14,33 +17,23 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from pandas.io.formats.style import Styler
 
 from .. import claims, published
 from ..claims import (ACC, ALPHA, COMPARISONS, MISSING, MNIST_CLAIMS, MODEST_ACCURACY_COST, P99, POLY_MAX,
                       POLY_P99, POLY_RATIO, RATIO, REFUTED, RELATIVE, SIGN_TESTS, SN_ACC, SN_P99, SUPPORTED, TREND,
-                      UNDECIDED, UNREACHABLE, VERDICTS, WELCH, accuracy_cost, alternative, support)
+                      UNDECIDED, UNREACHABLE, WELCH, accuracy_cost, alternative)
 from ..significance import min_pairs_for_sign_test, min_sign_test_p
 from ..studies.statistics import SEED_MEAN, mnist_tests
-from ..studies.statistics_inputs import N_RUNS, Mismatch, Origin
-from ..studies.statistics_synthetic import ALL_FAMILIES, SEED_VARIANCE, SeedStability
 from ..validation import check_choice, check_unit_interval
 from ..vocabulary import paper_cell_label
 from . import scorecard
-from .labels import show
-
-MAIN_TESTS = ("paired_t", "welch_t", "spearman")  # the test whose effect and CI a summary shows
+from .statistics_tables import format_p
 
 
 def _get(tests: pd.DataFrame, comparison: str, test: str | Sequence[str]) -> pd.Series | None:
     names = [test] if isinstance(test, str) else list(test)
     rows = tests[(tests["comparison"] == comparison) & tests["test"].isin(names)]
     return None if rows.empty else rows.iloc[0]
-
-
-def format_p(p: float) -> str:
-    """A p-value to two significant digits (n/a when missing)."""
-    return "n/a" if p is None or math.isnan(p) else f"{p:.2g}"
 
 
 def _share_interval(sign: pd.Series, direction: int, confidence: float) -> str:
@@ -339,52 +332,6 @@ def verdict_table(tests: pd.DataFrame, alpha: float = ALPHA, confidence: float =
                          for c, claim in MNIST_CLAIMS.items()])
 
 
-DECIDING_NAMES = {"sign_test": "sign", "relative_reduction_sign": "sign", "welch_t": "Welch t",
-                  "spearman": "Spearman", "paired_t": "t"}
-
-
-def _deciding_name(block: pd.DataFrame) -> str:
-    """The name of a comparison's deciding test, with "cannot decide (needs ≥ N pairs)" when no
-    outcome on its sample could reach alpha; "none: supporting" or "no test" without one."""
-    rows = block[block["role"] == "deciding"]
-    if rows.empty:
-        return "no test" if (block["role"] == "no test").all() else "none: supporting"
-    row = rows.iloc[0]
-    name = DECIDING_NAMES.get(row["test"], row["test"])
-    if not row.get("decidable", True) and pd.notna(row.get("p_value")):
-        needed = row.get("pairs_to_decide", math.nan)
-        return f"{name}: cannot decide" + ("" if pd.isna(needed) else f" (needs ≥ {int(needed)} pairs)")
-    return name
-
-
-def summary_view(tests: pd.DataFrame, keys: Sequence[str] = ("claim", "comparison")) -> pd.DataFrame:
-    """One row per comparison: n, the main effect (mean difference, difference of means or rho)
-    with its CI, the bootstrap CI, d_z, median ratio, the raw p of each test, which test decides
-    (the others are supporting; :func:`_deciding_name`) and its Holm p (NaN for a test that
-    cannot decide: it is not in the family)."""
-    rows = []
-    for key, block in tests.groupby(list(keys), sort=False):
-        by_test = block.set_index("test")
-
-        def get(test: str | None, col: str) -> float:
-            return float(by_test.loc[test, col]) if test in by_test.index else math.nan
-
-        main = next((t for t in MAIN_TESTS if t in by_test.index), None)
-        sign = next((t for t in SIGN_TESTS if t in by_test.index), "sign_test")
-        deciding = next(iter(block.loc[block["role"] == "deciding", "test"]), None)
-        row = dict(zip(keys, key))
-        row.update({"n": block["n"].max(), "effect": get(main, "effect"), "ci_low": get(main, "ci_low"),
-                    "ci_high": get(main, "ci_high"), "bootstrap_low": get("bootstrap_mean_diff", "ci_low"),
-                    "bootstrap_high": get("bootstrap_mean_diff", "ci_high"),
-                    "d_z": get("cohen_dz", "effect"), "median_ratio": get("median_ratio", "effect"),
-                    "p_main": get(main, "p_value"), "p_wilcoxon": get("wilcoxon", "p_value"),
-                    "p_sign": get(sign, "p_value"),
-                    "deciding_test": _deciding_name(block),
-                    "holm_deciding": get(deciding, "p_holm")})
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def findings(runs: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     """The paper's five Section-6.3 findings on our MNIST runs (notebook 02): per claim the paper's
     statistic, ours, the verdict and beside it each part's deciding interval and status
@@ -398,193 +345,6 @@ def findings(runs: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
                           "ours": ours_text(tests, number), "verdict": verdicts[number],
                           "parts": parts_text(tests, number, alpha)}
                          for number, claim in MNIST_CLAIMS.items()])
-
-
-def synthetic_comparison(comparison: str, lam: float) -> str:
-    """A synthetic comparison in words: "lambda=0.01 / lambda=0: grad_p90" for a metric's key, or
-    the seed-variance ratio's (:data:`~dreg_utils.studies.statistics_synthetic.SEED_VARIANCE`)."""
-    if comparison == SEED_VARIANCE:
-        return "seed variance of test MSE, per family: lambda / lambda=0"
-    return f"lambda={lam:g} / lambda=0: {comparison}"
-
-
-def synthetic_by_family(tests: pd.DataFrame) -> pd.DataFrame:
-    """:func:`summary_view` of the synthetic tests family by family (the pooled rows left out),
-    each comparison in words (:func:`synthetic_comparison`)."""
-    rows = tests[tests["family"] != ALL_FAMILIES]
-    words = [synthetic_comparison(c, lam) for c, lam in zip(rows["comparison"], rows["lam"])]
-    return summary_view(rows.assign(comparison=words), keys=("family", "comparison"))
-
-
-def change_text(mean_log: float, low: float, high: float, confidence: float = 0.95) -> str:
-    """A mean log ratio and its interval as a % change of the geometric mean, e.g.
-    "-4.7% (95% CI -9.7% to +0.5%)"."""
-    if math.isnan(mean_log):
-        return "no estimate"
-
-    def pct(value: float) -> str:
-        return f"{100 * math.expm1(value):+.1f}%"
-
-    if math.isnan(low) or math.isnan(high):
-        return f"{pct(mean_log)} (no interval)"
-    return f"{pct(mean_log)} ({confidence:.0%} CI {pct(low)} to {pct(high)})"
-
-
-def _reading(status: str, n: int, needed: float) -> str:
-    """A synthetic reading in words from its deciding test's status (the claimed way: lower)."""
-    if status == UNREACHABLE:
-        return f"cannot decide at n = {n}" + ("" if pd.isna(needed) else f" (sign test needs ≥ {int(needed)})")
-    return {SUPPORTED: "lower with DREG", REFUTED: "higher with DREG", UNDECIDED: "no significant change",
-            MISSING: "no test"}[status]
-
-
-def synthetic_readings(tests: pd.DataFrame, alpha: float = ALPHA, confidence: float = 0.95) -> pd.DataFrame:
-    """The synthetic comparisons in words (:func:`synthetic_comparison`), each pooled over families
-    first (``scope`` says so) and then family by family: pairs, how many went down with DREG, the
-    median ratio, the change of the geometric mean with its t interval (:func:`change_text`), raw
-    p of each test, the Holm p of the deciding test, and the reading that test decides
-    (:func:`claims.support`, lower being the paper's direction; a test that cannot reach
-    ``alpha`` says how many pairs could)."""
-    check_unit_interval("alpha", alpha)
-    check_unit_interval("confidence", confidence)
-    rows = []
-    families = [f for f in pd.unique(tests["family"]) if f != ALL_FAMILIES]
-    for comparison, block in tests.groupby("comparison", sort=False):
-        words = synthetic_comparison(comparison, block["lam"].iloc[0])
-        for family in [ALL_FAMILIES, *families]:
-            part = block[block["family"] == family]
-            if part.empty:
-                continue
-            by_test = part.set_index("test")
-            n = int(part["n"].max())
-            scope = family
-            if family == ALL_FAMILIES:
-                scope = f"pooled over {len(families)} families" + ("" if comparison == SEED_VARIANCE else " and seeds")
-            if "paired_t" not in by_test.index:
-                rows.append({"comparison": words, "scope": scope, "pairs": n, "reading": "no test"})
-                continue
-            t, sign = by_test.loc["paired_t"], by_test.loc["sign_test"]
-            deciding = part[part["role"] == "deciding"].iloc[0]
-            status = support(part, comparison, -1, alpha)
-            rows.append({"comparison": words, "scope": scope, "pairs": n,
-                         "lower_with_dreg": f"{int(sign['n'] - sign['statistic'])}/{int(sign['n'])}",
-                         "median_ratio": by_test.loc["median_ratio", "effect"],
-                         "change": change_text(t["effect"], t["ci_low"], t["ci_high"], confidence),
-                         "p_t": t["p_value"], "p_wilcoxon": by_test.loc["wilcoxon", "p_value"],
-                         "p_sign": sign["p_value"], "holm_deciding": deciding["p_holm"],
-                         "deciding_test": _deciding_name(part),
-                         "reading": _reading(status, n, deciding.get("pairs_to_decide", math.nan))})
-    return pd.DataFrame(rows)
-
-
-def closing_note(verdicts: pd.DataFrame, readings: pd.DataFrame, designs: pd.DataFrame,
-                 stability: SeedStability | None = None, confidence: float = 0.95) -> str:
-    """Markdown: one bullet per claim (verdict, each part's interval and status, ours, the
-    paper's, sample-size note), the tally, a warning when our designs have fewer pairs than the
-    paper's, the synthetic readings (each pooled one with the families' estimates beside it) and
-    the seed-stability verdict with its interval."""
-    lines = []
-    for r in verdicts.to_dict("records"):
-        note = f" *Sample size:* {r['sample_size']}." if r["sample_size"] else ""
-        lines.append(f"- **Claim {r['claim']}**: {r['claim_text']} → **{r['verdict']}** "
-                     f"(after Holm: {r['verdict_holm']}). *Parts:* {r['parts']}. *Ours:* {r['ours']}. "
-                     f"*Paper:* {r['paper']}.{note}")
-    tally = verdicts["verdict"].value_counts()
-    lines.append("\nTally: " + ", ".join(f"{v} {tally.get(v, 0)}" for v in VERDICTS) + ".")
-    short = designs[designs["pairs_ours"] < designs["pairs_paper"]].to_dict("records")
-    if short:
-        lines.append("These designs are smaller than the paper's ("
-                     + ", ".join(f"{d['design']}: {d['pairs_ours']} pairs, paper {d['pairs_paper']}"
-                                 for d in short)
-                     + "), so these verdicts say little about the claims themselves.")
-    if len(readings):
-        lines.append("\nSynthetic families, DREG against λ = 0 (each reading pooled over families, the "
-                     "families' own estimates beside it):\n")
-        for comparison, block in readings.groupby("comparison", sort=False):
-            pooled, families = block.iloc[0], block.iloc[1:]
-            detail = ("" if pd.isna(pooled.get("median_ratio")) else
-                      f": change {pooled['change']}, median ratio {pooled['median_ratio']:.3f}, lower in "
-                      f"{pooled['lower_with_dreg']} pairs ({pooled['deciding_test']} decides; sign p = "
-                      f"{format_p(pooled['p_sign'])}, Wilcoxon p = {format_p(pooled['p_wilcoxon'])}, "
-                      f"t p = {format_p(pooled['p_t'])})")
-            each = "; ".join(f"{f.scope} {f.change}" for f in families.itertuples() if isinstance(f.change, str))
-            lines.append(f"- {comparison}, {pooled['scope']}: **{pooled['reading']}**{detail}."
-                         + (f" Per family: {each}." if each else ""))
-    if stability is not None:
-        lines.append(f"- Seed stability (the paper: derivative control makes retraining more repeatable): "
-                     f"**{stability.verdict}**. {seed_stability_texts(stability, confidence)[1]}")
-    return "\n".join(lines)
-
-
-SEED_STABILITY_PAPER = "more stable across retraining (no number given)"
-SEED_STABILITY_RULE = (claims.DIRECTION_RULE + "; the interval is the t interval of the mean log variance ratio "
-                       "(DREG over lambda = 0) over families, read as a ratio: the paper's direction is below 1")
-
-
-def seed_stability_texts(stability: SeedStability, confidence: float = 0.95) -> tuple[str, str]:
-    """(ours, details) of the seed-stability verdict: the median variance ratio and the
-    geometric-mean ratio with its interval; the details add the test and, when a sign test over
-    the families could not decide, how many families it would need."""
-    check_unit_interval("confidence", confidence)
-    s = stability
-    interval = "no interval" if math.isnan(s.low) else f"{confidence:.0%} CI {s.low:.2f} to {s.high:.2f}"
-    ours = f"median ratio {s.median_ratio:.2f}; geometric mean {s.ratio:.2f} ({interval})"
-    sign = ("" if s.sign_floor < ALPHA else
-            f" A sign test over {s.families} families cannot decide (its floor {s.sign_floor:.3g} is at "
-            f"least α); it would need ≥ {s.sign_families_needed} families.")
-    details = (f"The variance of the test MSE across seeds with DREG over that without, per family, over "
-               f"{s.families} families: {ours}, two-sided t p = {format_p(s.p_value)} on the log ratios; "
-               f"below 1 means retraining with DREG gives more similar models.{sign}")
-    return ours, details
-
-
-def p_style(table: pd.DataFrame) -> Styler:
-    """The table with its labels; p-values (columns starting "p ", "Holm" or "smallest") to 2
-    significant digits, the rest to 3 decimals."""
-    table = show(table, "03_statistical_tests")
-    p_columns = [c for c in table.columns if str(c).startswith(("p ", "Holm", "smallest"))]
-    return (table.style.format(precision=3, na_rep="-").format("{:.2g}", subset=p_columns, na_rep="-")
-            .hide(axis="index"))
-
-
-def mismatch_text(mismatch: Mismatch) -> str:
-    """One difference from the profile's grid, e.g. "seed is [0], expected [0, 1]"."""
-    if mismatch.column == N_RUNS:
-        return f"{mismatch.found} runs, expected {mismatch.expected}"
-    if mismatch.found is None:
-        return f"no column {mismatch.column!r}"
-    return f"{mismatch.column} is {mismatch.found}, expected {mismatch.expected}"
-
-
-def origin_text(origin: Origin) -> str:
-    """Where a tested runs table came from (:class:`~dreg_utils.studies.statistics_inputs.Origin`), e.g.
-    "read results/mnist/runs.csv" or "ran the cached sweep because ... does not exist"."""
-    problems = "; ".join(mismatch_text(m) for m in origin.mismatches)
-    if not origin.ran:
-        return f"read {origin.path}" + (f" (not the profile's grid: {problems})" if problems else "")
-    reason = f"{origin.path} holds another grid ({problems})" if problems else f"{origin.path} does not exist"
-    return f"ran the cached sweep because {reason}"
-
-
-def inputs_line(inputs) -> str:
-    """Where the tested runs came from (a :class:`~dreg_utils.studies.statistics_inputs.Inputs`):
-    the MNIST data and sizes, and the origin of each table (:func:`origin_text`)."""
-    runs = inputs.mnist
-    return (f"MNIST runs ({runs['dataset'].iloc[0]} from {runs['data_source'].iloc[0].split(';')[0]}, "
-            f"{int(runs['n_train'].iloc[0]):,} train / {int(runs['n_test'].iloc[0]):,} test images), "
-            f"{origin_text(inputs.mnist_origin)}; synthetic runs, {origin_text(inputs.synthetic_origin)}")
-
-
-def designs_note(designs: pd.DataFrame, profile: str) -> str | None:
-    """Markdown warning when our paired designs have fewer pairs than the paper's (None when not)."""
-    small = designs[designs["pairs_ours"] < designs["pairs_paper"]]
-    if small.empty:
-        return None
-    return (f"**Fewer pairs than the paper** under the `{profile}` profile: "
-            + ", ".join(f"{d['design']} {d['pairs_ours']} instead of {d['pairs_paper']}"
-                        for d in small.to_dict("records"))
-            + ". Tests that cannot reach $p < \\alpha$ with so few pairs make their claim "
-              "*inconclusive*, whatever the data say.")
 
 
 def glue_verdicts(verdicts: pd.DataFrame, tests: pd.DataFrame, alpha: float, profile: str) -> None:
@@ -601,15 +361,3 @@ def glue_verdicts(verdicts: pd.DataFrame, tests: pd.DataFrame, alpha: float, pro
                            ours=short_ours(tests, row.claim, alpha), verdict=row.verdict, rule=claims.TEST_RULE,
                            details=f"Parts: {row.parts}. Ours: {row.ours}. Paper: {row.paper}. "
                                    f"Verdict after Holm: {row.verdict_holm}.")
-
-
-def glue_seed_stability(stability: SeedStability, confidence: float = 0.95) -> None:
-    """Glue the seed-stability verdict and ours for the chapter's prose (``seed_stability_verdict``,
-    ``seed_stability_ours``) and its scorecard row ``seed_stability``."""
-    from myst_nb import glue  # the book extra: pages run in a kernel
-
-    ours, details = seed_stability_texts(stability, confidence)
-    glue("seed_stability_verdict", stability.verdict, display=False)
-    glue("seed_stability_ours", ours, display=False)
-    scorecard.glue_row("seed_stability", paper=SEED_STABILITY_PAPER, ours=ours, verdict=stability.verdict,
-                       rule=SEED_STABILITY_RULE, details=details)

@@ -1,6 +1,6 @@
 """The surrogate chapter's words (notebook 05): its verdict lines with their intervals, the rules
 that decide them, the verdict note and the values the findings page pastes, built from
-:mod:`dreg_utils.studies.surrogate`'s numbers."""
+the numbers of :mod:`dreg_utils.studies.surrogate` and :mod:`dreg_utils.studies.surrogate_verdicts`."""
 from __future__ import annotations
 
 import math
@@ -8,8 +8,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from ..studies.surrogate import (CONFIDENCE, OPTIMIZERS, PREDICTORS, PREDICTS_RHO, REGRET_OUTCOMES,
-                                 WORTH_MAX_MSE_CHANGE_PCT, best_sn_variant, smallest_decidable_n)
+from ..studies.surrogate import OPTIMIZERS
+from ..studies.surrogate_verdicts import (CONFIDENCE, PREDICTORS, PREDICTS_RHO, REGRET_OUTCOMES,
+                                          WORTH_MAX_MSE_CHANGE_PCT, best_sn_variant, smallest_decidable_n)
 from ..vocabulary import METRICS, PAPER_LABELS, SN_METHODS
 
 RELATIONS = {"predicts": "predicts", "weak": "weak", "opposite": "opposite", "none": "no clear relation",
@@ -43,7 +44,7 @@ def interval_text(low: float, high: float, fmt: str = "+.3g", unit: str = "", n:
 
 
 def predictor_line(predictors: pd.DataFrame, predictor: str, outcome: str) -> str:
-    """One line of :func:`dreg_utils.studies.surrogate.regret_predictors`: in how many objectives
+    """One line of :func:`dreg_utils.studies.surrogate_verdicts.regret_predictors`: in how many objectives
     ``predictor`` predicts ``outcome``, then each objective's rho, its interval and relation."""
     block = predictors[(predictors["predictor"] == predictor) & (predictors["outcome"] == outcome)]
     parts = [f"{r.objective} rho={r.rho:+.2f} ({interval_text(r.low, r.high, '+.2f')}; {RELATIONS[r.relation]})"
@@ -54,7 +55,7 @@ def predictor_line(predictors: pd.DataFrame, predictor: str, outcome: str) -> st
 
 
 def worth_line(row: tuple) -> str:
-    """One row (a named tuple) of :func:`dreg_utils.studies.surrogate.method_worth` in words: the
+    """One row (a named tuple) of :func:`dreg_utils.studies.surrogate_verdicts.method_worth` in words: the
     verdict, then each optimiser's median regret difference with its interval and counts, and the
     median test-MSE change with its interval against the budget."""
     regrets = [f"{OPTIMIZER_NAMES[o]} regret change {getattr(row, f'{o}_regret_diff'):+.3g} "
@@ -70,7 +71,7 @@ def worth_line(row: tuple) -> str:
 
 def sn_line(worth: pd.DataFrame) -> str | None:
     """The verdict on SN: that of its variant with the lowest median validation MSE
-    (:func:`dreg_utils.studies.surrogate.best_sn_variant`), with each variant's validation MSE and
+    (:func:`dreg_utils.studies.surrogate_verdicts.best_sn_variant`), with each variant's validation MSE and
     verdict; None when no SN variant ran."""
     best = best_sn_variant(worth)
     if best is None:
@@ -99,7 +100,7 @@ def rules() -> str:
 def verdict_note(lines: list[str], true_regret: pd.Series, settings: Mapping, n_surrogates: int) -> str:
     """Markdown: the profile and sizes, one bullet per verdict line, the rules that decide them
     (:func:`rules`), and the median regret of each optimiser driven by the true gradient
-    (:func:`dreg_utils.studies.surrogate.true_regret`)."""
+    (:func:`dreg_utils.studies.surrogate_verdicts.true_regret`)."""
     return (f"Under the `{settings['profile']}` profile ({n_surrogates} surrogates, "
             f"{settings['n_starts']} starts each):\n\n" + "\n".join(f"- {line}" for line in lines)
             + f"\n\nRules: {rules()}"

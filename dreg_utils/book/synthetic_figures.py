@@ -39,7 +39,7 @@ def lambda_sweep_figure(runs: pd.DataFrame, gradient: str = "grad_p90") -> plt.F
 
 def weight_decay_figure(comparison: pd.DataFrame) -> plt.Figure:
     """DREG's test p90 reduction against tuned weight decay per family
-    (:func:`dreg_utils.studies.synthetic.weight_decay_comparison`): the estimate and its 95% interval
+    (:func:`dreg_utils.studies.synthetic_weight_decay.weight_decay_comparison`): the estimate and its 95% interval
     (a single pair: the point alone), a line at zero; right of it, DREG's p90 is lower."""
     fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(comparison) + 1.4))
     y = np.arange(len(comparison))[::-1]

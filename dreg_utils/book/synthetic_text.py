@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from ..claims import DIRECTION_RULE, FAILS, HOLDS, INTERVAL_RULE, TABLE2_MSE_TOLERANCE
 from ..data.synthetic import make_family
+from ..verdicts import DIRECTION_RULE, FAILS, HOLDS, INTERVAL_RULE, TABLE2_MSE_TOLERANCE
 from ..vocabulary import FAMILIES, PAPER_LABELS
 from . import scorecard
 from .labels import TABLE1_LABELS, show
@@ -148,7 +148,7 @@ def weight_decay_display(comparison: pd.DataFrame, choices: pd.DataFrame) -> pd.
     """DREG against tuned weight decay as the page shows it, per family: the settings chosen on
     validation seed by seed, DREG's test p90 reduction and test-MSE change against tuned weight
     decay with their 95% intervals, a note on chosen models that collapsed, and the verdict
-    (:func:`dreg_utils.studies.synthetic.weight_decay_comparison` of ``choices``)."""
+    (:func:`dreg_utils.studies.synthetic_weight_decay.weight_decay_comparison` of ``choices``)."""
     shown = pd.DataFrame({
         "family": comparison["family"], "pairs": comparison["pairs"],
         "dreg_lambdas": [_settings_per_seed(choices, f, "dreg_setting") for f in comparison["family"]],
@@ -172,8 +172,8 @@ def _tally(comparison: pd.DataFrame) -> str:
 
 def weight_decay_fields(comparison: pd.DataFrame, verdict: str, settings: Mapping, profile: str) -> dict[str, str]:
     """The scorecard row ``synthetic_weight_decay``: from
-    :func:`dreg_utils.studies.synthetic.weight_decay_comparison` and its ``verdict`` over families
-    (:func:`~dreg_utils.studies.synthetic.weight_decay_verdict`), the tally of the families, the rule,
+    :func:`dreg_utils.studies.synthetic_weight_decay.weight_decay_comparison` and its ``verdict`` over families
+    (:func:`~dreg_utils.studies.synthetic_weight_decay.weight_decay_verdict`), the tally of the families, the rule,
     and every family's estimate, interval and verdict in the details."""
     families = "; ".join(f"{row['family']} {_interval(row, 'p90_reduction_vs_wd')}: {row['verdict']}"
                          + (f" ({_collapsed_note(row)})" if _collapsed_note(row) else "")

@@ -7,6 +7,8 @@ download, and the commands that re-run the page.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from ..settings import StudySettings
@@ -14,6 +16,9 @@ from ..device import resolve_device
 from ..validation import check_choice
 from .chapters import CHAPTER_SETTINGS
 from .tables import download, significant
+
+if TYPE_CHECKING:
+    from IPython.display import Markdown
 
 TITLE = "This run"
 

@@ -1,2 +1,2 @@
-"""Datasets: synthetic function families (``synthetic``), MNIST and Fashion-MNIST (``mnist``),
-regression benchmarks (``regression``)."""
+"""Datasets: synthetic function families (``synthetic``), MNIST and Fashion-MNIST (``mnist``; their
+IDX files: ``mnist_files``), regression benchmarks (``regression``)."""

@@ -33,7 +33,7 @@ import pandas as pd
 
 from .. import published
 from ..data.regression import DATASETS
-from ..significance import t_interval
+from ..intervals import t_interval
 from ..constraints import EPOCHS, INTERVAL_SEEDS, NONNEGATIVE, WORKERS, ListOf, Options
 from ..settings import StudySettings, knob
 from ..sweep import local_backend, run_grid

@@ -29,7 +29,7 @@ from ..data.regression import load_dataset
 from ..data.stored_formula import read_srepr
 from ..formulas import simplify_formula, to_raw_units
 from ..runs import seed_summary
-from ..significance import t_interval
+from ..intervals import t_interval
 from ..vocabulary import finished
 from .distillation import NULL
 

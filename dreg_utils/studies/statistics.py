@@ -41,8 +41,9 @@ from ..claims import (ACC, ALPHA, COMPARISONS, MNIST_CLAIMS, P99, POLY_MAX, POLY
                       RELATIVE, SIGN_TESTS, SN_ACC, SN_P99, TREND, WELCH, alternative)
 from ..models import n_parameters
 from ..runs import hidden_label, pair_runs
+from ..intervals import spearman_interval
 from ..significance import (COLUMNS, holm, min_pairs_for_sign_test, min_sign_test_p, paired_tests,
-                            relative_reduction_sign_test, spearman_interval, welch_test)
+                            relative_reduction_sign_test, welch_test)
 from ..constraints import LEVEL, MAX_COUNT, POSITIVE, SEED, Interval, Nullable, PathTo
 from ..settings import StudySettings, knob
 from ..validation import check_unit_interval
@@ -271,7 +272,7 @@ def capacity_trend(runs: pd.DataFrame, metric: str = "ig_p99_over_mean", *,
                    confidence: float = 0.95) -> pd.DataFrame:
     """Claim 5, first part: Spearman's rho between capacity (parameter count) and ``metric`` over
     the finished BASE runs of all activations and seeds, with claim 5's sidedness and rho's
-    interval at ``confidence`` (:func:`significance.spearman_interval`). p floor: the
+    interval at ``confidence`` (:func:`intervals.spearman_interval`). p floor: the
     p-value of the best ordering possible given the ties in capacity. Below the test, one
     :data:`SEED_MEAN` row per activation (sorted) and end (smallest, then largest capacity):
     ``activation``, ``capacity``, ``n`` runs and their mean of ``metric`` (``statistic`` and

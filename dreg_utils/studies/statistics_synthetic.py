@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..claims import ALPHA, SIGN, interval_verdict
+from ..claims import ALPHA, SIGN
 from ..significance import min_pairs_for_sign_test, min_sign_test_p, paired_tests
 from ..validation import check_unit_interval
+from ..verdicts import interval_verdict
 from .statistics import check_columns, holm_over_deciding, mark_roles, matched_values, no_test, tag
 
 SYNTHETIC_KEYS = ("family", "seed")
@@ -140,7 +141,7 @@ class SeedStability:
 def seed_stability(tests: pd.DataFrame, alpha: float = ALPHA) -> SeedStability:
     """Seed stability from :func:`synthetic_analysis`'s tests: the :data:`SEED_VARIANCE` rows'
     t interval of the mean log variance ratio, turned into a verdict by
-    :func:`claims.interval_verdict` with the paper's direction (a ratio below 1) as positive:
+    :func:`verdicts.interval_verdict` with the paper's direction (a ratio below 1) as positive:
     holds when the interval of the ratio lies below 1, does not hold when it lies above,
     inconclusive when it includes 1 or fewer than 2 families have a ratio."""
     alpha = check_unit_interval("alpha", alpha)

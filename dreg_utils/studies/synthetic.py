@@ -8,10 +8,8 @@ splits. The runs of one family train together in one vectorised pass (every lamb
 and seed). Table 2's verdicts read each family's effects paired seed by seed (the log
 ratio of a seed's lambda run to its lambda = 0 run, with its 95% t interval).
 
-The weight-decay baseline: lambda = 0 runs at each weight decay of a grid (extra runs, same
-seeds, so each shares its seed's initial weights and minibatch order with the DREG runs);
-per family and seed, each method's setting is chosen on the validation split and the
-chosen models are compared on the test split.
+The weight-decay baseline (the runs at ``weight_decays``) is chosen and compared in
+:mod:`dreg_utils.studies.synthetic_weight_decay`.
 """
 from __future__ import annotations
 
@@ -25,9 +23,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .. import claims, published
+from .. import published
 from ..data.synthetic import FAMILIES, Splits, make_family
-from ..significance import t_interval
+from ..intervals import t_interval
 from ..device import resolve_device
 from ..ensemble import Member, train_group
 from ..metrics import input_gradient_norms, local_linearity_error, nonfinite_metric, tail_stats
@@ -40,6 +38,7 @@ from ..schema import DIVERGENCE, FINITE, NUMBER, ResultSchema
 from ..sweep import run_grid
 from ..files import write_table
 from ..train import FitResult, evaluate
+from ..verdicts import TABLE2_MSE_TOLERANCE, table2_verdict
 from ..vocabulary import finished
 
 # Part of every run's cache key: bump it when a change of the run function changes what a run
@@ -100,17 +99,6 @@ def make_configs(settings: dict) -> list[dict]:
     """One configuration per (family, lambda, seed); the device is not part of a run's identity."""
     return [{"family": f, "lam": lam, "seed": seed, **{k: settings[k] for k in PROTOCOL_KEYS}}
             for f in settings["families"] for lam in settings["lambdas"] for seed in settings["seeds"]]
-
-
-def weight_decay_configs(settings: dict) -> list[dict]:
-    """The tuned baseline's extra runs: one configuration per (family, weight decay, seed) at
-    lambda = 0, for each of ``weight_decays`` other than the sweep's own ``weight_decay`` (that
-    arm is the sweep's lambda = 0 run). Each differs from a sweep configuration only in its weight
-    decay: same seed, so same initial weights and minibatch order."""
-    protocol = {k: settings[k] for k in PROTOCOL_KEYS}
-    return [{"family": f, "lam": 0.0, "seed": seed, **protocol, "weight_decay": wd}
-            for f in settings["families"] for wd in settings["weight_decays"]
-            if not np.isclose(wd, settings["weight_decay"], rtol=1e-12, atol=0.0) for seed in settings["seeds"]]
 
 
 def group_key(config: dict) -> str:
@@ -189,27 +177,6 @@ def run_sweep(settings: dict, results_dir: str | Path = "results/synthetic",
                     schema=RESULT_SCHEMA)
     label_hidden(runs)
     write_table(runs, results_dir / "runs.csv")
-    return runs
-
-
-def run_weight_decay_sweep(settings: dict, results_dir: str | Path = "results/synthetic",
-                           progress: bool = True, *, backend: str = "serial", n_jobs: int | None = None,
-                           scheduler: str | None = None) -> pd.DataFrame:
-    """Run (or reuse) the tuned baseline's extra runs (:func:`weight_decay_configs`) in the sweep's
-    cache; save ``weight_decay_runs.csv``; return them (see :func:`run_sweep` for the backends).
-    A grid holding only the sweep's weight decay has no extra runs: an empty table."""
-    settings = validate(settings)
-    results_dir = Path(results_dir)
-    device = resolve_device(settings.device)
-    configs = weight_decay_configs(settings)
-    if configs:
-        runs = run_grid(configs, lambda group: run_group(group, device), results_dir / "cache",
-                        group_key=group_key, progress=progress, desc="weight-decay runs", backend=backend,
-                        n_jobs=n_jobs, scheduler=scheduler, version=STUDY_VERSION, schema=RESULT_SCHEMA)
-        label_hidden(runs)
-    else:
-        runs = pd.DataFrame(columns=["family", "lam", "seed", *PROTOCOL_KEYS, "diverged"])
-    write_table(runs, results_dir / "weight_decay_runs.csv")
     return runs
 
 
@@ -335,13 +302,13 @@ def paired_effects(runs: pd.DataFrame, lam: float = 1e-2) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def verdict(row: pd.Series, mse_tolerance: float = claims.TABLE2_MSE_TOLERANCE) -> str:
+def verdict(row: pd.Series, mse_tolerance: float = TABLE2_MSE_TOLERANCE) -> str:
     """The verdict on the paper's Table-2 claim for one family, "p90 falls with a negligible MSE
-    change" (:func:`claims.table2_verdict`), from a row of :func:`table2` joined with
+    change" (:func:`verdicts.table2_verdict`), from a row of :func:`table2` joined with
     :func:`paired_effects`: the paired p90 reduction and its 95% interval against the paper's
     reduction; the claim is at most partly when the test-MSE change's interval lies wholly above
     ``mse_tolerance`` percent."""
-    return claims.table2_verdict(row["p90_reduction_paired_pct"], row["p90_reduction_paired_low"],
+    return table2_verdict(row["p90_reduction_paired_pct"], row["p90_reduction_paired_low"],
                                  row["p90_reduction_paired_high"], row["paper_p90_reduction_pct"],
                                  row["test_mse_change_paired_low"], mse_tolerance)
 
@@ -369,84 +336,3 @@ def stability_plateau(summary: pd.DataFrame, mse_tolerance: float = 0.05) -> pd.
                      "collapsed": bool(collapsed)})
     return pd.DataFrame(rows, columns=["family", "plateau_lambda", "plateau_p90_reduction_pct",
                                        "plateau_test_mse_change_pct", "collapsed"])
-
-
-# ----------------------------------------------------------------------------- against tuned weight decay
-
-CHOICE_COLUMNS = ("setting", "val_mse", "val_grad_p90", "test_mse", "grad_p90", "grad_mean")
-
-
-def choose_on_validation(candidates: pd.DataFrame, base_val_mse: float,
-                         mse_tolerance: float = claims.TABLE2_MSE_TOLERANCE) -> pd.Series:
-    """The candidate (a row with ``setting``, ``val_mse`` and ``val_grad_p90``) with the lowest
-    validation p90 among those whose validation MSE is at most ``mse_tolerance`` percent above
-    ``base_val_mse``; ties go to the smaller setting. The test columns play no part."""
-    eligible = candidates[candidates["val_mse"] <= base_val_mse * (1.0 + mse_tolerance / 100.0)]
-    if eligible.empty:
-        raise ValueError(f"no candidate has a validation MSE within {mse_tolerance:g}% of {base_val_mse:g}; "
-                         f"their validation MSEs are {candidates['val_mse'].tolist()}")
-    eligible = eligible.sort_values("setting", kind="stable").reset_index(drop=True)
-    return eligible.iloc[int(eligible["val_grad_p90"].to_numpy().argmin())]
-
-
-def weight_decay_choices(runs: pd.DataFrame, wd_runs: pd.DataFrame,
-                         mse_tolerance: float = claims.TABLE2_MSE_TOLERANCE) -> pd.DataFrame:
-    """Per (family, seed), each method's setting chosen on the validation split
-    (:func:`choose_on_validation`, against BASE: the sweep's lambda = 0 run): DREG's lambda among
-    the sweep's runs (:func:`run_sweep`), the weight decay among BASE and the lambda = 0 runs of
-    :func:`run_weight_decay_sweep`. Both grids hold BASE, so each method always has a setting. One
-    row per (family, seed) whose BASE finished: ``dreg_`` and ``wd_`` + :data:`CHOICE_COLUMNS`
-    (``setting``: the lambda, or the weight decay) and ``_collapsed`` (the chosen model's mean
-    test gradient norm below :data:`COLLAPSE_FRACTION` of BASE's: a near-constant)."""
-    done, wd_done = finished(runs), finished(wd_runs)
-    rows = []
-    for (family, seed), block in done.groupby(["family", "seed"], sort=False):
-        base = block[block["lam"] == 0.0]
-        if base.empty:
-            continue
-        base_val_mse, base_grad_mean = base["val_mse"].iloc[0], base["grad_mean"].iloc[0]
-        wd_block = wd_done[(wd_done["family"] == family) & (wd_done["seed"] == seed)]
-        wd_candidates = pd.concat([base, wd_block]) if len(wd_block) else base
-        chosen = {"dreg": choose_on_validation(block.assign(setting=block["lam"]), base_val_mse, mse_tolerance),
-                  "wd": choose_on_validation(wd_candidates.assign(setting=wd_candidates["weight_decay"]),
-                                             base_val_mse, mse_tolerance)}
-        row = {"family": family, "seed": seed}
-        for method, run in chosen.items():
-            row.update({f"{method}_{c}": run[c] for c in CHOICE_COLUMNS},
-                       **{f"{method}_collapsed": bool(run["grad_mean"] < COLLAPSE_FRACTION * base_grad_mean)})
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["family", "seed", *(f"{m}_{c}" for m in ("dreg", "wd")
-                                                           for c in (*CHOICE_COLUMNS, "collapsed"))])
-
-
-def weight_decay_comparison(choices: pd.DataFrame) -> pd.DataFrame:
-    """DREG against tuned weight decay on the test split, per family, from
-    :func:`weight_decay_choices`: over ``pairs`` (seeds), DREG's p90 reduction against tuned weight
-    decay (+ = DREG's p90 lower) and its test-MSE change (+ = DREG's higher), in percent, each with
-    its 95% t interval of the paired log ratio; how many of DREG's and of weight decay's chosen
-    models collapsed to a near-constant (``dreg_collapsed``, ``wd_collapsed``); and the verdict on
-    "DREG's p90 is lower" (:func:`claims.interval_verdict`)."""
-    rows = []
-    for family in pd.unique(choices["family"]):
-        block = choices[choices["family"] == family]
-        row = {"family": family, "pairs": len(block), "dreg_collapsed": int(block["dreg_collapsed"].sum()),
-               "wd_collapsed": int(block["wd_collapsed"].sum())}
-        for metric, name, convert in (("grad_p90", "p90_reduction_vs_wd", as_reduction),
-                                      ("test_mse", "test_mse_change_vs_wd", as_change)):
-            values = convert(*log_ratio_interval(block[f"dreg_{metric}"].to_numpy(), block[f"wd_{metric}"].to_numpy()))
-            row.update(zip((f"{name}_pct", f"{name}_low", f"{name}_high"), values))
-        row["verdict"] = claims.interval_verdict(row["p90_reduction_vs_wd_pct"], row["p90_reduction_vs_wd_low"],
-                                                 row["p90_reduction_vs_wd_high"])
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-# A family's verdict as the status of one part of "DREG beats tuned weight decay" (claims.combine).
-_FAMILY_PART = {claims.HOLDS: claims.SUPPORTED, claims.FAILS: claims.REFUTED, claims.INCONCLUSIVE: claims.UNDECIDED}
-
-
-def weight_decay_verdict(comparison: pd.DataFrame) -> str:
-    """The verdict over families (:func:`claims.combine`, each family one part): holds when DREG's
-    p90 is lower in every family; partly in some, not all; does not hold when it is higher in some
-    and lower in none; else inconclusive. Families are not pooled: their effects differ in kind."""
-    return claims.combine([_FAMILY_PART[v] for v in comparison["verdict"]])

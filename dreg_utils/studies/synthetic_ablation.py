@@ -23,16 +23,17 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from .. import claims, published
+from .. import published
 from ..activations import ACTIVATIONS
 from ..data.synthetic import FAMILIES
 from ..runs import hidden_label, label_hidden
-from ..significance import t_interval
+from ..intervals import t_interval
 from ..constraints import COUNT, DEVICE, EPOCHS, INTERVAL_SEEDS, NONNEGATIVE, POSITIVE, WIDTHS, WORKERS, ListOf, Options
 from ..device import resolve_device
 from ..settings import StudySettings, knob
 from ..sweep import local_backend, run_grid
 from ..files import write_table
+from ..verdicts import TABLE2_MSE_TOLERANCE
 from ..vocabulary import diverged
 from .synthetic import RESULT_SCHEMA, STUDY_VERSION, group_key, run_group
 
@@ -157,7 +158,7 @@ def closest(table: pd.DataFrame) -> pd.DataFrame:
 NEAR_PAPER_POINTS = 15.0  # ours: a variant is "near the paper" within this mean gap (points)
 
 
-def near_paper(summary: pd.DataFrame, mse_tolerance: float = claims.TABLE2_MSE_TOLERANCE) -> pd.DataFrame:
+def near_paper(summary: pd.DataFrame, mse_tolerance: float = TABLE2_MSE_TOLERANCE) -> pd.DataFrame:
     """The rows of :func:`closest`'s table within ``NEAR_PAPER_POINTS`` of the paper's reductions
     at a test MSE at most ``mse_tolerance`` percent worse (the paper's "negligible MSE change")."""
     return summary[(summary["mean_gap_to_paper"] <= NEAR_PAPER_POINTS)
