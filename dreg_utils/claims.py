@@ -44,6 +44,7 @@ WELCH = "DREG vs BASE: p99/mean per capacity"  # one Welch test per capacity, ea
 SIGN, RELATIVE_SIGN = "sign_test", "relative_reduction_sign"
 SIGN_TESTS = (SIGN, RELATIVE_SIGN)
 FLOOR_COLUMNS = {"p_value": "p_floor", "p_holm": "p_holm_floor"}  # a p column and its attainable floor
+HOLM_AGAINST = "p_holm_against"  # Holm over the family's p-values against the paper's direction (against_p)
 
 
 class Comparison(NamedTuple):
@@ -69,11 +70,14 @@ MODEST_ACCURACY_COST = 1.0  # ours: the largest mean accuracy cost (points) we c
 PART_STATUSES = ("supported", "refuted", "undecided", "unreachable", "missing")
 SUPPORTED, REFUTED, UNDECIDED, UNREACHABLE, MISSING = PART_STATUSES
 TEST_RULE = ("holds: every part's deciding test gives p < α in the paper's direction; partly: some part "
-             "does, not all; does not hold: a part's deciding test, run the other way, gives p < α, or its "
-             "95% interval lies on the wrong side of the null (sign tests: the Clopper-Pearson interval of "
-             "the share of pairs with a > b against 1/2; t and Welch: the mean difference against 0; "
-             "Spearman: ρ against 0), and no part is supported; inconclusive: otherwise (an interval that includes the null, or "
-             "a test that cannot reach α at this sample size). Claim 1's accuracy cost is modest when its "
+             "does, not all; does not hold: a part's deciding test, run the other way, gives p < α, and no part "
+             "is supported; inconclusive: otherwise (an interval that includes the null, or a test that cannot "
+             "reach α at this sample size). Both ways are read with the same multiplicity control: the verdict "
+             "after Holm (the scorecard's) adjusts the p-values against the paper's direction over the same family "
+             "of deciding tests as those for it; the raw verdict (the paper's rule) reads both unadjusted, and also "
+             "counts a part refuted when its 95% interval lies on the wrong side of the null (sign tests: the "
+             "Clopper-Pearson interval of the share of pairs with a > b against 1/2; t and Welch: the mean "
+             "difference against 0; Spearman: ρ against 0). Claim 1's accuracy cost is modest when its "
              f"95% interval lies below {MODEST_ACCURACY_COST:g} point and refuted when it lies above")
 
 
@@ -88,7 +92,8 @@ def _check_tests(tests: pd.DataFrame, p_col: str, *extra: str) -> None:
     if not isinstance(tests, pd.DataFrame):
         raise TypeError(f"tests must be a pandas DataFrame of paired tests, got {type(tests).__name__}")
     check_choice("p_col", p_col, FLOOR_COLUMNS)
-    needed = ["comparison", "test", "role", "effect", p_col, FLOOR_COLUMNS[p_col], *extra]
+    against = [HOLM_AGAINST] if p_col == "p_holm" else []
+    needed = ["comparison", "test", "role", "effect", p_col, FLOOR_COLUMNS[p_col], *against, *extra]
     missing = [c for c in needed if c not in tests.columns]
     if missing:
         raise ValueError(f"the tests table lacks the columns {missing}; it has {list(tests.columns)}")
@@ -121,19 +126,30 @@ def opposite_p(test: pd.Series) -> float:
     return 1.0 - float(test["p_value"])
 
 
+def against_p(test: pd.Series) -> float:
+    """A deciding test's p-value against the paper's direction (a row of a tests table): the
+    one-sided test run the other way (:func:`opposite_p`), or a two-sided test's own p (it covers
+    both ways; it counts against a claim only when its effect points the other way). Holm over
+    these within the deciding family gives :data:`HOLM_AGAINST`."""
+    return float(test["p_value"]) if test["alternative"] not in ("less", "greater") else opposite_p(test)
+
+
 def support(tests: pd.DataFrame, comparison: str, direction: int, alpha: float = ALPHA,
             p_col: str = "p_value") -> str:
     """The status of one comparison for a claimed direction (+1: a > b; -1: a < b; Spearman: rho
-    sign), read from its deciding test alone (the row with ``role`` "deciding"):
+    sign), read from its deciding test alone (the row with ``role`` "deciding"), with the same
+    multiplicity control both ways:
 
-    'supported': p < alpha (``p_col``), pointing the claimed way; 'refuted': p < alpha the other
-    way, the same test run the other way gives p < alpha (:func:`opposite_p`), or the test's
-    interval (``ci_low``, ``ci_high``) lies on the wrong side of its null (:func:`null_value`);
-    'unreachable': none of these, and no outcome at this sample size could reach alpha
+    'supported': p < alpha (``p_col``), pointing the claimed way; 'refuted': the evidence against
+    the claimed way reaches alpha: for raw p-values the test is significant the other way, the
+    same test run the other way gives p < alpha (:func:`opposite_p`), or the test's interval
+    (``ci_low``, ``ci_high``) lies on the wrong side of its null (:func:`null_value`); for Holm
+    p-values its Holm-adjusted p against the claimed way (:data:`HOLM_AGAINST`, over the same
+    family) is below alpha with its effect pointing the other way (the unadjusted interval is not
+    read); 'unreachable': none of these, and no outcome at this sample size could reach alpha
     (``p_floor``, or for Holm p-values ``p_holm_floor``, >= alpha; a test left out of the Holm
     family for that reason has no Holm p); 'undecided': none of these, though the test could have
-    been significant; 'missing': no deciding test ran. A refutation is read from the unadjusted
-    test and interval for raw and Holm p-values alike."""
+    been significant; 'missing': no deciding test ran."""
     alpha = check_unit_interval("alpha", alpha)
     check_choice("direction", direction, (-1, 1))
     _check_tests(tests, p_col, "ci_low", "ci_high", "statistic", "n", "alternative")
@@ -142,10 +158,15 @@ def support(tests: pd.DataFrame, comparison: str, direction: int, alpha: float =
         return MISSING
     test = block.iloc[0]
     p, significant = test[p_col], test[p_col] < alpha  # NaN (no Holm p) is not significant
-    if significant and _direction(test["test"], test["effect"]) == direction:
+    pointing = _direction(test["test"], test["effect"])
+    if significant and pointing == direction:
         return SUPPORTED
-    if (significant or opposite_p(test) < alpha
-            or _wrong_side(test["ci_low"], test["ci_high"], null_value(test["test"]), direction)):
+    if p_col == "p_holm":
+        refuted = test[HOLM_AGAINST] < alpha and pointing == -direction
+    else:
+        refuted = (significant or opposite_p(test) < alpha
+                   or _wrong_side(test["ci_low"], test["ci_high"], null_value(test["test"]), direction))
+    if refuted:
         return REFUTED
     if test["p_floor"] >= alpha or test[FLOOR_COLUMNS[p_col]] >= alpha:
         return UNREACHABLE

@@ -1,7 +1,8 @@
 """Two-sided confidence intervals of a statistic from its sample: the t-interval of a mean
-(:func:`t_interval`, what most verdicts of the book are read from) and the Fisher-z interval of
-Spearman's rho (:func:`spearman_interval`). The tests that report an interval beside their p-value
-are in :mod:`dreg_utils.significance`.
+(:func:`t_interval`, what most verdicts of the book are read from), the Fisher-z interval of
+Spearman's rho with the variance of Bonett and Wright (:func:`spearman_interval`), and the
+distribution-free order-statistic interval of a median (:func:`median_interval`). The tests that
+report an interval beside their p-value are in :mod:`dreg_utils.significance`.
 """
 from __future__ import annotations
 
@@ -31,8 +32,10 @@ def t_interval(values: ArrayLike, confidence: float = 0.95) -> tuple[float, floa
 def spearman_interval(rho: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """The two-sided interval of Spearman's rho from ``n`` observations: Fisher's z = atanh(rho)
     +/- z_{(1+c)/2} sqrt((1 + rho^2 / 2) / (n - 3)), mapped back by tanh (the variance of
-    Bonett & Wright, 2000; approximate, and rough when the data have many ties). NaN with n <= 3;
-    (rho, rho) when |rho| = 1."""
+    Bonett & Wright, 2000; approximate, and rough when the data have many ties). NaN when rho is
+    NaN (undefined: a constant variable) or n <= 3; (rho, rho) when |rho| = 1."""
+    if isinstance(rho, (float, np.floating)) and math.isnan(rho):
+        return _NAN, _NAN
     rho = check_float("rho", rho, minimum=-1.0, maximum=1.0)
     n = check_int("n", n, minimum=1)
     confidence = check_unit_interval("confidence", confidence)
@@ -43,3 +46,47 @@ def spearman_interval(rho: float, n: int, confidence: float = 0.95) -> tuple[flo
     half = float(sps.norm.ppf((1 + confidence) / 2)) * math.sqrt((1 + rho ** 2 / 2) / (n - 3))
     z = math.atanh(rho)
     return math.tanh(z - half), math.tanh(z + half)
+
+
+def order_statistic_rank(n: int, confidence: float = 0.95) -> int:
+    """The largest k >= 1 with 2 P(Binomial(n, 1/2) <= k - 1) <= 1 - confidence: the sorted
+    values x_(k) and x_(n+1-k) bound the median of n values with at least ``confidence`` (the
+    interval of the sign test); 0 when no k does."""
+    n = check_int("n", n, minimum=0)
+    confidence = check_unit_interval("confidence", confidence)
+    k = 0
+    while k < n and 2 * sps.binom.cdf(k, n, 0.5) <= 1 - confidence:
+        k += 1
+    return k
+
+
+def smallest_decidable_n(confidence: float = 0.95) -> int:
+    """The fewest values whose median has an order-statistic interval at ``confidence`` (6 at 95%)."""
+    n = 1
+    while order_statistic_rank(n, confidence) == 0:
+        n += 1
+    return n
+
+
+def median_interval(values: ArrayLike, confidence: float = 0.95) -> tuple[float, float, float]:
+    """The median of ``values`` and its distribution-free ``confidence`` interval: the order
+    statistics x_(k) and x_(n+1-k) of the n sorted values, k from :func:`order_statistic_rank`
+    (coverage at least ``confidence`` for any continuous distribution). NaN values are left out
+    (nothing measured); the bounds are NaN when fewer than :func:`smallest_decidable_n` values
+    remain (nothing short of more values can decide), all three NaN when none does. Infinite
+    values are refused."""
+    confidence = check_unit_interval("confidence", confidence)
+    try:
+        array = np.asarray(values, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise ValueError(f"values must be a sequence of real numbers (NaN: not measured), got {values!r}") from None
+    if np.isinf(array).any():
+        raise ValueError(f"values must be finite numbers (NaN: not measured), got {values!r}")
+    array = np.sort(array[~np.isnan(array)])
+    if array.size == 0:
+        return _NAN, _NAN, _NAN
+    k = order_statistic_rank(array.size, confidence)
+    median = float(np.median(array))
+    if k == 0:
+        return median, _NAN, _NAN
+    return median, float(array[k - 1]), float(array[array.size - k])

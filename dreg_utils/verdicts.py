@@ -5,17 +5,20 @@ Jacobian cost, DREG's step time and memory), each with the sentence that states 
 claims, decided by tests, are in :mod:`dreg_utils.claims`; the thresholds marked "ours" are the
 book's own.
 
-Every verdict is one of :data:`VERDICTS`:
+Every verdict is one of :data:`VERDICTS` (:data:`INTERVAL_RULE` for an effect the paper sizes,
+:data:`DIRECTION_RULE` for a direction alone):
 
 * ``holds``: the evidence supports the claim: every part's interval (or deciding test) lies on
-  the paper's side of the null (and, where the paper gives an effect, reaches half of it);
-* ``partly``: some part is supported and not all, or the effect is on the paper's side but
-  falls short of half the paper's;
+  the paper's side of the null and, where the paper gives an effect, at or above half of it;
+* ``partly``: some part is supported and not all, or the interval lies above zero and includes
+  half the paper's effect;
 * ``does not hold``: the evidence goes against the claim: an interval lies on the wrong side of
-  the null (or a test in the opposite direction is significant), and no part is supported;
-* ``inconclusive``: the data cannot decide: an interval that includes the null (a test that is
-  merely not significant), a test that cannot reach alpha at this sample size (the size that
-  could is stated), or a comparison that could not be run.
+  the null, or wholly below half the paper's effect (or a test in the opposite direction is
+  significant), and no part is supported;
+* ``inconclusive``: the data cannot decide: an interval that includes the null (and reaches half
+  the paper's effect, where one is given), a test that is merely not significant, a test that
+  cannot reach alpha at this sample size (the size that could is stated), or a comparison that
+  could not be run.
 """
 from __future__ import annotations
 
@@ -35,11 +38,12 @@ DREG_COST_LIMIT = 1.2  # ours: "comparable to first-order training" = at most 1.
 # ----------------------------------------------------------------------------- the interval rule
 
 TIE_TOLERANCE = 1e-12  # ours: |a - b| <= TIE_TOLERANCE * max(1, |a|, |b|) is a tie, not a difference
-INTERVAL_RULE = ("holds: the 95% interval excludes zero in the paper's direction and the estimate reaches "
-                 "half the paper's effect; partly: it excludes zero but falls short; does not hold: it lies "
-                 "on the wrong side of zero; inconclusive: it includes zero (or nothing was measured)")
 DIRECTION_RULE = ("holds: the interval excludes zero in the paper's direction; does not hold: it lies on "
                   "the wrong side; inconclusive: it includes zero (or nothing was measured)")
+INTERVAL_RULE = ("holds: the 95% interval lies at or above half the paper's effect; partly: it lies above zero and "
+                 "includes half the paper's effect; does not hold: it lies below half the paper's effect (wholly "
+                 "short of it, or on the wrong side of zero); inconclusive: it includes both zero and half the "
+                 "paper's effect (or nothing was measured)")
 
 
 def _real(name: str, value: float) -> float:
@@ -56,14 +60,16 @@ def is_tie(a: float, b: float, tolerance: float = TIE_TOLERANCE) -> bool:
 
 
 def interval_verdict(estimate: float, low: float, high: float, paper_effect: float | None = None) -> str:
-    """The verdict on a claimed effect from its estimate and confidence interval (low, high),
-    all signed so that positive is the paper's direction (e.g. a reduction in percent).
+    """The verdict on a claimed effect from its 95% confidence interval (low, high), the estimate
+    only checked to lie in it, all signed so that positive is the paper's direction (e.g. a
+    reduction in percent).
 
-    holds: low > 0 and (no paper effect given, or estimate >= paper_effect / 2);
-    partly: low > 0 but the estimate falls short of half the paper's effect;
-    does not hold: high < 0 (the interval lies on the wrong side of zero);
-    inconclusive: the interval includes zero, or any of the three is NaN (nothing measured).
-    Bounds within :data:`TIE_TOLERANCE` of zero count as zero."""
+    With ``paper_effect`` (:data:`INTERVAL_RULE`), h = paper_effect / 2: holds when low >= h;
+    partly when low > 0 and the interval straddles h (low < h <= high); does not hold when
+    high < h (short of half the paper's effect, or on the wrong side of zero); inconclusive
+    otherwise (the interval includes both 0 and h). Without (:data:`DIRECTION_RULE`): holds
+    when low > 0, does not hold when high < 0, inconclusive otherwise. NaN anywhere: nothing
+    measured, inconclusive. Bounds within :data:`TIE_TOLERANCE` of 0 or of h count as equal to it."""
     estimate, low, high = _real("estimate", estimate), _real("low", low), _real("high", high)
     if paper_effect is not None:
         paper_effect = check_float("paper_effect", paper_effect, strictly_positive=True)
@@ -73,46 +79,60 @@ def interval_verdict(estimate: float, low: float, high: float, paper_effect: flo
         raise ValueError(f"low={low} is above high={high}; give the interval as (low, high)")
     if not low <= estimate <= high:
         raise ValueError(f"estimate={estimate} lies outside its interval ({low}, {high})")
-    if low > 0 and not is_tie(low, 0.0):
-        return HOLDS if paper_effect is None or estimate >= 0.5 * paper_effect else PARTLY
-    if high < 0 and not is_tie(high, 0.0):
+    above_zero = low > 0 and not is_tie(low, 0.0)
+    if paper_effect is None:
+        if above_zero:
+            return HOLDS
+        return FAILS if high < 0 and not is_tie(high, 0.0) else INCONCLUSIVE
+    half = 0.5 * paper_effect
+    if low >= half or is_tie(low, half):
+        return HOLDS
+    if high < half and not is_tie(high, half):
         return FAILS
-    return INCONCLUSIVE
+    return PARTLY if above_zero else INCONCLUSIVE
 
 
 # ----------------------------------------------------------------------------- rules on effect sizes and costs
 
-def half_effect_verdict(ours: float, paper: float) -> str:
-    """The "at least half the paper's effect" rule, effects signed so that positive is the
-    paper's direction: holds when ours >= paper / 2; partly when 0 < ours < paper / 2; does not
-    hold when ours <= 0; inconclusive when ours is NaN (nothing measured)."""
-    ours, paper = _real("ours", ours), check_float("paper", paper, strictly_positive=True)
-    if math.isnan(ours):
-        return INCONCLUSIVE
-    if ours >= 0.5 * paper:
-        return HOLDS
-    return PARTLY if ours > 0 else FAILS
+TABLE2_RULE = (f"The p90 part: {INTERVAL_RULE}. The 95% interval is the t interval over seeds of the mean log "
+               "ratio of each seed's p90 at lambda to its p90 at lambda = 0. The test MSE's \"negligible change\" "
+               f"is supported when the interval of its change lies at or below +{TABLE2_MSE_TOLERANCE:g}%, refuted "
+               f"when it lies wholly above +{TABLE2_MSE_TOLERANCE:g}%, undecided otherwise (or with no interval). "
+               "The claim holds only when the p90 part holds and the MSE part is supported; when the MSE part is "
+               "undecided or refuted it holds at most partly, and it does not hold when the MSE part is refuted "
+               "and the p90 part supports nothing")
 
 
 def table2_verdict(p90_reduction: float, p90_low: float, p90_high: float, paper_p90_reduction: float,
-                   mse_change_low: float, mse_tolerance: float = TABLE2_MSE_TOLERANCE) -> str:
+                   mse_change_low: float, mse_change_high: float,
+                   mse_tolerance: float = TABLE2_MSE_TOLERANCE) -> str:
     """Table 2's claim for one family, "p90 falls with a negligible test-MSE change", from 95%
-    intervals (in %; p90 reductions + = lower, the test-MSE change + = higher).
+    intervals (in %; p90 reductions + = lower, the test-MSE change + = higher), by
+    :data:`TABLE2_RULE`.
 
-    The p90 part is :func:`interval_verdict` of the reduction (estimate, ``p90_low``, ``p90_high``)
-    against the paper's. The MSE part is refuted only when the MSE change's interval lies wholly
-    above ``mse_tolerance`` (``mse_change_low`` above it; NaN, no interval: not refuted); then the
-    claim is partly when the p90 part holds or holds partly (one part supported, one refuted), and
-    does not hold otherwise (one part refuted, none supported)."""
+    The p90 part is :func:`interval_verdict` of the reduction (estimate, ``p90_low``,
+    ``p90_high``) against the paper's. The MSE part is supported when ``mse_change_high`` <=
+    ``mse_tolerance``, refuted when ``mse_change_low`` > ``mse_tolerance``, undecided otherwise
+    (NaN bounds, no interval: undecided). "holds" needs the p90 part to hold and the MSE part
+    supported; an undecided or refuted MSE part caps the p90 part's "holds" at "partly"; a
+    refuted MSE part with a p90 part that supports nothing (inconclusive or does not hold) does
+    not hold."""
     interval = [_real(name, value) for name, value in
                 (("p90_reduction", p90_reduction), ("p90_low", p90_low), ("p90_high", p90_high))]
     paper_p90_reduction = check_float("paper_p90_reduction", paper_p90_reduction, strictly_positive=True)
-    mse_change_low = _real("mse_change_low", mse_change_low)
+    mse_low, mse_high = _real("mse_change_low", mse_change_low), _real("mse_change_high", mse_change_high)
     mse_tolerance = check_float("mse_tolerance", mse_tolerance, minimum=0.0)
+    if mse_low > mse_high:
+        raise ValueError(f"mse_change_low={mse_low} is above mse_change_high={mse_high}; give the interval as "
+                         "(low, high)")
     verdict = interval_verdict(*interval, paper_p90_reduction)
-    if not mse_change_low > mse_tolerance or is_tie(mse_change_low, mse_tolerance):
-        return verdict
-    return PARTLY if verdict in (HOLDS, PARTLY) else FAILS
+    mse_refuted = mse_low > mse_tolerance and not is_tie(mse_low, mse_tolerance)
+    mse_supported = not math.isnan(mse_high) and (mse_high <= mse_tolerance or is_tie(mse_high, mse_tolerance))
+    if verdict == HOLDS:
+        return HOLDS if mse_supported else PARTLY
+    if mse_refuted and verdict != PARTLY:
+        return FAILS
+    return verdict
 
 
 def tree_students_verdict(difference: float, low: float, high: float) -> str:

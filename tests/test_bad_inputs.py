@@ -133,6 +133,8 @@ NOTEBOOK_CASES = [
      r'activations lists "relu" more than once'),
     ("02 negative frontier seed", "mnist", dict(frontier_seeds=[0, -2]), {}, ValueError,
      r"frontier_seeds\[1\]=-2 is not valid; it must be an integer >= 0"),
+    ("02 one frontier seed", "mnist", dict(frontier_seeds=[0]), {}, ValueError,
+     r"frontier_seeds=\[0\] must hold at least 2 values"),
     ("02 repeated DREG lambda", "mnist", dict(dreg_lambdas=[1e-2, 1e-2]), {}, ValueError,
      r"dreg_lambdas lists 0.01 more than once"),
     ("02 empty IGP grid", "mnist", dict(igp_lambdas=[]), {}, ValueError,

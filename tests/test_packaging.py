@@ -52,6 +52,8 @@ def _import_time_imports(tree: ast.Module) -> set[str]:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 continue
+            if isinstance(child, ast.If) and ast.unparse(child.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+                continue  # read by type checkers only, never at run time
             if isinstance(child, ast.Import):
                 found.update(a.name.split(".")[0] for a in child.names)
             elif isinstance(child, ast.ImportFrom) and not child.level:

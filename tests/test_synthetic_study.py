@@ -31,14 +31,20 @@ def test_table2_percentages_and_paper_columns():
     assert sparse["paper_test_mse_change_pct"] == -4.12  # Table 2 prints its 4.12% decrease as +4.12
 
 
-@pytest.mark.parametrize("p90, mse_low, expected", [  # paired p90 reduction (estimate, low, high), MSE change low
-    ((60.0, 50.0, 70.0), 1.0, "holds"), ((10.0, 5.0, 15.0), 0.0, "partly"), ((10.0, -5.0, 25.0), 0.0, "inconclusive"),
-    ((-5.0, -9.0, -1.0), 0.0, "does not hold"), ((70.0, 60.0, 80.0), 20.0, "partly")])
-def test_verdict_reads_the_paired_intervals(p90, mse_low, expected):
+@pytest.mark.parametrize("p90, mse, expected", [  # paired p90 reduction (estimate, low, high), MSE change (low, high)
+    ((60.0, 50.0, 70.0), (1.0, 4.0), "holds"),  # p90 interval above half the paper's 78.9, MSE within +5%
+    ((60.0, 50.0, 70.0), (1.0, 9.0), "partly"),  # the MSE interval reaches past +5%: undecided
+    ((30.0, 10.0, 50.0), (-1.0, 3.0), "partly"),  # above zero, straddles 39.45
+    ((10.0, -5.0, 45.0), (-1.0, 3.0), "inconclusive"),  # holds both 0 and 39.45
+    ((10.0, 5.0, 15.0), (-1.0, 3.0), "does not hold"),  # wholly short of half the paper's reduction
+    ((-5.0, -9.0, -1.0), (0.0, 1.0), "does not hold"),
+    ((70.0, 60.0, 80.0), (20.0, 30.0), "partly"),  # the p90 part holds, the MSE part is refuted
+    ((10.0, -5.0, 45.0), (20.0, 30.0), "does not hold")])  # MSE refuted, the p90 part supports nothing
+def test_verdict_reads_the_paired_intervals(p90, mse, expected):
     row = pd.Series({"p90_reduction_pct": 99.0, "test_mse_change_pct": -50.0,  # the seed means play no part
                      "p90_reduction_paired_pct": p90[0], "p90_reduction_paired_low": p90[1],
                      "p90_reduction_paired_high": p90[2], "paper_p90_reduction_pct": 78.9,
-                     "test_mse_change_paired_low": mse_low})
+                     "test_mse_change_paired_low": mse[0], "test_mse_change_paired_high": mse[1]})
     assert study.verdict(row) == expected
 
 

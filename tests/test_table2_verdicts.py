@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from dreg_utils.studies import synthetic as study
-from dreg_utils.verdicts import TABLE2_MSE_TOLERANCE, table2_verdict
+from dreg_utils.verdicts import INTERVAL_RULE, TABLE2_MSE_TOLERANCE, TABLE2_RULE, table2_verdict
 
 
 def reduction(log_ratio: float) -> float:
@@ -24,44 +24,68 @@ SPARSE = (reduction(-0.049), reduction(0.032), reduction(-0.129))
 # ----------------------------------------------------------------------------- the rule
 
 
-def test_a_p90_interval_that_straddles_zero_is_inconclusive():
-    assert SPARSE[1] < 0 < SPARSE[0] < SPARSE[2]  # +4.8% (-3.3% to +12.1%)
-    assert table2_verdict(*SPARSE, 88.2, mse_change_low=-15.0) == "inconclusive"
+def test_a_p90_interval_that_includes_zero_and_half_the_paper_is_inconclusive():
+    assert table2_verdict(20.0, -10.0, 60.0, 88.2, -1.0, 3.0) == "inconclusive"  # 0 and 44.1 both inside
 
 
-@pytest.mark.parametrize("p90, mse_low, verdict", [
-    ((70.0, 60.0, 80.0), -3.0, "holds"),          # above zero, reaches half the paper's 78.9
-    ((70.0, 60.0, 80.0), 6.0, "partly"),          # the MSE's interval lies wholly above +5%: at most partly
-    ((10.0, 5.0, 15.0), 6.0, "partly"),           # short of half the paper's, and the MSE refuted
-    ((10.0, 5.0, 15.0), -1.0, "partly"),
-    (SPARSE, 6.0, "does not hold"),               # MSE refuted, the p90 part supports nothing
-    ((-9.0, -14.0, -4.0), -1.0, "does not hold"),  # the p90 rose
-    ((70.0, 60.0, 80.0), 5.0, "holds"),           # an interval starting at the tolerance does not lie above it
-    ((70.0, 60.0, 80.0), float("nan"), "holds"),  # no MSE interval (one seed): nothing refuted
-    ((float("nan"), float("nan"), float("nan")), -1.0, "inconclusive"),
+def test_a_p90_interval_wholly_short_of_half_the_papers_does_not_hold_though_it_includes_zero():
+    """The issue's sparse family, +4.8% (-3.3% to +12.1%) against the paper's 88.2%: even the
+    interval's upper end is far below half the paper's reduction."""
+    assert SPARSE[1] < 0 < SPARSE[0] < SPARSE[2] < 88.2 / 2
+    assert table2_verdict(*SPARSE, 88.2, -15.0, 2.0) == "does not hold"
+
+
+def test_a_p90_interval_far_below_the_papers_does_not_hold():
+    """Finding 2: Table 2's smooth family, 6.8% (6.5% to 7.2%) against the paper's 65.1%, was
+    "partly" (the interval above zero); it lies wholly below half the paper's effect."""
+    assert table2_verdict(6.8, 6.5, 7.2, 65.1, -1.0, 1.0) == "does not hold"
+
+
+@pytest.mark.parametrize("p90, mse, verdict", [
+    ((70.0, 60.0, 80.0), (-3.0, 4.0), "holds"),           # at or above half the paper's 78.9; MSE within +5%
+    ((70.0, 60.0, 80.0), (-3.0, 8.0), "partly"),          # the MSE interval reaches above +5%: undecided
+    ((70.0, 60.0, 80.0), (6.0, 9.0), "partly"),           # the MSE interval lies wholly above +5%: refuted
+    ((30.0, 20.0, 50.0), (-3.0, 4.0), "partly"),          # above zero, straddles half the paper's
+    ((30.0, 20.0, 50.0), (6.0, 9.0), "partly"),
+    ((10.0, 5.0, 15.0), (-1.0, 3.0), "does not hold"),    # wholly short of half the paper's
+    (SPARSE, (6.0, 9.0), "does not hold"),
+    ((-9.0, -14.0, -4.0), (-1.0, 3.0), "does not hold"),  # the p90 rose
+    ((20.0, -10.0, 60.0), (6.0, 9.0), "does not hold"),   # the MSE refuted, the p90 part supports nothing
+    ((20.0, -10.0, 60.0), (-1.0, 9.0), "inconclusive"),
+    ((70.0, 60.0, 80.0), (2.0, 5.0), "holds"),            # an interval ending at the tolerance is within it
+    ((70.0, 60.0, 80.0), (5.0, 9.0), "partly"),           # one starting at it does not lie above it: undecided
+    ((70.0, 60.0, 80.0), (float("nan"), float("nan")), "partly"),  # no MSE interval (one seed): undecided
+    ((float("nan"), float("nan"), float("nan")), (-1.0, 3.0), "inconclusive"),
 ])
-def test_the_mse_condition_refutes_only_when_its_interval_lies_above_the_tolerance(p90, mse_low, verdict):
-    assert table2_verdict(*p90, 78.9, mse_low) == verdict
+def test_the_mse_part_is_supported_refuted_or_undecided_by_both_ends_of_its_interval(p90, mse, verdict):
+    assert table2_verdict(*p90, 78.9, *mse) == verdict
 
 
-def test_an_mse_point_estimate_above_the_tolerance_does_not_refute_by_itself():
-    """Entangled in the default build: MSE +18.7% as a point, but its interval reaching below
-    +5% does not refute "negligible change"; a p90 that fell by 9.7% with an interval above zero
-    is partly (short of half the paper's 54.3%), not "does not hold"."""
-    assert table2_verdict(9.7, 2.0, 17.0, 54.3, mse_change_low=-2.0) == "partly"
-    assert table2_verdict(9.7, 2.0, 17.0, 54.3, mse_change_low=5.5) == "partly"
-    assert table2_verdict(9.7, -2.0, 17.0, 54.3, mse_change_low=5.5) == "does not hold"
+def test_holds_needs_the_mse_interval_within_the_tolerance():
+    """Finding 6: with only the MSE interval's lower end, (60, 50, 70) against 65 "held" whatever
+    the upper end; an MSE change of -10% to +40% leaves "negligible" undecided."""
+    assert table2_verdict(60.0, 50.0, 70.0, 65.0, -10.0, 4.0) == "holds"
+    assert table2_verdict(60.0, 50.0, 70.0, 65.0, -10.0, 40.0) == "partly"
 
 
 def test_the_rule_names_a_bad_argument():
     with pytest.raises(TypeError, match="p90_low must be a real number"):
-        table2_verdict(70.0, "60", 80.0, 78.9, 0.0)
+        table2_verdict(70.0, "60", 80.0, 78.9, 0.0, 1.0)
     with pytest.raises(ValueError, match="paper_p90_reduction=0.0 is not valid; it must be > 0"):
-        table2_verdict(70.0, 60.0, 80.0, 0.0, 0.0)
+        table2_verdict(70.0, 60.0, 80.0, 0.0, 0.0, 1.0)
     with pytest.raises(ValueError, match="mse_tolerance=-1.0 is not valid"):
-        table2_verdict(70.0, 60.0, 80.0, 78.9, 0.0, mse_tolerance=-1.0)
+        table2_verdict(70.0, 60.0, 80.0, 78.9, 0.0, 1.0, mse_tolerance=-1.0)
     with pytest.raises(ValueError, match="lies outside its interval"):
-        table2_verdict(90.0, 60.0, 80.0, 78.9, 0.0)
+        table2_verdict(90.0, 60.0, 80.0, 78.9, 0.0, 1.0)
+    with pytest.raises(ValueError, match="mse_change_low=3.0 is above mse_change_high=1.0"):
+        table2_verdict(70.0, 60.0, 80.0, 78.9, 3.0, 1.0)
+    with pytest.raises(TypeError, match="mse_change_high must be a real number"):
+        table2_verdict(70.0, 60.0, 80.0, 78.9, 0.0, "1")
+
+
+def test_the_rule_sentence_states_both_ends_of_the_mse_interval():
+    assert f"at or below +{TABLE2_MSE_TOLERANCE:g}%" in TABLE2_RULE and "wholly above" in TABLE2_RULE
+    assert INTERVAL_RULE in TABLE2_RULE
 
 
 # ----------------------------------------------------------------------------- the study's paired effects

@@ -143,9 +143,12 @@ def synthetic_runs(families=("smooth", "piecewise", "sparse", "oscillatory", "en
 def test_the_holm_family_excludes_tests_that_cannot_decide():
     tests, _ = synthetic_stats.synthetic_analysis(synthetic_runs(), 1e-2, n_boot=200)
     per_family = tests[(tests["family"] != synthetic_stats.ALL_FAMILIES) & (tests["role"] == "deciding")]
-    assert len(per_family) == 15 and (per_family["p_floor"] == 0.25).all()  # 3 seeds: 2 * 0.5**3
+    gradients = per_family["metric"] != "test_mse"  # one-sided, in the paper's direction (lower)
+    assert len(per_family) == 15 and (per_family.loc[gradients, "p_floor"] == 0.125).all()  # 3 seeds: 0.5**3
+    assert (per_family.loc[~gradients, "p_floor"] == 0.25).all()  # the test MSE two-sided: 2 * 0.5**3
     assert not per_family["decidable"].any() and per_family["p_holm"].isna().all()
-    assert (per_family["pairs_to_decide"] == 6).all()  # two-sided: 2 * 0.5**6 < 0.05 <= 2 * 0.5**5
+    assert (per_family.loc[gradients, "pairs_to_decide"] == 5).all()  # one-sided: 0.5**5 < 0.05 <= 0.5**4
+    assert (per_family.loc[~gradients, "pairs_to_decide"] == 6).all()  # two-sided: 2 * 0.5**6 < 0.05 <= 2 * 0.5**5
     family = tests[tests["p_holm"].notna()]
     assert len(family) == 4 and (family["p_floor"] < 0.05).all()  # 3 pooled sign tests + seed variance t
     # Holm by hand over those four alone

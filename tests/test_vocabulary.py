@@ -257,7 +257,7 @@ def test_every_signed_column_says_which_way_is_good():
 
 
 @pytest.mark.parametrize("key, direction", [
-    ("test_mse_change_pct", "worse"), ("paper_test_mse_change_pct", "worse"), ("mean_test_mse_change_pct", "worse"),
+    ("test_mse_change_pct", "worse"), ("paper_test_mse_change_pct", "worse"), ("mse_with_interval", "worse"),
     ("plateau_test_mse_change_pct", "worse"), ("p99_over_mean_change_pct", "worse"), ("gd_regret_diff", "worse"),
     ("lbfgs_exits_diff", "worse"), ("cos_p10_diff", "better"), ("accuracy_change", "better"),
     ("improvement_pct", "better"), ("paper_improvement_pct", "better"), ("gain_r2", "better")])
@@ -316,7 +316,8 @@ def test_one_quantity_has_one_sign_on_every_page():
             assert paper_mse == -published.TABLE2_PERCENT[family]["test_mse"]
         assert _number(r"p90 reduction ([+-]\d+\.\d)%", fields["ours"]) == expected_p90
         assert _number(r"p90 reduction ([+-]\d+\.\d)%", fields["paper"]) == published.TABLE2_PERCENT[family]["p90"]
-    assert list(table2["verdict"]) == ["partly", "does not hold"]  # p90 down, short of half, MSE 20% worse; p90 up
+    # smooth: p90 down 25%, wholly short of half the paper's reduction (MSE 20% worse); sparse: p90 up
+    assert list(table2["verdict"]) == ["does not hold", "does not hold"]
     assert math.isclose(synthetic.stability_plateau(synthetic.summarize(runs)).set_index("family").loc[
         "sparse", "plateau_test_mse_change_pct"], -20.0)
 

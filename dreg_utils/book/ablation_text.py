@@ -1,81 +1,128 @@
-"""The ablation chapters' words (notebooks 07 and 08): each one's conclusion (for 08 the gain at
-the validation-chosen lambda, the oracle's beside it), and for 08 how much of a gain one seed
-carries, built from the numbers of :mod:`dreg_utils.studies.synthetic_ablation` and
-:mod:`dreg_utils.studies.distillation_ablation`."""
+"""The ablation chapters' words (notebooks 07 and 08): each one's conclusion, which counts the
+variants by the verdict of the interval rule and names every one (none is picked by its result),
+for 07 the base protocol's reductions, and for 08 how much of each variant's gain one seed
+carries and the gains table as the page shows it, built from the numbers of
+:mod:`dreg_utils.studies.synthetic_ablation` and :mod:`dreg_utils.studies.distillation_ablation`."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from ..studies import distillation_ablation, synthetic_ablation
-from ..verdicts import TABLE2_MSE_TOLERANCE
+from ..verdicts import HOLDS, INTERVAL_RULE, TABLE2_MSE_TOLERANCE, VERDICTS, interval_verdict
+from .tables import with_interval
+
+FEW_SEEDS = "no interval: fewer than two seeds"
+RULE_NOTE = f"*Rule (each verdict, against the paper's effect):* {INTERVAL_RULE}."
+
+
+def _names(rows: pd.DataFrame) -> str:
+    """The protocols of :func:`~dreg_utils.studies.synthetic_ablation.by_protocol`'s rows, e.g.
+    "base = -, lam = 0.1" ("none" when there are none)."""
+    return ", ".join(f"{r.factor} = {r.value}" for r in rows.itertuples()) or "none"
 
 
 def synthetic_conclusion(summary: pd.DataFrame, mse_tolerance: float = TABLE2_MSE_TOLERANCE) -> str:
-    """Chapter 07 in one sentence, on :func:`~dreg_utils.studies.synthetic_ablation.closest`'s
-    table: the variant nearest the paper's reductions, and which variants come within
-    ``NEAR_PAPER_POINTS`` of them at a test MSE at most ``mse_tolerance`` percent worse
-    (:func:`~dreg_utils.studies.synthetic_ablation.near_paper`)."""
-    top, points = summary.iloc[0], synthetic_ablation.NEAR_PAPER_POINTS
-    near = synthetic_ablation.near_paper(summary, mse_tolerance)
-    lead = (f"Closest to the paper: {top['factor']} = {top['value']} (mean p90 reduction "
-            f"{top['mean_p90_reduction_pct']:.1f}%, {top['mean_gap_to_paper']:.1f} points from the paper's "
-            f"per-family numbers on average, test MSE {top['mean_test_mse_change_pct']:+.1f}%). ")
-    if near.empty:
-        return lead + (f"No variant comes within {points:g} points of the paper's reductions "
-                       f"while keeping the test MSE within {mse_tolerance:g}%.")
-    names = ", ".join(f"{r.factor} = {r.value}" for r in near.itertuples())
-    return lead + f"Within {points:g} points of the paper at a test MSE at most {mse_tolerance:g}% worse: {names}."
+    """Chapter 07 in a few sentences, on :func:`~dreg_utils.studies.synthetic_ablation.by_protocol`'s
+    table (every protocol, none picked by its result): how many protocols lower the p90 with an
+    interval above zero in every family, how many hold by the interval rule in every family and in
+    some, how many keep the test-MSE change's interval at most ``mse_tolerance`` percent in every
+    family, and which do both."""
+    if summary.empty:
+        return "No protocol was run."
+    every = summary["families"]
+    above, holds = summary[summary["p90_above_zero"] == every], summary[summary["p90_holds"] == every]
+    some = summary[(summary["p90_holds"] > 0) & (summary["p90_holds"] < every)]
+    negligible = summary[summary["mse_negligible"] == every]
+    both = holds[holds.index.isin(negligible.index)]
+    return (f"Of the {len(summary)} protocols (our base and one change each, every one shown), "
+            f"{len(above)} lower the p90 with a 95% interval above zero in every family ({_names(above)}); "
+            f"by the interval rule against the paper's reductions, {len(holds)} hold in every family "
+            f"({_names(holds)}) and {len(some)} in some but not all ({_names(some)}). {len(negligible)} keep the "
+            f"95% interval of the test-MSE change at or below +{mse_tolerance:g}% in every family; both hold and "
+            f"keep it: {_names(both)}.")
 
 
-def _interval(row: pd.Series) -> str:
-    """A gain's 95% interval and number of seeds, e.g. "95% interval -3% to +40% over 3 seeds"."""
-    return f"95% interval {row['ci_low']:+.0f}% to {row['ci_high']:+.0f}% over {int(row['seeds'])} seeds"
+def base_line(table: pd.DataFrame) -> str:
+    """The base protocol's p90 reductions (:func:`~dreg_utils.studies.synthetic_ablation.reductions`'
+    rows with factor "base"): per family its estimate with its 95% interval and its verdict against
+    the paper's, and how many families hold."""
+    base = table[table["factor"] == "base"]
+    if base.empty:
+        return "The base protocol was not run."
+    cells = "; ".join(f"{r.family} {with_interval(r.per_seed_p90_reduction_pct, r.ci_low, r.ci_high)}, "
+                      f"paper {r.paper_p90_reduction_pct:g}%: {r.verdict}" for r in base.itertuples())
+    holding = int((base["verdict"] == HOLDS).sum())
+    return (f"at our base protocol the p90 reduction holds by the interval rule in {holding} of the {len(base)} "
+            f"families run ({cells})")
 
 
-def _excludes_zero(row: pd.Series) -> str:
-    """Whether a gain's interval lies above zero, as the sentence's last words."""
-    above = bool(np.isfinite(row["ci_low"]) and row["ci_low"] > 0)
-    return "excludes zero." if above else "does not exclude zero."
+def reductions_view(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`~dreg_utils.studies.synthetic_ablation.reductions` with each mean and its 95% interval in
+    one cell: the p90 reduction (``p90_with_interval``) and the test-MSE change (``mse_with_interval``)."""
+    return table.assign(
+        p90_with_interval=[with_interval(r.per_seed_p90_reduction_pct, r.ci_low, r.ci_high, no_interval=FEW_SEEDS)
+                           for r in table.itertuples()],
+        mse_with_interval=[with_interval(r.per_seed_test_mse_change_pct, r.mse_ci_low, r.mse_ci_high,
+                                         no_interval=FEW_SEEDS) for r in table.itertuples()])
 
 
-def _oracle(row: pd.Series) -> str:
-    """The oracle's gain beside a validation-chosen one, as a clause."""
-    return f"the oracle, best lambda > 0 on test, an upper bound: {row['improvement_pct_oracle']:+.0f}%"
+def _verdict_counts(table: pd.DataFrame) -> str:
+    """How many rows of ``table`` have each verdict, e.g. "0 hold, 1 partly, 0 do not hold, 3 inconclusive"."""
+    words = {"holds": "hold", "partly": "partly", "does not hold": "do not hold", "inconclusive": "inconclusive"}
+    return ", ".join(f"{int((table['verdict'] == v).sum())} {words[v]}" for v in VERDICTS)
+
+
+def _every_gain(table: pd.DataFrame) -> str:
+    """Each row's variant, gain with its 95% interval and number of seeds, and verdict."""
+    return "; ".join(f"{r.variant} " + with_interval(r.improvement_pct, r.ci_low, r.ci_high, digits=0,
+                                                     sample=f"{r.seeds} seeds", no_interval=FEW_SEEDS)
+                     + f": {r.verdict}" for r in table.itertuples())
+
+
+def _counts(table: pd.DataFrame) -> str:
+    """How many rows' gain has a 95% interval above zero, and the verdicts counted."""
+    above = sum(interval_verdict(r.improvement_pct, r.ci_low, r.ci_high) == HOLDS for r in table.itertuples())
+    return (f"{above} of the {len(table)} variants have a gain whose 95% interval lies above zero; by the interval "
+            f"rule against the paper's +{table['paper_improvement_pct'].iloc[0]:.0f}%, {_verdict_counts(table)}")
+
+
+def gains_view(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`~dreg_utils.studies.distillation_ablation.gains` with the validation-chosen gain and its
+    95% interval in one cell (``improvement_with_interval``, e.g. "+4.8% (95% CI -3.3% to +12.1%)")."""
+    return table.assign(improvement_with_interval=[
+        with_interval(r.improvement_pct, r.ci_low, r.ci_high, no_interval=FEW_SEEDS)
+        for r in table.itertuples()])
 
 
 def distillation_conclusion(table: pd.DataFrame, dataset: str = "concrete") -> str:
-    """Chapter 08 in one sentence: the variant of :func:`~dreg_utils.studies.distillation_ablation.gains`
-    whose validation-chosen gain on ``dataset`` comes closest to the paper's, whether its interval
-    excludes zero, and its oracle's gain."""
-    top = distillation_ablation.closest(table, dataset)
-    if top is None:
+    """Chapter 08 on ``dataset``, every variant of :func:`~dreg_utils.studies.distillation_ablation.gains`
+    (none picked by its result): how many have a validation-chosen gain whose interval lies above
+    zero, the verdicts counted, then each variant's gain with its interval and verdict."""
+    block = table[table["dataset"] == dataset]
+    if block["improvement_pct"].notna().sum() == 0:
         return f"No variant has a gain on {dataset}."
-    return (f"On {dataset}, the variant closest to the paper's +{top['paper_improvement_pct']:.0f}% is "
-            f"{top['variant']}: {top['improvement_pct']:+.0f}% with lambda chosen on validation ({_interval(top)}; "
-            f"lambda = 0 student R2 {top['student_r2_base']:.2f}; {_oracle(top)}); the interval "
-            + _excludes_zero(top))
+    return f"On {dataset}, with lambda chosen on validation, {_counts(block)}: {_every_gain(block)}."
 
 
 def mean_conclusion(table: pd.DataFrame) -> str:
-    """The variant of :func:`~dreg_utils.studies.distillation_ablation.mean_gains` whose mean
-    validation-chosen gain over the datasets comes closest to the paper's +120%, whether its
-    interval excludes zero, and its oracle's gain."""
-    top = distillation_ablation.nearest_paper(table)
-    if top is None:
+    """The same for :func:`~dreg_utils.studies.distillation_ablation.mean_gains` (the gain averaged
+    over the datasets, against the paper's mean +120%)."""
+    if table["improvement_pct"].notna().sum() == 0:
         return "No variant has a gain on every dataset."
-    return (f"Averaged over {int(top['datasets'])} dataset(s), the variant closest to the paper's "
-            f"+{top['paper_improvement_pct']:.0f}% is {top['variant']}: {top['improvement_pct']:+.0f}% with lambda "
-            f"chosen on validation ({_interval(top)}; {_oracle(top)}); the interval " + _excludes_zero(top))
+    return (f"Averaged over {int(table['datasets'].iloc[0])} dataset(s), with lambda chosen on validation, "
+            f"{_counts(table)}: {_every_gain(table)}.")
 
 
 def seed_spread(per_seed: pd.DataFrame) -> str:
-    """How much of a mean validation-chosen gain one seed carries (``per_seed``: rows of
-    :func:`~dreg_utils.studies.distillation_ablation.seed_gains`): median against mean, and the
-    largest seed's gain with its lambda = 0 student R^2 (a relative gain explodes as that R^2 nears 0)."""
+    """How much of each variant's mean validation-chosen gain one seed carries (``per_seed``: rows of
+    :func:`~dreg_utils.studies.distillation_ablation.seed_gains` with a ``variant`` column, every
+    variant of the run): per variant the median gain against the mean, and the largest seed's gain
+    with its lambda = 0 student R^2 (a relative gain explodes as that R^2 nears 0)."""
     if per_seed.empty:
         return "No seed finished."
-    top = per_seed.loc[per_seed["gain"].idxmax()]
-    return (f"Over {len(per_seed)} seeds the median gain is {per_seed['gain'].median():+.0f}% against a mean of "
-            f"{per_seed['gain'].mean():+.0f}%; the largest, {top['gain']:+.0f}% (seed {int(top['seed'])}), starts "
-            f"from a lambda = 0 student R2 of {top['base']:.2f}.")
+    clauses = []
+    for variant, block in per_seed.groupby("variant", sort=False):
+        top = block.loc[block["gain"].idxmax()]
+        clauses.append(f"{variant}: over {len(block)} seeds median {block['gain'].median():+.0f}% against a mean "
+                       f"of {block['gain'].mean():+.0f}%, the largest {top['gain']:+.0f}% (seed {int(top['seed'])}) "
+                       f"from a lambda = 0 student R2 of {top['base']:.2f}")
+    return "Seed by seed: " + "; ".join(clauses) + "."

@@ -241,6 +241,15 @@ def cost_line(cost: pd.DataFrame) -> str:
             f"output(s) (paper: about {published.TEACHING_THE_TEACHER['teacher_overhead']:.0f}x)")
 
 
+def projection_cost_line(cost: pd.DataFrame) -> str:
+    """Per number of outputs k of :func:`dreg_utils.studies.teacher_cost.run_cost`'s table, the
+    training time of the exact Jacobian penalty and of the one-projection estimate against the
+    unregularised teacher's, as measured (e.g. "k = 1: exact 1.73x, one projection 2.05x")."""
+    ratios = cost.set_index(["outputs", "method"])["ratio_to_base"]
+    return "; ".join(f"k = {k}: exact {ratios[(k, 'jacobian')]:.2f}x, one projection {ratios[(k, 'jacobian_rp')]:.2f}x"
+                     for k in dict.fromkeys(cost["outputs"]))
+
+
 def verdict_note(headline: pd.DataFrame, settings) -> str:
     """Markdown: the profile and GP budget, one bullet per headline row (paper, ours with its
     interval, verdict), then the rule behind each verdict."""

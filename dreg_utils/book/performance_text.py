@@ -112,6 +112,18 @@ def penalty_ratio_table(penalties: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def penalty_ratio_view(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`penalty_ratio_table` as the page shows it, one column per capacity (hidden widths)
+    and one row per quantity (params, BASE ms/step, each timed step's ratio), as text: params with
+    thousands separators, the rest to two decimals. A row per step keeps the table as narrow as its
+    capacities however many steps are timed."""
+    shown = table.assign(params=[f"{n:,}" for n in table["params"]],
+                         **{c: [f"{x:.2f}" for x in table[c]] for c in table.columns.drop(["hidden", "params"])})
+    view = shown.set_index("hidden").T
+    view.index.name = None
+    return view
+
+
 def cost_claims(penalties: pd.DataFrame) -> pd.DataFrame:
     """The papers' cost statements (:data:`published.COST_CLAIMS`) beside the range of our measured
     ratios over capacities (first activation), each method named by its paper label."""
@@ -281,6 +293,27 @@ def glue_memory(memory: pd.DataFrame) -> None:
                                f"{labels['dreg']} needs "
                                + ", ".join(f"{s:.0%}" for s in saving["saving"])
                                + f" less than {labels['igp']} (smallest to largest capacity).")
+
+
+def jacobian_memory_line(memory: pd.DataFrame) -> str:
+    """The exact and one-projection Jacobian penalties' peak memory per step against BASE's and
+    IGPEN's (``memory``'s first activation, every capacity): each one's range of ratios to BASE,
+    at how many capacities the exact penalty's peak lies above IGPEN's, and at how many the
+    projection's equals IGPEN's, with its largest relative difference from it."""
+    table = memory_table(memory)
+    table = table[table["activation"] == table["activation"].iloc[0]].set_index(["hidden", "method"])
+    hidden = list(dict.fromkeys(table.index.get_level_values("hidden")))
+    penalties = ("jacobian", "jacobian_rp")  # the exact Jacobian penalty and its one-projection estimate
+    total = {m: table.xs(m, level="method")["total_bytes"].reindex(hidden) for m in ("igp", *penalties)}
+    ratio = {m: table.xs(m, level="method")["total_ratio"] for m in penalties}
+    above = int((total["jacobian"] > total["igp"]).sum())
+    same = int((total["jacobian_rp"] == total["igp"]).sum())
+    gap = float((total["jacobian_rp"] / total["igp"] - 1).abs().max())
+    n, labels = len(hidden), PAPER_LABELS
+    return (f"the exact penalty needs {ratio['jacobian'].min():.2f}x to {ratio['jacobian'].max():.2f}x the peak of a "
+            f"{labels['base']} step, above {labels['igp']}'s at {above} of the {n} capacities; one projection "
+            f"{ratio['jacobian_rp'].min():.2f}x to {ratio['jacobian_rp'].max():.2f}x, the same peak as "
+            f"{labels['igp']}'s at {same} of the {n} and within {gap:.2%} of it at every one")
 
 
 def naive_table(comparison: pd.DataFrame) -> pd.DataFrame:

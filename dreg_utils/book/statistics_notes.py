@@ -54,18 +54,20 @@ def designs_note(designs: pd.DataFrame, profile: str) -> str | None:
 
 def closing_note(verdicts: pd.DataFrame, readings: pd.DataFrame, designs: pd.DataFrame,
                  stability: SeedStability | None = None, confidence: float = 0.95) -> str:
-    """Markdown: one bullet per claim (verdict, each part's interval and status, ours, the
-    paper's, sample-size note), the tally, a warning when our designs have fewer pairs than the
+    """Markdown: one bullet per claim (the verdict after Holm, the scorecard's, and on raw p-values;
+    each part's interval and status, ours, the paper's, sample-size note), the tallies, a warning when our designs have fewer pairs than the
     paper's, the synthetic readings (each pooled one with the families' estimates beside it) and
     the seed-stability verdict with its interval."""
     lines = []
     for r in verdicts.to_dict("records"):
         note = f" *Sample size:* {r['sample_size']}." if r["sample_size"] else ""
-        lines.append(f"- **Claim {r['claim']}**: {r['claim_text']} → **{r['verdict']}** "
-                     f"(after Holm: {r['verdict_holm']}). *Parts:* {r['parts']}. *Ours:* {r['ours']}. "
-                     f"*Paper:* {r['paper']}.{note}")
-    tally = verdicts["verdict"].value_counts()
-    lines.append("\nTally: " + ", ".join(f"{v} {tally.get(v, 0)}" for v in VERDICTS) + ".")
+        lines.append(f"- **Claim {r['claim']}**: {r['claim_text']} → **{r['verdict_holm']}** after Holm "
+                     f"(on raw p-values, the paper's rule: {r['verdict']}). *Parts:* {r['parts']}. "
+                     f"*Ours:* {r['ours']}. *Paper:* {r['paper']}.{note}")
+    for column, what in (("verdict_holm", "after Holm (the scorecard's)"), ("verdict", "on raw p-values")):
+        tally = verdicts[column].value_counts()
+        lines.append(("\n" if column == "verdict_holm" else "") + f"Tally {what}: "
+                     + ", ".join(f"{v} {tally.get(v, 0)}" for v in VERDICTS) + ".")
     short = designs[designs["pairs_ours"] < designs["pairs_paper"]].to_dict("records")
     if short:
         lines.append("These designs are smaller than the paper's ("

@@ -8,9 +8,10 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from ..intervals import smallest_decidable_n
 from ..studies.surrogate import OPTIMIZERS
 from ..studies.surrogate_verdicts import (CONFIDENCE, PREDICTORS, PREDICTS_RHO, REGRET_OUTCOMES,
-                                          WORTH_MAX_MSE_CHANGE_PCT, best_sn_variant, smallest_decidable_n)
+                                          WORTH_MAX_MSE_CHANGE_PCT, best_sn_variant)
 from ..vocabulary import METRICS, PAPER_LABELS, SN_METHODS
 
 RELATIONS = {"predicts": "predicts", "weak": "weak", "opposite": "opposite", "none": "no clear relation",

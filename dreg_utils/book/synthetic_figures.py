@@ -40,7 +40,8 @@ def lambda_sweep_figure(runs: pd.DataFrame, gradient: str = "grad_p90") -> plt.F
 def weight_decay_figure(comparison: pd.DataFrame) -> plt.Figure:
     """DREG's test p90 reduction against tuned weight decay per family
     (:func:`dreg_utils.studies.synthetic_weight_decay.weight_decay_comparison`): the estimate and its 95% interval
-    (a single pair: the point alone), a line at zero; right of it, DREG's p90 is lower."""
+    (a single pair: the point alone), a line at zero; right of it, DREG's p90 is lower. A family with
+    no pair (no seed with an eligible candidate for both methods), or no measured ratio, is marked so at zero."""
     fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(comparison) + 1.4))
     y = np.arange(len(comparison))[::-1]
     estimate = comparison["p90_reduction_vs_wd_pct"].to_numpy()
@@ -48,6 +49,10 @@ def weight_decay_figure(comparison: pd.DataFrame) -> plt.Figure:
                                       comparison["p90_reduction_vs_wd_high"].to_numpy() - estimate]))
     ax.errorbar(estimate, y, xerr=spread, fmt="o", color=METHOD_COLOURS["dreg"], capsize=3)
     ax.axvline(0.0, color="grey", linewidth=1)
+    for row, unmeasured, pairs in zip(y, np.isnan(estimate), comparison["pairs"]):
+        if unmeasured:
+            ax.annotate("no pair: no eligible candidate" if pairs == 0 else "not measured", (0.0, row), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize=8, color="grey")
     ax.set_yticks(y, comparison["family"])
     ax.set_xlabel("DREG's test p90 reduction against tuned weight decay (%, 95% CI; + = DREG lower)")
     fig.tight_layout()

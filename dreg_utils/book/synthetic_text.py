@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from ..data.synthetic import make_family
-from ..verdicts import DIRECTION_RULE, FAILS, HOLDS, INTERVAL_RULE, TABLE2_MSE_TOLERANCE
+from ..studies.synthetic import COLLAPSE_FRACTION
+from ..verdicts import DIRECTION_RULE, FAILS, HOLDS, TABLE2_MSE_TOLERANCE, TABLE2_RULE, is_tie
 from ..vocabulary import FAMILIES, PAPER_LABELS
 from . import scorecard
 from .labels import TABLE1_LABELS, show
@@ -16,14 +17,13 @@ from .tables import with_interval
 
 CHAPTER = "01_synthetic_families"  # whose labels its tables show
 COLLAPSED = "model collapsed to a near-constant"
-TABLE2_RULE = (f"The p90 part: {INTERVAL_RULE}. The 95% interval is the t interval over seeds of the mean log "
-               "ratio of each seed's p90 at lambda to its p90 at lambda = 0. The test MSE's \"negligible change\" "
-               f"is refuted only when the interval of its change lies wholly above +{TABLE2_MSE_TOLERANCE:g}%; "
-               "then the claim is partly when the p90 part holds or holds partly, else it does not hold")
-WEIGHT_DECAY_RULE = ("Per family: " + DIRECTION_RULE + " (the claimed direction: DREG's test p90 below tuned weight "
-                     "decay's; the 95% t interval over seeds of the mean log ratio). Over families: holds when it "
-                     "holds in every family, partly when in some, does not hold when it does not hold in some and "
-                     "holds in none, else inconclusive")
+WEIGHT_DECAY_RULE = (f"A candidate that collapsed to a constant on the validation split (its validation p90 below "
+                     f"{COLLAPSE_FRACTION:.0%} of BASE's, or a validation MSE no lower than that of predicting the "
+                     "training mean) is ineligible; the seeds where either method has no eligible candidate are left "
+                     "out, and a family with none left is inconclusive. Per family: " + DIRECTION_RULE
+                     + " (the claimed direction: DREG's test p90 below tuned weight decay's; the 95% t interval over "
+                     "seeds of the mean log ratio). Over families: holds when it holds in every family, partly when in "
+                     "some, does not hold when it does not hold in some and holds in none, else inconclusive")
 
 
 def _interval(row: pd.Series, stem: str) -> str:
@@ -82,6 +82,29 @@ def effects(row: pd.Series) -> str:
             f"(paper {row['paper_test_mse_change_pct']:+.2f}%; + = worse)")
 
 
+def p90_monotone_line(summary: pd.DataFrame) -> str:
+    """Whether the seed-mean p90 gradient norm (:func:`dreg_utils.studies.synthetic.summarize`'s
+    ``grad_p90``, finished groups only) falls monotonically in lambda over the run's grid, checked
+    family by family: the families where it never rises from one lambda to the next (ties within
+    :func:`~dreg_utils.verdicts.is_tie` are no rise), each other family with its first rise, and in
+    how many families the largest lambda's p90 lies below lambda = 0's."""
+    steady, rising, lower = [], [], 0
+    for family, block in summary[summary["grad_p90"].notna()].groupby("family", sort=False):
+        block = block.sort_values("lam")
+        lams, p90 = block["lam"].tolist(), block["grad_p90"].tolist()
+        rises = [(a, b) for a, b, x, y in zip(lams, lams[1:], p90, p90[1:]) if y > x and not is_tie(x, y)]
+        if rises:
+            rising.append(f"{family} (from lambda = {rises[0][0]:g} to {rises[0][1]:g})")
+        else:
+            steady.append(family)
+        lower += bool(lams[0] == 0.0 and len(lams) > 1 and p90[-1] < p90[0] and not is_tie(p90[0], p90[-1]))
+    n = len(steady) + len(rising)
+    return (f"the seed-mean p90 of the gradient norm never rises from one lambda of the grid to the next in "
+            f"{len(steady)} of the {n} families ({', '.join(steady) or 'none'}); it rises in "
+            f"{', '.join(rising) or 'none'}; at the grid's largest lambda it lies below lambda = 0's in {lower} of "
+            f"the {n}")
+
+
 def scorecard_fields(row: pd.Series, lam: float, profile: str) -> dict[str, str]:
     """The scorecard row of one family's Table-2 row (with its verdict): the p90 reduction, the
     paper's and ours with its 95% interval, the verdict, its rule and the details, signed as the
@@ -132,22 +155,26 @@ def glue_verdict(table2: pd.DataFrame, lam: float, profile: str) -> None:
 
 
 def _settings_per_seed(choices: pd.DataFrame, family: str, column: str) -> str:
-    """The settings chosen for ``family`` seed by seed ("0.01 0.03 0.01")."""
-    return " ".join(f"{v:g}" for v in choices.loc[choices["family"] == family, column])
+    """The settings chosen for ``family`` seed by seed ("0.01 0.03 0.01"; "–": no eligible candidate)."""
+    return " ".join("–" if pd.isna(v) else f"{v:g}" for v in choices.loc[choices["family"] == family, column])
 
 
-def _collapsed_note(row: pd.Series) -> str:
-    """Which chosen models collapsed to a near-constant ("" when none)."""
-    notes = [f"{who}'s chosen {COLLAPSED} in {row[column]}/{row['pairs']} seeds"
-             for who, column in ((PAPER_LABELS["dreg"], "dreg_collapsed"), ("weight decay", "wd_collapsed"))
-             if row[column]]
+def _eligibility_note(row: pd.Series) -> str:
+    """Where BASE predicts no better than a constant and where no candidate was eligible ("" when neither)."""
+    notes = [f"BASE no better than a constant in {row['base_unfit']}/{row['seeds']} seeds"] if row["base_unfit"] else []
+    missing = [f"{who} in {row[column]}/{row['seeds']} seeds"
+               for who, column in ((PAPER_LABELS["dreg"], "dreg_unchosen"), ("weight decay", "wd_unchosen"))
+               if row[column]]
+    if missing:
+        notes.append("no eligible candidate (every one collapsed or too inaccurate): " + ", ".join(missing))
     return "; ".join(notes)
 
 
 def weight_decay_display(comparison: pd.DataFrame, choices: pd.DataFrame) -> pd.DataFrame:
     """DREG against tuned weight decay as the page shows it, per family: the settings chosen on
     validation seed by seed, DREG's test p90 reduction and test-MSE change against tuned weight
-    decay with their 95% intervals, a note on chosen models that collapsed, and the verdict
+    decay with their 95% intervals, a note on BASE not fitting and on seeds without an eligible
+    candidate (:func:`_eligibility_note`), and the verdict
     (:func:`dreg_utils.studies.synthetic_weight_decay.weight_decay_comparison` of ``choices``)."""
     shown = pd.DataFrame({
         "family": comparison["family"], "pairs": comparison["pairs"],
@@ -155,7 +182,7 @@ def weight_decay_display(comparison: pd.DataFrame, choices: pd.DataFrame) -> pd.
         "weight_decays": [_settings_per_seed(choices, f, "wd_setting") for f in comparison["family"]],
         "p90_vs_wd_interval": comparison.apply(_interval, axis=1, stem="p90_reduction_vs_wd"),
         "test_mse_vs_wd_interval": comparison.apply(_interval, axis=1, stem="test_mse_change_vs_wd"),
-        "note": comparison.apply(_collapsed_note, axis=1), "verdict": comparison["verdict"]})
+        "note": comparison.apply(_eligibility_note, axis=1), "verdict": comparison["verdict"]})
     shown.attrs["labels"] = {
         "pairs": "seeds paired", "dreg_lambdas": "DREG's lambda per seed", "weight_decays": "weight decay per seed",
         "p90_vs_wd_interval": "DREG's p90 reduction vs tuned weight decay % (95% CI)",
@@ -176,12 +203,13 @@ def weight_decay_fields(comparison: pd.DataFrame, verdict: str, settings: Mappin
     (:func:`~dreg_utils.studies.synthetic_weight_decay.weight_decay_verdict`), the tally of the families, the rule,
     and every family's estimate, interval and verdict in the details."""
     families = "; ".join(f"{row['family']} {_interval(row, 'p90_reduction_vs_wd')}: {row['verdict']}"
-                         + (f" ({_collapsed_note(row)})" if _collapsed_note(row) else "")
+                         + (f" ({_eligibility_note(row)})" if _eligibility_note(row) else "")
                          for _, row in comparison.iterrows())
     return {"paper": "not in the paper", "ours": _tally(comparison), "verdict": verdict, "rule": WEIGHT_DECAY_RULE,
             "details": (f"Per family and seed, each method's setting chosen on the validation split (the lowest "
-                        f"validation p90 among settings whose validation MSE is at most {TABLE2_MSE_TOLERANCE:g}% "
-                        f"above that of lambda = 0 at weight decay {settings['weight_decay']:g}): DREG's lambda over "
+                        f"validation p90 among settings that did not collapse to a constant and whose validation MSE "
+                        f"is at most {TABLE2_MSE_TOLERANCE:g}% above that of lambda = 0 at weight decay "
+                        f"{settings['weight_decay']:g}): DREG's lambda over "
                         f"{', '.join(f'{v:g}' for v in settings['lambdas'])}, the weight decay (lambda = 0) over "
                         f"{', '.join(f'{v:g}' for v in settings['weight_decays'])}; the chosen models compared on the "
                         f"test split seed by seed, each pair sharing initial weights and minibatch order. DREG's "
@@ -189,10 +217,20 @@ def weight_decay_fields(comparison: pd.DataFrame, verdict: str, settings: Mappin
                         f"{profile} profile.")}
 
 
+def _unfit_sentence(row: pd.Series) -> str:
+    """That BASE does not fit ``row``'s family, and what is left of its comparison."""
+    left = ("no seed has an eligible candidate for both methods, so the family is inconclusive" if row["pairs"] == 0
+            else f"its comparison rests on the {row['pairs']}/{row['seeds']} seeds with an eligible candidate for both")
+    return (f"BASE does not fit {row['family']}: its validation MSE is no lower than that of predicting the training "
+            f"mean in {row['base_unfit']}/{row['seeds']} seeds; {left}.")
+
+
 def weight_decay_note(comparison: pd.DataFrame, verdict: str) -> str:
-    """Markdown: the tally over families and the verdict."""
-    return (f"DREG's test {_tally(comparison)}: **{verdict}** (holds when lower in every family, partly in "
+    """Markdown: the tally over families and the verdict, then each family where BASE does not fit."""
+    text = (f"DREG's test {_tally(comparison)}: **{verdict}** (holds when lower in every family, partly in "
             f"some; families are not pooled, their effects differ in kind).")
+    unfit = [_unfit_sentence(row) for _, row in comparison.iterrows() if row["base_unfit"]]
+    return " ".join([text, *unfit])
 
 
 def glue_weight_decay(comparison: pd.DataFrame, verdict: str, settings: Mapping, profile: str) -> None:

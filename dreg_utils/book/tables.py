@@ -168,14 +168,17 @@ def download(table: pd.DataFrame, notebook: str, name: str, text: str | None = N
 
 
 def show_focus(table: pd.DataFrame, columns: Sequence[str], notebook: str, name: str,
-               style: Callable[[pd.DataFrame], Styler] = styled) -> None:
+               style: Callable[[pd.DataFrame], Styler] = styled, focus: pd.DataFrame | None = None) -> None:
     """Display the ``columns`` of ``table`` that a reader needs first, then the complete table
-    in a collapsed block, then the complete table as ``NAME.csv`` (see :func:`download`)."""
-    missing = [c for c in columns if c not in table.columns]
+    in a collapsed block, then the complete table as ``NAME.csv`` (see :func:`download`).
+    ``focus``: the rows of ``table`` as the reader sees them first, with columns of its own (e.g.
+    an estimate and its interval in one cell), from which ``columns`` are taken."""
+    first = table if focus is None else focus
+    missing = [c for c in columns if c not in first.columns]
     if missing or not columns:
-        raise ValueError(f"columns={list(columns)!r} is not valid; the table has {list(table.columns)}")
+        raise ValueError(f"columns={list(columns)!r} is not valid; the table has {list(first.columns)}")
     from IPython.display import HTML, Markdown, display  # the book extra: pages run in a kernel
 
-    display(style(table[list(columns)]))
+    display(style(first[list(columns)]))
     display(HTML(folded(style(table), f"All {len(table.columns)} columns of this table")))
     display(Markdown("Download: " + download(table, notebook, name)))

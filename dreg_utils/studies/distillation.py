@@ -97,6 +97,17 @@ def _check_noise_datasets(name: str, values) -> list[str]:
     return values
 
 
+def _check_teacher_lambdas(name: str, values) -> list[float]:
+    """Distinct strengths >= 0 that hold 0.0 (the unregularised teacher) and at least one > 0."""
+    values = LAMBDAS.check(name, values)
+    if not any(value > 0 for value in values):
+        raise ValueError(f"{name}={values!r} must hold 0.0 and at least one lambda > 0 (e.g. [0.0, 0.1]): "
+                         "every student of a penalised teacher is compared with lambda = 0's")
+    return values
+
+
+TEACHER_LAMBDAS = Satisfies(list[float], _check_teacher_lambdas, outside=[[0.0], [0.1], [], [0.0, -0.1]],
+                            inside=[[0.0, 0.1], [0.1, 0.0, 0.5]])
 DATASET_LIST = ListOf(Satisfies(str, check_dataset, outside=["mnist", 3], inside=["concrete", SPEC_EXAMPLE]))
 NOISE_LEVELS = ListOf(NONNEGATIVE)
 
@@ -109,7 +120,7 @@ class DistillationSettings(StudySettings):
     its generations (CPU budget); ``paper`` uses gplearn's defaults (1000 x 20)."""
 
     datasets: list[str] = knob(list(DATASETS), DATASET_LIST)
-    lambdas: list[float] = knob([0.0, 0.01, 0.1, 0.5], LAMBDAS)  # Jacobian-penalty strengths
+    lambdas: list[float] = knob([0.0, 0.01, 0.1, 0.5], TEACHER_LAMBDAS)  # Jacobian-penalty strengths, 0.0 and > 0
     # CR-penalty teachers, > 0 (lambda = 0 is the base teacher, shared); [] skips them
     dreg_lambdas: list[float] = knob([0.01, 0.1], ListOf(POSITIVE, unique=True, empty=True))
     seeds: list[int] = knob([0], SEEDS)

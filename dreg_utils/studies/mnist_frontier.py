@@ -4,18 +4,19 @@ tails more effectively than SN and IGP"), notebook 02.
 The frontier varies lam per method instead of fixing it (:func:`make_frontier_configs`), at several
 capacities, with BASE at a grid of weight decays as one more arm (the tuned-weight-decay
 baseline); its runs are the MNIST study's (:mod:`dreg_utils.studies.mnist`: same run function,
-version and cache). Its selection never sees the images it reports on: :func:`frontier_table`
-chooses each arm's setting on the validation half of the test images and reports, on the
-held-out half, each arm's p99 reduction and accuracy change against BASE of the same seed with
-95% intervals; :func:`frontier_comparisons` and :func:`frontier_verdict` judge the paper's
-sentence from DREG's paired log p99 ratios against each arm. Splitting the test images, rather
-than holding out training images, keeps Table 3's runs as they were and lets the frontier reuse
-them from the cache.
+version and cache). Its selection never sees the seed or the images it reports on:
+:func:`frontier_choices` chooses each seed's setting of each arm on the validation half of the
+test images of the OTHER seeds' runs (leave one seed out; at least two seeds), and
+:func:`frontier_table` reports, on that seed's held-out half, each arm's p99 reduction and accuracy
+change against BASE of the same seed with 95% intervals over seeds; :func:`frontier_comparisons`
+and :func:`frontier_verdict` judge the paper's sentence from DREG's paired log p99 ratios against
+SN and IGPEN (:data:`CLAIM_ARMS`), the other arms shown beside them as comparisons beyond the
+paper. Leaving the seed out matters because the noise a choice feeds on is mostly the seed's
+training noise, which both halves of its test images share.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +34,15 @@ from .mnist import HALF_METRICS, METHODS, data_identity, make_config, run_config
 FRONTIER_KEYS = ["hidden", "activation", "method", "lam", "weight_decay"]  # one setting of the frontier
 # The frontier's arm of BASE runs over ``frontier_weight_decays`` (each arm else is a method key).
 WEIGHT_DECAY_ARM = "weight_decay"
-# The columns of frontier_table: the arm's chosen setting, then its paired intervals against BASE.
-FRONTIER_COLUMNS = ["hidden", "activation", "arm", "method", "lam", "weight_decay", "settings_tried", "n_pairs",
+# The reference of every comparison with BASE: BASE at the protocol's weight decay (not chosen).
+REFERENCE_ARM = "base"
+# The arms the paper's sentence names: SN and IGP (IGPEN). Every other arm is beyond the paper.
+CLAIM_ARMS = ("sn", "igp")
+MIN_SEEDS = 2  # leaving one seed out needs at least one other seed to choose on
+# The columns of frontier_choices: per capacity, arm and held-out seed, the setting chosen on the others.
+CHOICE_COLUMNS = ["hidden", "activation", "arm", "method", "seed", "lam", "weight_decay", "settings_tried"]
+# The columns of frontier_table: per capacity and arm, its paired intervals against BASE over held-out seeds.
+FRONTIER_COLUMNS = ["hidden", "activation", "arm", "method", "settings_tried", "n_seeds", "n_chosen", "n_pairs",
                     "accuracy_change", "accuracy_ci_low", "accuracy_ci_high", "p99_reduction_pct", "p99_ci_low",
                     "p99_ci_high"]
 
@@ -97,6 +105,61 @@ def _choose(block: pd.DataFrame, setting: str, min_accuracy: float) -> float | N
     return None if eligible.empty else float(eligible["val_ig_p99"].idxmin())
 
 
+def frontier_choices(runs: pd.DataFrame, weight_decay: float,
+                     max_cost: float = MODEST_ACCURACY_COST) -> pd.DataFrame:
+    """Leave one seed out: per capacity (hidden, activation), arm (:func:`_arm_blocks`) and seed, the
+    setting chosen on the VALIDATION half of the test images of the OTHER seeds' runs: the lowest mean
+    ``val_ig_p99`` among the settings whose runs of those seeds all finished with a mean ``val_acc``
+    at most ``max_cost`` points below that of their BASE runs (BASE at ``weight_decay``, the
+    reference, listed as arm :data:`REFERENCE_ARM` with its own setting). The seed itself plays no
+    part in its choice. ``lam`` and ``weight_decay`` name the chosen run; NaN in the chosen one (lam
+    for a method, weight_decay for :data:`WEIGHT_DECAY_ARM`) when no setting is within the budget or
+    there is no other seed (fewer than :data:`MIN_SEEDS`: leave-one-seed-out cannot choose)."""
+    max_cost = check_float("max_cost", max_cost, minimum=0.0)
+    weight_decay = check_float("weight_decay", weight_decay, minimum=0.0)
+    missing = sorted({*FRONTIER_KEYS, "seed", *HALF_METRICS} - set(runs.columns))
+    if missing:
+        raise ValueError(f"the frontier's analysis needs the frontier's runs (run_frontier); the table lacks {missing}")
+    rows = []
+    for (hidden, activation), cell in runs.groupby(["hidden", "activation"], sort=False):
+        base = cell[(cell["method"] == "base") & (cell["weight_decay"] == weight_decay)]
+        if finished(base).empty:
+            raise ValueError(f"the frontier's analysis needs BASE runs at weight_decay={weight_decay:g} that "
+                             f"finished; hidden {hidden} ({activation}) has none")
+        seeds = sorted(dict.fromkeys(cell["seed"]))
+        place = {"hidden": hidden, "activation": activation}
+        rows += [{**place, "arm": REFERENCE_ARM, "method": "base", "seed": seed, "lam": 0.0,
+                  "weight_decay": weight_decay, "settings_tried": 1} for seed in seeds]
+        for arm, block, setting in _arm_blocks(cell, weight_decay):
+            for seed in seeds:
+                others = finished(base[base["seed"] != seed])
+                value = None if others.empty else _choose(block[block["seed"] != seed], setting,
+                                                          float(others["val_acc"].mean()) - max_cost)
+                row = {**place, "arm": arm, "method": "base" if arm == WEIGHT_DECAY_ARM else arm, "seed": seed,
+                       "lam": 0.0, "weight_decay": weight_decay, "settings_tried": int(block[setting].nunique())}
+                row[setting] = math.nan if value is None else value
+                rows.append(row)
+    return pd.DataFrame(rows, columns=CHOICE_COLUMNS)
+
+
+def _held_out(cell: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
+    """Per seed of ``chosen`` (choice rows of one arm) with a setting, the held-out accuracy and p99
+    of its chosen run in ``cell`` (runs that diverged have none)."""
+    keys = ["seed", "method", "lam", "weight_decay"]
+    return chosen.dropna(subset=["lam", "weight_decay"])[keys].merge(
+        finished(cell)[[*keys, "heldout_acc", "heldout_ig_p99"]], on=keys)[["seed", "heldout_acc", "heldout_ig_p99"]]
+
+
+def _pairs(cell: pd.DataFrame, a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """The held-out results of arms ``a`` and ``b`` (their choice rows) matched by seed (``_a``, ``_b``)."""
+    return _held_out(cell, a).merge(_held_out(cell, b), on="seed", suffixes=("_a", "_b"))
+
+
+def _log_p99_ratios(pairs: pd.DataFrame) -> np.ndarray:
+    """log(p99 of a / p99 of b) per pair of :func:`_pairs`."""
+    return np.log(pairs["heldout_ig_p99_a"] / pairs["heldout_ig_p99_b"]).to_numpy()
+
+
 def _percent_reduction(log_ratios: np.ndarray) -> tuple[float, float, float]:
     """(estimate, low, high) of the percent reduction 100 (1 - exp(mean log ratio)) with the 95%
     t-interval of the mean log ratio carried through (NaN where there are too few ratios)."""
@@ -107,100 +170,78 @@ def _percent_reduction(log_ratios: np.ndarray) -> tuple[float, float, float]:
     return tuple(100.0 * (1.0 - math.exp(v)) for v in (float(values.mean()), high, low))
 
 
-def _pairs(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """The finished runs of ``a`` and ``b`` matched by seed: the held-out accuracy and p99 of each
-    (columns ``_a`` and ``_b``)."""
-    columns = ["seed", "heldout_acc", "heldout_ig_p99"]
-    return finished(a)[columns].merge(finished(b)[columns], on="seed", suffixes=("_a", "_b"))
+def _by_arm(runs: pd.DataFrame, choices: pd.DataFrame):
+    """(hidden, activation, arm, that arm's choice rows, the capacity's choice rows, its runs) in order."""
+    cells = dict(list(runs.groupby(["hidden", "activation"], sort=False)))
+    for (hidden, activation), chosen in choices.groupby(["hidden", "activation"], sort=False):
+        for arm, rows in chosen.groupby("arm", sort=False):
+            yield hidden, activation, arm, rows, chosen, cells[(hidden, activation)]
 
 
-def _setting_runs(cell: pd.DataFrame, row: Mapping) -> pd.DataFrame:
-    """The runs of ``cell`` at the setting (method, lam, weight_decay) of a :func:`frontier_table` row."""
-    return cell[(cell["method"] == row["method"]) & (cell["lam"] == row["lam"])
-                & (cell["weight_decay"] == row["weight_decay"])]
-
-
-def frontier_table(runs: pd.DataFrame, weight_decay: float,
-                   max_cost: float = MODEST_ACCURACY_COST) -> pd.DataFrame:
-    """Per capacity (hidden, activation) and arm (:func:`_arm_blocks`; BASE at ``weight_decay`` is
-    the reference), the setting chosen on the VALIDATION half of the test images: the lowest mean
-    ``val_ig_p99`` among the settings whose runs all finished with a mean ``val_acc`` at most
-    ``max_cost`` points below BASE's. Reported on the HELD-OUT half, against BASE of the same seed:
+def frontier_table(runs: pd.DataFrame, choices: pd.DataFrame) -> pd.DataFrame:
+    """Per capacity and arm of ``choices`` (:func:`frontier_choices` of ``runs``; the reference
+    left out), each held-out seed's chosen run against BASE of the same seed on the HELD-OUT half:
     ``accuracy_change`` (points; mean of the paired differences, 95% t-interval ``accuracy_ci_low``
     to ``accuracy_ci_high``) and ``p99_reduction_pct`` (100 (1 - exp(mean paired log p99 ratio)),
-    interval ``p99_ci_low`` to ``p99_ci_high``), over ``n_pairs`` seeds; ``settings_tried`` counts the
-    arm's settings. An arm with no setting within the budget has NaN in place of its setting."""
-    max_cost = check_float("max_cost", max_cost, minimum=0.0)
-    weight_decay = check_float("weight_decay", weight_decay, minimum=0.0)
-    missing = sorted({*FRONTIER_KEYS, "seed", *HALF_METRICS} - set(runs.columns))
-    if missing:
-        raise ValueError(f"frontier_table needs the frontier's runs (run_frontier); the table lacks {missing}")
+    interval ``p99_ci_low`` to ``p99_ci_high``), over ``n_pairs`` seeds of ``n_seeds``
+    (``n_chosen``: seeds with a setting within the budget); ``settings_tried`` counts the arm's
+    settings."""
     rows = []
-    for (hidden, activation), cell in runs.groupby(["hidden", "activation"], sort=False):
-        base = cell[(cell["method"] == "base") & (cell["weight_decay"] == weight_decay)]
-        if finished(base).empty:
-            raise ValueError(f"frontier_table needs BASE runs at weight_decay={weight_decay:g} that finished; "
-                             f"hidden {hidden} ({activation}) has none")
-        min_accuracy = float(finished(base)["val_acc"].mean()) - max_cost
-        for arm, block, setting in _arm_blocks(cell, weight_decay):
-            value = _choose(block, setting, min_accuracy)
-            row = {"hidden": hidden, "activation": activation, "arm": arm,
-                   "method": "base" if arm == WEIGHT_DECAY_ARM else arm, "lam": 0.0, "weight_decay": weight_decay,
-                   "settings_tried": int(block[setting].nunique())}
-            row[setting] = math.nan if value is None else value
-            if value is None:
-                rows.append({**row, "n_pairs": 0})
-                continue
-            pairs = _pairs(_setting_runs(cell, row), base)
-            change = (pairs["heldout_acc_a"] - pairs["heldout_acc_b"]).to_numpy()
-            log_ratio = np.log(pairs["heldout_ig_p99_a"] / pairs["heldout_ig_p99_b"]).to_numpy()
-            low, high = t_interval(change)
-            reduction = _percent_reduction(log_ratio)
-            rows.append({**row, "n_pairs": len(pairs), "accuracy_change": float(change.mean()),
-                         "accuracy_ci_low": low, "accuracy_ci_high": high,
-                         **dict(zip(("p99_reduction_pct", "p99_ci_low", "p99_ci_high"), reduction))})
+    for hidden, activation, arm, chosen, capacity, cell in _by_arm(runs, choices):
+        if arm == REFERENCE_ARM:
+            continue
+        pairs = _pairs(cell, chosen, capacity[capacity["arm"] == REFERENCE_ARM])
+        change = (pairs["heldout_acc_a"] - pairs["heldout_acc_b"]).to_numpy()
+        low, high = t_interval(change)
+        reduction = _percent_reduction(_log_p99_ratios(pairs))
+        rows.append({"hidden": hidden, "activation": activation, "arm": arm, "method": chosen["method"].iloc[0],
+                     "settings_tried": int(chosen["settings_tried"].iloc[0]), "n_seeds": len(chosen),
+                     "n_chosen": int(chosen[["lam", "weight_decay"]].notna().all(axis=1).sum()),
+                     "n_pairs": len(pairs), "accuracy_change": float(change.mean()) if change.size else math.nan,
+                     "accuracy_ci_low": low, "accuracy_ci_high": high,
+                     **dict(zip(("p99_reduction_pct", "p99_ci_low", "p99_ci_high"), reduction))})
     return pd.DataFrame(rows, columns=FRONTIER_COLUMNS)
 
 
-def frontier_comparisons(runs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """DREG against each other arm of ``table`` (:func:`frontier_table` of ``runs``), each at its
-    validation-chosen setting, on the held-out half: per arm, the pairs (same capacity, activation
-    and seed) pooled over capacities (``n_cells`` with both arms chosen, ``n_pairs``), the geometric
-    mean ``p99_ratio`` of DREG's p99 to the arm's with the 95% t-interval of the mean log ratio
-    (``ratio_ci_low``, ``ratio_ci_high``), and the ``verdict`` of
+def frontier_comparisons(runs: pd.DataFrame, choices: pd.DataFrame) -> pd.DataFrame:
+    """DREG against each other arm of ``choices`` (:func:`frontier_choices` of ``runs``; not the
+    reference), each at the setting chosen for the held-out seed without it, on the held-out half:
+    per arm, the pairs (same capacity, activation and seed) pooled over capacities (``n_cells`` with
+    a pair, ``n_pairs``), the geometric mean ``p99_ratio`` of DREG's p99 to the arm's with the 95%
+    t-interval of the mean log ratio (``ratio_ci_low``, ``ratio_ci_high``), and the ``verdict`` of
     :func:`dreg_utils.verdicts.interval_verdict` on DREG's percent reduction (+ = DREG lower).
-    ``in_claim``: the arm is a penalty the paper's sentence compares against (all but the
-    weight-decay arm). An arm never chosen alongside DREG has no ratio and is inconclusive."""
-    cells = dict(list(runs.groupby(["hidden", "activation"], sort=False)))
-    ratios: dict[str, list[np.ndarray]] = {arm: [] for arm in dict.fromkeys(table["arm"]) if arm != "dreg"}
-    for (hidden, activation), chosen in table.groupby(["hidden", "activation"], sort=False):
-        dreg = chosen[(chosen["arm"] == "dreg") & chosen["n_pairs"].gt(0)]
-        others = chosen[(chosen["arm"] != "dreg") & chosen["n_pairs"].gt(0)]
-        cell = cells[(hidden, activation)]
-        for row in others.to_dict("records") if not dreg.empty else []:
-            pairs = _pairs(_setting_runs(cell, dreg.iloc[0]), _setting_runs(cell, row))
-            ratios[row["arm"]].append(np.log(pairs["heldout_ig_p99_a"] / pairs["heldout_ig_p99_b"]).to_numpy())
+    ``in_claim``: the arm is one the paper's sentence names (:data:`CLAIM_ARMS`); the others are
+    comparisons beyond the paper. An arm with no pair has no ratio and is inconclusive."""
+    ratios: dict[str, list[np.ndarray]] = {}
+    for _, _, arm, chosen, capacity, cell in _by_arm(runs, choices):
+        if arm in (REFERENCE_ARM, "dreg"):
+            continue
+        pairs = _pairs(cell, capacity[capacity["arm"] == "dreg"], chosen)
+        ratios.setdefault(arm, [])
+        if len(pairs):
+            ratios[arm].append(_log_p99_ratios(pairs))
     rows = []
     for arm, found in ratios.items():
         log_ratio = np.concatenate(found) if found else np.array([])
         finite = log_ratio[np.isfinite(log_ratio)]
         low, high = t_interval(finite)
-        reduction = _percent_reduction(log_ratio)
-        rows.append({"arm": arm, "in_claim": arm != WEIGHT_DECAY_ARM, "n_cells": len(found), "n_pairs": finite.size,
+        rows.append({"arm": arm, "in_claim": arm in CLAIM_ARMS, "n_cells": len(found), "n_pairs": finite.size,
                      "p99_ratio": math.exp(finite.mean()) if finite.size else math.nan,
                      "ratio_ci_low": math.exp(low), "ratio_ci_high": math.exp(high),
-                     "verdict": interval_verdict(*reduction)})
+                     "verdict": interval_verdict(*_percent_reduction(log_ratio))})
     return pd.DataFrame(rows, columns=["arm", "in_claim", "n_cells", "n_pairs", "p99_ratio", "ratio_ci_low",
                                        "ratio_ci_high", "verdict"])
 
 
 def frontier_verdict(comparisons: pd.DataFrame) -> str:
     """The paper's "DREG suppresses tails more effectively than SN and IGP" from
-    :func:`frontier_comparisons`' verdicts against the arms it names (``in_claim``): holds when it
-    holds against every one; partly when it holds against some and does not hold against another;
-    does not hold when it does not hold against some and holds against none; else inconclusive."""
-    verdicts = comparisons.loc[comparisons["in_claim"], "verdict"].tolist()
-    if verdicts and all(v == HOLDS for v in verdicts):
+    :func:`frontier_comparisons`' verdicts against the arms it names (:data:`CLAIM_ARMS`; one
+    missing counts as inconclusive): holds when it holds against every one; partly when it holds
+    against one and does not hold against another; does not hold when it does not hold against
+    some and holds against none; else inconclusive. The arms beyond the paper do not enter."""
+    found = dict(zip(comparisons["arm"], comparisons["verdict"]))
+    verdicts = [found.get(arm, INCONCLUSIVE) for arm in CLAIM_ARMS]
+    if all(v == HOLDS for v in verdicts):
         return HOLDS
     if FAILS in verdicts:
         return PARTLY if HOLDS in verdicts else FAILS

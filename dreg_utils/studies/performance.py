@@ -7,7 +7,7 @@ Each benchmark of :data:`BENCHMARKS` writes, with ``--out DIR``, ``DIR/<name>.cs
 * ``bench_penalties.py``: ``penalties.csv``, per capacity, method (its vocabulary key) and
   activation the median over interleaved repetitions of the paired ratio (step time / step
   time of BASE with the same activation), its interquartile range, its 95% interval
-  (:func:`median_interval`) and the step time;
+  (:func:`dreg_utils.intervals.median_interval`) and the step time;
 * ``bench_sweep.py``: ``sweep.csv``, per MNIST cell the step times of a vectorised group and
   of one run, the extrapolated training time of the 96-run Table 3 sweep both ways, and its
   floor: the sweep's matrix products alone;
@@ -39,13 +39,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from ..constraints import Nullable, PathTo
+from ..intervals import median_interval
 from ..settings import StudySettings, knob
-from ..validation import check_choice, check_unit_interval
+from ..validation import check_choice
 
 BENCHMARKS = ("penalties", "sweep", "naive", "projections", "gplearn", "teachers", "memory", "teacher_cost")
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
@@ -113,30 +112,11 @@ def naive_summary(naive: pd.DataFrame, meta: dict) -> pd.DataFrame:
     return pd.concat([table, floor], ignore_index=True)
 
 
-def median_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
-    """The median of ``values`` and its distribution-free ``confidence`` interval: the order
-    statistics x_(k) and x_(n+1-k) of the n sorted values, k the largest with
-    P(Binomial(n, 1/2) <= k - 1) <= (1 - confidence) / 2 (coverage at least ``confidence`` for
-    any continuous distribution). The interval is (NaN, NaN) when n is too small for that
-    coverage (n < 6 at 95%): nothing short of more repeats can decide."""
-    confidence = check_unit_interval("confidence", confidence)
-    array = np.sort(np.asarray(values, dtype=float).ravel())
-    if array.size == 0 or not np.isfinite(array).all():
-        raise ValueError(f"values must be a non-empty sequence of finite numbers, got {values!r}")
-    n, tail = array.size, (1 - confidence) / 2
-    reachable = [k for k in range(1, n // 2 + 1) if sps.binom.cdf(k - 1, n, 0.5) <= tail]
-    median = float(np.median(array))
-    if not reachable:
-        return median, float("nan"), float("nan")
-    k = max(reachable)
-    return median, float(array[k - 1]), float(array[n - k])
-
-
 def ratio_summary(timings: pd.DataFrame, keys: list[str], confidence: float = 0.95) -> pd.DataFrame:
     """Per ``keys`` and method of ``timings`` (one row per key values, method and ``repeat``, with
     ``seconds``): the median seconds, and the median over repeats of the paired ratio (seconds /
     the seconds of method "base" in the same repeat and key values) with its interval
-    (:func:`median_interval`): columns ``*keys, method, seconds, ratio, ci_low, ci_high, repeats``."""
+    (:func:`dreg_utils.intervals.median_interval`): columns ``*keys, method, seconds, ratio, ci_low, ci_high, repeats``."""
     missing = [c for c in (*keys, "method", "repeat", "seconds") if c not in timings.columns]
     if missing:
         raise ValueError(f"timings lacks the columns {missing}; it has {list(timings.columns)}")

@@ -9,9 +9,10 @@ Cohen's d_z, the median ratio and a bootstrap CI of mean(d)
 Claim 2 adds the exact sign test of r_p99 > r_mean with r = 1 - DREG/BASE; claim 5 a
 Spearman test of BASE p99/mean against capacity and a Welch test of p99/mean per capacity.
 Each comparison's one deciding test, declared in :mod:`dreg_utils.claims` (column ``role``),
-joins the Holm family (``p_holm``, and ``p_holm_floor``: the smallest Holm p it could reach) when
-it can decide, i.e. its floor is below alpha (``decidable``; ``pairs_to_decide``: the pairs an
-exact test would need); the other tests are supporting evidence with raw p-values only.
+joins the Holm family (``p_holm``, and ``p_holm_floor``: the smallest Holm p it could reach;
+``p_holm_against``: Holm over the same tests run against the paper's direction) when it can
+decide, i.e. its floor is below alpha (``decidable``; ``pairs_to_decide``: the pairs an exact test
+would need); the other tests are supporting evidence with raw p-values only.
 
 Each comparison is tested with the sidedness its claim declares in :mod:`dreg_utils.claims`
 (one-sided, in the paper's direction), and the verdicts come from there too
@@ -37,8 +38,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from ..claims import (ACC, ALPHA, COMPARISONS, MNIST_CLAIMS, P99, POLY_MAX, POLY_P99, POLY_RATIO, RATIO,
-                      RELATIVE, SIGN_TESTS, SN_ACC, SN_P99, TREND, WELCH, alternative)
+from ..claims import (ACC, ALPHA, COMPARISONS, HOLM_AGAINST, MNIST_CLAIMS, P99, POLY_MAX, POLY_P99, POLY_RATIO,
+                      RATIO, RELATIVE, SIGN_TESTS, SN_ACC, SN_P99, TREND, WELCH, against_p, alternative)
 from ..models import n_parameters
 from ..runs import hidden_label, pair_runs
 from ..intervals import spearman_interval
@@ -190,20 +191,25 @@ def pairs_to_decide(test: str, alternative: str, alpha: float) -> float:
 def holm_over_deciding(tests: pd.DataFrame, alpha: float = ALPHA) -> pd.DataFrame:
     """``tests`` with ``decidable`` (a deciding test whose floor is below ``alpha``: some outcome
     on its sample could be significant), ``pairs_to_decide`` (:func:`pairs_to_decide`, on deciding
-    rows), and ``p_holm`` and ``p_holm_floor`` (:func:`holm_floors`) over one family: the decidable
-    deciding tests, one per hypothesis. Every other row gets NaN: supporting tests are shown with
-    their raw p-values only, and a test that cannot decide would only dilute the family."""
+    rows), and over one family, the decidable deciding tests (one per hypothesis): ``p_holm`` and
+    ``p_holm_floor`` (:func:`holm_floors`) for the paper's direction, and ``p_holm_against``, Holm
+    over the same tests' p-values against it (:func:`claims.against_p`), so that a refutation
+    is read under the same multiplicity control as a support. Every other row gets NaN:
+    supporting tests are shown with their raw p-values only, and a test that cannot decide would
+    only dilute the family."""
     alpha = check_unit_interval("alpha", alpha)
     deciding = (tests["role"] == "deciding") & tests["p_value"].notna()
     decidable = deciding & (tests["p_floor"] < alpha)
     family = decidable.to_numpy()
     needed = [pairs_to_decide(t, side, alpha) if d else math.nan
               for t, side, d in zip(tests["test"], tests["alternative"], deciding)]
-    out = tests.assign(decidable=decidable, pairs_to_decide=needed, p_holm=math.nan, p_holm_floor=math.nan)
+    out = tests.assign(decidable=decidable, pairs_to_decide=needed, p_holm=math.nan, p_holm_floor=math.nan,
+                       **{HOLM_AGAINST: math.nan})
     if family.any():
         p = tests.loc[family, "p_value"].to_numpy(dtype=float)
         out.loc[family, "p_holm"] = holm(p)
         out.loc[family, "p_holm_floor"] = holm_floors(p, tests.loc[family, "p_floor"].to_numpy(dtype=float))
+        out.loc[family, HOLM_AGAINST] = holm([against_p(row) for _, row in tests[family].iterrows()])
     return out
 
 

@@ -1,8 +1,10 @@
 """The synthetic families' statistics (notebook 03): lambda = lam vs lambda = 0 over matched
 (family, seed) runs, per family and pooled, on the log ratio log q = log(value(lam) / value(0))
-tested against 0 (a ratio of 2 and one of 1/2 cancel); the exact sign test decides each reading,
-and Holm runs over those deciding tests that can reach alpha (a family's few seeds often cannot:
-those rows say how many pairs would). Seed stability compares the across-seed variance of the
+tested against 0 (a ratio of 2 and one of 1/2 cancel): one-sided in the paper's direction (lower
+with DREG) for the gradient metrics, two-sided for the test MSE (no claimed direction)
+(:data:`ALTERNATIVES`). The exact sign test decides each reading, and Holm runs over those
+deciding tests that can reach alpha (a family's few seeds may not: one-sided, 5 pairs can; two-sided
+they cannot, and those rows say how many pairs would). Seed stability compares the across-seed variance of the
 test MSE with and without DREG, family by family; its verdict comes from the t interval of the
 mean log variance ratio over families (:func:`seed_stability`), since a sign test over a handful
 of families cannot reach alpha.
@@ -24,6 +26,9 @@ from .statistics import check_columns, holm_over_deciding, mark_roles, matched_v
 
 SYNTHETIC_KEYS = ("family", "seed")
 SYNTHETIC_METRICS = ("test_mse", "grad_p90", "grad_p99")
+# Each metric's alternative for log q = log(value(lam) / value(0)): the paper says DREG lowers the gradient
+# norms' tail ("less"); it states no direction for the test MSE.
+ALTERNATIVES = {"test_mse": "two-sided", "grad_p90": "less", "grad_p99": "less"}
 ALL_FAMILIES = "all families"
 SYNTHETIC_COLUMNS = ("family", "lam", "seed", "diverged", *SYNTHETIC_METRICS)
 SEED_VARIANCE = "test_mse_seed_variance"  # the comparison of the per-family seed variances of test MSE
@@ -45,11 +50,12 @@ def _table_lambda(runs: pd.DataFrame, lam: float) -> float:
     return float(close[0])
 
 
-def ratio_tests(numerator: np.ndarray, denominator: np.ndarray, label: str, *, confidence: float = 0.95,
-                n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
-    """Paired tests of log q = log(numerator / denominator) against 0 (two-sided): the t effect is
-    the mean of log q (exp of it: the geometric-mean ratio), ``median_ratio`` the median of q;
-    both are scale-free across families, and a halving weighs as much as a doubling."""
+def ratio_tests(numerator: np.ndarray, denominator: np.ndarray, label: str, *, alternative: str = "two-sided",
+                confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
+    """Paired tests of log q = log(numerator / denominator) against 0 (``alternative`` as in scipy:
+    "less" = q below 1): the t effect is the mean of log q (exp of it: the geometric-mean ratio),
+    ``median_ratio`` the median of q; both are scale-free across families, and a halving weighs as
+    much as a doubling. Every interval is two-sided."""
     if np.any(denominator <= 0) or np.any(numerator <= 0):
         raise ValueError(f"{label}: a log ratio needs values > 0; got {numerator.tolist()} over "
                          f"{denominator.tolist()}")
@@ -57,7 +63,7 @@ def ratio_tests(numerator: np.ndarray, denominator: np.ndarray, label: str, *, c
         return no_test(label, numerator.size, f"{numerator.size} matched pairs; a paired test needs 2")
     q = numerator / denominator
     log_q = np.log(q)
-    out = paired_tests(log_q, np.zeros_like(log_q), confidence=confidence, n_boot=n_boot, seed=seed,
+    out = paired_tests(log_q, np.zeros_like(log_q), alternative, confidence=confidence, n_boot=n_boot, seed=seed,
                        label=label)
     out.loc[out["test"] == "median_ratio", ["effect", "note"]] = [float(np.median(q)), ""]
     out["effect_name"] = out["test"].map(LOG_RATIO_EFFECTS)
@@ -67,8 +73,9 @@ def ratio_tests(numerator: np.ndarray, denominator: np.ndarray, label: str, *, c
 def synthetic_tests(runs: pd.DataFrame, lam: float, metrics: Sequence[str] = SYNTHETIC_METRICS, *,
                     confidence: float = 0.95, n_boot: int = 10_000, seed: int = 0) -> pd.DataFrame:
     """lambda = ``lam`` vs lambda = 0 over matched (family, seed) runs, per family and pooled over
-    families (``family`` = "all families"): :func:`ratio_tests` of q = value(lam) / value(0), the
-    ``comparison`` named by the metric's key, ``lam`` the table's lambda."""
+    families (``family`` = "all families"): :func:`ratio_tests` of q = value(lam) / value(0) with the
+    metric's :data:`ALTERNATIVES`, the ``comparison`` named by the metric's key, ``lam`` the table's
+    lambda."""
     check_columns(runs, (*SYNTHETIC_COLUMNS, *metrics), "synthetic")
     lam = _table_lambda(runs, lam)
     parts = []
@@ -76,7 +83,8 @@ def synthetic_tests(runs: pd.DataFrame, lam: float, metrics: Sequence[str] = SYN
         part = runs if family == ALL_FAMILIES else runs[runs["family"] == family]
         for metric in metrics:
             reg, base, unmatched = matched_values(part, lam, 0.0, metric, SYNTHETIC_KEYS, "lam")
-            out = ratio_tests(reg, base, metric, confidence=confidence, n_boot=n_boot, seed=seed)
+            out = ratio_tests(reg, base, metric, alternative=ALTERNATIVES.get(metric, "two-sided"),
+                              confidence=confidence, n_boot=n_boot, seed=seed)
             out = tag(out, family=family, metric=metric, lam=lam, unmatched=unmatched)
             parts.append(mark_roles(out, DECIDING_TEST))
     tests = pd.concat(parts, ignore_index=True)

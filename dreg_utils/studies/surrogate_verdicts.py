@@ -7,7 +7,8 @@ Each regulariser is compared with BASE pair by pair: the surrogates of one (obje
 activation, seed) share their initial weights, minibatch order and optimiser starts. Differences
 of regret within floating-point tolerance (:func:`dreg_utils.verdicts.is_tie`) are ties (0), and
 every verdict comes from a 95% interval: the median paired difference with its distribution-free
-order-statistic interval (:func:`median_interval`), Spearman's rho with its Fisher-z interval.
+order-statistic interval (:func:`dreg_utils.intervals.median_interval`), Spearman's rho with its
+Fisher-z interval (:func:`dreg_utils.intervals.spearman_interval`).
 Among the variants of spectral normalisation the one with the lowest median validation MSE
 (an independent uniform draw) speaks for SN (:func:`best_sn_variant`).
 """
@@ -20,31 +21,20 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
-from ..verdicts import INCONCLUSIVE, interval_verdict, is_tie
+from ..intervals import median_interval, spearman_interval
+from ..verdicts import HOLDS, INCONCLUSIVE, interval_verdict, is_tie
 from ..vocabulary import SN_METHODS, finished
 from .surrogate import OPTIMIZERS, OUTCOMES
 
 PREDICTORS = ("grad_p99_over_mean", "test_mse")  # the quantity DREG targets, and the yardstick
 CONFIDENCE = 0.95  # of every interval of the chapter
-SPEARMAN_SE = 1.06  # Fieller, Hartley and Pearson (1957): var(atanh rho_s) ~ 1.06 / (n - 3)
-
-
-def spearman_interval(rho: float, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """The Fisher-z interval of Spearman's rho from n pairs: tanh(atanh(rho) -/+ z sqrt(1.06 / (n - 3)))
-    (Fieller, Hartley and Pearson, 1957); NaN when rho is NaN or n <= 3."""
-    if not np.isfinite(rho) or n <= 3:
-        return float("nan"), float("nan")
-    half = sps.norm.ppf((1 + confidence) / 2) * np.sqrt(SPEARMAN_SE / (n - 3))
-    with np.errstate(divide="ignore"):  # rho = +-1: atanh is infinite and the interval is the point
-        z = np.arctanh(np.clip(rho, -1.0, 1.0))
-    return float(np.tanh(z - half)), float(np.tanh(z + half))
 
 
 def correlations(runs: pd.DataFrame, predictors: tuple[str, ...] = PREDICTORS,
                  outcomes: tuple[str, ...] = OUTCOMES) -> pd.DataFrame:
     """Spearman rank correlation of each predictor with each outcome across the surrogates of
     one objective (all methods, activations and seeds pooled), with its 95% interval
-    (:func:`spearman_interval`, ``low`` and ``high``). A good predictor of downstream quality has
+    (:func:`dreg_utils.intervals.spearman_interval`, ``low`` and ``high``). A good predictor of downstream quality has
     rho > 0 with regret and exits and rho < 0 with the cosines."""
     rows = []
     for objective, block in finished(runs).groupby("objective"):
@@ -118,56 +108,25 @@ def paired_differences(runs: pd.DataFrame) -> pd.DataFrame:
                                        "p99_over_mean_change_pct", "val_mse"])
 
 
-def order_statistic_rank(n: int, confidence: float = CONFIDENCE) -> int:
-    """The largest k >= 1 with 2 P(Binomial(n, 1/2) <= k - 1) <= 1 - confidence: the sorted
-    values d_(k) and d_(n+1-k) bound the median with at least ``confidence``; 0 when no k does."""
-    k = 0
-    while 2 * sps.binom.cdf(k, n, 0.5) <= 1 - confidence:
-        k += 1
-    return k
-
-
-def smallest_decidable_n(confidence: float = CONFIDENCE) -> int:
-    """The fewest pairs whose median has an order-statistic interval at ``confidence`` (6 at 95%)."""
-    n = 1
-    while order_statistic_rank(n, confidence) == 0:
-        n += 1
-    return n
-
-
-def median_interval(values: ArrayLike, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
-    """The median of the finite ``values`` and its distribution-free interval (d_(k), d_(n+1-k))
-    (:func:`order_statistic_rank`; the interval of the sign test): (median, low, high), with NaN
-    bounds when too few values allow one (fewer than :func:`smallest_decidable_n`) and all NaN
-    when there are none."""
-    d = np.sort(np.asarray(values, dtype=float))
-    d = d[np.isfinite(d)]
-    if d.size == 0:
-        return float("nan"), float("nan"), float("nan")
-    k = order_statistic_rank(d.size, confidence)
-    median = float(np.median(d))
-    if k == 0:
-        return median, float("nan"), float("nan")
-    return median, float(d[k - 1]), float(d[d.size - k])
-
-
 PREDICTS_RHO = 0.3  # ours: rho at which a predictor "predicts" regret (its interval above 0)
 WORTH_MAX_MSE_CHANGE_PCT = 50.0  # ours: the median test-MSE rise a regulariser worth it may cost
 REGRET_OUTCOMES = ("gd_regret_median", "lbfgs_regret_median")
-RELATIONS = {"holds": "predicts", "partly": "weak", "does not hold": "opposite", INCONCLUSIVE: "none"}
+RELATIONS = {HOLDS: "predicts", "does not hold": "opposite", INCONCLUSIVE: "none"}  # by the direction of rho
 
 
 def regret_predictors(corr: pd.DataFrame, threshold: float = PREDICTS_RHO) -> pd.DataFrame:
     """Does a low p99/mean (or test MSE, the yardstick) predict a low regret? The rows of
     :func:`correlations` with each optimiser's median regret, each with its ``relation`` from
-    rho's 95% interval (:func:`dreg_utils.verdicts.interval_verdict`): "predicts" when the interval
-    lies above 0 and rho >= ``threshold``, "weak" when it lies above 0 and rho < ``threshold``,
+    rho's 95% interval (:func:`dreg_utils.verdicts.interval_verdict`, by direction): "predicts" when the
+    interval lies above 0 and rho >= ``threshold``, "weak" when it lies above 0 and rho < ``threshold``,
     "opposite" when it lies below 0, "none" when it includes 0 (or has no bounds), "undefined"
     where rho is NaN."""
     block = corr[corr["outcome"].isin(REGRET_OUTCOMES)]
-    relation = ["undefined" if not np.isfinite(r.rho) else
-                RELATIONS[interval_verdict(r.rho, r.low, r.high, paper_effect=2 * threshold)]
-                for r in block.itertuples(index=False)]
+    relation = []
+    for r in block.itertuples(index=False):
+        direction = interval_verdict(r.rho, r.low, r.high) if np.isfinite(r.rho) else None
+        relation.append("undefined" if direction is None else
+                        "weak" if direction == HOLDS and r.rho < threshold else RELATIONS[direction])
     return block[["predictor", "outcome", "objective", "rho", "low", "high"]].assign(relation=relation)
 
 
@@ -196,7 +155,7 @@ def method_worth(pairs: pd.DataFrame, max_mse_change: float = WORTH_MAX_MSE_CHAN
                  confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Is each regulariser worth its accuracy cost? Per method, over its pairs with BASE
     (:func:`paired_differences`, ``n``): for each optimiser the median regret difference with its
-    interval (:func:`median_interval`; ``<opt>_regret_diff``, ``_low``, ``_high``), the pairs where it
+    interval (:func:`dreg_utils.intervals.median_interval`; ``<opt>_regret_diff``, ``_low``, ``_high``), the pairs where it
     is lower, higher or tied, and its ``<opt>_verdict``: "lower" when the interval lies below 0,
     "higher" above, else inconclusive; the median test-MSE change with its interval (``mse_low``,
     ``mse_high``) and ``cost``: "within" when the interval lies below ``max_mse_change``, "over"

@@ -306,11 +306,11 @@ def verdict(row: pd.Series, mse_tolerance: float = TABLE2_MSE_TOLERANCE) -> str:
     """The verdict on the paper's Table-2 claim for one family, "p90 falls with a negligible MSE
     change" (:func:`verdicts.table2_verdict`), from a row of :func:`table2` joined with
     :func:`paired_effects`: the paired p90 reduction and its 95% interval against the paper's
-    reduction; the claim is at most partly when the test-MSE change's interval lies wholly above
-    ``mse_tolerance`` percent."""
+    reduction, and both ends of the test-MSE change's interval against ``mse_tolerance`` percent
+    (holds only when the whole interval lies at or below it)."""
     return table2_verdict(row["p90_reduction_paired_pct"], row["p90_reduction_paired_low"],
-                                 row["p90_reduction_paired_high"], row["paper_p90_reduction_pct"],
-                                 row["test_mse_change_paired_low"], mse_tolerance)
+                          row["p90_reduction_paired_high"], row["paper_p90_reduction_pct"],
+                          row["test_mse_change_paired_low"], row["test_mse_change_paired_high"], mse_tolerance)
 
 
 def stability_plateau(summary: pd.DataFrame, mse_tolerance: float = 0.05) -> pd.DataFrame:
