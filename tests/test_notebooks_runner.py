@@ -68,7 +68,7 @@ def test_execute_injects_parameters_and_adds_the_rerun_note(tmp_path):
                if o.get("name") == "stdout"]
     assert json.loads(printed[-1]) == {"profile": "smoke", "epochs": 3}
     assert executed.cells[0].source.startswith("# A tiny chapter")
-    note = executed.cells[1].source
+    note = executed.cells[-1].source  # at the end: a page opens with its answer
     assert "Re-run this page" in note and "notebooks/07_tiny.md" in note and "--profile smoke" in note
     assert "| `07_tiny` |" in (out / "timings.md").read_text()
     assert not list(out.glob(".*.input.ipynb"))

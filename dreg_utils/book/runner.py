@@ -80,13 +80,11 @@ class NotebookFailed(RuntimeError):
 
 
 def add_rerun_note(path: Path, profile: str, name: str) -> None:
-    """Insert the re-run note of notebook ``name`` after the first (title) markdown cell of
-    ``path``, and keep papermill's injected-parameters cell off the page (it still ran; the note
+    """Append the re-run note of notebook ``name`` to ``path`` (the page's end: its answer comes
+    first), and keep papermill's injected-parameters cell off the page (it still ran; the note
     says how)."""
     notebook = nbformat.read(path, as_version=4)
-    first = next(i for i, cell in enumerate(notebook.cells) if cell.cell_type == "markdown")
-    note = nbformat.v4.new_markdown_cell(RERUN_NOTE.format(name=name, profile=profile))
-    notebook.cells.insert(first + 1, note)
+    notebook.cells.append(nbformat.v4.new_markdown_cell(RERUN_NOTE.format(name=name, profile=profile)))
     for cell in notebook.cells:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:

@@ -100,6 +100,14 @@ def _text(name: str, value: str) -> str:
     return value.strip()
 
 
+_GLUED: dict[str, str] = {}  # the verdict of each row glued in this kernel (a chapter's opening counts them)
+
+
+def glued_verdicts() -> dict[str, str]:
+    """The verdict of each row :func:`glue_row` glued in this kernel, by row key."""
+    return dict(_GLUED)
+
+
 def glue_row(key: str, paper: str, ours: str, verdict: str, rule: str, details: str) -> None:
     """Glue one scorecard row from a chapter (called in the chapter's kernel): ``paper`` and
     ``ours`` as short text (ours: the estimate with its interval where there is one), ``verdict``
@@ -113,6 +121,7 @@ def glue_row(key: str, paper: str, ours: str, verdict: str, rule: str, details: 
     for field, value in values.items():
         glue(glue_key(key, field), value, display=False)
     glue(glue_key(key, "verdict"), HTML(badge_html(verdict)), display=False)
+    _GLUED[key] = verdict
 
 
 def _ref(row: Row, field: str) -> str:

@@ -93,6 +93,15 @@ def verdict_lines(predictors: pd.DataFrame, worth: pd.DataFrame) -> list[str]:
             + [worth_line(row) for row in worth.itertuples(index=False)] + ([sn] if sn else []))
 
 
+def answer(lines: list[str]) -> str:
+    """The page's answer: the verdicts on DREG against BASE and on SN (each line up to its " - ",
+    where the evidence begins), or the first verdict line's when this run has neither, and where
+    the evidence is."""
+    chosen = [line for line in lines if line.startswith((GLUED["dreg"], GLUED["sn"]))] or lines[:1]
+    return " ".join(line.split(" - ", 1)[0].rstrip(".") + "." for line in chosen) + (
+        " The intervals and counts behind each verdict are in the Verdict section.")
+
+
 def rules() -> str:
     """The rules that decide the chapter's verdict lines, in one sentence each."""
     return f"{PREDICTS_RULE[0].upper()}{PREDICTS_RULE[1:]}; {WORTH_RULE}; {SN_RULE}."

@@ -8,7 +8,8 @@ at 1280x800 and at 390x844, saves a full-page screenshot of each under
   sits inside a scroll container that fits the column; at the laptop size a table may
   only scroll in a deliberate scroll container (class ``dreg-scroll``, outlined on the page);
 * no code cell that holds assertions, and no papermill injected-parameters cell, is on a page;
-* every chapter shows its "This run" table before any other table;
+* every chapter opens with its answer: its first verdict badge or figure lies on the first screen;
+* every chapter shows its "This run" table last (its provenance follows its results);
 * every CSV download link of a chapter resolves to a non-empty file, and every chapter has one.
 """
 from __future__ import annotations
@@ -67,11 +68,14 @@ MEASURE = r"""
     const first = t.querySelector("th, td");
     return {first: first ? first.textContent.trim() : "", visible: t.getBoundingClientRect().height > 0};
   });
+  // the answer: the first verdict badge or figure image of the article, in page coordinates
+  const answer = column.querySelector(".verdict-badge, figure img");
+  const answer_top = answer ? Math.round(answer.getBoundingClientRect().top + window.scrollY) : null;
   const csv = [...column.querySelectorAll("a[href]")].map(a => a.getAttribute("href"))
     .filter(h => urlPath(h).toLowerCase().endsWith(".csv"));
   function urlPath(h) { return h.split("#")[0].split("?")[0]; }
   return {column: Math.round(right - left - 2), unscrolled: unscrolled.map(u => u.info), scrolled_tables,
-          cells, tables, csv};
+          cells, tables, csv, answer_top, screen: window.innerHeight};
 })()
 """
 
@@ -143,11 +147,22 @@ def test_no_injected_parameters_or_assertion_cell_on_the_page(layouts, page):
 
 
 @pytest.mark.parametrize("page", NOTEBOOK_PAGES)
-def test_this_run_comes_before_the_first_result_table(layouts, page):
+def test_this_run_closes_the_chapter(layouts, page):
     tables = [t for t in layouts[(page, SIZES[0][0])]["tables"] if t["visible"]]
     firsts = [t["first"] for t in tables]
     assert "This run" in firsts, f"{page} has no 'This run' table (tables start with {firsts[:5]})"
-    assert firsts.index("This run") == 0, f"{page}: 'This run' comes after the tables {firsts[:firsts.index('This run')]}"
+    after = firsts[firsts.index("This run") + 1:]
+    assert not after, f"{page}: tables follow 'This run' ({after[:5]}); the page's provenance comes last"
+
+
+@pytest.mark.parametrize("case", CHAPTER_CASES, ids=case_id)
+def test_the_answer_is_on_the_first_screen(layouts, case):
+    """A chapter's first verdict badge or figure lies within the first screen (issue 25)."""
+    result = layouts[case]
+    assert result["answer_top"] is not None, f"{case_id(case)}: no verdict badge or figure on the page"
+    assert result["answer_top"] < result["screen"], (
+        f"{case_id(case)}: the first verdict badge or figure starts {result['answer_top']} px down, below the "
+        f"first {result['screen']}-px screen")
 
 
 @pytest.mark.parametrize("page", NOTEBOOK_PAGES)
