@@ -8,6 +8,7 @@ at 1280x800 and at 390x844, saves a full-page screenshot of each under
   sits inside a scroll container that fits the column; at the laptop size a table may
   only scroll in a deliberate scroll container (class ``dreg-scroll``, outlined on the page);
 * no code cell that holds assertions, and no papermill injected-parameters cell, is on a page;
+* no formula scrolls in a box of its own, is cut at the column's edge or is scaled below 70% of the text;
 * every chapter opens with its answer: its first verdict badge or figure lies on the first screen;
 * every chapter shows its "This run" table last (its provenance follows its results);
 * every CSV download link of a chapter resolves to a non-empty file, and every chapter has one.
@@ -68,6 +69,16 @@ MEASURE = r"""
     const first = t.querySelector("th, td");
     return {first: first ? first.textContent.trim() : "", visible: t.getBoundingClientRect().height > 0};
   });
+  // formulas that scroll (content wider than their box) or are cut (their box past the column's edge)
+  const formulas = [...column.querySelectorAll("mjx-container")].filter(m => {
+    const r = m.getBoundingClientRect(), overflow = getComputedStyle(m).overflowX;
+    const boxed = overflow !== "visible" && m.scrollWidth > m.clientWidth + 1;  // a scroll box, or clipped
+    // scaled to fit (dreg-math.js) below 70% of the text's size: too small to read
+    const tiny = m.style.fontSize !== "" && parseFloat(getComputedStyle(m).fontSize) < 0.7 * parseFloat(style.fontSize);
+    return r.width > 0 && (boxed || tiny || r.right > right + 1);
+  }).map(m => ({display: m.getAttribute("display") === "true", width: m.scrollWidth, box: m.clientWidth,
+                font: getComputedStyle(m).fontSize,
+                text: (m.querySelector("mjx-assistive-mml") || m).textContent.trim().slice(0, 60)}));
   // the answer: the first verdict badge or figure image of the article, in page coordinates
   const answer = column.querySelector(".verdict-badge, figure img");
   const answer_top = answer ? Math.round(answer.getBoundingClientRect().top + window.scrollY) : null;
@@ -75,7 +86,7 @@ MEASURE = r"""
     .filter(h => urlPath(h).toLowerCase().endsWith(".csv"));
   function urlPath(h) { return h.split("#")[0].split("?")[0]; }
   return {column: Math.round(right - left - 2), unscrolled: unscrolled.map(u => u.info), scrolled_tables,
-          cells, tables, csv, answer_top, screen: window.innerHeight};
+          cells, tables, csv, answer_top, screen: window.innerHeight, formulas};
 })()
 """
 
@@ -134,6 +145,14 @@ def test_everything_fits_the_content_column(layouts, case):
     if case[1] >= 1000:  # on a laptop a table fits, or scrolls only where the page says so
         hidden = [t for t in result["scrolled_tables"] if not t["deliberate"]]
         assert not hidden, f"{case_id(case)}: tables wider than the {result['column']}-px column: {hidden[:5]}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_no_formula_scrolls_or_is_cut(layouts, case):
+    """Inline and display maths fit their line: no scroll box (a scrollbar in browsers that show
+    them, and in the PDF), no formula past the column's edge."""
+    formulas = layouts[case]["formulas"]
+    assert not formulas, f"{case_id(case)}: {len(formulas)} formulas scroll or are cut: {formulas[:4]}"
 
 
 @pytest.mark.parametrize("page", PAGES)
