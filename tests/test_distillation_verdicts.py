@@ -250,7 +250,7 @@ def test_scorecard_rows_carry_the_interval_and_the_rule(monkeypatch):
 
 def test_over_sample_words():
     assert text.over_sample(26.2, -35.4, 87.9, 6) == "+26.2% (95% CI -35.4% to +87.9%, 6 datasets)"
-    assert text.over_sample(0.0, math.nan, math.nan, 1, over="seeds") == "+0.0% (no interval: 1 seed)"
+    assert text.over_sample(0.0, math.nan, math.nan, 1, over="seeds") == "0.0% (no interval: 1 seed)"  # zero has no sign
     assert text.over_sample(math.nan, math.nan, math.nan, 0) == "not measured"
     assert text.over_sample(0.077, -0.041, 0.195, 7, unit="", digits=3) == (
         "+0.077 (95% CI -0.041 to +0.195, 7 datasets)")

@@ -104,3 +104,13 @@ def test_the_own_model_answer_reads_the_summary():
     text = own_model_text.answer(summary, settings)
     assert "with relu, dreg 0.50x (test MSE 1.10x); with tanh, dreg 0.25x (test MSE 1.20x)" in text
     assert "profile `smoke`" in text
+
+
+def test_numbers_that_round_to_zero_print_as_zero():
+    """Issue 25: "-0.0%" and "-0.000" read as a sign the data do not have."""
+    from dreg_utils.book import distillation_text, tables
+
+    assert tables.with_interval(-0.001, -0.3, 0.04) == "0.0% (95% CI -0.3% to 0.0%)"
+    assert tables.fixed(-0.0004, 3) == "0.000" and tables.fixed(0.0, 1, signed=True) == "0.0"
+    assert tables.fixed(0.05, 1, signed=True) == "+0.1" and tables.fixed(-2.5e-17, 2) == "0.00"
+    assert "undefined" in distillation_text.snr_line(float("nan"), float("nan"), 2)

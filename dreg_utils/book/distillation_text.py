@@ -283,3 +283,12 @@ def glue_verdict(headline: pd.DataFrame, profile: str) -> None:
         row = rows.loc[key]
         scorecard.glue_row(card, paper=row["paper"], ours=row["ours"], verdict=row["verdict"], rule=row["rule"],
                            details=details[key])
+
+
+def snr_line(rho: float, p: float, n: int) -> str:
+    """The Spearman rank correlation of the SNR proxy and the student's gain over ``n`` datasets,
+    or why there is none (rho is undefined when every gain, or every proxy, is the same)."""
+    if math.isnan(rho):
+        return (f"Spearman rank correlation of SNR proxy and gain over {n} datasets: undefined (the gains, or the "
+                "proxies, do not vary).")
+    return f"Spearman rank correlation of SNR proxy and gain over {n} datasets: rho = {rho:.2f} (p = {p:.2f})."

@@ -15,6 +15,7 @@ from ..validation import check_unit_interval
 from ..verdicts import DIRECTION_RULE
 from . import scorecard
 from .statistics_tables import deciding_name, format_p, summary_view
+from .tables import fixed
 
 def synthetic_comparison(comparison: str, lam: float) -> str:
     """A synthetic comparison in words: "lambda=0.01 / lambda=0: grad_p90" for a metric's key, or
@@ -39,7 +40,7 @@ def change_text(mean_log: float, low: float, high: float, confidence: float = 0.
         return "no estimate"
 
     def pct(value: float) -> str:
-        return f"{100 * math.expm1(value):+.1f}%"
+        return fixed(100 * math.expm1(value), 1, signed=True) + "%"
 
     if math.isnan(low) or math.isnan(high):
         return f"{pct(mean_log)} (no interval)"

@@ -14,6 +14,7 @@ from pandas.io.formats.style import Styler
 
 from ..claims import SIGN_TESTS
 from .labels import show
+from .tables import fixed
 
 MAIN_TESTS = ("paired_t", "welch_t", "spearman")  # the test whose effect and CI a summary shows
 
@@ -74,5 +75,5 @@ def p_style(table: pd.DataFrame) -> Styler:
     significant digits, the rest to 3 decimals."""
     table = show(table, "03_statistical_tests")
     p_columns = [c for c in table.columns if str(c).startswith(("p ", "Holm", "smallest"))]
-    return (table.style.format(precision=3, na_rep="-").format("{:.2g}", subset=p_columns, na_rep="-")
+    return (table.style.format(lambda v: fixed(v, 3) if isinstance(v, float) else v, na_rep="-").format("{:.2g}", subset=p_columns, na_rep="-")
             .hide(axis="index"))

@@ -45,6 +45,13 @@ def significant(value: float, digits: int = 3) -> str:
     return f"{rounded:.{max(digits - 1 - exponent, 0)}f}"
 
 
+def fixed(value: float, digits: int, signed: bool = False) -> str:
+    """``value`` to ``digits`` decimal places, "+" before a positive one when ``signed``; a value
+    that rounds to zero prints as 0 with no sign ("0.0", never "-0.0" or "+0.0")."""
+    text = f"{value:{'+' if signed else ''}.{digits}f}"
+    return text.lstrip("+-") if float(text) == 0 else text
+
+
 def with_interval(estimate: float, low: float, high: float, *, unit: str = "%", digits: int = 1,
                   signed: bool = True, sample: str = "", no_interval: str = "no interval",
                   missing: str = "not measured") -> str:
@@ -53,11 +60,11 @@ def with_interval(estimate: float, low: float, high: float, *, unit: str = "%", 
     NaN; ``missing`` without an estimate. ``signed``: a "+" before positive values."""
     if math.isnan(estimate):
         return missing
-    fmt = f"{'+' if signed else ''}.{digits}f"
-    shown = f"{estimate:{fmt}}{unit}"
+    shown = fixed(estimate, digits, signed) + unit
     if math.isnan(low) or math.isnan(high):
         return f"{shown} ({no_interval})"
-    return f"{shown} (95% CI {low:{fmt}}{unit} to {high:{fmt}}{unit}{', ' + sample if sample else ''})"
+    bounds = (fixed(bound, digits, signed) + unit for bound in (low, high))
+    return f"{shown} (95% CI {' to '.join(bounds)}{', ' + sample if sample else ''})"
 
 
 def plus_minus(mean: float, sd: float, digits: int = 2, decimals: int | None = None) -> str:

@@ -64,7 +64,8 @@ MEASURE = r"""
   }
   const cells = [...column.querySelectorAll("div.cell")].map(c => ({
     tags: [...c.classList].filter(x => x.startsWith("tag_")),
-    source: (c.querySelector(".cell_input pre") || {textContent: ""}).textContent}));
+    source: (c.querySelector(".cell_input pre") || {textContent: ""}).textContent,
+    output: [...c.querySelectorAll(".cell_output")].map(o => o.innerText).join("\n")}));
   const tables = [...column.querySelectorAll("table")].map(t => {
     const first = t.querySelector("th, td");
     return {first: first ? first.textContent.trim() : "", visible: t.getBoundingClientRect().height > 0};
@@ -153,6 +154,35 @@ def test_no_formula_scrolls_or_is_cut(layouts, case):
     them, and in the PDF), no formula past the column's edge."""
     formulas = layouts[case]["formulas"]
     assert not formulas, f"{case_id(case)}: {len(formulas)} formulas scroll or are cut: {formulas[:4]}"
+
+
+MACHINERY = ("glue(", "display(HTML(", "<div class=", "display(Markdown(")  # page plumbing, not the lesson
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES)
+def test_no_visible_code_cell_shows_page_plumbing(layouts, page):
+    """Code in view (not folded) is the lesson; gluing values and wrapping HTML is not."""
+    cells = layouts[(page, SIZES[0][0])]["cells"]
+    shown = [c["source"][:100] for c in cells if c["source"] and "tag_hide-input" not in c["tags"]
+             and any(m in c["source"] for m in MACHINERY)]
+    assert not shown, f"{page}: {len(shown)} visible code cells show page plumbing: {shown[:4]}"
+
+
+RAW_OUTPUT = {"None": r"\bNone\b", "NaN": r"\bnan\b|\bNaN\b", "negative zero": r"[-−]0(\.0+)?(%|\b)(?![.\d])",
+              "floating-point noise": r"\d[eE]-1[5-9]\b"}
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES)
+def test_outputs_print_no_raw_values(layouts, page):
+    """What a cell prints reads as numbers: no None, NaN, negative zero or 1e-17."""
+    import re
+
+    text = "\n".join(c["output"] for c in layouts[(page, SIZES[0][0])]["cells"])
+    found = {name: sorted(set(m.group(0) for m in re.finditer(pattern, text)))[:3]
+             for name, pattern in RAW_OUTPUT.items() if re.search(pattern, text)}
+    context = {name: [text[max(0, m.start() - 50):m.end() + 20].replace("\n", " ")
+                      for m in list(re.finditer(pattern, text))[:2]] for name, pattern in RAW_OUTPUT.items()}
+    assert not found, f"{page} prints {found}: {[context[n] for n in found]}"
 
 
 @pytest.mark.parametrize("page", PAGES)
