@@ -114,3 +114,16 @@ def test_numbers_that_round_to_zero_print_as_zero():
     assert tables.fixed(-0.0004, 3) == "0.000" and tables.fixed(0.0, 1, signed=True) == "0.0"
     assert tables.fixed(0.05, 1, signed=True) == "+0.1" and tables.fixed(-2.5e-17, 2) == "0.00"
     assert "undefined" in distillation_text.snr_line(float("nan"), float("nan"), 2)
+
+
+def test_the_ablation_answer_names_only_what_holds():
+    import pandas as pd
+
+    from dreg_utils.book import ablation_text
+
+    summary = pd.DataFrame({"factor": ["base", "epochs", "lam"], "value": ["-", "200", "0.1"], "families": [5, 5, 5],
+                            "p90_above_zero": [5, 4, 5], "p90_holds": [5, 0, 2], "mse_negligible": [5, 5, 1]})
+    assert ablation_text.synthetic_answer(summary) == (
+        "Of the 3 protocols, 2 lower the p90 (95% interval above zero) in every family; 1 reach half the "
+        "paper's reduction in every family (base = -), and of those 1 also keep the test-MSE change within +5% "
+        "(base = -).")

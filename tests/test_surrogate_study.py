@@ -233,7 +233,7 @@ def test_a_verdict_whose_interval_straddles_zero_is_inconclusive():
     assert row["cost"] == "within" and row["worth"] == "inconclusive"
     line = surrogate_text.worth_line(next(verdicts.method_worth(verdicts.paired_differences(runs)).itertuples()))
     assert line.startswith("DREG vs BASE: inconclusive - over 8 pairs")
-    assert "GD regret change +0 (95% CI -0.2 to +0.2; lower in 4, higher in 4, tied in 0: inconclusive)" in line
+    assert "GD regret change 0 (95% CI -0.2 to +0.2; lower in 4, higher in 4, tied in 0: inconclusive)" in line
 
 
 @pytest.mark.parametrize("dreg_regret, dreg_mse, n, worth", [

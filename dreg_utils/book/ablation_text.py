@@ -41,6 +41,21 @@ def synthetic_conclusion(summary: pd.DataFrame, mse_tolerance: float = TABLE2_MS
             f"keep it: {_names(both)}.")
 
 
+def synthetic_answer(summary: pd.DataFrame, mse_tolerance: float = TABLE2_MSE_TOLERANCE) -> str:
+    """Chapter 07's answer, short enough for the first screen: of :func:`synthetic_conclusion`'s
+    counts, how many protocols lower the p90 in every family, which hold by the interval rule in
+    every family, and which also keep the test-MSE change within ``mse_tolerance`` percent."""
+    if summary.empty:
+        return "No protocol was run."
+    every = summary["families"]
+    holds = summary[summary["p90_holds"] == every]
+    both = holds[holds.index.isin(summary[summary["mse_negligible"] == every].index)]
+    return (f"Of the {len(summary)} protocols, {int((summary['p90_above_zero'] == every).sum())} lower the p90 "
+            f"(95% interval above zero) in every family; {len(holds)} reach half the paper's reduction in every "
+            f"family ({_names(holds)}), and of those {len(both)} also keep the test-MSE change within "
+            f"+{mse_tolerance:g}% ({_names(both)}).")
+
+
 def base_line(table: pd.DataFrame) -> str:
     """The base protocol's p90 reductions (:func:`~dreg_utils.studies.synthetic_ablation.reductions`'
     rows with factor "base"): per family its estimate with its 95% interval and its verdict against

@@ -206,8 +206,8 @@ def formula_blocks(table: pd.DataFrame) -> list[tuple[str, str]]:
                        rf"\hat y = {formula_latex(row['formula'])}"))
         if row["truth"] is not None:
             blocks.append(("in raw units, and the truth:",
-                           rf"\hat y = {formula_latex(row['raw_units'])} \qquad "
-                           rf"y = {formula_latex(row['truth'])}"))
+                           rf"\begin{{gathered}} \hat y = {formula_latex(row['raw_units'])} \\ "
+                           rf"y = {formula_latex(row['truth'])} \end{{gathered}}"))
     return blocks
 
 

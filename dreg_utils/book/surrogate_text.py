@@ -13,6 +13,7 @@ from ..studies.surrogate import OPTIMIZERS
 from ..studies.surrogate_verdicts import (CONFIDENCE, PREDICTORS, PREDICTS_RHO, REGRET_OUTCOMES,
                                           WORTH_MAX_MSE_CHANGE_PCT, best_sn_variant)
 from ..vocabulary import METRICS, PAPER_LABELS, SN_METHODS
+from .tables import fixed, formatted
 
 RELATIONS = {"predicts": "predicts", "weak": "weak", "opposite": "opposite", "none": "no clear relation",
              "undefined": "undefined"}
@@ -41,7 +42,7 @@ def interval_text(low: float, high: float, fmt: str = "+.3g", unit: str = "", n:
     """"95% CI low to high", or why there is none ("no 95% interval from n pairs")."""
     if math.isnan(low) or math.isnan(high):
         return f"no {LEVEL} interval" + (f" from {n} pairs, {smallest_decidable_n()} needed" if n is not None else "")
-    return f"{LEVEL} CI {low:{fmt}}{unit} to {high:{fmt}}{unit}"
+    return f"{LEVEL} CI {formatted(low, fmt)}{unit} to {formatted(high, fmt)}{unit}"
 
 
 def predictor_line(predictors: pd.DataFrame, predictor: str, outcome: str) -> str:
@@ -59,15 +60,15 @@ def worth_line(row: tuple) -> str:
     """One row (a named tuple) of :func:`dreg_utils.studies.surrogate_verdicts.method_worth` in words: the
     verdict, then each optimiser's median regret difference with its interval and counts, and the
     median test-MSE change with its interval against the budget."""
-    regrets = [f"{OPTIMIZER_NAMES[o]} regret change {getattr(row, f'{o}_regret_diff'):+.3g} "
+    regrets = [f"{OPTIMIZER_NAMES[o]} regret change {formatted(getattr(row, f'{o}_regret_diff'), '+.3g')} "
                f"({interval_text(getattr(row, f'{o}_low'), getattr(row, f'{o}_high'), n=row.n)}; lower in "
                f"{getattr(row, f'{o}_lower')}, higher in {getattr(row, f'{o}_higher')}, tied in "
                f"{getattr(row, f'{o}_tied')}: {getattr(row, f'{o}_verdict')})" for o in OPTIMIZERS]
     return (f"{PAPER_LABELS[row.method]} vs BASE: {WORTH[row.worth]} - over {row.n} pairs (+ = worse), median "
-            + ", ".join(regrets) + f"; median test-MSE change {row.median_test_mse_change_pct:+.0f}% "
+            + ", ".join(regrets) + f"; median test-MSE change {fixed(row.median_test_mse_change_pct, 0, True)}% "
             f"({interval_text(row.mse_low, row.mse_high, '+.0f', '%', row.n)}; against the "
             f"+{WORTH_MAX_MSE_CHANGE_PCT:g}% budget: {row.cost}); median p99/mean change "
-            f"{row.median_p99_over_mean_change_pct:+.0f}%")
+            f"{fixed(row.median_p99_over_mean_change_pct, 0, True)}%")
 
 
 def sn_line(worth: pd.DataFrame) -> str | None:

@@ -45,11 +45,17 @@ def significant(value: float, digits: int = 3) -> str:
     return f"{rounded:.{max(digits - 1 - exponent, 0)}f}"
 
 
-def fixed(value: float, digits: int, signed: bool = False) -> str:
-    """``value`` to ``digits`` decimal places, "+" before a positive one when ``signed``; a value
-    that rounds to zero prints as 0 with no sign ("0.0", never "-0.0" or "+0.0")."""
-    text = f"{value:{'+' if signed else ''}.{digits}f}"
+def formatted(value: float, fmt: str) -> str:
+    """``value`` in the format ``fmt`` (e.g. "+.3g"); a value that rounds to zero prints with no
+    sign ("0.0", never "-0.0" or "+0.0")."""
+    text = f"{value:{fmt}}"
     return text.lstrip("+-") if float(text) == 0 else text
+
+
+def fixed(value: float, digits: int, signed: bool = False) -> str:
+    """``value`` to ``digits`` decimal places, "+" before a positive one when ``signed``, zero
+    unsigned (:func:`formatted`)."""
+    return formatted(value, f"{'+' if signed else ''}.{digits}f")
 
 
 def with_interval(estimate: float, low: float, high: float, *, unit: str = "%", digits: int = 1,
