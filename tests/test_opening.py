@@ -127,3 +127,13 @@ def test_the_ablation_answer_names_only_what_holds():
         "Of the 3 protocols, 2 lower the p90 (95% interval above zero) in every family; 1 reach half the "
         "paper's reduction in every family (base = -), and of those 1 also keep the test-MSE change within +5% "
         "(base = -).")
+
+
+def test_pdf_bookmarks_take_the_page_title(tmp_path):
+    from dreg_utils.book.pdf import page_title
+
+    page = tmp_path / "01_synthetic_families.html"
+    page.write_text("<html><head><title>Synthetic families: how much? &#8212; Derivative control</title></head></html>")
+    assert page_title(page) == "Synthetic families: how much?"
+    page.write_text("<html><head></head></html>")
+    assert page_title(page) == "01_synthetic_families"

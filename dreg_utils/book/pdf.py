@@ -12,7 +12,9 @@ say so in one line and exit 0.
 from __future__ import annotations
 
 import argparse
+import html
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -55,6 +57,17 @@ def toc_pages(toc_file: str | Path) -> list[str]:
     return [f"{file}.html" for file in files]
 
 
+def page_title(page: Path) -> str:
+    """The title a reader knows ``page`` by: its html ``<title>`` without the book's title after
+    the em dash (the root page, whose title is the book's, keeps it); the file's stem without one."""
+    found = re.search(r"<title>(.*?)</title>", page.read_text(errors="replace"), re.S)
+    if not found:
+        return page.stem
+    title = html.unescape(found.group(1)).strip()
+    own = title.rsplit(" \u2014 ", 1)[0].strip()
+    return own or title
+
+
 def print_page(chromium: str, page: Path, out: Path) -> Path:
     """Print one html ``page`` to the PDF ``out`` with headless Chromium; raise when it fails."""
     with tempfile.TemporaryDirectory(prefix="dreg-pdf-") as profile:
@@ -71,7 +84,7 @@ def print_page(chromium: str, page: Path, out: Path) -> Path:
 def build_pdf(html_dir: str | Path, out: str | Path, toc_file: str | Path = "_toc.yml",
               chromium: str | None = None, workers: int = 2) -> Path:
     """Print every page of the built book in ``html_dir`` (order of ``toc_file``) and join them
-    into the PDF ``out``, one bookmark per page (its html title); return ``out``."""
+    into the PDF ``out``, one bookmark per page (:func:`page_title`); return ``out``."""
     pypdf = _pypdf()
     html_dir, out = Path(html_dir), Path(out)
     pages = toc_pages(toc_file)
@@ -91,7 +104,7 @@ def build_pdf(html_dir: str | Path, out: str | Path, toc_file: str | Path = "_to
         for page, target in zip(pages, targets):
             start = len(writer.pages)
             writer.append(pypdf.PdfReader(target))
-            writer.add_outline_item(title=page.removesuffix(".html").rsplit("/", 1)[-1], page_number=start)
+            writer.add_outline_item(title=page_title(html_dir / page), page_number=start)
         partial = out.with_name(f".{out.name}.tmp")
         with open(partial, "wb") as handle:
             writer.write(handle)

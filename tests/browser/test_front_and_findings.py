@@ -175,3 +175,13 @@ def test_first_pages_of_the_pdf_are_not_blank():
         spread, inked = pixel_spread(image)
         assert spread > 5 and inked > 0.005, (f"page {index + 1} of {BOOK_PDF} looks blank "
                                               f"(grey std {spread:.1f}, inked {inked:.1%})")
+
+
+def test_pdf_bookmarks_name_each_chapter_by_its_title():
+    """Issue 25: bookmarks read "Synthetic families: ...", not "01_synthetic_families"."""
+    if not BOOK_PDF.is_file():
+        pytest.skip(f"no PDF at {BOOK_PDF}; run `make pdf` (make test does)")
+    pypdf = pytest.importorskip("pypdf")
+    titles = [item.title for item in pypdf.PdfReader(str(BOOK_PDF)).outline]
+    assert len(titles) >= 10 and not [t for t in titles if "_" in t or t.endswith(".html")], titles
+    assert titles[0] == "Derivative control of compact neural networks" and "Findings at a glance" in titles
