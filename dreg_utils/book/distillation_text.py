@@ -269,6 +269,7 @@ def glue_verdict(headline: pd.DataFrame, profile: str) -> None:
     rows = headline.set_index("key")
     glue("profile", profile, display=False)
     glue("stable_base", f"{STABLE_BASE:g}", display=False)
+    glue("interval_rule", INTERVAL_RULE, display=False)
     for key, row in rows.iterrows():
         for field in ("paper", "ours", "verdict"):
             glue(f"{key}_{field}", row[field], display=False)

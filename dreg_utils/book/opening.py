@@ -84,10 +84,12 @@ def tally_sentence(chapter: str, profile: str) -> str:
 
 
 def verdict_answer(chapter: str, profile: str) -> str:
-    """The answer of a chapter with scorecard rows: :func:`tally_sentence` and where the table's
-    numbers and the verdicts' rules are."""
+    """The answer of a chapter with scorecard rows: :func:`tally_sentence`, and links to the
+    sections of the page that decide its rows and state their rules."""
+    sections = dict.fromkeys(row.section for row in chapter_rows(chapter))
+    links = ", ".join(f"[{section.replace('-', ' ').capitalize()}](#{section})" for section in sections)
     return (tally_sentence(chapter, profile) + "; each row gives the paper's value, ours (with its 95% interval "
-            "where there is one) and the verdict; the rule behind each verdict is in the Verdict section.")
+            f"where there is one) and the verdict, and the section that decides it states its rule ({links}).")
 
 
 def glue_answer(text: str) -> None:

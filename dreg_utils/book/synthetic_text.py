@@ -140,6 +140,7 @@ def glue_verdict(table2: pd.DataFrame, lam: float, profile: str) -> None:
     rows = table2.set_index("family")
     glue("profile", profile, display=False)
     glue("lam_ref", f"{lam:g}", display=False)
+    glue("table2_rule", TABLE2_RULE, display=False)
     for family in FAMILIES:
         found = family in rows.index
         glue(f"p90_{family}", _interval(rows.loc[family], "p90_reduction_paired") if found else "not run",

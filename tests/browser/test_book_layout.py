@@ -80,6 +80,15 @@ MEASURE = r"""
   }).map(m => ({display: m.getAttribute("display") === "true", width: m.scrollWidth, box: m.clientWidth,
                 font: getComputedStyle(m).fontSize,
                 text: (m.querySelector("mjx-assistive-mml") || m).textContent.trim().slice(0, 60)}));
+  // verdict badges cut by their cell or broken mid-word (more lines than words)
+  const badges = [...column.querySelectorAll("td .verdict-badge")].filter(b => {
+    const r = b.getBoundingClientRect(), cell = b.closest("td").getBoundingClientRect();
+    const range = document.createRange();
+    range.selectNodeContents(b);
+    const lines = new Set([...range.getClientRects()].map(x => Math.round(x.top))).size;
+    return r.width > 0 && (r.right > cell.right + 1 || b.scrollWidth > b.clientWidth + 1
+                           || lines > b.textContent.trim().split(/\s+/).length);
+  }).map(b => b.textContent.trim());
   // the answer: the first verdict badge or figure image of the article, in page coordinates
   const answer = column.querySelector(".verdict-badge, figure img");
   const answer_top = answer ? Math.round(answer.getBoundingClientRect().top + window.scrollY) : null;
@@ -87,7 +96,7 @@ MEASURE = r"""
     .filter(h => urlPath(h).toLowerCase().endsWith(".csv"));
   function urlPath(h) { return h.split("#")[0].split("?")[0]; }
   return {column: Math.round(right - left - 2), unscrolled: unscrolled.map(u => u.info), scrolled_tables,
-          cells, tables, csv, answer_top, screen: window.innerHeight, formulas};
+          cells, tables, csv, answer_top, screen: window.innerHeight, formulas, badges};
 })()
 """
 
@@ -154,6 +163,13 @@ def test_no_formula_scrolls_or_is_cut(layouts, case):
     them, and in the PDF), no formula past the column's edge."""
     formulas = layouts[case]["formulas"]
     assert not formulas, f"{case_id(case)}: {len(formulas)} formulas scroll or are cut: {formulas[:4]}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_verdict_badges_fit_their_cells(layouts, case):
+    """A verdict badge is read whole: not cut by its table cell, no word broken across lines."""
+    badges = layouts[case]["badges"]
+    assert not badges, f"{case_id(case)}: {len(badges)} verdict badges cut or broken: {badges[:5]}"
 
 
 MACHINERY = ("glue(", "display(HTML(", "<div class=", "display(Markdown(")  # page plumbing, not the lesson
