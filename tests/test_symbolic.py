@@ -379,7 +379,10 @@ def test_study_end_to_end_with_cache_tables_and_figures(tmp_path):
                                                                           "jacobian", "dreg"}
     found = sr_tables.formulas(runs, table)
     blocks = distillation_text.formula_blocks(found)
-    assert len(found) == 2 and len(blocks) == 4 and all(eq.startswith(r"\hat y") for _, eq in blocks)
+    assert len(found) == 2 and len(blocks) == 4
+    # each model's formula, then (with a known truth) the formula in raw units above the truth
+    assert [eq.startswith(r"\hat y") for _, eq in blocks] == [True, False, True, False]
+    assert all(eq.startswith(r"\begin{gathered} \hat y") and r"\\ y = " in eq for _, eq in blocks[1::2])
     assert list(found["teacher"]) == ["lambda_0", "lambda_validation"] and found["lam"].iloc[0] == 0.0
     noise = sr_tables.noise_table(summary)
     assert noise["noise"].tolist() == [0.1]
