@@ -160,3 +160,18 @@ def test_log_ratio_interval_refuses_values_it_cannot_take_the_log_of():
     assert all(math.isnan(v) for v in study.log_ratio_interval(np.array([0.0, 1.0]), np.array([1.0, 1.0])))
     mean, low, high = study.log_ratio_interval(np.array([2.0]), np.array([1.0]))
     assert mean == pytest.approx(math.log(2.0)) and math.isnan(low) and math.isnan(high)
+
+
+def test_a_family_whose_base_never_beats_a_constant_is_inconclusive():
+    """Review: oscillatory "held" on a p90 cut of models worse than predicting the mean. With the
+    constant's validation MSE given, a family where no seed's BASE beats it is inconclusive; one
+    where BASE fits in some seeds keeps its verdict and says how many."""
+    p90 = {0.0: [2.0, 2.2, 2.1], 1e-2: [1.0, 1.1, 1.05]}  # halved in every seed: holds on its own
+    runs = runs_of("oscillatory", p90, {0.0: [1.2, 1.3, 1.25], 1e-2: [1.0, 1.0, 1.0]})
+    runs["val_mse"] = runs["test_mse"]
+    assert with_verdicts(runs)["verdict"].iloc[0] == "holds"  # without the constant: the old reading
+    for val_mse_base, fits, expected in (([1.2, 1.3, 1.25], 0, "inconclusive"), ([0.5, 1.3, 1.25], 1, "holds")):
+        runs.loc[runs["lam"] == 0.0, "val_mse"] = val_mse_base
+        row = study.table2(study.summarize(runs), 1e-2).merge(
+            study.paired_effects(runs, 1e-2, {"oscillatory": 1.0}), on="family").iloc[0]
+        assert row["base_fits"] == fits and study.verdict(row) == expected

@@ -110,7 +110,9 @@ def scorecard_fields(row: pd.Series, lam: float, profile: str) -> dict[str, str]
     paper's and ours with its 95% interval, the verdict, its rule and the details, signed as the
     chapter's table."""
     return {"paper": f"p90 reduction {row['paper_p90_reduction_pct']:+.1f}%",
-            "ours": f"p90 reduction {_interval(row, 'p90_reduction_paired')}", "verdict": row["verdict"],
+            "ours": f"p90 reduction {_interval(row, 'p90_reduction_paired')}" + (
+                f"; BASE fits (beats a constant) in {row['base_fits']}/{row['pairs']} seeds"
+                if row.get("base_fits", row["pairs"]) < row["pairs"] else ""), "verdict": row["verdict"],
             "rule": TABLE2_RULE,
             "details": f"p90 of the gradient norm and test MSE at lambda = {lam:g} against lambda = 0, each "
                        f"seed against its own lambda = 0 run ({row['pairs']} seeds): {effects(row)}; "

@@ -38,7 +38,7 @@ from ..schema import DIVERGENCE, FINITE, NUMBER, ResultSchema
 from ..sweep import run_grid
 from ..files import write_table
 from ..train import FitResult, evaluate
-from ..verdicts import TABLE2_MSE_TOLERANCE, table2_verdict
+from ..verdicts import INCONCLUSIVE, TABLE2_MSE_TOLERANCE, table2_verdict
 from ..vocabulary import finished
 
 # Part of every run's cache key: bump it when a change of the run function changes what a run
@@ -282,11 +282,14 @@ def as_change(mean: float, low: float, high: float) -> tuple[float, float, float
     return tuple(100.0 * np.expm1(v) for v in (mean, low, high))
 
 
-def paired_effects(runs: pd.DataFrame, lam: float = 1e-2) -> pd.DataFrame:
+def paired_effects(runs: pd.DataFrame, lam: float = 1e-2,
+                   constant_mse: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Table 2's effects paired seed by seed, per family: over the seeds whose runs at lambda = 0
     and at ``lam`` both finished (``pairs``), the p90 reduction (+ = lower) and the test-MSE change
     (+ = higher) in percent, each the geometric mean of the per-seed ratios with its 95% t interval
-    (:func:`log_ratio_interval`; columns ``*_paired_pct``, ``*_paired_low``, ``*_paired_high``)."""
+    (:func:`log_ratio_interval`; columns ``*_paired_pct``, ``*_paired_low``, ``*_paired_high``).
+    With ``constant_mse`` (per family, the validation MSE of predicting the training mean), also
+    ``base_fits``: of those pairs, how many lambda = 0 runs predict better than that constant."""
     done = finished(runs)
     rows = []
     for family in pd.unique(runs["family"]):
@@ -294,6 +297,8 @@ def paired_effects(runs: pd.DataFrame, lam: float = 1e-2) -> pd.DataFrame:
         at_lam = block[np.isclose(block["lam"], lam, rtol=1e-9, atol=0.0)]
         pairs = at_lam.merge(block[block["lam"] == 0.0], on="seed", suffixes=("", "_base"))
         row = {"family": family, "pairs": len(pairs)}
+        if constant_mse is not None:
+            row["base_fits"] = int((pairs["val_mse_base"] < constant_mse[family]).sum())
         for metric, name, convert in (("grad_p90", "p90_reduction", as_reduction),
                                       ("test_mse", "test_mse_change", as_change)):
             values = convert(*log_ratio_interval(pairs[metric].to_numpy(), pairs[f"{metric}_base"].to_numpy()))
@@ -307,7 +312,11 @@ def verdict(row: pd.Series, mse_tolerance: float = TABLE2_MSE_TOLERANCE) -> str:
     change" (:func:`verdicts.table2_verdict`), from a row of :func:`table2` joined with
     :func:`paired_effects`: the paired p90 reduction and its 95% interval against the paper's
     reduction, and both ends of the test-MSE change's interval against ``mse_tolerance`` percent
-    (holds only when the whole interval lies at or below it)."""
+    (holds only when the whole interval lies at or below it). Inconclusive when ``base_fits`` (where
+    given) is 0: no seed's unregularised model predicts better than a constant, so its p90 says
+    nothing about the claim (the weight-decay comparison treats such a family alike)."""
+    if row.get("base_fits") == 0 and row["pairs"] > 0:
+        return INCONCLUSIVE  # no seed's BASE predicts better than a constant: its p90 says nothing of the claim
     return table2_verdict(row["p90_reduction_paired_pct"], row["p90_reduction_paired_low"],
                           row["p90_reduction_paired_high"], row["paper_p90_reduction_pct"],
                           row["test_mse_change_paired_low"], row["test_mse_change_paired_high"], mse_tolerance)
