@@ -128,6 +128,25 @@ LABELS: dict[str, dict[str, str]] = {
     },
 }
 
+# Columns that several chapters' tables carry (run metrics, their spread, timings): labelled once,
+# for every chapter that does not label them itself.
+COMMON_LABELS: dict[str, str] = {
+    "grad_mean": "mean |grad|", "grad_p90": "p90 |grad|", "grad_p95": "p95 |grad|",
+    "grad_p99_over_mean": "p99/mean |grad|", "derivative_proxy": "derivative proxy",
+    "local_linearity_error": "local linearity error", "n_seeds": "seeds", "n_diverged": "diverged",
+    "test_acc": "test accuracy (%)", "ig_mean": "IG mean", "ig_p95": "IG p95", "ig_p99": "IG p99", "ig_max": "IG max",
+    "ig_p99_over_mean": "IG p99/mean", "abs_difference": "|ours - paper| (+ = worse)", "verdict_holm": "verdict after Holm",
+    "d_z": "effect size d_z", "sd_base": "sd (BASE)", "sd_dreg": "sd (DREG)", "var_base": "variance (BASE)",
+    "var_dreg": "variance (DREG)", "variance_ratio": "variance ratio (DREG / BASE)",
+    "teacher_seconds": "teacher (s)", "gp_seconds": "GP student (s)", "tree_seconds": "tree student (s)",
+    "boost_seconds": "boosting (s)", "cos_mean": "mean cos", "cos_p5": "p5 cos", "cos_p10": "p10 cos",
+    "gd_regret_median": "GD: median regret", "lbfgs_regret_median": "L-BFGS: median regret",
+    "gd_left_domain": "GD: left the box", "lbfgs_left_domain": "L-BFGS: left the box",
+    "gd_diverged": "GD: diverged", "lbfgs_diverged": "L-BFGS: diverged",
+    "adamw_train_s": "AdamW alone (s)", "floor_train_s": "floor (s)", "replay_train_s": "products replayed (s)",
+    "sequential_train_s": "one at a time (s)", "vectorised_train_s": "vectorised (s)",
+}
+
 # The DREG paper's Table 1 rows (dreg_utils.studies.synthetic.TABLE1_METRICS).
 TABLE1_LABELS = {"grad_mean": "mean ||grad f||", "grad_p90": "p90 ||grad f||", "grad_p99": "p99 ||grad f||",
                  "grad_max": "max ||grad f||", "grad_p99_over_mean": "p99/mean", "test_mse": "test MSE"}
@@ -139,7 +158,7 @@ TABLE3_LABELS = {"test_acc": "Test Acc (%)", "ig_mean": "IG Mean", "ig_p95": "IG
 def book_labels() -> dict[str, str]:
     """Every chapter's labels in one mapping (a column has one label across the book)."""
     merged: dict[str, str] = {}
-    for chapter, labels in LABELS.items():
+    for chapter, labels in (*LABELS.items(), ("the common labels", COMMON_LABELS)):
         for column, text in labels.items():
             if merged.setdefault(column, text) != text:
                 raise ValueError(f"column {column!r} is labelled {merged[column]!r} by one chapter and "
@@ -149,14 +168,14 @@ def book_labels() -> dict[str, str]:
 
 def label(column: str, table: pd.DataFrame | None = None, chapter: str | None = None) -> str:
     """The label a page shows for ``column``: from ``table.attrs["labels"]``, else from
-    ``chapter``'s labels (None: any chapter's), else the column itself."""
+    ``chapter``'s labels (None: any chapter's), else :data:`COMMON_LABELS`, else the column itself."""
     extra = {} if table is None else table.attrs.get("labels", {})
     if column in extra:
         return extra[column]
     if chapter is None:
         return book_labels().get(column, column)
     check_choice("chapter", chapter, LABELS)
-    return LABELS[chapter].get(column, column)
+    return LABELS[chapter].get(column, COMMON_LABELS.get(column, column))
 
 
 def show(table: pd.DataFrame, chapter: str | None = None) -> pd.DataFrame:

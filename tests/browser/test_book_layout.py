@@ -68,7 +68,8 @@ MEASURE = r"""
     output: [...c.querySelectorAll(".cell_output")].map(o => o.innerText).join("\n")}));
   const tables = [...column.querySelectorAll("table")].map(t => {
     const first = t.querySelector("th, td");
-    return {first: first ? first.textContent.trim() : "", visible: t.getBoundingClientRect().height > 0};
+    return {first: first ? first.textContent.trim() : "", visible: t.getBoundingClientRect().height > 0,
+            headers: [...t.querySelectorAll("thead th")].map(h => h.textContent.trim())};
   });
   // formulas that scroll (content wider than their box) or are cut (their box past the column's edge)
   const formulas = [...column.querySelectorAll("mjx-container")].filter(m => {
@@ -170,6 +171,20 @@ def test_verdict_badges_fit_their_cells(layouts, case):
     """A verdict badge is read whole: not cut by its table cell, no word broken across lines."""
     badges = layouts[case]["badges"]
     assert not badges, f"{case_id(case)}: {len(badges)} verdict badges cut or broken: {badges[:5]}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_table_headers_are_words_not_column_names(layouts, page):
+    """A reader sees "p99/mean |grad|", not ``grad_p99_over_mean``: no snake_case header, except the
+    vocabulary's own names shown as values (datasets, methods)."""
+    import re
+
+    from dreg_utils import vocabulary
+
+    names = {*vocabulary.REGRESSION_DATASETS, *vocabulary.METHODS, *vocabulary.IMAGE_DATASETS}
+    headers = {h for t in layouts[(page, SIZES[0][0])]["tables"] for h in t["headers"]}
+    raw = sorted(h for h in headers if re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", h) and h not in names)
+    assert not raw, f"{page} shows column names as headers: {raw}"
 
 
 MACHINERY = ("glue(", "display(HTML(", "<div class=", "display(Markdown(")  # page plumbing, not the lesson
