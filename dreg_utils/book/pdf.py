@@ -70,7 +70,7 @@ def page_title(page: Path) -> str:
 
 def print_page(chromium: str, page: Path, out: Path) -> Path:
     """Print one html ``page`` to the PDF ``out`` with headless Chromium; raise when it fails."""
-    with tempfile.TemporaryDirectory(prefix="dreg-pdf-") as profile:
+    with tempfile.TemporaryDirectory(prefix="dreg-pdf-", ignore_cleanup_errors=True) as profile:
         run = subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
                               f"--virtual-time-budget={MATHJAX_BUDGET_MS}", f"--print-to-pdf={out}",
                               page.resolve().as_uri()],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import subprocess
 import tempfile
 import time
@@ -47,7 +48,15 @@ class Browser:
                 self._process.kill()
         if hasattr(self, "_loop"):
             self._loop.close()
-        self._profile.cleanup()
+        # Chromium's helper processes can write to the profile for a moment after the browser exits
+        # (seen on a loaded machine: "Directory not empty: 'Default'"); retry, then leave the rest.
+        for _ in range(20):
+            try:
+                self._profile.cleanup()
+                return
+            except OSError:
+                time.sleep(0.25)
+        shutil.rmtree(self._profile.name, ignore_errors=True)
 
     def __enter__(self) -> Browser:
         return self

@@ -90,7 +90,7 @@ class DomSummary(HTMLParser):
 
 
 def run_chromium(chromium: str, args: list[str]) -> subprocess.CompletedProcess:
-    with tempfile.TemporaryDirectory(prefix="dreg-chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="dreg-chromium-", ignore_cleanup_errors=True) as profile:
         return subprocess.run(
             [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
             capture_output=True, timeout=TIMEOUT_S, check=False,

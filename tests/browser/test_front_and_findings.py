@@ -92,7 +92,7 @@ class Page(HTMLParser):
 
 
 def chromium_run(chromium: str, args: list[str]) -> subprocess.CompletedProcess:
-    with tempfile.TemporaryDirectory(prefix="dreg-chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="dreg-chromium-", ignore_cleanup_errors=True) as profile:
         return subprocess.run([chromium, *CHROMIUM_FLAGS, "--hide-scrollbars", f"--user-data-dir={profile}", *args],
                               capture_output=True, timeout=90, check=False)
 
