@@ -100,7 +100,8 @@ TABLE2_RULE = (f"The p90 part: {INTERVAL_RULE}. The 95% interval is the t interv
                f"when it lies wholly above +{TABLE2_MSE_TOLERANCE:g}%, undecided otherwise (or with no interval). "
                "The claim holds only when the p90 part holds and the MSE part is supported; when the MSE part is "
                "undecided or refuted it holds at most partly, and it does not hold when the MSE part is refuted "
-               "and the p90 part supports nothing")
+               "and the p90 part supports nothing. A family whose unregularised model predicts no better than the "
+               "training mean (on validation) in every seed is inconclusive: its p90 says nothing of the claim")
 
 
 def table2_verdict(p90_reduction: float, p90_low: float, p90_high: float, paper_p90_reduction: float,
