@@ -1,8 +1,10 @@
 """Two-sided confidence intervals of a statistic from its sample: the t-interval of a mean
 (:func:`t_interval`, what most verdicts of the book are read from), the Fisher-z interval of
 Spearman's rho with the variance of Bonett and Wright (:func:`spearman_interval`), and the
-distribution-free order-statistic interval of a median (:func:`median_interval`). The tests that
-report an interval beside their p-value are in :mod:`dreg_utils.significance`.
+distribution-free order-statistic interval of a median (:func:`median_interval`), and the t-interval
+of a mean log ratio of paired values (:func:`log_ratio_interval`) read as a reduction or a change in
+percent (:func:`as_reduction`, :func:`as_change`). The tests that report an interval beside their
+p-value are in :mod:`dreg_utils.significance`.
 """
 from __future__ import annotations
 
@@ -90,3 +92,31 @@ def median_interval(values: ArrayLike, confidence: float = 0.95) -> tuple[float,
     if k == 0:
         return median, _NAN, _NAN
     return median, float(array[k - 1]), float(array[array.size - k])
+
+
+def log_ratio_interval(after: np.ndarray, before: np.ndarray) -> tuple[float, float, float]:
+    """The mean over pairs of log(after / before) and its two-sided 95% t interval (low, high);
+    the interval NaN with one pair; all three NaN (nothing measured) with no pair, or when a value
+    is exactly 0 (an exactly constant model: its ratio has no log). Values must be finite and >= 0."""
+    after, before = np.asarray(after, dtype=float), np.asarray(before, dtype=float)
+    if after.shape != before.shape or after.ndim != 1:
+        raise ValueError(f"after and before must pair values one to one; got shapes {after.shape} and {before.shape}")
+    if not (np.isfinite(after).all() and np.isfinite(before).all() and (after >= 0).all() and (before >= 0).all()):
+        raise ValueError(f"a log ratio needs finite values >= 0; got {after.tolist()} over {before.tolist()}")
+    if after.size == 0 or not (after.all() and before.all()):
+        return np.nan, np.nan, np.nan
+    log_q = np.log(after / before)
+    low, high = t_interval(log_q)
+    return float(log_q.mean()), low, high
+
+
+def as_reduction(mean: float, low: float, high: float) -> tuple[float, float, float]:
+    """A mean log ratio log(after / before) and its interval as a reduction in percent (+ = fell):
+    100 (1 - exp(.)), the bounds swapped so that low <= high."""
+    return tuple(100.0 * -np.expm1(v) for v in (mean, high, low))
+
+
+def as_change(mean: float, low: float, high: float) -> tuple[float, float, float]:
+    """A mean log ratio log(after / before) and its interval as a change in percent (+ = rose):
+    100 (exp(.) - 1)."""
+    return tuple(100.0 * np.expm1(v) for v in (mean, low, high))

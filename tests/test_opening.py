@@ -34,6 +34,9 @@ def test_each_chapter_opens_with_question_answer_verdicts_and_figure(chapter):
     figure = re.search(r"```\{glue:figure\} opening_figure\n:name: (\S+)\n:alt: (.+)\n\n(.+)\n```", head)
     assert figure and figure.group(1) == opening.FIGURE_NAMES[chapter], head[-600:]
     assert len(figure.group(2)) > 40 and len(figure.group(3)) > 40  # alt text and caption say something
+    # the whole opening is what opening_markdown writes from that question, alt text and caption
+    asked = question.removeprefix(opening.QUESTION).strip()
+    assert opening.opening_markdown(chapter, asked, figure.group(2), figure.group(3)) in head
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)

@@ -20,6 +20,18 @@ def _names(rows: pd.DataFrame) -> str:
     return ", ".join(f"{r.factor} = {r.value}" for r in rows.itertuples()) or "none"
 
 
+def _protocol_groups(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The rows of :func:`~dreg_utils.studies.synthetic_ablation.by_protocol`'s table that lower the
+    p90 with an interval above zero in every family (``above``), hold by the interval rule in every
+    family (``holds``) and in some but not all (``some``), keep the test-MSE change negligible in
+    every family (``negligible``), and both hold and keep it (``both``)."""
+    every = summary["families"]
+    holds, negligible = summary[summary["p90_holds"] == every], summary[summary["mse_negligible"] == every]
+    return {"above": summary[summary["p90_above_zero"] == every], "holds": holds,
+            "some": summary[(summary["p90_holds"] > 0) & (summary["p90_holds"] < every)],
+            "negligible": negligible, "both": holds[holds.index.isin(negligible.index)]}
+
+
 def synthetic_conclusion(summary: pd.DataFrame, mse_tolerance: float = TABLE2_MSE_TOLERANCE) -> str:
     """Chapter 07 in a few sentences, on :func:`~dreg_utils.studies.synthetic_ablation.by_protocol`'s
     table (every protocol, none picked by its result): how many protocols lower the p90 with an
@@ -28,17 +40,13 @@ def synthetic_conclusion(summary: pd.DataFrame, mse_tolerance: float = TABLE2_MS
     family, and which do both."""
     if summary.empty:
         return "No protocol was run."
-    every = summary["families"]
-    above, holds = summary[summary["p90_above_zero"] == every], summary[summary["p90_holds"] == every]
-    some = summary[(summary["p90_holds"] > 0) & (summary["p90_holds"] < every)]
-    negligible = summary[summary["mse_negligible"] == every]
-    both = holds[holds.index.isin(negligible.index)]
+    g = _protocol_groups(summary)
     return (f"Of the {len(summary)} protocols (our base and one change each, every one shown), "
-            f"{len(above)} lower the p90 with a 95% interval above zero in every family ({_names(above)}); "
-            f"by the interval rule against the paper's reductions, {len(holds)} hold in every family "
-            f"({_names(holds)}) and {len(some)} in some but not all ({_names(some)}). {len(negligible)} keep the "
-            f"95% interval of the test-MSE change at or below +{mse_tolerance:g}% in every family; both hold and "
-            f"keep it: {_names(both)}.")
+            f"{len(g['above'])} lower the p90 with a 95% interval above zero in every family ({_names(g['above'])}); "
+            f"by the interval rule against the paper's reductions, {len(g['holds'])} hold in every family "
+            f"({_names(g['holds'])}) and {len(g['some'])} in some but not all ({_names(g['some'])}). "
+            f"{len(g['negligible'])} keep the 95% interval of the test-MSE change at or below +{mse_tolerance:g}% in "
+            f"every family; both hold and keep it: {_names(g['both'])}.")
 
 
 def synthetic_answer(summary: pd.DataFrame, mse_tolerance: float = TABLE2_MSE_TOLERANCE) -> str:
@@ -47,13 +55,11 @@ def synthetic_answer(summary: pd.DataFrame, mse_tolerance: float = TABLE2_MSE_TO
     every family, and which also keep the test-MSE change within ``mse_tolerance`` percent."""
     if summary.empty:
         return "No protocol was run."
-    every = summary["families"]
-    holds = summary[summary["p90_holds"] == every]
-    both = holds[holds.index.isin(summary[summary["mse_negligible"] == every].index)]
-    return (f"Of the {len(summary)} protocols, {int((summary['p90_above_zero'] == every).sum())} lower the p90 "
-            f"(95% interval above zero) in every family; {len(holds)} reach half the paper's reduction in every "
-            f"family ({_names(holds)}), and of those {len(both)} also keep the test-MSE change within "
-            f"+{mse_tolerance:g}% ({_names(both)}).")
+    g = _protocol_groups(summary)
+    return (f"Of the {len(summary)} protocols, {len(g['above'])} lower the p90 (95% interval above zero) in every "
+            f"family; {len(g['holds'])} reach half the paper's reduction in every family ({_names(g['holds'])}), "
+            f"and of those {len(g['both'])} also keep the test-MSE change within +{mse_tolerance:g}% "
+            f"({_names(g['both'])}).")
 
 
 def base_line(table: pd.DataFrame) -> str:

@@ -23,8 +23,6 @@ from ..vocabulary import change_label, reduction_label
 # Changes of the seed means (chapters 01 and 05): the mean over seeds of each arm, then the change.
 _SEED_MEANS_MSE = change_label("test_mse", "ours", "change of the seed means %")
 _CI = {"ci_low": "CI low", "ci_high": "CI high"}
-_RUN_METRICS = {"lam": "lambda", "test_mse": "test MSE", "test_mse_std": "MSE sd", "grad_p99": "p99 |grad|",
-                "grad_max": "max |grad|"}
 
 LABELS: dict[str, dict[str, str]] = {
     "01_synthetic_families": {
@@ -36,10 +34,9 @@ LABELS: dict[str, dict[str, str]] = {
         "proxy_reduction_pct": reduction_label("derivative_proxy", "ours"),
         "plateau_lambda": "plateau up to lambda", "plateau_p90_reduction_pct": "p90 reduction at plateau end %",
         "plateau_test_mse_change_pct": change_label("test_mse", what="change at plateau end %"),
-        **_RUN_METRICS,
     },
     "02_mnist_sweep": {
-        "lam": "lambda", "accuracy_change": change_label("test_acc", "points", "change"),
+        "accuracy_change": change_label("test_acc", "points", "change"),
         "p99_reduction_pct": reduction_label("ig_p99"), "settings_tried": "settings tried",
     },
     "03_statistical_tests": {
@@ -52,7 +49,7 @@ LABELS: dict[str, dict[str, str]] = {
         **_CI, "bootstrap_low": "bootstrap low", "bootstrap_high": "bootstrap high", "p_main": "p t/Welch/rho",
     },
     "04_sr_distillation": {
-        "lam": "lambda", "snr_proxy": "SNR proxy", "teacher_r2_base": "teacher R2 (lambda=0)",
+        "snr_proxy": "SNR proxy", "teacher_r2_base": "teacher R2 (lambda=0)",
         "teacher_r2_validation": "teacher R2 (validation lambda)",
         "teacher_r2_drop": change_label("teacher_test_r2", "validation lambda", "drop"),
         "student_r2_base": "student R2 (lambda=0)",
@@ -84,7 +81,7 @@ LABELS: dict[str, dict[str, str]] = {
         "ratio_to_base": "ratio to unregularised",
     },
     "05_surrogate_optimization": {
-        "test_mse": "test MSE", "val_mse": "validation MSE", "test_mse_change_pct": _SEED_MEANS_MSE,
+        "val_mse": "validation MSE", "test_mse_change_pct": _SEED_MEANS_MSE,
         "p99_over_mean_change_pct": change_label("grad_p99_over_mean"),
         "median_test_mse_change_pct": "median " + change_label("test_mse"),
         "median_p99_over_mean_change_pct": "median " + change_label("grad_p99_over_mean"),
@@ -123,15 +120,16 @@ LABELS: dict[str, dict[str, str]] = {
         "validation": "validation", "gain": change_label("gp_test_r2", "validation lambda", "gain %"),
     },
     "09_own_model": {
-        **_RUN_METRICS, "test_mse_vs_none": "MSE vs none", "grad_p99_std": "p99 sd",
+        "test_mse_vs_none": "MSE vs none", "grad_p99_std": "p99 sd",
         "grad_p99_vs_none": "p99 vs none", "train_s": "train s",
     },
 }
 
-# Columns that several chapters' tables carry (run metrics, their spread, timings): labelled once,
-# for every chapter that does not label them itself.
+# Columns that several chapters' tables carry (lambda, run metrics, their spread, timings): labelled
+# once, for every chapter that does not label them itself.
 COMMON_LABELS: dict[str, str] = {
-    "grad_mean": "mean |grad|", "grad_p90": "p90 |grad|", "grad_p95": "p95 |grad|",
+    "lam": "lambda", "test_mse": "test MSE", "test_mse_std": "MSE sd", "grad_p99": "p99 |grad|",
+    "grad_max": "max |grad|", "grad_mean": "mean |grad|", "grad_p90": "p90 |grad|", "grad_p95": "p95 |grad|",
     "grad_p99_over_mean": "p99/mean |grad|", "derivative_proxy": "derivative proxy",
     "local_linearity_error": "local linearity error", "n_seeds": "seeds", "n_diverged": "diverged",
     "test_acc": "test accuracy (%)", "ig_mean": "IG mean", "ig_p95": "IG p95", "ig_p99": "IG p99", "ig_max": "IG max",
@@ -158,7 +156,7 @@ TABLE3_LABELS = {"test_acc": "Test Acc (%)", "ig_mean": "IG Mean", "ig_p95": "IG
 def book_labels() -> dict[str, str]:
     """Every chapter's labels in one mapping (a column has one label across the book)."""
     merged: dict[str, str] = {}
-    for chapter, labels in (*LABELS.items(), ("the common labels", COMMON_LABELS)):
+    for chapter, labels in (("the common labels", COMMON_LABELS), *LABELS.items()):
         for column, text in labels.items():
             if merged.setdefault(column, text) != text:
                 raise ValueError(f"column {column!r} is labelled {merged[column]!r} by one chapter and "

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..validation import check_choice
 from ..verdicts import FAILS, HOLDS, INCONCLUSIVE, PARTLY, VERDICTS
 from .chapters import CHAPTER_SETTINGS
-from .scorecard import NOT_RUN, ROWS, glued_verdicts
+from .scorecard import NOT_RUN, ROWS, glue_key, glued_verdicts
 
 ANSWER = "opening_answer"  # the glue key of a chapter's answer
 FIGURE = "opening_figure"  # the glue key of a chapter's key figure
@@ -40,8 +40,8 @@ def verdict_table(chapter: str) -> str:
     lines = [":::{list-table}", ":header-rows: 1", ":widths: 38 18 22 22", ":class: scorecard scorecard-chapter",
              "", "* - claim", "  - paper", "  - ours", "  - verdict"]
     for row in rows:
-        lines += [f"* - {row.claim}", f"  - {{glue:text}}`sc_{row.key}_paper:s`",
-                  f"  - {{glue:text}}`sc_{row.key}_ours:s`", f"  - {{glue}}`sc_{row.key}_verdict`"]
+        lines += [f"* - {row.claim}", *(f"  - {{glue:text}}`{glue_key(row.key, field)}:s`" for field in ("paper", "ours")),
+                  f"  - {{glue}}`{glue_key(row.key, 'verdict')}`"]
     return "\n".join([*lines, ":::"])
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..claims import MODEST_ACCURACY_COST
 from ..data.mnist import MNISTData
-from ..intervals import t_interval
+from ..intervals import as_reduction, t_interval
 from ..runs import seed_summary
 from ..validation import check_float
 from ..verdicts import FAILS, HOLDS, INCONCLUSIVE, PARTLY, interval_verdict
@@ -160,14 +160,11 @@ def _log_p99_ratios(pairs: pd.DataFrame) -> np.ndarray:
     return np.log(pairs["heldout_ig_p99_a"] / pairs["heldout_ig_p99_b"]).to_numpy()
 
 
-def _percent_reduction(log_ratios: np.ndarray) -> tuple[float, float, float]:
-    """(estimate, low, high) of the percent reduction 100 (1 - exp(mean log ratio)) with the 95%
-    t-interval of the mean log ratio carried through (NaN where there are too few ratios)."""
+def _finite_log_interval(log_ratios: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+    """The finite log ratios, their mean and its 95% t-interval (NaN where there are too few)."""
     values = log_ratios[np.isfinite(log_ratios)]
-    if values.size == 0:
-        return math.nan, math.nan, math.nan
     low, high = t_interval(values)
-    return tuple(100.0 * (1.0 - math.exp(v)) for v in (float(values.mean()), high, low))
+    return values, (float(values.mean()) if values.size else math.nan), low, high
 
 
 def _by_arm(runs: pd.DataFrame, choices: pd.DataFrame):
@@ -193,7 +190,7 @@ def frontier_table(runs: pd.DataFrame, choices: pd.DataFrame) -> pd.DataFrame:
         pairs = _pairs(cell, chosen, capacity[capacity["arm"] == REFERENCE_ARM])
         change = (pairs["heldout_acc_a"] - pairs["heldout_acc_b"]).to_numpy()
         low, high = t_interval(change)
-        reduction = _percent_reduction(_log_p99_ratios(pairs))
+        reduction = as_reduction(*_finite_log_interval(_log_p99_ratios(pairs))[1:])
         rows.append({"hidden": hidden, "activation": activation, "arm": arm, "method": chosen["method"].iloc[0],
                      "settings_tried": int(chosen["settings_tried"].iloc[0]), "n_seeds": len(chosen),
                      "n_chosen": int(chosen[["lam", "weight_decay"]].notna().all(axis=1).sum()),
@@ -222,13 +219,10 @@ def frontier_comparisons(runs: pd.DataFrame, choices: pd.DataFrame) -> pd.DataFr
             ratios[arm].append(_log_p99_ratios(pairs))
     rows = []
     for arm, found in ratios.items():
-        log_ratio = np.concatenate(found) if found else np.array([])
-        finite = log_ratio[np.isfinite(log_ratio)]
-        low, high = t_interval(finite)
+        finite, mean, low, high = _finite_log_interval(np.concatenate(found) if found else np.array([]))
         rows.append({"arm": arm, "in_claim": arm in CLAIM_ARMS, "n_cells": len(found), "n_pairs": finite.size,
-                     "p99_ratio": math.exp(finite.mean()) if finite.size else math.nan,
-                     "ratio_ci_low": math.exp(low), "ratio_ci_high": math.exp(high),
-                     "verdict": interval_verdict(*_percent_reduction(log_ratio))})
+                     "p99_ratio": math.exp(mean), "ratio_ci_low": math.exp(low), "ratio_ci_high": math.exp(high),
+                     "verdict": interval_verdict(*as_reduction(mean, low, high))})
     return pd.DataFrame(rows, columns=["arm", "in_claim", "n_cells", "n_pairs", "p99_ratio", "ratio_ci_low",
                                        "ratio_ci_high", "verdict"])
 

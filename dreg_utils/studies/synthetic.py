@@ -25,7 +25,7 @@ import torch
 
 from .. import published
 from ..data.synthetic import FAMILIES, Splits, make_family
-from ..intervals import t_interval
+from ..intervals import as_change, as_reduction, log_ratio_interval
 from ..device import resolve_device
 from ..ensemble import Member, train_group
 from ..metrics import input_gradient_norms, local_linearity_error, nonfinite_metric, tail_stats
@@ -115,6 +115,13 @@ def family_data(config: dict) -> Splits:
     if scale == 1.0:
         return data
     return replace(data, y_train=data.y_train * scale, y_val=data.y_val * scale, y_test=data.y_test * scale)
+
+
+def constant_val_mse(family: str) -> float:
+    """The validation MSE of the best constant a model can learn from ``family``'s training split
+    (the mean training target), on the data the sweep trains on: what "no better than a constant" means."""
+    data = family_data({"family": family})
+    return float(((data.y_val - data.y_train.mean()) ** 2).mean())
 
 
 def run_group(configs: list[dict], device: torch.device | str) -> list[dict]:
@@ -254,34 +261,6 @@ def table2(summary: pd.DataFrame, lam: float = 1e-2) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def log_ratio_interval(after: np.ndarray, before: np.ndarray) -> tuple[float, float, float]:
-    """The mean over pairs of log(after / before) and its two-sided 95% t interval (low, high);
-    the interval NaN with one pair; all three NaN (nothing measured) with no pair, or when a value
-    is exactly 0 (an exactly constant model: its ratio has no log). Values must be finite and >= 0."""
-    after, before = np.asarray(after, dtype=float), np.asarray(before, dtype=float)
-    if after.shape != before.shape or after.ndim != 1:
-        raise ValueError(f"after and before must pair values one to one; got shapes {after.shape} and {before.shape}")
-    if not (np.isfinite(after).all() and np.isfinite(before).all() and (after >= 0).all() and (before >= 0).all()):
-        raise ValueError(f"a log ratio needs finite values >= 0; got {after.tolist()} over {before.tolist()}")
-    if after.size == 0 or not (after.all() and before.all()):
-        return np.nan, np.nan, np.nan
-    log_q = np.log(after / before)
-    low, high = t_interval(log_q)
-    return float(log_q.mean()), low, high
-
-
-def as_reduction(mean: float, low: float, high: float) -> tuple[float, float, float]:
-    """A mean log ratio log(after / before) and its interval as a reduction in percent (+ = fell):
-    100 (1 - exp(.)), the bounds swapped so that low <= high."""
-    return tuple(100.0 * -np.expm1(v) for v in (mean, high, low))
-
-
-def as_change(mean: float, low: float, high: float) -> tuple[float, float, float]:
-    """A mean log ratio log(after / before) and its interval as a change in percent (+ = rose):
-    100 (exp(.) - 1)."""
-    return tuple(100.0 * np.expm1(v) for v in (mean, low, high))
-
-
 def paired_effects(runs: pd.DataFrame, lam: float = 1e-2,
                    constant_mse: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Table 2's effects paired seed by seed, per family: over the seeds whose runs at lambda = 0
@@ -314,9 +293,10 @@ def verdict(row: pd.Series, mse_tolerance: float = TABLE2_MSE_TOLERANCE) -> str:
     reduction, and both ends of the test-MSE change's interval against ``mse_tolerance`` percent
     (holds only when the whole interval lies at or below it). Inconclusive when ``base_fits`` (where
     given) is 0: no seed's unregularised model predicts better than a constant, so its p90 says
-    nothing about the claim (the weight-decay comparison treats such a family alike)."""
-    if row.get("base_fits") == 0 and row["pairs"] > 0:
-        return INCONCLUSIVE  # no seed's BASE predicts better than a constant: its p90 says nothing of the claim
+    nothing about the claim. (A family where BASE fits in some seeds keeps all its pairs; the
+    weight-decay comparison, which chooses candidates seed by seed, leaves each unfit seed out.)"""
+    if row.get("base_fits") == 0:
+        return INCONCLUSIVE
     return table2_verdict(row["p90_reduction_paired_pct"], row["p90_reduction_paired_low"],
                           row["p90_reduction_paired_high"], row["paper_p90_reduction_pct"],
                           row["test_mse_change_paired_low"], row["test_mse_change_paired_high"], mse_tolerance)

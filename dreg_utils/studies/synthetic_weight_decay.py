@@ -16,12 +16,13 @@ import pandas as pd
 from .. import claims
 from ..device import resolve_device
 from ..files import write_table
+from ..intervals import as_change, as_reduction, log_ratio_interval
 from ..runs import label_hidden
 from ..sweep import run_grid
 from ..verdicts import FAILS, HOLDS, INCONCLUSIVE, TABLE2_MSE_TOLERANCE, interval_verdict
 from ..vocabulary import finished
-from .synthetic import (COLLAPSE_FRACTION, PROTOCOL_KEYS, RESULT_SCHEMA, STUDY_VERSION, as_change, as_reduction,
-                        family_data, group_key, log_ratio_interval, run_group, validate)
+from .synthetic import (COLLAPSE_FRACTION, PROTOCOL_KEYS, RESULT_SCHEMA, STUDY_VERSION, constant_val_mse,
+                        group_key, run_group, validate)
 
 
 def weight_decay_configs(settings: dict) -> list[dict]:
@@ -58,13 +59,6 @@ def run_weight_decay_sweep(settings: dict, results_dir: str | Path = "results/sy
 
 
 CHOICE_COLUMNS = ("setting", "val_mse", "val_grad_p90", "test_mse", "grad_p90", "grad_mean")
-
-
-def constant_val_mse(family: str) -> float:
-    """The validation MSE of the best constant a model can learn from ``family``'s training split
-    (the mean training target), on the data the sweep trains on: what "no better than a constant" means."""
-    data = family_data({"family": family})
-    return float(((data.y_val - data.y_train.mean()) ** 2).mean())
 
 
 def collapsed(candidates: pd.DataFrame, base_val_grad_p90: float, constant_mse: float) -> pd.Series:
